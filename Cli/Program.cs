@@ -1,6 +1,25 @@
+using System.CommandLine;
+using BinaryGrad.Cli.Commands;
+
 namespace BinaryGrad.Cli;
 
+/// <summary>The <c>binarygrad</c> command line: one verb per task, each with <c>--help</c>.</summary>
 public static class Program
 {
-    public static int Main(string[] args) => 0;
+    /// <summary>Exit code for bad input (unknown names, malformed files, invalid options).</summary>
+    public const int BadInput = 2;
+
+    public static int Main(string[] args)
+    {
+        var root = new RootCommand("BinaryGrad: train and inspect binary neural networks in managed C#, with exact gradients.");
+        root.Subcommands.Add(GradCheckCommand.Create());
+        ParseResult parsed = root.Parse(args);
+        if (parsed.Errors.Count > 0)
+        {
+            foreach (System.CommandLine.Parsing.ParseError error in parsed.Errors) Console.Error.WriteLine($"binarygrad: {error.Message}");
+            Console.Error.WriteLine("Run 'binarygrad --help' for usage.");
+            return BadInput;
+        }
+        return parsed.Invoke();
+    }
 }

@@ -1,0 +1,133 @@
+namespace BinaryGrad.Autograd;
+
+/// <summary>Reverse-mode differentiation over the recorded graph.</summary>
+/// <remarks>
+/// Nodes are visited in reverse topological order, found by an explicit-stack depth-first search, so a chain of
+/// any depth (100 000 ops and more) never recurses. Every node's incoming gradients are summed before its
+/// backward runs; that is what makes a tensor used several times get the sum of its paths' gradients.
+/// </remarks>
+internal static class Engine
+{
+    public static void Run(Tensor root, Tensor? seed, bool retainGraph)
+    {
+        if (!root.RequiresGrad)
+            throw new InvalidOperationException(
+                "Backward() on a tensor that does not require grad: none of its inputs had RequiresGrad = true, or it was computed inside GradMode.NoGrad(). " +
+                "Set RequiresGrad = true on the leaves you want gradients for.");
+        if (seed is null)
+        {
+            if (root.Length != 1)
+                throw new InvalidOperationException(
+                    $"Backward() without a seed needs a scalar, but this tensor has shape {Shapes.Format(root.Shape)}. " +
+                    "Reduce it first (e.g. Sum() or Mean()), or pass the gradient dL/d(output) as Backward(seed).");
+            seed = Tensor.Ones(root.Shape, root.DType);
+        }
+        else if (!Shapes.Equal(seed.Shape, root.Shape) || seed.DType != root.DType)
+            throw new InvalidOperationException(
+                $"Backward(seed): the seed has shape {Shapes.Format(seed.Shape)} {seed.DType.Name()}, but the tensor has shape {Shapes.Format(root.Shape)} {root.DType.Name()}.");
+
+        using GradMode.NoGradScope _ = GradMode.NoGrad();
+        if (root.GradFn is null)
+        {
+            AccumulateIntoLeaf(root, seed);
+            return;
+        }
+
+        List<Function> order = TopologicalOrder(root.GradFn);
+        root.GradFn.PendingGrad = seed;
+        root.GradFn.PendingGradOwned = false;
+        for (int n = order.Count - 1; n >= 0; n--)
+        {
+            Function fn = order[n];
+            Tensor? grad = fn.PendingGrad;
+            if (grad is null) continue;
+            fn.PendingGrad = null;
+            if (fn.Released)
+                throw new InvalidOperationException(
+                    $"Backward() through the graph a second time: node '{fn.Name}' was freed by the previous backward. " +
+                    "Pass retainGraph: true to the first Backward() if you need to differentiate the same graph twice.");
+            Tensor output = fn.Output!;
+            grad = output.RunHooks(grad);
+            if (output.RetainsGrad) output.Grad = Sum(output.Grad, grad);
+
+            Tensor?[] inputGrads = fn.Backward(grad);
+            IReadOnlyList<Tensor> inputs = fn.Inputs;
+            if (inputGrads.Length != inputs.Count)
+                throw new InvalidOperationException($"{fn.Name}: backward returned {inputGrads.Length} gradients for {inputs.Count} inputs.");
+            for (int i = 0; i < inputs.Count; i++)
+            {
+                Tensor input = inputs[i];
+                Tensor? g = inputGrads[i];
+                if (!input.RequiresGrad || g is null) continue;
+                if (!Shapes.Equal(g.Shape, input.Shape) || g.DType != input.DType)
+                    throw new InvalidOperationException(
+                        $"{fn.Name}: backward returned a gradient of shape {Shapes.Format(g.Shape)} {g.DType.Name()} for input {i} of shape {Shapes.Format(input.Shape)} {input.DType.Name()}.");
+                if (input.GradFn is { } producer)
+                {
+                    if (producer.PendingGrad is null)
+                    {
+                        producer.PendingGrad = g;
+                        producer.PendingGradOwned = false; // may alias a tensor another input also received
+                    }
+                    else
+                    {
+                        producer.PendingGrad = AddInto(producer.PendingGrad, producer.PendingGradOwned, g);
+                        producer.PendingGradOwned = true;
+                    }
+                }
+                else AccumulateIntoLeaf(input, g);
+            }
+            if (!retainGraph) fn.Release();
+        }
+    }
+
+    private static void AccumulateIntoLeaf(Tensor leaf, Tensor grad)
+    {
+        grad = leaf.RunHooks(grad);
+        leaf.Grad = Sum(leaf.Grad, grad);
+    }
+
+    /// <summary>existing + grad in a tensor the caller owns (the first gradient is copied so that .Grad never
+    /// aliases a buffer the graph still uses).</summary>
+    private static Tensor Sum(Tensor? existing, Tensor grad) =>
+        existing is null ? grad.MaterializeRaw() : AddInto(existing, owned: true, grad);
+
+    private static Tensor AddInto(Tensor existing, bool owned, Tensor grad)
+    {
+        Tensor target = owned && existing.IsContiguous ? existing : existing.MaterializeRaw();
+        Tensor g = grad.IsContiguous ? grad : grad.MaterializeRaw();
+        if (target.DType == DType.Float32)
+            System.Numerics.Tensors.TensorPrimitives.Add(target.AsSpan<float>(), g.AsSpan<float>(), target.AsSpan<float>());
+        else
+            System.Numerics.Tensors.TensorPrimitives.Add(target.AsSpan<double>(), g.AsSpan<double>(), target.AsSpan<double>());
+        return target;
+    }
+
+    /// <summary>Nodes reachable from <paramref name="root"/>, each after all nodes it depends on (inputs first).</summary>
+    internal static List<Function> TopologicalOrder(Function root)
+    {
+        var order = new List<Function>();
+        var visited = new HashSet<Function>(ReferenceEqualityComparer.Instance);
+        var stack = new Stack<(Function Node, int NextInput)>();
+        stack.Push((root, 0));
+        visited.Add(root);
+        while (stack.Count > 0)
+        {
+            (Function node, int next) = stack.Pop();
+            IReadOnlyList<Tensor> inputs = node.Inputs;
+            bool descended = false;
+            for (int i = next; i < inputs.Count; i++)
+            {
+                if (inputs[i].GradFn is { } child && visited.Add(child))
+                {
+                    stack.Push((node, i + 1));
+                    stack.Push((child, 0));
+                    descended = true;
+                    break;
+                }
+            }
+            if (!descended) order.Add(node); // post-order: all inputs' producers are already in the list
+        }
+        return order;
+    }
+}

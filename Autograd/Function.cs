@@ -1,0 +1,68 @@
+namespace BinaryGrad.Autograd;
+
+/// <summary>A differentiable operation: one node of the graph. Each op is a sealed subclass nested beside the
+/// public <c>Ops</c> method that documents its math; users may derive their own (see the custom-op sample).</summary>
+/// <remarks>
+/// Contract (PyTorch's <c>autograd.Function</c>): <see cref="Forward"/> computes the output from the inputs'
+/// values and keeps in fields what <see cref="Backward"/> needs; <see cref="Backward"/> returns one gradient per
+/// input, of the input's shape and type, or null where no gradient is needed (<see cref="NeedsGrad"/>). The
+/// engine does all accumulation: a backward never has to add into anything. Forward runs with recording off,
+/// and so does Backward, so both may freely use other <c>Ops</c>.
+/// </remarks>
+public abstract class Function
+{
+    private Tensor[] _inputs = [];
+
+    /// <summary>Short op name shown in graphs and gradient-check tables, e.g. <c>matmul</c>.</summary>
+    public abstract string Name { get; }
+
+    /// <summary>True for nodes whose backward is an estimator (a surrogate derivative), not the derivative of
+    /// the forward: straight-through quantizers. Graph views mark them.</summary>
+    public virtual bool IsEstimator => false;
+
+    /// <summary>The inputs of the recorded call.</summary>
+    public IReadOnlyList<Tensor> Inputs => _inputs;
+
+    internal Tensor? Output { get; private set; }
+    internal bool Released { get; private set; }
+    internal Tensor? PendingGrad;
+    internal bool PendingGradOwned;
+
+    /// <summary>True when input <paramref name="index"/> needs a gradient.</summary>
+    protected bool NeedsGrad(int index) => _inputs[index].RequiresGrad;
+
+    /// <summary>Computes the output from the inputs' values (recording is off).</summary>
+    protected abstract Tensor Forward(Tensor[] inputs);
+
+    /// <summary>Given dL/dy, returns dL/dx for each input (null where <see cref="NeedsGrad"/> is false).</summary>
+    protected internal abstract Tensor?[] Backward(Tensor gradOutput);
+
+    /// <summary>Runs <see cref="Forward"/> and, if recording is on and any input requires a gradient, makes this
+    /// node the output's <see cref="Tensor.GradFn"/>.</summary>
+    public Tensor Apply(params Tensor[] inputs)
+    {
+        Tensor output;
+        using (GradMode.NoGrad()) output = Forward(inputs);
+        if (!GradMode.IsEnabled) return output;
+        foreach (Tensor x in inputs)
+        {
+            if (!x.RequiresGrad) continue;
+            if (Output is not null) throw new InvalidOperationException($"{Name}: a Function instance records one call; create a new one per call.");
+            _inputs = inputs;
+            Output = output;
+            output.AttachGradFn(this);
+            break;
+        }
+        return output;
+    }
+
+    /// <summary>Drops what the backward needed; a second backward through this node then fails clearly.</summary>
+    internal void Release()
+    {
+        Released = true;
+        ReleaseSaved();
+    }
+
+    /// <summary>Lets an op drop saved buffers after backward (optional; the default keeps them until the graph is collected).</summary>
+    protected virtual void ReleaseSaved() { }
+}

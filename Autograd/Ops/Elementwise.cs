@@ -1,0 +1,130 @@
+using System.Numerics;
+
+namespace BinaryGrad.Autograd;
+
+/// <summary>The per-element math of a unary op, for both element types. Implemented by small readonly structs so
+/// that the JIT specialises each op's loops (no delegate calls per element).</summary>
+internal interface IUnaryKernel
+{
+    string Name { get; }
+
+    /// <summary>y = f(x).</summary>
+    void Forward<T>(ReadOnlySpan<T> x, Span<T> y) where T : unmanaged, IBinaryFloatingPointIeee754<T>;
+
+    /// <summary>dx = dy ⊙ f'(x) (assigned, not accumulated); y = f(x) is given for ops whose derivative uses it.</summary>
+    void Backward<T>(ReadOnlySpan<T> x, ReadOnlySpan<T> y, ReadOnlySpan<T> dy, Span<T> dx) where T : unmanaged, IBinaryFloatingPointIeee754<T>;
+}
+
+/// <summary>The per-element math of a binary op on operands of one shape (broadcasting happens before).</summary>
+internal interface IBinaryKernel
+{
+    string Name { get; }
+
+    /// <summary>y = f(a, b).</summary>
+    void Forward<T>(ReadOnlySpan<T> a, ReadOnlySpan<T> b, Span<T> y) where T : unmanaged, IBinaryFloatingPointIeee754<T>;
+
+    /// <summary>da = dy ⊙ ∂f/∂a (assigned).</summary>
+    void BackwardA<T>(ReadOnlySpan<T> a, ReadOnlySpan<T> b, ReadOnlySpan<T> y, ReadOnlySpan<T> dy, Span<T> da) where T : unmanaged, IBinaryFloatingPointIeee754<T>;
+
+    /// <summary>db = dy ⊙ ∂f/∂b (assigned).</summary>
+    void BackwardB<T>(ReadOnlySpan<T> a, ReadOnlySpan<T> b, ReadOnlySpan<T> y, ReadOnlySpan<T> dy, Span<T> db) where T : unmanaged, IBinaryFloatingPointIeee754<T>;
+}
+
+internal sealed class UnaryFunction<TKernel>(TKernel kernel) : Function where TKernel : struct, IUnaryKernel
+{
+    private Tensor? _x, _y;
+    public override string Name => kernel.Name;
+
+    protected override Tensor Forward(Tensor[] inputs)
+    {
+        Tensor x = inputs[0].IsContiguous ? inputs[0] : inputs[0].MaterializeRaw();
+        Tensor y = x.ZerosLike();
+        if (x.DType == DType.Float32) kernel.Forward<float>(x.AsSpan<float>(), y.AsSpan<float>());
+        else kernel.Forward<double>(x.AsSpan<double>(), y.AsSpan<double>());
+        (_x, _y) = (x, y);
+        return y;
+    }
+
+    protected internal override Tensor?[] Backward(Tensor dy)
+    {
+        Tensor x = _x!, y = _y!, dx = x.ZerosLike();
+        if (x.DType == DType.Float32) kernel.Backward<float>(x.AsSpan<float>(), y.AsSpan<float>(), dy.AsContiguousSpan<float>(), dx.AsSpan<float>());
+        else kernel.Backward<double>(x.AsSpan<double>(), y.AsSpan<double>(), dy.AsContiguousSpan<double>(), dx.AsSpan<double>());
+        return [dx];
+    }
+
+    protected override void ReleaseSaved() => (_x, _y) = (null, null);
+}
+
+internal sealed class BinaryFunction<TKernel>(TKernel kernel) : Function where TKernel : struct, IBinaryKernel
+{
+    private Tensor? _a, _b, _y;
+    public override string Name => kernel.Name;
+
+    protected override Tensor Forward(Tensor[] inputs)
+    {
+        Tensor a = inputs[0].IsContiguous ? inputs[0] : inputs[0].MaterializeRaw();
+        Tensor b = inputs[1].IsContiguous ? inputs[1] : inputs[1].MaterializeRaw();
+        Tensor y = a.ZerosLike();
+        if (a.DType == DType.Float32) kernel.Forward<float>(a.AsSpan<float>(), b.AsSpan<float>(), y.AsSpan<float>());
+        else kernel.Forward<double>(a.AsSpan<double>(), b.AsSpan<double>(), y.AsSpan<double>());
+        (_a, _b, _y) = (a, b, y);
+        return y;
+    }
+
+    protected internal override Tensor?[] Backward(Tensor dy)
+    {
+        Tensor a = _a!, b = _b!, y = _y!;
+        Tensor? da = NeedsGrad(0) ? a.ZerosLike() : null, db = NeedsGrad(1) ? b.ZerosLike() : null;
+        if (a.DType == DType.Float32)
+        {
+            ReadOnlySpan<float> g = dy.AsContiguousSpan<float>();
+            if (da is not null) kernel.BackwardA<float>(a.AsSpan<float>(), b.AsSpan<float>(), y.AsSpan<float>(), g, da.AsSpan<float>());
+            if (db is not null) kernel.BackwardB<float>(a.AsSpan<float>(), b.AsSpan<float>(), y.AsSpan<float>(), g, db.AsSpan<float>());
+        }
+        else
+        {
+            ReadOnlySpan<double> g = dy.AsContiguousSpan<double>();
+            if (da is not null) kernel.BackwardA<double>(a.AsSpan<double>(), b.AsSpan<double>(), y.AsSpan<double>(), g, da.AsSpan<double>());
+            if (db is not null) kernel.BackwardB<double>(a.AsSpan<double>(), b.AsSpan<double>(), y.AsSpan<double>(), g, db.AsSpan<double>());
+        }
+        return [da, db];
+    }
+
+    protected override void ReleaseSaved() => (_a, _b, _y) = (null, null, null);
+}
+
+public static partial class Ops
+{
+    internal static Tensor Unary<TKernel>(Tensor x, TKernel kernel) where TKernel : struct, IUnaryKernel
+    {
+        ArgumentNullException.ThrowIfNull(x);
+        return new UnaryFunction<TKernel>(kernel).Apply(x);
+    }
+
+    /// <summary>Broadcasts <paramref name="a"/> and <paramref name="b"/> to a common shape (differentiably: the
+    /// expanded operand's gradient is summed back to its own shape) and applies the kernel element by element.</summary>
+    internal static Tensor Binary<TKernel>(Tensor a, Tensor b, TKernel kernel) where TKernel : struct, IBinaryKernel
+    {
+        ArgumentNullException.ThrowIfNull(a);
+        ArgumentNullException.ThrowIfNull(b);
+        CheckSameDType(a, b, kernel.Name);
+        int[] shape = Shapes.Broadcast(a.Shape, b.Shape, kernel.Name);
+        if (!Shapes.Equal(a.Shape, shape)) a = Expand(a, shape);
+        if (!Shapes.Equal(b.Shape, shape)) b = Expand(b, shape);
+        return new BinaryFunction<TKernel>(kernel).Apply(a, b);
+    }
+
+    internal static void CheckSameDType(Tensor a, Tensor b, string op)
+    {
+        if (a.DType != b.DType)
+            throw new ArgumentException($"{op}: cannot combine {a.DType.Name()} {Shapes.Format(a.Shape)} with {b.DType.Name()} {Shapes.Format(b.Shape)}; convert one with To(DType).");
+    }
+}
+
+public sealed partial class Tensor
+{
+    /// <summary>The elements as a span, copying first if this is a non-contiguous view (used by backward code
+    /// that only reads).</summary>
+    internal ReadOnlySpan<T> AsContiguousSpan<T>() where T : unmanaged => (IsContiguous ? this : MaterializeRaw()).AsSpan<T>();
+}
