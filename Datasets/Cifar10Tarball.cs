@@ -16,12 +16,16 @@ public static class Cifar10Tarball
     /// <summary>Verifies <paramref name="tarballPath"/> and extracts <c>cifar-10-batches-bin/*.bin</c> and a manifest
     /// into <paramref name="destinationDirectory"/>.</summary>
     /// <exception cref="DatasetException">Checksum mismatch, or a batch file is missing from the archive.</exception>
-    public static void ExtractVerified(string tarballPath, string destinationDirectory)
+    public static void ExtractVerified(string tarballPath, string destinationDirectory) =>
+        ExtractVerified(tarballPath, destinationDirectory, DatasetCatalog.Cifar10TarballSha256);
+
+    /// <summary>As the public overload, with the expected checksum as a parameter so tests can use a small archive.</summary>
+    internal static void ExtractVerified(string tarballPath, string destinationDirectory, string expectedSha256)
     {
         string actual = FileVerification.Sha256Of(tarballPath);
-        if (actual != DatasetCatalog.Cifar10TarballSha256)
+        if (actual != expectedSha256)
             throw new DatasetException(
-                $"{tarballPath}: SHA-256 mismatch: expected {DatasetCatalog.Cifar10TarballSha256} (official {FileName}), found {actual}");
+                $"{tarballPath}: SHA-256 mismatch: expected {expectedSha256} (official {FileName}), found {actual}");
 
         var wanted = DatasetCatalog.Cifar10.Files.Select(f => f.FileName).ToHashSet();
         var manifest = new List<string>();

@@ -197,6 +197,6 @@ public sealed class DatasetStore
                                        .Select(Path.GetFileName)!];
         if (unofficial.Length > 0)
             _warnings?.WriteLine(
-                $"warning: {dataset.Key}: {string.Join(", ", unofficial)} in {directory} pass the structural checks but are not known to be the official release (not extracted from the checksummed {Cifar10Tarball.FileName}); results are comparable to, not identical with, published CIFAR-10 numbers");
+                $"warning: {dataset.Key}: {string.Join(", ", unofficial)} in {directory}: structurally valid, but not known to be the official release (not extracted from the checksummed {Cifar10Tarball.FileName}); results are comparable to, not identical with, published CIFAR-10 numbers");
     }
 }

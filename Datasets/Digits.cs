@@ -22,8 +22,17 @@ public static class Digits
     private const ulong SplitSeed = 1797;
     private const string ResourceName = "BinaryGrad.Datasets.digits.csv.gz";
 
-    /// <summary>All 1797 images in file order, as <c>digits</c>.</summary>
+    // Parsed once per process; callers get copies, since ImageDataset exposes its arrays.
+    private static readonly Lazy<ImageDataset> Parsed = new(ParseResource);
+
+    /// <summary>All 1797 images in file order, as <c>digits</c> (a fresh copy on each call).</summary>
     public static ImageDataset LoadAll()
+    {
+        ImageDataset all = Parsed.Value;
+        return new ImageDataset(all.Name, 1, Side, Side, (byte[])all.Pixels.Clone(), (byte[])all.Labels.Clone(), all.ClassNames);
+    }
+
+    private static ImageDataset ParseResource()
     {
         using Stream compressed = typeof(Digits).Assembly.GetManifestResourceStream(ResourceName)
             ?? throw new DatasetException($"{ResourceName}: embedded resource missing from {typeof(Digits).Assembly.GetName().Name}");
@@ -34,7 +43,7 @@ public static class Digits
     /// <summary>The fixed stratified split: 1437 training or 360 test images, each in file order.</summary>
     public static ImageDataset Load(DatasetSplit split)
     {
-        ImageDataset all = LoadAll();
+        ImageDataset all = Parsed.Value; // Subset copies
         bool[] isTest = TestMask(all.Labels);
         int[] indices = [.. Enumerable.Range(0, all.Count).Where(i => isTest[i] == (split == DatasetSplit.Test))];
         return all.Subset(indices, split == DatasetSplit.Test ? "digits-test" : "digits-train");

@@ -11,7 +11,7 @@ public sealed class OfficialDownloadSource(TimeSpan? connectTimeout = null) : ID
 {
     public const string MnistBaseUrl = "https://ossci-datasets.s3.amazonaws.com/mnist/";
     public const string FashionMnistBaseUrl = "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/";
-    public const string Cifar10Url = "https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz";
+    public const string Cifar10BaseUrl = "https://www.cs.toronto.edu/~kriz/";
 
     private readonly TimeSpan _connectTimeout = connectTimeout ?? TimeSpan.FromSeconds(10);
 
@@ -28,7 +28,7 @@ public sealed class OfficialDownloadSource(TimeSpan? connectTimeout = null) : ID
         if (dataset.Format == DatasetFormat.Cifar10Binary)
         {
             string tarball = Path.Combine(stagingDirectory, Cifar10Tarball.FileName);
-            Download(client, Cifar10Url, tarball, log, cancellationToken);
+            Download(client, Cifar10BaseUrl + Cifar10Tarball.FileName, tarball, log, cancellationToken);
             Cifar10Tarball.ExtractVerified(tarball, stagingDirectory);
             File.Delete(tarball);
             return;
@@ -41,7 +41,7 @@ public sealed class OfficialDownloadSource(TimeSpan? connectTimeout = null) : ID
     {
         "mnist" => MnistBaseUrl,
         "fashion-mnist" => FashionMnistBaseUrl,
-        "cifar10" => Cifar10Url,
+        "cifar10" => Cifar10BaseUrl,
         _ => null,
     };
 
@@ -60,8 +60,11 @@ public sealed class OfficialDownloadSource(TimeSpan? connectTimeout = null) : ID
         catch (Exception e) when (e is HttpRequestException or IOException
                                   || (e is TaskCanceledException && !cancellationToken.IsCancellationRequested))
         {
-            string reason = e.InnerException is { } inner ? $"{e.Message} ({inner.Message})" : e.Message;
-            throw new DatasetException($"{url}: {reason}", e);
+            // HttpRequestException often repeats its inner SocketException's text ("Name or service not known (host:443)").
+            string reason = e.InnerException is { } inner && !e.Message.Contains(inner.Message, StringComparison.Ordinal)
+                ? $"{e.Message} ({inner.Message})" : e.Message;
+            // The source is described by its base URL, so the file name is enough to say which download failed.
+            throw new DatasetException($"{url[(url.LastIndexOf('/') + 1)..]}: {reason}", e);
         }
     }
 }
