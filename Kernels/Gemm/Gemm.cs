@@ -1,31 +1,220 @@
+using System.Numerics;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+
 namespace BinaryGrad.Kernels;
 
-/// <summary>Placeholder GEMM with the final signature, replaced wholesale by the blocked kernels.</summary>
+/// <summary>General matrix multiply (BLAS SGEMM/DGEMM) on row-major spans:
+/// <c>C = α·op(A)·op(B) + β·C</c>, with op(X) = X or Xᵀ.</summary>
+/// <remarks>
+/// Layout (row-major, leading dimension = distance between rows): op(A) is m×k — A is stored m×k with
+/// <c>A(i,p) = a[i·lda + p]</c>, or k×m when transposed (<c>op(A)(i,p) = a[p·lda + i]</c>); op(B) is k×n — B is
+/// stored k×n (<c>b[p·ldb + j]</c>) or n×k when transposed (<c>b[j·ldb + p]</c>); C is m×n, <c>c[i·ldc + j]</c>.
+/// β = 0 overwrites C without reading it (NaN or garbage in C is ignored), as in BLAS. When α = 0 or k = 0,
+/// A and B are not read and C becomes β·C.
+/// Paths (<see cref="Simd.Path"/>): small products (m·n·k ≤ 64³) run a direct loop without packing, where
+/// packing would cost more than it saves; larger ones run the cache-blocked, packed driver with a
+/// register-blocked FMA micro-kernel (6×2 vectors for Vector512/Vector256, 4×4 scalar), split across
+/// <see cref="KernelThreads.Count"/> threads. Results match <see cref="Reference(bool,bool,int,int,int,float,ReadOnlySpan{float},int,ReadOnlySpan{float},int,float,Span{float},int)"/>
+/// exactly when every partial sum is exactly representable (e.g. small integers), and otherwise within the
+/// usual GEMM bound |error| ≤ γ·k·ε·(|α|·|A|·|B| + |β|·|C|) elementwise, γ a small constant: the vector paths
+/// use fused multiply-adds and block the k sum in chunks of 256.
+/// </remarks>
 public static class Gemm
 {
+    /// <summary>Products with m·n·k at most this take the direct path (no packing, one thread).</summary>
+    internal const long DirectPathMaxWork = 64L * 64 * 64;
+
+    /// <summary>Single-precision GEMM: <c>C[m×n] = α·op(A)[m×k]·op(B)[k×n] + β·C</c> (see the class remarks for layout).</summary>
+    /// <param name="transA">Use Aᵀ: A is stored k×m.</param>
+    /// <param name="transB">Use Bᵀ: B is stored n×k.</param>
+    /// <param name="m">Rows of op(A) and C.</param>
+    /// <param name="n">Columns of op(B) and C.</param>
+    /// <param name="k">Columns of op(A), rows of op(B).</param>
+    /// <param name="alpha">Scale of the product.</param>
+    /// <param name="a">A, row-major with leading dimension <paramref name="lda"/>.</param>
+    /// <param name="lda">Row stride of A as stored: at least k (m when <paramref name="transA"/>), and at least 1.</param>
+    /// <param name="b">B, row-major with leading dimension <paramref name="ldb"/>.</param>
+    /// <param name="ldb">Row stride of B as stored: at least n (k when <paramref name="transB"/>), and at least 1.</param>
+    /// <param name="beta">Scale of C's old contents; 0 means C is write-only.</param>
+    /// <param name="c">C, row-major with leading dimension <paramref name="ldc"/>; may not overlap A or B.</param>
+    /// <param name="ldc">Row stride of C: at least n, and at least 1.</param>
+    /// <exception cref="ArgumentOutOfRangeException">m, n or k is negative, or a leading dimension is smaller than its row length.</exception>
+    /// <exception cref="ArgumentException">A span is shorter than its matrix needs ((rows−1)·ld + columns).</exception>
     public static void Multiply(bool transA, bool transB, int m, int n, int k, float alpha, ReadOnlySpan<float> a, int lda,
         ReadOnlySpan<float> b, int ldb, float beta, Span<float> c, int ldc)
-    {
-        for (int i = 0; i < m; i++)
-            for (int j = 0; j < n; j++)
-            {
-                float sum = 0;
-                for (int p = 0; p < k; p++)
-                    sum += (transA ? a[p * lda + i] : a[i * lda + p]) * (transB ? b[j * ldb + p] : b[p * ldb + j]);
-                c[i * ldc + j] = beta == 0 ? alpha * sum : alpha * sum + beta * c[i * ldc + j];
-            }
-    }
+        => Multiply(Simd.Path, KernelThreads.Count, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
 
+    /// <summary>Double-precision GEMM: <c>C[m×n] = α·op(A)[m×k]·op(B)[k×n] + β·C</c>; the same contract as the
+    /// <see cref="float"/> overload.</summary>
+    /// <exception cref="ArgumentOutOfRangeException">m, n or k is negative, or a leading dimension is smaller than its row length.</exception>
+    /// <exception cref="ArgumentException">A span is shorter than its matrix needs ((rows−1)·ld + columns).</exception>
     public static void Multiply(bool transA, bool transB, int m, int n, int k, double alpha, ReadOnlySpan<double> a, int lda,
         ReadOnlySpan<double> b, int ldb, double beta, Span<double> c, int ldc)
+        => Multiply(Simd.Path, KernelThreads.Count, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+
+    /// <summary>The GEMM on an explicit path and thread count: validates once, then picks the direct or the
+    /// blocked driver. Kernels that already run one thread per image (convolution) pass threads = 1.</summary>
+    internal static void Multiply<T>(SimdPath path, int threads, bool transA, bool transB, int m, int n, int k, T alpha,
+        ReadOnlySpan<T> a, int lda, ReadOnlySpan<T> b, int ldb, T beta, Span<T> c, int ldc)
+        where T : unmanaged, INumber<T>
     {
-        for (int i = 0; i < m; i++)
-            for (int j = 0; j < n; j++)
+        Validate(transA, transB, m, n, k, a.Length, lda, b.Length, ldb, c.Length, ldc);
+        if (m == 0 || n == 0) return;
+        if (k == 0 || alpha == T.Zero)
+        {
+            ScaleRows(c, m, n, ldc, beta);
+            return;
+        }
+        if ((long)m * n * k <= DirectPathMaxWork) MultiplyDirect(path, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+        else MultiplyBlocked(path, threads, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+    }
+
+    /// <summary>The packed, cache-blocked driver on <paramref name="path"/> (m, n, k ≥ 1, α ≠ 0, validated).</summary>
+    internal static unsafe void MultiplyBlocked<T>(SimdPath path, int threads, bool transA, bool transB, int m, int n, int k, T alpha,
+        ReadOnlySpan<T> a, int lda, ReadOnlySpan<T> b, int ldb, T beta, Span<T> c, int ldc)
+        where T : unmanaged, INumber<T>
+    {
+        // Worker threads receive raw addresses, so the spans stay pinned for the whole call.
+        fixed (T* pa = a, pb = b, pc = c)
+        {
+            ref T ra = ref Unsafe.AsRef<T>(pa);
+            ref T rb = ref Unsafe.AsRef<T>(pb);
+            ref T rc = ref Unsafe.AsRef<T>(pc);
+            // Splitting tiny products across threads costs more in fork/join than it saves.
+            int useThreads = (long)m * n * k >= 4 * DirectPathMaxWork ? threads : 1;
+            switch (path)
             {
-                double sum = 0;
+                case SimdPath.Vector512:
+                    GemmBlocked<T>.MultiplyParallel<Vector512MicroKernel<T>>(transA, transB, m, n, k, alpha, ref ra, lda, ref rb, ldb, beta, ref rc, ldc, useThreads);
+                    break;
+                case SimdPath.Vector256:
+                    GemmBlocked<T>.MultiplyParallel<Vector256MicroKernel<T>>(transA, transB, m, n, k, alpha, ref ra, lda, ref rb, ldb, beta, ref rc, ldc, useThreads);
+                    break;
+                default:
+                    GemmBlocked<T>.MultiplyParallel<ScalarMicroKernel<T>>(transA, transB, m, n, k, alpha, ref ra, lda, ref rb, ldb, beta, ref rc, ldc, useThreads);
+                    break;
+            }
+        }
+    }
+
+    /// <summary>The direct path for small products (m, n, k ≥ 1, α ≠ 0, validated): each row of C is first
+    /// scaled by β, then, without transB, receives the vectorized update <c>C(i,:) += (α·op(A)(i,p))·B(p,:)</c>
+    /// for p = 0..k−1 (rows of B are contiguous); with transB each element is a scalar dot product
+    /// <c>C(i,j) += α·Σp op(A)(i,p)·B(j,p)</c>. No packing, no buffers, one thread.</summary>
+    internal static void MultiplyDirect<T>(SimdPath path, bool transA, bool transB, int m, int n, int k, T alpha,
+        ReadOnlySpan<T> a, int lda, ReadOnlySpan<T> b, int ldb, T beta, Span<T> c, int ldc)
+        where T : unmanaged, INumber<T>
+    {
+        ScaleRows(c, m, n, ldc, beta);
+        for (int i = 0; i < m; i++)
+        {
+            Span<T> cRow = c.Slice(i * ldc, n);
+            if (!transB)
+            {
+                for (int p = 0; p < k; p++)
+                {
+                    T scale = alpha * (transA ? a[p * lda + i] : a[i * lda + p]);
+                    GemmVectorOps.MultiplyAdd(path, scale, b.Slice(p * ldb, n), cRow);
+                }
+            }
+            else
+            {
+                for (int j = 0; j < n; j++)
+                {
+                    ReadOnlySpan<T> bRow = b.Slice(j * ldb, k);
+                    T sum = T.Zero;
+                    for (int p = 0; p < k; p++) sum += (transA ? a[p * lda + i] : a[i * lda + p]) * bRow[p];
+                    cRow[j] += alpha * sum;
+                }
+            }
+        }
+    }
+
+    /// <summary>The specification, single precision: for every i, j, <c>s = Σ_{p=0}^{k−1} op(A)(i,p)·op(B)(p,j)</c>
+    /// accumulated in float in increasing p, then <c>C(i,j) = α·s + β·C(i,j)</c> (β = 0: <c>C(i,j) = α·s</c>, C unread).
+    /// When α = 0 or k = 0 it sets <c>C = β·C</c> without reading A or B. Never optimize this.</summary>
+    internal static void Reference(bool transA, bool transB, int m, int n, int k, float alpha, ReadOnlySpan<float> a, int lda,
+        ReadOnlySpan<float> b, int ldb, float beta, Span<float> c, int ldc)
+        => Reference<float>(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+
+    /// <summary>The specification, double precision (accumulates in double); see the float overload.</summary>
+    internal static void Reference(bool transA, bool transB, int m, int n, int k, double alpha, ReadOnlySpan<double> a, int lda,
+        ReadOnlySpan<double> b, int ldb, double beta, Span<double> c, int ldc)
+        => Reference<double>(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+
+    internal static void Reference<T>(bool transA, bool transB, int m, int n, int k, T alpha, ReadOnlySpan<T> a, int lda,
+        ReadOnlySpan<T> b, int ldb, T beta, Span<T> c, int ldc) where T : unmanaged, INumber<T>
+    {
+        Validate(transA, transB, m, n, k, a.Length, lda, b.Length, ldb, c.Length, ldc);
+        for (int i = 0; i < m; i++)
+        for (int j = 0; j < n; j++)
+        {
+            ref T target = ref c[i * ldc + j];
+            T sum = T.Zero;
+            if (alpha != T.Zero)
                 for (int p = 0; p < k; p++)
                     sum += (transA ? a[p * lda + i] : a[i * lda + p]) * (transB ? b[j * ldb + p] : b[p * ldb + j]);
-                c[i * ldc + j] = beta == 0 ? alpha * sum : alpha * sum + beta * c[i * ldc + j];
-            }
+            target = beta == T.Zero ? alpha * sum : alpha * sum + beta * target;
+        }
+    }
+
+    /// <summary>C = β·C on the m×n matrix; β = 0 writes zeros without reading (clears NaN), β = 1 does nothing.</summary>
+    private static void ScaleRows<T>(Span<T> c, int m, int n, int ldc, T beta) where T : unmanaged, INumber<T>
+    {
+        if (beta == T.One) return;
+        for (int i = 0; i < m; i++)
+        {
+            Span<T> row = c.Slice(i * ldc, n);
+            if (beta == T.Zero) row.Clear();
+            else for (int j = 0; j < row.Length; j++) row[j] *= beta;
+        }
+    }
+
+    private static void Validate(bool transA, bool transB, int m, int n, int k, int aLength, int lda, int bLength, int ldb, int cLength, int ldc)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(m);
+        ArgumentOutOfRangeException.ThrowIfNegative(n);
+        ArgumentOutOfRangeException.ThrowIfNegative(k);
+        CheckMatrix(transA ? k : m, transA ? m : k, aLength, lda, "a", "lda", transA ? "A (stored k×m, transposed)" : "A (stored m×k)");
+        CheckMatrix(transB ? n : k, transB ? k : n, bLength, ldb, "b", "ldb", transB ? "B (stored n×k, transposed)" : "B (stored k×n)");
+        CheckMatrix(m, n, cLength, ldc, "c", "ldc", "C (m×n)");
+    }
+
+    private static void CheckMatrix(int rows, int columns, int length, int ld, string spanName, string ldName, string what)
+    {
+        if (ld < Math.Max(1, columns))
+            throw new ArgumentOutOfRangeException(ldName, ld, $"{ldName} = {ld} is smaller than the row length of {what}: {rows}×{columns} needs {ldName} ≥ {Math.Max(1, columns)}.");
+        long needed = rows == 0 || columns == 0 ? 0 : (long)(rows - 1) * ld + columns;
+        if (length < needed)
+            throw new ArgumentException($"{what} is {rows}×{columns} with {ldName} = {ld}, which needs at least {needed} elements, but the span has {length}.", spanName);
+    }
+}
+
+/// <summary>The one vector loop the direct GEMM path needs, on every <see cref="SimdPath"/>.</summary>
+internal static class GemmVectorOps
+{
+    /// <summary><c>y[i] += s·x[i]</c> (AXPY); the vector paths fuse the multiply-add, the scalar one does not.</summary>
+    public static void MultiplyAdd<T>(SimdPath path, T s, ReadOnlySpan<T> x, Span<T> y) where T : unmanaged, INumber<T>
+    {
+        ref T xr = ref MemoryMarshal.GetReference(x);
+        ref T yr = ref MemoryMarshal.GetReference(y);
+        int i = 0;
+        if (path == SimdPath.Vector512)
+        {
+            var vs = Vector512.Create(s);
+            for (; i <= x.Length - Vector512<T>.Count; i += Vector512<T>.Count)
+                VectorFma.MultiplyAdd(vs, Vector512.LoadUnsafe(ref xr, (nuint)i),
+                    Vector512.LoadUnsafe(ref yr, (nuint)i)).StoreUnsafe(ref yr, (nuint)i);
+        }
+        else if (path == SimdPath.Vector256)
+        {
+            var vs = Vector256.Create(s);
+            for (; i <= x.Length - Vector256<T>.Count; i += Vector256<T>.Count)
+                VectorFma.MultiplyAdd(vs, Vector256.LoadUnsafe(ref xr, (nuint)i),
+                    Vector256.LoadUnsafe(ref yr, (nuint)i)).StoreUnsafe(ref yr, (nuint)i);
+        }
+        for (; i < x.Length; i++) Unsafe.Add(ref yr, i) += s * Unsafe.Add(ref xr, i);
     }
 }

@@ -1,0 +1,259 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Runtime.Intrinsics;
+using System.Text.Json;
+using BinaryGrad.Kernels;
+
+namespace BinaryGrad.Cli.Commands;
+
+/// <summary><c>binarygrad bench gemm|conv [--json]</c>: times our float GEMM or convolution kernels and, in the same
+/// run, the peer (NumPy on OpenBLAS for GEMM, PyTorch CPU for convolution) with the same thread count, and reports
+/// GFLOP/s and the ratio ours/peer. Absolute figures move with the shared machine's load and clock; the ratio of
+/// two measurements taken back to back is what to compare.</summary>
+/// <remarks>Timing: warm-up runs, then the median of several Stopwatch runs. FLOP counts: GEMM 2·n³; convolution
+/// forward 2·N·C_out·H_out·W_out·C_in·kH·kW, forward+backward three times that (the input and the weight gradients
+/// each cost one forward). Peers run through <c>python3</c> (or the system <c>/usr/bin/python3</c>, where Debian
+/// installs them) only if their modules import; otherwise the peer column is empty. Peer environment only:
+/// OPENBLAS_NUM_THREADS / OMP_NUM_THREADS = <see cref="KernelThreads.Count"/>, OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE
+/// removed (they force a slower OpenBLAS kernel), LD_LIBRARY_PATH = the OpenMP OpenBLAS folder; for PyTorch
+/// OPENBLAS_NUM_THREADS = 1, because OpenBLAS's threads fight PyTorch's OpenMP threads for the cores.</remarks>
+public static class BenchGemmConv
+{
+    private static readonly int[] GemmSizes = [128, 256, 512, 1024, 2048];
+
+    /// <summary>The three reference layers (batch 64, NCHW, stride 1): name, C_in, C_out, H = W, kernel, padding.</summary>
+    private static readonly (string Name, int InC, int OutC, int Size, int Kernel, int Pad)[] ConvLayers =
+    [
+        ("conv3x3 128->128 16x16", 128, 128, 16, 3, 1),
+        ("conv3x3 64->64 32x32", 64, 64, 32, 3, 1),
+        ("conv5x5 1->32 28x28", 1, 32, 28, 5, 2),
+    ];
+
+    private const int ConvBatch = 64;
+
+    /// <summary>Runs the benchmark <paramref name="what"/> ("gemm" or "conv") and writes a table, or with
+    /// <paramref name="json"/> one JSON object per line: <c>name</c>, <c>ours</c> (GFLOP/s), <c>peer</c> (GFLOP/s or
+    /// null), <c>ratio</c> (ours/peer or null). Returns 0, or 2 for an unknown <paramref name="what"/>.</summary>
+    public static int Run(string what, bool json, TextWriter output)
+    {
+        List<Row> rows;
+        switch (what.ToLowerInvariant())
+        {
+            case "gemm": rows = BenchGemm(); break;
+            case "conv": rows = BenchConv(); break;
+            default:
+                output.WriteLine($"unknown benchmark '{what}': expected 'gemm' or 'conv'");
+                return 2;
+        }
+        if (json)
+        {
+            foreach (Row row in rows)
+                output.WriteLine(JsonSerializer.Serialize(new Dictionary<string, object?>
+                {
+                    ["name"] = row.Name, ["ours"] = Math.Round(row.Ours, 2),
+                    ["peer"] = row.Peer is { } p ? Math.Round(p, 2) : null,
+                    ["ratio"] = row.Peer is { } q ? Math.Round(row.Ours / q, 3) : null,
+                }));
+            return 0;
+        }
+        output.WriteLine(Simd.IsaLine);
+        output.WriteLine(PeakLine());
+        output.WriteLine($"{"benchmark",-34} {"ours GFLOP/s",13} {"peer GFLOP/s",13} {"ratio",7}");
+        foreach (Row row in rows)
+            output.WriteLine($"{row.Name,-34} {row.Ours,13:F1} {(row.Peer is { } p ? p.ToString("F1", CultureInfo.InvariantCulture) : "n/a"),13} " +
+                             $"{(row.Peer is { } q ? (row.Ours / q).ToString("F2", CultureInfo.InvariantCulture) : "n/a"),7}");
+        return 0;
+    }
+
+    private sealed record Row(string Name, double Ours, double? Peer);
+
+    private static List<Row> BenchGemm()
+    {
+        var ours = new List<(string Name, double Gflops)>();
+        foreach (int n in GemmSizes)
+        {
+            var random = new Random(n);
+            float[] a = RandomArray(random, n * n), b = RandomArray(random, n * n), c = new float[n * n];
+            double flops = 2.0 * n * n * n;
+            double seconds = MedianSeconds(() => Gemm.Multiply(false, false, n, n, n, 1f, a, n, b, n, 0f, c, n), flops);
+            ours.Add(($"sgemm n={n}", flops / seconds / 1e9));
+        }
+        Dictionary<string, double> peer = RunPeer("numpy_gemm.py", "numpy", string.Join(' ', GemmSizes), openBlasThreads: KernelThreads.Count);
+        return ours.Select(o => new Row(o.Name, o.Gflops, peer.TryGetValue(o.Name, out double p) ? p : null)).ToList();
+    }
+
+    private static List<Row> BenchConv()
+    {
+        var rows = new List<(string Name, double Gflops)>();
+        foreach (var layer in ConvLayers)
+        {
+            var g = new Conv2DGeometry(ConvBatch, layer.InC, layer.Size, layer.Size, layer.OutC, layer.Kernel, layer.Kernel,
+                1, 1, layer.Pad, layer.Pad, 1, 1);
+            var random = new Random(layer.InC);
+            float[] x = RandomArray(random, g.InputLength), w = RandomArray(random, g.WeightLength), bias = RandomArray(random, layer.OutC);
+            float[] y = new float[g.OutputLength], dy = RandomArray(random, g.OutputLength);
+            float[] dx = new float[g.InputLength], dw = new float[g.WeightLength], db = new float[layer.OutC];
+            double flops = 2.0 * g.Batch * g.OutChannels * g.OutHeight * g.OutWidth * g.InChannels * g.KernelHeight * g.KernelWidth;
+            double forward = MedianSeconds(() => Conv2DKernels.Forward(g, x, w, bias, y), flops);
+            double both = MedianSeconds(() =>
+            {
+                Conv2DKernels.Forward(g, x, w, bias, y);
+                Array.Clear(dx); Array.Clear(dw); Array.Clear(db); // the backward kernels add into their outputs
+                Conv2DKernels.BackwardInput(g, dy, w, dx);
+                Conv2DKernels.BackwardWeight(g, x, dy, dw, db);
+            }, 3 * flops);
+            rows.Add(($"{layer.Name} fwd", flops / forward / 1e9));
+            rows.Add(($"{layer.Name} fwd+bwd", 3 * flops / both / 1e9));
+        }
+        Dictionary<string, double> peer = RunPeer("torch_conv.py", "torch", KernelThreads.Count.ToString(CultureInfo.InvariantCulture), openBlasThreads: 1);
+        return rows.Select(o => new Row(o.Name, o.Gflops, peer.TryGetValue(o.Name, out double p) ? p : null)).ToList();
+    }
+
+    /// <summary>Median wall time of <paramref name="body"/> after two warm-up calls; the repeat count targets about
+    /// 20 GFLOP of work per size (3 to 30 runs), so large sizes still finish in seconds.</summary>
+    private static double MedianSeconds(Action body, double flops)
+    {
+        body();
+        body();
+        int repeats = (int)Math.Clamp(2e10 / flops, 3, 30);
+        var times = new double[repeats];
+        for (int i = 0; i < repeats; i++)
+        {
+            long start = Stopwatch.GetTimestamp();
+            body();
+            times[i] = Stopwatch.GetElapsedTime(start).TotalSeconds;
+        }
+        Array.Sort(times);
+        return times[repeats / 2];
+    }
+
+    private static float[] RandomArray(Random random, int length)
+    {
+        var values = new float[length];
+        for (int i = 0; i < length; i++) values[i] = (float)(random.NextDouble() * 2 - 1);
+        return values;
+    }
+
+    /// <summary>Runs a peer script and returns name → GFLOP/s from its JSON lines; empty when no interpreter can
+    /// import <paramref name="module"/> or the script is not found.</summary>
+    private static Dictionary<string, double> RunPeer(string script, string module, string arguments, int openBlasThreads)
+    {
+        var results = new Dictionary<string, double>();
+        string? scriptPath = FindPeerScript(script);
+        string? python = scriptPath is null ? null : FindPython(module);
+        if (scriptPath is null || python is null) return results;
+        var start = new ProcessStartInfo(python, $"\"{scriptPath}\" {arguments}")
+        {
+            RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false,
+        };
+        start.Environment["OPENBLAS_NUM_THREADS"] = openBlasThreads.ToString(CultureInfo.InvariantCulture);
+        start.Environment["OMP_NUM_THREADS"] = KernelThreads.Count.ToString(CultureInfo.InvariantCulture);
+        start.Environment.Remove("OPENBLAS_CORETYPE");
+        start.Environment.Remove("OPENBLAS_L2_SIZE");
+        if (OpenMpOpenBlasFolder() is { } folder) start.Environment["LD_LIBRARY_PATH"] = folder;
+        using Process process = Process.Start(start)!;
+        process.ErrorDataReceived += (_, _) => { }; // drained so a chatty peer cannot block on a full pipe
+        process.BeginErrorReadLine();
+        while (process.StandardOutput.ReadLine() is { } line)
+        {
+            using JsonDocument doc = JsonDocument.Parse(line);
+            if (doc.RootElement.TryGetProperty("name", out JsonElement name) && doc.RootElement.TryGetProperty("gflops", out JsonElement gflops))
+                results[name.GetString()!] = gflops.GetDouble();
+        }
+        process.WaitForExit();
+        return results;
+    }
+
+    private static string? FindPeerScript(string script)
+    {
+        foreach (string start in new[] { Environment.CurrentDirectory, AppContext.BaseDirectory })
+            for (DirectoryInfo? dir = new(start); dir is not null; dir = dir.Parent)
+            {
+                string candidate = Path.Combine(dir.FullName, "Bench", "peers", script);
+                if (File.Exists(candidate)) return candidate;
+            }
+        return null;
+    }
+
+    private static string? FindPython(string module)
+    {
+        foreach (string python in new[] { "python3", "/usr/bin/python3" })
+        {
+            try
+            {
+                using Process? probe = Process.Start(new ProcessStartInfo(python, $"-c \"import {module}\"")
+                    { RedirectStandardError = true, RedirectStandardOutput = true, UseShellExecute = false });
+                if (probe is null) continue;
+                probe.WaitForExit();
+                if (probe.ExitCode == 0) return python;
+            }
+            catch (System.ComponentModel.Win32Exception)
+            {
+                // not installed under this name
+            }
+        }
+        return null;
+    }
+
+    /// <summary>The folder of Debian's OpenMP OpenBLAS build (package libopenblas0-openmp), if installed.</summary>
+    private static string? OpenMpOpenBlasFolder()
+    {
+        foreach (string folder in new[] { "/usr/lib/x86_64-linux-gnu/openblas-openmp", "/usr/lib/aarch64-linux-gnu/openblas-openmp" })
+            if (Directory.Exists(folder)) return folder;
+        return null;
+    }
+
+    /// <summary>Theoretical FMA peak = cores × 2 FMA units × lanes × 2 FLOP × clock (clock from /proc/cpuinfo), and
+    /// the measured throughput of an in-register FMA loop on <see cref="KernelThreads.Count"/> threads, which
+    /// needs no clock figure.</summary>
+    private static string PeakLine()
+    {
+        int lanes = Simd.Path switch { SimdPath.Vector512 => 16, SimdPath.Vector256 => 8, _ => 1 };
+        double? mhz = null;
+        try
+        {
+            string? line = File.Exists("/proc/cpuinfo") ? File.ReadLines("/proc/cpuinfo").FirstOrDefault(l => l.StartsWith("cpu MHz", StringComparison.Ordinal)) : null;
+            if (line is not null) mhz = double.Parse(line[(line.IndexOf(':') + 1)..].Trim(), CultureInfo.InvariantCulture);
+        }
+        catch (IOException)
+        {
+            // no clock figure on this system
+        }
+        int cores = KernelThreads.Count;
+        string theoretical = mhz is { } f
+            ? $"{cores * 2 * lanes * 2 * f / 1000:F0} GFLOP/s float ({cores} threads × 2 FMA × {lanes} lanes × 2 × {f / 1000:F2} GHz)"
+            : "unknown clock";
+        return $"FMA peak: theoretical {theoretical}; measured ymm FMA loop {MeasuredFmaPeak():F0} GFLOP/s";
+    }
+
+    private static double MeasuredFmaPeak()
+    {
+        if (!Vector256.IsHardwareAccelerated) return 0;
+        const int iterations = 20_000_000;
+        double best = 0;
+        for (int trial = 0; trial < 3; trial++)
+        {
+            long start = Stopwatch.GetTimestamp();
+            KernelThreads.For(KernelThreads.Count, 1, (s, e) => { for (int t = s; t < e; t++) FmaLoop(iterations); });
+            double seconds = Stopwatch.GetElapsedTime(start).TotalSeconds;
+            best = Math.Max(best, KernelThreads.Count * (double)iterations * 10 * 8 * 2 / seconds / 1e9);
+        }
+        return best;
+    }
+
+    /// <summary>Ten independent FMA chains: enough to cover the FMA latency on two pipes.</summary>
+    private static float FmaLoop(int iterations)
+    {
+        Vector256<float> m = Vector256.Create(0.999f), add = Vector256.Create(1e-3f);
+        Vector256<float> a0 = m, a1 = m, a2 = m, a3 = m, a4 = m, a5 = m, a6 = m, a7 = m, a8 = m, a9 = m;
+        for (int i = 0; i < iterations; i++)
+        {
+            a0 = Vector256.FusedMultiplyAdd(a0, m, add); a1 = Vector256.FusedMultiplyAdd(a1, m, add);
+            a2 = Vector256.FusedMultiplyAdd(a2, m, add); a3 = Vector256.FusedMultiplyAdd(a3, m, add);
+            a4 = Vector256.FusedMultiplyAdd(a4, m, add); a5 = Vector256.FusedMultiplyAdd(a5, m, add);
+            a6 = Vector256.FusedMultiplyAdd(a6, m, add); a7 = Vector256.FusedMultiplyAdd(a7, m, add);
+            a8 = Vector256.FusedMultiplyAdd(a8, m, add); a9 = Vector256.FusedMultiplyAdd(a9, m, add);
+        }
+        return (a0 + a1 + a2 + a3 + a4 + a5 + a6 + a7 + a8 + a9).GetElement(0);
+    }
+}

@@ -1,0 +1,209 @@
+using System.Buffers;
+using System.Numerics;
+using System.Numerics.Tensors;
+using System.Runtime.CompilerServices;
+
+namespace BinaryGrad.Kernels;
+
+/// <summary>2-D convolution (cross-correlation, as in every DL framework) over NCHW tensors, by im2col + GEMM:
+/// <c>y[n,o,p,q] = b[o] + Σ_{c,i,j} w[o,c,i,j] · x[n, c, p·sH − padH + i·dH, q·sW − padW + j·dW]</c>
+/// (zero outside the image); shapes in <see cref="Conv2DGeometry"/>.</summary>
+/// <remarks>
+/// Per image, with X = im2col(x[n]) (<c>C_in·kH·kW × H_out·W_out</c>) and W viewed as <c>C_out × C_in·kH·kW</c>:
+/// forward <c>Y = W·X + b</c>; input gradient <c>dx[n] += col2im(Wᵀ·dY)</c>; weight gradient <c>dW += dY·Xᵀ</c>,
+/// bias gradient <c>db[o] += Σ dY[o,:]</c>. A 1×1 stride-1 unpadded convolution skips im2col (X is the image).
+/// Threads: with at least <see cref="KernelThreads.Count"/> images, images are split statically across threads
+/// (each thread: its own column buffer, single-threaded GEMMs; the weight gradient is summed per thread and the
+/// per-thread sums are added in thread order, so results are reproducible for a given thread count); with fewer
+/// images the GEMMs themselves are threaded. Column buffers are per-thread and reused.
+/// </remarks>
+public static partial class Conv2DKernels
+{
+    /// <summary>Forward: overwrites <paramref name="output"/> (N×C_out×H_out×W_out) with the convolution of
+    /// <paramref name="input"/> (N×C_in×H×W) by <paramref name="weight"/> (C_out×C_in×kH×kW) plus
+    /// <paramref name="bias"/> (C_out values, or empty for no bias).</summary>
+    /// <exception cref="ArgumentException">A span is shorter than the geometry needs, or the bias is neither empty nor C_out long.</exception>
+    public static void Forward(in Conv2DGeometry g, ReadOnlySpan<float> input, ReadOnlySpan<float> weight, ReadOnlySpan<float> bias, Span<float> output)
+        => Conv2DCore<float>.Forward(g, input, weight, bias, output);
+
+    /// <inheritdoc cref="Forward(in Conv2DGeometry, ReadOnlySpan{float}, ReadOnlySpan{float}, ReadOnlySpan{float}, Span{float})"/>
+    public static void Forward(in Conv2DGeometry g, ReadOnlySpan<double> input, ReadOnlySpan<double> weight, ReadOnlySpan<double> bias, Span<double> output)
+        => Conv2DCore<double>.Forward(g, input, weight, bias, output);
+
+    /// <summary>Input gradient: adds <c>∂L/∂x</c> = the transposed convolution of <paramref name="gradOutput"/> by
+    /// <paramref name="weight"/> into <paramref name="gradInput"/> (N×C_in×H×W). Adds, so several consumers of x
+    /// can accumulate; clear <paramref name="gradInput"/> first for a plain gradient.</summary>
+    /// <exception cref="ArgumentException">A span is shorter than the geometry needs.</exception>
+    public static void BackwardInput(in Conv2DGeometry g, ReadOnlySpan<float> gradOutput, ReadOnlySpan<float> weight, Span<float> gradInput)
+        => Conv2DCore<float>.BackwardInput(g, gradOutput, weight, gradInput);
+
+    /// <inheritdoc cref="BackwardInput(in Conv2DGeometry, ReadOnlySpan{float}, ReadOnlySpan{float}, Span{float})"/>
+    public static void BackwardInput(in Conv2DGeometry g, ReadOnlySpan<double> gradOutput, ReadOnlySpan<double> weight, Span<double> gradInput)
+        => Conv2DCore<double>.BackwardInput(g, gradOutput, weight, gradInput);
+
+    /// <summary>Parameter gradients: adds <c>∂L/∂w[o,c,i,j] = Σ_{n,p,q} dY[n,o,p,q]·x[n,c,p·sH−padH+i·dH, q·sW−padW+j·dW]</c>
+    /// into <paramref name="gradWeight"/> and, unless <paramref name="gradBias"/> is empty, <c>∂L/∂b[o] = Σ_{n,p,q} dY[n,o,p,q]</c>
+    /// into <paramref name="gradBias"/>.</summary>
+    /// <exception cref="ArgumentException">A span is shorter than the geometry needs, or the bias gradient is neither empty nor C_out long.</exception>
+    public static void BackwardWeight(in Conv2DGeometry g, ReadOnlySpan<float> input, ReadOnlySpan<float> gradOutput, Span<float> gradWeight, Span<float> gradBias)
+        => Conv2DCore<float>.BackwardWeight(g, input, gradOutput, gradWeight, gradBias);
+
+    /// <inheritdoc cref="BackwardWeight(in Conv2DGeometry, ReadOnlySpan{float}, ReadOnlySpan{float}, Span{float}, Span{float})"/>
+    public static void BackwardWeight(in Conv2DGeometry g, ReadOnlySpan<double> input, ReadOnlySpan<double> gradOutput, Span<double> gradWeight, Span<double> gradBias)
+        => Conv2DCore<double>.BackwardWeight(g, input, gradOutput, gradWeight, gradBias);
+}
+
+/// <summary>The element-type-generic implementation behind <see cref="Conv2DKernels"/>.</summary>
+internal static unsafe class Conv2DCore<T> where T : unmanaged, INumber<T>
+{
+    [ThreadStatic] private static T[]? t_columns;
+
+    public static void Forward(in Conv2DGeometry g, ReadOnlySpan<T> input, ReadOnlySpan<T> weight, ReadOnlySpan<T> bias, Span<T> output)
+    {
+        g.CheckLength(input.Length, g.InputLength, nameof(input), "The input");
+        g.CheckLength(weight.Length, g.WeightLength, nameof(weight), "The weight");
+        g.CheckLength(output.Length, g.OutputLength, nameof(output), "The output");
+        CheckBias(g, bias.Length, nameof(bias));
+        Conv2DGeometry geometry = g;
+        int bLength = bias.Length;
+        fixed (T* px = input, pw = weight, pb = bias, py = output)
+        {
+            nint x = (nint)px, w = (nint)pw, b = (nint)pb, y = (nint)py;
+            ForEachImage(g, gemmThreads => (first, end) =>
+            {
+                for (int n = first; n < end; n++) ForwardImage(geometry, n, gemmThreads, Span(x, geometry.InputLength),
+                    Span(w, geometry.WeightLength), Span(b, bLength), Span(y, geometry.OutputLength));
+            });
+        }
+    }
+
+    public static void BackwardInput(in Conv2DGeometry g, ReadOnlySpan<T> gradOutput, ReadOnlySpan<T> weight, Span<T> gradInput)
+    {
+        g.CheckLength(gradOutput.Length, g.OutputLength, nameof(gradOutput), "The output gradient");
+        g.CheckLength(weight.Length, g.WeightLength, nameof(weight), "The weight");
+        g.CheckLength(gradInput.Length, g.InputLength, nameof(gradInput), "The input gradient");
+        Conv2DGeometry geometry = g;
+        fixed (T* pdy = gradOutput, pw = weight, pdx = gradInput)
+        {
+            nint dy = (nint)pdy, w = (nint)pw, dx = (nint)pdx;
+            ForEachImage(g, gemmThreads => (first, end) =>
+            {
+                for (int n = first; n < end; n++) BackwardInputImage(geometry, n, gemmThreads, Span(dy, geometry.OutputLength),
+                    Span(w, geometry.WeightLength), Span(dx, geometry.InputLength));
+            });
+        }
+    }
+
+    public static void BackwardWeight(in Conv2DGeometry g, ReadOnlySpan<T> input, ReadOnlySpan<T> gradOutput, Span<T> gradWeight, Span<T> gradBias)
+    {
+        g.CheckLength(input.Length, g.InputLength, nameof(input), "The input");
+        g.CheckLength(gradOutput.Length, g.OutputLength, nameof(gradOutput), "The output gradient");
+        g.CheckLength(gradWeight.Length, g.WeightLength, nameof(gradWeight), "The weight gradient");
+        CheckBias(g, gradBias.Length, nameof(gradBias));
+        Conv2DGeometry geometry = g;
+        int weightLength = g.WeightLength, biasLength = gradBias.Length;
+        if (!SplitImages(g))
+        {
+            for (int n = 0; n < g.Batch; n++) BackwardWeightImage(g, n, KernelThreads.Count, input, gradOutput, gradWeight, gradBias);
+            return;
+        }
+        // Each thread sums its images into a private buffer (weight gradient, then bias gradient); the buffers
+        // are added in image order afterwards, so the result does not depend on thread timing.
+        var partials = new T[]?[g.Batch];
+        fixed (T* px = input, pdy = gradOutput)
+        {
+            nint x = (nint)px, dy = (nint)pdy;
+            KernelThreads.For(g.Batch, 1, (first, end) =>
+            {
+                T[] partial = ArrayPool<T>.Shared.Rent(weightLength + biasLength);
+                Span<T> sums = partial.AsSpan(0, weightLength + biasLength);
+                sums.Clear();
+                for (int n = first; n < end; n++)
+                    BackwardWeightImage(geometry, n, 1, Span(x, geometry.InputLength), Span(dy, geometry.OutputLength),
+                        sums[..weightLength], sums[weightLength..]);
+                partials[first] = partial;
+            });
+        }
+        foreach (T[]? partial in partials)
+        {
+            if (partial is null) continue;
+            TensorPrimitives.Add(gradWeight[..weightLength], partial.AsSpan(0, weightLength), gradWeight[..weightLength]);
+            if (biasLength > 0) TensorPrimitives.Add(gradBias, partial.AsSpan(weightLength, biasLength), gradBias);
+            ArrayPool<T>.Shared.Return(partial);
+        }
+    }
+
+    private static void ForwardImage(in Conv2DGeometry g, int n, int gemmThreads, ReadOnlySpan<T> input, ReadOnlySpan<T> weight, ReadOnlySpan<T> bias, Span<T> output)
+    {
+        int patch = g.PatchLength, plane = g.OutputPlaneLength;
+        ReadOnlySpan<T> image = input.Slice(n * g.InputImageLength, g.InputImageLength);
+        Span<T> result = output.Slice(n * g.OutputImageLength, g.OutputImageLength);
+        ReadOnlySpan<T> columns = g.IsPointwise ? image : Unfolded(g, image);
+        Gemm.Multiply(Simd.Path, gemmThreads, false, false, g.OutChannels, plane, patch, T.One, weight, patch, columns, plane, T.Zero, result, plane);
+        if (bias.IsEmpty) return;
+        for (int o = 0; o < g.OutChannels; o++)
+        {
+            Span<T> channel = result.Slice(o * plane, plane);
+            TensorPrimitives.Add(channel, bias[o], channel);
+        }
+    }
+
+    private static void BackwardInputImage(in Conv2DGeometry g, int n, int gemmThreads, ReadOnlySpan<T> gradOutput, ReadOnlySpan<T> weight, Span<T> gradInput)
+    {
+        int patch = g.PatchLength, plane = g.OutputPlaneLength;
+        ReadOnlySpan<T> dy = gradOutput.Slice(n * g.OutputImageLength, g.OutputImageLength);
+        Span<T> dx = gradInput.Slice(n * g.InputImageLength, g.InputImageLength);
+        if (g.IsPointwise)
+        {
+            // dx (C_in × H·W) += Wᵀ · dY: the GEMM adds straight into the image (β = 1).
+            Gemm.Multiply(Simd.Path, gemmThreads, true, false, patch, plane, g.OutChannels, T.One, weight, patch, dy, plane, T.One, dx, plane);
+            return;
+        }
+        Span<T> columns = ColumnBuffer(patch * plane);
+        Gemm.Multiply(Simd.Path, gemmThreads, true, false, patch, plane, g.OutChannels, T.One, weight, patch, dy, plane, T.Zero, columns, plane);
+        Conv2DKernels.Col2Im<T>(g, columns, dx);
+    }
+
+    private static void BackwardWeightImage(in Conv2DGeometry g, int n, int gemmThreads, ReadOnlySpan<T> input, ReadOnlySpan<T> gradOutput, Span<T> gradWeight, Span<T> gradBias)
+    {
+        int patch = g.PatchLength, plane = g.OutputPlaneLength;
+        ReadOnlySpan<T> image = input.Slice(n * g.InputImageLength, g.InputImageLength);
+        ReadOnlySpan<T> dy = gradOutput.Slice(n * g.OutputImageLength, g.OutputImageLength);
+        ReadOnlySpan<T> columns = g.IsPointwise ? image : Unfolded(g, image);
+        // dW (C_out × patch) += dY (C_out × plane) · Xᵀ (plane × patch), X stored patch × plane.
+        Gemm.Multiply(Simd.Path, gemmThreads, false, true, g.OutChannels, patch, plane, T.One, dy, plane, columns, plane, T.One, gradWeight, patch);
+        for (int o = 0; o < gradBias.Length; o++) gradBias[o] += TensorPrimitives.Sum(dy.Slice(o * plane, plane));
+    }
+
+    /// <summary>Runs <paramref name="body"/> over the images: split across threads (single-threaded GEMMs) when
+    /// there are at least as many images as threads, else sequentially with threaded GEMMs.</summary>
+    private static void ForEachImage(in Conv2DGeometry g, Func<int, Action<int, int>> body)
+    {
+        if (SplitImages(g)) KernelThreads.For(g.Batch, 1, body(1));
+        else body(KernelThreads.Count)(0, g.Batch);
+    }
+
+    private static bool SplitImages(in Conv2DGeometry g) => KernelThreads.Count > 1 && g.Batch >= KernelThreads.Count;
+
+    private static ReadOnlySpan<T> Unfolded(in Conv2DGeometry g, ReadOnlySpan<T> image)
+    {
+        Span<T> columns = ColumnBuffer(g.PatchLength * g.OutputPlaneLength);
+        Conv2DKernels.Im2Col<T>(g, image, columns);
+        return columns;
+    }
+
+    /// <summary>This thread's reusable column buffer, grown on demand (one per thread, so at most one use at a time).</summary>
+    private static Span<T> ColumnBuffer(int length)
+    {
+        if (t_columns is null || t_columns.Length < length) t_columns = GC.AllocateUninitializedArray<T>(length);
+        return t_columns.AsSpan(0, length);
+    }
+
+    private static Span<T> Span(nint address, int length) => new((void*)address, length);
+
+    private static void CheckBias(in Conv2DGeometry g, int length, string argument)
+    {
+        if (length != 0 && length != g.OutChannels)
+            throw new ArgumentException($"The bias must be empty or have C_out = {g.OutChannels} elements, but has {length}.", argument);
+    }
+}

@@ -1,0 +1,199 @@
+using System.Numerics;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+
+namespace BinaryGrad.Kernels;
+
+/// <summary>The cache-blocked GEMM driver (the BLIS/Goto loop nest) for any micro-kernel.</summary>
+/// <remarks>
+/// <code>
+/// for jc in n step NC            // B panel KC×NC is packed once and stays in L3
+///   for pc in k step KC          // β applies on the first KC block only, later blocks add (β = 1)
+///     pack op(B)[pc.., jc..] into NR-wide k-major slivers
+///     for ic in m step MC        // A block MC×KC is packed and stays in L2
+///       pack op(A)[ic.., pc..] into MR-tall k-major slivers (zero-padded to whole slivers)
+///       for jr in NC step NR     // the B sliver (KC×NR) stays in L1 across the ir loop
+///         for ir in MC step MR   micro-kernel: C[ir.., jr..] (MR×NR) = α·Asliver·Bsliver + β·C
+/// </code>
+/// Packing turns any transpose combination into unit-stride streams for the micro-kernel and pads edges with
+/// zeros; edge tiles are computed into a stack tile and only the valid part is copied out. Sizes: KC = 256 keeps
+/// a float B sliver (256×16×4 B = 16 KiB) in half of a 32 KiB L1; MC = 144 (float) / 72 (double) keeps the A
+/// block (≈ 144 KiB) in a 512 KiB L2; NC bounds the B panel to 4 MiB. The packing buffers are per thread
+/// (<see cref="ThreadStaticAttribute"/>), grown on demand and then reused, so steady-state calls do not allocate.
+/// Threads: C is cut into <see cref="KernelThreads.Count"/> contiguous strips along its longer side (in whole
+/// tiles), and each thread runs this sequential driver on its strip — no synchronisation inside, and the
+/// summation order of every element is independent of the thread count.
+/// </remarks>
+internal static class GemmBlocked<T> where T : unmanaged, INumber<T>
+{
+    public const int DepthBlock = 256; // KC
+    public static readonly int RowBlock = Unsafe.SizeOf<T>() == 4 ? 144 : 72; // MC: a multiple of every MR (4, 6)
+    public static readonly int ColumnBlock = Unsafe.SizeOf<T>() == 4 ? 4096 : 2048; // NC: a multiple of every NR
+
+    [ThreadStatic] private static T[]? t_packedA;
+    [ThreadStatic] private static T[]? t_packedB;
+
+    /// <summary>Multiplies on <see cref="KernelThreads.Count"/> threads (arguments already validated).</summary>
+    public static unsafe void MultiplyParallel<TKernel>(bool transA, bool transB, int m, int n, int k, T alpha,
+        ref T a, int lda, ref T b, int ldb, T beta, ref T c, int ldc, int threads)
+        where TKernel : IGemmMicroKernel<T>
+    {
+        if (threads <= 1)
+        {
+            Multiply<TKernel>(transA, transB, m, n, k, alpha, ref a, lda, ref b, ldb, beta, ref c, ldc);
+            return;
+        }
+        // Spans cannot be captured by the worker lambda; the caller's spans are pinned for the whole call.
+        nint pa = (nint)Unsafe.AsPointer(ref a), pb = (nint)Unsafe.AsPointer(ref b), pc = (nint)Unsafe.AsPointer(ref c);
+        int size = Unsafe.SizeOf<T>();
+        if ((long)n * TKernel.Rows >= (long)m * TKernel.Columns)
+        {
+            KernelThreads.For(n, TKernel.Columns, (j0, j1) => Multiply<TKernel>(transA, transB, m, j1 - j0, k, alpha,
+                ref Unsafe.AsRef<T>((void*)pa), lda,
+                ref Unsafe.AsRef<T>((void*)(pb + (nint)(transB ? (long)j0 * ldb : j0) * size)), ldb, beta,
+                ref Unsafe.AsRef<T>((void*)(pc + (nint)j0 * size)), ldc));
+        }
+        else
+        {
+            KernelThreads.For(m, TKernel.Rows, (i0, i1) => Multiply<TKernel>(transA, transB, i1 - i0, n, k, alpha,
+                ref Unsafe.AsRef<T>((void*)(pa + (nint)(transA ? i0 : (long)i0 * lda) * size)), lda,
+                ref Unsafe.AsRef<T>((void*)pb), ldb, beta,
+                ref Unsafe.AsRef<T>((void*)(pc + (nint)((long)i0 * ldc) * size)), ldc));
+        }
+    }
+
+    /// <summary>The sequential blocked product on the calling thread (m, n, k ≥ 1, α ≠ 0, arguments validated).
+    /// The referenced memory must stay put (pinned or on the stack) during the call.</summary>
+    public static void Multiply<TKernel>(bool transA, bool transB, int m, int n, int k, T alpha,
+        ref T a, int lda, ref T b, int ldb, T beta, ref T c, int ldc)
+        where TKernel : IGemmMicroKernel<T>
+    {
+        int mr = TKernel.Rows, nr = TKernel.Columns;
+        int nc0 = Math.Min(ColumnBlock, RoundUp(n, nr)), kc0 = Math.Min(DepthBlock, k), mc0 = Math.Min(RowBlock, RoundUp(m, mr));
+        T[] packedA = Rent(ref t_packedA, mc0 * kc0);
+        T[] packedB = Rent(ref t_packedB, nc0 * kc0);
+        Span<T> edgeTile = stackalloc T[mr * nr];
+        for (int jc = 0; jc < n; jc += ColumnBlock)
+        {
+            int nc = Math.Min(ColumnBlock, n - jc);
+            for (int pc = 0; pc < k; pc += DepthBlock)
+            {
+                int kc = Math.Min(DepthBlock, k - pc);
+                T blockBeta = pc == 0 ? beta : T.One;
+                PackB(transB, ref b, ldb, pc, jc, kc, nc, nr, packedB);
+                for (int ic = 0; ic < m; ic += RowBlock)
+                {
+                    int mc = Math.Min(RowBlock, m - ic);
+                    PackA(transA, ref a, lda, ic, pc, mc, kc, mr, packedA);
+                    MacroKernel<TKernel>(mc, nc, kc, alpha, blockBeta, packedA, packedB,
+                        ref Unsafe.Add(ref c, (nint)ic * ldc + jc), ldc, edgeTile);
+                }
+            }
+        }
+    }
+
+    private static void MacroKernel<TKernel>(int mc, int nc, int kc, T alpha, T beta, T[] packedA, T[] packedB,
+        ref T c, int ldc, Span<T> edgeTile) where TKernel : IGemmMicroKernel<T>
+    {
+        int mr = TKernel.Rows, nr = TKernel.Columns;
+        ref T aStart = ref MemoryMarshal.GetArrayDataReference(packedA);
+        ref T bStart = ref MemoryMarshal.GetArrayDataReference(packedB);
+        ref T tile = ref MemoryMarshal.GetReference(edgeTile);
+        for (int jr = 0; jr < nc; jr += nr)
+        {
+            int columns = Math.Min(nr, nc - jr);
+            ref T bSliver = ref Unsafe.Add(ref bStart, (nint)jr * kc);
+            for (int ir = 0; ir < mc; ir += mr)
+            {
+                int rows = Math.Min(mr, mc - ir);
+                ref T aSliver = ref Unsafe.Add(ref aStart, (nint)ir * kc);
+                ref T cTile = ref Unsafe.Add(ref c, (nint)ir * ldc + jr);
+                if (rows == mr && columns == nr)
+                {
+                    TKernel.Run(kc, ref aSliver, ref bSliver, ref cTile, ldc, alpha, beta);
+                    continue;
+                }
+                // Edge: the micro-kernel always writes a whole tile, so let it write α·A·B to the stack tile
+                // and combine the valid part with β·C here (β = 0 never reads C).
+                TKernel.Run(kc, ref aSliver, ref bSliver, ref tile, nr, alpha, T.Zero);
+                for (int r = 0; r < rows; r++)
+                for (int j = 0; j < columns; j++)
+                {
+                    ref T target = ref Unsafe.Add(ref cTile, (nint)r * ldc + j);
+                    T product = Unsafe.Add(ref tile, r * nr + j);
+                    target = beta == T.Zero ? product : product + beta * target;
+                }
+            }
+        }
+    }
+
+    /// <summary>Packs op(A)[i0 .. i0+mc, p0 .. p0+kc] as MR-tall slivers: sliver s, step p, row r at
+    /// <c>s·MR·kc + p·MR + r</c>; rows past mc are zero.</summary>
+    private static void PackA(bool transA, ref T a, int lda, int i0, int p0, int mc, int kc, int mr, T[] packed)
+    {
+        ref T dst = ref MemoryMarshal.GetArrayDataReference(packed);
+        for (int ir = 0; ir < mc; ir += mr)
+        {
+            int rows = Math.Min(mr, mc - ir);
+            ref T sliver = ref Unsafe.Add(ref dst, (nint)ir * kc);
+            if (rows < mr) MemoryMarshal.CreateSpan(ref sliver, mr * kc).Clear();
+            if (!transA)
+            {
+                // op(A)(i, p) = A[i·lda + p]: each row is contiguous, scattered into the sliver with stride MR.
+                for (int r = 0; r < rows; r++)
+                {
+                    ref T source = ref Unsafe.Add(ref a, (nint)(i0 + ir + r) * lda + p0);
+                    for (int p = 0; p < kc; p++) Unsafe.Add(ref sliver, p * mr + r) = Unsafe.Add(ref source, p);
+                }
+            }
+            else
+            {
+                // op(A)(i, p) = A[p·lda + i]: each k step's MR values are already contiguous.
+                for (int p = 0; p < kc; p++)
+                {
+                    ref T source = ref Unsafe.Add(ref a, (nint)(p0 + p) * lda + i0 + ir);
+                    MemoryMarshal.CreateReadOnlySpan(ref source, rows).CopyTo(MemoryMarshal.CreateSpan(ref Unsafe.Add(ref sliver, p * mr), rows));
+                }
+            }
+        }
+    }
+
+    /// <summary>Packs op(B)[p0 .. p0+kc, j0 .. j0+nc] as NR-wide slivers: sliver s, step p, column j at
+    /// <c>s·NR·kc + p·NR + j</c>; columns past nc are zero.</summary>
+    private static void PackB(bool transB, ref T b, int ldb, int p0, int j0, int kc, int nc, int nr, T[] packed)
+    {
+        ref T dst = ref MemoryMarshal.GetArrayDataReference(packed);
+        for (int jr = 0; jr < nc; jr += nr)
+        {
+            int columns = Math.Min(nr, nc - jr);
+            ref T sliver = ref Unsafe.Add(ref dst, (nint)jr * kc);
+            if (columns < nr) MemoryMarshal.CreateSpan(ref sliver, nr * kc).Clear();
+            if (!transB)
+            {
+                // op(B)(p, j) = B[p·ldb + j]: NR contiguous values per k step.
+                for (int p = 0; p < kc; p++)
+                {
+                    ref T source = ref Unsafe.Add(ref b, (nint)(p0 + p) * ldb + j0 + jr);
+                    MemoryMarshal.CreateReadOnlySpan(ref source, columns).CopyTo(MemoryMarshal.CreateSpan(ref Unsafe.Add(ref sliver, p * nr), columns));
+                }
+            }
+            else
+            {
+                // op(B)(p, j) = B[j·ldb + p]: each column of op(B) is a contiguous row of B.
+                for (int j = 0; j < columns; j++)
+                {
+                    ref T source = ref Unsafe.Add(ref b, (nint)(j0 + jr + j) * ldb + p0);
+                    for (int p = 0; p < kc; p++) Unsafe.Add(ref sliver, p * nr + j) = Unsafe.Add(ref source, p);
+                }
+            }
+        }
+    }
+
+    private static T[] Rent(ref T[]? buffer, int length)
+    {
+        if (buffer is null || buffer.Length < length) buffer = GC.AllocateUninitializedArray<T>(length);
+        return buffer;
+    }
+
+    private static int RoundUp(int value, int multiple) => (value + multiple - 1) / multiple * multiple;
+}

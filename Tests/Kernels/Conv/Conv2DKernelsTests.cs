@@ -1,0 +1,175 @@
+using BinaryGrad.Kernels;
+using NUnit.Framework;
+
+namespace BinaryGrad.Tests.Kernels.Conv;
+
+/// <summary>Convolution forward and backward against a naive seven-loop convolution written here. Inputs are small
+/// integers, so every path's result is exact and must equal the naive one bit for bit; the adjoint identity
+/// checks backward-input with random reals in double.</summary>
+[TestFixture, Category("Kernels")]
+public class Conv2DKernelsTests
+{
+    // batch, C_in, H, W, C_out, kH, kW, strideH, strideW, padH, padW, dilationH, dilationW
+    private static readonly int[][] Geometries =
+    [
+        [1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 1, 1],      // trivial
+        [2, 3, 7, 5, 4, 3, 3, 1, 1, 1, 1, 1, 1],      // 3×3 same padding, non-square image
+        [1, 2, 6, 9, 3, 2, 3, 2, 1, 0, 1, 1, 1],      // non-square kernel and stride
+        [3, 2, 8, 7, 2, 3, 2, 2, 3, 1, 2, 2, 1],      // dilation, padding larger than needed
+        [2, 4, 5, 5, 3, 1, 1, 1, 1, 0, 0, 1, 1],      // pointwise: no im2col
+        [2, 3, 5, 6, 2, 1, 1, 2, 2, 0, 0, 1, 1],      // 1×1 but strided: im2col path
+        [1, 1, 9, 9, 2, 5, 5, 1, 1, 2, 2, 1, 1],      // 5×5 pad 2, one input channel
+        [2, 2, 7, 8, 3, 3, 3, 3, 2, 2, 1, 2, 3],      // everything different
+        [5, 2, 4, 4, 3, 3, 3, 1, 1, 1, 1, 1, 1],      // odd batch split over two threads
+        [2, 16, 12, 11, 24, 3, 3, 1, 1, 1, 1, 1, 1],  // per-image GEMM large enough for the blocked driver
+        [3, 8, 10, 10, 16, 1, 1, 1, 1, 0, 0, 1, 1],   // pointwise, GEMM depth 8
+    ];
+
+    private static IEnumerable<TestCaseData> Cases()
+    {
+        foreach (int[] s in Geometries)
+        foreach (SimdPath path in new[] { SimdPath.Scalar, SimdPath.Vector256, SimdPath.Vector512 })
+        foreach (int threads in new[] { 1, 2 })
+            yield return new TestCaseData(path, threads, s).SetArgDisplayNames(path.ToString(), $"threads {threads}", string.Join("×", s));
+    }
+
+    private static Conv2DGeometry Geometry(int[] s) => new(s[0], s[1], s[2], s[3], s[4], s[5], s[6], s[7], s[8], s[9], s[10], s[11], s[12]);
+
+    [TestCaseSource(nameof(Cases))]
+    public void ForwardAndBackward_Double_EqualNaiveConvolutionExactly(SimdPath path, int threads, int[] shape)
+    {
+        Conv2DGeometry g = Geometry(shape);
+        var random = new Random(shape.Sum());
+        double[] x = Integers(random, g.InputLength), w = Integers(random, g.WeightLength), b = Integers(random, g.OutChannels);
+        double[] dy = Integers(random, g.OutputLength);
+        var (y0, dx0, dw0, db0) = Naive(g, x, w, b, dy);
+
+        double[] y = Enumerable.Repeat(double.NaN, g.OutputLength).ToArray(); // forward overwrites
+        double[] dx = Enumerable.Repeat(1.0, g.InputLength).ToArray();        // backward adds into
+        double[] dw = Enumerable.Repeat(1.0, g.WeightLength).ToArray(), db = Enumerable.Repeat(1.0, g.OutChannels).ToArray();
+        RunWith(path, threads, () =>
+        {
+            Conv2DKernels.Forward(g, x, w, b, y);
+            Conv2DKernels.BackwardInput(g, dy, w, dx);
+            Conv2DKernels.BackwardWeight(g, x, dy, dw, db);
+        });
+        Assert.Multiple(() =>
+        {
+            Assert.That(y, Is.EqualTo(y0), "forward");
+            Assert.That(dx, Is.EqualTo(dx0.Select(v => v + 1)), "input gradient (added to ones)");
+            Assert.That(dw, Is.EqualTo(dw0.Select(v => v + 1)), "weight gradient (added to ones)");
+            Assert.That(db, Is.EqualTo(db0.Select(v => v + 1)), "bias gradient (added to ones)");
+        });
+    }
+
+    [TestCaseSource(nameof(Cases))]
+    public void ForwardAndBackward_Float_EqualNaiveConvolutionExactly(SimdPath path, int threads, int[] shape)
+    {
+        Conv2DGeometry g = Geometry(shape);
+        var random = new Random(shape.Sum() + 1);
+        double[] x = Integers(random, g.InputLength), w = Integers(random, g.WeightLength), dy = Integers(random, g.OutputLength);
+        var (y0, dx0, dw0, _) = Naive(g, x, w, [], dy);
+        float[] y = new float[g.OutputLength], dx = new float[g.InputLength], dw = new float[g.WeightLength];
+        RunWith(path, threads, () =>
+        {
+            Conv2DKernels.Forward(g, ToFloat(x), ToFloat(w), [], y);
+            Conv2DKernels.BackwardInput(g, ToFloat(dy), ToFloat(w), dx);
+            Conv2DKernels.BackwardWeight(g, ToFloat(x), ToFloat(dy), dw, []);
+        });
+        Assert.Multiple(() =>
+        {
+            Assert.That(y, Is.EqualTo(ToFloat(y0)), "forward");
+            Assert.That(dx, Is.EqualTo(ToFloat(dx0)), "input gradient");
+            Assert.That(dw, Is.EqualTo(ToFloat(dw0)), "weight gradient");
+        });
+    }
+
+    /// <summary>The input gradient is the adjoint of the forward map: ⟨conv(x), g⟩ = ⟨x, convᵀ(g)⟩ (no bias), here with
+    /// random reals, so it also holds away from integers.</summary>
+    [TestCase(0), TestCase(3), TestCase(7)]
+    public void BackwardInput_IsAdjointOfForward(int geometryIndex)
+    {
+        Conv2DGeometry g = Geometry(Geometries[geometryIndex]);
+        var random = new Random(geometryIndex);
+        double[] x = Reals(random, g.InputLength), w = Reals(random, g.WeightLength), gy = Reals(random, g.OutputLength);
+        double[] y = new double[g.OutputLength], gx = new double[g.InputLength];
+        Conv2DKernels.Forward(g, x, w, [], y);
+        Conv2DKernels.BackwardInput(g, gy, w, gx);
+        double left = y.Zip(gy, (a, b) => a * b).Sum(), right = x.Zip(gx, (a, b) => a * b).Sum();
+        Assert.That(left, Is.EqualTo(right).Within(1e-12 * (1 + Math.Abs(left))));
+    }
+
+    /// <summary>col2im is the adjoint of im2col: ⟨im2col(x), c⟩ = ⟨x, col2im(c)⟩.</summary>
+    [TestCase(1), TestCase(3), TestCase(7)]
+    public void Col2Im_IsAdjointOfIm2Col(int geometryIndex)
+    {
+        Conv2DGeometry g = Geometry(Geometries[geometryIndex]);
+        var random = new Random(geometryIndex);
+        double[] image = Integers(random, g.InputImageLength), columns = Integers(random, g.PatchLength * g.OutputPlaneLength);
+        double[] unfolded = new double[columns.Length], folded = new double[image.Length];
+        Conv2DKernels.Im2Col(g, image, unfolded);
+        Conv2DKernels.Col2Im(g, columns, folded);
+        Assert.That(unfolded.Zip(columns, (a, b) => a * b).Sum(), Is.EqualTo(image.Zip(folded, (a, b) => a * b).Sum()));
+    }
+
+    [Test]
+    public void Geometry_ComputesOutputSize_AndRejectsKernelsLargerThanTheInput()
+    {
+        var g = new Conv2DGeometry(1, 1, 28, 30, 1, 5, 3, strideHeight: 2, strideWidth: 3, padHeight: 2, padWidth: 0, dilationHeight: 1, dilationWidth: 2);
+        Assert.Multiple(() =>
+        {
+            Assert.That((g.OutHeight, g.OutWidth), Is.EqualTo((14, 9))); // ⌊(28+4−5)/2⌋+1, ⌊(30−5)/3⌋+1
+            Assert.That(() => new Conv2DGeometry(1, 1, 4, 4, 1, 3, 3, dilationHeight: 2),
+                Throws.TypeOf<ArgumentOutOfRangeException>().With.Message.Contains("exceeds the padded input height 4"));
+            Assert.That(() => new Conv2DGeometry(1, 0, 4, 4, 1, 3, 3), Throws.TypeOf<ArgumentOutOfRangeException>());
+            Assert.That(() => Conv2DKernels.Forward(g, new float[10], new float[15], [], new float[126]),
+                Throws.ArgumentException.With.Property("ParamName").EqualTo("input").And.Message.Contains("840"));
+            Assert.That(() => Conv2DKernels.Forward(g, new float[840], new float[15], new float[2], new float[126]),
+                Throws.ArgumentException.With.Property("ParamName").EqualTo("bias"));
+        });
+    }
+
+    /// <summary>The definition, in seven loops: y = b + Σ w·x; dx += w·dy; dw += x·dy; db += dy.</summary>
+    private static (double[] Y, double[] Dx, double[] Dw, double[] Db) Naive(Conv2DGeometry g, double[] x, double[] w, double[] b, double[] dy)
+    {
+        double[] y = new double[g.OutputLength], dx = new double[g.InputLength], dw = new double[g.WeightLength], db = new double[g.OutChannels];
+        for (int n = 0; n < g.Batch; n++)
+        for (int o = 0; o < g.OutChannels; o++)
+        for (int p = 0; p < g.OutHeight; p++)
+        for (int q = 0; q < g.OutWidth; q++)
+        {
+            int yi = ((n * g.OutChannels + o) * g.OutHeight + p) * g.OutWidth + q;
+            double sum = b.Length > 0 ? b[o] : 0;
+            db[o] += dy[yi];
+            for (int c = 0; c < g.InChannels; c++)
+            for (int i = 0; i < g.KernelHeight; i++)
+            for (int j = 0; j < g.KernelWidth; j++)
+            {
+                int row = p * g.StrideHeight - g.PadHeight + i * g.DilationHeight, col = q * g.StrideWidth - g.PadWidth + j * g.DilationWidth;
+                if (row < 0 || row >= g.InHeight || col < 0 || col >= g.InWidth) continue;
+                int xi = ((n * g.InChannels + c) * g.InHeight + row) * g.InWidth + col;
+                int wi = ((o * g.InChannels + c) * g.KernelHeight + i) * g.KernelWidth + j;
+                sum += w[wi] * x[xi];
+                dx[xi] += w[wi] * dy[yi];
+                dw[wi] += x[xi] * dy[yi];
+            }
+            y[yi] = sum;
+        }
+        return (y, dx, dw, db);
+    }
+
+    private static void RunWith(SimdPath path, int threads, Action body)
+    {
+        int saved = KernelThreads.Count;
+        try
+        {
+            KernelThreads.Count = threads;
+            using (Simd.Force(path)) body();
+        }
+        finally { KernelThreads.Count = saved; }
+    }
+
+    private static double[] Integers(Random random, int length) => Enumerable.Range(0, length).Select(_ => (double)random.Next(-3, 4)).ToArray();
+    private static double[] Reals(Random random, int length) => Enumerable.Range(0, length).Select(_ => random.NextDouble() * 2 - 1).ToArray();
+    private static float[] ToFloat(double[] values) => values.Select(v => (float)v).ToArray();
+}
