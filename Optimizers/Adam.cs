@@ -1,0 +1,91 @@
+using System.Numerics;
+using System.Numerics.Tensors;
+using BinaryGrad.Autograd;
+using Tensor = BinaryGrad.Autograd.Tensor;
+
+namespace BinaryGrad.Optimizers;
+
+/// <summary>Adam (Kingma &amp; Ba 2015) with PyTorch's formulas; weight decay is an L2 term added to the gradient:
+/// <code>
+/// g ← ∇ + wd·p
+/// m ← β₁·m + (1 − β₁)·g            (slot exp_avg)
+/// v ← β₂·v + (1 − β₂)·g²           (slot exp_avg_sq)
+/// p ← p − (lr / (1 − β₁ᵗ)) · m / (√v / √(1 − β₂ᵗ) + ε)
+/// </code>
+/// ε is added after the square root of the bias-corrected second moment, as PyTorch does. t (slot step) counts this
+/// parameter's updates.</summary>
+public class Adam : Optimizer
+{
+    /// <summary>Optimises named parameters (e.g. <c>model.NamedParameters()</c>) as one group.</summary>
+    public Adam(IEnumerable<KeyValuePair<string, Parameter>> parameters, double learningRate = 1e-3, double beta1 = 0.9, double beta2 = 0.999,
+        double eps = 1e-8, double weightDecay = 0)
+        : this(OneGroup(parameters), learningRate, beta1, beta2, eps, weightDecay) { }
+
+    /// <summary>Optimises <paramref name="groups"/>; their unset hyper-parameters take these defaults.</summary>
+    public Adam(IEnumerable<ParameterGroup> groups, double learningRate = 1e-3, double beta1 = 0.9, double beta2 = 0.999,
+        double eps = 1e-8, double weightDecay = 0)
+        : base(groups, new ParameterGroup(Array.Empty<Parameter>()) { LearningRate = learningRate, Beta1 = beta1, Beta2 = beta2, Eps = eps, WeightDecay = weightDecay }) { }
+
+    /// <summary>True for AdamW: decay applied to the weights (<c>p ← p·(1 − lr·wd)</c>) instead of to the gradient.</summary>
+    protected virtual bool DecoupledWeightDecay => false;
+
+    private object? _scratch;
+
+    /// <inheritdoc/>
+    protected override void Update(ParameterGroup group, Parameter parameter, Tensor grad, Dictionary<string, Tensor> state)
+    {
+        if (parameter.DType == DType.Float32) Update<float>(group, parameter, grad, state);
+        else Update<double>(group, parameter, grad, state);
+    }
+
+    private void Update<T>(ParameterGroup group, Parameter parameter, Tensor grad, Dictionary<string, Tensor> state)
+        where T : unmanaged, IBinaryFloatingPointIeee754<T>
+    {
+        Span<T> p = parameter.Value.AsSpan<T>();
+        ReadOnlySpan<T> g = grad.AsSpan<T>();
+        Span<T> m = Slot(state, "exp_avg", parameter.Value, out _).AsSpan<T>();
+        Span<T> v = Slot(state, "exp_avg_sq", parameter.Value, out _).AsSpan<T>();
+        int t = NextStep(state);
+        double lr = group.Lr, wd = group.WeightDecay!.Value, beta1 = group.Beta1!.Value, beta2 = group.Beta2!.Value;
+        // One scratch buffer per element type, grown to the largest parameter: the update allocates nothing per step.
+        if (_scratch is not T[] scratch || scratch.Length < p.Length) _scratch = scratch = new T[p.Length];
+        Span<T> tmp = scratch.AsSpan(0, p.Length);
+
+        if (wd != 0 && DecoupledWeightDecay) TensorPrimitives.Multiply(p, T.CreateChecked(1 - lr * wd), p);
+        if (wd != 0 && !DecoupledWeightDecay)
+        {
+            TensorPrimitives.MultiplyAdd(p, T.CreateChecked(wd), g, tmp); // tmp = g + wd·p
+            g = tmp;
+        }
+        TensorPrimitives.Multiply(m, T.CreateChecked(beta1), m);
+        TensorPrimitives.MultiplyAdd(g, T.CreateChecked(1 - beta1), m, m);
+        TensorPrimitives.Multiply(v, T.CreateChecked(beta2), v);
+        TensorPrimitives.Multiply(g, g, tmp);                                  // g is no longer needed after this
+        TensorPrimitives.MultiplyAdd(tmp, T.CreateChecked(1 - beta2), v, v);
+
+        double correction1 = 1 - Math.Pow(beta1, t), correction2 = 1 - Math.Pow(beta2, t);
+        TensorPrimitives.Sqrt(v, tmp);
+        TensorPrimitives.Divide(tmp, T.CreateChecked(Math.Sqrt(correction2)), tmp);
+        TensorPrimitives.Add(tmp, T.CreateChecked(group.Eps!.Value), tmp);
+        TensorPrimitives.Divide(m, tmp, tmp);
+        TensorPrimitives.MultiplyAdd(tmp, T.CreateChecked(-lr / correction1), p, p);
+    }
+}
+
+/// <summary>AdamW (Loshchilov &amp; Hutter 2019): Adam with decoupled weight decay, <c>p ← p·(1 − lr·wd)</c> before the
+/// Adam step (the gradient is not modified). Default wd 0.01, as in PyTorch.</summary>
+public sealed class AdamW : Adam
+{
+    /// <summary>Optimises named parameters as one group.</summary>
+    public AdamW(IEnumerable<KeyValuePair<string, Parameter>> parameters, double learningRate = 1e-3, double beta1 = 0.9, double beta2 = 0.999,
+        double eps = 1e-8, double weightDecay = 0.01)
+        : base(parameters, learningRate, beta1, beta2, eps, weightDecay) { }
+
+    /// <summary>Optimises <paramref name="groups"/>; their unset hyper-parameters take these defaults.</summary>
+    public AdamW(IEnumerable<ParameterGroup> groups, double learningRate = 1e-3, double beta1 = 0.9, double beta2 = 0.999,
+        double eps = 1e-8, double weightDecay = 0.01)
+        : base(groups, learningRate, beta1, beta2, eps, weightDecay) { }
+
+    /// <inheritdoc/>
+    protected override bool DecoupledWeightDecay => true;
+}
