@@ -12,7 +12,10 @@ public static class Program
     public static int Main(string[] args)
     {
         var root = new RootCommand("BinaryGrad: train and inspect binary neural networks in managed C#, with exact gradients.");
+        root.Subcommands.Add(TrainCommand.Create());
+        root.Subcommands.Add(EvalCommand.Create());
         root.Subcommands.Add(GradCheckCommand.Create());
+        root.Subcommands.Add(BenchCommand.Create());
         ParseResult parsed = root.Parse(args);
         if (parsed.Errors.Count > 0)
         {

@@ -1,0 +1,30 @@
+using System.CommandLine;
+
+namespace BinaryGrad.Cli.Commands;
+
+/// <summary><c>binarygrad bench gemm|conv [--json]</c>: our kernels next to the peers (NumPy/OpenBLAS, PyTorch CPU)
+/// measured in the same run on the same machine, with the ratio.</summary>
+public static class BenchCommand
+{
+    public static readonly string[] Suites = ["gemm", "conv"];
+
+    public static Command Create()
+    {
+        var suite = new Argument<string>("suite") { Description = $"What to measure: {string.Join(", ", Suites)}." };
+        var json = new Option<bool>("--json") { Description = "One JSON object per line: name, ours, peer, ratio." };
+        var threads = new Option<int>("--threads") { Description = "Threads for ours and the peer.", DefaultValueFactory = _ => Environment.ProcessorCount };
+        var command = new Command("bench", "Measure kernels against NumPy/PyTorch on this machine, in the same run.") { suite, json, threads };
+        command.SetAction(r =>
+        {
+            string what = r.GetValue(suite)!;
+            if (!Suites.Contains(what))
+            {
+                Console.Error.WriteLine($"binarygrad bench: unknown suite '{what}'; valid: {string.Join(", ", Suites)}.");
+                return Program.BadInput;
+            }
+            Kernels.KernelThreads.Count = Math.Max(1, r.GetValue(threads));
+            return BenchGemmConv.Run(what, r.GetValue(json), Console.Out);
+        });
+        return command;
+    }
+}

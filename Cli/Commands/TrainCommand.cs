@@ -1,0 +1,87 @@
+using System.CommandLine;
+using System.Globalization;
+using BinaryGrad.Cli.Training;
+
+namespace BinaryGrad.Cli.Commands;
+
+/// <summary><c>binarygrad train</c>: trains a model on a real data set (default: the MLP on MNIST).</summary>
+public static class TrainCommand
+{
+    public static Command Create()
+    {
+        var dataset = new Option<string>("--dataset") { Description = "mnist, fashion-mnist, cifar10 or digits.", DefaultValueFactory = _ => "mnist" };
+        var model = new Option<string>("--model") { Description = $"Model: {string.Join(", ", ModelFactory.Names)}.", DefaultValueFactory = _ => "mlp" };
+        var optimizer = new Option<string>("--optimizer") { Description = $"Optimizer: {string.Join(", ", OptimizerFactory.Names)}.", DefaultValueFactory = _ => "adam" };
+        var lr = new Option<double?>("--lr") { Description = "Learning rate (default: Adam/AdamW 1e-3, SGD 0.05)." };
+        var epochs = new Option<int>("--epochs") { Description = "Epochs to train.", DefaultValueFactory = _ => 3 };
+        var batchSize = new Option<int>("--batch-size") { Description = "Images per batch.", DefaultValueFactory = _ => 128 };
+        var seed = new Option<ulong>("--seed") { Description = "Seed of every random choice (init, shuffling, sampling).", DefaultValueFactory = _ => 1UL };
+        var threads = new Option<int>("--threads") { Description = "Kernel threads (default: all cores).", DefaultValueFactory = _ => Environment.ProcessorCount };
+        var checkpoint = new Option<string?>("--checkpoint") { Description = "Write a checkpoint (safetensors) here after every epoch." };
+        var resume = new Option<bool>("--resume") { Description = "Continue the run saved in --checkpoint." };
+        var json = new Option<string?>("--json") { Description = "Append one JSON object per epoch to this file." };
+        var dataDir = new Option<string?>("--data-dir") { Description = "Data directory (else $BINARYGRAD_DATA, else a per-user cache)." };
+        var command = new Command("train", "Train a model on a real data set, evaluating on the test set after every epoch.")
+        {
+            dataset, model, optimizer, lr, epochs, batchSize, seed, threads, checkpoint, resume, json, dataDir,
+        };
+        command.SetAction(r => Run(new TrainOptions
+        {
+            Dataset = r.GetValue(dataset)!, Model = r.GetValue(model)!, Optimizer = r.GetValue(optimizer)!, LearningRate = r.GetValue(lr),
+            Epochs = r.GetValue(epochs), BatchSize = r.GetValue(batchSize), Seed = r.GetValue(seed), Threads = r.GetValue(threads),
+            CheckpointPath = r.GetValue(checkpoint), Resume = r.GetValue(resume), JsonPath = r.GetValue(json), DataDirectory = r.GetValue(dataDir),
+        }));
+        return command;
+    }
+
+    public static int Run(TrainOptions options)
+    {
+        try
+        {
+            new Trainer(options, Console.Out).Run();
+            return 0;
+        }
+        catch (UsageException e)
+        {
+            Console.Error.WriteLine($"binarygrad train: {e.Message}");
+            return Program.BadInput;
+        }
+        catch (DivergedException e)
+        {
+            Console.Error.WriteLine($"binarygrad train: {e.Message}");
+            return 3;
+        }
+    }
+}
+
+/// <summary><c>binarygrad eval --checkpoint PATH</c>: re-evaluates a saved model on its data set's test split.</summary>
+public static class EvalCommand
+{
+    public static Command Create()
+    {
+        var checkpoint = new Option<string>("--checkpoint") { Description = "Checkpoint written by 'binarygrad train'.", Required = true };
+        var dataDir = new Option<string?>("--data-dir") { Description = "Data directory (else $BINARYGRAD_DATA, else a per-user cache)." };
+        var command = new Command("eval", "Evaluate a checkpoint on the test set.") { checkpoint, dataDir };
+        command.SetAction(r =>
+        {
+            try
+            {
+                Checkpoint state = Checkpoint.Load(r.GetValue(checkpoint)!);
+                var options = new TrainOptions { Model = state.ModelName, Dataset = state.DatasetName, Scheme = state.SchemeName, SchemeArguments = state.SchemeArguments, DataDirectory = r.GetValue(dataDir) };
+                var store = new Datasets.DatasetStore(options.DataDirectory, log: Console.Out);
+                Datasets.ImageDataset test = store.Load(options.Dataset, Datasets.DatasetSplit.Test);
+                Layers.Module model = ModelFactory.Create(options, test, new Autograd.Rng(0));
+                model.LoadStateDict(state.ModelState, strict: true);
+                double accuracy = Trainer.Evaluate(model, test, Datasets.Normalization.For(options.Dataset), 256);
+                Console.WriteLine($"{options.Model} on {test.Name}: test accuracy {accuracy.ToString("P2", CultureInfo.InvariantCulture)} ({test.Count} images).");
+                return 0;
+            }
+            catch (Exception e) when (e is UsageException or Datasets.DatasetException or ArgumentException)
+            {
+                Console.Error.WriteLine($"binarygrad eval: {e.Message}");
+                return Program.BadInput;
+            }
+        });
+        return command;
+    }
+}

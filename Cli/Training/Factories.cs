@@ -1,0 +1,37 @@
+using BinaryGrad.Autograd;
+using BinaryGrad.Datasets;
+using BinaryGrad.Layers;
+using BinaryGrad.Optimizers;
+
+namespace BinaryGrad.Cli.Training;
+
+/// <summary>Builds the model named by <c>--model</c> for a data set's image shape.</summary>
+public static class ModelFactory
+{
+    public static readonly string[] Names = ["mlp", "cnn"];
+
+    public static Module Create(TrainOptions options, ImageDataset data, Rng rng) => options.Model switch
+    {
+        "mlp" => Models.Mlp(rng, data.ImageSize, [512, 512], data.ClassCount),
+        "cnn" => Models.SmallCnn(rng, data.Channels, data.ClassCount, data.Height),
+        _ => throw new UsageException($"--model '{options.Model}' is not known; valid models: {string.Join(", ", Names)}."),
+    };
+}
+
+/// <summary>Builds the optimizer named by <c>--optimizer</c>.</summary>
+public static class OptimizerFactory
+{
+    public static readonly string[] Names = ["sgd", "adam", "adamw"];
+
+    public static Optimizer Create(TrainOptions options, IEnumerable<KeyValuePair<string, Parameter>> parameters)
+    {
+        double lr = options.EffectiveLearningRate;
+        return options.Optimizer switch
+        {
+            "sgd" => new Sgd(parameters, lr, momentum: 0.9),
+            "adam" => new Adam(parameters, lr),
+            "adamw" => new AdamW(parameters, lr),
+            _ => throw new UsageException($"--optimizer '{options.Optimizer}' is not known; valid optimizers: {string.Join(", ", Names)}."),
+        };
+    }
+}

@@ -1,0 +1,38 @@
+namespace BinaryGrad.Cli.Training;
+
+/// <summary>Everything that defines a training run. Stored in the checkpoint so that <c>--resume</c> can refuse a
+/// checkpoint written for a different model or data set.</summary>
+public sealed record TrainOptions
+{
+    public string Dataset { get; init; } = "mnist";
+    public string Model { get; init; } = "mlp";
+    public string Optimizer { get; init; } = "adam";
+    /// <summary>Null: the optimizer's default (Adam/AdamW 1e-3, SGD 0.05).</summary>
+    public double? LearningRate { get; init; }
+    public int Epochs { get; init; } = 3;
+    public int BatchSize { get; init; } = 128;
+    public ulong Seed { get; init; } = 1;
+    public int Threads { get; init; } = Environment.ProcessorCount;
+    public string? CheckpointPath { get; init; }
+    public bool Resume { get; init; }
+    public string? JsonPath { get; init; }
+    public string? DataDirectory { get; init; }
+    public string Scheme { get; init; } = "none";
+    public IReadOnlyDictionary<string, double> SchemeArguments { get; init; } = new Dictionary<string, double>();
+    /// <summary>Stop after this many epochs of this invocation (simulates an interrupted run in tests).</summary>
+    public int? StopAfterEpochs { get; init; }
+    /// <summary>Print the progress bar / lines.</summary>
+    public bool ShowProgress { get; init; } = true;
+
+    public double EffectiveLearningRate => LearningRate ?? (Optimizer == "sgd" ? 0.05 : 1e-3);
+
+    /// <summary>One-line problems with the options, empty when they are valid.</summary>
+    public IEnumerable<string> Problems()
+    {
+        if (Epochs <= 0) yield return $"--epochs must be a positive whole number, got {Epochs}.";
+        if (BatchSize <= 0) yield return $"--batch-size must be a positive whole number, got {BatchSize}.";
+        if (Threads <= 0) yield return $"--threads must be at least 1, got {Threads}.";
+        if (LearningRate is <= 0 or double.NaN) yield return $"--lr must be a positive number, got {LearningRate}.";
+        if (Resume && CheckpointPath is null) yield return "--resume needs --checkpoint PATH (the checkpoint to continue from).";
+    }
+}

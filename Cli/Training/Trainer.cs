@@ -1,0 +1,188 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text.Json;
+using BinaryGrad.Autograd;
+using BinaryGrad.Autograd.Serialization;
+using BinaryGrad.Datasets;
+using BinaryGrad.Kernels;
+using BinaryGrad.Layers;
+using BinaryGrad.Optimizers;
+
+namespace BinaryGrad.Cli.Training;
+
+/// <summary>Input the user must fix (unknown name, bad option, incompatible checkpoint): exit code 2, one line.</summary>
+public sealed class UsageException(string message) : Exception(message);
+
+/// <summary>The loss became NaN or infinite: exit code 3; the last good checkpoint is kept.</summary>
+public sealed class DivergedException(string message) : Exception(message);
+
+/// <summary>One epoch's figures, as written to the <c>--json</c> file.</summary>
+public sealed record EpochReport(int Epoch, double TrainLoss, double TrainAcc, double TestAcc, double ImagesPerSec, double Seconds);
+
+/// <summary>The training loop behind <c>binarygrad train</c>: data, model, optimizer, per-epoch evaluation,
+/// JSON reports and checkpoints that resume bit for bit.</summary>
+public sealed class Trainer
+{
+    private readonly TrainOptions _options;
+    private readonly TextWriter _out;
+
+    public Trainer(TrainOptions options, TextWriter output)
+    {
+        _options = options;
+        _out = output;
+    }
+
+    /// <summary>Per-epoch reports of this invocation.</summary>
+    public List<EpochReport> Reports { get; } = [];
+
+    /// <summary>The trained model (after <see cref="Run"/>).</summary>
+    public Module? Model { get; private set; }
+
+    /// <summary>Trains as configured; returns the best test accuracy.</summary>
+    /// <exception cref="UsageException">Bad options, data or checkpoint.</exception>
+    /// <exception cref="DivergedException">The loss became NaN or infinite.</exception>
+    public double Run(ImageDataset? trainOverride = null, ImageDataset? testOverride = null)
+    {
+        string? problem = _options.Problems().FirstOrDefault();
+        if (problem is not null) throw new UsageException(problem);
+        KernelThreads.Count = _options.Threads;
+
+        ImageDataset train = trainOverride ?? LoadData(DatasetSplit.Train);
+        ImageDataset test = testOverride ?? LoadData(DatasetSplit.Test);
+        var rng = new Rng(_options.Seed);
+        Module model = ModelFactory.Create(_options, train, rng);
+        Model = model;
+        Optimizer optimizer = OptimizerFactory.Create(_options, model.NamedParameters());
+        Normalization normalization = Normalization.For(_options.Dataset);
+        var loader = new DataLoader(train, new DataLoaderOptions
+        {
+            BatchSize = _options.BatchSize, Shuffle = true, Seed = _options.Seed ^ 0x5DEECE66DUL, DropLast = false,
+            Normalization = normalization, Prefetch = true,
+        });
+
+        int startEpoch = 0;
+        double bestTestAcc = 0;
+        if (_options.Resume && _options.CheckpointPath is { } resumeFrom)
+        {
+            Checkpoint state = Checkpoint.Load(resumeFrom);
+            state.CheckCompatible(_options);
+            state.Restore(model, optimizer, rng, loader);
+            startEpoch = state.EpochsDone;
+            bestTestAcc = state.BestTestAcc;
+            Say($"Resuming from {resumeFrom} after epoch {startEpoch}.");
+        }
+
+        long parameters = model.Parameters().Sum(p => (long)p.Length);
+        Say($"{Simd.IsaLine}");
+        Say($"Training {_options.Model} ({parameters:N0} parameters, scheme {_options.Scheme}) on {train.Name}: {train.Count} train / {test.Count} test images, " +
+            $"{_options.Optimizer} lr {_options.EffectiveLearningRate.ToString(CultureInfo.InvariantCulture)}, batch {_options.BatchSize}, {_options.Epochs} epochs, seed {_options.Seed}.");
+        var wall = Stopwatch.StartNew();
+        int epochsThisRun = 0;
+        for (int epoch = startEpoch; epoch < _options.Epochs; epoch++)
+        {
+            if (_options.StopAfterEpochs is int stop && epochsThisRun >= stop) break;
+            EpochReport report = TrainEpoch(epoch, model, optimizer, loader, test, normalization);
+            Reports.Add(report);
+            bestTestAcc = Math.Max(bestTestAcc, report.TestAcc);
+            AppendJson(report);
+            if (_options.CheckpointPath is { } path)
+                Checkpoint.Capture(_options, epoch + 1, bestTestAcc, model, optimizer, rng, loader).Save(path);
+            epochsThisRun++;
+        }
+        Say($"Done: best test accuracy {bestTestAcc:P2}, wall time {wall.Elapsed.TotalSeconds:F1} s, {parameters:N0} parameters" +
+            (_options.CheckpointPath is null ? "." : $", checkpoint {_options.CheckpointPath}."));
+        return bestTestAcc;
+    }
+
+    private ImageDataset LoadData(DatasetSplit split)
+    {
+        try
+        {
+            var store = new DatasetStore(_options.DataDirectory, log: _options.ShowProgress ? _out : null);
+            return store.Load(_options.Dataset, split);
+        }
+        catch (Exception e) when (e is DatasetException or ArgumentException)
+        {
+            throw new UsageException(e.Message);
+        }
+    }
+
+    private EpochReport TrainEpoch(int epoch, Module model, Optimizer optimizer, DataLoader loader, ImageDataset test, Normalization normalization)
+    {
+        model.Train();
+        var clock = Stopwatch.StartNew();
+        double lossSum = 0;
+        long correct = 0, seen = 0;
+        int batches = loader.BatchesPerEpoch, batchIndex = 0;
+        using var progress = new ProgressReporter(_out, $"epoch {epoch + 1}/{_options.Epochs}", batches, _options.ShowProgress);
+        foreach (Batch batch in loader.Epoch())
+        {
+            Tensor x = BatchTensor(batch);
+            Tensor logits = model.Forward(x);
+            Tensor loss = Ops.CrossEntropy(logits, batch.LabelSpan);
+            double lossValue = loss.Item();
+            if (!double.IsFinite(lossValue))
+                throw new DivergedException($"Loss became {lossValue} at epoch {epoch + 1}, batch {batchIndex + 1}; stopping. " +
+                    (_options.CheckpointPath is null ? "Lower --lr and try again." : $"The last good checkpoint {_options.CheckpointPath} is kept; lower --lr and resume."));
+            optimizer.ZeroGrad();
+            loss.Backward();
+            optimizer.Step();
+            lossSum += lossValue * batch.Count;
+            correct += CountCorrect(logits, batch.LabelSpan);
+            seen += batch.Count;
+            batchIndex++;
+            progress.Update(batchIndex, lossSum / seen, (double)correct / seen, seen / clock.Elapsed.TotalSeconds);
+        }
+        double trainSeconds = clock.Elapsed.TotalSeconds;
+        double testAcc = Evaluate(model, test, normalization, _options.BatchSize);
+        double seconds = clock.Elapsed.TotalSeconds;
+        progress.Finish($"loss {lossSum / seen:F4}, train acc {(double)correct / seen:P2}, test acc {testAcc:P2}, {seen / trainSeconds:F0} images/s, {seconds:F1} s");
+        return new EpochReport(epoch + 1, lossSum / seen, (double)correct / seen, testAcc, seen / trainSeconds, seconds);
+    }
+
+    /// <summary>Accuracy of <paramref name="model"/> in eval mode over every image of <paramref name="data"/>.</summary>
+    public static double Evaluate(Module model, ImageDataset data, Normalization normalization, int batchSize)
+    {
+        model.Eval();
+        long correct = 0;
+        using (GradMode.NoGrad())
+            foreach (Batch batch in DataLoader.ForEvaluation(data, batchSize, normalization).Epoch())
+                correct += CountCorrect(model.Forward(BatchTensor(batch)), batch.LabelSpan);
+        model.Train();
+        return data.Count == 0 ? 0 : (double)correct / data.Count;
+    }
+
+    /// <summary>The batch's images as an NCHW float32 tensor (copied: the loader reuses its buffers).</summary>
+    public static Tensor BatchTensor(Batch batch) =>
+        new(batch.ImageSpan.ToArray(), [batch.Count, batch.Channels, batch.Height, batch.Width]);
+
+    /// <summary>Rows whose largest logit is at the label (first index on ties).</summary>
+    public static int CountCorrect(Tensor logits, ReadOnlySpan<int> labels)
+    {
+        double[] values = logits.ToDoubleArray();
+        int classes = logits.Shape[1], correct = 0;
+        for (int i = 0; i < labels.Length; i++)
+        {
+            int best = 0;
+            for (int c = 1; c < classes; c++) if (values[i * classes + c] > values[i * classes + best]) best = c;
+            if (best == labels[i]) correct++;
+        }
+        return correct;
+    }
+
+    private void AppendJson(EpochReport r)
+    {
+        if (_options.JsonPath is null) return;
+        string line = JsonSerializer.Serialize(new
+        {
+            epoch = r.Epoch, trainLoss = r.TrainLoss, trainAcc = r.TrainAcc, testAcc = r.TestAcc,
+            imagesPerSec = r.ImagesPerSec, seconds = r.Seconds, model = _options.Model, scheme = _options.Scheme, dataset = _options.Dataset,
+        });
+        File.AppendAllText(_options.JsonPath, line + Environment.NewLine);
+    }
+
+    private void Say(string line)
+    {
+        if (_options.ShowProgress) _out.WriteLine(line);
+    }
+}

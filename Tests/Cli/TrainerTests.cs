@@ -1,0 +1,77 @@
+using BinaryGrad.Autograd;
+using BinaryGrad.Cli.Training;
+using NUnit.Framework;
+
+namespace BinaryGrad.Tests.Cli;
+
+[TestFixture, Category("Training")]
+public class TrainerTests
+{
+    private string _dir = "";
+
+    [SetUp] public void MakeDirectory() => Directory.CreateDirectory(_dir = Path.Combine(Path.GetTempPath(), "bg-train-" + Guid.NewGuid().ToString("N")));
+    [TearDown] public void RemoveDirectory() => Directory.Delete(_dir, recursive: true);
+
+    private TrainOptions Digits(int epochs, string? checkpoint = null) => new()
+    {
+        Dataset = "digits", Model = "mlp", Optimizer = "adam", Epochs = epochs, BatchSize = 32, Seed = 5, Threads = 2,
+        CheckpointPath = checkpoint, ShowProgress = false, DataDirectory = _dir,
+    };
+
+    [Test]
+    public void Mlp_OnRealDigits_ReachesNinetyPercentHeldOut()
+    {
+        var trainer = new Trainer(Digits(epochs: 6) with { JsonPath = Path.Combine(_dir, "m.jsonl") }, TextWriter.Null);
+        double best = trainer.Run();
+        Assert.That(best, Is.GreaterThanOrEqualTo(0.90));
+        string[] lines = File.ReadAllLines(Path.Combine(_dir, "m.jsonl"));
+        Assert.That(lines, Has.Length.EqualTo(6));
+        Assert.That(lines[0], Does.Contain("\"epoch\":1").And.Contain("\"trainLoss\"").And.Contain("\"trainAcc\"")
+            .And.Contain("\"testAcc\"").And.Contain("\"imagesPerSec\"").And.Contain("\"seconds\""));
+    }
+
+    [Test]
+    public void Resume_EndsWithBitIdenticalWeightsToAnUninterruptedRun()
+    {
+        string straight = Path.Combine(_dir, "straight.safetensors"), interrupted = Path.Combine(_dir, "interrupted.safetensors");
+        new Trainer(Digits(3, straight), TextWriter.Null).Run();
+        new Trainer(Digits(3, interrupted) with { StopAfterEpochs = 1 }, TextWriter.Null).Run();
+        Assert.That(Checkpoint.Load(interrupted).EpochsDone, Is.EqualTo(1));
+        new Trainer(Digits(3, interrupted) with { Resume = true }, TextWriter.Null).Run();
+
+        Dictionary<string, Tensor> a = Checkpoint.Load(straight).ModelState, b = Checkpoint.Load(interrupted).ModelState;
+        Assert.That(b.Keys, Is.EquivalentTo(a.Keys));
+        foreach (string name in a.Keys)
+            Assert.That(b[name].ToDoubleArray(), Is.EqualTo(a[name].ToDoubleArray()), name);
+    }
+
+    [Test]
+    public void Resume_FromCheckpointOfAnotherModel_IsRefusedAndKept()
+    {
+        string path = Path.Combine(_dir, "mlp.safetensors");
+        new Trainer(Digits(1, path), TextWriter.Null).Run();
+        byte[] before = File.ReadAllBytes(path);
+        Assert.That(() => new Trainer(Digits(2, path) with { Model = "cnn", Resume = true }, TextWriter.Null).Run(),
+            Throws.InstanceOf<UsageException>().With.Message.Contains("--model mlp").And.Message.Contains("--model cnn"));
+        Assert.That(File.ReadAllBytes(path), Is.EqualTo(before), "the checkpoint is untouched");
+    }
+
+    [TestCase("model", "resnet9000", "valid models")]
+    [TestCase("optimizer", "lbfgs", "valid optimizers")]
+    public void UnknownName_ListsValidOnes(string option, string value, string expected)
+    {
+        TrainOptions options = option == "model" ? Digits(1) with { Model = value } : Digits(1) with { Optimizer = value };
+        Assert.That(() => new Trainer(options, TextWriter.Null).Run(), Throws.InstanceOf<UsageException>().With.Message.Contains(expected).And.Message.Contains(value));
+    }
+
+    [TestCase(0, 32, "--epochs")]
+    [TestCase(2, -1, "--batch-size")]
+    public void NonPositiveCounts_AreRejected(int epochs, int batchSize, string expected) =>
+        Assert.That(() => new Trainer(Digits(epochs) with { BatchSize = batchSize }, TextWriter.Null).Run(),
+            Throws.InstanceOf<UsageException>().With.Message.Contains(expected));
+
+    [Test]
+    public void UnknownDataset_IsAUsageError() =>
+        Assert.That(() => new Trainer(Digits(1) with { Dataset = "imagenet" }, TextWriter.Null).Run(),
+            Throws.InstanceOf<UsageException>().With.Message.Contains("imagenet"));
+}
