@@ -1,0 +1,101 @@
+using BinaryGrad.Autograd;
+
+namespace BinaryGrad.Binarization;
+
+/// <summary>BinaryConnect weight binarization (Courbariaux, Bengio, David, NeurIPS 2015), deterministic or stochastic.</summary>
+/// <remarks>
+/// <para>Forward, deterministic: w_b = H·sign(θ) (C round of hard_sigmoid(0) = ½ gives +H at θ = 0).
+/// Forward, stochastic (training): w_b = +H with probability p = hard_sigmoid(θ/H) = clip((θ/H + 1)/2, 0, 1), else −H,
+/// independently per weight and resampled on every call, so E[w_b] = H(2p − 1) = clip(θ, −H, H).
+/// At test time the stochastic variant returns the latent θ itself when <see cref="StochasticTestUsesLatent"/> (what the
+/// reference code evaluates), else H·sign(θ).</para>
+/// <para>Backward: dθ = dw_b (identity, no mask): the reference code takes the gradient w.r.t. w_b and applies it to θ.
+/// Pair with <see cref="ClipLatent"/> after every step and <see cref="GlorotLearningRateScale"/>.</para>
+/// <para>Scalar view: <see cref="Forward(double)"/> is H·sign(x) (deterministic) or the expectation clip(x, −H, H)
+/// (stochastic); <see cref="Derivative(double)"/> = 1.</para>
+/// Provenance: verified-code (MatthieuCourbariaux/BinaryConnect binary_connect.py). methods.md §1.1.
+/// </remarks>
+public sealed class BinaryConnect : Quantizer
+{
+    private readonly Rng _rng;
+
+    /// <summary>Creates the quantizer.</summary>
+    /// <param name="h">Binary magnitude H &gt; 0 (reference scripts: 1; Glorot option: <see cref="GlorotH"/>).</param>
+    /// <param name="stochastic">Bernoulli sampling instead of sign.</param>
+    /// <param name="seed">Seed of the sampling stream (reproducible draws).</param>
+    /// <param name="stochasticTestUsesLatent">Stochastic variant evaluates with θ at test time (reference behaviour).</param>
+    public BinaryConnect(double h = 1, bool stochastic = false, ulong seed = 1, bool stochasticTestUsesLatent = true)
+    {
+        if (!(h > 0)) throw new ArgumentOutOfRangeException(nameof(h), h, "BinaryConnect: H must be > 0.");
+        H = h;
+        Stochastic = stochastic;
+        StochasticTestUsesLatent = stochasticTestUsesLatent;
+        _rng = new Rng(seed);
+    }
+
+    /// <summary>Binary magnitude H.</summary>
+    public double H { get; }
+    /// <summary>Bernoulli sampling (training).</summary>
+    public bool Stochastic { get; }
+    /// <summary>Test-time output of the stochastic variant is θ.</summary>
+    public bool StochasticTestUsesLatent { get; }
+
+    /// <inheritdoc/>
+    public override string Name => Stochastic ? "binaryconnect_stochastic" : "binaryconnect";
+    /// <inheritdoc/>
+    public override QuantizerKind Kind => QuantizerKind.Weight;
+    /// <inheritdoc/>
+    public override bool IsHardSign => H == 1 && !(Stochastic && !Training && StochasticTestUsesLatent);
+    /// <inheritdoc/>
+    public override bool IsSmooth => false;
+
+    /// <summary>H·sign(x), or for the stochastic variant the expectation clip(x, −H, H).</summary>
+    public override double Forward(double x) => Stochastic ? Math.Clamp(x, -H, H) : H * BinaryMath.Sign(x);
+
+    /// <summary>1 (identity straight-through).</summary>
+    public override double Derivative(double x) => 1;
+
+    /// <inheritdoc/>
+    protected override double[] ForwardValues(QuantizerCall call)
+    {
+        double[] x = call.X;
+        double[] y = new double[x.Length];
+        if (!Stochastic || (!Training && !StochasticTestUsesLatent))
+            for (int i = 0; i < y.Length; i++) y[i] = H * BinaryMath.Sign(x[i]);
+        else if (!Training)
+            Array.Copy(x, y, x.Length);
+        else
+            for (int i = 0; i < y.Length; i++)
+            {
+                double p = Math.Clamp((x[i] / H + 1) / 2, 0, 1);
+                y[i] = _rng.NextDouble() < p ? H : -H;
+            }
+        return y;
+    }
+
+    /// <summary>Glorot magnitude H = sqrt(1.5/(fan_in + fan_out)).</summary>
+    public static double GlorotH(int fanIn, int fanOut) => Math.Sqrt(1.5 / (fanIn + fanOut));
+
+    /// <summary>The binary-weight learning-rate multiplier 1/sqrt(1.5/(fan_in + fan_out)) of the reference code,
+    /// applied as θ_new = θ_old + scale·(θ_proposal − θ_old) before clipping.</summary>
+    public static double GlorotLearningRateScale(int fanIn, int fanOut) => 1 / GlorotH(fanIn, fanOut);
+
+    /// <summary>(fan_in, fan_out) of a weight: conv [O, C, kH, kW] → (C·kH·kW, O·kH·kW); dense [O, I] → (I, O).</summary>
+    /// <exception cref="ArgumentException">Rank other than 2 or 4.</exception>
+    public static (int FanIn, int FanOut) Fans(ReadOnlySpan<int> shape) => shape.Length switch
+    {
+        2 => (shape[1], shape[0]),
+        4 => (shape[1] * shape[2] * shape[3], shape[0] * shape[2] * shape[3]),
+        _ => throw new ArgumentException($"BinaryConnect.Fans: expected a dense [O, I] or conv [O, C, kH, kW] weight, got rank {shape.Length}."),
+    };
+
+    /// <summary>θ ← clip(θ, −H, H) in place (after every optimizer step).</summary>
+    public static void ClipLatent(Parameter theta, double h = 1)
+    {
+        ArgumentNullException.ThrowIfNull(theta);
+        if (theta.DType == DType.Float32)
+            foreach (ref float v in theta.Value.AsSpan<float>()) v = Math.Clamp(v, (float)-h, (float)h);
+        else
+            foreach (ref double v in theta.Value.AsSpan<double>()) v = Math.Clamp(v, -h, h);
+    }
+}

@@ -1,0 +1,130 @@
+namespace BinaryGrad.Binarization;
+
+/// <summary>A scalar map x ↦ M(x) with its derivative, possibly schedule-driven: the building block of the PC++
+/// family's forward quantizer F and backward quantizer B (methods.md §2.3, Part II §1.2).</summary>
+public abstract class ElementMap
+{
+    /// <summary>Short name, e.g. <c>sign</c> or <c>clip(ρ)</c>.</summary>
+    public abstract string Name { get; }
+
+    /// <summary>M(x).</summary>
+    public abstract double Value(double x);
+
+    /// <summary>M'(x) (0 where M is piecewise constant, e.g. sign).</summary>
+    public abstract double Derivative(double x);
+
+    /// <summary>True when M(x) ∈ {−1, +1} for every x (sign(0) = +1).</summary>
+    public virtual bool IsSign => false;
+
+    /// <summary>True when M is continuous and piecewise differentiable, so a finite-difference check of its
+    /// derivative is meaningful away from finitely many kinks.</summary>
+    public virtual bool IsSmooth => true;
+
+    /// <summary>Moves scheduled parameters to <paramref name="progress"/>; default nothing.</summary>
+    public virtual void OnProgress(TrainingProgress progress) { }
+
+    /// <inheritdoc/>
+    public override string ToString() => Name;
+
+    /// <summary>sign(x), sign(0) = +1: the prox of the indicator of {±1} for every μ (ties broken to +1).</summary>
+    public static ElementMap Sign() => new SignMap();
+
+    /// <summary>x: the prox of r ≡ 0.</summary>
+    public static ElementMap Identity() => new IdentityMap();
+
+    /// <summary>hardtanh(x) = clip(x, −1, 1), derivative 1[|x| ≤ 1] (inclusive, as BNN's mask): the prox of ι_[−1,1].</summary>
+    public static ElementMap HardTanh() => new HardTanhMap();
+
+    /// <summary>SS_β(x) with β from <paramref name="beta"/> (methods.md §1.5).</summary>
+    public static ElementMap SignSwish(Schedule beta) => new SignSwishMap(beta);
+
+    /// <summary>P_ρ(u) = clip(ρu, −1, 1), ρ ≥ 1 from <paramref name="rho"/>; P_ρ'(u) = ρ·1[|ρu| &lt; 1] (methods.md §2.4 [STD]).
+    /// ρ = 1 is hardtanh, ρ → ∞ is sign.</summary>
+    public static ElementMap Clip(Schedule rho) => new ClipMap(rho);
+
+    /// <summary>Prox of the W-shaped regulariser dist₁(z, {±1}) with strength μ (Part II §1.2(a) [DER]): odd, and for w ≥ 0
+    /// P(w) = w + μ (w ≤ 1 − μ), 1 (1 − μ &lt; w ≤ 1 + μ), w − μ (w &gt; 1 + μ); P(0) = +μ (tie to +). Equals sign on
+    /// |w| ≤ 1 + μ once μ ≥ 1. Discontinuous at 0, so not smooth.</summary>
+    public static ElementMap WShapedProx(Schedule mu) => new WShapedMap(mu);
+
+    /// <summary>outer ∘ inner, derivative outer'(inner(x))·inner'(x).</summary>
+    public static ElementMap Compose(ElementMap outer, ElementMap inner) => new ComposedMap(outer, inner);
+
+    private sealed class SignMap : ElementMap
+    {
+        public override string Name => "sign";
+        public override double Value(double x) => BinaryMath.Sign(x);
+        public override double Derivative(double x) => 0;
+        public override bool IsSign => true;
+        public override bool IsSmooth => false;
+    }
+
+    private sealed class IdentityMap : ElementMap
+    {
+        public override string Name => "identity";
+        public override double Value(double x) => x;
+        public override double Derivative(double x) => 1;
+    }
+
+    private sealed class HardTanhMap : ElementMap
+    {
+        public override string Name => "hardtanh";
+        public override double Value(double x) => Math.Clamp(x, -1, 1);
+        public override double Derivative(double x) => BinaryMath.InsideClip(x, 1);
+    }
+
+    private sealed class SignSwishMap(Schedule beta) : ElementMap
+    {
+        private double _beta = beta.ValueAt(default);
+        public override string Name => $"sign_swish(β={_beta:G4})";
+        public override double Value(double x) => BinaryMath.SignSwish(x, _beta);
+        public override double Derivative(double x) => BinaryMath.SignSwishDerivative(x, _beta);
+        public override void OnProgress(TrainingProgress progress) => _beta = beta.ValueAt(progress);
+    }
+
+    private sealed class ClipMap(Schedule rho) : ElementMap
+    {
+        private double _rho = rho.ValueAt(default);
+        public override string Name => $"clip(ρ={_rho:G4})";
+        public override double Value(double x) => Math.Clamp(_rho * x, -1, 1);
+        public override double Derivative(double x) => Math.Abs(_rho * x) < 1 ? _rho : 0;
+        public override void OnProgress(TrainingProgress progress) => _rho = rho.ValueAt(progress);
+    }
+
+    private sealed class WShapedMap(Schedule mu) : ElementMap
+    {
+        private double _mu = mu.ValueAt(default);
+        public override string Name => $"wshaped_prox(μ={_mu:G4})";
+        public override bool IsSmooth => false;
+
+        public override double Value(double x)
+        {
+            if (double.IsNaN(x)) return x;
+            double s = x >= 0 ? 1 : -1, w = Math.Abs(x);
+            return s * (w <= 1 - _mu ? w + _mu : w <= 1 + _mu ? 1 : w - _mu);
+        }
+
+        public override double Derivative(double x)
+        {
+            double w = Math.Abs(x);
+            return w <= 1 - _mu || w > 1 + _mu ? 1 : 0;
+        }
+
+        public override void OnProgress(TrainingProgress progress) => _mu = mu.ValueAt(progress);
+    }
+
+    private sealed class ComposedMap(ElementMap outer, ElementMap inner) : ElementMap
+    {
+        public override string Name => $"{outer.Name}∘{inner.Name}";
+        public override double Value(double x) => outer.Value(inner.Value(x));
+        public override double Derivative(double x) => outer.Derivative(inner.Value(x)) * inner.Derivative(x);
+        public override bool IsSign => outer.IsSign;
+        public override bool IsSmooth => outer.IsSmooth && inner.IsSmooth;
+
+        public override void OnProgress(TrainingProgress progress)
+        {
+            outer.OnProgress(progress);
+            inner.OnProgress(progress);
+        }
+    }
+}

@@ -1,0 +1,164 @@
+using BinaryGrad.Autograd;
+
+namespace BinaryGrad.Binarization;
+
+/// <summary>Where a scheme may be used: on activations, on (latent) weights, or on both.</summary>
+[Flags]
+public enum QuantizerKind
+{
+    /// <summary>Quantizes layer inputs (activations).</summary>
+    Activation = 1,
+    /// <summary>Quantizes latent weights θ into the weights the layer uses.</summary>
+    Weight = 2,
+    /// <summary>Usable on either.</summary>
+    Both = Activation | Weight,
+}
+
+/// <summary>Where training is, for schemes whose state follows a schedule (temperature, sharpness, annealing).</summary>
+/// <param name="Epoch">Completed epochs (0-based current epoch).</param>
+/// <param name="Step">Optimizer steps taken so far.</param>
+/// <param name="TotalEpochs">Planned epochs (0 = unknown).</param>
+/// <param name="TotalSteps">Planned optimizer steps (0 = unknown).</param>
+public readonly record struct TrainingProgress(int Epoch, long Step, int TotalEpochs, long TotalSteps)
+{
+    /// <summary>e/E clamped to [0, 1] (0 when the total is unknown).</summary>
+    public double EpochFraction => TotalEpochs > 0 ? Math.Clamp((double)Epoch / TotalEpochs, 0, 1) : 0;
+
+    /// <summary>t/T clamped to [0, 1] (0 when the total is unknown).</summary>
+    public double StepFraction => TotalSteps > 0 ? Math.Clamp((double)Step / TotalSteps, 0, 1) : 0;
+}
+
+/// <summary>A binarization scheme as one differentiable op: the forward is what the network sees, the backward is
+/// the scheme's gradient (for straight-through schemes a declared surrogate, not the derivative of the forward).</summary>
+/// <remarks>
+/// <para><see cref="Apply"/> records exactly one graph node (a private <see cref="Function"/>) whose inputs are x and the
+/// values of <see cref="Parameters"/>, so learnable thresholds and scales receive gradients through the ordinary
+/// engine and optimizers see them as <see cref="Parameter"/>s. Schemes never touch the graph themselves: they override
+/// <see cref="ForwardValues"/> / <see cref="BackwardValues"/> (whole-tensor, float64, row-major), or only the scalar
+/// <see cref="Forward(double)"/> / <see cref="Derivative(double)"/> when they are elementwise. Computation runs in
+/// float64 and is rounded once to the input's dtype, which is at least as accurate as a float32 reference.</para>
+/// <para>The scalar pair is also the teaching/plotting view of the scheme. For per-tensor schemes (XNOR scale, LAB,
+/// SiMaN, …) each subclass documents what the scalar pair means.</para>
+/// <para>Sign convention (methods.md §0.2): sign(0) = +1 everywhere unless the scheme says otherwise; NaN stays NaN.</para>
+/// </remarks>
+public abstract class Quantizer
+{
+    /// <summary>Op name shown in graphs, e.g. <c>ste_sign</c>.</summary>
+    public abstract string Name { get; }
+
+    /// <summary>Activations, weights or both.</summary>
+    public abstract QuantizerKind Kind { get; }
+
+    /// <summary>True when the forward output is exactly ±1 in the current mode: binary kernels may then pack it to bits.</summary>
+    public abstract bool IsHardSign { get; }
+
+    /// <summary>True when the forward is differentiable (almost everywhere) and the backward is its exact derivative:
+    /// such schemes are gradient-checked (<see cref="SchemeGradChecks"/>).</summary>
+    public abstract bool IsSmooth { get; }
+
+    /// <summary>True when the backward is an estimator (graphs mark the node); by default every non-smooth scheme.</summary>
+    public virtual bool IsEstimator => !IsSmooth;
+
+    /// <summary>Training mode (default). Some schemes behave differently at test time (stochastic BinaryConnect,
+    /// annealed PC++ members that deploy <c>sign</c>).</summary>
+    public bool Training { get; set; } = true;
+
+    /// <summary>Learnable tensors the scheme owns (thresholds, scales); empty by default.</summary>
+    public virtual IEnumerable<Parameter> Parameters => [];
+
+    /// <summary>Updates schedule-driven state (temperature, sharpness, percentiles). Idempotent: the state is a
+    /// function of <paramref name="progress"/> only.</summary>
+    public virtual void OnProgress(TrainingProgress progress) { }
+
+    /// <summary>The scalar forward q(x).</summary>
+    public abstract double Forward(double x);
+
+    /// <summary>The scalar backward factor q'(x): dx = dy · q'(x) (the surrogate for straight-through schemes).</summary>
+    public abstract double Derivative(double x);
+
+    /// <summary>Applies the scheme to <paramref name="x"/> as one graph node (float32 or float64; output has x's shape
+    /// and dtype).</summary>
+    public Tensor Apply(Tensor x)
+    {
+        ArgumentNullException.ThrowIfNull(x);
+        Prepare(x);
+        Parameter[] ps = [.. Parameters];
+        var inputs = new Tensor[1 + ps.Length];
+        inputs[0] = x;
+        for (int i = 0; i < ps.Length; i++) inputs[i + 1] = ps[i].Value;
+        return new QuantizerFunction(this).Apply(inputs);
+    }
+
+    /// <summary>Called by <see cref="Apply"/> before anything else: lazy initialisation that needs the input
+    /// (e.g. a scale initialised to mean|θ|) and shape validation.</summary>
+    protected virtual void Prepare(Tensor x) { }
+
+    /// <summary>Whole-tensor forward; the default maps <see cref="Forward(double)"/> over the elements.
+    /// May store what the backward needs in <see cref="QuantizerCall.Saved"/>.</summary>
+    protected virtual double[] ForwardValues(QuantizerCall call)
+    {
+        double[] y = new double[call.X.Length];
+        for (int i = 0; i < y.Length; i++) y[i] = Forward(call.X[i]);
+        return y;
+    }
+
+    /// <summary>Whole-tensor backward: returns dL/dx and adds parameter gradients into
+    /// <paramref name="parameterGrads"/> (one zeroed array per parameter, in <see cref="Parameters"/> order).
+    /// The default is <c>dx = dy · Derivative(x)</c>.</summary>
+    protected virtual double[] BackwardValues(QuantizerCall call, double[] dy, double[][] parameterGrads)
+    {
+        double[] dx = new double[dy.Length];
+        for (int i = 0; i < dx.Length; i++) dx[i] = dy[i] * Derivative(call.X[i]);
+        return dx;
+    }
+
+    /// <inheritdoc/>
+    public override string ToString() => Name;
+
+    /// <summary>One recorded call: input values, shape, parameter values and anything the forward saved.</summary>
+    protected sealed class QuantizerCall(double[] x, int[] shape, double[][] parameters)
+    {
+        /// <summary>Input values, row-major.</summary>
+        public double[] X { get; } = x;
+        /// <summary>Input shape.</summary>
+        public int[] Shape { get; } = shape;
+        /// <summary>Values of each parameter at forward time.</summary>
+        public double[][] ParameterValues { get; } = parameters;
+        /// <summary>Scratch the forward may keep for the backward.</summary>
+        public object? Saved { get; set; }
+    }
+
+    private sealed class QuantizerFunction(Quantizer q) : Function
+    {
+        private QuantizerCall? _call;
+        private DType[] _types = [];
+
+        public override string Name => q.Name;
+        public override bool IsEstimator => q.IsEstimator;
+
+        protected override Tensor Forward(Tensor[] inputs)
+        {
+            var ps = new double[inputs.Length - 1][];
+            for (int i = 1; i < inputs.Length; i++) ps[i - 1] = inputs[i].ToDoubleArray();
+            _types = [.. inputs.Select(t => t.DType)];
+            _call = new QuantizerCall(inputs[0].ToDoubleArray(), inputs[0].Shape.ToArray(), ps);
+            double[] y = q.ForwardValues(_call);
+            return Tensor.FromValues(y, _call.Shape, inputs[0].DType);
+        }
+
+        protected override Tensor?[] Backward(Tensor gradOutput)
+        {
+            QuantizerCall call = _call!;
+            var grads = new double[call.ParameterValues.Length][];
+            for (int i = 0; i < grads.Length; i++) grads[i] = new double[call.ParameterValues[i].Length];
+            double[] dx = q.BackwardValues(call, gradOutput.ToDoubleArray(), grads);
+            var result = new Tensor?[1 + grads.Length];
+            if (NeedsGrad(0)) result[0] = Tensor.FromValues(dx, call.Shape, _types[0]);
+            for (int i = 0; i < grads.Length; i++)
+                if (NeedsGrad(i + 1)) result[i + 1] = Tensor.FromValues(grads[i], Inputs[i + 1].Shape, _types[i + 1]);
+            return result;
+        }
+
+        protected override void ReleaseSaved() => _call = null;
+    }
+}

@@ -1,0 +1,48 @@
+namespace BinaryGrad.Binarization;
+
+/// <summary>RBNN's training-aware sign surrogate (Lin et al., NeurIPS 2020), without the rotation (see
+/// <c>RotatedSign</c> for the weight op with rotation).</summary>
+/// <remarks>
+/// Forward: sign(x). Backward: dx = dy·k·(√2·t − t²·|x|)₊ with t = 10^(log10 T_min + (log10 T_max − log10 T_min)·e/E) and
+/// k = max(1/t, 1) for weights; activations use k = 1 and t = max(t, 1) (methods.md §9.5). Early (small t) the
+/// surrogate is wide and flat, like an identity STE; late (large t) it is a narrow triangle of height √2·t·k, approaching
+/// the derivative of sign. T_min = 1e-2, T_max = 1e1; the schedule follows epochs (<see cref="OnProgress"/>).
+/// Provenance: verified-code (lmbxmu/RBNN cifar/modules/binarized_modules.py, main.py). methods.md §9.5.
+/// </remarks>
+public sealed class RbnnSign(bool activation = false, double tMin = 1e-2, double tMax = 10) : Quantizer
+{
+    private readonly Schedule _t = Schedule.Geometric(tMin, tMax, ScheduleClock.Epoch);
+
+    /// <summary>Activation variant (k = 1, t ≥ 1).</summary>
+    public bool IsActivation { get; } = activation;
+
+    /// <summary>Current raw schedule value t (before the activation floor).</summary>
+    public double T { get; private set; } = tMin;
+
+    /// <summary>Effective t of the surrogate.</summary>
+    public double EffectiveT => IsActivation ? Math.Max(T, 1) : T;
+
+    /// <summary>Effective k of the surrogate.</summary>
+    public double K => IsActivation ? 1 : Math.Max(1 / T, 1);
+
+    /// <inheritdoc/>
+    public override string Name => IsActivation ? "rbnn_sign_activations" : "rbnn_sign";
+    /// <inheritdoc/>
+    public override QuantizerKind Kind => IsActivation ? QuantizerKind.Activation : QuantizerKind.Weight;
+    /// <inheritdoc/>
+    public override bool IsHardSign => true;
+    /// <inheritdoc/>
+    public override bool IsSmooth => false;
+
+    /// <inheritdoc/>
+    public override void OnProgress(TrainingProgress progress) => T = _t.ValueAt(progress);
+
+    /// <summary>sign(x).</summary>
+    public override double Forward(double x) => BinaryMath.Sign(x);
+
+    /// <summary>k·(√2·t − t²·|x|)₊.</summary>
+    public override double Derivative(double x) => Surrogate(x, K, EffectiveT);
+
+    /// <summary>k·(√2·t − t²·|x|)₊.</summary>
+    public static double Surrogate(double x, double k, double t) => k * Math.Max(Math.Sqrt(2) * t - t * t * Math.Abs(x), 0);
+}

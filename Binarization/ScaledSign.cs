@@ -1,0 +1,100 @@
+namespace BinaryGrad.Binarization;
+
+/// <summary>How the gradient treats the XNOR-Net scale α (methods.md §1.3; g = dL/dw_b).</summary>
+public enum ScaleGradMode
+{
+    /// <summary>dθ_i = α_o·1[|θ_i| ≤ 1]·g_i + sign(θ_i)·(1/n)·Σ_j sign(θ_j)·g_j: the full chain rule through α with the
+    /// clipped STE for sign (jiecaoyu/XNOR-Net-PyTorch computes this, then multiplies by n(1 − 1/C)).</summary>
+    Exact,
+    /// <summary>dθ_i = α_o·1[|θ_i| ≤ 1]·g_i: α under stop_gradient (Larq MagnitudeAwareSign).</summary>
+    DetachedScaledSte,
+    /// <summary>dθ_i = 1[|θ_i| ≤ 1]·g_i (Bi-Real Net and ReActNet PyTorch).</summary>
+    DetachedUnscaledSte,
+    /// <summary>dθ_i = g_i·(1/n + α_o·1[|θ_i| ≤ 1]): the diagonal form the XNOR paper writes — a recollection
+    /// (methods.md [REC]), offered as an option only and not registered as a scheme.</summary>
+    Diagonal,
+}
+
+/// <summary>XNOR-Net scaled sign (Rastegari et al., ECCV 2016): per-output-channel α_o·sign(θ).</summary>
+/// <remarks>
+/// Forward: α_o = (1/n)·Σ_{i∈o} |θ_i| over each output channel (axis 0; n = C·kH·kW; rank ≤ 1: one channel),
+/// w_b,i = α_o·sign(θ_i). α is the L1-optimal scale of a ±1 approximation of the filter, so the binary filter keeps the
+/// latent filter's magnitude. Backward: see <see cref="ScaleGradMode"/> (implementations disagree; all are offered).
+/// Scalar view: Forward(x) = sign(x) and Derivative(x) = 1[|x| ≤ clip], i.e. α = 1 and the α-terms of
+/// <see cref="ScaleGradMode.Exact"/> omitted; the per-channel α exists only in <see cref="Quantizer.Apply"/>.
+/// Provenance: verified-code (jiecaoyu/XNOR-Net-PyTorch util.py; larq MagnitudeAwareSign; Bi-Real-net). methods.md §1.3.
+/// </remarks>
+public class ScaledSign(ScaleGradMode mode = ScaleGradMode.Exact, double clipValue = 1.0) : Quantizer
+{
+    /// <summary>Gradient convention.</summary>
+    public ScaleGradMode Mode { get; } = mode;
+
+    /// <summary>STE mask bound (+∞ = no mask).</summary>
+    public double ClipValue { get; } = clipValue > 0 ? clipValue : throw new ArgumentOutOfRangeException(nameof(clipValue), clipValue, "ScaledSign: the clip value must be > 0.");
+
+    /// <inheritdoc/>
+    public override string Name => "scaled_sign";
+    /// <inheritdoc/>
+    public override QuantizerKind Kind => QuantizerKind.Weight;
+    /// <inheritdoc/>
+    public override bool IsHardSign => false;
+    /// <inheritdoc/>
+    public override bool IsSmooth => false;
+
+    /// <summary>sign(x) (α = 1).</summary>
+    public override double Forward(double x) => BinaryMath.Sign(x);
+
+    /// <summary>1[|x| ≤ clip].</summary>
+    public override double Derivative(double x) => BinaryMath.InsideClip(x, ClipValue);
+
+    /// <summary>Per-channel α_o = mean |θ| of <paramref name="x"/> laid out as <paramref name="shape"/>.</summary>
+    public static double[] ChannelScales(double[] x, int[] shape)
+    {
+        (int channels, int n) = Channels.Weight(shape, x.Length);
+        double[] alpha = new double[channels];
+        for (int o = 0; o < channels; o++)
+        {
+            double s = 0;
+            for (int i = o * n; i < (o + 1) * n; i++) s += Math.Abs(x[i]);
+            alpha[o] = n > 0 ? s / n : 0;
+        }
+        return alpha;
+    }
+
+    /// <inheritdoc/>
+    protected override double[] ForwardValues(QuantizerCall call)
+    {
+        double[] alpha = ChannelScales(call.X, call.Shape);
+        call.Saved = alpha;
+        (_, int n) = Channels.Weight(call.Shape, call.X.Length);
+        double[] y = new double[call.X.Length];
+        for (int i = 0; i < y.Length; i++) y[i] = alpha[i / n] * BinaryMath.Sign(call.X[i]);
+        return y;
+    }
+
+    /// <inheritdoc/>
+    protected override double[] BackwardValues(QuantizerCall call, double[] dy, double[][] parameterGrads)
+    {
+        double[] x = call.X, alpha = (double[])call.Saved!;
+        (int channels, int n) = Channels.Weight(call.Shape, x.Length);
+        double[] dx = new double[x.Length];
+        for (int o = 0; o < channels; o++)
+        {
+            double sg = 0;
+            if (Mode == ScaleGradMode.Exact)
+                for (int i = o * n; i < (o + 1) * n; i++) sg += BinaryMath.Sign(x[i]) * dy[i];
+            for (int i = o * n; i < (o + 1) * n; i++)
+            {
+                double ste = BinaryMath.InsideClip(x[i], ClipValue) * dy[i];
+                dx[i] = Mode switch
+                {
+                    ScaleGradMode.Exact => alpha[o] * ste + BinaryMath.Sign(x[i]) * sg / n,
+                    ScaleGradMode.DetachedScaledSte => alpha[o] * ste,
+                    ScaleGradMode.DetachedUnscaledSte => ste,
+                    _ => dy[i] / n + alpha[o] * ste,
+                };
+            }
+        }
+        return dx;
+    }
+}

@@ -1,0 +1,50 @@
+namespace BinaryGrad.Binarization;
+
+/// <summary>Every binarization scheme by stable kebab-case name (the names training recipes and the CLI use).</summary>
+/// <remarks>Entries are grouped by methods.md section in the <c>SchemeRegistry.*.cs</c> files; the catalog is
+/// static because the tests and the CLI enumerate it.</remarks>
+public static partial class SchemeRegistry
+{
+    private static readonly Lazy<IReadOnlyList<SchemeInfo>> _all = new(() =>
+    {
+        List<SchemeInfo> all = [.. Section1(), .. Section2(), .. Section9()];
+        var duplicate = all.GroupBy(s => s.Name).FirstOrDefault(g => g.Count() > 1);
+        if (duplicate is not null) throw new InvalidOperationException($"SchemeRegistry: duplicate name '{duplicate.Key}'.");
+        return all;
+    });
+
+    /// <summary>All schemes in registration order.</summary>
+    public static IReadOnlyList<SchemeInfo> All => _all.Value;
+
+    /// <summary>All names.</summary>
+    public static IEnumerable<string> Names => All.Select(s => s.Name);
+
+    /// <summary>The scheme called <paramref name="name"/>.</summary>
+    /// <exception cref="ArgumentException">Unknown name; the message lists the valid names.</exception>
+    public static SchemeInfo Get(string name)
+    {
+        ArgumentNullException.ThrowIfNull(name);
+        return All.FirstOrDefault(s => s.Name == name)
+               ?? throw new ArgumentException($"Unknown binarization scheme '{name}'. Valid names: {string.Join(", ", Names)}.", nameof(name));
+    }
+
+    /// <summary>True and the scheme when <paramref name="name"/> is registered.</summary>
+    public static bool TryGet(string name, out SchemeInfo? scheme)
+    {
+        scheme = All.FirstOrDefault(s => s.Name == name);
+        return scheme is not null;
+    }
+
+    /// <summary>Shorthand for <c>Get(name).Create(overrides)</c>.</summary>
+    public static SchemeInstance Create(string name, IReadOnlyDictionary<string, double>? overrides = null) =>
+        Get(name).Create(overrides ?? new Dictionary<string, double>());
+
+    private static HyperParameter Hp(string name, double @default, double min, double max, string description, bool integer = false) =>
+        new(name, @default, min, max, description, integer);
+
+    private static readonly HyperParameter ActivationClip =
+        Hp("activation-clip", 1, 1e-6, double.PositiveInfinity, "STE mask bound c of the activation sign: dx = dy·1[|x| ≤ c] (∞ = identity STE).");
+
+    private static readonly HyperParameter ChannelsHp =
+        Hp("channels", 1, 1, 1 << 20, "Channels of the learnable per-channel parameters (1 = one value shared by all).", integer: true);
+}

@@ -1,0 +1,109 @@
+using BinaryGrad.Autograd;
+
+namespace BinaryGrad.Binarization;
+
+/// <summary>SiMaN weight binarization, sign-to-magnitude (Lin et al., IEEE TPAMI 2022, arXiv 2102.07981).</summary>
+/// <remarks>
+/// <para>Per output channel o (n weights):
+/// 1. (training, no gradient, in place on the latent leaf) w1 = θ − mean_o(θ); |w1| clamped to [P_p, P_{100−p}], the
+///    percentiles of |w1| over the whole layer (NumPy linear interpolation); θ ← sign(w1)·clamped|w1|; p = <see cref="Percent"/>,
+///    15·(1 − e/E) by default. This also re-centres the latent filters every call, as the reference code does.
+/// 2. w2 = (θ − mean_o)/sqrt(Var_o + 1e-5) (unbiased variance).
+/// 3. X = |w2|; the ⌊n/2⌋ largest X of each filter get +1, the rest −1 (ties by position): w_b = 2B − 1.
+/// The sign of the latent weight is discarded — magnitude decides — which maximises the entropy of the binary filter.</para>
+/// <para>Backward: w_b = X − detach(X) + (2B − 1) ⇒ dX = dw_b ⇒ dw2 = dw_b·sign(w2) (0 at w2 = 0, as torch's |·|), then the
+/// exact derivative of the standardisation.</para>
+/// <para>Scalar view: a single standardised value — Forward(x) = sign(|x| − median) is not defined elementwise, so
+/// Forward returns sign(x) and Derivative returns the magnitude factor sign(x) of step 3.</para>
+/// Provenance: verified-code (lmbxmu/SiMaN cifar/modules/binarized_modules.py, main.py). methods.md §9.4.
+/// </remarks>
+public sealed class SimanSign(double percentStart = 15, bool clipLatent = true) : Quantizer
+{
+    private readonly Schedule _percent = Schedule.Linear(percentStart, 0, ScheduleClock.Epoch);
+
+    /// <summary>Current clipping percentile p (0 = no clipping).</summary>
+    public double Percent { get; private set; } = percentStart;
+
+    /// <summary>Whether step 1 (in-place latent clipping) runs in training.</summary>
+    public bool ClipLatent { get; } = clipLatent;
+
+    /// <inheritdoc/>
+    public override string Name => "siman_sign";
+    /// <inheritdoc/>
+    public override QuantizerKind Kind => QuantizerKind.Weight;
+    /// <inheritdoc/>
+    public override bool IsHardSign => true;
+    /// <inheritdoc/>
+    public override bool IsSmooth => false;
+
+    /// <inheritdoc/>
+    public override void OnProgress(TrainingProgress progress) => Percent = _percent.ValueAt(progress);
+
+    /// <summary>sign(x).</summary>
+    public override double Forward(double x) => BinaryMath.Sign(x);
+
+    /// <summary>sign(x) with sign(0) = 0 (the derivative of |x|).</summary>
+    public override double Derivative(double x) => Math.Sign(x);
+
+    /// <summary>NumPy-style linear-interpolation percentile of <paramref name="sorted"/> (ascending).</summary>
+    public static double Percentile(double[] sorted, double p)
+    {
+        double rank = p / 100 * (sorted.Length - 1);
+        int lo = (int)Math.Floor(rank), hi = Math.Min(lo + 1, sorted.Length - 1);
+        return sorted[lo] + (rank - lo) * (sorted[hi] - sorted[lo]);
+    }
+
+    /// <inheritdoc/>
+    protected override void Prepare(Tensor x)
+    {
+        if (!Training || !ClipLatent || !x.IsLeaf || !x.IsContiguous || x.Length == 0) return;
+        double[] v = x.ToDoubleArray();
+        (int channels, int n) = Channels.Weight(x.Shape.ToArray(), v.Length);
+        double[] w1 = new double[v.Length];
+        for (int o = 0; o < channels; o++)
+        {
+            double m = 0;
+            for (int i = o * n; i < (o + 1) * n; i++) m += v[i];
+            m /= n;
+            for (int i = o * n; i < (o + 1) * n; i++) w1[i] = v[i] - m;
+        }
+        double[] sorted = [.. w1.Select(Math.Abs).Order()];
+        double low = Percentile(sorted, Percent), high = Percentile(sorted, 100 - Percent);
+        for (int i = 0; i < v.Length; i++) v[i] = Math.Sign(w1[i]) * Math.Clamp(Math.Abs(w1[i]), low, high);
+        if (x.DType == DType.Float32)
+        {
+            Span<float> f = x.AsSpan<float>();
+            for (int i = 0; i < v.Length; i++) f[i] = (float)v[i];
+        }
+        else v.CopyTo(x.AsSpan<double>());
+    }
+
+    private sealed record Saved(double[] W2, (double, double)[] Stats);
+
+    /// <inheritdoc/>
+    protected override double[] ForwardValues(QuantizerCall call)
+    {
+        double[] x = call.X;
+        (int channels, int n) = Channels.Weight(call.Shape, x.Length);
+        double[] w2 = new double[x.Length];
+        var stats = Standardization.Forward(x, channels, center: true, 1e-5, w2);
+        call.Saved = new Saved(w2, stats);
+        double[] y = new double[x.Length];
+        Array.Fill(y, -1.0);
+        for (int o = 0; o < channels; o++)
+        {
+            int[] order = [.. Enumerable.Range(o * n, n).OrderByDescending(i => Math.Abs(w2[i]))];
+            for (int r = 0; r < n / 2; r++) y[order[r]] = 1;
+        }
+        return y;
+    }
+
+    /// <inheritdoc/>
+    protected override double[] BackwardValues(QuantizerCall call, double[] dy, double[][] parameterGrads)
+    {
+        var s = (Saved)call.Saved!;
+        double[] dw2 = new double[dy.Length];
+        for (int i = 0; i < dw2.Length; i++) dw2[i] = dy[i] * Math.Sign(s.W2[i]);
+        return Standardization.Backward(call.X, s.W2, s.Stats, center: true, dw2);
+    }
+}

@@ -1,0 +1,61 @@
+namespace BinaryGrad.Binarization;
+
+/// <summary>Activation sign after per-sample standardisation, with the ApproxSign surrogate (SiMaN, BiPer).</summary>
+/// <remarks>
+/// Training forward: per sample (axis 0; all other axes form the group of n elements) a0 = (a − c·mean(a))/sqrt(Var(a) + 1e-5)
+/// (Var unbiased; c = 1 for SiMaN, c = 0 for BiPer), y = sign(a0). The positive scale never changes the sign, and with
+/// c = 0 neither does anything else, so the forward equals sign(a) (BiPer skips the normalisation at test time; SiMaN
+/// keeps it, so its test-time output is sign(a − mean)). Backward: the surrogate dz = dy·(2 − 2|a0|)₊ followed by the
+/// exact derivative of the standardisation (the reference code lets autograd differentiate it), i.e. dx is the exact
+/// gradient of Σ dy·F(a0(a)) with F the ApproxSign quadratic. Effect: the surrogate window adapts to each sample's spread.
+/// Scalar view: a single already-standardised value — Forward = sign, Derivative = ApproxSign'.
+/// Provenance: verified-code (lmbxmu/SiMaN and edmav4/BiPer binarized_modules.py). methods.md §9.1, §9.4.
+/// </remarks>
+public sealed class StandardizedSign(bool center) : Quantizer
+{
+    /// <summary>Subtract the per-sample mean (SiMaN) or only divide by the standard deviation (BiPer).</summary>
+    public bool Center { get; } = center;
+
+    /// <inheritdoc/>
+    public override string Name => Center ? "standardized_sign" : "scaled_approx_sign";
+    /// <inheritdoc/>
+    public override QuantizerKind Kind => QuantizerKind.Activation;
+    /// <inheritdoc/>
+    public override bool IsHardSign => true;
+    /// <inheritdoc/>
+    public override bool IsSmooth => false;
+
+    /// <summary>sign(x).</summary>
+    public override double Forward(double x) => BinaryMath.Sign(x);
+
+    /// <summary>(2 − 2|x|)·1[|x| ≤ 1].</summary>
+    public override double Derivative(double x) => BinaryMath.ApproxSignDerivative(x);
+
+    private sealed record Saved(double[] Z, (double, double)[] Stats);
+
+    /// <inheritdoc/>
+    protected override double[] ForwardValues(QuantizerCall call)
+    {
+        double[] x = call.X;
+        int groups = call.Shape.Length >= 2 && call.Shape[0] > 0 ? call.Shape[0] : 1;
+        double[] z = new double[x.Length];
+        if (Training || Center)
+        {
+            var stats = Standardization.Forward(x, groups, Center, 1e-5, z);
+            call.Saved = new Saved(z, stats);
+        }
+        else Array.Copy(x, z, x.Length);
+        double[] y = new double[x.Length];
+        for (int i = 0; i < y.Length; i++) y[i] = BinaryMath.Sign(z[i]);
+        return y;
+    }
+
+    /// <inheritdoc/>
+    protected override double[] BackwardValues(QuantizerCall call, double[] dy, double[][] parameterGrads)
+    {
+        if (call.Saved is not Saved s) return base.BackwardValues(call, dy, parameterGrads);
+        double[] dz = new double[dy.Length];
+        for (int i = 0; i < dz.Length; i++) dz[i] = dy[i] * BinaryMath.ApproxSignDerivative(s.Z[i]);
+        return Standardization.Backward(call.X, s.Z, s.Stats, Center, dz);
+    }
+}

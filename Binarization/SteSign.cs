@@ -1,0 +1,34 @@
+namespace BinaryGrad.Binarization;
+
+/// <summary>Sign with the (clipped) straight-through estimator: BNN's <c>BinaryTanh</c> activation and Larq
+/// <c>SteSign</c>.</summary>
+/// <remarks>
+/// Forward: y = sign(x) (sign(0) = +1 by default). Backward: dx = dy · 1[|x| ≤ c] with c = <see cref="ClipValue"/>
+/// (inclusive mask; c = +∞ gives the un-clipped identity STE). Why the mask: BNN's forward is
+/// 2·round(hard_sigmoid(x)) − 1 and round is given an identity gradient, so what remains is the derivative of hardtanh;
+/// it also stops pushing activations whose sign can no longer change.
+/// Provenance: verified-code (MatthieuCourbariaux/BinaryNet binary_net.py; larq SteSign). methods.md §1.2.
+/// </remarks>
+public sealed class SteSign(double clipValue = 1.0, SignZero zero = SignZero.PlusOne) : Quantizer
+{
+    /// <summary>The mask bound c (+∞ = no mask).</summary>
+    public double ClipValue { get; } = clipValue > 0 ? clipValue : throw new ArgumentOutOfRangeException(nameof(clipValue), clipValue, "SteSign: the clip value must be > 0 (use +∞ for no mask).");
+
+    /// <summary>What sign(0) returns.</summary>
+    public SignZero Zero { get; } = zero;
+
+    /// <inheritdoc/>
+    public override string Name => "ste_sign";
+    /// <inheritdoc/>
+    public override QuantizerKind Kind => QuantizerKind.Both;
+    /// <inheritdoc/>
+    public override bool IsHardSign => Zero == SignZero.PlusOne;
+    /// <inheritdoc/>
+    public override bool IsSmooth => false;
+
+    /// <summary>sign(x).</summary>
+    public override double Forward(double x) => BinaryMath.Sign(x, Zero);
+
+    /// <summary>1[|x| ≤ c].</summary>
+    public override double Derivative(double x) => BinaryMath.InsideClip(x, ClipValue);
+}
