@@ -42,6 +42,15 @@ public abstract class Module
         return parameter;
     }
 
+    /// <summary>Registers an existing parameter (owned by something else, e.g. a quantizer's learnable scale)
+    /// under its own name, so it is saved, loaded and optimised with this module's.</summary>
+    protected Parameter RegisterParameter(Parameter parameter)
+    {
+        CheckNewName(parameter.Name);
+        _parameters.Add(parameter);
+        return parameter;
+    }
+
     /// <summary>Registers a non-trainable state tensor (saved in <see cref="StateDict"/>, never optimised).
     /// <paramref name="followsModuleDType"/> false keeps it in its own type under <see cref="To"/> (e.g. a counter).</summary>
     protected ModuleBuffer RegisterBuffer(string name, Tensor value, bool followsModuleDType = true)
