@@ -156,6 +156,17 @@ public class OptimizerTests
     }
 
     [Test]
+    public void UnnamedParameters_WithClashingNames_GetPositionalStateNames()
+    {
+        Parameter first = new("weight", Tensor.FromValues([1.0], [1], DType.Float64)), second = new("weight", Tensor.FromValues([2.0], [1], DType.Float64));
+        var optimizer = new Sgd([new ParameterGroup([first, second])], 0.1, momentum: 0.5);
+        first.Value.Grad = Tensor.FromValues([1.0], [1], DType.Float64);
+        second.Value.Grad = Tensor.FromValues([1.0], [1], DType.Float64);
+        optimizer.Step();
+        Assert.That(optimizer.StateDict().Keys, Is.EqualTo(new[] { "group0.lr", "weight.momentum_buffer", "param1.momentum_buffer" }));
+    }
+
+    [Test]
     public void LoadStateDict_UnknownParameter_IsAnError() =>
         Assert.That(() => new Sgd(Named(NewParameter()), 0.1).LoadStateDict(new Dictionary<string, Tensor> { ["other.momentum_buffer"] = Tensor.Zeros([3]) }),
             Throws.ArgumentException.With.Message.Contains("other.momentum_buffer"));
