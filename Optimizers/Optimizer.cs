@@ -11,17 +11,21 @@ public sealed class ParameterGroup
     public ParameterGroup(IEnumerable<KeyValuePair<string, Parameter>> namedParameters)
     {
         ArgumentNullException.ThrowIfNull(namedParameters);
-        Named = [.. namedParameters];
+        Named = [.. namedParameters.Select(e => ((string?)e.Key, e.Value))];
     }
 
     /// <summary>A group of parameters named by <see cref="Parameter.Name"/> (made unique by the optimizer when they clash).</summary>
     public ParameterGroup(IEnumerable<Parameter> parameters)
-        : this(parameters.Select(p => KeyValuePair.Create((string)null!, p))) { }
+    {
+        ArgumentNullException.ThrowIfNull(parameters);
+        Named = [.. parameters.Select(p => ((string?)null, p))];
+    }
 
-    internal List<KeyValuePair<string, Parameter>> Named { get; }
+    /// <summary>The parameters with the names given at construction (null: named by the optimizer).</summary>
+    internal List<(string? Name, Parameter Parameter)> Named { get; }
 
     /// <summary>The parameters of the group.</summary>
-    public IEnumerable<Parameter> Parameters => Named.Select(e => e.Value);
+    public IEnumerable<Parameter> Parameters => Named.Select(e => e.Parameter);
 
     /// <summary>Step size.</summary>
     public double? LearningRate { get; set; }

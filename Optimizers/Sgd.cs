@@ -30,6 +30,8 @@ public sealed class Sgd : Optimizer
         (Nesterov, Dampening) = (nesterov, dampening);
     }
 
+    private object? _scratch;
+
     public bool Nesterov { get; }
     public double Dampening { get; }
 
@@ -45,7 +47,10 @@ public sealed class Sgd : Optimizer
     {
         Span<T> p = parameter.Value.AsSpan<T>();
         T wd = T.CreateChecked(group.WeightDecay!.Value), mu = T.CreateChecked(group.Momentum!.Value), lr = T.CreateChecked(group.Lr);
-        T[] g = grad.AsSpan<T>().ToArray();
+        // The gradient is modified below, so work on a copy in a reused buffer (the caller's gradient stays intact).
+        if (_scratch is not T[] scratch || scratch.Length < p.Length) _scratch = scratch = new T[p.Length];
+        Span<T> g = scratch.AsSpan(0, p.Length);
+        grad.AsSpan<T>().CopyTo(g);
         if (wd != T.Zero) TensorPrimitives.MultiplyAdd(p, wd, g, g);
         if (mu != T.Zero)
         {

@@ -68,6 +68,29 @@ public class LayerOpTests
             Throws.ArgumentException.With.Message.Contains("[1,2,5,5]").And.Message.Contains("[3,4,3,3]"));
 
     [Test]
+    public void ShapeErrors_NameTheOpAndTheShapes()
+    {
+        Assert.That(() => Ops.Linear(Tensor.Zeros([8, 3]), Tensor.Zeros([4, 5])),
+            Throws.ArgumentException.With.Message.EqualTo("linear: x [8,3] does not match weight [4,5] (in-features 3 vs 5)."));
+        Assert.That(() => Ops.BatchNorm(Tensor.Zeros([4, 3]), Tensor.Ones([2]), null, null, null, training: true),
+            Throws.ArgumentException.With.Message.Contains("batch_norm: gamma [2] must be [3]"));
+        Assert.That(() => new BatchNorm2d(3).Forward(Tensor.Zeros([2, 3])),
+            Throws.ArgumentException.With.Message.Contains("BatchNorm2d(3): input [2,3]"));
+        Assert.That(() => Ops.MaxPool2D(Tensor.Zeros([1, 1, 2, 2]), 3),
+            Throws.ArgumentException.With.Message.StartsWith("max_pool2d: x [1,1,2,2]"));
+    }
+
+    [Test]
+    public void LinearLayer_AppliesToTheLastAxisOfHigherRankInputs()
+    {
+        var layer = new Linear(4, 2, new Rng(9));
+        Tensor x = Tensor.Uniform([3, 5, 4], new Rng(10));
+        Tensor y = layer.Forward(x);
+        Assert.That(y.Shape.ToArray(), Is.EqualTo(new[] { 3, 5, 2 }));
+        Assert.That(y.ToDoubleArray(), Is.EqualTo(layer.Forward(x.Reshape(15, 4)).ToDoubleArray()));
+    }
+
+    [Test]
     public void Linear_Float32_MatchesMatMulPlusBias()
     {
         var rng = new Rng(4);

@@ -131,6 +131,27 @@ public class ModuleTests
         Assert.That(down.Forward(Tensor.Uniform([2, 4, 6, 6], new Rng(2))).Shape.ToArray(), Is.EqualTo(new[] { 2, 8, 3, 3 }));
     }
 
+    [Test]
+    public void SmallCnn_OneBatchLossFallsWithAdam()
+    {
+        var rng = new Rng(21);
+        var model = Models.SmallCnn(new Rng(22), imageSize: 8, classes: 3);
+        Tensor x = Tensor.Uniform([12, 1, 8, 8], rng, -1, 1);
+        int[] labels = [.. Enumerable.Range(0, 12).Select(i => i % 3)];
+        var optimizer = new Adam(model.NamedParameters(), 0.01);
+        double first = 0, last = 0;
+        for (int step = 0; step < 15; step++)
+        {
+            optimizer.ZeroGrad();
+            Tensor loss = Ops.CrossEntropy(model.Forward(x), labels);
+            loss.Backward();
+            optimizer.Step();
+            if (step == 0) first = loss.Item();
+            last = loss.Item();
+        }
+        Assert.That(last, Is.LessThan(first * 0.5), $"loss {first} → {last}");
+    }
+
     private static IEnumerable<string> OptimizerNames => ["sgd", "sgd-nesterov", "adam", "adamw"];
 
     /// <summary>Four Gaussian blobs at the corners of a square, labelled XOR-style: not linearly separable.</summary>

@@ -74,6 +74,35 @@ public class OptimizerTests
         }
     }
 
+    /// <summary>37 elements: whole SIMD vectors plus a scalar tail, so both loops of the fused update are checked.</summary>
+    [TestCase(false), TestCase(true)]
+    public void Adam_LongParameter_VectorAndTailMatchTheFormula(bool decoupled)
+    {
+        const int length = 37;
+        const double lr = 0.02, wd = 0.05, b1 = 0.9, b2 = 0.999, eps = 1e-8;
+        var rng = new Rng(8);
+        double[] w = new double[length], m = new double[length], v = new double[length];
+        for (int i = 0; i < length; i++) w[i] = rng.Uniform(-1, 1);
+        var p = new Parameter("w", Tensor.FromValues(w, [length], DType.Float64));
+        Optimizer optimizer = decoupled ? new AdamW(Named(p), lr, weightDecay: wd) : new Adam(Named(p), lr, weightDecay: wd);
+        for (int t = 1; t <= 2; t++)
+        {
+            double[] grad = new double[length];
+            for (int i = 0; i < length; i++) grad[i] = rng.Uniform(-1, 1);
+            p.Value.Grad = Tensor.FromValues(grad, [length], DType.Float64);
+            optimizer.Step();
+            for (int i = 0; i < length; i++)
+            {
+                double g = decoupled ? grad[i] : grad[i] + wd * w[i];
+                if (decoupled) w[i] *= 1 - lr * wd;
+                m[i] = b1 * m[i] + (1 - b1) * g;
+                v[i] = b2 * v[i] + (1 - b2) * g * g;
+                w[i] -= lr / (1 - Math.Pow(b1, t)) * m[i] / (Math.Sqrt(v[i]) / Math.Sqrt(1 - Math.Pow(b2, t)) + eps);
+            }
+            Assert.That(p.Value.ToDoubleArray(), Is.EqualTo(w).Within(1e-12), $"step {t}");
+        }
+    }
+
     [Test]
     public void Adam_Float32_TracksFloat64()
     {
@@ -124,6 +153,17 @@ public class OptimizerTests
         first.Step();
         second.Step();
         Assert.That(b.Value.ToArray<float>(), Is.EqualTo(a.Value.ToArray<float>()));
+    }
+
+    [Test]
+    public void UnnamedParameters_WithClashingNames_GetPositionalStateNames()
+    {
+        Parameter first = new("weight", Tensor.FromValues([1.0], [1], DType.Float64)), second = new("weight", Tensor.FromValues([2.0], [1], DType.Float64));
+        var optimizer = new Sgd([new ParameterGroup([first, second])], 0.1, momentum: 0.5);
+        first.Value.Grad = Tensor.FromValues([1.0], [1], DType.Float64);
+        second.Value.Grad = Tensor.FromValues([1.0], [1], DType.Float64);
+        optimizer.Step();
+        Assert.That(optimizer.StateDict().Keys, Is.EqualTo(new[] { "group0.lr", "weight.momentum_buffer", "param1.momentum_buffer" }));
     }
 
     [Test]
