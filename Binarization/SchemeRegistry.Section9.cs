@@ -31,7 +31,7 @@ public static partial class SchemeRegistry
             a => new SchemeInstance(new RotatedSign(a.Int("channels"), (ulong)a.Int("seed"), a.Int("rotation-update"), a["t-min"], a["t-max"], dtype: a.ParameterDType),
                 new RbnnSign(true, a["t-min"], a["t-max"])));
 
-        yield return new("bd-bnn", "BD-BNN kurtosis regularizer λ·avg_l (Kurt(W_l) − K_T)² toward bimodal latent weights; quantizers are BNN's (sign, clipped STE).",
+        yield return new("bd-bnn", "BD-BNN kurtosis regularizer λ·avg_l (Kurt(W_l) − K_T)² toward bimodal latent weights; quantizers are BNN's (sign weights with identity STE, sign activations with clipped STE) — the repo's own quantizers were not specified in methods.md.",
             Provenance.VerifiedCode, "§9.6",
             [Hp("target", 1.8, 1, 10, "Target kurtosis K_T (two-point 1, uniform 1.8, Gaussian 3)."),
              Hp("lambda", 1, 0, 1e3, "Weight λ of the penalty."),
