@@ -1,7 +1,7 @@
 namespace BinaryGrad.Binarization;
 
 /// <summary>RBNN's training-aware sign surrogate (Lin et al., NeurIPS 2020), without the rotation (see
-/// <c>RotatedSign</c> for the weight op with rotation).</summary>
+/// <see cref="RotatedSign"/> for the weight op with rotation).</summary>
 /// <remarks>
 /// Forward: sign(x). Backward: dx = dy·k·(√2·t − t²·|x|)₊ with t = 10^(log10 T_min + (log10 T_max − log10 T_min)·e/E) and
 /// k = max(1/t, 1) for weights; activations use k = 1 and t = max(t, 1) (methods.md §9.5). Early (small t) the

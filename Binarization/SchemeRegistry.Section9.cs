@@ -24,7 +24,14 @@ public static partial class SchemeRegistry
             Provenance.VerifiedCode, "§9.5", [tMin, tMax],
             a => new SchemeInstance(new RbnnSign(false, a["t-min"], a["t-max"]), new RbnnSign(true, a["t-min"], a["t-max"])));
 
-        yield return new("bd-bnn", "BD-BNN kurtosis regularizer λ·avg_l (Kurt(W_l) − K_T)² toward bimodal latent weights; quantizers are BNN's (sign, clipped STE).",
+        yield return new("rbnn", "RBNN: standardised weights rotated by learned bi-rotation R1ᵀXR2 (3 alternating SVD steps per forward), blended by |sin φ|, then sign with the k(√2t − t²|x|)₊ surrogate; same surrogate on activations.",
+            Provenance.VerifiedCode, "§9.5",
+            [ChannelsHp, tMin, tMax, Hp("seed", 1, 0, int.MaxValue, "Seed of the initial random orthogonal R1, R2.", integer: true),
+             Hp("rotation-update", 1, 1, 1000, "Update the rotation in epochs with epoch % k == 0 (1 = every forward).", integer: true)],
+            a => new SchemeInstance(new RotatedSign(a.Int("channels"), (ulong)a.Int("seed"), a.Int("rotation-update"), a["t-min"], a["t-max"], dtype: a.ParameterDType),
+                new RbnnSign(true, a["t-min"], a["t-max"])));
+
+        yield return new("bd-bnn", "BD-BNN kurtosis regularizer λ·avg_l (Kurt(W_l) − K_T)² toward bimodal latent weights; quantizers are BNN's (sign weights with identity STE, sign activations with clipped STE) — the repo's own quantizers were not specified in methods.md.",
             Provenance.VerifiedCode, "§9.6",
             [Hp("target", 1.8, 1, 10, "Target kurtosis K_T (two-point 1, uniform 1.8, Gaussian 3)."),
              Hp("lambda", 1, 0, 1e3, "Weight λ of the penalty."),

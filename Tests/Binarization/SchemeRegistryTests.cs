@@ -16,7 +16,7 @@ public class SchemeRegistryTests
         [
             "none", "binaryconnect", "binaryconnect-stochastic", "bnn", "xnor", "xnor-detached-scaled", "xnor-detached-unscaled",
             "approxsign", "swishsign", "magnitude-aware-sign", "reactnet", "dorefa", "lab", "learned-scale",
-            "proxconnect", "pc++-bc", "pc++-bnn", "pc++-bnn+", "pc++-proxquant", "bnn++", "bnn++-clip", "biper", "siman", "rbnn-sign", "bd-bnn",
+            "proxconnect", "pc++-bc", "pc++-bnn", "pc++-bnn+", "pc++-proxquant", "bnn++", "bnn++-clip", "biper", "siman", "rbnn-sign", "rbnn", "bd-bnn",
         ];
         Assert.That(SchemeRegistry.Names, Is.SupersetOf(required));
         Assert.That(SchemeRegistry.Names, Is.Unique);
