@@ -7,5 +7,5 @@ namespace BinaryGrad.Cli.Commands;
 public static class GradCheckCatalog
 {
     /// <summary>All cases in a stable order.</summary>
-    public static IReadOnlyList<GradCheckCase> All { get; } = [.. OpGradChecks.All, .. Layers.LayerGradChecks.All];
+    public static IReadOnlyList<GradCheckCase> All { get; } = [.. OpGradChecks.All, .. Layers.LayerGradChecks.All, .. Binarization.SchemeGradChecks.All];
 }

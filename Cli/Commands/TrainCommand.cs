@@ -21,17 +21,44 @@ public static class TrainCommand
         var resume = new Option<bool>("--resume") { Description = "Continue the run saved in --checkpoint." };
         var json = new Option<string?>("--json") { Description = "Append one JSON object per epoch to this file." };
         var dataDir = new Option<string?>("--data-dir") { Description = "Data directory (else $BINARYGRAD_DATA, else a per-user cache)." };
+        var scheme = new Option<string>("--scheme") { Description = "Binarization scheme ('binarygrad schemes' lists them); none = float model.", DefaultValueFactory = _ => "none" };
+        var schemeArgs = new Option<string[]>("--scheme-arg") { Description = "Override a scheme hyper-parameter: key=value (repeatable).", AllowMultipleArgumentsPerToken = false };
         var command = new Command("train", "Train a model on a real data set, evaluating on the test set after every epoch.")
         {
-            dataset, model, optimizer, lr, epochs, batchSize, seed, threads, checkpoint, resume, json, dataDir,
+            dataset, model, optimizer, lr, epochs, batchSize, seed, threads, checkpoint, resume, json, dataDir, scheme, schemeArgs,
         };
-        command.SetAction(r => Run(new TrainOptions
+        command.SetAction(r =>
         {
+            Dictionary<string, double> arguments;
+            try { arguments = ParseSchemeArguments(r.GetValue(schemeArgs) ?? []); }
+            catch (UsageException e)
+            {
+                Console.Error.WriteLine($"binarygrad train: {e.Message}");
+                return Program.BadInput;
+            }
+            return Run(new TrainOptions
+        {
+            Scheme = r.GetValue(scheme)!, SchemeArguments = arguments,
             Dataset = r.GetValue(dataset)!, Model = r.GetValue(model)!, Optimizer = r.GetValue(optimizer)!, LearningRate = r.GetValue(lr),
             Epochs = r.GetValue(epochs), BatchSize = r.GetValue(batchSize), Seed = r.GetValue(seed), Threads = r.GetValue(threads),
             CheckpointPath = r.GetValue(checkpoint), Resume = r.GetValue(resume), JsonPath = r.GetValue(json), DataDirectory = r.GetValue(dataDir),
-        }));
+        });
+        });
         return command;
+    }
+
+    /// <summary>Parses <c>key=value</c> pairs; the scheme itself checks keys and ranges.</summary>
+    public static Dictionary<string, double> ParseSchemeArguments(IEnumerable<string> pairs)
+    {
+        var result = new Dictionary<string, double>();
+        foreach (string pair in pairs)
+        {
+            int eq = pair.IndexOf('=');
+            if (eq <= 0 || !double.TryParse(pair[(eq + 1)..], NumberStyles.Float, CultureInfo.InvariantCulture, out double value))
+                throw new UsageException($"--scheme-arg '{pair}' is not of the form key=number (e.g. beta=5).");
+            result[pair[..eq]] = value;
+        }
+        return result;
     }
 
     public static int Run(TrainOptions options)

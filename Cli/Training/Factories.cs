@@ -1,4 +1,5 @@
 using BinaryGrad.Autograd;
+using BinaryGrad.Binarization;
 using BinaryGrad.Datasets;
 using BinaryGrad.Layers;
 using BinaryGrad.Optimizers;
@@ -10,7 +11,31 @@ public static class ModelFactory
 {
     public static readonly string[] Names = ["mlp", "cnn"];
 
-    public static Module Create(TrainOptions options, ImageDataset data, Rng rng) => options.Model switch
+    public static Module Create(TrainOptions options, ImageDataset data, Rng rng)
+    {
+        if (options.Scheme != "none") return CreateBinary(options, data, rng);
+        return CreateFloat(options, data, rng);
+    }
+
+    /// <summary>The binary counterpart of <c>--model</c> with the scheme's quantizers in every layer.</summary>
+    private static Module CreateBinary(TrainOptions options, ImageDataset data, Rng rng)
+    {
+        try
+        {
+            SchemeRegistry.Create(options.Scheme, options.SchemeArguments); // validate name and arguments once, up front
+        }
+        catch (ArgumentException e)
+        {
+            throw new UsageException($"--scheme {options.Scheme}: {e.Message}");
+        }
+        return options.Model switch
+        {
+            "mlp" => BinaryModels.Mlp(rng, () => SchemeRegistry.Create(options.Scheme, options.SchemeArguments), data.ImageSize, hidden: 1024, hiddenLayers: 3, data.ClassCount),
+            _ => throw new UsageException($"--scheme {options.Scheme} is available with --model mlp (the binary MLP of methods.md §10.1); '{options.Model}' has no binary variant yet."),
+        };
+    }
+
+    private static Module CreateFloat(TrainOptions options, ImageDataset data, Rng rng) => options.Model switch
     {
         "mlp" => Models.Mlp(rng, data.ImageSize, [512, 512], data.ClassCount),
         "cnn" => Models.SmallCnn(rng, data.Channels, data.ClassCount, data.Height),

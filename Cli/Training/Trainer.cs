@@ -2,7 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
 using BinaryGrad.Autograd;
-using BinaryGrad.Autograd.Serialization;
+using BinaryGrad.Binarization;
 using BinaryGrad.Datasets;
 using BinaryGrad.Kernels;
 using BinaryGrad.Layers;
@@ -17,7 +17,7 @@ public sealed class UsageException(string message) : Exception(message);
 public sealed class DivergedException(string message) : Exception(message);
 
 /// <summary>One epoch's figures, as written to the <c>--json</c> file.</summary>
-public sealed record EpochReport(int Epoch, double TrainLoss, double TrainAcc, double TestAcc, double ImagesPerSec, double Seconds);
+public sealed record EpochReport(int Epoch, double TrainLoss, double TrainAcc, double TestAcc, double ImagesPerSec, double Seconds, double? FlipRatio);
 
 /// <summary>The training loop behind <c>binarygrad train</c>: data, model, optimizer, per-epoch evaluation,
 /// JSON reports and checkpoints that resume bit for bit.</summary>
@@ -110,6 +110,7 @@ public sealed class Trainer
     private EpochReport TrainEpoch(int epoch, Module model, Optimizer optimizer, DataLoader loader, ImageDataset test, Normalization normalization)
     {
         model.Train();
+        var binary = model as BinaryClassifier;
         var clock = Stopwatch.StartNew();
         double lossSum = 0;
         long correct = 0, seen = 0;
@@ -118,8 +119,10 @@ public sealed class Trainer
         foreach (Batch batch in loader.Epoch())
         {
             Tensor x = BatchTensor(batch);
+            binary?.OnProgress(new TrainingProgress(epoch, (long)epoch * batches + batchIndex, _options.Epochs, (long)_options.Epochs * batches));
             Tensor logits = model.Forward(x);
             Tensor loss = Ops.CrossEntropy(logits, batch.LabelSpan);
+            if (binary?.Penalty() is { } penalty) loss = Ops.Add(loss, penalty);
             double lossValue = loss.Item();
             if (!double.IsFinite(lossValue))
                 throw new DivergedException($"Loss became {lossValue} at epoch {epoch + 1}, batch {batchIndex + 1}; stopping. " +
@@ -136,8 +139,11 @@ public sealed class Trainer
         double trainSeconds = clock.Elapsed.TotalSeconds;
         double testAcc = Evaluate(model, test, normalization, _options.BatchSize);
         double seconds = clock.Elapsed.TotalSeconds;
-        progress.Finish($"loss {lossSum / seen:F4}, train acc {(double)correct / seen:P2}, test acc {testAcc:P2}, {seen / trainSeconds:F0} images/s, {seconds:F1} s");
-        return new EpochReport(epoch + 1, lossSum / seen, (double)correct / seen, testAcc, seen / trainSeconds, seconds);
+        // mean over binary layers of the share of weights whose sign changed during this epoch
+        double? flipRatio = binary is null ? null : binary.BinaryLayers.Average(l => l.FlipRatioSinceLastCall());
+        progress.Finish($"loss {lossSum / seen:F4}, train acc {(double)correct / seen:P2}, test acc {testAcc:P2}, {seen / trainSeconds:F0} images/s, {seconds:F1} s" +
+            (flipRatio is double f ? $", flip ratio {f:P3}" : ""));
+        return new EpochReport(epoch + 1, lossSum / seen, (double)correct / seen, testAcc, seen / trainSeconds, seconds, flipRatio);
     }
 
     /// <summary>Accuracy of <paramref name="model"/> in eval mode over every image of <paramref name="data"/>.</summary>
@@ -176,7 +182,7 @@ public sealed class Trainer
         string line = JsonSerializer.Serialize(new
         {
             epoch = r.Epoch, trainLoss = r.TrainLoss, trainAcc = r.TrainAcc, testAcc = r.TestAcc,
-            imagesPerSec = r.ImagesPerSec, seconds = r.Seconds, model = _options.Model, scheme = _options.Scheme, dataset = _options.Dataset,
+            imagesPerSec = r.ImagesPerSec, seconds = r.Seconds, flipRatio = r.FlipRatio, model = _options.Model, scheme = _options.Scheme, dataset = _options.Dataset,
         });
         File.AppendAllText(_options.JsonPath, line + Environment.NewLine);
     }

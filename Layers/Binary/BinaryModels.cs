@@ -42,8 +42,8 @@ public static class BinaryModels
     /// quantizer; the inputs of every layer but the first (the real pixels, as in BNN) through its activation
     /// quantizer. Schemes without an activation quantizer (binary weights only, e.g. BinaryConnect) use ReLU
     /// activations instead; a scheme's learnable nonlinearity (ReActNet's RPReLU) follows each hidden BN.</summary>
-    /// <param name="newScheme">Creates a fresh scheme instance per layer, since quantizers carry their own
-    /// parameters and state.</param>
+    /// <remarks><paramref name="newScheme"/> creates a fresh scheme instance per layer, since quantizers carry
+    /// their own parameters and state.</remarks>
     public static BinaryClassifier Mlp(Rng rng, Func<SchemeInstance> newScheme, int inputs = 784, int hidden = 1024, int hiddenLayers = 3, int classes = 10)
     {
         var body = new Sequential(new Flatten());
