@@ -19,7 +19,7 @@ public static unsafe partial class BinaryGemm
     private const int BBlockBytes = 128 * 1024;
 
     /// <summary>One register block: the mismatch counts of rows a0, a1 against rows b0, b1, over
-    /// <c>words</c> words (a multiple of <see cref="BitPack.RowAlignmentWords"/>), and of one pair.</summary>
+    /// <c>words</c> words (a multiple of <see cref="BitPack.RowAlignmentWords"/> = 4), and of one pair.</summary>
     internal interface IMicroKernel
     {
         static abstract void Block2x2(ulong* a0, ulong* a1, ulong* b0, ulong* b1, int words,
@@ -103,7 +103,7 @@ public static unsafe partial class BinaryGemm
         public static int Single(ulong* a, ulong* b, int words)
         {
             ulong s0 = 0, s1 = 0;
-            for (int w = 0; w < words; w += 2) // words is a multiple of 8
+            for (int w = 0; w < words; w += 2) // words is a multiple of 4
             {
                 s0 += Count(a[w] ^ b[w]);
                 s1 += Count(a[w + 1] ^ b[w + 1]);
@@ -170,11 +170,11 @@ public static unsafe partial class BinaryGemm
         {
             Vector512<ulong> t00 = default, t01 = default, t10 = default, t11 = default;
             Vector512<byte> table = BitCount.NibbleTable512, low = Vector512.Create((byte)0x0F);
-            for (int w = 0; w < words;)
+            for (int w = 0; w + 8 <= words;)
             {
                 int end = Math.Min(words, w + 8 * MaxVectorsPerByteSum);
                 Vector512<byte> s00 = default, s01 = default, s10 = default, s11 = default;
-                for (; w < end; w += 8)
+                for (; w + 8 <= end; w += 8)
                 {
                     Vector512<ulong> x0 = Vector512.Load(a0 + w), x1 = Vector512.Load(a1 + w);
                     Vector512<ulong> y0 = Vector512.Load(b0 + w), y1 = Vector512.Load(b1 + w);
@@ -189,20 +189,29 @@ public static unsafe partial class BinaryGemm
                 t11 += BitCount.SumBytes(s11);
             }
             (c00, c01, c10, c11) = ((int)Vector512.Sum(t00), (int)Vector512.Sum(t01), (int)Vector512.Sum(t10), (int)Vector512.Sum(t11));
+            if (words % 8 != 0) // rows are aligned to 4 words: at most one 256-bit step left
+            {
+                int w = words - 4;
+                c00 += Vector256Kernel.Single(a0 + w, b0 + w, 4);
+                c01 += Vector256Kernel.Single(a0 + w, b1 + w, 4);
+                c10 += Vector256Kernel.Single(a1 + w, b0 + w, 4);
+                c11 += Vector256Kernel.Single(a1 + w, b1 + w, 4);
+            }
         }
 
         public static int Single(ulong* a, ulong* b, int words)
         {
             Vector512<ulong> total = default;
             Vector512<byte> table = BitCount.NibbleTable512, low = Vector512.Create((byte)0x0F);
-            for (int w = 0; w < words;)
+            for (int w = 0; w + 8 <= words;)
             {
                 int end = Math.Min(words, w + 8 * MaxVectorsPerByteSum);
                 Vector512<byte> sum = default;
-                for (; w < end; w += 8) sum += BitCount.ByteCounts(Vector512.Load(a + w) ^ Vector512.Load(b + w), table, low);
+                for (; w + 8 <= end; w += 8) sum += BitCount.ByteCounts(Vector512.Load(a + w) ^ Vector512.Load(b + w), table, low);
                 total += BitCount.SumBytes(sum);
             }
-            return (int)Vector512.Sum(total);
+            int count = (int)Vector512.Sum(total);
+            return words % 8 == 0 ? count : count + Vector256Kernel.Single(a + words - 4, b + words - 4, 4);
         }
     }
 }

@@ -15,8 +15,10 @@ namespace BinaryGrad.Kernels.Binary;
 /// whole words of row padding, is 0 in every packed operand. The XOR of two zero bits is 0, so padding never adds
 /// to a mismatch count, and the kernels compute <c>K − 2·popcount(a XOR b)</c> with the true K.</para>
 /// <para><b>Row-major matrices</b> [rows × K] pack to [rows × <see cref="WordsPerRow"/>(K)] words: each row is
-/// <c>ceil(K/64)</c> words rounded up to a multiple of <see cref="RowAlignmentWords"/> (8 words = 512 bits), so
-/// every SIMD path of the GEMM reads whole vectors and none needs a tail loop.</para>
+/// <c>ceil(K/64)</c> words rounded up to a multiple of <see cref="RowAlignmentWords"/> (4 words = 256 bits), so
+/// the GEMM reads whole 256-bit vectors with no tail loop; the Vector512 path takes at most one 256-bit step at the
+/// end of a row. (Aligning to 512 bits would waste up to 448 bits per row: a 3×3 filter over 128 channels is
+/// 1152 bits, 18 words, which 4-word alignment pads to 20 and 8-word alignment to 24.)</para>
 /// <para><b>NCHW activations</b> [N][C][H][W] pack channels-last: [N][H][W][<see cref="WordsPerPixel"/>(C)],
 /// pixel (n, h, w) at word offset <c>((n·H + h)·W + w)·WordsPerPixel(C)</c>, channel c at bit c of that pixel's
 /// words. The per-pixel stride is tight (<c>ceil(C/64)</c>, not aligned) because the convolution gathers the
@@ -24,8 +26,8 @@ namespace BinaryGrad.Kernels.Binary;
 /// </remarks>
 public static class BitPack
 {
-    /// <summary>Row stride granularity of packed matrices, in words: 8 words = 512 bits = one Vector512.</summary>
-    public const int RowAlignmentWords = 8;
+    /// <summary>Row stride granularity of packed matrices, in words: 4 words = 256 bits = one Vector256.</summary>
+    public const int RowAlignmentWords = 4;
 
     /// <summary>Words per packed matrix row: <c>ceil(K/64)</c> rounded up to a multiple of
     /// <see cref="RowAlignmentWords"/>. K = 0 gives 0.</summary>

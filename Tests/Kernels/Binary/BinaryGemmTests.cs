@@ -9,8 +9,9 @@ public class BinaryGemmTests
 {
     private static readonly SimdPath[] Paths = [SimdPath.Scalar, SimdPath.Vector256, SimdPath.Vector512];
 
-    // Reduction lengths around every word and vector boundary (64, 256, 512 bits) and past one byte-sum chunk.
-    private static readonly int[] BitCounts = [1, 63, 64, 65, 200, 256, 511, 513, 1000, 8000];
+    // Reduction lengths around every word and vector boundary (64, 256, 512 bits), rows of 4 mod 8 words (the
+    // Vector512 path's 256-bit tail), and past one byte-sum chunk (31 vectors) of each vector width.
+    private static readonly int[] BitCounts = [1, 63, 64, 65, 200, 256, 511, 513, 1000, 8000, 16100];
 
     // M and N below, at and off the 2×2 register block; (37, 33) also spans several threads' row ranges.
     private static readonly (int M, int N)[] Sizes = [(1, 1), (2, 2), (3, 5), (37, 33)];
