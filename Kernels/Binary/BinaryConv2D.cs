@@ -119,40 +119,68 @@ public static unsafe class BinaryConv2D
         BitPack.CheckLength(bias.Length, shape.OutChannels, nameof(bias));
     }
 
-    /// <summary>Writes one output pixel's dots for all output channels.</summary>
-    private interface IPixelOutput
+    /// <summary>Writes the dots of a tile of output pixels [<c>first</c>, <c>first + rows</c>) (flattened over
+    /// batch and space), <c>dots[r·OutChannels + o]</c>.</summary>
+    private interface ITileOutput
     {
-        void Store(in BinaryConv2DShape shape, int image, int pixel, int* dots, float* scale, float* bias);
+        void Store(in BinaryConv2DShape shape, int first, int rows, int* dots, float* scale, float* bias);
     }
 
-    private readonly struct IntOutput(int* output) : IPixelOutput
+    /// <summary>NCHW stores channel by channel over the tile's pixels of one image, so consecutive stores are
+    /// consecutive addresses (a pixel at a time would stride a whole plane between stores).</summary>
+    private readonly struct IntOutput(int* output) : ITileOutput
     {
-        public void Store(in BinaryConv2DShape s, int image, int pixel, int* dots, float* scale, float* bias)
+        public void Store(in BinaryConv2DShape s, int first, int rows, int* dots, float* scale, float* bias)
         {
-            int plane = s.OutHeight * s.OutWidth;
-            int* dst = output + (nint)image * s.OutChannels * plane + pixel;
-            for (int o = 0; o < s.OutChannels; o++) dst[(nint)o * plane] = dots[o];
+            int plane = s.OutHeight * s.OutWidth, channels = s.OutChannels;
+            for (int r0 = 0; r0 < rows;)
+            {
+                int image = (first + r0) / plane, pixel = (first + r0) % plane, run = Math.Min(rows - r0, plane - pixel);
+                for (int o = 0; o < channels; o++)
+                {
+                    int* dst = output + ((nint)image * channels + o) * plane + pixel;
+                    int* src = dots + (nint)r0 * channels + o;
+                    for (int r = 0; r < run; r++) dst[r] = src[(nint)r * channels];
+                }
+                r0 += run;
+            }
         }
     }
 
-    private readonly struct AffineOutput(float* output) : IPixelOutput
+    /// <summary><c>scale[o]·dot + bias[o]</c> to NCHW, stored as <see cref="IntOutput"/> does.</summary>
+    private readonly struct AffineOutput(float* output) : ITileOutput
     {
-        public void Store(in BinaryConv2DShape s, int image, int pixel, int* dots, float* scale, float* bias)
+        public void Store(in BinaryConv2DShape s, int first, int rows, int* dots, float* scale, float* bias)
         {
-            int plane = s.OutHeight * s.OutWidth;
-            float* dst = output + (nint)image * s.OutChannels * plane + pixel;
-            for (int o = 0; o < s.OutChannels; o++) dst[(nint)o * plane] = scale[o] * (float)dots[o] + bias[o];
+            int plane = s.OutHeight * s.OutWidth, channels = s.OutChannels;
+            for (int r0 = 0; r0 < rows;)
+            {
+                int image = (first + r0) / plane, pixel = (first + r0) % plane, run = Math.Min(rows - r0, plane - pixel);
+                for (int o = 0; o < channels; o++)
+                {
+                    float* dst = output + ((nint)image * channels + o) * plane + pixel;
+                    int* src = dots + (nint)r0 * channels + o;
+                    float scaleO = scale[o], biasO = bias[o];
+                    for (int r = 0; r < run; r++) dst[r] = scaleO * (float)src[(nint)r * channels] + biasO;
+                }
+                r0 += run;
+            }
         }
     }
 
     /// <summary>Sign bits of <c>scale·dot + bias</c>, 8 channels per compare on the vector paths. Both forms are
     /// branch-free: the signs are data, and a branch per channel mispredicted half the time.</summary>
-    private readonly struct PackedSignOutput(ulong* output, bool vectorized) : IPixelOutput
+    private readonly struct PackedSignOutput(ulong* output, bool vectorized) : ITileOutput
     {
-        public void Store(in BinaryConv2DShape s, int image, int pixel, int* dots, float* scale, float* bias)
+        public void Store(in BinaryConv2DShape s, int first, int rows, int* dots, float* scale, float* bias)
+        {
+            for (int r = 0; r < rows; r++) StorePixel(s, first + r, dots + (nint)r * s.OutChannels, scale, bias);
+        }
+
+        private void StorePixel(in BinaryConv2DShape s, int outputPixel, int* dots, float* scale, float* bias)
         {
             int wpp = BitPack.WordsPerPixel(s.OutChannels);
-            ulong* dst = output + ((nint)image * s.OutHeight * s.OutWidth + pixel) * wpp;
+            ulong* dst = output + (nint)outputPixel * wpp; // [N][OH][OW] flattened is the output pixel index
             for (int w = 0; w < wpp; w++)
             {
                 ulong word = 0;
@@ -172,7 +200,7 @@ public static unsafe class BinaryConv2D
 
     private static void Run<TOutput>(ReadOnlySpan<ulong> input, ReadOnlySpan<ulong> weights, BinaryConv2DShape s,
                                      TOutput output, float* scale, float* bias)
-        where TOutput : struct, IPixelOutput
+        where TOutput : struct, ITileOutput
     {
         int pixels = s.OutHeight * s.OutWidth, outputPixels = s.Batch * pixels;
         if (outputPixels == 0) return;
@@ -227,7 +255,7 @@ public static unsafe class BinaryConv2D
     /// all filters, correct for padded taps, and hand each pixel's dots to the output.</summary>
     private static void RunTiles<TOutput>(ulong* input, ulong* weights, int* tapPrefix, in BinaryConv2DShape s, TOutput output,
                                           float* scale, float* bias, int start, int end, SimdPath path)
-        where TOutput : struct, IPixelOutput
+        where TOutput : struct, ITileOutput
     {
         int row = s.WeightWordsPerFilter, wpp = BitPack.WordsPerPixel(s.InChannels), ow = s.OutWidth, pixels = s.OutHeight * ow;
         int kh = s.KernelHeight, kw = s.KernelWidth, pw = kw + 1, prefixStride = (kh + 1) * pw;
@@ -244,7 +272,7 @@ public static unsafe class BinaryConv2D
                                            new BinaryGemm.MismatchEpilogue(counts, s.OutChannels));
                 for (int r = 0; r < tileRows; r++)
                 {
-                    int image = (tile + r) / pixels, pixel = (tile + r) % pixels, y = pixel / ow, x = pixel % ow;
+                    int pixel = (tile + r) % pixels, y = pixel / ow, x = pixel % ow;
                     int ky0 = Math.Max(0, s.Padding - y * s.Stride), ky1 = Math.Min(kh, s.Height + s.Padding - y * s.Stride);
                     int kx0 = Math.Max(0, s.Padding - x * s.Stride), kx1 = Math.Min(kw, s.Width + s.Padding - x * s.Stride);
                     ky1 = Math.Max(ky0, ky1);
@@ -263,8 +291,8 @@ public static unsafe class BinaryConv2D
                         }
                         dots[o] = validBits - 2 * mismatches;
                     }
-                    output.Store(s, image, pixel, dots, scale, bias);
                 }
+                output.Store(s, tile, tileRows, counts, scale, bias);
             }
         }
         ArrayPool<ulong>.Shared.Return(patchArray);
