@@ -1,0 +1,146 @@
+using BinaryGrad.Kernels;
+using BinaryGrad.Kernels.Binary;
+using NUnit.Framework;
+
+namespace BinaryGrad.Tests.Kernels.Binary;
+
+[TestFixture, Category("Kernels")]
+public class BinaryConv2DTests
+{
+    private static readonly SimdPath[] Paths = [SimdPath.Scalar, SimdPath.Vector256, SimdPath.Vector512];
+
+    // Kernel sizes 1, 3, 5 and non-square; stride 1 and 2; padding 0, 1, 2 and more than k/2 (outputs with no
+    // valid tap at all); odd spatial sizes; channel counts at and around every word boundary.
+    private static readonly BinaryConv2DShape[] Shapes =
+    [
+        new(Batch: 1, InChannels: 1, Height: 5, Width: 5, OutChannels: 2, KernelHeight: 3, KernelWidth: 3, Stride: 1, Padding: 1),
+        new(2, 3, 7, 5, 4, 3, 3, Stride: 2, Padding: 1),
+        new(1, 63, 6, 6, 3, 3, 3, Stride: 1, Padding: 1),
+        new(1, 64, 5, 7, 5, 1, 1, Stride: 1, Padding: 0),
+        new(1, 65, 5, 5, 3, 5, 5, Stride: 1, Padding: 2),
+        new(1, 130, 4, 5, 2, 3, 3, Stride: 2, Padding: 1),
+        new(1, 3, 9, 9, 5, 5, 5, Stride: 2, Padding: 2),
+        new(1, 4, 5, 5, 3, 3, 3, Stride: 1, Padding: 3),
+        new(2, 65, 3, 3, 66, 1, 1, Stride: 2, Padding: 1),
+        new(1, 5, 6, 5, 3, 2, 3, Stride: 1, Padding: 1),
+        new(1, 64, 3, 3, 130, 3, 3, Stride: 1, Padding: 0),
+    ];
+
+    private int _savedThreads;
+
+    [SetUp] public void SaveThreads() => _savedThreads = KernelThreads.Count;
+    [TearDown] public void RestoreThreads() => KernelThreads.Count = _savedThreads;
+
+    private static float[] RandomSigns(int length, Random random) =>
+        Enumerable.Range(0, length).Select(_ => random.Next(2) == 0 ? -1f : 1f).ToArray();
+
+    /// <summary>The float convolution the binary kernel must equal: NCHW, OIHW filters, zero padding. 7 loops.</summary>
+    private static float[] NaiveConv(float[] x, float[] w, BinaryConv2DShape s)
+    {
+        int oh = s.OutHeight, ow = s.OutWidth;
+        float[] y = new float[s.Batch * s.OutChannels * oh * ow];
+        for (int n = 0; n < s.Batch; n++)
+            for (int o = 0; o < s.OutChannels; o++)
+                for (int oy = 0; oy < oh; oy++)
+                    for (int ox = 0; ox < ow; ox++)
+                    {
+                        float sum = 0f;
+                        for (int c = 0; c < s.InChannels; c++)
+                            for (int ky = 0; ky < s.KernelHeight; ky++)
+                                for (int kx = 0; kx < s.KernelWidth; kx++)
+                                {
+                                    int iy = oy * s.Stride - s.Padding + ky, ix = ox * s.Stride - s.Padding + kx;
+                                    float v = iy < 0 || iy >= s.Height || ix < 0 || ix >= s.Width ? 0f : x[((n * s.InChannels + c) * s.Height + iy) * s.Width + ix];
+                                    sum += v * w[((o * s.InChannels + c) * s.KernelHeight + ky) * s.KernelWidth + kx];
+                                }
+                        y[((n * s.OutChannels + o) * oh + oy) * ow + ox] = sum;
+                    }
+        return y;
+    }
+
+    private sealed record Layer(float[] X, float[] W, ulong[] PackedX, ulong[] PackedW, float[] Scale, float[] Bias);
+
+    private static Layer Make(BinaryConv2DShape s, int seed)
+    {
+        var random = new Random(seed);
+        float[] x = RandomSigns(s.Batch * s.InChannels * s.Height * s.Width, random);
+        float[] w = RandomSigns(s.OutChannels * s.InChannels * s.KernelHeight * s.KernelWidth, random);
+        ulong[] px = new ulong[s.InputWords], pw = new ulong[s.OutChannels * s.WeightWordsPerFilter];
+        BitPack.PackChannelsLast(x, px, s.Batch, s.InChannels, s.Height, s.Width);
+        BinaryConv2D.PackWeights(w, pw, s);
+        // Negative, zero and positive scales; integer biases make scale·dot + bias = 0 ties common (0 → +1).
+        float[] scaleChoices = [-1.5f, -1f, 0f, 0.5f, 2f];
+        float[] scale = Enumerable.Range(0, s.OutChannels).Select(_ => scaleChoices[random.Next(scaleChoices.Length)]).ToArray();
+        float[] bias = Enumerable.Range(0, s.OutChannels).Select(_ => (float)random.Next(-3, 4)).ToArray();
+        return new Layer(x, w, px, pw, scale, bias);
+    }
+
+    private static float[] Affine(float[] dots, Layer l, BinaryConv2DShape s)
+    {
+        int plane = s.OutHeight * s.OutWidth;
+        return dots.Select((d, i) => l.Scale[i / plane % s.OutChannels] * d + l.Bias[i / plane % s.OutChannels]).ToArray();
+    }
+
+    private static IEnumerable<TestCaseData> Cases() =>
+        from shape in Shapes from path in Paths from threads in new[] { 1, 2 }
+        select new TestCaseData(shape, path, threads).SetArgDisplayNames(
+            $"N{shape.Batch} C{shape.InChannels} {shape.Height}x{shape.Width} O{shape.OutChannels} k{shape.KernelHeight}x{shape.KernelWidth} s{shape.Stride} p{shape.Padding}",
+            path.ToString(), $"threads {threads}");
+
+    [TestCaseSource(nameof(Cases))]
+    public void Forward_EqualsFloatConvOfSameSigns(BinaryConv2DShape s, SimdPath path, int threads)
+    {
+        KernelThreads.Count = threads;
+        Layer l = Make(s, seed: s.InChannels * 7 + s.KernelHeight);
+        float[] expected = NaiveConv(l.X, l.W, s);
+        int[] actual = new int[s.OutputCount + 1];
+        actual[^1] = 999;
+        using (Simd.Force(path)) BinaryConv2D.Forward(l.PackedX, l.PackedW, actual.AsSpan(0, (int)s.OutputCount), s);
+        Assert.That(actual[..^1].Select(v => (float)v), Is.EqualTo(expected), "dots");
+        Assert.That(actual[^1], Is.EqualTo(999), "wrote past the end");
+
+        int[] reference = new int[s.OutputCount];
+        BinaryConv2D.Reference(l.PackedX, l.PackedW, reference, s);
+        Assert.That(reference.Select(v => (float)v), Is.EqualTo(expected), "reference");
+    }
+
+    [TestCaseSource(nameof(Cases))]
+    public void Forward_FusedAffineAndPackedSign_EqualFloatComputation(BinaryConv2DShape s, SimdPath path, int threads)
+    {
+        KernelThreads.Count = threads;
+        Layer l = Make(s, seed: s.OutChannels * 13 + s.Padding);
+        float[] expected = Affine(NaiveConv(l.X, l.W, s), l, s);
+        float[] actual = new float[s.OutputCount];
+        ulong[] packed = Enumerable.Repeat(ulong.MaxValue, (int)s.PackedOutputWords).ToArray(), expectedPacked = new ulong[packed.Length];
+        using (Simd.Force(path))
+        {
+            BinaryConv2D.Forward(l.PackedX, l.PackedW, actual, s, l.Scale, l.Bias);
+            BinaryConv2D.ForwardPackedSign(l.PackedX, l.PackedW, packed, s, l.Scale, l.Bias);
+        }
+        Assert.That(actual, Is.EqualTo(expected), "scale·dot + bias");
+        BitPack.ChannelsLastReference<float>(expected, expectedPacked, s.Batch, s.OutChannels, s.OutHeight * s.OutWidth);
+        Assert.That(packed, Is.EqualTo(expectedPacked), "packed sign(scale·dot + bias), zero padding bits");
+    }
+
+    [Test]
+    public void TwoLayerChain_ThroughPackedSigns_EqualsFloatPipeline([ValueSource(nameof(Paths))] SimdPath path)
+    {
+        var first = new BinaryConv2DShape(2, 3, 7, 7, 65, 3, 3, Stride: 1, Padding: 1);
+        var second = new BinaryConv2DShape(2, 65, 7, 7, 4, 3, 3, Stride: 2, Padding: 1);
+        Layer l1 = Make(first, seed: 1), l2 = Make(second, seed: 2);
+        ulong[] hidden = new ulong[first.PackedOutputWords];
+        float[] actual = new float[second.OutputCount];
+        using (Simd.Force(path))
+        {
+            BinaryConv2D.ForwardPackedSign(l1.PackedX, l1.PackedW, hidden, first, l1.Scale, l1.Bias);
+            BinaryConv2D.Forward(hidden, l2.PackedW, actual, second, l2.Scale, l2.Bias);
+        }
+        float[] hiddenFloat = Affine(NaiveConv(l1.X, l1.W, first), l1, first).Select(v => v >= 0f ? 1f : -1f).ToArray();
+        Assert.That(actual, Is.EqualTo(Affine(NaiveConv(hiddenFloat, l2.W, second), l2, second)));
+    }
+
+    [Test]
+    public void Forward_KernelLargerThanPaddedInput_Throws() =>
+        Assert.That(() => BinaryConv2D.Forward(new ulong[4], new ulong[8], new int[1], new BinaryConv2DShape(1, 1, 2, 2, 1, 5, 5)),
+                    Throws.ArgumentException);
+}

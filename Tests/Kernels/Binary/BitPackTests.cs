@@ -1,0 +1,110 @@
+using BinaryGrad.Kernels;
+using BinaryGrad.Kernels.Binary;
+using NUnit.Framework;
+
+namespace BinaryGrad.Tests.Kernels.Binary;
+
+[TestFixture, Category("Kernels")]
+public class BitPackTests
+{
+    private static readonly SimdPath[] Paths = [SimdPath.Scalar, SimdPath.Vector256, SimdPath.Vector512];
+
+    // Empty, inside one word, word edges, several words with and without a tail, and past one Vector512 of floats.
+    private static readonly int[] Lengths = [0, 1, 7, 8, 15, 16, 31, 32, 63, 64, 65, 127, 128, 129, 200, 511, 513];
+
+    /// <summary>Uniform values in (−1, 1) with the special values sprinkled in: ±0, NaN, ±∞, ±subnormal.</summary>
+    internal static float[] WithSpecials(int length, int seed)
+    {
+        var random = new Random(seed);
+        float[] specials = [0f, -0f, float.NaN, float.PositiveInfinity, float.NegativeInfinity, float.Epsilon, -float.Epsilon];
+        var x = new float[length];
+        for (int i = 0; i < length; i++)
+            x[i] = random.Next(8) == 0 ? specials[random.Next(specials.Length)] : (float)(random.NextDouble() * 2 - 1);
+        return x;
+    }
+
+    private static float SignOf(float v) => v >= 0f ? 1f : -1f; // the documented convention: ±0 → +1, NaN → −1
+
+    [Test]
+    public void Pack_EveryPath_MatchesSignConventionAndZeroesPadding(
+        [ValueSource(nameof(Paths))] SimdPath path, [ValueSource(nameof(Lengths))] int length)
+    {
+        float[] x = WithSpecials(length, seed: length);
+        int words = BitPack.WordsPerPixel(length);
+        ulong[] bits = new ulong[words + 1];
+        Array.Fill(bits, ulong.MaxValue); // stale bits must be overwritten, the guard word left alone
+        using (Simd.Force(path)) BitPack.Pack(x, bits.AsSpan(0, words));
+
+        float[] unpacked = new float[length];
+        BitPack.Unpack(bits, unpacked);
+        Assert.That(unpacked, Is.EqualTo(x.Select(SignOf).ToArray()), "signs");
+        if (length % 64 != 0) Assert.That(bits[words - 1] >> (length % 64), Is.Zero, "padding bits of the last word");
+        Assert.That(bits[words], Is.EqualTo(ulong.MaxValue), "wrote past the end");
+    }
+
+    [Test]
+    public void Pack_Double_EveryPath_MatchesFloatPackOfSameValues(
+        [ValueSource(nameof(Paths))] SimdPath path, [ValueSource(nameof(Lengths))] int length)
+    {
+        float[] x = WithSpecials(length, seed: 100 + length);
+        double[] xd = x.Select(v => (double)v).ToArray();
+        ulong[] expected = new ulong[BitPack.WordsPerPixel(length)], actual = new ulong[expected.Length];
+        BitPack.Reference<float>(x, expected);
+        using (Simd.Force(path)) BitPack.Pack(xd, actual);
+        Assert.That(actual, Is.EqualTo(expected));
+    }
+
+    [Test]
+    public void PackRows_EveryPath_RoundTripsAndZeroesPaddingWords(
+        [ValueSource(nameof(Paths))] SimdPath path, [Values(1, 63, 64, 65, 200, 513)] int bitCount)
+    {
+        const int rows = 3;
+        float[] x = WithSpecials(rows * bitCount, seed: bitCount);
+        int stride = BitPack.WordsPerRow(bitCount);
+        ulong[] bits = Enumerable.Repeat(ulong.MaxValue, rows * stride).ToArray();
+        using (Simd.Force(path)) BitPack.PackRows(x, bits, rows, bitCount);
+
+        Assert.That(stride % BitPack.RowAlignmentWords, Is.Zero, "stride alignment");
+        float[] unpacked = new float[x.Length];
+        BitPack.UnpackRows(bits, unpacked, rows, bitCount);
+        Assert.That(unpacked, Is.EqualTo(x.Select(SignOf).ToArray()), "signs");
+        for (int r = 0; r < rows; r++)
+            Assert.That(bits.Skip(r * stride + BitPack.WordsPerPixel(bitCount)).Take(stride - BitPack.WordsPerPixel(bitCount)),
+                        Is.All.Zero, $"padding words of row {r}");
+    }
+
+    [Test]
+    public void PackChannelsLast_EveryPath_MatchesReferenceAndRoundTrips(
+        [ValueSource(nameof(Paths))] SimdPath path, [Values(1, 3, 63, 64, 65, 130)] int channels)
+    {
+        const int batch = 2, height = 3, width = 5;
+        float[] x = WithSpecials(batch * channels * height * width, seed: channels);
+        int words = batch * height * width * BitPack.WordsPerPixel(channels);
+        ulong[] expected = new ulong[words], actual = Enumerable.Repeat(ulong.MaxValue, words).ToArray();
+        BitPack.ChannelsLastReference<float>(x, expected, batch, channels, height * width);
+        using (Simd.Force(path)) BitPack.PackChannelsLast(x, actual, batch, channels, height, width);
+        Assert.That(actual, Is.EqualTo(expected), "layout");
+
+        float[] unpacked = new float[x.Length];
+        BitPack.UnpackChannelsLast(actual, unpacked, batch, channels, height, width);
+        Assert.That(unpacked, Is.EqualTo(x.Select(SignOf).ToArray()), "round trip");
+    }
+
+    [Test]
+    public void PackChannelsLast_PutsChannelCOfPixelAtBitCOfThatPixelsWords()
+    {
+        // One +1 at (n=1, c=70, h=2, w=1) in a field of −1: only word 1, bit 6 of pixel (1, 2, 1) may be set.
+        const int batch = 2, channels = 71, height = 3, width = 4;
+        float[] x = Enumerable.Repeat(-1f, batch * channels * height * width).ToArray();
+        x[((1 * channels + 70) * height + 2) * width + 1] = 1f;
+        ulong[] bits = new ulong[batch * height * width * 2];
+        BitPack.PackChannelsLast(x, bits, batch, channels, height, width);
+        int pixelWord = ((1 * height + 2) * width + 1) * 2;
+        Assert.That(bits[pixelWord + 1], Is.EqualTo(1UL << 6));
+        Assert.That(bits.Count(w => w != 0), Is.EqualTo(1));
+    }
+
+    [Test]
+    public void Pack_TooFewWords_Throws() =>
+        Assert.That(() => BitPack.Pack(new float[65], new ulong[1]), Throws.ArgumentException);
+}
