@@ -9,7 +9,8 @@ public readonly record struct Conv2DGeometry
 {
     /// <summary>Validates and stores the shapes; see the properties for meanings.</summary>
     /// <exception cref="ArgumentOutOfRangeException">A size, kernel, stride or dilation is below 1, a padding is
-    /// negative, or the dilated kernel does not fit in the padded input (the message gives the sizes).</exception>
+    /// negative, the dilated kernel does not fit in the padded input (the message gives the sizes), or a tensor
+    /// would exceed 2³¹ − 1 elements.</exception>
     public Conv2DGeometry(int batch, int inChannels, int inHeight, int inWidth, int outChannels, int kernelHeight, int kernelWidth,
         int strideHeight = 1, int strideWidth = 1, int padHeight = 0, int padWidth = 0, int dilationHeight = 1, int dilationWidth = 1)
     {
@@ -36,6 +37,11 @@ public readonly record struct Conv2DGeometry
             throw new ArgumentOutOfRangeException(nameof(kernelWidth), $"The dilated kernel width {spanW} (kW {kernelWidth}, dilation {dilationWidth}) exceeds the padded input width {inWidth} + 2·{padWidth}.");
         OutHeight = (inHeight + 2 * padHeight - spanH) / strideHeight + 1;
         OutWidth = (inWidth + 2 * padWidth - spanW) / strideWidth + 1;
+        // Spans are int-indexed: every tensor and the per-image column matrix must have fewer than 2³¹ elements.
+        long largest = Math.Max(Math.Max((long)batch * inChannels * inHeight * inWidth, (long)batch * outChannels * OutHeight * OutWidth),
+            Math.Max((long)outChannels * inChannels * kernelHeight * kernelWidth, (long)inChannels * kernelHeight * kernelWidth * OutHeight * OutWidth));
+        if (largest > int.MaxValue)
+            throw new ArgumentOutOfRangeException(nameof(batch), $"A tensor of this convolution would have {largest} elements, more than a span can index.");
     }
 
     public int Batch { get; }

@@ -10,7 +10,8 @@ public readonly record struct Pool2DGeometry
 {
     /// <summary>Validates and stores the shapes.</summary>
     /// <exception cref="ArgumentOutOfRangeException">A size, window or stride is below 1, a padding is negative or
-    /// more than half the window (a window must hold at least one real element), or the window exceeds the padded input.</exception>
+    /// more than half the window (a window must hold at least one real element), the window exceeds the padded input,
+    /// or the input would exceed 2³¹ − 1 elements.</exception>
     public Pool2DGeometry(int batch, int channels, int inHeight, int inWidth, int kernelHeight, int kernelWidth,
         int strideHeight, int strideWidth, int padHeight = 0, int padWidth = 0)
     {
@@ -33,6 +34,8 @@ public readonly record struct Pool2DGeometry
         (StrideHeight, StrideWidth, PadHeight, PadWidth) = (strideHeight, strideWidth, padHeight, padWidth);
         OutHeight = (inHeight + 2 * padHeight - kernelHeight) / strideHeight + 1;
         OutWidth = (inWidth + 2 * padWidth - kernelWidth) / strideWidth + 1;
+        if ((long)batch * channels * inHeight * inWidth > int.MaxValue) // spans are int-indexed
+            throw new ArgumentOutOfRangeException(nameof(batch), $"The {batch}×{channels}×{inHeight}×{inWidth} input has more elements than a span can index.");
     }
 
     public int Batch { get; }

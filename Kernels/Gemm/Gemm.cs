@@ -13,8 +13,8 @@ namespace BinaryGrad.Kernels;
 /// stored k×n (<c>b[p·ldb + j]</c>) or n×k when transposed (<c>b[j·ldb + p]</c>); C is m×n, <c>c[i·ldc + j]</c>.
 /// β = 0 overwrites C without reading it (NaN or garbage in C is ignored), as in BLAS. When α = 0 or k = 0,
 /// A and B are not read and C becomes β·C.
-/// Paths (<see cref="Simd.Path"/>): small products (m·n·k ≤ 64³) run a direct loop without packing, where
-/// packing would cost more than it saves; larger ones run the cache-blocked, packed driver with a
+/// Paths (<see cref="Simd.Path"/>): small products (m·n·k ≤ 64³) run a direct register-blocked loop on the
+/// unpacked operands, where packing would cost more than it saves; larger ones run the cache-blocked, packed driver with a
 /// register-blocked FMA micro-kernel (6×2 vectors for Vector512/Vector256, 4×4 scalar), split across
 /// <see cref="KernelThreads.Count"/> threads. Results match <see cref="Reference(bool,bool,int,int,int,float,ReadOnlySpan{float},int,ReadOnlySpan{float},int,float,Span{float},int)"/>
 /// exactly when every partial sum is exactly representable (e.g. small integers), and otherwise within the
@@ -99,35 +99,99 @@ public static class Gemm
         }
     }
 
-    /// <summary>The direct path for small products (m, n, k ≥ 1, α ≠ 0, validated): each row of C is first
-    /// scaled by β, then, without transB, receives the vectorized update <c>C(i,:) += (α·op(A)(i,p))·B(p,:)</c>
-    /// for p = 0..k−1 (rows of B are contiguous); with transB each element is a scalar dot product
-    /// <c>C(i,j) += α·Σp op(A)(i,p)·B(j,p)</c>. No packing, no buffers, one thread.</summary>
+    /// <summary>The direct path for small products (m, n, k ≥ 1, α ≠ 0, validated): no packing, no buffers, one
+    /// thread. Without transB, 4 rows × 1 vector of C are accumulated in registers straight from A (any stride) and
+    /// contiguous rows of B, then stored as <c>α·acc + β·C</c> like the micro-kernels; leftover columns, transB, and the
+    /// scalar path compute each element as a dot product in k order, exactly like <see cref="Reference{T}"/>.</summary>
     internal static void MultiplyDirect<T>(SimdPath path, bool transA, bool transB, int m, int n, int k, T alpha,
         ReadOnlySpan<T> a, int lda, ReadOnlySpan<T> b, int ldb, T beta, Span<T> c, int ldc)
         where T : unmanaged, INumber<T>
     {
-        ScaleRows(c, m, n, ldc, beta);
-        for (int i = 0; i < m; i++)
+        // op(A)(i, p) = a[i·rowStride + p·depthStride] whichever way A is stored.
+        nint rowStride = transA ? 1 : lda, depthStride = transA ? lda : 1;
+        ref T ra = ref MemoryMarshal.GetReference(a);
+        ref T rb = ref MemoryMarshal.GetReference(b);
+        ref T rc = ref MemoryMarshal.GetReference(c);
+        int vectorColumns = transB ? 0 : path switch
         {
-            Span<T> cRow = c.Slice(i * ldc, n);
-            if (!transB)
+            SimdPath.Vector512 => n / Vector512<T>.Count * Vector512<T>.Count,
+            SimdPath.Vector256 => n / Vector256<T>.Count * Vector256<T>.Count,
+            _ => 0,
+        };
+        if (vectorColumns > 0)
+        {
+            for (int i0 = 0; i0 < m; i0 += 4)
             {
-                for (int p = 0; p < k; p++)
-                {
-                    T scale = alpha * (transA ? a[p * lda + i] : a[i * lda + p]);
-                    GemmVectorOps.MultiplyAdd(path, scale, b.Slice(p * ldb, n), cRow);
-                }
+                if (path == SimdPath.Vector512) DirectRows512(i0, m, vectorColumns, k, alpha, ref ra, rowStride, depthStride, ref rb, ldb, beta, ref rc, ldc);
+                else DirectRows256(i0, m, vectorColumns, k, alpha, ref ra, rowStride, depthStride, ref rb, ldb, beta, ref rc, ldc);
             }
-            else
+        }
+        for (int i = 0; i < m; i++)
+        for (int j = vectorColumns; j < n; j++)
+        {
+            T sum = T.Zero;
+            for (int p = 0; p < k; p++)
+                sum += Unsafe.Add(ref ra, i * rowStride + p * depthStride) * (transB ? Unsafe.Add(ref rb, (nint)j * ldb + p) : Unsafe.Add(ref rb, (nint)p * ldb + j));
+            ref T target = ref Unsafe.Add(ref rc, (nint)i * ldc + j);
+            target = beta == T.Zero ? alpha * sum : alpha * sum + beta * target;
+        }
+    }
+
+    /// <summary>Rows i0 .. i0+3 (clamped to m: a short block recomputes its last row and stores only real rows) of
+    /// C[:, 0 .. columns) with ymm accumulators.</summary>
+    private static void DirectRows256<T>(int i0, int m, int columns, int k, T alpha, ref T a, nint rowStride, nint depthStride,
+        ref T b, int ldb, T beta, ref T c, int ldc) where T : unmanaged, INumber<T>
+    {
+        nint r0 = i0, r1 = Math.Min(i0 + 1, m - 1), r2 = Math.Min(i0 + 2, m - 1), r3 = Math.Min(i0 + 3, m - 1);
+        Vector256<T> va = Vector256.Create(alpha), vb = Vector256.Create(beta);
+        for (int j = 0; j < columns; j += Vector256<T>.Count)
+        {
+            Vector256<T> acc0 = default, acc1 = default, acc2 = default, acc3 = default;
+            for (int p = 0; p < k; p++)
             {
-                for (int j = 0; j < n; j++)
-                {
-                    ReadOnlySpan<T> bRow = b.Slice(j * ldb, k);
-                    T sum = T.Zero;
-                    for (int p = 0; p < k; p++) sum += (transA ? a[p * lda + i] : a[i * lda + p]) * bRow[p];
-                    cRow[j] += alpha * sum;
-                }
+                Vector256<T> bv = Vector256.LoadUnsafe(ref b, (nuint)((nint)p * ldb + j));
+                ref T ap = ref Unsafe.Add(ref a, p * depthStride);
+                acc0 = VectorFma.MultiplyAdd(Vector256.Create(Unsafe.Add(ref ap, r0 * rowStride)), bv, acc0);
+                acc1 = VectorFma.MultiplyAdd(Vector256.Create(Unsafe.Add(ref ap, r1 * rowStride)), bv, acc1);
+                acc2 = VectorFma.MultiplyAdd(Vector256.Create(Unsafe.Add(ref ap, r2 * rowStride)), bv, acc2);
+                acc3 = VectorFma.MultiplyAdd(Vector256.Create(Unsafe.Add(ref ap, r3 * rowStride)), bv, acc3);
+            }
+            ReadOnlySpan<Vector256<T>> sums = [acc0, acc1, acc2, acc3];
+            for (int r = 0; r < 4 && i0 + r < m; r++)
+            {
+                ref T target = ref Unsafe.Add(ref c, (nint)(i0 + r) * ldc + j);
+                Vector256<T> result = va * sums[r];
+                if (beta != T.Zero) result += vb * Vector256.LoadUnsafe(ref target);
+                result.StoreUnsafe(ref target);
+            }
+        }
+    }
+
+    /// <summary>The zmm twin of <see cref="DirectRows256{T}"/>.</summary>
+    private static void DirectRows512<T>(int i0, int m, int columns, int k, T alpha, ref T a, nint rowStride, nint depthStride,
+        ref T b, int ldb, T beta, ref T c, int ldc) where T : unmanaged, INumber<T>
+    {
+        nint r0 = i0, r1 = Math.Min(i0 + 1, m - 1), r2 = Math.Min(i0 + 2, m - 1), r3 = Math.Min(i0 + 3, m - 1);
+        Vector512<T> va = Vector512.Create(alpha), vb = Vector512.Create(beta);
+        for (int j = 0; j < columns; j += Vector512<T>.Count)
+        {
+            Vector512<T> acc0 = default, acc1 = default, acc2 = default, acc3 = default;
+            for (int p = 0; p < k; p++)
+            {
+                Vector512<T> bv = Vector512.LoadUnsafe(ref b, (nuint)((nint)p * ldb + j));
+                ref T ap = ref Unsafe.Add(ref a, p * depthStride);
+                acc0 = VectorFma.MultiplyAdd(Vector512.Create(Unsafe.Add(ref ap, r0 * rowStride)), bv, acc0);
+                acc1 = VectorFma.MultiplyAdd(Vector512.Create(Unsafe.Add(ref ap, r1 * rowStride)), bv, acc1);
+                acc2 = VectorFma.MultiplyAdd(Vector512.Create(Unsafe.Add(ref ap, r2 * rowStride)), bv, acc2);
+                acc3 = VectorFma.MultiplyAdd(Vector512.Create(Unsafe.Add(ref ap, r3 * rowStride)), bv, acc3);
+            }
+            ReadOnlySpan<Vector512<T>> sums = [acc0, acc1, acc2, acc3];
+            for (int r = 0; r < 4 && i0 + r < m; r++)
+            {
+                ref T target = ref Unsafe.Add(ref c, (nint)(i0 + r) * ldc + j);
+                Vector512<T> result = va * sums[r];
+                if (beta != T.Zero) result += vb * Vector512.LoadUnsafe(ref target);
+                result.StoreUnsafe(ref target);
             }
         }
     }
@@ -189,32 +253,5 @@ public static class Gemm
         long needed = rows == 0 || columns == 0 ? 0 : (long)(rows - 1) * ld + columns;
         if (length < needed)
             throw new ArgumentException($"{what} is {rows}×{columns} with {ldName} = {ld}, which needs at least {needed} elements, but the span has {length}.", spanName);
-    }
-}
-
-/// <summary>The one vector loop the direct GEMM path needs, on every <see cref="SimdPath"/>.</summary>
-internal static class GemmVectorOps
-{
-    /// <summary><c>y[i] += s·x[i]</c> (AXPY); the vector paths fuse the multiply-add, the scalar one does not.</summary>
-    public static void MultiplyAdd<T>(SimdPath path, T s, ReadOnlySpan<T> x, Span<T> y) where T : unmanaged, INumber<T>
-    {
-        ref T xr = ref MemoryMarshal.GetReference(x);
-        ref T yr = ref MemoryMarshal.GetReference(y);
-        int i = 0;
-        if (path == SimdPath.Vector512)
-        {
-            var vs = Vector512.Create(s);
-            for (; i <= x.Length - Vector512<T>.Count; i += Vector512<T>.Count)
-                VectorFma.MultiplyAdd(vs, Vector512.LoadUnsafe(ref xr, (nuint)i),
-                    Vector512.LoadUnsafe(ref yr, (nuint)i)).StoreUnsafe(ref yr, (nuint)i);
-        }
-        else if (path == SimdPath.Vector256)
-        {
-            var vs = Vector256.Create(s);
-            for (; i <= x.Length - Vector256<T>.Count; i += Vector256<T>.Count)
-                VectorFma.MultiplyAdd(vs, Vector256.LoadUnsafe(ref xr, (nuint)i),
-                    Vector256.LoadUnsafe(ref yr, (nuint)i)).StoreUnsafe(ref yr, (nuint)i);
-        }
-        for (; i < x.Length; i++) Unsafe.Add(ref yr, i) += s * Unsafe.Add(ref xr, i);
     }
 }

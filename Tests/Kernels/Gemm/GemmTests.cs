@@ -58,18 +58,20 @@ public class GemmTests
         foreach (SimdPath path in Paths)
         foreach (bool transA in new[] { false, true })
         foreach (bool transB in new[] { false, true })
-        foreach (var (m, n, k) in new[] { (1, 1, 1), (3, 19, 2), (17, 35, 11) })
-            yield return new TestCaseData(path, transA, transB, m, n, k);
+        foreach (var (m, n, k) in new[] { (1, 1, 1), (3, 19, 2), (17, 35, 11), (6, 64, 9) })
+        foreach (var (alpha, beta) in Scalings)
+            yield return new TestCaseData(path, transA, transB, m, n, k, alpha, beta);
     }
 
     [TestCaseSource(nameof(DirectCases))]
-    public void Direct_EqualsReferenceExactly_WithBetaZeroIgnoringNaN(SimdPath path, bool transA, bool transB, int m, int n, int k)
+    public void Direct_EqualsReferenceExactly(SimdPath path, bool transA, bool transB, int m, int n, int k, float alpha, float beta)
     {
         var p = Problem<float>.Create(transA, transB, m, n, k, seed: 5);
         float[] expected = p.C.ToArray(), actual = p.C.ToArray();
-        for (int i = 0; i < m; i++) actual[i * p.Ldc] = float.NaN; // β = 0 must never read C
-        Gemm.Reference(transA, transB, m, n, k, 0.5f, p.A, p.Lda, p.B, p.Ldb, 0f, expected, p.Ldc);
-        Gemm.MultiplyDirect(path, transA, transB, m, n, k, 0.5f, p.A, p.Lda, p.B, p.Ldb, 0f, actual, p.Ldc);
+        if (beta == 0)
+            for (int i = 0; i < m; i++) (actual[i * p.Ldc], actual[i * p.Ldc + n - 1]) = (float.NaN, float.NaN); // β = 0 must never read C
+        Gemm.Reference(transA, transB, m, n, k, alpha, p.A, p.Lda, p.B, p.Ldb, beta, expected, p.Ldc);
+        Gemm.MultiplyDirect(path, transA, transB, m, n, k, alpha, p.A, p.Lda, p.B, p.Ldb, beta, actual, p.Ldc);
         Assert.That(actual, Is.EqualTo(expected));
     }
 
