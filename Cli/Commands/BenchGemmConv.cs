@@ -134,9 +134,11 @@ public static class BenchGemmConv
         return values;
     }
 
-    /// <summary>Runs a peer script and returns name → GFLOP/s from its JSON lines; empty when no interpreter can
-    /// import <paramref name="module"/> or the script is not found.</summary>
-    private static Dictionary<string, double> RunPeer(string script, string module, string arguments, int openBlasThreads)
+    /// <summary>Runs a peer script and returns name → <paramref name="valueKey"/> (GFLOP/s by default) from its JSON
+    /// lines; empty when no interpreter can import <paramref name="module"/> or the script is not found. Shared with
+    /// <see cref="BenchTrain"/>: the peer-only environment (thread counts, OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE
+    /// removed, OpenMP OpenBLAS) is set here and nowhere else.</summary>
+    internal static Dictionary<string, double> RunPeer(string script, string module, string arguments, int openBlasThreads, string valueKey = "gflops")
     {
         var results = new Dictionary<string, double>();
         string? scriptPath = FindPeerScript(script);
@@ -157,8 +159,8 @@ public static class BenchGemmConv
         while (process.StandardOutput.ReadLine() is { } line)
         {
             using JsonDocument doc = JsonDocument.Parse(line);
-            if (doc.RootElement.TryGetProperty("name", out JsonElement name) && doc.RootElement.TryGetProperty("gflops", out JsonElement gflops))
-                results[name.GetString()!] = gflops.GetDouble();
+            if (doc.RootElement.TryGetProperty("name", out JsonElement name) && doc.RootElement.TryGetProperty(valueKey, out JsonElement value))
+                results[name.GetString()!] = value.GetDouble();
         }
         process.WaitForExit();
         return results;
