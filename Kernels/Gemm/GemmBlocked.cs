@@ -163,28 +163,40 @@ internal static class GemmBlocked<T> where T : unmanaged, INumber<T>
     private static void PackB(bool transB, ref T b, int ldb, int p0, int j0, int kc, int nc, int nr, T[] packed)
     {
         ref T dst = ref MemoryMarshal.GetArrayDataReference(packed);
+        int fullColumns = nc / nr * nr;
+        if (!transB)
+        {
+            // op(B)(p, j) = B[p·ldb + j]. Walk B row by row (sequential reads the prefetcher follows; reading one
+            // sliver at a time would touch a new row, ldb elements apart, for every NR values) and deal each row's
+            // NR-wide pieces out to the slivers.
+            for (int p = 0; p < kc; p++)
+            {
+                ref T row = ref Unsafe.Add(ref b, (nint)(p0 + p) * ldb + j0);
+                for (int jr = 0; jr < fullColumns; jr += nr)
+                    MemoryMarshal.CreateReadOnlySpan(ref Unsafe.Add(ref row, jr), nr)
+                        .CopyTo(MemoryMarshal.CreateSpan(ref Unsafe.Add(ref dst, (nint)jr * kc + p * nr), nr));
+            }
+            if (fullColumns < nc)
+            {
+                int columns = nc - fullColumns;
+                ref T sliver = ref Unsafe.Add(ref dst, (nint)fullColumns * kc);
+                MemoryMarshal.CreateSpan(ref sliver, nr * kc).Clear();
+                for (int p = 0; p < kc; p++)
+                    MemoryMarshal.CreateReadOnlySpan(ref Unsafe.Add(ref b, (nint)(p0 + p) * ldb + j0 + fullColumns), columns)
+                        .CopyTo(MemoryMarshal.CreateSpan(ref Unsafe.Add(ref sliver, p * nr), columns));
+            }
+            return;
+        }
         for (int jr = 0; jr < nc; jr += nr)
         {
             int columns = Math.Min(nr, nc - jr);
             ref T sliver = ref Unsafe.Add(ref dst, (nint)jr * kc);
             if (columns < nr) MemoryMarshal.CreateSpan(ref sliver, nr * kc).Clear();
-            if (!transB)
+            // op(B)(p, j) = B[j·ldb + p]: each column of op(B) is a contiguous row of B.
+            for (int j = 0; j < columns; j++)
             {
-                // op(B)(p, j) = B[p·ldb + j]: NR contiguous values per k step.
-                for (int p = 0; p < kc; p++)
-                {
-                    ref T source = ref Unsafe.Add(ref b, (nint)(p0 + p) * ldb + j0 + jr);
-                    MemoryMarshal.CreateReadOnlySpan(ref source, columns).CopyTo(MemoryMarshal.CreateSpan(ref Unsafe.Add(ref sliver, p * nr), columns));
-                }
-            }
-            else
-            {
-                // op(B)(p, j) = B[j·ldb + p]: each column of op(B) is a contiguous row of B.
-                for (int j = 0; j < columns; j++)
-                {
-                    ref T source = ref Unsafe.Add(ref b, (nint)(j0 + jr + j) * ldb + p0);
-                    for (int p = 0; p < kc; p++) Unsafe.Add(ref sliver, p * nr + j) = Unsafe.Add(ref source, p);
-                }
+                ref T source = ref Unsafe.Add(ref b, (nint)(j0 + jr + j) * ldb + p0);
+                for (int p = 0; p < kc; p++) Unsafe.Add(ref sliver, p * nr + j) = Unsafe.Add(ref source, p);
             }
         }
     }
