@@ -70,8 +70,8 @@ internal static class GemmBlocked<T> where T : unmanaged, INumber<T>
     {
         int mr = TKernel.Rows, nr = TKernel.Columns;
         int nc0 = Math.Min(ColumnBlock, RoundUp(n, nr)), kc0 = Math.Min(DepthBlock, k), mc0 = Math.Min(RowBlock, RoundUp(m, mr));
-        T[] packedA = Rent(ref t_packedA, mc0 * kc0);
-        T[] packedB = Rent(ref t_packedB, nc0 * kc0);
+        Span<T> packedA = Rent(ref t_packedA, mc0 * kc0);
+        Span<T> packedB = Rent(ref t_packedB, nc0 * kc0);
         Span<T> edgeTile = stackalloc T[mr * nr];
         for (int jc = 0; jc < n; jc += ColumnBlock)
         {
@@ -92,12 +92,12 @@ internal static class GemmBlocked<T> where T : unmanaged, INumber<T>
         }
     }
 
-    private static void MacroKernel<TKernel>(int mc, int nc, int kc, T alpha, T beta, T[] packedA, T[] packedB,
+    private static void MacroKernel<TKernel>(int mc, int nc, int kc, T alpha, T beta, Span<T> packedA, Span<T> packedB,
         ref T c, int ldc, Span<T> edgeTile) where TKernel : IGemmMicroKernel<T>
     {
         int mr = TKernel.Rows, nr = TKernel.Columns;
-        ref T aStart = ref MemoryMarshal.GetArrayDataReference(packedA);
-        ref T bStart = ref MemoryMarshal.GetArrayDataReference(packedB);
+        ref T aStart = ref MemoryMarshal.GetReference(packedA);
+        ref T bStart = ref MemoryMarshal.GetReference(packedB);
         ref T tile = ref MemoryMarshal.GetReference(edgeTile);
         for (int jr = 0; jr < nc; jr += nr)
         {
@@ -129,9 +129,9 @@ internal static class GemmBlocked<T> where T : unmanaged, INumber<T>
 
     /// <summary>Packs op(A)[i0 .. i0+mc, p0 .. p0+kc] as MR-tall slivers: sliver s, step p, row r at
     /// <c>s·MR·kc + p·MR + r</c>; rows past mc are zero.</summary>
-    private static void PackA(bool transA, ref T a, int lda, int i0, int p0, int mc, int kc, int mr, T[] packed)
+    private static void PackA(bool transA, ref T a, int lda, int i0, int p0, int mc, int kc, int mr, Span<T> packed)
     {
-        ref T dst = ref MemoryMarshal.GetArrayDataReference(packed);
+        ref T dst = ref MemoryMarshal.GetReference(packed);
         for (int ir = 0; ir < mc; ir += mr)
         {
             int rows = Math.Min(mr, mc - ir);
@@ -160,39 +160,58 @@ internal static class GemmBlocked<T> where T : unmanaged, INumber<T>
 
     /// <summary>Packs op(B)[p0 .. p0+kc, j0 .. j0+nc] as NR-wide slivers: sliver s, step p, column j at
     /// <c>s·NR·kc + p·NR + j</c>; columns past nc are zero.</summary>
-    private static void PackB(bool transB, ref T b, int ldb, int p0, int j0, int kc, int nc, int nr, T[] packed)
+    private static void PackB(bool transB, ref T b, int ldb, int p0, int j0, int kc, int nc, int nr, Span<T> packed)
     {
-        ref T dst = ref MemoryMarshal.GetArrayDataReference(packed);
+        ref T dst = ref MemoryMarshal.GetReference(packed);
+        int fullColumns = nc / nr * nr;
+        if (!transB)
+        {
+            // op(B)(p, j) = B[p·ldb + j]. Walk B row by row (sequential reads the prefetcher follows; reading one
+            // sliver at a time would touch a new row, ldb elements apart, for every NR values) and deal each row's
+            // NR-wide pieces out to the slivers.
+            for (int p = 0; p < kc; p++)
+            {
+                ref T row = ref Unsafe.Add(ref b, (nint)(p0 + p) * ldb + j0);
+                for (int jr = 0; jr < fullColumns; jr += nr)
+                    MemoryMarshal.CreateReadOnlySpan(ref Unsafe.Add(ref row, jr), nr)
+                        .CopyTo(MemoryMarshal.CreateSpan(ref Unsafe.Add(ref dst, (nint)jr * kc + p * nr), nr));
+            }
+            if (fullColumns < nc)
+            {
+                int columns = nc - fullColumns;
+                ref T sliver = ref Unsafe.Add(ref dst, (nint)fullColumns * kc);
+                MemoryMarshal.CreateSpan(ref sliver, nr * kc).Clear();
+                for (int p = 0; p < kc; p++)
+                    MemoryMarshal.CreateReadOnlySpan(ref Unsafe.Add(ref b, (nint)(p0 + p) * ldb + j0 + fullColumns), columns)
+                        .CopyTo(MemoryMarshal.CreateSpan(ref Unsafe.Add(ref sliver, p * nr), columns));
+            }
+            return;
+        }
         for (int jr = 0; jr < nc; jr += nr)
         {
             int columns = Math.Min(nr, nc - jr);
             ref T sliver = ref Unsafe.Add(ref dst, (nint)jr * kc);
             if (columns < nr) MemoryMarshal.CreateSpan(ref sliver, nr * kc).Clear();
-            if (!transB)
+            // op(B)(p, j) = B[j·ldb + p]: each column of op(B) is a contiguous row of B.
+            for (int j = 0; j < columns; j++)
             {
-                // op(B)(p, j) = B[p·ldb + j]: NR contiguous values per k step.
-                for (int p = 0; p < kc; p++)
-                {
-                    ref T source = ref Unsafe.Add(ref b, (nint)(p0 + p) * ldb + j0 + jr);
-                    MemoryMarshal.CreateReadOnlySpan(ref source, columns).CopyTo(MemoryMarshal.CreateSpan(ref Unsafe.Add(ref sliver, p * nr), columns));
-                }
-            }
-            else
-            {
-                // op(B)(p, j) = B[j·ldb + p]: each column of op(B) is a contiguous row of B.
-                for (int j = 0; j < columns; j++)
-                {
-                    ref T source = ref Unsafe.Add(ref b, (nint)(j0 + jr + j) * ldb + p0);
-                    for (int p = 0; p < kc; p++) Unsafe.Add(ref sliver, p * nr + j) = Unsafe.Add(ref source, p);
-                }
+                ref T source = ref Unsafe.Add(ref b, (nint)(j0 + jr + j) * ldb + p0);
+                for (int p = 0; p < kc; p++) Unsafe.Add(ref sliver, p * nr + j) = Unsafe.Add(ref source, p);
             }
         }
     }
 
-    private static T[] Rent(ref T[]? buffer, int length)
+    /// <summary>This thread's buffer, as a 64-byte-aligned span of at least <paramref name="length"/> elements.
+    /// Alignment matters: the micro-kernel loads two vectors per k step from packed B, and with an 8- or 16-byte
+    /// aligned base every other ymm load would straddle two cache lines. The array lives on the pinned-object heap,
+    /// so the aligned offset computed at allocation stays valid.</summary>
+    private static unsafe Span<T> Rent(ref T[]? buffer, int length)
     {
-        if (buffer is null || buffer.Length < length) buffer = GC.AllocateUninitializedArray<T>(length);
-        return buffer;
+        int slack = 64 / Unsafe.SizeOf<T>();
+        if (buffer is null || buffer.Length < length + slack) buffer = GC.AllocateUninitializedArray<T>(length + slack, pinned: true);
+        nint address = (nint)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(buffer));
+        int offset = (int)((64 - (address & 63)) & 63) / Unsafe.SizeOf<T>();
+        return buffer.AsSpan(offset, length);
     }
 
     private static int RoundUp(int value, int multiple) => (value + multiple - 1) / multiple * multiple;
