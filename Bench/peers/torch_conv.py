@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Convolution peer for BenchGemmConv: PyTorch CPU conv2d forward and forward+backward on the three reference layers.
 
-Usage: torch_conv.py THREADS. Prints one JSON object per line: {"name": "<layer> fwd|fwd+bwd", "gflops": ..., "ms": ...}
+Usage: torch_conv.py THREADS [LAYER_INDEX ...] (default: all three layers). Prints one JSON object per line: {"name": "<layer> fwd|fwd+bwd", "gflops": ..., "ms": ...}
 (median after warm-up). FLOPs: forward 2·N·C_out·H_out·W_out·C_in·kH·kW, forward+backward three times that.
 Runs with torch.set_num_threads(THREADS); the caller sets OPENBLAS_NUM_THREADS=1 (PyTorch's best configuration:
 OpenBLAS threads otherwise compete with PyTorch's OpenMP threads for the cores).
@@ -37,7 +37,8 @@ def median_seconds(body, flops):
 def main():
     torch.set_num_threads(int(sys.argv[1]) if len(sys.argv) > 1 else 1)
     torch.manual_seed(0)
-    for name, cin, cout, size, k, pad in LAYERS:
+    chosen = [LAYERS[int(i)] for i in sys.argv[2:]] or LAYERS
+    for name, cin, cout, size, k, pad in chosen:
         x = torch.randn(BATCH, cin, size, size)
         w = torch.randn(cout, cin, k, k, requires_grad=True)
         b = torch.randn(cout, requires_grad=True)

@@ -67,26 +67,30 @@ public static class BenchGemmConv
 
     private sealed record Row(string Name, double Ours, double? Peer);
 
+    // Ours and the peer alternate size by size (one peer process per size), so that both measurements of a row
+    // see the same machine load: on a shared machine the load drifts over the seconds a whole sweep takes.
     private static List<Row> BenchGemm()
     {
-        var ours = new List<(string Name, double Gflops)>();
+        var rows = new List<Row>();
         foreach (int n in GemmSizes)
         {
             var random = new Random(n);
             float[] a = RandomArray(random, n * n), b = RandomArray(random, n * n), c = new float[n * n];
             double flops = 2.0 * n * n * n;
             double seconds = MedianSeconds(() => Gemm.Multiply(false, false, n, n, n, 1f, a, n, b, n, 0f, c, n), flops);
-            ours.Add(($"sgemm n={n}", flops / seconds / 1e9));
+            string name = $"sgemm n={n}";
+            Dictionary<string, double> peer = RunPeer("numpy_gemm.py", "numpy", n.ToString(CultureInfo.InvariantCulture), openBlasThreads: KernelThreads.Count);
+            rows.Add(new Row(name, flops / seconds / 1e9, peer.TryGetValue(name, out double p) ? p : null));
         }
-        Dictionary<string, double> peer = RunPeer("numpy_gemm.py", "numpy", string.Join(' ', GemmSizes), openBlasThreads: KernelThreads.Count);
-        return ours.Select(o => new Row(o.Name, o.Gflops, peer.TryGetValue(o.Name, out double p) ? p : null)).ToList();
+        return rows;
     }
 
     private static List<Row> BenchConv()
     {
-        var rows = new List<(string Name, double Gflops)>();
-        foreach (var layer in ConvLayers)
+        var rows = new List<Row>();
+        for (int index = 0; index < ConvLayers.Length; index++)
         {
+            var layer = ConvLayers[index];
             var g = new Conv2DGeometry(ConvBatch, layer.InC, layer.Size, layer.Size, layer.OutC, layer.Kernel, layer.Kernel,
                 1, 1, layer.Pad, layer.Pad, 1, 1);
             var random = new Random(layer.InC);
@@ -102,11 +106,12 @@ public static class BenchGemmConv
                 Conv2DKernels.BackwardInput(g, dy, w, dx);
                 Conv2DKernels.BackwardWeight(g, x, dy, dw, db);
             }, 3 * flops);
-            rows.Add(($"{layer.Name} fwd", flops / forward / 1e9));
-            rows.Add(($"{layer.Name} fwd+bwd", 3 * flops / both / 1e9));
+            Dictionary<string, double> peer = RunPeer("torch_conv.py", "torch",
+                $"{KernelThreads.Count.ToString(CultureInfo.InvariantCulture)} {index.ToString(CultureInfo.InvariantCulture)}", openBlasThreads: 1);
+            foreach (var (name, gflops) in new[] { ($"{layer.Name} fwd", flops / forward / 1e9), ($"{layer.Name} fwd+bwd", 3 * flops / both / 1e9) })
+                rows.Add(new Row(name, gflops, peer.TryGetValue(name, out double p) ? p : null));
         }
-        Dictionary<string, double> peer = RunPeer("torch_conv.py", "torch", KernelThreads.Count.ToString(CultureInfo.InvariantCulture), openBlasThreads: 1);
-        return rows.Select(o => new Row(o.Name, o.Gflops, peer.TryGetValue(o.Name, out double p) ? p : null)).ToList();
+        return rows;
     }
 
     /// <summary>Median wall time of <paramref name="body"/> after two warm-up calls; the repeat count targets about
