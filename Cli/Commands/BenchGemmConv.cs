@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Runtime.Intrinsics;
+using System.Text.Encodings.Web;
 using System.Text.Json;
 using BinaryGrad.Kernels;
 
@@ -53,11 +54,12 @@ public static class BenchGemmConv
                     ["name"] = row.Name, ["ours"] = Math.Round(row.Ours, 2),
                     ["peer"] = row.Peer is { } p ? Math.Round(p, 2) : null,
                     ["ratio"] = row.Peer is { } q ? Math.Round(row.Ours / q, 3) : null,
-                }));
+                }, JsonLines));
             return 0;
         }
         output.WriteLine(Simd.IsaLine);
         output.WriteLine(PeakLine());
+        output.WriteLine(s_peerBlas is { } blas ? $"peer BLAS (threadpoolctl): {blas}" : "peer BLAS: not reported");
         output.WriteLine($"{"benchmark",-34} {"ours GFLOP/s",13} {"peer GFLOP/s",13} {"ratio",7}");
         foreach (Row row in rows)
             output.WriteLine($"{row.Name,-34} {row.Ours,13:F1} {(row.Peer is { } p ? p.ToString("F1", CultureInfo.InvariantCulture) : "n/a"),13} " +
@@ -66,6 +68,12 @@ public static class BenchGemmConv
     }
 
     private sealed record Row(string Name, double Ours, double? Peer);
+
+    /// <summary>The last peer's own account of its BLAS (library, threading layer, thread count), if it gave one.</summary>
+    private static string? s_peerBlas;
+
+    // Names such as "conv3x3 64->64 32x32 fwd+bwd" are printed as they are rather than as \u003E / \u002B escapes.
+    private static readonly JsonSerializerOptions JsonLines = new() { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
 
     // Ours and the peer alternate size by size (one peer process per size), so that both measurements of a row
     // see the same machine load: on a shared machine the load drifts over the seconds a whole sweep takes.
@@ -164,6 +172,8 @@ public static class BenchGemmConv
         while (process.StandardOutput.ReadLine() is { } line)
         {
             using JsonDocument doc = JsonDocument.Parse(line);
+            if (doc.RootElement.TryGetProperty("blas", out JsonElement blas) && blas.ValueKind != JsonValueKind.Null)
+                s_peerBlas = blas.GetRawText();
             if (doc.RootElement.TryGetProperty("name", out JsonElement name) && doc.RootElement.TryGetProperty(valueKey, out JsonElement value))
                 results[name.GetString()!] = value.GetDouble();
         }

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Numerics;
 using System.Numerics.Tensors;
 
@@ -28,6 +29,7 @@ public static partial class Conv2DKernels
     /// <inheritdoc cref="Col2Im(in Conv2DGeometry, ReadOnlySpan{float}, Span{float})"/>
     public static void Col2Im(in Conv2DGeometry g, ReadOnlySpan<double> columns, Span<double> image) => Col2Im<double>(g, columns, image);
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // hot from the first call: no slow tier-0 code while tiering catches up
     internal static void Im2Col<T>(in Conv2DGeometry g, ReadOnlySpan<T> image, Span<T> columns) where T : unmanaged, INumber<T>
     {
         g.CheckLength(image.Length, g.InputImageLength, nameof(image), "The image");
@@ -60,6 +62,7 @@ public static partial class Conv2DKernels
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static void Col2Im<T>(in Conv2DGeometry g, ReadOnlySpan<T> columns, Span<T> image) where T : unmanaged, INumber<T>
     {
         g.CheckLength(image.Length, g.InputImageLength, nameof(image), "The image");

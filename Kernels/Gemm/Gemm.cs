@@ -103,6 +103,7 @@ public static class Gemm
     /// thread. Without transB, 4 rows × 1 vector of C are accumulated in registers straight from A (any stride) and
     /// contiguous rows of B, then stored as <c>α·acc + β·C</c> like the micro-kernels; leftover columns, transB, and the
     /// scalar path compute each element as a dot product in k order, exactly like <see cref="Reference{T}"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // hot from the first call: no slow tier-0 code while tiering catches up
     internal static void MultiplyDirect<T>(SimdPath path, bool transA, bool transB, int m, int n, int k, T alpha,
         ReadOnlySpan<T> a, int lda, ReadOnlySpan<T> b, int ldb, T beta, Span<T> c, int ldc)
         where T : unmanaged, INumber<T>
@@ -139,6 +140,7 @@ public static class Gemm
 
     /// <summary>Rows i0 .. i0+3 (clamped to m: a short block recomputes its last row and stores only real rows) of
     /// C[:, 0 .. columns) with ymm accumulators.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void DirectRows256<T>(int i0, int m, int columns, int k, T alpha, ref T a, nint rowStride, nint depthStride,
         ref T b, int ldb, T beta, ref T c, int ldc) where T : unmanaged, INumber<T>
     {
@@ -168,6 +170,7 @@ public static class Gemm
     }
 
     /// <summary>The zmm twin of <see cref="DirectRows256{T}"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void DirectRows512<T>(int i0, int m, int columns, int k, T alpha, ref T a, nint rowStride, nint depthStride,
         ref T b, int ldb, T beta, ref T c, int ldc) where T : unmanaged, INumber<T>
     {

@@ -64,6 +64,7 @@ internal static class GemmBlocked<T> where T : unmanaged, INumber<T>
 
     /// <summary>The sequential blocked product on the calling thread (m, n, k ≥ 1, α ≠ 0, arguments validated).
     /// The referenced memory must stay put (pinned or on the stack) during the call.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // hot from the first call: no slow tier-0 code while tiering catches up
     public static void Multiply<TKernel>(bool transA, bool transB, int m, int n, int k, T alpha,
         ref T a, int lda, ref T b, int ldb, T beta, ref T c, int ldc)
         where TKernel : IGemmMicroKernel<T>
@@ -92,6 +93,7 @@ internal static class GemmBlocked<T> where T : unmanaged, INumber<T>
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void MacroKernel<TKernel>(int mc, int nc, int kc, T alpha, T beta, Span<T> packedA, Span<T> packedB,
         ref T c, int ldc, Span<T> edgeTile) where TKernel : IGemmMicroKernel<T>
     {
@@ -129,6 +131,7 @@ internal static class GemmBlocked<T> where T : unmanaged, INumber<T>
 
     /// <summary>Packs op(A)[i0 .. i0+mc, p0 .. p0+kc] as MR-tall slivers: sliver s, step p, row r at
     /// <c>s·MR·kc + p·MR + r</c>; rows past mc are zero.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void PackA(bool transA, ref T a, int lda, int i0, int p0, int mc, int kc, int mr, Span<T> packed)
     {
         ref T dst = ref MemoryMarshal.GetReference(packed);
@@ -160,6 +163,7 @@ internal static class GemmBlocked<T> where T : unmanaged, INumber<T>
 
     /// <summary>Packs op(B)[p0 .. p0+kc, j0 .. j0+nc] as NR-wide slivers: sliver s, step p, column j at
     /// <c>s·NR·kc + p·NR + j</c>; columns past nc are zero.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void PackB(bool transB, ref T b, int ldb, int p0, int j0, int kc, int nc, int nr, Span<T> packed)
     {
         ref T dst = ref MemoryMarshal.GetReference(packed);
