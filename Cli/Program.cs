@@ -17,6 +17,7 @@ public static class Program
         root.Subcommands.Add(GradCheckCommand.Create());
         root.Subcommands.Add(BenchCommand.Create());
         root.Subcommands.Add(SchemesCommand.Create());
+        root.Subcommands.Add(EstimatorsCommand.Create());
         ParseResult parsed = root.Parse(args);
         if (parsed.Errors.Count > 0)
         {

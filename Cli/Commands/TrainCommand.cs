@@ -21,11 +21,13 @@ public static class TrainCommand
         var resume = new Option<bool>("--resume") { Description = "Continue the run saved in --checkpoint." };
         var json = new Option<string?>("--json") { Description = "Append one JSON object per epoch to this file." };
         var dataDir = new Option<string?>("--data-dir") { Description = "Data directory (else $BINARYGRAD_DATA, else a per-user cache)." };
+        var schedule = new Option<string>("--schedule") { Description = "Learning-rate schedule: cosine (default), constant, step.", DefaultValueFactory = _ => "cosine" };
+        var plot = new Option<string?>("--plot") { Description = "Write training curves (loss, accuracy, flip ratio per epoch) as SVG into this directory." };
         var scheme = new Option<string>("--scheme") { Description = "Binarization scheme ('binarygrad schemes' lists them); none = float model.", DefaultValueFactory = _ => "none" };
         var schemeArgs = new Option<string[]>("--scheme-arg") { Description = "Override a scheme hyper-parameter: key=value (repeatable).", AllowMultipleArgumentsPerToken = false };
         var command = new Command("train", "Train a model on a real data set, evaluating on the test set after every epoch.")
         {
-            dataset, model, optimizer, lr, epochs, batchSize, seed, threads, checkpoint, resume, json, dataDir, scheme, schemeArgs,
+            dataset, model, optimizer, lr, epochs, batchSize, seed, threads, checkpoint, resume, json, dataDir, scheme, schemeArgs, schedule, plot,
         };
         command.SetAction(r =>
         {
@@ -38,7 +40,7 @@ public static class TrainCommand
             }
             return Run(new TrainOptions
         {
-            Scheme = r.GetValue(scheme)!, SchemeArguments = arguments,
+            Scheme = r.GetValue(scheme)!, SchemeArguments = arguments, Schedule = r.GetValue(schedule)!, PlotDirectory = r.GetValue(plot),
             Dataset = r.GetValue(dataset)!, Model = r.GetValue(model)!, Optimizer = r.GetValue(optimizer)!, LearningRate = r.GetValue(lr),
             Epochs = r.GetValue(epochs), BatchSize = r.GetValue(batchSize), Seed = r.GetValue(seed), Threads = r.GetValue(threads),
             CheckpointPath = r.GetValue(checkpoint), Resume = r.GetValue(resume), JsonPath = r.GetValue(json), DataDirectory = r.GetValue(dataDir),

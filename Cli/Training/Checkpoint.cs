@@ -56,6 +56,8 @@ public sealed class Checkpoint
             ["dataset"] = options.Dataset,
             ["optimizer"] = options.Optimizer,
             ["scheme"] = options.Scheme,
+            ["schedule"] = options.Schedule,
+            ["epochs"] = options.Epochs.ToString(CultureInfo.InvariantCulture),
             ["schemeArgs"] = JsonSerializer.Serialize(options.SchemeArguments),
             ["learningRate"] = options.EffectiveLearningRate.ToString("R", CultureInfo.InvariantCulture),
             ["batchSize"] = options.BatchSize.ToString(CultureInfo.InvariantCulture),
@@ -92,7 +94,7 @@ public sealed class Checkpoint
     /// <summary>Refuses a checkpoint written for another model, data set or scheme.</summary>
     public void CheckCompatible(TrainOptions options)
     {
-        foreach (var (key, wanted) in new[] { ("model", options.Model), ("dataset", options.Dataset), ("scheme", options.Scheme), ("optimizer", options.Optimizer) })
+        foreach (var (key, wanted) in new[] { ("model", options.Model), ("dataset", options.Dataset), ("scheme", options.Scheme), ("optimizer", options.Optimizer), ("schedule", options.Schedule) })
         {
             string stored = _metadata.GetValueOrDefault(key, "none");
             if (stored != wanted)

@@ -10,6 +10,9 @@ public sealed record TrainOptions
     /// <summary>Null: the optimizer's default (Adam/AdamW 1e-3, SGD 0.05).</summary>
     public double? LearningRate { get; init; }
     public int Epochs { get; init; } = 3;
+    /// <summary>Learning-rate schedule over the whole run, per step: cosine (default: decays to 0, which gains a few
+    /// tenths of a percent on MNIST over a constant rate), constant, or step (×0.1 at 50 % and 75 % of training).</summary>
+    public string Schedule { get; init; } = "cosine";
     public int BatchSize { get; init; } = 128;
     public ulong Seed { get; init; } = 1;
     public int Threads { get; init; } = Environment.ProcessorCount;
@@ -17,6 +20,8 @@ public sealed record TrainOptions
     public bool Resume { get; init; }
     public string? JsonPath { get; init; }
     public string? DataDirectory { get; init; }
+    /// <summary>Directory for per-epoch training curves as SVG (loss, accuracy, flip ratio), or null.</summary>
+    public string? PlotDirectory { get; init; }
     public string Scheme { get; init; } = "none";
     public IReadOnlyDictionary<string, double> SchemeArguments { get; init; } = new Dictionary<string, double>();
     /// <summary>Stop after this many epochs of this invocation (simulates an interrupted run in tests).</summary>
@@ -33,6 +38,7 @@ public sealed record TrainOptions
         if (BatchSize <= 0) yield return $"--batch-size must be a positive whole number, got {BatchSize}.";
         if (Threads <= 0) yield return $"--threads must be at least 1, got {Threads}.";
         if (LearningRate is <= 0 or double.NaN) yield return $"--lr must be a positive number, got {LearningRate}.";
+        if (Schedule is not ("cosine" or "constant" or "step")) yield return $"--schedule '{Schedule}' is not known; valid schedules: cosine, constant, step.";
         if (Resume && CheckpointPath is null) yield return "--resume needs --checkpoint PATH (the checkpoint to continue from).";
     }
 }

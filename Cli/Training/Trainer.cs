@@ -85,6 +85,7 @@ public sealed class Trainer
             Reports.Add(report);
             bestTestAcc = Math.Max(bestTestAcc, report.TestAcc);
             AppendJson(report);
+            if (_options.PlotDirectory is { } plots) TrainingPlots.Write(plots, Reports, _options);
             if (_options.CheckpointPath is { } path)
                 Checkpoint.Capture(_options, epoch + 1, bestTestAcc, model, optimizer, rng, loader).Save(path);
             epochsThisRun++;
@@ -111,6 +112,7 @@ public sealed class Trainer
     {
         model.Train();
         var binary = model as BinaryClassifier;
+        ILearningRateSchedule? schedule = Schedules.Create(_options, loader.BatchesPerEpoch);
         var clock = Stopwatch.StartNew();
         double lossSum = 0;
         long correct = 0, seen = 0;
@@ -128,6 +130,7 @@ public sealed class Trainer
                 throw new DivergedException($"Loss became {lossValue} at epoch {epoch + 1}, batch {batchIndex + 1}; stopping. " +
                     (_options.CheckpointPath is null ? "Lower --lr and try again." : $"The last good checkpoint {_options.CheckpointPath} is kept; lower --lr and resume."));
             optimizer.ZeroGrad();
+            schedule?.ApplyTo(optimizer, epoch * batches + batchIndex);
             loss.Backward();
             optimizer.Step();
             lossSum += lossValue * batch.Count;
@@ -190,5 +193,28 @@ public sealed class Trainer
     private void Say(string line)
     {
         if (_options.ShowProgress) _out.WriteLine(line);
+    }
+}
+
+/// <summary>The <c>--schedule</c> names.</summary>
+public static class Schedules
+{
+    /// <summary>The schedule over <c>epochs × batchesPerEpoch</c> steps, or null for a constant rate.</summary>
+    public static ILearningRateSchedule? Create(TrainOptions options, int batchesPerEpoch)
+    {
+        int total = options.Epochs * batchesPerEpoch;
+        double lr = options.EffectiveLearningRate;
+        return options.Schedule switch
+        {
+            "cosine" => new CosineWithWarmup(lr, warmupSteps: 0, totalSteps: total),
+            "step" => new MilestoneSchedule(lr, [total / 2, total * 3 / 4]),
+            _ => null,
+        };
+    }
+
+    /// <summary>lr × 0.1 after each milestone step.</summary>
+    private sealed class MilestoneSchedule(double baseRate, int[] milestones) : ILearningRateSchedule
+    {
+        public double At(int step) => baseRate * Math.Pow(0.1, milestones.Count(m => step >= m));
     }
 }
