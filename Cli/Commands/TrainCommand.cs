@@ -23,11 +23,12 @@ public static class TrainCommand
         var dataDir = new Option<string?>("--data-dir") { Description = "Data directory (else $BINARYGRAD_DATA, else a per-user cache)." };
         var schedule = new Option<string>("--schedule") { Description = "Learning-rate schedule: cosine (default), constant, step.", DefaultValueFactory = _ => "cosine" };
         var plot = new Option<string?>("--plot") { Description = "Write training curves (loss, accuracy, flip ratio per epoch) as SVG into this directory." };
+        var width = new Option<int>("--width") { Description = "Hidden width of the binary MLP (with --scheme).", DefaultValueFactory = _ => 1024 };
         var scheme = new Option<string>("--scheme") { Description = "Binarization scheme ('binarygrad schemes' lists them); none = float model.", DefaultValueFactory = _ => "none" };
         var schemeArgs = new Option<string[]>("--scheme-arg") { Description = "Override a scheme hyper-parameter: key=value (repeatable).", AllowMultipleArgumentsPerToken = false };
         var command = new Command("train", "Train a model on a real data set, evaluating on the test set after every epoch.")
         {
-            dataset, model, optimizer, lr, epochs, batchSize, seed, threads, checkpoint, resume, json, dataDir, scheme, schemeArgs, schedule, plot,
+            dataset, model, optimizer, lr, epochs, batchSize, seed, threads, checkpoint, resume, json, dataDir, scheme, schemeArgs, schedule, plot, width,
         };
         command.SetAction(r =>
         {
@@ -40,7 +41,7 @@ public static class TrainCommand
             }
             return Run(new TrainOptions
         {
-            Scheme = r.GetValue(scheme)!, SchemeArguments = arguments, Schedule = r.GetValue(schedule)!, PlotDirectory = r.GetValue(plot),
+            Scheme = r.GetValue(scheme)!, SchemeArguments = arguments, Schedule = r.GetValue(schedule)!, PlotDirectory = r.GetValue(plot), Width = r.GetValue(width),
             Dataset = r.GetValue(dataset)!, Model = r.GetValue(model)!, Optimizer = r.GetValue(optimizer)!, LearningRate = r.GetValue(lr),
             Epochs = r.GetValue(epochs), BatchSize = r.GetValue(batchSize), Seed = r.GetValue(seed), Threads = r.GetValue(threads),
             CheckpointPath = r.GetValue(checkpoint), Resume = r.GetValue(resume), JsonPath = r.GetValue(json), DataDirectory = r.GetValue(dataDir),
@@ -96,7 +97,7 @@ public static class EvalCommand
             try
             {
                 Checkpoint state = Checkpoint.Load(r.GetValue(checkpoint)!);
-                var options = new TrainOptions { Model = state.ModelName, Dataset = state.DatasetName, Scheme = state.SchemeName, SchemeArguments = state.SchemeArguments, DataDirectory = r.GetValue(dataDir) };
+                var options = new TrainOptions { Model = state.ModelName, Dataset = state.DatasetName, Scheme = state.SchemeName, SchemeArguments = state.SchemeArguments, Width = state.Width, DataDirectory = r.GetValue(dataDir) };
                 var store = new Datasets.DatasetStore(options.DataDirectory, log: Console.Out);
                 Datasets.ImageDataset test = store.Load(options.Dataset, Datasets.DatasetSplit.Test);
                 Layers.Module model = ModelFactory.Create(options, test, new Autograd.Rng(0));

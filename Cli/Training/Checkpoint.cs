@@ -32,6 +32,7 @@ public sealed class Checkpoint
     public string ModelName => Meta("model");
     public string DatasetName => Meta("dataset");
     public string SchemeName => _metadata.GetValueOrDefault("scheme", "none");
+    public int Width => int.Parse(_metadata.GetValueOrDefault("width", "1024"), CultureInfo.InvariantCulture);
     public IReadOnlyDictionary<string, double> SchemeArguments =>
         JsonSerializer.Deserialize<Dictionary<string, double>>(_metadata.GetValueOrDefault("schemeArgs", "{}")) ?? [];
 
@@ -57,6 +58,7 @@ public sealed class Checkpoint
             ["optimizer"] = options.Optimizer,
             ["scheme"] = options.Scheme,
             ["schedule"] = options.Schedule,
+            ["width"] = options.Width.ToString(CultureInfo.InvariantCulture),
             ["epochs"] = options.Epochs.ToString(CultureInfo.InvariantCulture),
             ["schemeArgs"] = JsonSerializer.Serialize(options.SchemeArguments),
             ["learningRate"] = options.EffectiveLearningRate.ToString("R", CultureInfo.InvariantCulture),

@@ -30,7 +30,7 @@ public static class ModelFactory
         }
         return options.Model switch
         {
-            "mlp" => BinaryModels.Mlp(rng, () => SchemeRegistry.Create(options.Scheme, options.SchemeArguments), data.ImageSize, hidden: 1024, hiddenLayers: 3, data.ClassCount),
+            "mlp" => BinaryModels.Mlp(rng, () => SchemeRegistry.Create(options.Scheme, options.SchemeArguments), data.ImageSize, hidden: options.Width, hiddenLayers: 3, data.ClassCount),
             _ => throw new UsageException($"--scheme {options.Scheme} is available with --model mlp (the binary MLP of methods.md §10.1); '{options.Model}' has no binary variant yet."),
         };
     }

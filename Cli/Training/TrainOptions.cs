@@ -23,6 +23,8 @@ public sealed record TrainOptions
     /// <summary>Directory for per-epoch training curves as SVG (loss, accuracy, flip ratio), or null.</summary>
     public string? PlotDirectory { get; init; }
     public string Scheme { get; init; } = "none";
+    /// <summary>Hidden width of the binary MLP (methods.md §10.1 uses 4096; 1024 trains in minutes on two cores).</summary>
+    public int Width { get; init; } = 1024;
     public IReadOnlyDictionary<string, double> SchemeArguments { get; init; } = new Dictionary<string, double>();
     /// <summary>Stop after this many epochs of this invocation (simulates an interrupted run in tests).</summary>
     public int? StopAfterEpochs { get; init; }
@@ -36,6 +38,7 @@ public sealed record TrainOptions
     {
         if (Epochs <= 0) yield return $"--epochs must be a positive whole number, got {Epochs}.";
         if (BatchSize <= 0) yield return $"--batch-size must be a positive whole number, got {BatchSize}.";
+        if (Width <= 0) yield return $"--width must be a positive whole number, got {Width}.";
         if (Threads <= 0) yield return $"--threads must be at least 1, got {Threads}.";
         if (LearningRate is <= 0 or double.NaN) yield return $"--lr must be a positive number, got {LearningRate}.";
         if (Schedule is not ("cosine" or "constant" or "step")) yield return $"--schedule '{Schedule}' is not known; valid schedules: cosine, constant, step.";
