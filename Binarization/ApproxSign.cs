@@ -23,4 +23,15 @@ public sealed class ApproxSign : Quantizer
 
     /// <summary>(2 − 2|x|)·1[|x| ≤ 1].</summary>
     public override double Derivative(double x) => BinaryMath.ApproxSignDerivative(x);
+
+    private protected override bool HasFloat32Path => true;
+
+    private protected override object? ForwardFloat32(ReadOnlySpan<float> x, ReadOnlySpan<int> shape, Span<float> y)
+    {
+        SignKernels.Sign(x, y, 1, 1);
+        return null;
+    }
+
+    private protected override void BackwardFloat32(ReadOnlySpan<float> x, ReadOnlySpan<int> shape, object? saved, ReadOnlySpan<float> dy, Span<float> dx) =>
+        SignKernels.Surrogate(SignKernels.SurrogateKind.ApproxSign, x, dy, dx);
 }

@@ -73,6 +73,20 @@ public sealed class BinaryConnect : Quantizer
         return y;
     }
 
+    /// <summary>Float32 kernels for every mode except stochastic training (whose draws stay on the float64 path, so the
+    /// sampling stream is unchanged).</summary>
+    private protected override bool HasFloat32Path => !Stochastic || !Training;
+
+    private protected override object? ForwardFloat32(ReadOnlySpan<float> x, ReadOnlySpan<int> shape, Span<float> y)
+    {
+        if (Stochastic && StochasticTestUsesLatent) x.CopyTo(y); // test time: the latent θ itself
+        else SignKernels.Sign(x, y, (float)H, (float)H); // (float)(H·±1) = ±(float)H
+        return null;
+    }
+
+    private protected override void BackwardFloat32(ReadOnlySpan<float> x, ReadOnlySpan<int> shape, object? saved, ReadOnlySpan<float> dy, Span<float> dx) =>
+        dy.CopyTo(dx);
+
     /// <summary>Glorot magnitude H = sqrt(1.5/(fan_in + fan_out)).</summary>
     public static double GlorotH(int fanIn, int fanOut) => Math.Sqrt(1.5 / (fanIn + fanOut));
 

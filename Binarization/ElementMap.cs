@@ -26,6 +26,19 @@ public abstract class ElementMap
     /// <inheritdoc/>
     public override string ToString() => Name;
 
+    /// <summary>True when <see cref="ValuesFloat32"/> is implemented (the built-in sign, identity, hardtanh and clip maps).</summary>
+    internal virtual bool HasFloat32Value => false;
+
+    /// <summary>y = (float)M(x) over a float32 span, equal to <see cref="Value"/> rounded once.</summary>
+    internal virtual void ValuesFloat32(ReadOnlySpan<float> x, Span<float> y) => throw new NotSupportedException($"{Name}: no float32 values.");
+
+    /// <summary>True when <see cref="DerivativeTimesFloat32"/> is implemented (built-in maps except the W-shaped prox and compositions).</summary>
+    internal virtual bool HasFloat32Derivative => false;
+
+    /// <summary>dx = (float)(dy·M'(x)) over float32 spans, as the float64 path computes it.</summary>
+    internal virtual void DerivativeTimesFloat32(ReadOnlySpan<float> x, ReadOnlySpan<float> dy, Span<float> dx) =>
+        throw new NotSupportedException($"{Name}: no float32 derivative.");
+
     /// <summary>sign(x), sign(0) = +1: the prox of the indicator of {±1} for every μ (ties broken to +1).</summary>
     public static ElementMap Sign() => new SignMap();
 
@@ -57,6 +70,12 @@ public abstract class ElementMap
         public override double Derivative(double x) => 0;
         public override bool IsSign => true;
         public override bool IsSmooth => false;
+        internal override bool HasFloat32Value => true;
+        internal override void ValuesFloat32(ReadOnlySpan<float> x, Span<float> y) => SignKernels.Sign(x, y, 1, 1);
+        internal override bool HasFloat32Derivative => true;
+        // dy·0 (±0, NaN for non-finite dy): no |x| is ≤ −∞, so the mask is 0 everywhere.
+        internal override void DerivativeTimesFloat32(ReadOnlySpan<float> x, ReadOnlySpan<float> dy, Span<float> dx) =>
+            SignKernels.MaskTimes(x, dy, dx, float.NegativeInfinity);
     }
 
     private sealed class IdentityMap : ElementMap
@@ -64,6 +83,10 @@ public abstract class ElementMap
         public override string Name => "identity";
         public override double Value(double x) => x;
         public override double Derivative(double x) => 1;
+        internal override bool HasFloat32Value => true;
+        internal override void ValuesFloat32(ReadOnlySpan<float> x, Span<float> y) => x.CopyTo(y);
+        internal override bool HasFloat32Derivative => true;
+        internal override void DerivativeTimesFloat32(ReadOnlySpan<float> x, ReadOnlySpan<float> dy, Span<float> dx) => dy.CopyTo(dx);
     }
 
     private sealed class HardTanhMap : ElementMap
@@ -71,6 +94,10 @@ public abstract class ElementMap
         public override string Name => "hardtanh";
         public override double Value(double x) => Math.Clamp(x, -1, 1);
         public override double Derivative(double x) => BinaryMath.InsideClip(x, 1);
+        internal override bool HasFloat32Value => true;
+        internal override void ValuesFloat32(ReadOnlySpan<float> x, Span<float> y) => SignKernels.ClipValues(x, y, 1);
+        internal override bool HasFloat32Derivative => true;
+        internal override void DerivativeTimesFloat32(ReadOnlySpan<float> x, ReadOnlySpan<float> dy, Span<float> dx) => SignKernels.MaskTimes(x, dy, dx, 1);
     }
 
     private sealed class SignSwishMap(Schedule beta) : ElementMap
@@ -80,6 +107,8 @@ public abstract class ElementMap
         public override double Value(double x) => BinaryMath.SignSwish(x, _beta);
         public override double Derivative(double x) => BinaryMath.SignSwishDerivative(x, _beta);
         public override void OnProgress(TrainingProgress progress) => _beta = beta.ValueAt(progress);
+        internal override bool HasFloat32Derivative => true;
+        internal override void DerivativeTimesFloat32(ReadOnlySpan<float> x, ReadOnlySpan<float> dy, Span<float> dx) => SignKernels.SwishTimes(x, dy, dx, _beta);
     }
 
     private sealed class ClipMap(Schedule rho) : ElementMap
@@ -89,6 +118,11 @@ public abstract class ElementMap
         public override double Value(double x) => Math.Clamp(_rho * x, -1, 1);
         public override double Derivative(double x) => Math.Abs(_rho * x) < 1 ? _rho : 0;
         public override void OnProgress(TrainingProgress progress) => _rho = rho.ValueAt(progress);
+        internal override bool HasFloat32Value => true;
+        internal override void ValuesFloat32(ReadOnlySpan<float> x, Span<float> y) => SignKernels.ClipValues(x, y, _rho);
+        internal override bool HasFloat32Derivative => true;
+        internal override void DerivativeTimesFloat32(ReadOnlySpan<float> x, ReadOnlySpan<float> dy, Span<float> dx) =>
+            SignKernels.Surrogate(SignKernels.SurrogateKind.Clip, x, dy, dx, _rho);
     }
 
     private sealed class WShapedMap(Schedule mu) : ElementMap

@@ -39,6 +39,21 @@ public sealed class PcPlusPlus(string name, ElementMap forward, ElementMap backw
     /// <summary>B'(x).</summary>
     public override double Derivative(double x) => BackwardMap.Derivative(x);
 
+    /// <summary>Float32 kernels when the deployed forward (F, or sign at test time) and B' both have one (sign, identity,
+    /// hardtanh, clip for F; those and SS_β for B').</summary>
+    private protected override bool HasFloat32Path =>
+        (!Training && SignAtInference || ForwardMap.HasFloat32Value) && BackwardMap.HasFloat32Derivative;
+
+    private protected override object? ForwardFloat32(ReadOnlySpan<float> x, ReadOnlySpan<int> shape, Span<float> y)
+    {
+        if (!Training && SignAtInference) SignKernels.Sign(x, y, 1, 1);
+        else ForwardMap.ValuesFloat32(x, y);
+        return null;
+    }
+
+    private protected override void BackwardFloat32(ReadOnlySpan<float> x, ReadOnlySpan<int> shape, object? saved, ReadOnlySpan<float> dy, Span<float> dx) =>
+        BackwardMap.DerivativeTimesFloat32(x, dy, dx);
+
     /// <inheritdoc/>
     public override void OnProgress(TrainingProgress progress)
     {

@@ -40,6 +40,13 @@ public readonly record struct TrainingProgress(int Epoch, long Step, int TotalEp
 /// <para>The scalar pair is also the teaching/plotting view of the scheme. For per-tensor schemes (XNOR scale, LAB,
 /// SiMaN, …) each subclass documents what the scalar pair means.</para>
 /// <para>Sign convention (methods.md §0.2): sign(0) = +1 everywhere unless the scheme says otherwise; NaN stays NaN.</para>
+/// <para>Fast path: the hard-sign straight-through schemes (SteSign, ApproxSign, SwishSign, deterministic
+/// BinaryConnect, ScaledSign/MagnitudeAwareSign, PC++ members built from sign/identity/hardtanh/clip/SS_β) also
+/// implement <see cref="HasFloat32Path"/>: for a float32 input without scheme parameters, <see cref="Apply"/> then runs
+/// their vectorized float32 span kernels (<see cref="SignKernels"/>) — no float64 copies of the tensor, no per-element
+/// virtual calls — with results equal to the float64 path (bit for bit, except where a kernel documents a rounding-level
+/// difference). The forward keeps a reference to the (contiguous) input for the backward instead of a copy, as
+/// PyTorch's saved tensors do: the input must not be modified in place between forward and backward.</para>
 /// </remarks>
 public abstract class Quantizer
 {
@@ -112,6 +119,18 @@ public abstract class Quantizer
         return dx;
     }
 
+    /// <summary>True when this instance, in its current mode, has a float32 span kernel (see the class remarks).
+    /// Checked once per <see cref="Apply"/> call; the backward of that call then uses <see cref="BackwardFloat32"/>.</summary>
+    private protected virtual bool HasFloat32Path => false;
+
+    /// <summary>Float32 forward of the whole tensor: writes y (x's shape) and returns what the backward needs (or null).</summary>
+    private protected virtual object? ForwardFloat32(ReadOnlySpan<float> x, ReadOnlySpan<int> shape, Span<float> y) =>
+        throw new NotSupportedException($"{Name}: no float32 path.");
+
+    /// <summary>Float32 backward: writes dx = dL/dx from dy, the forward input x and the forward's saved object.</summary>
+    private protected virtual void BackwardFloat32(ReadOnlySpan<float> x, ReadOnlySpan<int> shape, object? saved, ReadOnlySpan<float> dy, Span<float> dx) =>
+        throw new NotSupportedException($"{Name}: no float32 path.");
+
     /// <inheritdoc/>
     public override string ToString() => Name;
 
@@ -132,12 +151,22 @@ public abstract class Quantizer
     {
         private QuantizerCall? _call;
         private DType[] _types = [];
+        private Tensor? _fastInput;
+        private object? _fastSaved;
 
         public override string Name => q.Name;
         public override bool IsEstimator => q.IsEstimator;
 
         protected override Tensor Forward(Tensor[] inputs)
         {
+            if (inputs.Length == 1 && inputs[0].DType == DType.Float32 && q.HasFloat32Path)
+            {
+                Tensor x = inputs[0].Contiguous();
+                Tensor output = Tensor.Empty(x.Shape, DType.Float32);
+                _fastSaved = q.ForwardFloat32(x.AsSpan<float>(), x.Shape, output.AsSpan<float>());
+                _fastInput = x;
+                return output;
+            }
             var ps = new double[inputs.Length - 1][];
             for (int i = 1; i < inputs.Length; i++) ps[i - 1] = inputs[i].ToDoubleArray();
             _types = [.. inputs.Select(t => t.DType)];
@@ -148,6 +177,14 @@ public abstract class Quantizer
 
         protected override Tensor?[] Backward(Tensor gradOutput)
         {
+            if (_fastInput is { } input)
+            {
+                if (!NeedsGrad(0)) return [null];
+                Tensor dy = gradOutput.DType == DType.Float32 ? gradOutput.Contiguous() : gradOutput.To(DType.Float32);
+                Tensor gradInput = Tensor.Empty(input.Shape, DType.Float32);
+                q.BackwardFloat32(input.AsSpan<float>(), input.Shape, _fastSaved, dy.AsSpan<float>(), gradInput.AsSpan<float>());
+                return [gradInput];
+            }
             QuantizerCall call = _call!;
             var grads = new double[call.ParameterValues.Length][];
             for (int i = 0; i < grads.Length; i++) grads[i] = new double[call.ParameterValues[i].Length];
@@ -159,6 +196,11 @@ public abstract class Quantizer
             return result;
         }
 
-        protected override void ReleaseSaved() => _call = null;
+        protected override void ReleaseSaved()
+        {
+            _call = null;
+            _fastInput = null;
+            _fastSaved = null;
+        }
     }
 }

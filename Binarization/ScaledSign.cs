@@ -61,6 +61,45 @@ public class ScaledSign(ScaleGradMode mode = ScaleGradMode.Exact, double clipVal
         return alpha;
     }
 
+    /// <summary>Only ScaledSign and MagnitudeAwareSign themselves: a further subclass may override
+    /// <see cref="ForwardValues"/>/<see cref="BackwardValues"/>, which the float32 kernels would silently bypass.</summary>
+    private protected override bool HasFloat32Path => GetType() == typeof(ScaledSign) || GetType() == typeof(MagnitudeAwareSign);
+
+    private protected override object? ForwardFloat32(ReadOnlySpan<float> x, ReadOnlySpan<int> shape, Span<float> y)
+    {
+        (int channels, int n) = Channels.Weight(shape.ToArray(), x.Length);
+        double[] alpha = SignKernels.ChannelMeanAbs(x, channels, n);
+        for (int o = 0; o < channels; o++)
+            SignKernels.Sign(x.Slice(o * n, n), y.Slice(o * n, n), (float)alpha[o], (float)alpha[o]); // (float)(α·±1) = ±(float)α
+        return alpha;
+    }
+
+    private protected override void BackwardFloat32(ReadOnlySpan<float> x, ReadOnlySpan<int> shape, object? saved, ReadOnlySpan<float> dy, Span<float> dx)
+    {
+        double[] alpha = (double[])saved!;
+        (int channels, int n) = Channels.Weight(shape.ToArray(), x.Length);
+        for (int o = 0; o < channels; o++)
+        {
+            ReadOnlySpan<float> xo = x.Slice(o * n, n), dyo = dy.Slice(o * n, n);
+            Span<float> dxo = dx.Slice(o * n, n);
+            switch (Mode)
+            {
+                case ScaleGradMode.Exact:
+                    SignKernels.Surrogate(SignKernels.SurrogateKind.ScaledMaskExact, xo, dyo, dxo, alpha[o], ClipValue, SignKernels.SignDot(xo, dyo) / n);
+                    break;
+                case ScaleGradMode.DetachedScaledSte:
+                    SignKernels.Surrogate(SignKernels.SurrogateKind.ScaledMask, xo, dyo, dxo, alpha[o], ClipValue);
+                    break;
+                case ScaleGradMode.DetachedUnscaledSte:
+                    SignKernels.MaskTimes(xo, dyo, dxo, SignKernels.FloatBound(ClipValue));
+                    break;
+                default:
+                    SignKernels.Surrogate(SignKernels.SurrogateKind.ScaledMaskDiagonal, xo, dyo, dxo, alpha[o], ClipValue, n);
+                    break;
+            }
+        }
+    }
+
     /// <inheritdoc/>
     protected override double[] ForwardValues(QuantizerCall call)
     {

@@ -31,4 +31,15 @@ public sealed class SteSign(double clipValue = 1.0, SignZero zero = SignZero.Plu
 
     /// <summary>1[|x| ≤ c].</summary>
     public override double Derivative(double x) => BinaryMath.InsideClip(x, ClipValue);
+
+    private protected override bool HasFloat32Path => true;
+
+    private protected override object? ForwardFloat32(ReadOnlySpan<float> x, ReadOnlySpan<int> shape, Span<float> y)
+    {
+        SignKernels.Sign(x, y, 1, Zero == SignZero.PlusOne ? 1 : 0);
+        return null;
+    }
+
+    private protected override void BackwardFloat32(ReadOnlySpan<float> x, ReadOnlySpan<int> shape, object? saved, ReadOnlySpan<float> dy, Span<float> dx) =>
+        SignKernels.MaskTimes(x, dy, dx, SignKernels.FloatBound(ClipValue));
 }

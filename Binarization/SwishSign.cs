@@ -26,4 +26,15 @@ public sealed class SwishSign(double beta = 5.0) : Quantizer
 
     /// <summary>SS'_β(x).</summary>
     public override double Derivative(double x) => BinaryMath.SignSwishDerivative(x, Beta);
+
+    private protected override bool HasFloat32Path => true;
+
+    private protected override object? ForwardFloat32(ReadOnlySpan<float> x, ReadOnlySpan<int> shape, Span<float> y)
+    {
+        SignKernels.Sign(x, y, 1, 1);
+        return null;
+    }
+
+    private protected override void BackwardFloat32(ReadOnlySpan<float> x, ReadOnlySpan<int> shape, object? saved, ReadOnlySpan<float> dy, Span<float> dx) =>
+        SignKernels.SwishTimes(x, dy, dx, Beta);
 }

@@ -1,0 +1,26 @@
+using BinaryGrad.Autograd;
+
+namespace BinaryGrad.Optimizers.Binary;
+
+/// <summary>Builds the binary-network optimizers by name (what <c>--optimizer</c> selects).</summary>
+public static class BinaryOptimizers
+{
+    /// <summary>The valid names: <c>bop</c> and <c>bop2nd</c>.</summary>
+    public static IReadOnlyList<string> Names { get; } = ["bop", "bop2nd"];
+
+    /// <summary>A <see cref="CaseOptimizer"/>: binary latent weights (<see cref="Parameter.Precision"/> = 1) get
+    /// <see cref="Bop"/> (<c>bop</c>: γ = 1e-3, τ = 1e-6) or <see cref="Bop2ndOrder"/> (<c>bop2nd</c>: official defaults,
+    /// biased), every other parameter gets <see cref="Adam"/> with <paramref name="learningRate"/>.</summary>
+    /// <exception cref="ArgumentException"><paramref name="name"/> is not one of <see cref="Names"/> (the message lists them).</exception>
+    public static Optimizer Create(string name, IEnumerable<KeyValuePair<string, Parameter>> parameters, double learningRate)
+    {
+        ArgumentNullException.ThrowIfNull(name);
+        ArgumentNullException.ThrowIfNull(parameters);
+        return name switch
+        {
+            "bop" => CaseOptimizer.ByPrecision(parameters, ps => new Bop(ps), ps => new Adam(ps, learningRate)),
+            "bop2nd" => CaseOptimizer.ByPrecision(parameters, ps => new Bop2ndOrder(ps), ps => new Adam(ps, learningRate)),
+            _ => throw new ArgumentException($"Unknown binary optimizer '{name}'; valid names: {string.Join(", ", Names)}.", nameof(name)),
+        };
+    }
+}
