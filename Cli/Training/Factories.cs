@@ -3,6 +3,7 @@ using BinaryGrad.Binarization;
 using BinaryGrad.Datasets;
 using BinaryGrad.Layers;
 using BinaryGrad.Optimizers;
+using BinaryGrad.Optimizers.Binary;
 
 namespace BinaryGrad.Cli.Training;
 
@@ -46,7 +47,7 @@ public static class ModelFactory
 /// <summary>Builds the optimizer named by <c>--optimizer</c>.</summary>
 public static class OptimizerFactory
 {
-    public static readonly string[] Names = ["sgd", "adam", "adamw"];
+    public static readonly string[] Names = ["sgd", "adam", "adamw", "bop", "bop2nd"];
 
     public static Optimizer Create(TrainOptions options, IEnumerable<KeyValuePair<string, Parameter>> parameters)
     {
@@ -56,6 +57,10 @@ public static class OptimizerFactory
             "sgd" => new Sgd(parameters, lr, momentum: 0.9),
             "adam" => new Adam(parameters, lr),
             "adamw" => new AdamW(parameters, lr),
+            // Bop/Bop2ndOrder own the binary latent weights (precision 1); everything else goes to Adam(lr)
+            "bop" or "bop2nd" when options.Scheme == "none" =>
+                throw new UsageException($"--optimizer {options.Optimizer} flips binary weights; it needs a binary model (--scheme, e.g. bnn)."),
+            "bop" or "bop2nd" => BinaryOptimizers.Create(options.Optimizer, parameters, lr),
             _ => throw new UsageException($"--optimizer '{options.Optimizer}' is not known; valid optimizers: {string.Join(", ", Names)}."),
         };
     }
