@@ -17,6 +17,9 @@ public static class Program
         root.Subcommands.Add(GradCheckCommand.Create());
         root.Subcommands.Add(BenchCommand.Create());
         root.Subcommands.Add(SchemesCommand.Create());
+        root.Subcommands.Add(ExportCommand.Create());
+        root.Subcommands.Add(InferCommand.Create());
+        root.Subcommands.Add(SummaryCommand.Create());
         ParseResult parsed = root.Parse(args);
         if (parsed.Errors.Count > 0)
         {
