@@ -58,9 +58,9 @@ internal sealed class PackedWeightCache
 
     private static double[] Key(Tensor latent, Quantizer quantizer)
     {
-        IEnumerable<double> key = latent.ToDoubleArray();
-        foreach (Parameter p in quantizer.Parameters) key = key.Concat(p.Value.ToDoubleArray());
-        return [.. key];
+        double[] key = latent.ToDoubleArray();
+        foreach (Parameter p in quantizer.Parameters) key = [.. key, .. p.Value.ToDoubleArray()];
+        return key;
     }
 }
 
