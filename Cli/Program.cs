@@ -20,6 +20,9 @@ public static class Program
         root.Subcommands.Add(EstimatorsCommand.Create());
         root.Subcommands.Add(GraphCommand.Create());
         root.Subcommands.Add(CompareCommand.Create());
+        root.Subcommands.Add(ExportCommand.Create());
+        root.Subcommands.Add(InferCommand.Create());
+        root.Subcommands.Add(SummaryCommand.Create());
         ParseResult parsed = root.Parse(args);
         if (parsed.Errors.Count > 0)
         {

@@ -10,7 +10,7 @@ namespace BinaryGrad.Cli.Training;
 /// <summary>Builds the model named by <c>--model</c> for a data set's image shape.</summary>
 public static class ModelFactory
 {
-    public static readonly string[] Names = ["mlp", "cnn"];
+    public static readonly string[] Names = ["mlp", "cnn", "vgg-small"];
 
     public static Module Create(TrainOptions options, ImageDataset data, Rng rng)
     {
@@ -29,17 +29,26 @@ public static class ModelFactory
         {
             throw new UsageException($"--scheme {options.Scheme}: {e.Message}");
         }
+        SchemeInstance NewScheme() => SchemeRegistry.Create(options.Scheme, options.SchemeArguments);
         return options.Model switch
         {
-            "mlp" => BinaryModels.Mlp(rng, () => SchemeRegistry.Create(options.Scheme, options.SchemeArguments), data.ImageSize, hidden: options.Width, hiddenLayers: 3, data.ClassCount),
-            _ => throw new UsageException($"--scheme {options.Scheme} is available with --model mlp (the binary MLP of methods.md §10.1); '{options.Model}' has no binary variant yet."),
+            "mlp" => BinaryModels.Mlp(rng, NewScheme, data.ImageSize, hidden: options.Width, hiddenLayers: 3, data.ClassCount),
+            "cnn" => BinaryModels.Cnn(rng, NewScheme, data.Channels, data.ClassCount, SquareSide(options, data, 4)),
+            "vgg-small" => BinaryModels.VggSmall(rng, NewScheme, data.Channels, data.ClassCount, SquareSide(options, data, 8)),
+            _ => throw new UsageException($"--model '{options.Model}' is not known; valid models: {string.Join(", ", Names)}."),
         };
     }
+
+    /// <summary>The image side for a conv net that pools <paramref name="divisor"/>× (square images only).</summary>
+    private static int SquareSide(TrainOptions options, ImageDataset data, int divisor) =>
+        data.Height == data.Width && data.Height % divisor == 0 && data.Height >= divisor ? data.Height
+        : throw new UsageException($"--model {options.Model}: images of {data.Name} are {data.Height}×{data.Width}; the model needs square images with a side divisible by {divisor}.");
 
     private static Module CreateFloat(TrainOptions options, ImageDataset data, Rng rng) => options.Model switch
     {
         "mlp" => Models.Mlp(rng, data.ImageSize, [512, 512], data.ClassCount),
         "cnn" => Models.SmallCnn(rng, data.Channels, data.ClassCount, data.Height),
+        "vgg-small" => throw new UsageException("--model vgg-small is a binary network: give it a --scheme (e.g. bnn)."),
         _ => throw new UsageException($"--model '{options.Model}' is not known; valid models: {string.Join(", ", Names)}."),
     };
 }

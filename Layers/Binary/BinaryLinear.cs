@@ -16,16 +16,25 @@ public interface IBinaryLayer
     /// <summary>Share of binary weights whose sign changed since the previous call (the first call compares with
     /// the initial weights).</summary>
     double FlipRatioSinceLastCall();
+
+    /// <summary>Saturation and magnitude of the latent weights (see <see cref="BinaryLayerStatistics"/>).</summary>
+    BinaryLayerStatistics Statistics() => BinaryLayerStatistics.Of(LatentWeight.Value, Quantizers.FirstOrDefault(q => q.Kind.HasFlag(QuantizerKind.Weight)));
 }
 
 /// <summary><c>y = q_a(x) · q_w(W)ᵀ + b</c>: a fully connected layer with a weight quantizer q_w and an optional
 /// input quantizer q_a, keeping real latent weights W for training (BinaryConnect's trick). Backward runs through
 /// the quantizers' estimators into W and x.</summary>
+/// <remarks>When both quantizers are hard signs (<see cref="Quantizer.IsHardSign"/>: exactly ±1, no scale) the
+/// forward runs on the XNOR-popcount GEMM (<see cref="Kernels.Binary.BinaryGemm"/>): the input is bit-packed per
+/// call, the weights once per change (in evaluation, from a cache; in training they change every step anyway), and
+/// the backward is the float formula of <see cref="Ops.Linear"/>. The result equals the float forward exactly.
+/// <see cref="UseBitKernel"/> false forces the float path (for comparisons).</remarks>
 public sealed class BinaryLinear : Module, IBinaryLayer
 {
     private readonly Quantizer? _weightQuantizer, _inputQuantizer;
     private readonly Parameter? _bias;
     private float[] _previousSigns;
+    private readonly PackedWeightCache _cache = new();
 
     /// <summary>Creates the layer with Glorot-uniform latent weights (as BinaryConnect) and no bias by default: a
     /// following batch norm supplies the shift.</summary>
@@ -46,15 +55,51 @@ public sealed class BinaryLinear : Module, IBinaryLayer
     public int OutFeatures { get; }
     public Parameter LatentWeight { get; }
     public IEnumerable<Quantizer> Quantizers => new[] { _weightQuantizer, _inputQuantizer }.OfType<Quantizer>();
+    public Quantizer? WeightQuantizer => _weightQuantizer;
+    public Quantizer? InputQuantizer => _inputQuantizer;
+    public Parameter? Bias => _bias;
+
+    /// <summary>Allows the bit-kernel forward when the quantizers permit it (default true).</summary>
+    public bool UseBitKernel { get; set; } = true;
+
+    /// <summary>True when the next forward runs on the bit kernel.</summary>
+    public bool UsesBitKernel => UseBitKernel && BitKernelPolicy.Applies(_weightQuantizer, _inputQuantizer);
 
     public override Tensor Forward(Tensor x)
     {
+        ArgumentNullException.ThrowIfNull(x);
         if (x.Rank != 2 || x.Shape[1] != InFeatures)
             throw new ArgumentException($"BinaryLinear({InFeatures}→{OutFeatures}): expected input [N,{InFeatures}], got {Shapes.Format(x.Shape)}.");
+        foreach (Quantizer q in Quantizers) q.Training = Training;
         Tensor input = _inputQuantizer?.Apply(x) ?? x;
-        Tensor weight = _weightQuantizer?.Apply(LatentWeight.Value) ?? LatentWeight.Value;
-        return Ops.Linear(input, weight, _bias?.Value);
+        if (!UsesBitKernel)
+        {
+            Tensor weight = _weightQuantizer?.Apply(LatentWeight.Value) ?? LatentWeight.Value;
+            return Ops.Linear(input, weight, _bias?.Value);
+        }
+        Quantizer wq = _weightQuantizer!;
+        Tensor quantized;
+        ulong[] packed;
+        if (BitKernelPolicy.NeedsWeightGraph(LatentWeight, wq))
+        {
+            quantized = wq.Apply(LatentWeight.Value);
+            packed = BinaryLinearFunction.PackWeight(quantized);
+        }
+        else
+        {
+            if (!_cache.IsCurrent(LatentWeight.Value, wq))
+            {
+                Tensor q = wq.Apply(LatentWeight.Value);
+                _cache.Store(LatentWeight.Value, wq, q, BinaryLinearFunction.PackWeight(q));
+            }
+            (quantized, packed) = (_cache.Quantized!, _cache.Packed);
+        }
+        var function = new BinaryLinearFunction(packed);
+        return _bias is null ? function.Apply(input, quantized) : function.Apply(input, quantized, _bias.Value);
     }
+
+    /// <inheritdoc/>
+    public BinaryLayerStatistics Statistics() => BinaryLayerStatistics.Of(LatentWeight.Value, _weightQuantizer);
 
     public double FlipRatioSinceLastCall()
     {

@@ -68,4 +68,75 @@ public static class BinaryModels
         }
         return new BinaryClassifier(body, binary, regularizer);
     }
+
+    /// <summary>A binary CNN for MNIST-sized inputs (s×s, s divisible by 4): real <c>Conv(in→32, 3×3, pad 1)</c> → BN →
+    /// act, then binary <c>Conv(32→64)</c> → MP2 → BN → act → binary <c>Conv(64→128)</c> → MP2 → BN → act (3×3, pad 1), then
+    /// Flatten → binary <c>FC(128·(s/4)² → classes)</c> → BN1d (the BN head scales the ±dot logits, as BNN's last layer).</summary>
+    /// <remarks>The first layer stays real (as in BNN, XNOR-Net and every VGG-Small recipe: binarizing the pixels loses
+    /// too much); binary layers binarize their inputs with the scheme's activation quantizer and their filters with its
+    /// weight quantizer. Pooling comes before BN (BNN's order, so BN sees the pooled maxima). "act" is the scheme's
+    /// learnable nonlinearity if it has one, else Hardtanh (the STE window) when it binarizes activations, else ReLU
+    /// (binary-weight-only schemes keep real activations).</remarks>
+    public static BinaryClassifier Cnn(Rng rng, Func<SchemeInstance> newScheme, int inChannels = 1, int classes = 10, int imageSize = 28)
+    {
+        ArgumentNullException.ThrowIfNull(newScheme);
+        if (imageSize < 4 || imageSize % 4 != 0)
+            throw new ArgumentOutOfRangeException(nameof(imageSize), imageSize, "BinaryModels.Cnn: the image size must be a positive multiple of 4 (two 2×2 poolings).");
+        var body = new Sequential();
+        var binary = new List<IBinaryLayer>();
+        SchemeInstance first = newScheme();
+        Regularizer? regularizer = first.Regularizer;
+        body.Add(new Conv2d(inChannels, 32, 3, rng, padding: 1, bias: false)).Add(new BatchNorm2d(32)).Add(Activation(first));
+        int width = 32;
+        foreach (int outputs in new[] { 64, 128 })
+        {
+            SchemeInstance scheme = newScheme();
+            var conv = new BinaryConv2d(width, outputs, 3, rng, scheme.Weights, scheme.Activations, padding: 1);
+            body.Add(conv).Add(new MaxPool2d(2)).Add(new BatchNorm2d(outputs)).Add(Activation(scheme));
+            binary.Add(conv);
+            width = outputs;
+        }
+        SchemeInstance head = newScheme();
+        int side = imageSize / 4;
+        var fc = new BinaryLinear(width * side * side, classes, rng, head.Weights, head.Activations);
+        body.Add(new Flatten()).Add(fc).Add(new BatchNorm1d(classes));
+        binary.Add(fc);
+        return new BinaryClassifier(body, binary, regularizer);
+    }
+
+    /// <summary>VGG-Small for CIFAR-10 exactly as methods.md §10.1 (RBNN's <c>vgg.py</c>): real <c>C128(in→128)</c>–BN–Hardtanh,
+    /// then binary <c>C128–MP2–BN–Hardtanh, C256–BN–Hardtanh, C256–MP2–BN–Hardtanh, C512–BN–Hardtanh, C512–MP2–BN–Hardtanh</c>
+    /// (3×3, pad 1, no bias), then real <c>FC(512·(s/8)² → classes)</c> with bias (8192 → 10 for 32×32 inputs).</summary>
+    /// <remarks>Hardtanh is kept whatever the scheme, as in the reference (before a sign it changes nothing in the
+    /// forward; its gradient window is the STE's). The scheme's weight quantizer binarizes the five inner convolutions'
+    /// filters and its activation quantizer their inputs.</remarks>
+    public static BinaryClassifier VggSmall(Rng rng, Func<SchemeInstance> newScheme, int inChannels = 3, int classes = 10, int imageSize = 32)
+    {
+        ArgumentNullException.ThrowIfNull(newScheme);
+        if (imageSize < 8 || imageSize % 8 != 0)
+            throw new ArgumentOutOfRangeException(nameof(imageSize), imageSize, "BinaryModels.VggSmall: the image size must be a positive multiple of 8 (three 2×2 poolings).");
+        var body = new Sequential();
+        var binary = new List<IBinaryLayer>();
+        Regularizer? regularizer = null;
+        body.Add(new Conv2d(inChannels, 128, 3, rng, padding: 1, bias: false)).Add(new BatchNorm2d(128)).Add(new HardTanh());
+        int width = 128;
+        foreach ((int outputs, bool pool) in new[] { (128, true), (256, false), (256, true), (512, false), (512, true) })
+        {
+            SchemeInstance scheme = newScheme();
+            regularizer ??= scheme.Regularizer;
+            var conv = new BinaryConv2d(width, outputs, 3, rng, scheme.Weights, scheme.Activations, padding: 1);
+            body.Add(conv);
+            if (pool) body.Add(new MaxPool2d(2));
+            body.Add(new BatchNorm2d(outputs)).Add(new HardTanh());
+            binary.Add(conv);
+            width = outputs;
+        }
+        int side = imageSize / 8;
+        body.Add(new Flatten()).Add(new Linear(width * side * side, classes, rng));
+        return new BinaryClassifier(body, binary, regularizer);
+    }
+
+    private static Module Activation(SchemeInstance scheme) =>
+        scheme.Nonlinearity is { } nonlinearity ? new QuantizerModule(nonlinearity)
+        : scheme.Activations is null ? new ReLU() : new HardTanh();
 }

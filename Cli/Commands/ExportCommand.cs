@@ -1,0 +1,62 @@
+using System.CommandLine;
+using System.Globalization;
+using BinaryGrad.Autograd;
+using BinaryGrad.Cli.Training;
+using BinaryGrad.Datasets;
+using BinaryGrad.Layers;
+using BinaryGrad.Layers.Inference;
+
+namespace BinaryGrad.Cli.Commands;
+
+/// <summary><c>binarygrad export --checkpoint C --out M.bgm</c>: writes a training checkpoint's model as a bit-packed
+/// inference model (<see cref="InferenceModel"/>'s <c>.bgm</c> format) and reports the sizes.</summary>
+public static class ExportCommand
+{
+    public static Command Create()
+    {
+        var checkpoint = new Option<string>("--checkpoint") { Description = "Checkpoint written by 'binarygrad train'.", Required = true };
+        var output = new Option<string>("--out") { Description = "Inference model to write (.bgm).", Required = true };
+        var command = new Command("export", "Export a checkpoint as a bit-packed inference model (.bgm).") { checkpoint, output };
+        command.SetAction(r => Run(r.GetValue(checkpoint)!, r.GetValue(output)!, Console.Out, Console.Error));
+        return command;
+    }
+
+    /// <summary>Exports; returns 0, or <see cref="Program.BadInput"/> after a one-line error.</summary>
+    public static int Run(string checkpointPath, string outputPath, TextWriter output, TextWriter error)
+    {
+        try
+        {
+            Checkpoint state = Checkpoint.Load(checkpointPath);
+            ImageDataset shape = DatasetShape(state.DatasetName);
+            var options = new TrainOptions { Model = state.ModelName, Dataset = state.DatasetName, Scheme = state.SchemeName, SchemeArguments = state.SchemeArguments };
+            Module model = ModelFactory.Create(options, shape, new Rng(0));
+            model.LoadStateDict(state.ModelState, strict: true);
+            InferenceModel inference = InferenceModel.FromModule(model, shape.Channels, shape.Height, shape.Width, shape.ClassCount, state.DatasetName);
+            inference.Save(outputPath);
+            long bgm = new FileInfo(outputPath).Length, ckpt = new FileInfo(checkpointPath).Length, float32 = model.ParameterCount * 4;
+            output.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"Exported {state.ModelName} (scheme {state.SchemeName}, {state.DatasetName}) to {outputPath}: {inference.Layers.Count} layers, {bgm:N0} bytes; " +
+                $"float32 parameters {float32:N0} bytes ({(double)float32 / bgm:F1}× larger), checkpoint {ckpt:N0} bytes ({(double)ckpt / bgm:F1}× larger, includes optimizer state)."));
+            return 0;
+        }
+        catch (Exception e) when (e is UsageException or ArgumentException or NotSupportedException or FormatException or IOException or UnauthorizedAccessException or DatasetException)
+        {
+            error.WriteLine($"binarygrad export: {e.Message}");
+            return Program.BadInput;
+        }
+    }
+
+    /// <summary>An empty data set with <paramref name="name"/>'s image shape and classes (what the model builders
+    /// need), without reading any data.</summary>
+    internal static ImageDataset DatasetShape(string name)
+    {
+        DatasetInfo info = DatasetCatalog.Get(name);
+        (int c, int h, int w) = info.Key switch
+        {
+            "cifar10" => (3, 32, 32),
+            "digits" => (1, Digits.Side, Digits.Side),
+            _ => (1, 28, 28),
+        };
+        return new ImageDataset(info.Key, c, h, w, [], [], info.ClassNames);
+    }
+}

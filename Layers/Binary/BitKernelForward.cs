@@ -1,0 +1,225 @@
+using BinaryGrad.Autograd;
+using BinaryGrad.Binarization;
+using BinaryGrad.Kernels;
+using BinaryGrad.Kernels.Binary;
+
+namespace BinaryGrad.Layers;
+
+/// <summary>Statistics of one binary layer's latent weights, read by the trainer each epoch.</summary>
+/// <param name="OutsidePassThrough">Share of latent weights w whose weight quantizer's backward factor is zero,
+/// <c>q'(w) = 0</c>: the estimator passes no gradient to them ("saturated" weights). For the clipped STE of
+/// <see cref="SteSign"/> and <see cref="ScaledSign"/> this is <c>|w| &gt; c</c> (c = 1 by default); for smooth
+/// surrogates (ApproxSign, SwishSign) it is the region where the surrogate vanishes. The scalar
+/// <see cref="Quantizer.Derivative"/> is the convention for every scheme, so per-tensor schemes use their documented
+/// scalar view. 0 when the layer has no weight quantizer.</param>
+/// <param name="MeanAbsLatent">Mean |w| over the latent weights.</param>
+public readonly record struct BinaryLayerStatistics(double OutsidePassThrough, double MeanAbsLatent)
+{
+    /// <summary>Computes the statistics of <paramref name="latent"/> under <paramref name="weightQuantizer"/>.</summary>
+    public static BinaryLayerStatistics Of(Tensor latent, Quantizer? weightQuantizer)
+    {
+        ArgumentNullException.ThrowIfNull(latent);
+        double[] w = latent.ToDoubleArray();
+        if (w.Length == 0) return new(0, 0);
+        long outside = 0;
+        double sumAbs = 0;
+        foreach (double v in w)
+        {
+            sumAbs += Math.Abs(v);
+            if (weightQuantizer is not null && weightQuantizer.Derivative(v) == 0) outside++;
+        }
+        return new((double)outside / w.Length, sumAbs / w.Length);
+    }
+}
+
+/// <summary>The bit-packed ±1 weights of a binary layer, re-packed only when the latent weights or the weight
+/// quantizer's parameters change (compared element by element with a snapshot, which costs one vectorized pass
+/// over the floats — far less than re-quantizing and re-packing).</summary>
+internal sealed class PackedWeightCache
+{
+    private double[]? _snapshot;
+
+    /// <summary>The quantized ±1 weights (detached, the latent's dtype).</summary>
+    public Tensor? Quantized { get; private set; }
+
+    /// <summary>The packed words, in the layout the layer's kernel expects.</summary>
+    public ulong[] Packed { get; private set; } = [];
+
+    /// <summary>Returns true (and leaves the cache alone) when nothing changed since the last <see cref="Store"/>.</summary>
+    public bool IsCurrent(Tensor latent, Quantizer quantizer) =>
+        _snapshot is not null && Key(latent, quantizer).AsSpan().SequenceEqual(_snapshot);
+
+    /// <summary>Stores the new quantized weights and their packing under the current key.</summary>
+    public void Store(Tensor latent, Quantizer quantizer, Tensor quantized, ulong[] packed)
+    {
+        _snapshot = Key(latent, quantizer);
+        (Quantized, Packed) = (quantized, packed);
+    }
+
+    private static double[] Key(Tensor latent, Quantizer quantizer)
+    {
+        double[] key = latent.ToDoubleArray();
+        foreach (Parameter p in quantizer.Parameters) key = [.. key, .. p.Value.ToDoubleArray()];
+        return key;
+    }
+}
+
+/// <summary>The forward of <c>y = x·Wᵀ (+ b)</c> on ±1 operands by XNOR-popcount (<see cref="BinaryGemm"/>), with
+/// the float formula as backward: <c>dx = dy·W</c>, <c>dW = dyᵀ·x</c>, <c>db = Σ_n dy</c>.</summary>
+/// <remarks>Inputs: the quantized input x [N,K] and quantized weight W [O,K] (both exactly ±1) and optional bias.
+/// The integer dot <c>K − 2·popcount(x XOR w)</c> is exact and so is its float conversion for K &lt; 2²⁴, and the
+/// float GEMM of ±1 data sums integers exactly too, so the two forwards agree bit for bit; the bias is added
+/// after the dot (<c>dot + b</c>, one rounding), which the float path matches whenever <c>b + dot</c> is exact.</remarks>
+internal sealed class BinaryLinearFunction(ulong[] packedWeight) : Function
+{
+    private Tensor? _x, _w;
+    public override string Name => "binary_linear";
+
+    protected override Tensor Forward(Tensor[] inputs)
+    {
+        Tensor x = inputs[0].Contiguous(), w = inputs[1].Contiguous();
+        (_x, _w) = (x, w);
+        int n = x.Shape[0], k = x.Shape[1], o = w.Shape[0];
+        var packedX = new ulong[(long)n * BitPack.WordsPerRow(k)];
+        if (x.DType == DType.Float32) BitPack.PackRows(x.AsSpan<float>(), packedX, n, k);
+        else BitPack.PackRows(x.AsSpan<double>(), packedX, n, k);
+        int[] dots = new int[n * o];
+        BinaryGemm.Multiply(packedX, packedWeight, dots, n, o, k);
+        double[]? bias = inputs.Length > 2 ? inputs[2].ToDoubleArray() : null;
+        Tensor y = Tensor.Empty([n, o], x.DType);
+        if (x.DType == DType.Float32)
+        {
+            Span<float> ys = y.AsSpan<float>();
+            float[]? b = bias is null ? null : Array.ConvertAll(bias, v => (float)v);
+            for (int i = 0; i < ys.Length; i++) ys[i] = b is null ? dots[i] : dots[i] + b[i % o];
+        }
+        else
+        {
+            Span<double> ys = y.AsSpan<double>();
+            for (int i = 0; i < ys.Length; i++) ys[i] = bias is null ? dots[i] : dots[i] + bias[i % o];
+        }
+        return y;
+    }
+
+    protected override Tensor?[] Backward(Tensor gradOutput)
+    {
+        Tensor x = _x!, w = _w!, g = gradOutput.Contiguous();
+        int n = x.Shape[0], k = x.Shape[1], o = w.Shape[0];
+        Tensor? dx = NeedsGrad(0) ? Tensor.Empty([n, k], x.DType) : null;
+        Tensor? dw = NeedsGrad(1) ? Tensor.Empty([o, k], x.DType) : null;
+        Tensor? db = Inputs.Count > 2 && NeedsGrad(2) ? Tensor.Zeros([o], x.DType) : null;
+        if (x.DType == DType.Float32)
+        {
+            if (dx is not null) Gemm.Multiply(false, false, n, k, o, 1f, g.AsSpan<float>(), o, w.AsSpan<float>(), k, 0f, dx.AsSpan<float>(), k);
+            if (dw is not null) Gemm.Multiply(true, false, o, k, n, 1f, g.AsSpan<float>(), o, x.AsSpan<float>(), k, 0f, dw.AsSpan<float>(), k);
+            if (db is not null) { Span<float> d = db.AsSpan<float>(); ReadOnlySpan<float> gs = g.AsSpan<float>(); for (int i = 0; i < gs.Length; i++) d[i % o] += gs[i]; }
+        }
+        else
+        {
+            if (dx is not null) Gemm.Multiply(false, false, n, k, o, 1.0, g.AsSpan<double>(), o, w.AsSpan<double>(), k, 0.0, dx.AsSpan<double>(), k);
+            if (dw is not null) Gemm.Multiply(true, false, o, k, n, 1.0, g.AsSpan<double>(), o, x.AsSpan<double>(), k, 0.0, dw.AsSpan<double>(), k);
+            if (db is not null) { Span<double> d = db.AsSpan<double>(); ReadOnlySpan<double> gs = g.AsSpan<double>(); for (int i = 0; i < gs.Length; i++) d[i % o] += gs[i]; }
+        }
+        return Inputs.Count > 2 ? [dx, dw, db] : [dx, dw];
+    }
+
+    protected override void ReleaseSaved() => (_x, _w) = (null, null);
+
+    /// <summary>Packs ±1 weights [O,K] into the GEMM's row layout.</summary>
+    public static ulong[] PackWeight(Tensor w)
+    {
+        int o = w.Shape[0], k = w.Shape[1];
+        var packed = new ulong[(long)o * BitPack.WordsPerRow(k)];
+        Tensor c = w.Contiguous();
+        if (c.DType == DType.Float32) BitPack.PackRows(c.AsSpan<float>(), packed, o, k);
+        else BitPack.PackRows(c.AsSpan<double>(), packed, o, k);
+        return packed;
+    }
+}
+
+/// <summary>The forward of a zero-padded 2-D convolution on ±1 operands by XNOR-popcount (<see cref="BinaryConv2D"/>),
+/// with the float convolution's backward (<see cref="Conv2DKernels.BackwardInput(in Conv2DGeometry, ReadOnlySpan{float}, ReadOnlySpan{float}, Span{float})"/>
+/// and <c>BackwardWeight</c>).</summary>
+/// <remarks>Padded positions contribute 0 (not ±1) in both paths: the float convolution reads zeros outside the
+/// image, and the kernel counts only valid taps (<c>dot = |T|·C − 2·Σ_T popcount</c>), so the results are equal
+/// integers. The bias, when present, is added after the dot as in <see cref="BinaryLinearFunction"/>.</remarks>
+internal sealed class BinaryConv2dFunction(ulong[] packedWeight, BinaryConv2DShape shape) : Function
+{
+    private Tensor? _x, _w;
+    public override string Name => "binary_conv2d";
+
+    private Conv2DGeometry Geometry => new(shape.Batch, shape.InChannels, shape.Height, shape.Width, shape.OutChannels,
+        shape.KernelHeight, shape.KernelWidth, shape.Stride, shape.Stride, shape.Padding, shape.Padding);
+
+    protected override Tensor Forward(Tensor[] inputs)
+    {
+        Tensor x = inputs[0].Contiguous(), w = inputs[1].Contiguous();
+        (_x, _w) = (x, w);
+        var packedX = new ulong[shape.InputWords];
+        if (x.DType == DType.Float32) BitPack.PackChannelsLast(x.AsSpan<float>(), packedX, shape.Batch, shape.InChannels, shape.Height, shape.Width);
+        else BitPack.PackChannelsLast(x.AsSpan<double>(), packedX, shape.Batch, shape.InChannels, shape.Height, shape.Width);
+        int[] dots = new int[shape.OutputCount];
+        BinaryConv2D.Forward(packedX, packedWeight, dots, shape);
+        double[]? bias = inputs.Length > 2 ? inputs[2].ToDoubleArray() : null;
+        int plane = shape.OutHeight * shape.OutWidth;
+        Tensor y = Tensor.Empty([shape.Batch, shape.OutChannels, shape.OutHeight, shape.OutWidth], x.DType);
+        if (x.DType == DType.Float32)
+        {
+            Span<float> ys = y.AsSpan<float>();
+            for (int i = 0; i < ys.Length; i++) ys[i] = bias is null ? dots[i] : dots[i] + (float)bias[i / plane % shape.OutChannels];
+        }
+        else
+        {
+            Span<double> ys = y.AsSpan<double>();
+            for (int i = 0; i < ys.Length; i++) ys[i] = bias is null ? dots[i] : dots[i] + bias[i / plane % shape.OutChannels];
+        }
+        return y;
+    }
+
+    protected override Tensor?[] Backward(Tensor gradOutput)
+    {
+        Tensor x = _x!, w = _w!, g = gradOutput.Contiguous();
+        Conv2DGeometry geometry = Geometry;
+        bool hasBias = Inputs.Count > 2;
+        Tensor? dx = NeedsGrad(0) ? x.ZerosLike() : null;
+        bool weightNeeded = NeedsGrad(1), biasNeeded = hasBias && NeedsGrad(2);
+        Tensor? dw = weightNeeded || biasNeeded ? w.ZerosLike() : null;
+        Tensor? db = biasNeeded ? Tensor.Empty([shape.OutChannels], x.DType) : null;
+        if (x.DType == DType.Float32)
+        {
+            if (dx is not null) Conv2DKernels.BackwardInput(geometry, g.AsSpan<float>(), w.AsSpan<float>(), dx.AsSpan<float>());
+            if (dw is not null) Conv2DKernels.BackwardWeight(geometry, x.AsSpan<float>(), g.AsSpan<float>(), dw.AsSpan<float>(), db is null ? default : db.AsSpan<float>());
+        }
+        else
+        {
+            if (dx is not null) Conv2DKernels.BackwardInput(geometry, g.AsSpan<double>(), w.AsSpan<double>(), dx.AsSpan<double>());
+            if (dw is not null) Conv2DKernels.BackwardWeight(geometry, x.AsSpan<double>(), g.AsSpan<double>(), dw.AsSpan<double>(), db is null ? default : db.AsSpan<double>());
+        }
+        return hasBias ? [dx, weightNeeded ? dw : null, db] : [dx, weightNeeded ? dw : null];
+    }
+
+    protected override void ReleaseSaved() => (_x, _w) = (null, null);
+
+    /// <summary>Packs ±1 filters [O,C,k,k] into the kernel's weight layout.</summary>
+    public static ulong[] PackWeight(Tensor w, in BinaryConv2DShape shape)
+    {
+        var packed = new ulong[(long)shape.OutChannels * shape.WeightWordsPerFilter];
+        float[] values = w.DType == DType.Float32 ? w.ToArray<float>() : Array.ConvertAll(w.ToArray<double>(), v => (float)v);
+        BinaryConv2D.PackWeights(values, packed, shape);
+        return packed;
+    }
+}
+
+/// <summary>Chooses between the float and the bit-kernel forward for a binary layer.</summary>
+internal static class BitKernelPolicy
+{
+    /// <summary>True when both operands are exactly ±1 in the current mode: a weight quantizer and an input
+    /// quantizer that are both hard signs (<see cref="Quantizer.IsHardSign"/>, which is false for scaled signs).</summary>
+    public static bool Applies(Quantizer? weights, Quantizer? inputs) =>
+        weights is { IsHardSign: true } && inputs is { IsHardSign: true };
+
+    /// <summary>True when the forward must record the weight quantizer (a gradient will flow into the latent weights
+    /// or the quantizer's parameters); otherwise the cached packed weights serve.</summary>
+    public static bool NeedsWeightGraph(Parameter latent, Quantizer quantizer) =>
+        GradMode.IsEnabled && (latent.Value.RequiresGrad || quantizer.Parameters.Any(p => p.Value.RequiresGrad));
+}

@@ -1,0 +1,132 @@
+using BinaryGrad.Autograd;
+using BinaryGrad.Binarization;
+using BinaryGrad.Cli.Commands;
+using BinaryGrad.Cli.Training;
+using BinaryGrad.Datasets;
+using BinaryGrad.Layers;
+using BinaryGrad.Layers.Inference;
+using NUnit.Framework;
+
+namespace BinaryGrad.Tests.Cli;
+
+[TestFixture, Category("Training")]
+public class BinaryExportTests
+{
+    private string _dir = "";
+
+    [SetUp] public void MakeDirectory() => Directory.CreateDirectory(_dir = Path.Combine(Path.GetTempPath(), "bg-export-" + Guid.NewGuid().ToString("N")));
+    [TearDown] public void RemoveDirectory() => Directory.Delete(_dir, recursive: true);
+
+    private TrainOptions Options(string model, string checkpoint) => new()
+    {
+        Dataset = "digits", Model = model, Scheme = "bnn", Optimizer = "adam", Epochs = 1, BatchSize = 64, Seed = 3, Threads = 2,
+        CheckpointPath = checkpoint, ShowProgress = false, DataDirectory = _dir,
+    };
+
+    /// <summary>Logits of the training framework's evaluation forward, batch by batch.</summary>
+    private static float[] FrameworkLogits(Module model, ImageDataset data, int batchSize)
+    {
+        model.Eval();
+        var logits = new List<float>();
+        using (GradMode.NoGrad())
+            foreach (Batch batch in DataLoader.ForEvaluation(data, batchSize, Normalization.For("digits")).Epoch())
+                logits.AddRange(model.Forward(Trainer.BatchTensor(batch)).ToArray<float>());
+        return [.. logits];
+    }
+
+    private static float[] InferenceLogits(InferenceModel model, ImageDataset data, int batchSize)
+    {
+        var logits = new List<float>();
+        foreach (Batch batch in DataLoader.ForEvaluation(data, batchSize, Normalization.For("digits")).Epoch())
+            logits.AddRange(model.Forward(batch.ImageSpan.ToArray(), batch.Count));
+        return [.. logits];
+    }
+
+    [TestCase("mlp"), TestCase("cnn")]
+    public void ExportedModel_GivesTheFrameworksEvalLogitsOnEveryTestImage(string modelName)
+    {
+        string checkpoint = Path.Combine(_dir, modelName + ".safetensors"), bgm = Path.Combine(_dir, modelName + ".bgm");
+        var trainer = new Trainer(Options(modelName, checkpoint), TextWriter.Null);
+        trainer.Run();
+        var output = new StringWriter();
+        Assert.That(ExportCommand.Run(checkpoint, bgm, output, TextWriter.Null), Is.EqualTo(0));
+        Assert.That(output.ToString(), Does.Contain("Exported " + modelName));
+
+        ImageDataset test = Digits.Load(DatasetSplit.Test);
+        InferenceModel inference = InferenceModel.Load(bgm);
+        float[] expected = FrameworkLogits(trainer.Model!, test, 64), actual = InferenceLogits(inference, test, 64);
+        Assert.That(actual, Is.EqualTo(expected), "logits differ");
+        (double accuracy, _) = InferCommand.Evaluate(inference, test, Normalization.For("digits"), 64);
+        double frameworkAccuracy = Trainer.Evaluate(trainer.Model!, test, Normalization.For("digits"), 64);
+        Assert.That(accuracy, Is.EqualTo(frameworkAccuracy));
+        Assert.That(accuracy, Is.GreaterThan(0.5));
+
+        var cli = new StringWriter();
+        Assert.That(InferCommand.Run(bgm, "digits", _dir, 100, cli, TextWriter.Null), Is.EqualTo(0));
+        Assert.That(cli.ToString(), Does.Contain("accuracy").And.Contain("images/s").And.Contain("bytes"));
+    }
+
+    [Test]
+    public void VggSmall_PackedSignChain_MatchesFrameworkLogitsExactly()
+    {
+        var rng = new Rng(11);
+        BinaryClassifier model = BinaryModels.VggSmall(rng, () => SchemeRegistry.Create("bnn"), inChannels: 1, classes: 10, imageSize: 8);
+        // running statistics away from (0, 1) so that the folded affine maps are not trivial
+        foreach (BatchNormBase bn in Modules(model).OfType<BatchNormBase>())
+        {
+            Span<float> mean = bn.RunningMean.AsSpan<float>(), variance = bn.RunningVar.AsSpan<float>(), gamma = bn.Weight!.Value.AsSpan<float>();
+            for (int c = 0; c < mean.Length; c++)
+            {
+                mean[c] = (float)(rng.NextDouble() * 6 - 3);
+                variance[c] = (float)(rng.NextDouble() * 4 + 0.1);
+                gamma[c] = (float)(rng.NextDouble() * 2 - 0.5); // some negative scales
+            }
+        }
+        InferenceModel inference = InferenceModel.FromModule(model, 1, 8, 8, 10, "digits");
+        string bgm = Path.Combine(_dir, "vgg.bgm");
+        inference.Save(bgm);
+        inference = InferenceModel.Load(bgm);
+        Tensor x = Tensor.Uniform([6, 1, 8, 8], rng, -2, 2);
+        float[] expected;
+        model.Eval();
+        using (GradMode.NoGrad()) expected = model.Forward(x).ToArray<float>();
+        Assert.That(inference.Forward(x.ToArray<float>(), 6), Is.EqualTo(expected));
+    }
+
+    private static IEnumerable<Module> Modules(Module m) => new[] { m }.Concat(m.NamedChildren().SelectMany(c => Modules(c.Value)));
+
+    [Test]
+    public void TruncatedForeignOrMismatchedModels_AreOneLineErrorsWithExitCode2()
+    {
+        var model = BinaryModels.Mlp(new Rng(1), () => SchemeRegistry.Create("bnn"), inputs: 64, hidden: 32, hiddenLayers: 1);
+        string good = Path.Combine(_dir, "good.bgm");
+        InferenceModel.FromModule(model, 1, 8, 8, 10, "digits").Save(good);
+        byte[] bytes = File.ReadAllBytes(good);
+
+        string truncated = Path.Combine(_dir, "truncated.bgm"), foreign = Path.Combine(_dir, "foreign.bgm"), versioned = Path.Combine(_dir, "v9.bgm");
+        File.WriteAllBytes(truncated, bytes[..(bytes.Length / 2)]);
+        File.WriteAllBytes(foreign, [.. "PK\u0003\u0004not a model at all"u8]);
+        byte[] v9 = (byte[])bytes.Clone();
+        v9[8] = 9;
+        File.WriteAllBytes(versioned, v9);
+        foreach ((string path, string expected) in new[] { (truncated, "truncated"), (foreign, "bad magic"), (versioned, "version 9") })
+        {
+            var error = new StringWriter();
+            Assert.That(InferCommand.Run(path, "digits", _dir, 64, TextWriter.Null, error), Is.EqualTo(2), path);
+            Assert.That(error.ToString().TrimEnd(), Does.Contain(path).And.Contain(expected).And.Not.Contain('\n'));
+        }
+        // an MNIST-sized model on 8×8 digits
+        string mnist = Path.Combine(_dir, "mnist.bgm");
+        InferenceModel.FromModule(BinaryModels.Mlp(new Rng(1), () => SchemeRegistry.Create("bnn"), hidden: 32, hiddenLayers: 1), 1, 28, 28, 10, "mnist").Save(mnist);
+        var sizeError = new StringWriter();
+        Assert.That(InferCommand.Run(mnist, "digits", _dir, 64, TextWriter.Null, sizeError), Is.EqualTo(2));
+        Assert.That(sizeError.ToString().TrimEnd(), Does.Contain("expects 1×28×28 images").And.Contain("1×8×8").And.Not.Contain('\n'));
+    }
+
+    [Test]
+    public void Export_RefusesScaledWeights()
+    {
+        Assert.That(() => InferenceModel.FromModule(BinaryModels.Mlp(new Rng(1), () => new SchemeInstance(new ScaledSign(), new SteSign(), null, null), inputs: 64, hidden: 8, hiddenLayers: 1), 1, 8, 8, 10, "digits"),
+            Throws.TypeOf<NotSupportedException>().With.Message.Contains("scaled_sign"));
+    }
+}

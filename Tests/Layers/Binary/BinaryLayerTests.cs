@@ -1,0 +1,143 @@
+using BinaryGrad.Autograd;
+using BinaryGrad.Binarization;
+using BinaryGrad.Layers;
+using NUnit.Framework;
+
+namespace BinaryGrad.Tests.Layers.Binary;
+
+[TestFixture, Category("Layers")]
+public class BinaryLayerTests
+{
+    private static Tensor Random(int[] shape, Rng rng, DType dtype = DType.Float32) => Tensor.Uniform(shape, rng, -1.5, 1.5, dtype);
+
+    [TestCase(1, 1, 1), TestCase(3, 63, 5), TestCase(4, 64, 7), TestCase(5, 65, 64), TestCase(8, 200, 33), TestCase(2, 257, 129)]
+    public void BinaryLinear_BitKernelForward_EqualsFloatForwardExactly(int n, int k, int o)
+    {
+        var rng = new Rng((ulong)(n * 1000 + k * 10 + o));
+        var layer = new BinaryLinear(k, o, rng, new SteSign(), new SteSign());
+        Assert.That(layer.UsesBitKernel, Is.True);
+        Tensor x = Random([n, k], rng);
+        foreach (bool training in new[] { true, false })
+        {
+            layer.Train(training);
+            layer.UseBitKernel = true;
+            double[] bits = Forward(layer, x, training);
+            layer.UseBitKernel = false;
+            double[] floats = Forward(layer, x, training);
+            Assert.That(bits, Is.EqualTo(floats), $"[{n},{k}]→{o}, training {training}");
+        }
+    }
+
+    [TestCase(1, 1, 5, 5, 1, 3, 1, 1), TestCase(2, 3, 6, 7, 4, 3, 1, 1), TestCase(2, 64, 5, 5, 8, 3, 1, 1), TestCase(1, 65, 4, 6, 3, 3, 2, 1),
+     TestCase(3, 16, 8, 8, 5, 3, 1, 0), TestCase(2, 7, 9, 9, 6, 5, 2, 2), TestCase(1, 130, 3, 3, 2, 1, 1, 0), TestCase(2, 32, 7, 7, 70, 3, 1, 1)]
+    public void BinaryConv2d_BitKernelForward_EqualsFloatForwardExactly(int n, int c, int h, int w, int o, int k, int stride, int pad)
+    {
+        var rng = new Rng((ulong)(n + c * 7 + h * 31 + o * 101 + k * 1009 + stride + pad * 3));
+        var layer = new BinaryConv2d(c, o, k, rng, new SteSign(), new SteSign(), stride, pad);
+        Assert.That(layer.UsesBitKernel, Is.True);
+        Tensor x = Random([n, c, h, w], rng);
+        foreach (bool training in new[] { true, false })
+        {
+            layer.Train(training);
+            layer.UseBitKernel = true;
+            double[] bits = Forward(layer, x, training);
+            layer.UseBitKernel = false;
+            double[] floats = Forward(layer, x, training);
+            Assert.That(bits, Is.EqualTo(floats), $"[{n},{c},{h},{w}] k{k} s{stride} p{pad} → {o}, training {training}");
+        }
+    }
+
+    [Test]
+    public void BinaryConv2d_BitKernelBackward_EqualsFloatBackward()
+    {
+        var rng = new Rng(5);
+        var layer = new BinaryConv2d(5, 4, 3, rng, new SteSign(), new SteSign(), padding: 1, bias: true);
+        double[][] grads = new double[2][];
+        for (int pass = 0; pass < 2; pass++)
+        {
+            layer.UseBitKernel = pass == 0;
+            layer.ZeroGrad();
+            Tensor x = new(Random([2, 5, 6, 6], new Rng(9)).ToArray<float>(), [2, 5, 6, 6], requiresGrad: true);
+            Tensor y = layer.Forward(x);
+            Ops.Sum(Ops.Mul(y, y)).Backward();
+            grads[pass] = [.. x.Grad!.ToDoubleArray(), .. layer.LatentWeight.Value.Grad!.ToDoubleArray(), .. layer.Bias!.Value.Grad!.ToDoubleArray()];
+        }
+        Assert.That(grads[0], Is.EqualTo(grads[1]).Within(1e-4));
+    }
+
+    [Test]
+    public void BinaryLinear_BitKernelBackward_EqualsFloatBackward()
+    {
+        var layer = new BinaryLinear(70, 6, new Rng(3), new SteSign(), new SteSign(), bias: true);
+        double[][] grads = new double[2][];
+        for (int pass = 0; pass < 2; pass++)
+        {
+            layer.UseBitKernel = pass == 0;
+            layer.ZeroGrad();
+            Tensor x = new(Random([4, 70], new Rng(4)).ToArray<float>(), [4, 70], requiresGrad: true);
+            Ops.Sum(Ops.Mul(layer.Forward(x), layer.Forward(x))).Backward();
+            grads[pass] = [.. x.Grad!.ToDoubleArray(), .. layer.LatentWeight.Value.Grad!.ToDoubleArray(), .. layer.Bias!.Value.Grad!.ToDoubleArray()];
+        }
+        Assert.That(grads[0], Is.EqualTo(grads[1]).Within(1e-4));
+    }
+
+    [Test]
+    public void EvalCache_FollowsWeightChanges()
+    {
+        var layer = new BinaryLinear(10, 3, new Rng(1), new SteSign(), new SteSign());
+        layer.Eval();
+        Tensor x = Random([2, 10], new Rng(2));
+        double[] before = Forward(layer, x, false);
+        Span<float> w = layer.LatentWeight.Value.AsSpan<float>();
+        for (int i = 0; i < w.Length; i++) w[i] = -w[i];
+        double[] after = Forward(layer, x, false);
+        Assert.That(after, Is.EqualTo(before.Select(v => -v).ToArray()));
+    }
+
+    [Test]
+    public void ScaledOrRealInput_UsesFloatPath()
+    {
+        Assert.That(new BinaryLinear(4, 2, new Rng(1), new ScaledSign(), new SteSign()).UsesBitKernel, Is.False);
+        Assert.That(new BinaryLinear(4, 2, new Rng(1), new SteSign(), null).UsesBitKernel, Is.False);
+        Assert.That(new BinaryConv2d(4, 2, 3, new Rng(1), new SteSign(), new ApproxSign()).UsesBitKernel, Is.True); // ApproxSign: sign forward, surrogate backward
+    }
+
+    [Test]
+    public void Statistics_CountSaturatedWeightsAndMeanMagnitude()
+    {
+        var layer = new BinaryLinear(2, 2, new Rng(1), new SteSign(), new SteSign());
+        new float[] { 0.5f, -1.5f, 2f, -1f }.CopyTo(layer.LatentWeight.Value.AsSpan<float>());
+        BinaryLayerStatistics s = layer.Statistics();
+        Assert.That(s.OutsidePassThrough, Is.EqualTo(0.5)); // |w| > 1: -1.5 and 2 (|w| = 1 is inside the inclusive mask)
+        Assert.That(s.MeanAbsLatent, Is.EqualTo(1.25).Within(1e-12));
+        IBinaryLayer asInterface = new BinaryConv2d(1, 1, 1, new Rng(1), new SteSign(clipValue: 0.25), null);
+        asInterface.LatentWeight.Value.AsSpan<float>()[0] = 0.5f;
+        Assert.That(asInterface.Statistics().OutsidePassThrough, Is.EqualTo(1));
+    }
+
+    [Test]
+    public void Builders_ProduceTheDocumentedShapes()
+    {
+        var rng = new Rng(1);
+        BinaryClassifier cnn = BinaryModels.Cnn(rng, () => SchemeRegistry.Create("bnn"));
+        BinaryClassifier vgg = BinaryModels.VggSmall(rng, () => SchemeRegistry.Create("bnn"));
+        Assert.That(cnn.BinaryLayers, Has.Count.EqualTo(3));
+        Assert.That(vgg.BinaryLayers, Has.Count.EqualTo(5));
+        using (GradMode.NoGrad())
+        {
+            cnn.Eval();
+            vgg.Eval();
+            Assert.That(cnn.Forward(Tensor.Zeros([2, 1, 28, 28])).Shape.ToArray(), Is.EqualTo(new[] { 2, 10 }));
+            Assert.That(vgg.Forward(Tensor.Zeros([1, 3, 32, 32])).Shape.ToArray(), Is.EqualTo(new[] { 1, 10 }));
+        }
+        // VGG-Small: 3·128·9 real + binary 128·128·9 + 128·256·9 + 256·256·9 + 256·512·9 + 512·512·9, FC 8192·10 + 10, BN 2·(128·2+256·2+512·2)
+        long expected = 3 * 128 * 9 + 9L * (128 * 128 + 128 * 256 + 256 * 256 + 256 * 512 + 512 * 512) + 8192 * 10 + 10 + 2 * (128 * 2 + 256 * 2 + 512 * 2);
+        Assert.That(vgg.ParameterCount, Is.EqualTo(expected));
+    }
+
+    private static double[] Forward(Module layer, Tensor x, bool training)
+    {
+        if (training) return layer.Forward(x).ToDoubleArray();
+        using (GradMode.NoGrad()) return layer.Forward(x).ToDoubleArray();
+    }
+}
