@@ -46,6 +46,7 @@ public static partial class Ops
     {
         private Tensor? _x, _w;
         public override string Name => "conv2d";
+        internal override bool DropsGradOutput => true;
 
         protected override Tensor Forward(Tensor[] inputs)
         {
@@ -63,10 +64,10 @@ public static partial class Ops
         protected internal override Tensor?[] Backward(Tensor dy)
         {
             Tensor x = _x!, w = _w!, g = dy.IsContiguous ? dy : dy.MaterializeRaw();
-            Tensor? dx = NeedsGrad(0) ? x.ZerosLike() : null;
+            Tensor? dx = NeedsGrad(0) ? Tensor.RentGradient(x.Shape, x.DType, clear: true) : null; // the kernels add into dx and dw
             bool weightNeeded = NeedsGrad(1), biasNeeded = hasBias && NeedsGrad(2);
             // The kernel computes the weight and bias gradients in one pass; a gradient nobody needs goes to scratch.
-            Tensor? dw = weightNeeded || biasNeeded ? w.ZerosLike() : null;
+            Tensor? dw = weightNeeded || biasNeeded ? Tensor.RentGradient(w.Shape, w.DType, clear: true) : null;
             Tensor? db = biasNeeded ? Tensor.Empty([geometry.OutChannels], x.DType) : null;
             if (x.DType == DType.Float32)
             {

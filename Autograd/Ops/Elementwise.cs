@@ -34,11 +34,12 @@ internal sealed class UnaryFunction<TKernel>(TKernel kernel) : Function where TK
 {
     private Tensor? _x, _y;
     public override string Name => kernel.Name;
+    internal override bool DropsGradOutput => true;
 
     protected override Tensor Forward(Tensor[] inputs)
     {
         Tensor x = inputs[0].IsContiguous ? inputs[0] : inputs[0].MaterializeRaw();
-        Tensor y = x.ZerosLike();
+        Tensor y = Tensor.Uninitialized(x.Shape, x.DType); // kernels assign every element
         if (x.DType == DType.Float32) kernel.Forward<float>(x.AsSpan<float>(), y.AsSpan<float>());
         else kernel.Forward<double>(x.AsSpan<double>(), y.AsSpan<double>());
         (_x, _y) = (x, y);
@@ -47,7 +48,7 @@ internal sealed class UnaryFunction<TKernel>(TKernel kernel) : Function where TK
 
     protected internal override Tensor?[] Backward(Tensor dy)
     {
-        Tensor x = _x!, y = _y!, dx = x.ZerosLike();
+        Tensor x = _x!, y = _y!, dx = Tensor.RentGradient(x.Shape, x.DType, clear: false);
         if (x.DType == DType.Float32) kernel.Backward<float>(x.AsSpan<float>(), y.AsSpan<float>(), dy.AsContiguousSpan<float>(), dx.AsSpan<float>());
         else kernel.Backward<double>(x.AsSpan<double>(), y.AsSpan<double>(), dy.AsContiguousSpan<double>(), dx.AsSpan<double>());
         return [dx];
@@ -60,12 +61,13 @@ internal sealed class BinaryFunction<TKernel>(TKernel kernel) : Function where T
 {
     private Tensor? _a, _b, _y;
     public override string Name => kernel.Name;
+    internal override bool DropsGradOutput => true;
 
     protected override Tensor Forward(Tensor[] inputs)
     {
         Tensor a = inputs[0].IsContiguous ? inputs[0] : inputs[0].MaterializeRaw();
         Tensor b = inputs[1].IsContiguous ? inputs[1] : inputs[1].MaterializeRaw();
-        Tensor y = a.ZerosLike();
+        Tensor y = Tensor.Uninitialized(a.Shape, a.DType); // kernels assign every element
         if (a.DType == DType.Float32) kernel.Forward<float>(a.AsSpan<float>(), b.AsSpan<float>(), y.AsSpan<float>());
         else kernel.Forward<double>(a.AsSpan<double>(), b.AsSpan<double>(), y.AsSpan<double>());
         (_a, _b, _y) = (a, b, y);
@@ -75,7 +77,7 @@ internal sealed class BinaryFunction<TKernel>(TKernel kernel) : Function where T
     protected internal override Tensor?[] Backward(Tensor dy)
     {
         Tensor a = _a!, b = _b!, y = _y!;
-        Tensor? da = NeedsGrad(0) ? a.ZerosLike() : null, db = NeedsGrad(1) ? b.ZerosLike() : null;
+        Tensor? da = NeedsGrad(0) ? Tensor.RentGradient(a.Shape, a.DType, clear: false) : null, db = NeedsGrad(1) ? Tensor.RentGradient(b.Shape, b.DType, clear: false) : null;
         if (a.DType == DType.Float32)
         {
             ReadOnlySpan<float> g = dy.AsContiguousSpan<float>();

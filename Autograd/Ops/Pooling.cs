@@ -55,6 +55,7 @@ public static partial class Ops
         private int[] _argmax = [];
         private DType _dtype;
         public override string Name => "max_pool2d";
+        internal override bool DropsGradOutput => true;
 
         protected override Tensor Forward(Tensor[] inputs)
         {
@@ -70,7 +71,7 @@ public static partial class Ops
 
         protected internal override Tensor?[] Backward(Tensor dy)
         {
-            Tensor dx = Tensor.Empty([geometry.Batch, geometry.Channels, geometry.InHeight, geometry.InWidth], _dtype);
+            Tensor dx = Tensor.RentGradient([geometry.Batch, geometry.Channels, geometry.InHeight, geometry.InWidth], _dtype, clear: true);
             ReadOnlySpan<int> argmax = _argmax.AsSpan(0, geometry.OutputLength);
             if (_dtype == DType.Float32) Pool2DKernels.MaxBackward(geometry, dy.AsContiguousSpan<float>(), argmax, dx.AsSpan<float>());
             else Pool2DKernels.MaxBackward(geometry, dy.AsContiguousSpan<double>(), argmax, dx.AsSpan<double>());
