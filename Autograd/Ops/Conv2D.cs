@@ -53,7 +53,8 @@ public static partial class Ops
             Tensor x = inputs[0].IsContiguous ? inputs[0] : inputs[0].MaterializeRaw();
             Tensor w = inputs[1].IsContiguous ? inputs[1] : inputs[1].MaterializeRaw();
             (_x, _w) = (x, w);
-            Tensor y = Tensor.Empty([geometry.Batch, geometry.OutChannels, geometry.OutHeight, geometry.OutWidth], x.DType);
+            // Every image's GEMM writes its output with β = 0 (C write-only), so y needs no clearing pass.
+            Tensor y = Tensor.Uninitialized([geometry.Batch, geometry.OutChannels, geometry.OutHeight, geometry.OutWidth], x.DType);
             if (x.DType == DType.Float32)
                 Conv2DKernels.Forward(geometry, x.AsSpan<float>(), w.AsSpan<float>(), hasBias ? inputs[2].AsContiguousSpan<float>() : default, y.AsSpan<float>());
             else

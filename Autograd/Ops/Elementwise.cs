@@ -40,18 +40,40 @@ internal sealed class UnaryFunction<TKernel>(TKernel kernel) : Function where TK
     {
         Tensor x = inputs[0].IsContiguous ? inputs[0] : inputs[0].MaterializeRaw();
         Tensor y = Tensor.Uninitialized(x.Shape, x.DType); // kernels assign every element
-        if (x.DType == DType.Float32) kernel.Forward<float>(x.AsSpan<float>(), y.AsSpan<float>());
-        else kernel.Forward<double>(x.AsSpan<double>(), y.AsSpan<double>());
+        TKernel k = kernel;
+        // Element i of y depends on x[i] only, so chunks on separate threads give the serial loop's exact values.
+        Chunks(x.Length, (start, length) =>
+        {
+            if (x.DType == DType.Float32) k.Forward<float>(x.AsSpan<float>().Slice(start, length), y.AsSpan<float>().Slice(start, length));
+            else k.Forward<double>(x.AsSpan<double>().Slice(start, length), y.AsSpan<double>().Slice(start, length));
+        });
         (_x, _y) = (x, y);
         return y;
     }
 
     protected internal override Tensor?[] Backward(Tensor dy)
     {
-        Tensor x = _x!, y = _y!, dx = Tensor.RentGradient(x.Shape, x.DType, clear: false);
-        if (x.DType == DType.Float32) kernel.Backward<float>(x.AsSpan<float>(), y.AsSpan<float>(), dy.AsContiguousSpan<float>(), dx.AsSpan<float>());
-        else kernel.Backward<double>(x.AsSpan<double>(), y.AsSpan<double>(), dy.AsContiguousSpan<double>(), dx.AsSpan<double>());
+        Tensor x = _x!, y = _y!, dx = Tensor.RentGradient(x.Shape, x.DType, clear: false), g = dy.IsContiguous ? dy : dy.MaterializeRaw();
+        TKernel k = kernel;
+        Chunks(x.Length, (start, length) =>
+        {
+            if (x.DType == DType.Float32)
+                k.Backward<float>(x.AsSpan<float>().Slice(start, length), y.AsSpan<float>().Slice(start, length),
+                    g.AsSpan<float>().Slice(start, length), dx.AsSpan<float>().Slice(start, length));
+            else
+                k.Backward<double>(x.AsSpan<double>().Slice(start, length), y.AsSpan<double>().Slice(start, length),
+                    g.AsSpan<double>().Slice(start, length), dx.AsSpan<double>().Slice(start, length));
+        });
         return [dx];
+    }
+
+    /// <summary>Runs <paramref name="body"/>(start, length) over [0, <paramref name="count"/>): inline below 256 K
+    /// elements (a thread hop costs more than the pass), else in <see cref="BinaryGrad.Kernels.KernelThreads"/> chunks
+    /// that are multiples of 64 elements, so every chunk's vector loop covers the same elements as the serial one.</summary>
+    private static void Chunks(int count, Action<int, int> body)
+    {
+        if (count < 256 * 1024) body(0, count);
+        else BinaryGrad.Kernels.KernelThreads.For(count, 64, (start, end) => body(start, end - start));
     }
 
     protected override void ReleaseSaved() => (_x, _y) = (null, null);

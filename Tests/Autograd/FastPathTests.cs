@@ -48,6 +48,23 @@ public class FastPathTests
         }
     }
 
+    [Test]
+    public void UnaryOps_ThreadedChunks_MatchSingleThreadBits()
+    {
+        const int count = 300_007; // above the threading threshold, not a multiple of any vector width
+        float[] x = Values(count, 5, [0f, -0f, float.NaN, 30f, -30f]), seed = Values(count, 6, [0f, -1f]);
+        foreach ((string name, Func<Tensor, Tensor> op) in new (string, Func<Tensor, Tensor>)[] { ("relu", Ops.Relu), ("tanh", Ops.Tanh), ("sigmoid", Ops.Sigmoid) })
+        {
+            var single = Run(Simd.Best, 1, op, x, [count], seed);
+            foreach (int threads in new[] { 2, 3 })
+            {
+                var threaded = Run(Simd.Best, threads, op, x, [count], seed);
+                Assert.That(threaded.Y, Is.EqualTo(single.Y), $"{name} y, {threads} threads");
+                Assert.That(threaded.Dx, Is.EqualTo(single.Dx), $"{name} dx, {threads} threads");
+            }
+        }
+    }
+
     [TestCase(3, 5, 7, 3)]
     [TestCase(2, 3, 1, 2)]
     [TestCase(4, 1, 1, 1)]
