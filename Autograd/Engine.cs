@@ -47,6 +47,7 @@ internal static class Engine
                     $"Backward() through the graph a second time: node '{fn.Name}' was freed by the previous backward. " +
                     "Pass retainGraph: true to the first Backward() if you need to differentiate the same graph twice.");
             Tensor output = fn.Output!;
+            if (output.HasHooks || output.RetainsGrad) grad.Pooled = false; // a hook may keep what it is shown
             grad = output.RunHooks(grad);
             if (output.RetainsGrad) output.Grad = Sum(output.Grad, grad);
 
@@ -62,6 +63,9 @@ internal static class Engine
                 if (!Shapes.Equal(g.Shape, input.Shape) || g.DType != input.DType)
                     throw new InvalidOperationException(
                         $"{fn.Name}: backward returned a gradient of shape {Shapes.Format(g.Shape)} {g.DType.Name()} for input {i} of shape {Shapes.Format(input.Shape)} {input.DType.Name()}.");
+                if (g.Pooled)
+                    for (int j = 0; j < inputGrads.Length; j++)
+                        if (j != i && inputGrads[j] is { } other && ReferenceEquals(other.Storage, g.Storage)) g.Pooled = false; // handed out twice
                 if (input.GradFn is { } producer)
                 {
                     if (producer.PendingGrad is null)
@@ -71,11 +75,22 @@ internal static class Engine
                     }
                     else
                     {
-                        producer.PendingGrad = AddInto(producer.PendingGrad, producer.PendingGradOwned, g);
+                        Tensor previous = producer.PendingGrad;
+                        producer.PendingGrad = AddInto(previous, producer.PendingGradOwned, g);
                         producer.PendingGradOwned = true;
+                        if (!ReferenceEquals(previous, producer.PendingGrad)) Recycle(previous, producer.PendingGrad);
+                        Recycle(g, producer.PendingGrad);
                     }
                 }
                 else AccumulateIntoLeaf(input, g);
+            }
+            // The consumed gradient goes back to the pool unless the backward passed it (or a view of it) on, or the op
+            // may have kept it (only built-in ops promise not to).
+            if (grad.Pooled && fn.DropsGradOutput)
+            {
+                bool passedOn = false;
+                foreach (Tensor? g in inputGrads) passedOn |= g is not null && ReferenceEquals(g.Storage, grad.Storage);
+                if (!passedOn) Recycle(grad, null);
             }
             if (!retainGraph) fn.Release();
         }
@@ -83,8 +98,26 @@ internal static class Engine
 
     private static void AccumulateIntoLeaf(Tensor leaf, Tensor grad)
     {
+        if (leaf.HasHooks) grad.Pooled = false;
         grad = leaf.RunHooks(grad);
+        if (leaf.Grad is null && grad.Pooled)
+        {
+            // The engine alone holds this fresh buffer: it becomes the leaf's gradient without the copy Sum would make.
+            grad.Pooled = false;
+            leaf.Grad = grad;
+            return;
+        }
         leaf.Grad = Sum(leaf.Grad, grad);
+        Recycle(grad, leaf.Grad);
+    }
+
+    /// <summary>Returns a pooled gradient's storage to <see cref="GradientPool"/> once the engine is done with it
+    /// (<paramref name="keep"/>: a tensor that must not lose its storage, e.g. the sum it was just added into).</summary>
+    private static void Recycle(Tensor grad, Tensor? keep)
+    {
+        if (!grad.Pooled || (keep is not null && ReferenceEquals(keep.Storage, grad.Storage))) return;
+        grad.Pooled = false;
+        GradientPool.Return(grad.Storage);
     }
 
     /// <summary>existing + grad in a tensor the caller owns (the first gradient is copied so that .Grad never

@@ -56,6 +56,11 @@ public abstract class Function
         return output;
     }
 
+    /// <summary>True for built-in ops whose <see cref="Backward"/> never keeps its gradOutput (nor a view of it)
+    /// beyond the call, so the engine may recycle a pooled gradient after it (see <see cref="GradientPool"/>).
+    /// False for every user-defined op.</summary>
+    internal virtual bool DropsGradOutput => false;
+
     /// <summary>Drops what the backward needed; a second backward through this node then fails clearly.</summary>
     internal void Release()
     {

@@ -32,6 +32,8 @@ public sealed partial class Tensor
 
     internal bool RetainsGrad => _retainsGrad;
 
+    internal bool HasHooks => _hooks is { Count: > 0 };
+
     internal void AttachGradFn(Function fn)
     {
         GradFn = fn;

@@ -10,6 +10,15 @@ public sealed partial class Tensor
         return new Tensor(storage, shape.ToArray(), Shapes.ContiguousStrides(shape), 0, dtype);
     }
 
+    /// <summary>A new contiguous tensor whose elements are NOT cleared (whatever the allocator hands out): for op
+    /// outputs that the op overwrites completely, so large buffers skip the clearing pass.</summary>
+    internal static Tensor Uninitialized(ReadOnlySpan<int> shape, DType dtype = DType.Float32)
+    {
+        int count = Shapes.ElementCount(shape);
+        Array storage = dtype == DType.Float32 ? GC.AllocateUninitializedArray<float>(count) : GC.AllocateUninitializedArray<double>(count);
+        return new Tensor(storage, shape.ToArray(), Shapes.ContiguousStrides(shape), 0, dtype);
+    }
+
     /// <summary>Zeros of the given shape.</summary>
     public static Tensor Zeros(ReadOnlySpan<int> shape, DType dtype = DType.Float32, bool requiresGrad = false)
     {

@@ -1,5 +1,6 @@
 using System.Numerics;
 using System.Numerics.Tensors;
+using BinaryGrad.Kernels;
 
 namespace BinaryGrad.Autograd;
 
@@ -41,8 +42,28 @@ public static partial class Ops
         public void Backward<T>(ReadOnlySpan<T> x, ReadOnlySpan<T> y, ReadOnlySpan<T> dy, Span<T> dx) where T : unmanaged, IBinaryFloatingPointIeee754<T>
         {
             T s = T.CreateTruncating(slope);
-            for (int i = 0; i < dx.Length; i++) dx[i] = x[i] > T.Zero ? dy[i] : s * dy[i];
+            int i = Simd.Path == SimdPath.Scalar ? 0 : LeakyReluBackwardVector(x, dy, dx, s);
+            for (; i < dx.Length; i++) dx[i] = x[i] > T.Zero ? dy[i] : s * dy[i];
         }
+    }
+
+    /// <summary>The vector form of the leaky-ReLU backward, <c>dx = x &gt; 0 ? dy : slope·dy</c> lane by lane (the product
+    /// is still formed where x ≤ 0, so relu's 0·dy keeps its sign and NaNs exactly as the scalar loop); returns how many
+    /// leading elements it did (the scalar loop does the tail).</summary>
+    internal static int LeakyReluBackwardVector<T>(ReadOnlySpan<T> x, ReadOnlySpan<T> dy, Span<T> dx, T slope) where T : unmanaged, IBinaryFloatingPointIeee754<T>
+    {
+        if (!Vector.IsHardwareAccelerated || !Vector<T>.IsSupported) return 0;
+        ref T xr = ref System.Runtime.InteropServices.MemoryMarshal.GetReference(x);
+        ref T gr = ref System.Runtime.InteropServices.MemoryMarshal.GetReference(dy);
+        ref T dr = ref System.Runtime.InteropServices.MemoryMarshal.GetReference(dx);
+        Vector<T> s = new(slope);
+        int i = 0;
+        for (; i <= dx.Length - Vector<T>.Count; i += Vector<T>.Count)
+        {
+            Vector<T> g = Vector.LoadUnsafe(ref gr, (nuint)i);
+            Vector.ConditionalSelect(Vector.GreaterThan(Vector.LoadUnsafe(ref xr, (nuint)i), Vector<T>.Zero), g, s * g).StoreUnsafe(ref dr, (nuint)i);
+        }
+        return i;
     }
 
     internal readonly struct ClampKernel(string name, double min, double max) : IUnaryKernel

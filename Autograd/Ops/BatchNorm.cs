@@ -1,5 +1,6 @@
 using System.Numerics;
 using System.Numerics.Tensors;
+using BinaryGrad.Kernels;
 
 namespace BinaryGrad.Autograd;
 
@@ -56,15 +57,79 @@ public static partial class Ops
         private Tensor? _x, _gamma;
         private double[] _mean = [], _invStd = [];
         public override string Name => "batch_norm";
+        internal override bool DropsGradOutput => true;
 
         protected override Tensor Forward(Tensor[] inputs)
         {
             Tensor x = inputs[0].IsContiguous ? inputs[0] : inputs[0].MaterializeRaw();
             Tensor? gamma = hasGamma ? inputs[1] : null, beta = hasBeta ? inputs[hasGamma ? 2 : 1] : null;
             (_x, _gamma) = (x, gamma);
-            Tensor y = x.ZerosLike();
-            if (x.DType == DType.Float32) Normalize<float>(x, gamma, beta, y); else Normalize<double>(x, gamma, beta, y);
+            Tensor y = Tensor.Uninitialized(x.Shape, x.DType);
+            bool planes = x.Rank == 4 && x.Length / (x.Shape[0] * x.Shape[1]) > 1;
+            if (x.DType == DType.Float32)
+            {
+                if (planes) NormalizePlanes<float>(x, gamma, beta, y); else Normalize<float>(x, gamma, beta, y);
+            }
+            else if (planes) NormalizePlanes<double>(x, gamma, beta, y);
+            else Normalize<double>(x, gamma, beta, y);
             return y;
+        }
+
+        /// <summary><see cref="Normalize{T}"/> for [N,C,H,W] with planes of more than one element, one channel at a time
+        /// and channels split across <see cref="KernelThreads"/>: a channel's statistics, running-statistics update and
+        /// output depend on that channel only, and each is computed by one thread with the same operations in the same
+        /// order (sums over the images in ascending order) as the serial loop, so results are identical for every thread
+        /// count; a channel's N planes also stay in cache between the three passes instead of streaming x three times.</summary>
+        private void NormalizePlanes<T>(Tensor x, Tensor? gamma, Tensor? beta, Tensor y) where T : unmanaged, IBinaryFloatingPointIeee754<T>
+        {
+            int n = x.Shape[0], c = x.Shape[1], plane = x.Length / (n * c), count = n * plane;
+            _mean = new double[c];
+            _invStd = new double[c];
+            KernelThreads.For(c, 1, (first, end) =>
+            {
+                ReadOnlySpan<T> xs = x.AsSpan<T>();
+                Span<T> ys = y.AsSpan<T>();
+                ReadOnlySpan<T> gs = gamma is null ? default : gamma.AsContiguousSpan<T>(), bs = beta is null ? default : beta.AsContiguousSpan<T>();
+                T[] centered = training ? new T[plane] : [];
+                for (int ch = first; ch < end; ch++)
+                {
+                    if (training)
+                    {
+                        T sum = T.Zero;
+                        for (int i = 0; i < n; i++) sum += TensorPrimitives.Sum(xs.Slice((i * c + ch) * plane, plane));
+                        T mean = sum / T.CreateChecked(count);
+                        // Two passes (sum, then squared deviations) so the variance does not cancel catastrophically when |μ| ≫ σ.
+                        T variance = T.Zero;
+                        for (int i = 0; i < n; i++)
+                        {
+                            TensorPrimitives.Subtract(xs.Slice((i * c + ch) * plane, plane), mean, centered);
+                            variance += TensorPrimitives.SumOfSquares<T>(centered);
+                        }
+                        double m = double.CreateChecked(mean), sumSquares = double.CreateChecked(variance);
+                        _mean[ch] = m;
+                        _invStd[ch] = 1 / Math.Sqrt(sumSquares / count + eps);
+                        if (runningMean is not null)
+                        {
+                            Span<T> rm = runningMean.AsSpan<T>(), rv = runningVar!.AsSpan<T>();
+                            rm[ch] = T.CreateChecked((1 - momentum) * double.CreateChecked(rm[ch]) + momentum * m);
+                            rv[ch] = T.CreateChecked((1 - momentum) * double.CreateChecked(rv[ch]) + momentum * sumSquares / (count - 1));
+                        }
+                    }
+                    else
+                    {
+                        _mean[ch] = double.CreateChecked(runningMean!.AsContiguousSpan<T>()[ch]);
+                        _invStd[ch] = 1 / Math.Sqrt(double.CreateChecked(runningVar!.AsContiguousSpan<T>()[ch]) + eps);
+                    }
+                    double s = (gamma is null ? 1 : double.CreateChecked(gs[ch])) * _invStd[ch];
+                    T scale = T.CreateChecked(s), shift = T.CreateChecked((beta is null ? 0 : double.CreateChecked(bs[ch])) - _mean[ch] * s);
+                    for (int i = 0; i < n; i++)
+                    {
+                        Span<T> yPlane = ys.Slice((i * c + ch) * plane, plane);
+                        TensorPrimitives.Multiply(xs.Slice((i * c + ch) * plane, plane), scale, yPlane);
+                        TensorPrimitives.Add(yPlane, shift, yPlane);
+                    }
+                }
+            });
         }
 
         /// <summary>Computes μ and 1/σ per channel (batch or running), updates the running statistics in training,
@@ -154,11 +219,17 @@ public static partial class Ops
         {
             Tensor x = _x!;
             Tensor g = dy.IsContiguous ? dy : dy.MaterializeRaw();
-            Tensor? dx = NeedsGrad(0) ? x.ZerosLike() : null;
+            Tensor? dx = NeedsGrad(0) ? Tensor.RentGradient(x.Shape, x.DType, clear: false) : null; // fully written
             int channels = x.Shape[1];
             Tensor? dGamma = hasGamma && NeedsGrad(1) ? Tensor.Empty([channels], x.DType) : null;
             Tensor? dBeta = hasBeta && NeedsGrad(hasGamma ? 2 : 1) ? Tensor.Empty([channels], x.DType) : null;
-            if (x.DType == DType.Float32) Gradients<float>(x, g, dx, dGamma, dBeta); else Gradients<double>(x, g, dx, dGamma, dBeta);
+            bool planes = x.Rank == 4 && x.Length / (x.Shape[0] * channels) > 1;
+            if (x.DType == DType.Float32)
+            {
+                if (planes) GradientsPlanes<float>(x, g, dx, dGamma, dBeta); else Gradients<float>(x, g, dx, dGamma, dBeta);
+            }
+            else if (planes) GradientsPlanes<double>(x, g, dx, dGamma, dBeta);
+            else Gradients<double>(x, g, dx, dGamma, dBeta);
             List<Tensor?> grads = [dx];
             if (hasGamma) grads.Add(dGamma);
             if (hasBeta) grads.Add(dBeta);
@@ -229,6 +300,55 @@ public static partial class Ops
                         TensorPrimitives.Add(dPlane, b[ch], dPlane);
                     }
             }
+        }
+
+        /// <summary><see cref="Gradients{T}"/> for planes of more than one element, one channel at a time on
+        /// <see cref="KernelThreads"/> (same operations and order per channel as the serial loop; see
+        /// <see cref="NormalizePlanes{T}"/>).</summary>
+        private void GradientsPlanes<T>(Tensor x, Tensor dy, Tensor? dx, Tensor? dGamma, Tensor? dBeta) where T : unmanaged, IBinaryFloatingPointIeee754<T>
+        {
+            int n = x.Shape[0], c = x.Shape[1], plane = x.Length / (n * c), count = n * plane;
+            Tensor? gamma = _gamma;
+            KernelThreads.For(c, 1, (first, end) =>
+            {
+                ReadOnlySpan<T> xs = x.AsSpan<T>(), gs = dy.AsSpan<T>();
+                ReadOnlySpan<T> gammaValues = gamma is null ? default : gamma.AsContiguousSpan<T>();
+                T[] centered = new T[plane];
+                for (int ch = first; ch < end; ch++)
+                {
+                    T mean = T.CreateChecked(_mean[ch]), sumDy = T.Zero, sumDyCentered = T.Zero;
+                    for (int i = 0; i < n; i++) sumDy += TensorPrimitives.Sum(gs.Slice((i * c + ch) * plane, plane));
+                    // Σ dy·(x − μ), on centred values rather than Σ dy·x − μ·Σ dy, which cancels when |μ| ≫ σ.
+                    for (int i = 0; i < n; i++)
+                    {
+                        int at = (i * c + ch) * plane;
+                        TensorPrimitives.Subtract(xs.Slice(at, plane), mean, centered);
+                        sumDyCentered += TensorPrimitives.Dot<T>(centered, gs.Slice(at, plane));
+                    }
+                    if (dBeta is not null) dBeta.AsSpan<T>()[ch] = sumDy;
+                    if (dGamma is not null) dGamma.AsSpan<T>()[ch] = T.CreateChecked(double.CreateChecked(sumDyCentered) * _invStd[ch]);
+                    if (dx is null) continue;
+                    // dx = k·dy + a·x + b, as in Gradients.
+                    double kc = (gamma is null ? 1 : double.CreateChecked(gammaValues[ch])) * _invStd[ch];
+                    T k = T.CreateChecked(kc), a = T.Zero, b = T.Zero;
+                    if (training)
+                    {
+                        double ac = -kc * _invStd[ch] * _invStd[ch] * double.CreateChecked(sumDyCentered) / count;
+                        a = T.CreateChecked(ac);
+                        b = T.CreateChecked(-kc * double.CreateChecked(sumDy) / count - ac * _mean[ch]);
+                    }
+                    Span<T> dxs = dx.AsSpan<T>();
+                    for (int i = 0; i < n; i++)
+                    {
+                        int at = (i * c + ch) * plane;
+                        Span<T> dPlane = dxs.Slice(at, plane);
+                        TensorPrimitives.Multiply(gs.Slice(at, plane), k, dPlane);
+                        if (!training) continue;
+                        TensorPrimitives.MultiplyAdd(xs.Slice(at, plane), a, dPlane, dPlane);
+                        TensorPrimitives.Add(dPlane, b, dPlane);
+                    }
+                }
+            });
         }
 
         protected override void ReleaseSaved() => (_x, _gamma) = (null, null);

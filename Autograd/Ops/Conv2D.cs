@@ -46,13 +46,15 @@ public static partial class Ops
     {
         private Tensor? _x, _w;
         public override string Name => "conv2d";
+        internal override bool DropsGradOutput => true;
 
         protected override Tensor Forward(Tensor[] inputs)
         {
             Tensor x = inputs[0].IsContiguous ? inputs[0] : inputs[0].MaterializeRaw();
             Tensor w = inputs[1].IsContiguous ? inputs[1] : inputs[1].MaterializeRaw();
             (_x, _w) = (x, w);
-            Tensor y = Tensor.Empty([geometry.Batch, geometry.OutChannels, geometry.OutHeight, geometry.OutWidth], x.DType);
+            // Every image's GEMM writes its output with β = 0 (C write-only), so y needs no clearing pass.
+            Tensor y = Tensor.Uninitialized([geometry.Batch, geometry.OutChannels, geometry.OutHeight, geometry.OutWidth], x.DType);
             if (x.DType == DType.Float32)
                 Conv2DKernels.Forward(geometry, x.AsSpan<float>(), w.AsSpan<float>(), hasBias ? inputs[2].AsContiguousSpan<float>() : default, y.AsSpan<float>());
             else
@@ -63,10 +65,10 @@ public static partial class Ops
         protected internal override Tensor?[] Backward(Tensor dy)
         {
             Tensor x = _x!, w = _w!, g = dy.IsContiguous ? dy : dy.MaterializeRaw();
-            Tensor? dx = NeedsGrad(0) ? x.ZerosLike() : null;
+            Tensor? dx = NeedsGrad(0) ? Tensor.RentGradient(x.Shape, x.DType, clear: true) : null; // the kernels add into dx and dw
             bool weightNeeded = NeedsGrad(1), biasNeeded = hasBias && NeedsGrad(2);
             // The kernel computes the weight and bias gradients in one pass; a gradient nobody needs goes to scratch.
-            Tensor? dw = weightNeeded || biasNeeded ? w.ZerosLike() : null;
+            Tensor? dw = weightNeeded || biasNeeded ? Tensor.RentGradient(w.Shape, w.DType, clear: true) : null;
             Tensor? db = biasNeeded ? Tensor.Empty([geometry.OutChannels], x.DType) : null;
             if (x.DType == DType.Float32)
             {

@@ -34,23 +34,46 @@ internal sealed class UnaryFunction<TKernel>(TKernel kernel) : Function where TK
 {
     private Tensor? _x, _y;
     public override string Name => kernel.Name;
+    internal override bool DropsGradOutput => true;
 
     protected override Tensor Forward(Tensor[] inputs)
     {
         Tensor x = inputs[0].IsContiguous ? inputs[0] : inputs[0].MaterializeRaw();
-        Tensor y = x.ZerosLike();
-        if (x.DType == DType.Float32) kernel.Forward<float>(x.AsSpan<float>(), y.AsSpan<float>());
-        else kernel.Forward<double>(x.AsSpan<double>(), y.AsSpan<double>());
+        Tensor y = Tensor.Uninitialized(x.Shape, x.DType); // kernels assign every element
+        TKernel k = kernel;
+        // Element i of y depends on x[i] only, so chunks on separate threads give the serial loop's exact values.
+        Chunks(x.Length, (start, length) =>
+        {
+            if (x.DType == DType.Float32) k.Forward<float>(x.AsSpan<float>().Slice(start, length), y.AsSpan<float>().Slice(start, length));
+            else k.Forward<double>(x.AsSpan<double>().Slice(start, length), y.AsSpan<double>().Slice(start, length));
+        });
         (_x, _y) = (x, y);
         return y;
     }
 
     protected internal override Tensor?[] Backward(Tensor dy)
     {
-        Tensor x = _x!, y = _y!, dx = x.ZerosLike();
-        if (x.DType == DType.Float32) kernel.Backward<float>(x.AsSpan<float>(), y.AsSpan<float>(), dy.AsContiguousSpan<float>(), dx.AsSpan<float>());
-        else kernel.Backward<double>(x.AsSpan<double>(), y.AsSpan<double>(), dy.AsContiguousSpan<double>(), dx.AsSpan<double>());
+        Tensor x = _x!, y = _y!, dx = Tensor.RentGradient(x.Shape, x.DType, clear: false), g = dy.IsContiguous ? dy : dy.MaterializeRaw();
+        TKernel k = kernel;
+        Chunks(x.Length, (start, length) =>
+        {
+            if (x.DType == DType.Float32)
+                k.Backward<float>(x.AsSpan<float>().Slice(start, length), y.AsSpan<float>().Slice(start, length),
+                    g.AsSpan<float>().Slice(start, length), dx.AsSpan<float>().Slice(start, length));
+            else
+                k.Backward<double>(x.AsSpan<double>().Slice(start, length), y.AsSpan<double>().Slice(start, length),
+                    g.AsSpan<double>().Slice(start, length), dx.AsSpan<double>().Slice(start, length));
+        });
         return [dx];
+    }
+
+    /// <summary>Runs <paramref name="body"/>(start, length) over [0, <paramref name="count"/>): inline below 256 K
+    /// elements (a thread hop costs more than the pass), else in <see cref="BinaryGrad.Kernels.KernelThreads"/> chunks
+    /// that are multiples of 64 elements, so every chunk's vector loop covers the same elements as the serial one.</summary>
+    private static void Chunks(int count, Action<int, int> body)
+    {
+        if (count < 256 * 1024) body(0, count);
+        else BinaryGrad.Kernels.KernelThreads.For(count, 64, (start, end) => body(start, end - start));
     }
 
     protected override void ReleaseSaved() => (_x, _y) = (null, null);
@@ -60,12 +83,13 @@ internal sealed class BinaryFunction<TKernel>(TKernel kernel) : Function where T
 {
     private Tensor? _a, _b, _y;
     public override string Name => kernel.Name;
+    internal override bool DropsGradOutput => true;
 
     protected override Tensor Forward(Tensor[] inputs)
     {
         Tensor a = inputs[0].IsContiguous ? inputs[0] : inputs[0].MaterializeRaw();
         Tensor b = inputs[1].IsContiguous ? inputs[1] : inputs[1].MaterializeRaw();
-        Tensor y = a.ZerosLike();
+        Tensor y = Tensor.Uninitialized(a.Shape, a.DType); // kernels assign every element
         if (a.DType == DType.Float32) kernel.Forward<float>(a.AsSpan<float>(), b.AsSpan<float>(), y.AsSpan<float>());
         else kernel.Forward<double>(a.AsSpan<double>(), b.AsSpan<double>(), y.AsSpan<double>());
         (_a, _b, _y) = (a, b, y);
@@ -75,7 +99,7 @@ internal sealed class BinaryFunction<TKernel>(TKernel kernel) : Function where T
     protected internal override Tensor?[] Backward(Tensor dy)
     {
         Tensor a = _a!, b = _b!, y = _y!;
-        Tensor? da = NeedsGrad(0) ? a.ZerosLike() : null, db = NeedsGrad(1) ? b.ZerosLike() : null;
+        Tensor? da = NeedsGrad(0) ? Tensor.RentGradient(a.Shape, a.DType, clear: false) : null, db = NeedsGrad(1) ? Tensor.RentGradient(b.Shape, b.DType, clear: false) : null;
         if (a.DType == DType.Float32)
         {
             ReadOnlySpan<float> g = dy.AsContiguousSpan<float>();

@@ -50,6 +50,7 @@ public static partial class Ops
     {
         private Tensor? _x, _w;
         public override string Name => "linear";
+        internal override bool DropsGradOutput => true;
 
         protected override Tensor Forward(Tensor[] inputs)
         {
@@ -57,7 +58,7 @@ public static partial class Ops
             Tensor w = inputs[1].IsContiguous ? inputs[1] : inputs[1].MaterializeRaw();
             Tensor? b = hasBias ? inputs[2] : null;
             (_x, _w) = (x, w);
-            Tensor y = Tensor.Empty([x.Shape[0], w.Shape[0]], x.DType);
+            Tensor y = Tensor.Uninitialized([x.Shape[0], w.Shape[0]], x.DType); // bias rows or β = 0: fully written
             if (x.DType == DType.Float32) Run<float>(x, w, b, y); else Run<double>(x, w, b, y);
             return y;
         }
@@ -78,7 +79,8 @@ public static partial class Ops
         {
             Tensor x = _x!, w = _w!;
             Tensor g = dy.IsContiguous ? dy : dy.MaterializeRaw();
-            Tensor? dx = NeedsGrad(0) ? x.ZerosLike() : null, dw = NeedsGrad(1) ? w.ZerosLike() : null;
+            // Written by GEMMs with β = 0 (C write-only), so they need no clearing.
+            Tensor? dx = NeedsGrad(0) ? Tensor.RentGradient(x.Shape, x.DType, clear: false) : null, dw = NeedsGrad(1) ? Tensor.RentGradient(w.Shape, w.DType, clear: false) : null;
             Tensor? db = hasBias && NeedsGrad(2) ? Tensor.Empty([w.Shape[0]], w.DType) : null;
             if (x.DType == DType.Float32) Gradients<float>(x, w, g, dx, dw, db); else Gradients<double>(x, w, g, dx, dw, db);
             return hasBias ? [dx, dw, db] : [dx, dw];

@@ -51,6 +51,7 @@ public static partial class Ops
     {
         private Tensor? _probabilities;
         public override string Name => "cross_entropy";
+        internal override bool DropsGradOutput => true;
 
         protected override Tensor Forward(Tensor[] inputs)
         {

@@ -50,30 +50,39 @@ public static partial class Ops
 
     private sealed class MaxPoolFunction(Pool2DGeometry geometry) : Function
     {
+        // The argmax indices are private to this node, so they come from the shared array pool and go back to it when
+        // the backward has used them (a node that is never differentiated just lets the GC take its array).
         private int[] _argmax = [];
         private DType _dtype;
         public override string Name => "max_pool2d";
+        internal override bool DropsGradOutput => true;
 
         protected override Tensor Forward(Tensor[] inputs)
         {
             Tensor x = inputs[0].IsContiguous ? inputs[0] : inputs[0].MaterializeRaw();
             _dtype = x.DType;
-            Tensor y = Tensor.Empty(PooledShape(geometry), x.DType);
-            _argmax = new int[geometry.OutputLength];
-            if (x.DType == DType.Float32) Pool2DKernels.MaxForward(geometry, x.AsSpan<float>(), y.AsSpan<float>(), _argmax);
-            else Pool2DKernels.MaxForward(geometry, x.AsSpan<double>(), y.AsSpan<double>(), _argmax);
+            Tensor y = Tensor.Uninitialized(PooledShape(geometry), x.DType);
+            _argmax = System.Buffers.ArrayPool<int>.Shared.Rent(geometry.OutputLength);
+            Span<int> argmax = _argmax.AsSpan(0, geometry.OutputLength);
+            if (x.DType == DType.Float32) Pool2DKernels.MaxForward(geometry, x.AsSpan<float>(), y.AsSpan<float>(), argmax);
+            else Pool2DKernels.MaxForward(geometry, x.AsSpan<double>(), y.AsSpan<double>(), argmax);
             return y;
         }
 
         protected internal override Tensor?[] Backward(Tensor dy)
         {
-            Tensor dx = Tensor.Empty([geometry.Batch, geometry.Channels, geometry.InHeight, geometry.InWidth], _dtype);
-            if (_dtype == DType.Float32) Pool2DKernels.MaxBackward(geometry, dy.AsContiguousSpan<float>(), _argmax, dx.AsSpan<float>());
-            else Pool2DKernels.MaxBackward(geometry, dy.AsContiguousSpan<double>(), _argmax, dx.AsSpan<double>());
+            Tensor dx = Tensor.RentGradient([geometry.Batch, geometry.Channels, geometry.InHeight, geometry.InWidth], _dtype, clear: true);
+            ReadOnlySpan<int> argmax = _argmax.AsSpan(0, geometry.OutputLength);
+            if (_dtype == DType.Float32) Pool2DKernels.MaxBackward(geometry, dy.AsContiguousSpan<float>(), argmax, dx.AsSpan<float>());
+            else Pool2DKernels.MaxBackward(geometry, dy.AsContiguousSpan<double>(), argmax, dx.AsSpan<double>());
             return [dx];
         }
 
-        protected override void ReleaseSaved() => _argmax = [];
+        protected override void ReleaseSaved()
+        {
+            if (_argmax.Length > 0) System.Buffers.ArrayPool<int>.Shared.Return(_argmax);
+            _argmax = [];
+        }
     }
 
     private sealed class AvgPoolFunction(Pool2DGeometry geometry) : Function

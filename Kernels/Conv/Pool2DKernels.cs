@@ -1,5 +1,6 @@
 using System.Numerics;
 using System.Numerics.Tensors;
+using System.Runtime.CompilerServices;
 
 namespace BinaryGrad.Kernels;
 
@@ -66,9 +67,13 @@ public readonly record struct Pool2DGeometry
 
 /// <summary>Max and average pooling over NCHW planes, forward and backward. Window rows are contiguous, so each
 /// row's reduction goes to TensorPrimitives (vectorized on whatever ISA it finds; reductions of copies and
-/// maxima are exact, and the average's row sums differ from a serial sum by rounding only). Single-threaded:
-/// pooling is memory-bound and cheap next to the convolutions around it.</summary>
-public static class Pool2DKernels
+/// maxima are exact, and the average's row sums differ from a serial sum by rounding only).</summary>
+/// <remarks>Max pooling is split across <see cref="KernelThreads"/> by planes (N·C of them): a window never leaves its
+/// plane, so every output and every <c>dx[argmax] += dy</c> of one plane is done by one thread in the serial order,
+/// and results do not depend on the thread count. The common unpadded 2×2 stride-2 window has its own loop
+/// (<see cref="MaxForward2x2"/>: four compares per output instead of two TensorPrimitives calls on 2-element rows,
+/// which cost ~20× more); <see cref="Simd.Path"/> = Scalar keeps the general reference loop for every geometry.</remarks>
+public static unsafe class Pool2DKernels
 {
     /// <summary>Max pooling: <c>y[n,c,p,q] = max</c> over the window's real (non-padding) elements, and
     /// <paramref name="argmax"/>[same index] = the flat index into <paramref name="input"/> of that maximum.</summary>
@@ -107,8 +112,30 @@ public static class Pool2DKernels
         g.CheckLength(input.Length, g.InputLength, nameof(input), "The input");
         g.CheckLength(output.Length, g.OutputLength, nameof(output), "The output");
         g.CheckLength(argmax.Length, g.OutputLength, nameof(argmax), "The argmax indices");
-        int o = 0, planeSize = g.InHeight * g.InWidth;
-        for (int plane = 0; plane < g.Batch * g.Channels; plane++)
+        bool fast = Simd.Path != SimdPath.Scalar && g is { KernelHeight: 2, KernelWidth: 2, StrideHeight: 2, StrideWidth: 2, PadHeight: 0, PadWidth: 0 };
+        Pool2DGeometry geometry = g;
+        fixed (T* px = input, py = output)
+        fixed (int* pa = argmax)
+        {
+            nint x = (nint)px, y = (nint)py, a = (nint)pa;
+            ForPlanes(g, (first, end) =>
+            {
+                var xs = new ReadOnlySpan<T>((void*)x, geometry.InputLength);
+                var ys = new Span<T>((void*)y, geometry.OutputLength);
+                var indices = new Span<int>((void*)a, geometry.OutputLength);
+                if (fast) MaxForward2x2(geometry, first, end, xs, ys, indices);
+                else MaxForwardReference(geometry, first, end, xs, ys, indices);
+            });
+        }
+    }
+
+    /// <summary>The reference loop over planes [<paramref name="first"/>, <paramref name="end"/>): per window row, the
+    /// first maximum (or first NaN) by TensorPrimitives.IndexOfMax, then the rows combined so that a NaN or a strictly
+    /// larger value replaces the best so far.</summary>
+    private static void MaxForwardReference<T>(in Pool2DGeometry g, int first, int end, ReadOnlySpan<T> input, Span<T> output, Span<int> argmax) where T : unmanaged, INumber<T>
+    {
+        int planeSize = g.InHeight * g.InWidth, o = first * g.OutHeight * g.OutWidth;
+        for (int plane = first; plane < end; plane++)
         for (int p = 0; p < g.OutHeight; p++)
         for (int q = 0; q < g.OutWidth; q++, o++)
         {
@@ -129,12 +156,85 @@ public static class Pool2DKernels
         }
     }
 
+    /// <summary>Unpadded 2×2 stride-2 windows over planes [<paramref name="first"/>, <paramref name="end"/>), with the
+    /// reference's exact rule: within a row of two, the right element wins when it is a NaN and the left is not, or it is
+    /// larger, or both are zeros and only the left is −0 (IndexOfMax orders −0 below +0); across the two rows the bottom
+    /// winner replaces the top one when it is a NaN and the top is not, or strictly larger.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void MaxForward2x2<T>(in Pool2DGeometry g, int first, int end, ReadOnlySpan<T> input, Span<T> output, Span<int> argmax) where T : unmanaged, INumber<T>
+    {
+        int inW = g.InWidth, outH = g.OutHeight, outW = g.OutWidth, planeSize = g.InHeight * inW;
+        int o = first * outH * outW;
+        for (int plane = first; plane < end; plane++)
+        for (int p = 0; p < outH; p++)
+        {
+            int top = plane * planeSize + 2 * p * inW, bottom = top + inW;
+            ReadOnlySpan<T> rowTop = input.Slice(top, 2 * outW), rowBottom = input.Slice(bottom, 2 * outW);
+            Span<T> ys = output.Slice(o, outW);
+            Span<int> indices = argmax.Slice(o, outW);
+            for (int q = 0; q < ys.Length; q++)
+            {
+                int c = 2 * q;
+                T a = rowTop[c], b = rowTop[c + 1];
+                int best = RightWins(a, b) ? 1 : 0;
+                T bestValue = best == 1 ? b : a;
+                a = rowBottom[c];
+                b = rowBottom[c + 1];
+                int lower = RightWins(a, b) ? 1 : 0;
+                T lowerValue = lower == 1 ? b : a;
+                if ((T.IsNaN(lowerValue) && !T.IsNaN(bestValue)) || lowerValue > bestValue)
+                {
+                    ys[q] = lowerValue;
+                    indices[q] = bottom + c + lower;
+                }
+                else
+                {
+                    ys[q] = bestValue;
+                    indices[q] = top + c + best;
+                }
+            }
+            o += outW;
+        }
+    }
+
+    /// <summary>TensorPrimitives.IndexOfMax([<paramref name="left"/>, <paramref name="right"/>]) == 1: the first NaN, else
+    /// the first maximum, with +0 above −0.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static bool RightWins<T>(T left, T right) where T : unmanaged, INumber<T>
+    {
+        if (T.IsNaN(left)) return false;
+        if (T.IsNaN(right) || right > left) return true;
+        return right == left && T.IsZero(left) && T.IsNegative(left) && !T.IsNegative(right);
+    }
+
     internal static void MaxBackward<T>(in Pool2DGeometry g, ReadOnlySpan<T> gradOutput, ReadOnlySpan<int> argmax, Span<T> gradInput) where T : unmanaged, INumber<T>
     {
         g.CheckLength(gradOutput.Length, g.OutputLength, nameof(gradOutput), "The output gradient");
         g.CheckLength(argmax.Length, g.OutputLength, nameof(argmax), "The argmax indices");
         g.CheckLength(gradInput.Length, g.InputLength, nameof(gradInput), "The input gradient");
-        for (int i = 0; i < g.OutputLength; i++) gradInput[argmax[i]] += gradOutput[i];
+        Pool2DGeometry geometry = g;
+        int perPlane = g.OutHeight * g.OutWidth;
+        fixed (T* pdy = gradOutput, pdx = gradInput)
+        fixed (int* pa = argmax)
+        {
+            nint dy = (nint)pdy, dx = (nint)pdx, a = (nint)pa;
+            ForPlanes(g, (first, end) =>
+            {
+                var dys = new ReadOnlySpan<T>((void*)dy, geometry.OutputLength);
+                var indices = new ReadOnlySpan<int>((void*)a, geometry.OutputLength);
+                var dxs = new Span<T>((void*)dx, geometry.InputLength);
+                for (int i = first * perPlane; i < end * perPlane; i++) dxs[indices[i]] += dys[i];
+            });
+        }
+    }
+
+    /// <summary>Runs <paramref name="body"/>(first, end) over plane ranges on <see cref="KernelThreads"/>, or inline when
+    /// the whole job is small (below ~32 K outputs a thread hop costs more than it saves).</summary>
+    private static void ForPlanes(in Pool2DGeometry g, Action<int, int> body)
+    {
+        int planes = g.Batch * g.Channels;
+        if (g.OutputLength < 32 * 1024) body(0, planes);
+        else KernelThreads.For(planes, 1, body);
     }
 
     internal static void AverageForward<T>(in Pool2DGeometry g, ReadOnlySpan<T> input, Span<T> output) where T : unmanaged, INumber<T>

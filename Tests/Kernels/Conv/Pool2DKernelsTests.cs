@@ -76,6 +76,54 @@ public class Pool2DKernelsTests
         });
     }
 
+    /// <summary>The 2×2 stride-2 loop against the general reference loop (Simd.Path = Scalar), on odd sizes (the last
+    /// row and column dropped), with ties, NaNs and signed zeros, float and double, one and several threads.</summary>
+    [TestCase(1, 1, 2, 2)]
+    [TestCase(3, 5, 7, 9)]
+    [TestCase(2, 3, 28, 28)]
+    [TestCase(64, 3, 14, 15)]
+    public void MaxPool2x2_MatchesReferenceLoop_OddSizes(int batch, int channels, int height, int width)
+    {
+        var g = new Pool2DGeometry(batch, channels, height, width, 2, 2, 2, 2);
+        var random = new Random(batch * 1000 + width);
+        float[] special = [0f, -0f, 1f, 1f, float.NaN, -2f];
+        float[] x = Enumerable.Range(0, g.InputLength).Select(_ => special[random.Next(special.Length)]).ToArray();
+        float[] dy = Enumerable.Range(0, g.OutputLength).Select(_ => (float)random.Next(1, 5)).ToArray();
+        double[] xd = x.Select(v => (double)v).ToArray();
+        foreach (int threads in new[] { 1, 2, 3 })
+        {
+            int saved = KernelThreads.Count;
+            KernelThreads.Count = threads;
+            try
+            {
+                (float[] y, int[] index, float[] dx) Run(SimdPath path)
+                {
+                    using IDisposable _ = Simd.Force(path);
+                    float[] y = new float[g.OutputLength], dx = new float[g.InputLength];
+                    int[] index = new int[g.OutputLength];
+                    Pool2DKernels.MaxForward(g, x, y, index);
+                    Pool2DKernels.MaxBackward(g, dy, index, dx);
+                    return (y, index, dx);
+                }
+                var reference = Run(SimdPath.Scalar);
+                var fast = Run(Simd.Best == SimdPath.Scalar ? SimdPath.Vector256 : Simd.Best);
+                double[] yd = new double[g.OutputLength], yReference = new double[g.OutputLength];
+                int[] indexD = new int[g.OutputLength], indexReference = new int[g.OutputLength];
+                using (Simd.Force(SimdPath.Scalar)) Pool2DKernels.MaxForward(g, xd, yReference, indexReference);
+                Pool2DKernels.MaxForward(g, xd, yd, indexD);
+                Assert.Multiple(() =>
+                {
+                    Assert.That(fast.index, Is.EqualTo(reference.index), $"argmax, {threads} threads");
+                    Assert.That(fast.y.Select(BitConverter.SingleToInt32Bits), Is.EqualTo(reference.y.Select(BitConverter.SingleToInt32Bits)), "values (bits)");
+                    Assert.That(fast.dx, Is.EqualTo(reference.dx), "gradient");
+                    Assert.That(indexD, Is.EqualTo(indexReference), "argmax (double)");
+                    Assert.That(yd.Select(BitConverter.DoubleToInt64Bits), Is.EqualTo(yReference.Select(BitConverter.DoubleToInt64Bits)), "values (double, bits)");
+                });
+            }
+            finally { KernelThreads.Count = saved; }
+        }
+    }
+
     [Test]
     public void MaxPool_NaNInWindow_Propagates()
     {
