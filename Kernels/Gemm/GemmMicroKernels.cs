@@ -1,6 +1,7 @@
 using System.Numerics;
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace BinaryGrad.Kernels;
 
@@ -86,9 +87,22 @@ internal readonly struct Vector256MicroKernel<T> : IGemmMicroKernel<T> where T :
     public static int Columns => 2 * Vector256<T>.Count;
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void Run(int depth, ref T packedA, ref T packedB, ref T c, nint ldc, T alpha, T beta)
+    public static unsafe void Run(int depth, ref T packedA, ref T packedB, ref T c, nint ldc, T alpha, T beta)
     {
         nuint lanes = (nuint)Vector256<T>.Count;
+        // Prefetch the C tile now, so its cache misses overlap the k loop instead of stalling the stores at the end:
+        // with C rows ldc apart (4–8 KiB at n = 1024–2048, a new page per row) the tile is rarely still cached, and
+        // each later KC block reads C back (β = 1). A row's 2 vectors can straddle two lines: touch first and last byte.
+        if (Sse.IsSupported)
+        {
+            byte* row = (byte*)Unsafe.AsPointer(ref c); // the caller pins C (or it is the stack edge tile)
+            nint stride = ldc * Unsafe.SizeOf<T>(), last = 2 * Vector256<byte>.Count - 1;
+            for (int r = 0; r < 6; r++, row += stride)
+            {
+                Sse.Prefetch0(row);
+                Sse.Prefetch0(row + last);
+            }
+        }
         Vector256<T> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default;
         Vector256<T> c30 = default, c31 = default, c40 = default, c41 = default, c50 = default, c51 = default;
         ref T a = ref packedA;
