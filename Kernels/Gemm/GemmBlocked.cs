@@ -140,7 +140,31 @@ internal static class GemmBlocked<T> where T : unmanaged, INumber<T>
             int rows = Math.Min(mr, mc - ir);
             ref T sliver = ref Unsafe.Add(ref dst, (nint)ir * kc);
             if (rows < mr) MemoryMarshal.CreateSpan(ref sliver, mr * kc).Clear();
-            if (!transA)
+            if (!transA && rows == 6 && mr == 6)
+            {
+                // op(A)(i, p) = A[i·lda + p] with a whole 6-row sliver (the AVX2 tile height): walk the 6 rows side by
+                // side, so the sliver is written sequentially and the 6 row streams are in flight at once (row after
+                // row exposes the miss latency at the start of every 1 KiB row piece). Measured: packing A was
+                // ≈ 13 % (n = 512) / 6 % (n = 2048) of a 1-thread product; this order recovers about 2/3 of it.
+                ref T r0 = ref Unsafe.Add(ref a, (nint)(i0 + ir) * lda + p0);
+                ref T r1 = ref Unsafe.Add(ref r0, lda);
+                ref T r2 = ref Unsafe.Add(ref r1, lda);
+                ref T r3 = ref Unsafe.Add(ref r2, lda);
+                ref T r4 = ref Unsafe.Add(ref r3, lda);
+                ref T r5 = ref Unsafe.Add(ref r4, lda);
+                ref T d = ref sliver;
+                for (nint p = 0; p < kc; p++)
+                {
+                    d = Unsafe.Add(ref r0, p);
+                    Unsafe.Add(ref d, 1) = Unsafe.Add(ref r1, p);
+                    Unsafe.Add(ref d, 2) = Unsafe.Add(ref r2, p);
+                    Unsafe.Add(ref d, 3) = Unsafe.Add(ref r3, p);
+                    Unsafe.Add(ref d, 4) = Unsafe.Add(ref r4, p);
+                    Unsafe.Add(ref d, 5) = Unsafe.Add(ref r5, p);
+                    d = ref Unsafe.Add(ref d, 6);
+                }
+            }
+            else if (!transA)
             {
                 // op(A)(i, p) = A[i·lda + p]: each row is contiguous, scattered into the sliver with stride MR.
                 for (int r = 0; r < rows; r++)

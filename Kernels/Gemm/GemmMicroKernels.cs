@@ -1,6 +1,7 @@
 using System.Numerics;
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace BinaryGrad.Kernels;
 
@@ -86,14 +87,95 @@ internal readonly struct Vector256MicroKernel<T> : IGemmMicroKernel<T> where T :
     public static int Columns => 2 * Vector256<T>.Count;
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void Run(int depth, ref T packedA, ref T packedB, ref T c, nint ldc, T alpha, T beta)
+    public static unsafe void Run(int depth, ref T packedA, ref T packedB, ref T c, nint ldc, T alpha, T beta)
     {
         nuint lanes = (nuint)Vector256<T>.Count;
+        // Prefetch the C tile now, so its cache misses overlap the k loop instead of stalling the stores at the end:
+        // with C rows ldc apart (4–8 KiB at n = 1024–2048, a new page per row) the tile is rarely still cached, and
+        // each later KC block reads C back (β = 1). A row's 2 vectors can straddle two lines: touch first and last byte.
+        if (Sse.IsSupported)
+        {
+            byte* row = (byte*)Unsafe.AsPointer(ref c); // the caller pins C (or it is the stack edge tile)
+            nint stride = ldc * Unsafe.SizeOf<T>(), last = 2 * Vector256<byte>.Count - 1;
+            for (int r = 0; r < 6; r++, row += stride)
+            {
+                Sse.Prefetch0(row);
+                Sse.Prefetch0(row + last);
+            }
+        }
         Vector256<T> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default;
         Vector256<T> c30 = default, c31 = default, c40 = default, c41 = default, c50 = default, c51 = default;
         ref T a = ref packedA;
         ref T b = ref packedB;
-        for (int p = 0; p < depth; p++)
+        int p = 0;
+        // k unrolled ×4 with constant offsets from a and b: per step the loop bookkeeping (2 pointer bumps, counter,
+        // compare-branch) drops from 4 to 1 µop beside the 12 FMAs + 8 loads; measured ≈ +5 % FLOP per CPU-second.
+        // Each accumulator still sums in k order, so results are bit-identical to the rolled loop.
+        {
+            Vector256<T> b0, b1, ai;
+            for (; p + 4 <= depth; p += 4)
+            {
+                b0 = Vector256.LoadUnsafe(ref b);
+                b1 = Vector256.LoadUnsafe(ref b, 1 * lanes);
+                ai = Vector256.Create(Unsafe.Add(ref a, 0));
+                c00 = VectorFma.MultiplyAdd(ai, b0, c00); c01 = VectorFma.MultiplyAdd(ai, b1, c01);
+                ai = Vector256.Create(Unsafe.Add(ref a, 1));
+                c10 = VectorFma.MultiplyAdd(ai, b0, c10); c11 = VectorFma.MultiplyAdd(ai, b1, c11);
+                ai = Vector256.Create(Unsafe.Add(ref a, 2));
+                c20 = VectorFma.MultiplyAdd(ai, b0, c20); c21 = VectorFma.MultiplyAdd(ai, b1, c21);
+                ai = Vector256.Create(Unsafe.Add(ref a, 3));
+                c30 = VectorFma.MultiplyAdd(ai, b0, c30); c31 = VectorFma.MultiplyAdd(ai, b1, c31);
+                ai = Vector256.Create(Unsafe.Add(ref a, 4));
+                c40 = VectorFma.MultiplyAdd(ai, b0, c40); c41 = VectorFma.MultiplyAdd(ai, b1, c41);
+                ai = Vector256.Create(Unsafe.Add(ref a, 5));
+                c50 = VectorFma.MultiplyAdd(ai, b0, c50); c51 = VectorFma.MultiplyAdd(ai, b1, c51);
+                b0 = Vector256.LoadUnsafe(ref b, 2 * lanes);
+                b1 = Vector256.LoadUnsafe(ref b, 3 * lanes);
+                ai = Vector256.Create(Unsafe.Add(ref a, 6));
+                c00 = VectorFma.MultiplyAdd(ai, b0, c00); c01 = VectorFma.MultiplyAdd(ai, b1, c01);
+                ai = Vector256.Create(Unsafe.Add(ref a, 7));
+                c10 = VectorFma.MultiplyAdd(ai, b0, c10); c11 = VectorFma.MultiplyAdd(ai, b1, c11);
+                ai = Vector256.Create(Unsafe.Add(ref a, 8));
+                c20 = VectorFma.MultiplyAdd(ai, b0, c20); c21 = VectorFma.MultiplyAdd(ai, b1, c21);
+                ai = Vector256.Create(Unsafe.Add(ref a, 9));
+                c30 = VectorFma.MultiplyAdd(ai, b0, c30); c31 = VectorFma.MultiplyAdd(ai, b1, c31);
+                ai = Vector256.Create(Unsafe.Add(ref a, 10));
+                c40 = VectorFma.MultiplyAdd(ai, b0, c40); c41 = VectorFma.MultiplyAdd(ai, b1, c41);
+                ai = Vector256.Create(Unsafe.Add(ref a, 11));
+                c50 = VectorFma.MultiplyAdd(ai, b0, c50); c51 = VectorFma.MultiplyAdd(ai, b1, c51);
+                b0 = Vector256.LoadUnsafe(ref b, 4 * lanes);
+                b1 = Vector256.LoadUnsafe(ref b, 5 * lanes);
+                ai = Vector256.Create(Unsafe.Add(ref a, 12));
+                c00 = VectorFma.MultiplyAdd(ai, b0, c00); c01 = VectorFma.MultiplyAdd(ai, b1, c01);
+                ai = Vector256.Create(Unsafe.Add(ref a, 13));
+                c10 = VectorFma.MultiplyAdd(ai, b0, c10); c11 = VectorFma.MultiplyAdd(ai, b1, c11);
+                ai = Vector256.Create(Unsafe.Add(ref a, 14));
+                c20 = VectorFma.MultiplyAdd(ai, b0, c20); c21 = VectorFma.MultiplyAdd(ai, b1, c21);
+                ai = Vector256.Create(Unsafe.Add(ref a, 15));
+                c30 = VectorFma.MultiplyAdd(ai, b0, c30); c31 = VectorFma.MultiplyAdd(ai, b1, c31);
+                ai = Vector256.Create(Unsafe.Add(ref a, 16));
+                c40 = VectorFma.MultiplyAdd(ai, b0, c40); c41 = VectorFma.MultiplyAdd(ai, b1, c41);
+                ai = Vector256.Create(Unsafe.Add(ref a, 17));
+                c50 = VectorFma.MultiplyAdd(ai, b0, c50); c51 = VectorFma.MultiplyAdd(ai, b1, c51);
+                b0 = Vector256.LoadUnsafe(ref b, 6 * lanes);
+                b1 = Vector256.LoadUnsafe(ref b, 7 * lanes);
+                ai = Vector256.Create(Unsafe.Add(ref a, 18));
+                c00 = VectorFma.MultiplyAdd(ai, b0, c00); c01 = VectorFma.MultiplyAdd(ai, b1, c01);
+                ai = Vector256.Create(Unsafe.Add(ref a, 19));
+                c10 = VectorFma.MultiplyAdd(ai, b0, c10); c11 = VectorFma.MultiplyAdd(ai, b1, c11);
+                ai = Vector256.Create(Unsafe.Add(ref a, 20));
+                c20 = VectorFma.MultiplyAdd(ai, b0, c20); c21 = VectorFma.MultiplyAdd(ai, b1, c21);
+                ai = Vector256.Create(Unsafe.Add(ref a, 21));
+                c30 = VectorFma.MultiplyAdd(ai, b0, c30); c31 = VectorFma.MultiplyAdd(ai, b1, c31);
+                ai = Vector256.Create(Unsafe.Add(ref a, 22));
+                c40 = VectorFma.MultiplyAdd(ai, b0, c40); c41 = VectorFma.MultiplyAdd(ai, b1, c41);
+                ai = Vector256.Create(Unsafe.Add(ref a, 23));
+                c50 = VectorFma.MultiplyAdd(ai, b0, c50); c51 = VectorFma.MultiplyAdd(ai, b1, c51);
+                a = ref Unsafe.Add(ref a, 24);
+                b = ref Unsafe.Add(ref b, 8 * lanes);
+            }
+        }
+        for (; p < depth; p++)
         {
             Vector256<T> b0 = Vector256.LoadUnsafe(ref b);
             Vector256<T> b1 = Vector256.LoadUnsafe(ref b, lanes);
