@@ -2,11 +2,11 @@ using System.CommandLine;
 
 namespace BinaryGrad.Cli.Commands;
 
-/// <summary><c>binarygrad bench gemm|conv|train [--json]</c>: our kernels next to the peers (NumPy/OpenBLAS, PyTorch CPU)
+/// <summary><c>binarygrad bench gemm|conv|train|kernels [--json]</c>: our kernels next to the peers (NumPy/OpenBLAS, PyTorch CPU)
 /// measured in the same run on the same machine, with the ratio.</summary>
 public static class BenchCommand
 {
-    public static readonly string[] Suites = ["gemm", "conv", "train"];
+    public static readonly string[] Suites = ["gemm", "conv", "train", "kernels"];
 
     public static Command Create()
     {
@@ -23,7 +23,12 @@ public static class BenchCommand
                 return Program.BadInput;
             }
             Kernels.KernelThreads.Count = Math.Max(1, r.GetValue(threads));
-            return what == "train" ? BenchTrain.Run(r.GetValue(json), Console.Out) : BenchGemmConv.Run(what, r.GetValue(json), Console.Out);
+            return what switch
+            {
+                "train" => BenchTrain.Run(r.GetValue(json), Console.Out),
+                "kernels" => BenchKernelsCommand.Run(r.GetValue(json), Console.Out),
+                _ => BenchGemmConv.Run(what, r.GetValue(json), Console.Out),
+            };
         });
         return command;
     }
