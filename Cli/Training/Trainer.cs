@@ -17,7 +17,15 @@ public sealed class UsageException(string message) : Exception(message);
 public sealed class DivergedException(string message) : Exception(message);
 
 /// <summary>One epoch's figures, as written to the <c>--json</c> file.</summary>
-public sealed record EpochReport(int Epoch, double TrainLoss, double TrainAcc, double TestAcc, double ImagesPerSec, double Seconds, double? FlipRatio);
+public sealed record EpochReport(int Epoch, double TrainLoss, double TrainAcc, double TestAcc, double ImagesPerSec, double Seconds, double? FlipRatio)
+{
+    /// <summary>Per binary layer: flip ratio this epoch, share of latent weights outside the estimator's pass-through
+    /// region, mean |latent| (empty for float models).</summary>
+    public IReadOnlyList<BinaryLayerReport> BinaryLayers { get; init; } = [];
+}
+
+/// <summary>One binary layer's figures for an epoch.</summary>
+public sealed record BinaryLayerReport(int Layer, double FlipRatio, double OutsidePassThrough, double MeanAbsLatent);
 
 /// <summary>The training loop behind <c>binarygrad train</c>: data, model, optimizer, per-epoch evaluation,
 /// JSON reports and checkpoints that resume bit for bit.</summary>
@@ -143,10 +151,20 @@ public sealed class Trainer
         double testAcc = Evaluate(model, test, normalization, _options.BatchSize);
         double seconds = clock.Elapsed.TotalSeconds;
         // mean over binary layers of the share of weights whose sign changed during this epoch
-        double? flipRatio = binary is null ? null : binary.BinaryLayers.Average(l => l.FlipRatioSinceLastCall());
+        List<BinaryLayerReport> layers = [];
+        if (binary is not null)
+            for (int i = 0; i < binary.BinaryLayers.Count; i++)
+            {
+                IBinaryLayer layer = binary.BinaryLayers[i];
+                BinaryLayerStatistics stats = layer.Statistics();
+                layers.Add(new BinaryLayerReport(i, layer.FlipRatioSinceLastCall(), stats.OutsidePassThrough, stats.MeanAbsLatent));
+            }
+        double? flipRatio = layers.Count == 0 ? null : layers.Average(l => l.FlipRatio);
         progress.Finish($"loss {lossSum / seen:F4}, train acc {(double)correct / seen:P2}, test acc {testAcc:P2}, {seen / trainSeconds:F0} images/s, {seconds:F1} s" +
             (flipRatio is double f ? $", flip ratio {f:P3}" : ""));
-        return new EpochReport(epoch + 1, lossSum / seen, (double)correct / seen, testAcc, seen / trainSeconds, seconds, flipRatio);
+        foreach (BinaryLayerReport l in layers)
+            Say($"  binary layer {l.Layer}: flip ratio {l.FlipRatio:P3}, outside pass-through {l.OutsidePassThrough:P2}, mean |latent| {l.MeanAbsLatent:G4}");
+        return new EpochReport(epoch + 1, lossSum / seen, (double)correct / seen, testAcc, seen / trainSeconds, seconds, flipRatio) { BinaryLayers = layers };
     }
 
     /// <summary>Accuracy of <paramref name="model"/> in eval mode over every image of <paramref name="data"/>.</summary>
@@ -185,7 +203,8 @@ public sealed class Trainer
         string line = JsonSerializer.Serialize(new
         {
             epoch = r.Epoch, trainLoss = r.TrainLoss, trainAcc = r.TrainAcc, testAcc = r.TestAcc,
-            imagesPerSec = r.ImagesPerSec, seconds = r.Seconds, flipRatio = r.FlipRatio, model = _options.Model, scheme = _options.Scheme, dataset = _options.Dataset,
+            imagesPerSec = r.ImagesPerSec, seconds = r.Seconds, flipRatio = r.FlipRatio,
+            binaryLayers = r.BinaryLayers.Select(l => new { layer = l.Layer, flipRatio = l.FlipRatio, outsidePassThrough = l.OutsidePassThrough, meanAbsLatent = l.MeanAbsLatent }), model = _options.Model, scheme = _options.Scheme, dataset = _options.Dataset,
         });
         File.AppendAllText(_options.JsonPath, line + Environment.NewLine);
     }

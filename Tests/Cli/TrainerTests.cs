@@ -31,6 +31,20 @@ public class TrainerTests
     }
 
     [Test]
+    public void BnnScheme_ReportsFlipRatioAndPerLayerStatistics()
+    {
+        string json = Path.Combine(_dir, "bnn.jsonl");
+        var trainer = new Trainer(Digits(epochs: 2) with { Scheme = "bnn", Width = 64, JsonPath = json }, TextWriter.Null);
+        double best = trainer.Run();
+        Assert.That(best, Is.GreaterThan(0.3), "well above chance (0.1) after 90 steps");
+        EpochReport last = trainer.Reports[^1];
+        Assert.That(last.BinaryLayers, Has.Count.EqualTo(4));
+        Assert.That(last.FlipRatio, Is.EqualTo(last.BinaryLayers.Average(l => l.FlipRatio)).Within(1e-12));
+        Assert.That(last.BinaryLayers.All(l => l.FlipRatio is > 0 and < 1 && l.OutsidePassThrough is >= 0 and <= 1 && l.MeanAbsLatent > 0), Is.True);
+        Assert.That(File.ReadAllLines(json)[1], Does.Contain("\"flipRatio\":").And.Contain("\"outsidePassThrough\""));
+    }
+
+    [Test]
     public void Resume_EndsWithBitIdenticalWeightsToAnUninterruptedRun()
     {
         string straight = Path.Combine(_dir, "straight.safetensors"), interrupted = Path.Combine(_dir, "interrupted.safetensors");
