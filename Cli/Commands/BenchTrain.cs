@@ -25,7 +25,8 @@ public static class BenchTrain
     public const int Batch = 128;
 
     private const int Runs = 5;
-    private const int WarmupSteps = 3;
+    private const int WarmupSteps = 40;
+    private const double WarmupSeconds = 2.0;
     private const double TargetRunSeconds = 0.5;
 
     internal const string MlpName = "mlp 784-512-512-10 batch 128";
@@ -97,8 +98,11 @@ public static class BenchTrain
         var optimizer = new Adam(model.NamedParameters(), 1e-3);
         (Tensor x, int[] labels) = RandomBatch(rng);
 
+        // Warm up for at least WarmupSteps steps and WarmupSeconds: tiered compilation promotes the hot loops to
+        // optimized code only after ~30 calls plus a background delay, and a few steps would time unoptimized code.
         long warm = 0;
-        for (int i = 0; i < WarmupSteps; i++)
+        var warmClock = Stopwatch.StartNew();
+        for (int i = 0; i < WarmupSteps || warmClock.Elapsed.TotalSeconds < WarmupSeconds; i++)
         {
             long start = Stopwatch.GetTimestamp();
             Step(model, optimizer, x, labels);
