@@ -26,7 +26,7 @@ public static class BenchTrain
 
     private const int Runs = 5;
     private const int WarmupSteps = 40;
-    private const double WarmupSeconds = 2.0;
+    private const double WarmupSeconds = 8.0;
     private const double TargetRunSeconds = 0.5;
 
     internal const string MlpName = "mlp 784-512-512-10 batch 128";

@@ -7,7 +7,6 @@ public sealed record TrainOptions
     public string Dataset { get; init; } = "mnist";
     public string Model { get; init; } = "mlp";
     public string Optimizer { get; init; } = "adam";
-    /// <summary>Null: the optimizer's default (Adam/AdamW 1e-3, SGD 0.05).</summary>
     public double? LearningRate { get; init; }
     public int Epochs { get; init; } = 3;
     /// <summary>Learning-rate schedule over the whole run, per step: cosine (default: decays to 0, which gains a few
@@ -31,7 +30,9 @@ public sealed record TrainOptions
     /// <summary>Print the progress bar / lines.</summary>
     public bool ShowProgress { get; init; } = true;
 
-    public double EffectiveLearningRate => LearningRate ?? (Optimizer == "sgd" ? 0.05 : 1e-3);
+    /// <summary>The learning rate used: --lr, else SGD 0.05, else 3e-3 for the CNN (it reaches 99 % on MNIST in 3
+    /// epochs with it; 1e-3 gave 98.9 %) and 1e-3 for everything else.</summary>
+    public double EffectiveLearningRate => LearningRate ?? (Optimizer == "sgd" ? 0.05 : Model == "cnn" && Scheme == "none" ? 3e-3 : 1e-3);
 
     /// <summary>One-line problems with the options, empty when they are valid.</summary>
     public IEnumerable<string> Problems()
