@@ -98,6 +98,14 @@ public sealed class Trainer
                 Checkpoint.Capture(_options, epoch + 1, bestTestAcc, model, optimizer, rng, loader).Save(path);
             epochsThisRun++;
         }
+        if (model is BinaryClassifier binaryModel)
+        {
+            // binary latent weights deploy as 1 bit each (packed in bytes); every other parameter stays float32
+            var binaryWeights = binaryModel.BinaryLayers.Select(l => l.LatentWeight).ToHashSet();
+            long packed = model.Parameters().Sum(p => binaryWeights.Contains(p) ? (p.Length + 7L) / 8 : 4L * p.Length);
+            Say($"Bit-packed model size {packed / 1024.0:N1} KiB vs {4.0 * parameters / 1024:N1} KiB as float32 ({4.0 * parameters / packed:F1}× smaller); " +
+                "'binarygrad export' writes it as a .bgm file.");
+        }
         Say($"Done: best test accuracy {bestTestAcc:P2}, wall time {wall.Elapsed.TotalSeconds:F1} s, {parameters:N0} parameters" +
             (_options.CheckpointPath is null ? "." : $", checkpoint {_options.CheckpointPath}."));
         return bestTestAcc;
