@@ -124,7 +124,7 @@ public static class BenchGemmConv
 
     /// <summary>Median wall time of <paramref name="body"/> after two warm-up calls; the repeat count targets about
     /// 20 GFLOP of work per size (3 to 30 runs), so large sizes still finish in seconds.</summary>
-    private static double MedianSeconds(Action body, double flops)
+    internal static double MedianSeconds(Action body, double flops)
     {
         body();
         body();
@@ -140,7 +140,7 @@ public static class BenchGemmConv
         return times[repeats / 2];
     }
 
-    private static float[] RandomArray(Random random, int length)
+    internal static float[] RandomArray(Random random, int length)
     {
         var values = new float[length];
         for (int i = 0; i < length; i++) values[i] = (float)(random.NextDouble() * 2 - 1);

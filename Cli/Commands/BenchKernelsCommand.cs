@@ -93,28 +93,8 @@ public static class BenchKernelsCommand
         return (binary, pack, floatMs);
     }
 
-    /// <summary>Median milliseconds of <paramref name="body"/> after two warm-ups; 3 to 30 runs for about
-    /// 2·10¹⁰ units of <paramref name="work"/>.</summary>
-    private static double MedianMs(Action body, double work)
-    {
-        body();
-        body();
-        int repeats = (int)Math.Clamp(2e10 / work, 3, 30);
-        var times = new double[repeats];
-        for (int i = 0; i < repeats; i++)
-        {
-            long start = Stopwatch.GetTimestamp();
-            body();
-            times[i] = Stopwatch.GetElapsedTime(start).TotalMilliseconds;
-        }
-        Array.Sort(times);
-        return times[repeats / 2];
-    }
+    /// <summary>Median milliseconds of <paramref name="body"/> (see <see cref="BenchGemmConv.MedianSeconds"/>).</summary>
+    private static double MedianMs(Action body, double work) => 1000 * BenchGemmConv.MedianSeconds(body, work);
 
-    private static float[] RandomArray(Random random, int length)
-    {
-        var values = new float[length];
-        for (int i = 0; i < length; i++) values[i] = (float)(random.NextDouble() * 2 - 1);
-        return values;
-    }
+    private static float[] RandomArray(Random random, int length) => BenchGemmConv.RandomArray(random, length);
 }
