@@ -100,15 +100,24 @@ public static class SafeTensors
         {
             if (name == "__metadata__")
             {
-                foreach (var (k, v) in node?.AsObject() ?? []) metadata[k] = v?.GetValue<string>() ?? "";
+                if (node is not JsonObject meta || meta.Any(kv => kv.Value is not JsonValue value || value.GetValueKind() != JsonValueKind.String))
+                    throw new SafeTensorsException($"{path}: '__metadata__' in the header at byte 8 must map names to strings.");
+                foreach (var (k, v) in meta) metadata[k] = v!.GetValue<string>();
                 continue;
             }
             try
             {
-                JsonObject entry = node!.AsObject();
-                string dtype = entry["dtype"]!.GetValue<string>();
-                int[] shape = [.. entry["shape"]!.AsArray().Select(d => d!.GetValue<int>())];
-                long begin = entry["data_offsets"]![0]!.GetValue<long>(), end = entry["data_offsets"]![1]!.GetValue<long>();
+                // Every field is checked explicitly: a malformed header must produce a message, never a NullReference.
+                if (node is not JsonObject entry
+                    || entry["dtype"] is not JsonValue dtypeNode
+                    || entry["shape"] is not JsonArray shapeNode
+                    || entry["data_offsets"] is not JsonArray { Count: 2 } offsets
+                    || offsets[0] is null || offsets[1] is null
+                    || shapeNode.Any(d => d is null))
+                    throw new FormatException("missing or malformed dtype, shape or data_offsets");
+                string dtype = dtypeNode.GetValue<string>();
+                int[] shape = [.. shapeNode.Select(d => d!.GetValue<int>())];
+                long begin = offsets[0]!.GetValue<long>(), end = offsets[1]!.GetValue<long>();
                 int elementSize = dtype switch
                 {
                     "F32" => 4,
@@ -127,7 +136,7 @@ public static class SafeTensors
                 t.Name = name;
                 tensors[name] = t;
             }
-            catch (Exception e) when (e is InvalidOperationException or NullReferenceException or FormatException or ArgumentException or IndexOutOfRangeException)
+            catch (Exception e) when (e is InvalidOperationException or FormatException or ArgumentException)
             {
                 throw new SafeTensorsException($"{path}: header entry '{name}' is not of the form {{dtype, shape, data_offsets}}: {e.Message}");
             }

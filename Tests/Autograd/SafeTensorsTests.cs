@@ -63,6 +63,21 @@ public class SafeTensorsTests
             .With.Message.Contains("cut.safetensors").And.Message.Contains("'w'").And.Message.Contains("truncated"));
     }
 
+    [TestCase("{\"w\":{\"dtype\":\"F32\",\"shape\":[2]}}", "'w'")]
+    [TestCase("{\"w\":7}", "'w'")]
+    [TestCase("{\"w\":{\"dtype\":\"F32\",\"shape\":[null],\"data_offsets\":[0,8]}}", "'w'")]
+    [TestCase("{\"__metadata__\":{\"epoch\":3}}", "__metadata__")]
+    public void Load_MalformedHeaderEntry_NamesTheEntry(string header, string expected)
+    {
+        string path = Path.Combine(_dir, "bad.safetensors");
+        byte[] json = Encoding.UTF8.GetBytes(header);
+        var bytes = new byte[8 + json.Length + 8];
+        BinaryPrimitives.WriteUInt64LittleEndian(bytes, (ulong)json.Length);
+        json.CopyTo(bytes, 8);
+        File.WriteAllBytes(path, bytes);
+        Assert.That(() => SafeTensors.Load(path), Throws.InstanceOf<SafeTensorsException>().With.Message.Contains("bad.safetensors").And.Message.Contains(expected));
+    }
+
     [Test]
     public void Load_ForeignFile_SaysItIsNotSafetensors()
     {
