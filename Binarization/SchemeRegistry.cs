@@ -13,8 +13,29 @@ public static partial class SchemeRegistry
         return all;
     });
 
-    /// <summary>All schemes in registration order.</summary>
-    public static IReadOnlyList<SchemeInfo> All => _all.Value;
+    private static readonly object _userLock = new();
+    private static IReadOnlyList<SchemeInfo> _userSchemes = [];
+
+    /// <summary>All schemes in registration order: the built-in ones, then those added with <see cref="Register"/>.</summary>
+    public static IReadOnlyList<SchemeInfo> All => _userSchemes.Count == 0 ? _all.Value : [.. _all.Value, .. _userSchemes];
+
+    /// <summary>Adds a user-defined scheme (e.g. built from a <see cref="FunctionQuantizer"/>), so that everything that
+    /// enumerates or looks up schemes by name — model builders, <c>SchemeRegistry.Create</c>, the side-by-side tools —
+    /// sees it for the rest of the process.</summary>
+    /// <exception cref="ArgumentException">The name is not kebab-case or is already taken (built-in names cannot be
+    /// replaced, so published results keep meaning what they say).</exception>
+    public static void Register(SchemeInfo scheme)
+    {
+        ArgumentNullException.ThrowIfNull(scheme);
+        if (!System.Text.RegularExpressions.Regex.IsMatch(scheme.Name, "^[a-z0-9]+(?:[-+.][a-z0-9+]+)*$"))
+            throw new ArgumentException($"Scheme name '{scheme.Name}' must be lower-case kebab-case, e.g. 'my-sign'.", nameof(scheme));
+        lock (_userLock)
+        {
+            if (All.Any(s => s.Name == scheme.Name))
+                throw new ArgumentException($"A scheme named '{scheme.Name}' is already registered; pick another name.", nameof(scheme));
+            _userSchemes = [.. _userSchemes, scheme];
+        }
+    }
 
     /// <summary>All names.</summary>
     public static IEnumerable<string> Names => All.Select(s => s.Name);
