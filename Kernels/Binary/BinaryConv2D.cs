@@ -25,7 +25,7 @@ namespace BinaryGrad.Kernels.Binary;
 /// writes (not of an integer threshold <c>dot ≥ ⌈−bias/scale⌉</c>, whose direction flips for negative scales and
 /// whose rounding could differ from the float expression at ties), so the two outputs always agree.</para>
 /// </remarks>
-public static unsafe class BinaryConv2D
+public static unsafe partial class BinaryConv2D
 {
     /// <summary>Output pixels per im2col tile: 32 rows of ≤ a few hundred bytes stay in L1 while the filters
     /// stream past them.</summary>
@@ -123,14 +123,14 @@ public static unsafe class BinaryConv2D
     /// batch and space), <c>dots[r·OutChannels + o]</c>.</summary>
     private interface ITileOutput
     {
-        void Store(in BinaryConv2DShape shape, int first, int rows, int* dots, float* scale, float* bias);
+        void Store(in BinaryConv2DShape shape, int first, int rows, int* dots, int ld, float* scale, float* bias);
     }
 
     /// <summary>NCHW stores channel by channel over the tile's pixels of one image, so consecutive stores are
     /// consecutive addresses (a pixel at a time would stride a whole plane between stores).</summary>
     private readonly struct IntOutput(int* output) : ITileOutput
     {
-        public void Store(in BinaryConv2DShape s, int first, int rows, int* dots, float* scale, float* bias)
+        public void Store(in BinaryConv2DShape s, int first, int rows, int* dots, int ld, float* scale, float* bias)
         {
             int plane = s.OutHeight * s.OutWidth, channels = s.OutChannels;
             for (int r0 = 0; r0 < rows;)
@@ -139,8 +139,8 @@ public static unsafe class BinaryConv2D
                 for (int o = 0; o < channels; o++)
                 {
                     int* dst = output + ((nint)image * channels + o) * plane + pixel;
-                    int* src = dots + (nint)r0 * channels + o;
-                    for (int r = 0; r < run; r++) dst[r] = src[(nint)r * channels];
+                    int* src = dots + (nint)r0 * ld + o;
+                    for (int r = 0; r < run; r++) dst[r] = src[(nint)r * ld];
                 }
                 r0 += run;
             }
@@ -150,7 +150,7 @@ public static unsafe class BinaryConv2D
     /// <summary><c>scale[o]·dot + bias[o]</c> to NCHW, stored as <see cref="IntOutput"/> does.</summary>
     private readonly struct AffineOutput(float* output) : ITileOutput
     {
-        public void Store(in BinaryConv2DShape s, int first, int rows, int* dots, float* scale, float* bias)
+        public void Store(in BinaryConv2DShape s, int first, int rows, int* dots, int ld, float* scale, float* bias)
         {
             int plane = s.OutHeight * s.OutWidth, channels = s.OutChannels;
             for (int r0 = 0; r0 < rows;)
@@ -159,9 +159,9 @@ public static unsafe class BinaryConv2D
                 for (int o = 0; o < channels; o++)
                 {
                     float* dst = output + ((nint)image * channels + o) * plane + pixel;
-                    int* src = dots + (nint)r0 * channels + o;
+                    int* src = dots + (nint)r0 * ld + o;
                     float scaleO = scale[o], biasO = bias[o];
-                    for (int r = 0; r < run; r++) dst[r] = scaleO * (float)src[(nint)r * channels] + biasO;
+                    for (int r = 0; r < run; r++) dst[r] = scaleO * (float)src[(nint)r * ld] + biasO;
                 }
                 r0 += run;
             }
@@ -172,9 +172,9 @@ public static unsafe class BinaryConv2D
     /// branch-free: the signs are data, and a branch per channel mispredicted half the time.</summary>
     private readonly struct PackedSignOutput(ulong* output, bool vectorized) : ITileOutput
     {
-        public void Store(in BinaryConv2DShape s, int first, int rows, int* dots, float* scale, float* bias)
+        public void Store(in BinaryConv2DShape s, int first, int rows, int* dots, int ld, float* scale, float* bias)
         {
-            for (int r = 0; r < rows; r++) StorePixel(s, first + r, dots + (nint)r * s.OutChannels, scale, bias);
+            for (int r = 0; r < rows; r++) StorePixel(s, first + r, dots + (nint)r * ld, scale, bias);
         }
 
         private void StorePixel(in BinaryConv2DShape s, int outputPixel, int* dots, float* scale, float* bias)
@@ -210,6 +210,11 @@ public static unsafe class BinaryConv2D
         {
             BuildTapPopcountPrefixSums(weights, s, tapPrefix);
             SimdPath path = Simd.Path;
+            if (path == SimdPath.Vector256)
+            {
+                RunDirect(input, weights, s, output, scale, bias, tapPrefix);
+                return;
+            }
             fixed (ulong* pin = input, pw = weights)
             fixed (int* pp = tapPrefix)
             {
@@ -292,7 +297,7 @@ public static unsafe class BinaryConv2D
                         dots[o] = validBits - 2 * mismatches;
                     }
                 }
-                output.Store(s, tile, tileRows, counts, scale, bias);
+                output.Store(s, tile, tileRows, counts, s.OutChannels, scale, bias);
             }
         }
         ArrayPool<ulong>.Shared.Return(patchArray);
