@@ -18,11 +18,12 @@ public static unsafe partial class BinaryConv2D
     /// <para>Pixels past the row end in the last block are computed from zero slack after the image and dropped.
     /// Work is split over output rows; each thread rebuilds the padded image when its rows enter a new image.</para>
     /// </remarks>
-    private static void RunDirect<TOutput>(ReadOnlySpan<ulong> input, ReadOnlySpan<ulong> weights, BinaryConv2DShape s,
-                                           TOutput output, float* scale, float* bias, int[] tapPrefix)
+    private static void RunDirect<TKernel, TOutput>(ReadOnlySpan<ulong> input, ReadOnlySpan<ulong> weights, BinaryConv2DShape s,
+                                                    TOutput output, float* scale, float* bias, int[] tapPrefix)
+        where TKernel : struct, FilterLanes.IKernel
         where TOutput : struct, ITileOutput
     {
-        const int groupSize = FilterLanes.FiltersPerGroup256;
+        int groupSize = TKernel.GroupSize;
         int wpp = BitPack.WordsPerPixel(s.InChannels), taps = s.KernelHeight * s.KernelWidth, steps = taps * wpp;
         int groups = (s.OutChannels + groupSize - 1) / groupSize, stepWords = FilterLanes.WordsPerGroupStep(groupSize);
         int paddedWidth = s.Width + 2 * s.Padding;
@@ -46,7 +47,7 @@ public static unsafe partial class BinaryConv2D
                 FilterLanes.PackGroups(pw, s.OutChannels, s.WeightWordsPerFilter, steps, groupSize, pg);
                 var plan = new DirectPlan((nint)pin, (nint)pg, (nint)pBase, (nint)pOffsets, (nint)pRow, (nint)pCol,
                                           rowRanges.Count, colRanges.Count, groups, steps, (nint)scale, (nint)bias);
-                KernelThreads.For(s.Batch * s.OutHeight, 1, (start, end) => DirectRows(plan, s, output, start, end));
+                KernelThreads.For(s.Batch * s.OutHeight, 1, (start, end) => DirectRows<TKernel, TOutput>(plan, s, output, start, end));
             }
         }
         finally
@@ -60,10 +61,12 @@ public static unsafe partial class BinaryConv2D
                                               int RowClasses, int ColClasses, int GroupCount, int Steps, nint Scale, nint Bias);
 
     /// <summary>Output rows [start, end) (flattened over batch and output height).</summary>
-    private static void DirectRows<TOutput>(DirectPlan plan, in BinaryConv2DShape s, TOutput output, int start, int end)
+    private static void DirectRows<TKernel, TOutput>(DirectPlan plan, in BinaryConv2DShape s, TOutput output, int start, int end)
+        where TKernel : struct, FilterLanes.IKernel
         where TOutput : struct, ITileOutput
     {
-        const int groupSize = FilterLanes.FiltersPerGroup256, block = FilterLanes.PixelsPerBlock;
+        const int block = FilterLanes.PixelsPerBlock;
+        int groupSize = TKernel.GroupSize;
         int wpp = BitPack.WordsPerPixel(s.InChannels), ow = s.OutWidth, oh = s.OutHeight;
         int paddedWidth = s.Width + 2 * s.Padding, paddedHeight = s.Height + 2 * s.Padding;
         int oPad = plan.GroupCount * groupSize, stepWords = FilterLanes.WordsPerGroupStep(groupSize);
@@ -72,8 +75,8 @@ public static unsafe partial class BinaryConv2D
         int imageWords = paddedHeight * paddedWidth * wpp * 2, scratchWords = imageWords + (block * s.Stride + s.KernelWidth) * wpp * 2;
         ulong[] scratchArray = ArrayPool<ulong>.Shared.Rent(scratchWords);
         int[] tileArray = ArrayPool<int>.Shared.Rent(ow * oPad);
-        Vector256<ulong>* totals = stackalloc Vector256<ulong>[8];
-        Vector256<int>* counts = stackalloc Vector256<int>[block];
+        ulong* totals = stackalloc ulong[FilterLanes.TotalsScratchWords];
+        int* counts = stackalloc int[block * FilterLanes.FiltersPerGroup512];
         ulong* input = (ulong*)plan.Input, groups = (ulong*)plan.Groups;
         int* baseTable = (int*)plan.BaseTable, offsets = (int*)plan.Offsets, rowClass = (int*)plan.RowClass, colClass = (int*)plan.ColClass;
         fixed (ulong* scratch = scratchArray)
@@ -96,13 +99,16 @@ public static unsafe partial class BinaryConv2D
                     int* baseRow = baseTable + ((nint)g * plan.RowClasses + rowClass[y]) * plan.ColClasses * groupSize;
                     for (int x0 = 0; x0 < ow; x0 += block)
                     {
-                        FilterLanes.Block256(rowBase + x0 * pixelStride, pixelStride, offsets, plan.Steps, group, totals, counts);
+                        TKernel.Block(rowBase + x0 * pixelStride, pixelStride, offsets, plan.Steps, group, totals, counts);
                         int valid = Math.Min(block, ow - x0);
                         for (int i = 0; i < valid; i++)
                         {
                             int x = x0 + i;
-                            Vector256<int> dots = Vector256.Load(baseRow + colClass[x] * groupSize) - (counts[i] << 1);
-                            dots.Store(tile + (nint)x * oPad + g * groupSize);
+                            for (int f = 0; f < groupSize; f += 8)
+                            {
+                                Vector256<int> dots = Vector256.Load(baseRow + colClass[x] * groupSize + f) - (Vector256.Load(counts + i * groupSize + f) << 1);
+                                dots.Store(tile + (nint)x * oPad + g * groupSize + f);
+                            }
                         }
                     }
                 }

@@ -280,7 +280,12 @@ public static unsafe partial class BinaryConv2D
             SimdPath path = Simd.Path;
             if (path == SimdPath.Vector256)
             {
-                RunDirect(input, weights, s, output, scale, bias, tapPrefix);
+                RunDirect<FilterLanes.Kernel256, TOutput>(input, weights, s, output, scale, bias, tapPrefix);
+                return;
+            }
+            if (path == SimdPath.Vector512)
+            {
+                RunDirect<FilterLanes.Kernel512, TOutput>(input, weights, s, output, scale, bias, tapPrefix);
                 return;
             }
             fixed (ulong* pin = input, pw = weights)

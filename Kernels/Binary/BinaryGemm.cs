@@ -15,8 +15,8 @@ namespace BinaryGrad.Kernels.Binary;
 /// are row-major [M × N].</para>
 /// <para><b>Paths</b> (<see cref="Simd.Path"/>): Vector256 puts 8 rows of B in the 64-bit lanes of two vectors and
 /// broadcasts each word of A against them (<see cref="FilterLanes"/>: pre-split nibbles, 6 ops per 256 bits, no
-/// horizontal sums); Vector512 counts mismatches with nibble-lookup byte counts along K (<see cref="BitCount"/>);
-/// Scalar uses hardware <c>popcnt</c>. All three are exact, so all agree
+/// horizontal sums), Vector512 likewise with 16 rows of B; with fewer than 4 rows of A both count along K with
+/// nibble-lookup byte counts (<see cref="BitCount"/>). Scalar uses hardware <c>popcnt</c>. All three are exact, so all agree
 /// bit for bit with the scalar <c>Reference</c>. Work is split over rows of A with <see cref="KernelThreads"/>.</para>
 /// </remarks>
 public static unsafe partial class BinaryGemm
@@ -93,9 +93,10 @@ public static unsafe partial class BinaryGemm
     {
         if (m == 0 || n == 0) return;
         SimdPath path = Simd.Path;
-        if (path == SimdPath.Vector256 && stride > 0 && m >= FilterLanes.PixelsPerBlock) // fewer rows would waste lanes
+        if (path != SimdPath.Scalar && stride > 0 && m >= FilterLanes.PixelsPerBlock) // fewer rows would waste lanes
         {
-            RunFilterLanes(a, b, m, n, stride, epilogue);
+            if (path == SimdPath.Vector512) RunFilterLanes<FilterLanes.Kernel512, TEpilogue>(a, b, m, n, stride, epilogue);
+            else RunFilterLanes<FilterLanes.Kernel256, TEpilogue>(a, b, m, n, stride, epilogue);
             return;
         }
         nint pa = (nint)a, pb = (nint)b;
@@ -107,10 +108,11 @@ public static unsafe partial class BinaryGemm
     /// threads), then each thread splits chunks of its A rows into nibble halves (a chunk stays in L2) and runs every
     /// group (in L1) over the chunk, 4 rows per <see cref="FilterLanes.Block256"/>. Rows past the chunk in a last
     /// partial block read zero slack rows and are dropped, as are lanes past n.</summary>
-    private static void RunFilterLanes<TEpilogue>(ulong* a, ulong* b, int m, int n, int stride, TEpilogue epilogue)
+    private static void RunFilterLanes<TKernel, TEpilogue>(ulong* a, ulong* b, int m, int n, int stride, TEpilogue epilogue)
+        where TKernel : struct, FilterLanes.IKernel
         where TEpilogue : struct, IMismatchEpilogue
     {
-        const int groupSize = FilterLanes.FiltersPerGroup256;
+        int groupSize = TKernel.GroupSize;
         int groups = (n + groupSize - 1) / groupSize, groupWords = stride * FilterLanes.WordsPerGroupStep(groupSize);
         ulong[] groupArray = ArrayPool<ulong>.Shared.Rent(groups * groupWords);
         int[] offsets = new int[stride];
@@ -125,7 +127,7 @@ public static unsafe partial class BinaryGemm
                     FilterLanes.PackGroups((ulong*)pb + (nint)g0 * groupSize * stride, Math.Min(n, g1 * groupSize) - g0 * groupSize,
                                            stride, stride, groupSize, (ulong*)grouped + (nint)g0 * groupWords));
                 KernelThreads.For(m, FilterLanes.PixelsPerBlock, (start, end) =>
-                    FilterLaneRows((ulong*)pa, (ulong*)grouped, (int*)offsetAddress, start, end, n, stride, epilogue));
+                    FilterLaneRows<TKernel, TEpilogue>((ulong*)pa, (ulong*)grouped, (int*)offsetAddress, start, end, n, stride, epilogue));
             }
         }
         finally
@@ -134,16 +136,18 @@ public static unsafe partial class BinaryGemm
         }
     }
 
-    private static void FilterLaneRows<TEpilogue>(ulong* a, ulong* grouped, int* offsets, int start, int end, int n, int stride, TEpilogue epilogue)
+    private static void FilterLaneRows<TKernel, TEpilogue>(ulong* a, ulong* grouped, int* offsets, int start, int end, int n, int stride, TEpilogue epilogue)
+        where TKernel : struct, FilterLanes.IKernel
         where TEpilogue : struct, IMismatchEpilogue
     {
-        const int groupSize = FilterLanes.FiltersPerGroup256, block = FilterLanes.PixelsPerBlock;
+        const int block = FilterLanes.PixelsPerBlock;
+        int groupSize = TKernel.GroupSize;
         const int chunkBytes = 128 * 1024;
         int groups = (n + groupSize - 1) / groupSize, groupWords = stride * FilterLanes.WordsPerGroupStep(groupSize);
         int chunkRows = Math.Max(block, chunkBytes / (16 * stride) / block * block);
         ulong[] scratchArray = ArrayPool<ulong>.Shared.Rent((chunkRows + block) * 2 * stride);
-        Vector256<ulong>* totals = stackalloc Vector256<ulong>[8];
-        Vector256<int>* counts = stackalloc Vector256<int>[block];
+        ulong* totals = stackalloc ulong[FilterLanes.TotalsScratchWords];
+        int* counts = stackalloc int[block * FilterLanes.FiltersPerGroup512];
         fixed (ulong* scratch = scratchArray)
         {
             for (int r0 = start; r0 < end; r0 += chunkRows)
@@ -156,15 +160,15 @@ public static unsafe partial class BinaryGemm
                     int col = g * groupSize, cols = Math.Min(groupSize, n - col);
                     for (int i0 = 0; i0 < rows; i0 += block)
                     {
-                        FilterLanes.Block256(scratch + (nint)i0 * 2 * stride, 2 * stride, offsets, stride,
-                                             grouped + (nint)g * groupWords, totals, counts);
+                        TKernel.Block(scratch + (nint)i0 * 2 * stride, 2 * stride, offsets, stride,
+                                      grouped + (nint)g * groupWords, totals, counts);
                         int valid = Math.Min(block, rows - i0);
                         for (int i = 0; i < valid; i++)
                         {
-                            int row = r0 + i0 + i;
-                            if (cols == groupSize) epilogue.Store8(row, col, counts[i]);
-                            else
-                                for (int f = 0; f < cols; f++) epilogue.Store(row, col + f, counts[i].GetElement(f));
+                            int row = r0 + i0 + i, f = 0;
+                            int* rowCounts = counts + i * groupSize;
+                            for (; f + 8 <= cols; f += 8) epilogue.Store8(row, col + f, Vector256.Load(rowCounts + f));
+                            for (; f < cols; f++) epilogue.Store(row, col + f, rowCounts[f]);
                         }
                     }
                 }

@@ -97,11 +97,12 @@ internal static unsafe class FilterLanes
     /// <param name="offsets">Per step, the distance (in ulongs) from a pixel's base to its low-nibble word.</param>
     /// <param name="steps">Words per dot product.</param>
     /// <param name="group">The group's interleaved filter words (<see cref="PackGroups"/>).</param>
-    /// <param name="totals">Scratch of 8 vectors (the 64-bit sums across chunks).</param>
-    /// <param name="counts">4 vectors of 8 ints: pixel i's mismatch counts for filters 0..7.</param>
+    /// <param name="totalsScratch">Scratch of <see cref="TotalsScratchWords"/> ulongs (the 64-bit sums across chunks).</param>
+    /// <param name="counts">4 × 8 ints: pixel i's mismatch counts for filters 0..7 at <c>counts[8i..8i+7]</c>.</param>
     internal static void Block256(ulong* x0, nint pixelStride, int* offsets, int steps, ulong* group,
-                                  Vector256<ulong>* totals, Vector256<int>* counts)
+                                  ulong* totalsScratch, int* counts)
     {
+        Vector256<ulong>* totals = (Vector256<ulong>*)totalsScratch;
         Vector256<byte> table = NibbleCounts256();
         for (int k = 0; k < 8; k++) totals[k] = default;
         ulong* x1 = x0 + pixelStride, x2 = x1 + pixelStride, x3 = x2 + pixelStride;
@@ -146,13 +147,104 @@ internal static unsafe class FilterLanes
             totals[7] += BitCount.SumBytes(a3o);
         }
         // even filters in the low halves, odd ones in the high halves: ints in filter order
-        for (int i = 0; i < 4; i++) counts[i] = (totals[2 * i] | (totals[2 * i + 1] << 32)).AsInt32();
+        for (int i = 0; i < 4; i++) (totals[2 * i] | (totals[2 * i + 1] << 32)).AsInt32().Store(counts + 8 * i);
+    }
+
+    /// <summary><see cref="Block256"/> on 512-bit vectors: 4 pixels against the 16 filters of a
+    /// <see cref="FiltersPerGroup512"/> group (<c>counts[16i..16i+15]</c>). <c>vpshufb zmm</c> needs AVX-512BW;
+    /// without it the portable shuffle gives the same bytes (slowly: that is the forced, emulated path of tests).</summary>
+    internal static void Block512(ulong* x0, nint pixelStride, int* offsets, int steps, ulong* group,
+                                  ulong* totalsScratch, int* counts)
+    {
+        Vector512<ulong>* totals = (Vector512<ulong>*)totalsScratch;
+        Vector512<byte> table = NibbleCounts512();
+        for (int k = 0; k < 8; k++) totals[k] = default;
+        ulong* x1 = x0 + pixelStride, x2 = x1 + pixelStride, x3 = x2 + pixelStride;
+        for (int j0 = 0; j0 < steps; j0 += MaxStepsPerChunk)
+        {
+            int j1 = Math.Min(steps, j0 + MaxStepsPerChunk);
+            Vector512<byte> a0e = default, a0o = default, a1e = default, a1o = default;
+            Vector512<byte> a2e = default, a2o = default, a3e = default, a3o = default;
+            for (int j = j0; j < j1; j++)
+            {
+                nint off = offsets[j];
+                Vector512<byte>* w = (Vector512<byte>*)(group + (nint)j * 32);
+                Vector512<byte> even = w[0], odd = w[1];
+                Vector512<byte> x = Vector512.Create(x0[off]).AsByte();
+                a0e += Lookup(table, x ^ even); a0o += Lookup(table, x ^ odd);
+                x = Vector512.Create(x1[off]).AsByte();
+                a1e += Lookup(table, x ^ even); a1o += Lookup(table, x ^ odd);
+                x = Vector512.Create(x2[off]).AsByte();
+                a2e += Lookup(table, x ^ even); a2o += Lookup(table, x ^ odd);
+                x = Vector512.Create(x3[off]).AsByte();
+                a3e += Lookup(table, x ^ even); a3o += Lookup(table, x ^ odd);
+                even = w[2];
+                odd = w[3];
+                x = Vector512.Create(x0[off + 1]).AsByte();
+                a0e += Lookup(table, x ^ even); a0o += Lookup(table, x ^ odd);
+                x = Vector512.Create(x1[off + 1]).AsByte();
+                a1e += Lookup(table, x ^ even); a1o += Lookup(table, x ^ odd);
+                x = Vector512.Create(x2[off + 1]).AsByte();
+                a2e += Lookup(table, x ^ even); a2o += Lookup(table, x ^ odd);
+                x = Vector512.Create(x3[off + 1]).AsByte();
+                a3e += Lookup(table, x ^ even); a3o += Lookup(table, x ^ odd);
+            }
+            totals[0] += BitCount.SumBytes(a0e);
+            totals[1] += BitCount.SumBytes(a0o);
+            totals[2] += BitCount.SumBytes(a1e);
+            totals[3] += BitCount.SumBytes(a1o);
+            totals[4] += BitCount.SumBytes(a2e);
+            totals[5] += BitCount.SumBytes(a2o);
+            totals[6] += BitCount.SumBytes(a3e);
+            totals[7] += BitCount.SumBytes(a3o);
+        }
+        for (int i = 0; i < 4; i++) (totals[2 * i] | (totals[2 * i + 1] << 32)).AsInt32().Store(counts + 16 * i);
+    }
+
+    /// <summary>ulongs of scratch a block needs for its cross-chunk sums: 8 vectors of the widest path.</summary>
+    internal const int TotalsScratchWords = 8 * 8;
+
+    /// <summary>One of the two block kernels, chosen once per call by the drivers (a generic parameter, so the
+    /// call is direct).</summary>
+    internal interface IKernel
+    {
+        /// <summary>Filters per group: two vectors of 64-bit lanes.</summary>
+        static abstract int GroupSize { get; }
+
+        /// <summary><see cref="Block256"/> or <see cref="Block512"/>.</summary>
+        static abstract void Block(ulong* x0, nint pixelStride, int* offsets, int steps, ulong* group, ulong* totalsScratch, int* counts);
+    }
+
+    /// <summary>The Vector256 kernel (<see cref="Block256"/>).</summary>
+    internal readonly struct Kernel256 : IKernel
+    {
+        public static int GroupSize => FiltersPerGroup256;
+
+        public static void Block(ulong* x0, nint pixelStride, int* offsets, int steps, ulong* group, ulong* totalsScratch, int* counts) =>
+            Block256(x0, pixelStride, offsets, steps, group, totalsScratch, counts);
+    }
+
+    /// <summary>The Vector512 kernel (<see cref="Block512"/>).</summary>
+    internal readonly struct Kernel512 : IKernel
+    {
+        public static int GroupSize => FiltersPerGroup512;
+
+        public static void Block(ulong* x0, nint pixelStride, int* offsets, int steps, ulong* group, ulong* totalsScratch, int* counts) =>
+            Block512(x0, pixelStride, offsets, steps, group, totalsScratch, counts);
     }
 
     /// <summary>Popcount (0..4) of each byte holding a nibble value 0..15.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector256<byte> Lookup(Vector256<byte> table, Vector256<byte> nibbles) =>
         Avx2.IsSupported ? Avx2.Shuffle(table, nibbles) : Vector256.Shuffle(table, nibbles); // indices < 16: same bytes
+
+    /// <summary>Popcount (0..4) of each byte holding a nibble value 0..15 (table repeated in all four 128-bit lanes).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<byte> Lookup(Vector512<byte> table, Vector512<byte> nibbles) =>
+        Avx512BW.IsSupported ? Avx512BW.Shuffle(table, nibbles) : Vector512.Shuffle(table, nibbles);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<byte> NibbleCounts512() => Vector512.Create(NibbleCounts256(), NibbleCounts256());
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector256<byte> NibbleCounts256() =>
