@@ -15,8 +15,10 @@ namespace BinaryGrad.Kernels.Binary;
 /// <para><b>Formula.</b> For output (n, o, y, x) let T be the taps (ky, kx) whose input pixel lies inside the image.
 /// Each valid tap contributes the ±1 dot of C channels, so
 /// <c>dot = |T|·C − 2·Σ_{t∈T} popcount(x_t XOR w_{o,t})</c>; padded taps contribute nothing.
-/// The kernel gathers every tap of the receptive field into one aligned row (im2col), padded taps as zero words,
-/// and runs <see cref="BinaryGemm"/>'s blocked kernel over all taps. A zero word XOR the filter counts
+/// The vector paths convolve directly over a zero-padded copy of each image with the filters in vector lanes
+/// (<c>RunDirect</c>, <see cref="FilterLanes"/>); the scalar path gathers every tap of the receptive field into
+/// one aligned row (im2col), padded taps as zero words, and runs <see cref="BinaryGemm"/>'s blocked popcnt kernel
+/// over all taps. Either way padded taps are zero words, and a zero word XOR the filter counts
 /// <c>popcount(w_{o,t})</c> mismatches, so the valid-tap count is recovered as
 /// <c>mismatches − Σ_{t∉T} popcount(w_{o,t})</c>; that sum is a rectangle query on per-filter 2-D prefix sums of
 /// the tap popcounts (O(1) per output), and is skipped for interior positions where T is every tap.</para>

@@ -106,9 +106,10 @@ internal static unsafe class FilterLanes
         Vector256<byte> table = NibbleCounts256();
         for (int k = 0; k < 8; k++) totals[k] = default;
         ulong* x1 = x0 + pixelStride, x2 = x1 + pixelStride, x3 = x2 + pixelStride;
-        for (int j0 = 0; j0 < steps; j0 += MaxStepsPerChunk)
+        int chunk = ChunkLength(steps);
+        for (int j0 = 0; j0 < steps; j0 += chunk)
         {
-            int j1 = Math.Min(steps, j0 + MaxStepsPerChunk);
+            int j1 = Math.Min(steps, j0 + chunk);
             Vector256<byte> a0e = default, a0o = default, a1e = default, a1o = default;
             Vector256<byte> a2e = default, a2o = default, a3e = default, a3o = default;
             // Low-nibble halves of all 4 pixels first, then the high halves: only 2 weight vectors, 1 broadcast
@@ -160,9 +161,10 @@ internal static unsafe class FilterLanes
         Vector512<byte> table = NibbleCounts512();
         for (int k = 0; k < 8; k++) totals[k] = default;
         ulong* x1 = x0 + pixelStride, x2 = x1 + pixelStride, x3 = x2 + pixelStride;
-        for (int j0 = 0; j0 < steps; j0 += MaxStepsPerChunk)
+        int chunk = ChunkLength(steps);
+        for (int j0 = 0; j0 < steps; j0 += chunk)
         {
-            int j1 = Math.Min(steps, j0 + MaxStepsPerChunk);
+            int j1 = Math.Min(steps, j0 + chunk);
             Vector512<byte> a0e = default, a0o = default, a1e = default, a1o = default;
             Vector512<byte> a2e = default, a2o = default, a3e = default, a3o = default;
             for (int j = j0; j < j1; j++)
@@ -199,6 +201,13 @@ internal static unsafe class FilterLanes
             totals[7] += BitCount.SumBytes(a3o);
         }
         for (int i = 0; i < 4; i++) (totals[2 * i] | (totals[2 * i + 1] << 32)).AsInt32().Store(counts + 16 * i);
+    }
+
+    /// <summary>Equal chunks of at most <see cref="MaxStepsPerChunk"/> steps (64 steps: 22 + 21 + 21, not 31 + 31 + 2).</summary>
+    private static int ChunkLength(int steps)
+    {
+        int chunks = Math.Max(1, (steps + MaxStepsPerChunk - 1) / MaxStepsPerChunk);
+        return (steps + chunks - 1) / chunks;
     }
 
     /// <summary>ulongs of scratch a block needs for its cross-chunk sums: 8 vectors of the widest path.</summary>
