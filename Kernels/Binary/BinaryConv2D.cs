@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Numerics;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace BinaryGrad.Kernels.Binary;
 
@@ -14,8 +15,10 @@ namespace BinaryGrad.Kernels.Binary;
 /// <para><b>Formula.</b> For output (n, o, y, x) let T be the taps (ky, kx) whose input pixel lies inside the image.
 /// Each valid tap contributes the ±1 dot of C channels, so
 /// <c>dot = |T|·C − 2·Σ_{t∈T} popcount(x_t XOR w_{o,t})</c>; padded taps contribute nothing.
-/// The kernel gathers every tap of the receptive field into one aligned row (im2col), padded taps as zero words,
-/// and runs <see cref="BinaryGemm"/>'s blocked kernel over all taps. A zero word XOR the filter counts
+/// The vector paths convolve directly over a zero-padded copy of each image with the filters in vector lanes
+/// (<c>RunDirect</c>, <see cref="FilterLanes"/>); the scalar path gathers every tap of the receptive field into
+/// one aligned row (im2col), padded taps as zero words, and runs <see cref="BinaryGemm"/>'s blocked popcnt kernel
+/// over all taps. Either way padded taps are zero words, and a zero word XOR the filter counts
 /// <c>popcount(w_{o,t})</c> mismatches, so the valid-tap count is recovered as
 /// <c>mismatches − Σ_{t∉T} popcount(w_{o,t})</c>; that sum is a rectangle query on per-filter 2-D prefix sums of
 /// the tap popcounts (O(1) per output), and is skipped for interior positions where T is every tap.</para>
@@ -25,7 +28,7 @@ namespace BinaryGrad.Kernels.Binary;
 /// writes (not of an integer threshold <c>dot ≥ ⌈−bias/scale⌉</c>, whose direction flips for negative scales and
 /// whose rounding could differ from the float expression at ties), so the two outputs always agree.</para>
 /// </remarks>
-public static unsafe class BinaryConv2D
+public static unsafe partial class BinaryConv2D
 {
     /// <summary>Output pixels per im2col tile: 32 rows of ≤ a few hundred bytes stay in L1 while the filters
     /// stream past them.</summary>
@@ -53,7 +56,7 @@ public static unsafe class BinaryConv2D
     {
         Validate(input, weights, shape);
         BitPack.CheckLength(output.Length, shape.OutputCount, nameof(output));
-        fixed (int* o = output) Run(input, weights, shape, new IntOutput(o), null, null);
+        fixed (int* o = output) Run(input, weights, shape, new IntOutput(o, Simd.Path != SimdPath.Scalar), null, null);
     }
 
     /// <summary>Fused folded batch norm: <c>y[n,o,y,x] = scale[o]·dot + bias[o]</c>, float NCHW.</summary>
@@ -63,7 +66,7 @@ public static unsafe class BinaryConv2D
     {
         Validate(input, weights, shape, scale, bias);
         BitPack.CheckLength(output.Length, shape.OutputCount, nameof(output));
-        fixed (float* o = output, s = scale, b = bias) Run(input, weights, shape, new AffineOutput(o), s, b);
+        fixed (float* o = output, s = scale, b = bias) Run(input, weights, shape, new AffineOutput(o, Simd.Path != SimdPath.Scalar), s, b);
     }
 
     /// <summary>Binary layer output: bit o of output pixel (n, y, x) is <c>scale[o]·dot + bias[o] ≥ 0</c>, packed
@@ -123,58 +126,125 @@ public static unsafe class BinaryConv2D
     /// batch and space), <c>dots[r·OutChannels + o]</c>.</summary>
     private interface ITileOutput
     {
-        void Store(in BinaryConv2DShape shape, int first, int rows, int* dots, float* scale, float* bias);
+        void Store(in BinaryConv2DShape shape, int first, int rows, int* dots, int ld, float* scale, float* bias);
     }
 
     /// <summary>NCHW stores channel by channel over the tile's pixels of one image, so consecutive stores are
-    /// consecutive addresses (a pixel at a time would stride a whole plane between stores).</summary>
-    private readonly struct IntOutput(int* output) : ITileOutput
+    /// consecutive addresses (a pixel at a time would stride a whole plane between stores). On the vector paths
+    /// 8 pixels × 8 channels of the pixel-major tile are transposed in registers (<see cref="Transpose8x8"/>) and
+    /// stored as 8 runs of 8 ints; the scalar loop copies the rest.</summary>
+    private readonly struct IntOutput(int* output, bool vectorized) : ITileOutput
     {
-        public void Store(in BinaryConv2DShape s, int first, int rows, int* dots, float* scale, float* bias)
+        public void Store(in BinaryConv2DShape s, int first, int rows, int* dots, int ld, float* scale, float* bias)
         {
             int plane = s.OutHeight * s.OutWidth, channels = s.OutChannels;
+            Vector256<int>* columns = stackalloc Vector256<int>[8];
             for (int r0 = 0; r0 < rows;)
             {
                 int image = (first + r0) / plane, pixel = (first + r0) % plane, run = Math.Min(rows - r0, plane - pixel);
-                for (int o = 0; o < channels; o++)
+                int* plane0 = output + (nint)image * channels * plane + pixel;
+                int o = 0;
+                for (; vectorized && o + 8 <= channels; o += 8)
                 {
-                    int* dst = output + ((nint)image * channels + o) * plane + pixel;
-                    int* src = dots + (nint)r0 * channels + o;
-                    for (int r = 0; r < run; r++) dst[r] = src[(nint)r * channels];
+                    int r = 0;
+                    for (; r + 8 <= run; r += 8)
+                    {
+                        Transpose8x8(dots + (nint)(r0 + r) * ld + o, ld, columns);
+                        for (int c = 0; c < 8; c++) columns[c].Store(plane0 + (nint)(o + c) * plane + r);
+                    }
+                    for (int c = 0; c < 8; c++)
+                        for (int rr = r; rr < run; rr++) plane0[(nint)(o + c) * plane + rr] = dots[(nint)(r0 + rr) * ld + o + c];
+                }
+                for (; o < channels; o++)
+                {
+                    int* dst = plane0 + (nint)o * plane;
+                    int* src = dots + (nint)r0 * ld + o;
+                    for (int r = 0; r < run; r++) dst[r] = src[(nint)r * ld];
                 }
                 r0 += run;
             }
         }
     }
 
-    /// <summary><c>scale[o]·dot + bias[o]</c> to NCHW, stored as <see cref="IntOutput"/> does.</summary>
-    private readonly struct AffineOutput(float* output) : ITileOutput
+    /// <summary><c>scale[o]·dot + bias[o]</c> to NCHW, stored as <see cref="IntOutput"/> does; the vector form
+    /// multiplies then adds (two roundings, never fused), the same float as the scalar expression.</summary>
+    private readonly struct AffineOutput(float* output, bool vectorized) : ITileOutput
     {
-        public void Store(in BinaryConv2DShape s, int first, int rows, int* dots, float* scale, float* bias)
+        public void Store(in BinaryConv2DShape s, int first, int rows, int* dots, int ld, float* scale, float* bias)
         {
             int plane = s.OutHeight * s.OutWidth, channels = s.OutChannels;
+            Vector256<int>* columns = stackalloc Vector256<int>[8];
             for (int r0 = 0; r0 < rows;)
             {
                 int image = (first + r0) / plane, pixel = (first + r0) % plane, run = Math.Min(rows - r0, plane - pixel);
-                for (int o = 0; o < channels; o++)
+                float* plane0 = output + (nint)image * channels * plane + pixel;
+                int o = 0;
+                for (; vectorized && o + 8 <= channels; o += 8)
                 {
-                    float* dst = output + ((nint)image * channels + o) * plane + pixel;
-                    int* src = dots + (nint)r0 * channels + o;
+                    int r = 0;
+                    for (; r + 8 <= run; r += 8)
+                    {
+                        Transpose8x8(dots + (nint)(r0 + r) * ld + o, ld, columns);
+                        for (int c = 0; c < 8; c++)
+                        {
+                            Vector256<float> y = Vector256.Multiply(Vector256.Create(scale[o + c]), Vector256.ConvertToSingle(columns[c]));
+                            Vector256.Add(y, Vector256.Create(bias[o + c])).Store(plane0 + (nint)(o + c) * plane + r);
+                        }
+                    }
+                    for (int c = 0; c < 8; c++)
+                        for (int rr = r; rr < run; rr++)
+                            plane0[(nint)(o + c) * plane + rr] = scale[o + c] * (float)dots[(nint)(r0 + rr) * ld + o + c] + bias[o + c];
+                }
+                for (; o < channels; o++)
+                {
+                    float* dst = plane0 + (nint)o * plane;
+                    int* src = dots + (nint)r0 * ld + o;
                     float scaleO = scale[o], biasO = bias[o];
-                    for (int r = 0; r < run; r++) dst[r] = scaleO * (float)src[(nint)r * channels] + biasO;
+                    for (int r = 0; r < run; r++) dst[r] = scaleO * (float)src[(nint)r * ld] + biasO;
                 }
                 r0 += run;
             }
         }
+    }
+
+    /// <summary>Transposes the 8×8 int block at <paramref name="source"/> (row stride <paramref name="ld"/>):
+    /// <c>columns[c][r] = source[r·ld + c]</c>. Three rounds of AVX2 unpacks and lane permutes (24 shuffles for
+    /// 64 values); without AVX2 a plain gather.</summary>
+    private static void Transpose8x8(int* source, int ld, Vector256<int>* columns)
+    {
+        if (!Avx2.IsSupported)
+        {
+            for (int c = 0; c < 8; c++)
+                columns[c] = Vector256.Create(source[c], source[ld + c], source[2 * ld + c], source[3 * ld + c],
+                                              source[4 * ld + c], source[5 * ld + c], source[6 * ld + c], source[7 * ld + c]);
+            return;
+        }
+        Vector256<int> r0 = Vector256.Load(source), r1 = Vector256.Load(source + ld), r2 = Vector256.Load(source + 2 * ld), r3 = Vector256.Load(source + 3 * ld);
+        Vector256<int> r4 = Vector256.Load(source + 4 * ld), r5 = Vector256.Load(source + 5 * ld), r6 = Vector256.Load(source + 6 * ld), r7 = Vector256.Load(source + 7 * ld);
+        // per 128-bit lane: pairs of rows interleaved, then quads; finally the lanes of rows 0-3 and 4-7 joined
+        Vector256<int> t0 = Avx2.UnpackLow(r0, r1), t1 = Avx2.UnpackHigh(r0, r1), t2 = Avx2.UnpackLow(r2, r3), t3 = Avx2.UnpackHigh(r2, r3);
+        Vector256<int> t4 = Avx2.UnpackLow(r4, r5), t5 = Avx2.UnpackHigh(r4, r5), t6 = Avx2.UnpackLow(r6, r7), t7 = Avx2.UnpackHigh(r6, r7);
+        Vector256<int> u0 = Avx2.UnpackLow(t0.AsInt64(), t2.AsInt64()).AsInt32(), u1 = Avx2.UnpackHigh(t0.AsInt64(), t2.AsInt64()).AsInt32();
+        Vector256<int> u2 = Avx2.UnpackLow(t1.AsInt64(), t3.AsInt64()).AsInt32(), u3 = Avx2.UnpackHigh(t1.AsInt64(), t3.AsInt64()).AsInt32();
+        Vector256<int> u4 = Avx2.UnpackLow(t4.AsInt64(), t6.AsInt64()).AsInt32(), u5 = Avx2.UnpackHigh(t4.AsInt64(), t6.AsInt64()).AsInt32();
+        Vector256<int> u6 = Avx2.UnpackLow(t5.AsInt64(), t7.AsInt64()).AsInt32(), u7 = Avx2.UnpackHigh(t5.AsInt64(), t7.AsInt64()).AsInt32();
+        columns[0] = Avx2.Permute2x128(u0, u4, 0x20);
+        columns[1] = Avx2.Permute2x128(u1, u5, 0x20);
+        columns[2] = Avx2.Permute2x128(u2, u6, 0x20);
+        columns[3] = Avx2.Permute2x128(u3, u7, 0x20);
+        columns[4] = Avx2.Permute2x128(u0, u4, 0x31);
+        columns[5] = Avx2.Permute2x128(u1, u5, 0x31);
+        columns[6] = Avx2.Permute2x128(u2, u6, 0x31);
+        columns[7] = Avx2.Permute2x128(u3, u7, 0x31);
     }
 
     /// <summary>Sign bits of <c>scale·dot + bias</c>, 8 channels per compare on the vector paths. Both forms are
     /// branch-free: the signs are data, and a branch per channel mispredicted half the time.</summary>
     private readonly struct PackedSignOutput(ulong* output, bool vectorized) : ITileOutput
     {
-        public void Store(in BinaryConv2DShape s, int first, int rows, int* dots, float* scale, float* bias)
+        public void Store(in BinaryConv2DShape s, int first, int rows, int* dots, int ld, float* scale, float* bias)
         {
-            for (int r = 0; r < rows; r++) StorePixel(s, first + r, dots + (nint)r * s.OutChannels, scale, bias);
+            for (int r = 0; r < rows; r++) StorePixel(s, first + r, dots + (nint)r * ld, scale, bias);
         }
 
         private void StorePixel(in BinaryConv2DShape s, int outputPixel, int* dots, float* scale, float* bias)
@@ -210,6 +280,16 @@ public static unsafe class BinaryConv2D
         {
             BuildTapPopcountPrefixSums(weights, s, tapPrefix);
             SimdPath path = Simd.Path;
+            if (path == SimdPath.Vector256)
+            {
+                RunDirect<FilterLanes.Kernel256, TOutput>(input, weights, s, output, scale, bias, tapPrefix);
+                return;
+            }
+            if (path == SimdPath.Vector512)
+            {
+                RunDirect<FilterLanes.Kernel512, TOutput>(input, weights, s, output, scale, bias, tapPrefix);
+                return;
+            }
             fixed (ulong* pin = input, pw = weights)
             fixed (int* pp = tapPrefix)
             {
@@ -292,7 +372,7 @@ public static unsafe class BinaryConv2D
                         dots[o] = validBits - 2 * mismatches;
                     }
                 }
-                output.Store(s, tile, tileRows, counts, scale, bias);
+                output.Store(s, tile, tileRows, counts, s.OutChannels, scale, bias);
             }
         }
         ArrayPool<ulong>.Shared.Return(patchArray);

@@ -1,4 +1,6 @@
+using System.Buffers;
 using System.Numerics;
+using System.Runtime.Intrinsics;
 
 namespace BinaryGrad.Kernels.Binary;
 
@@ -11,8 +13,10 @@ namespace BinaryGrad.Kernels.Binary;
 /// (see <see cref="BitPack"/>), so they never count as mismatches and K is the true length.</para>
 /// <para><b>Layout.</b> Row i of A starts at word <c>i·BitPack.WordsPerRow(K)</c>, row j of B likewise; outputs
 /// are row-major [M × N].</para>
-/// <para><b>Paths</b> (<see cref="Simd.Path"/>): Vector512 and Vector256 count mismatches with nibble-lookup
-/// byte counts (<see cref="BitCount"/>), Scalar with hardware <c>popcnt</c>. All three are exact, so all agree
+/// <para><b>Paths</b> (<see cref="Simd.Path"/>): Vector256 puts 8 rows of B in the 64-bit lanes of two vectors and
+/// broadcasts each word of A against them (<see cref="FilterLanes"/>: pre-split nibbles, 6 ops per 256 bits, no
+/// horizontal sums), Vector512 likewise with 16 rows of B; with fewer than 4 rows of A both count along K with
+/// nibble-lookup byte counts (<see cref="BitCount"/>). Scalar uses hardware <c>popcnt</c>. All three are exact, so all agree
 /// bit for bit with the scalar <c>Reference</c>. Work is split over rows of A with <see cref="KernelThreads"/>.</para>
 /// </remarks>
 public static unsafe partial class BinaryGemm
@@ -89,9 +93,88 @@ public static unsafe partial class BinaryGemm
     {
         if (m == 0 || n == 0) return;
         SimdPath path = Simd.Path;
+        if (path != SimdPath.Scalar && stride > 0 && m >= FilterLanes.PixelsPerBlock) // fewer rows would waste lanes
+        {
+            if (path == SimdPath.Vector512) RunFilterLanes<FilterLanes.Kernel512, TEpilogue>(a, b, m, n, stride, epilogue);
+            else RunFilterLanes<FilterLanes.Kernel256, TEpilogue>(a, b, m, n, stride, epilogue);
+            return;
+        }
         nint pa = (nint)a, pb = (nint)b;
         KernelThreads.For(m, RowsPerKernel, (start, end) =>
             CountMismatches((ulong*)pa, (ulong*)pb, start, end, n, stride, path, epilogue));
+    }
+
+    /// <summary>Vector256 path: B's rows grouped 8 per lane set (<see cref="FilterLanes.PackGroups"/>, split over the
+    /// threads), then each thread splits chunks of its A rows into nibble halves (a chunk stays in L2) and runs every
+    /// group (in L1) over the chunk, 4 rows per <see cref="FilterLanes.Block256"/>. Rows past the chunk in a last
+    /// partial block read zero slack rows and are dropped, as are lanes past n.</summary>
+    private static void RunFilterLanes<TKernel, TEpilogue>(ulong* a, ulong* b, int m, int n, int stride, TEpilogue epilogue)
+        where TKernel : struct, FilterLanes.IKernel
+        where TEpilogue : struct, IMismatchEpilogue
+    {
+        int groupSize = TKernel.GroupSize;
+        int groups = (n + groupSize - 1) / groupSize, groupWords = stride * FilterLanes.WordsPerGroupStep(groupSize);
+        ulong[] groupArray = ArrayPool<ulong>.Shared.Rent(groups * groupWords);
+        int[] offsets = new int[stride];
+        for (int j = 0; j < stride; j++) offsets[j] = 2 * j;
+        try
+        {
+            fixed (ulong* pg = groupArray)
+            fixed (int* po = offsets)
+            {
+                nint pa = (nint)a, pb = (nint)b, grouped = (nint)pg, offsetAddress = (nint)po;
+                KernelThreads.For(groups, 1, (g0, g1) =>
+                    FilterLanes.PackGroups((ulong*)pb + (nint)g0 * groupSize * stride, Math.Min(n, g1 * groupSize) - g0 * groupSize,
+                                           stride, stride, groupSize, (ulong*)grouped + (nint)g0 * groupWords));
+                KernelThreads.For(m, FilterLanes.PixelsPerBlock, (start, end) =>
+                    FilterLaneRows<TKernel, TEpilogue>((ulong*)pa, (ulong*)grouped, (int*)offsetAddress, start, end, n, stride, epilogue));
+            }
+        }
+        finally
+        {
+            ArrayPool<ulong>.Shared.Return(groupArray);
+        }
+    }
+
+    private static void FilterLaneRows<TKernel, TEpilogue>(ulong* a, ulong* grouped, int* offsets, int start, int end, int n, int stride, TEpilogue epilogue)
+        where TKernel : struct, FilterLanes.IKernel
+        where TEpilogue : struct, IMismatchEpilogue
+    {
+        const int block = FilterLanes.PixelsPerBlock;
+        int groupSize = TKernel.GroupSize;
+        const int chunkBytes = 128 * 1024;
+        int groups = (n + groupSize - 1) / groupSize, groupWords = stride * FilterLanes.WordsPerGroupStep(groupSize);
+        int chunkRows = Math.Max(block, chunkBytes / (16 * stride) / block * block);
+        ulong[] scratchArray = ArrayPool<ulong>.Shared.Rent((chunkRows + block) * 2 * stride);
+        ulong* totals = stackalloc ulong[FilterLanes.TotalsScratchWords];
+        int* counts = stackalloc int[block * FilterLanes.FiltersPerGroup512];
+        fixed (ulong* scratch = scratchArray)
+        {
+            for (int r0 = start; r0 < end; r0 += chunkRows)
+            {
+                int rows = Math.Min(chunkRows, end - r0);
+                FilterLanes.Split(a + (nint)r0 * stride, scratch, rows * stride);
+                new Span<ulong>(scratch + (nint)rows * 2 * stride, block * 2 * stride).Clear(); // slack rows
+                for (int g = 0; g < groups; g++)
+                {
+                    int col = g * groupSize, cols = Math.Min(groupSize, n - col);
+                    for (int i0 = 0; i0 < rows; i0 += block)
+                    {
+                        TKernel.Block(scratch + (nint)i0 * 2 * stride, 2 * stride, offsets, stride,
+                                      grouped + (nint)g * groupWords, totals, counts);
+                        int valid = Math.Min(block, rows - i0);
+                        for (int i = 0; i < valid; i++)
+                        {
+                            int row = r0 + i0 + i, f = 0;
+                            int* rowCounts = counts + i * groupSize;
+                            for (; f + 8 <= cols; f += 8) epilogue.Store8(row, col + f, Vector256.Load(rowCounts + f));
+                            for (; f < cols; f++) epilogue.Store(row, col + f, rowCounts[f]);
+                        }
+                    }
+                }
+            }
+        }
+        ArrayPool<ulong>.Shared.Return(scratchArray);
     }
 
     /// <summary>Receives each output's mismatch count <c>popcount(A[row] XOR B[col])</c> once, from the kernel
@@ -99,12 +182,18 @@ public static unsafe partial class BinaryGemm
     internal interface IMismatchEpilogue
     {
         void Store(int row, int col, int mismatches);
+
+        /// <summary>The mismatch counts of columns col..col+7 of one row at once.</summary>
+        void Store8(int row, int col, Vector256<int> mismatches);
     }
 
     /// <summary>Stores <c>K − 2·mismatches</c> to an int [rows × ld] matrix.</summary>
     internal readonly struct DotEpilogue(int* c, int ld, int k) : IMismatchEpilogue
     {
         public void Store(int row, int col, int mismatches) => c[(nint)row * ld + col] = k - 2 * mismatches;
+
+        public void Store8(int row, int col, Vector256<int> mismatches) =>
+            (Vector256.Create(k) - (mismatches << 1)).Store(c + (nint)row * ld + col);
     }
 
     /// <summary>Stores <c>scale[col]·(K − 2·mismatches) + bias[col]</c> to a float [rows × ld] matrix.</summary>
@@ -112,11 +201,20 @@ public static unsafe partial class BinaryGemm
     {
         public void Store(int row, int col, int mismatches) =>
             y[(nint)row * ld + col] = scale[col] * (float)(k - 2 * mismatches) + bias[col];
+
+        /// <summary>Multiply then add, never fused: the same floats as <see cref="Store"/>.</summary>
+        public void Store8(int row, int col, Vector256<int> mismatches)
+        {
+            Vector256<float> dots = Vector256.ConvertToSingle(Vector256.Create(k) - (mismatches << 1));
+            Vector256.Add(Vector256.Multiply(Vector256.Load(scale + col), dots), Vector256.Load(bias + col)).Store(y + (nint)row * ld + col);
+        }
     }
 
     /// <summary>Stores the raw mismatch count to an int [rows × ld] matrix (the convolution corrects it itself).</summary>
     internal readonly struct MismatchEpilogue(int* counts, int ld) : IMismatchEpilogue
     {
         public void Store(int row, int col, int mismatches) => counts[(nint)row * ld + col] = mismatches;
+
+        public void Store8(int row, int col, Vector256<int> mismatches) => mismatches.Store(counts + (nint)row * ld + col);
     }
 }

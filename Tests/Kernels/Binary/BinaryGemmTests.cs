@@ -94,6 +94,24 @@ public class BinaryGemmTests
         Assert.That(reference, Is.EqualTo(expected), "reference epilogue");
     }
 
+    /// <summary>Whole groups of 8 columns and at least 4 rows: the Vector256 path's vector epilogue
+    /// (8 columns per store), beside its tail columns and rows.</summary>
+    [Test]
+    public void Multiply_FusedEpilogue_WholeColumnGroups_EqualsScaleTimesFloatDotPlusBias(
+        [ValueSource(nameof(Paths))] SimdPath path, [Values(1, 2)] int threads, [Values(63, 700)] int k)
+    {
+        KernelThreads.Count = threads;
+        Operands o = Make(9, 19, k, seed: k + 1);
+        var random = new Random(k);
+        float[] scale = Enumerable.Range(0, o.N).Select(j => j == 3 ? 0f : random.NextSingle() * 4 - 2).ToArray();
+        float[] bias = Enumerable.Range(0, o.N).Select(_ => random.NextSingle() * 10 - 5).ToArray();
+        float[] dots = FloatDots(o), expected = new float[o.M * o.N], actual = new float[o.M * o.N];
+        for (int i = 0; i < o.M; i++)
+            for (int j = 0; j < o.N; j++) expected[i * o.N + j] = scale[j] * dots[i * o.N + j] + bias[j];
+        using (Simd.Force(path)) BinaryGemm.Multiply(o.PackedA, o.PackedB, actual, o.M, o.N, k, scale, bias);
+        Assert.That(actual, Is.EqualTo(expected));
+    }
+
     [Test]
     public void Multiply_ShortOutput_Throws() =>
         Assert.That(() => BinaryGemm.Multiply(new ulong[16], new ulong[16], new int[3], 2, 2, 64), Throws.ArgumentException);

@@ -1,0 +1,176 @@
+using System.Buffers;
+using System.Runtime.Intrinsics;
+
+namespace BinaryGrad.Kernels.Binary;
+
+public static unsafe partial class BinaryConv2D
+{
+    /// <summary>Direct convolution over a zero-padded, nibble-split copy of one image, filters in vector lanes
+    /// (<see cref="FilterLanes"/>): no im2col, no horizontal sums.</summary>
+    /// <remarks>
+    /// <para>For output row (n, y) and each group of 8 filters, blocks of 4 output pixels run
+    /// <see cref="FilterLanes.Block256"/> over the <c>KernelHeight·KernelWidth·WordsPerPixel</c> steps; step
+    /// (ky, kx, w) of pixel (y, x) reads word w of padded pixel (y·stride + ky, x·stride + kx), i.e. a fixed offset
+    /// from the pixel's base. Padded pixels are zero words, which count <c>popcount(w_{o,t})</c> mismatches against
+    /// the filter, so <c>dot = validBits + 2·Σ_{t∉T} popcount(w_{o,t}) − 2·mismatches</c>; the first two terms depend
+    /// only on the filter and on which taps of the pixel fall outside, so they are tabulated per filter and per
+    /// border class (distinct valid tap ranges of rows and columns: 3 × 3 classes for a 3×3 kernel with padding 1).</para>
+    /// <para>Pixels past the row end in the last block are computed from zero slack after the image and dropped.
+    /// Work is split over output rows; each thread rebuilds the padded image when its rows enter a new image.</para>
+    /// </remarks>
+    private static void RunDirect<TKernel, TOutput>(ReadOnlySpan<ulong> input, ReadOnlySpan<ulong> weights, BinaryConv2DShape s,
+                                                    TOutput output, float* scale, float* bias, int[] tapPrefix)
+        where TKernel : struct, FilterLanes.IKernel
+        where TOutput : struct, ITileOutput
+    {
+        int groupSize = TKernel.GroupSize;
+        int wpp = BitPack.WordsPerPixel(s.InChannels), taps = s.KernelHeight * s.KernelWidth, steps = taps * wpp;
+        int groups = (s.OutChannels + groupSize - 1) / groupSize, stepWords = FilterLanes.WordsPerGroupStep(groupSize);
+        int paddedWidth = s.Width + 2 * s.Padding;
+
+        (int[] rowClass, List<(int Start, int End)> rowRanges) = TapClasses(s.OutHeight, s.KernelHeight, s.Height, s.Stride, s.Padding);
+        (int[] colClass, List<(int Start, int End)> colRanges) = TapClasses(s.OutWidth, s.KernelWidth, s.Width, s.Stride, s.Padding);
+        int[] baseTable = BorderBaseTable(s, tapPrefix, groups, groupSize, rowRanges, colRanges);
+
+        int[] offsets = new int[steps];
+        for (int ky = 0; ky < s.KernelHeight; ky++)
+            for (int kx = 0; kx < s.KernelWidth; kx++)
+                for (int w = 0; w < wpp; w++)
+                    offsets[(ky * s.KernelWidth + kx) * wpp + w] = 2 * ((ky * paddedWidth + kx) * wpp + w);
+
+        ulong[] groupArray = ArrayPool<ulong>.Shared.Rent(groups * steps * stepWords);
+        try
+        {
+            fixed (ulong* pin = input, pw = weights, pg = groupArray)
+            fixed (int* pBase = baseTable, pOffsets = offsets, pRow = rowClass, pCol = colClass)
+            {
+                FilterLanes.PackGroups(pw, s.OutChannels, s.WeightWordsPerFilter, steps, groupSize, pg);
+                var plan = new DirectPlan((nint)pin, (nint)pg, (nint)pBase, (nint)pOffsets, (nint)pRow, (nint)pCol,
+                                          rowRanges.Count, colRanges.Count, groups, steps, (nint)scale, (nint)bias);
+                KernelThreads.For(s.Batch * s.OutHeight, 1, (start, end) => DirectRows<TKernel, TOutput>(plan, s, output, start, end));
+            }
+        }
+        finally
+        {
+            ArrayPool<ulong>.Shared.Return(groupArray);
+        }
+    }
+
+    /// <summary>Addresses and sizes shared by every thread of one <see cref="RunDirect"/> call (pinned by it).</summary>
+    private readonly record struct DirectPlan(nint Input, nint Groups, nint BaseTable, nint Offsets, nint RowClass, nint ColClass,
+                                              int RowClasses, int ColClasses, int GroupCount, int Steps, nint Scale, nint Bias);
+
+    /// <summary>Output rows [start, end) (flattened over batch and output height).</summary>
+    private static void DirectRows<TKernel, TOutput>(DirectPlan plan, in BinaryConv2DShape s, TOutput output, int start, int end)
+        where TKernel : struct, FilterLanes.IKernel
+        where TOutput : struct, ITileOutput
+    {
+        const int block = FilterLanes.PixelsPerBlock;
+        int groupSize = TKernel.GroupSize;
+        int wpp = BitPack.WordsPerPixel(s.InChannels), ow = s.OutWidth, oh = s.OutHeight;
+        int paddedWidth = s.Width + 2 * s.Padding, paddedHeight = s.Height + 2 * s.Padding;
+        int oPad = plan.GroupCount * groupSize, stepWords = FilterLanes.WordsPerGroupStep(groupSize);
+        nint pixelStride = 2 * (nint)s.Stride * wpp;
+        // zero slack past the image for the dropped pixels of a last partial block
+        int imageWords = paddedHeight * paddedWidth * wpp * 2, scratchWords = imageWords + (block * s.Stride + s.KernelWidth) * wpp * 2;
+        ulong[] scratchArray = ArrayPool<ulong>.Shared.Rent(scratchWords);
+        int[] tileArray = ArrayPool<int>.Shared.Rent(ow * oPad);
+        ulong* totals = stackalloc ulong[FilterLanes.TotalsScratchWords];
+        int* counts = stackalloc int[block * FilterLanes.FiltersPerGroup512];
+        ulong* input = (ulong*)plan.Input, groups = (ulong*)plan.Groups;
+        int* baseTable = (int*)plan.BaseTable, offsets = (int*)plan.Offsets, rowClass = (int*)plan.RowClass, colClass = (int*)plan.ColClass;
+        fixed (ulong* scratch = scratchArray)
+        fixed (int* tile = tileArray)
+        {
+            new Span<ulong>(scratch, scratchWords).Clear();
+            int image = -1;
+            for (int row = start; row < end; row++)
+            {
+                int n = row / oh, y = row % oh;
+                if (n != image)
+                {
+                    SplitPaddedImage(input, s, n, scratch);
+                    image = n;
+                }
+                ulong* rowBase = scratch + (nint)y * s.Stride * paddedWidth * wpp * 2;
+                for (int g = 0; g < plan.GroupCount; g++)
+                {
+                    ulong* group = groups + (nint)g * plan.Steps * stepWords;
+                    int* baseRow = baseTable + ((nint)g * plan.RowClasses + rowClass[y]) * plan.ColClasses * groupSize;
+                    for (int x0 = 0; x0 < ow; x0 += block)
+                    {
+                        TKernel.Block(rowBase + x0 * pixelStride, pixelStride, offsets, plan.Steps, group, totals, counts);
+                        int valid = Math.Min(block, ow - x0);
+                        for (int i = 0; i < valid; i++)
+                        {
+                            int x = x0 + i;
+                            for (int f = 0; f < groupSize; f += 8)
+                            {
+                                Vector256<int> dots = Vector256.Load(baseRow + colClass[x] * groupSize + f) - (Vector256.Load(counts + i * groupSize + f) << 1);
+                                dots.Store(tile + (nint)x * oPad + g * groupSize + f);
+                            }
+                        }
+                    }
+                }
+                output.Store(s, row * ow, ow, tile, oPad, (float*)plan.Scale, (float*)plan.Bias);
+            }
+        }
+        ArrayPool<ulong>.Shared.Return(scratchArray);
+        ArrayPool<int>.Shared.Return(tileArray);
+    }
+
+    /// <summary>Copies image n into the padded scratch (its border stays zero), each word split into its
+    /// low and high nibbles (<see cref="FilterLanes.Split"/>).</summary>
+    private static void SplitPaddedImage(ulong* input, in BinaryConv2DShape s, int n, ulong* scratch)
+    {
+        int wpp = BitPack.WordsPerPixel(s.InChannels), paddedWidth = s.Width + 2 * s.Padding, rowWords = s.Width * wpp;
+        for (int iy = 0; iy < s.Height; iy++)
+            FilterLanes.Split(input + ((nint)n * s.Height + iy) * rowWords,
+                              scratch + ((nint)(iy + s.Padding) * paddedWidth + s.Padding) * wpp * 2, rowWords);
+    }
+
+    /// <summary>For each output coordinate along one axis, the range [start, end) of kernel taps that fall inside
+    /// the image, numbered by distinct range.</summary>
+    private static (int[] Class, List<(int Start, int End)> Ranges) TapClasses(int outSize, int kernel, int size, int stride, int padding)
+    {
+        int[] classes = new int[outSize];
+        var ranges = new List<(int Start, int End)>();
+        for (int o = 0; o < outSize; o++)
+        {
+            int k0 = Math.Max(0, padding - o * stride), k1 = Math.Min(kernel, size + padding - o * stride);
+            (int, int) range = (k0, Math.Max(k0, k1));
+            int index = ranges.IndexOf(range);
+            if (index < 0)
+            {
+                index = ranges.Count;
+                ranges.Add(range);
+            }
+            classes[o] = index;
+        }
+        return (classes, ranges);
+    }
+
+    /// <summary><c>base[g][r][c][f] = validBits + 2·popcount of filter (g·8 + f)'s taps outside the image</c> for row
+    /// class r and column class c, from the 2-D prefix sums of the tap popcounts.</summary>
+    private static int[] BorderBaseTable(in BinaryConv2DShape s, int[] tapPrefix, int groups, int groupSize,
+                                         List<(int Start, int End)> rows, List<(int Start, int End)> cols)
+    {
+        int kh = s.KernelHeight, kw = s.KernelWidth, pw = kw + 1, prefixStride = (kh + 1) * pw;
+        int[] table = new int[groups * rows.Count * cols.Count * groupSize];
+        for (int g = 0; g < groups; g++)
+            for (int r = 0; r < rows.Count; r++)
+                for (int c = 0; c < cols.Count; c++)
+                    for (int f = 0; f < groupSize; f++)
+                    {
+                        int o = g * groupSize + f;
+                        if (o >= s.OutChannels) continue;
+                        (int ky0, int ky1) = rows[r];
+                        (int kx0, int kx1) = cols[c];
+                        int p = o * prefixStride;
+                        int valid = tapPrefix[p + ky1 * pw + kx1] - tapPrefix[p + ky0 * pw + kx1] - tapPrefix[p + ky1 * pw + kx0] + tapPrefix[p + ky0 * pw + kx0];
+                        int padded = tapPrefix[p + kh * pw + kw] - valid;
+                        table[((g * rows.Count + r) * cols.Count + c) * groupSize + f] = (ky1 - ky0) * (kx1 - kx0) * s.InChannels + 2 * padded;
+                    }
+        return table;
+    }
+}
