@@ -119,6 +119,32 @@ public abstract class Quantizer
         return dx;
     }
 
+    /// <summary>True when the scheme keeps the default elementwise <see cref="ForwardValues"/> and
+    /// <see cref="BackwardValues"/> (only the scalar <see cref="Forward(double)"/>/<see cref="Derivative(double)"/> pair):
+    /// a float32 input without parameters then runs <see cref="ForwardElementwiseFloat32"/>, which gives the float64
+    /// path's results bit for bit without its float64 copies of the tensor. Computed once per concrete type.</summary>
+    private bool IsScalarElementwise => _scalarElementwise ??= ScalarElementwiseTypes.GetOrAdd(GetType(), static t =>
+        DeclaredHere(t, nameof(ForwardValues)) && DeclaredHere(t, nameof(BackwardValues)));
+
+    private bool? _scalarElementwise;
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<Type, bool> ScalarElementwiseTypes = new();
+
+    private static bool DeclaredHere(Type type, string method) =>
+        type.GetMethod(method, System.Reflection.BindingFlags.Instance | System.Reflection.BindingFlags.NonPublic)?.DeclaringType == typeof(Quantizer);
+
+    /// <summary>y = (float)Forward(x) per element: the default <see cref="ForwardValues"/> followed by the rounding to
+    /// float32 that <c>Tensor.FromValues</c> does, without the float64 arrays.</summary>
+    private void ForwardElementwiseFloat32(ReadOnlySpan<float> x, Span<float> y)
+    {
+        for (int i = 0; i < x.Length; i++) y[i] = (float)Forward(x[i]);
+    }
+
+    /// <summary>dx = (float)(dy·Derivative(x)) per element, as the default <see cref="BackwardValues"/> computes it in float64.</summary>
+    private void BackwardElementwiseFloat32(ReadOnlySpan<float> x, ReadOnlySpan<float> dy, Span<float> dx)
+    {
+        for (int i = 0; i < x.Length; i++) dx[i] = (float)(dy[i] * Derivative(x[i]));
+    }
+
     /// <summary>True when this instance, in its current mode, has a float32 span kernel (see the class remarks).
     /// Checked once per <see cref="Apply"/> call; the backward of that call then uses <see cref="BackwardFloat32"/>.</summary>
     private protected virtual bool HasFloat32Path => false;
@@ -153,17 +179,20 @@ public abstract class Quantizer
         private DType[] _types = [];
         private Tensor? _fastInput;
         private object? _fastSaved;
+        private bool _elementwise;
 
         public override string Name => q.Name;
         public override bool IsEstimator => q.IsEstimator;
 
         protected override Tensor Forward(Tensor[] inputs)
         {
-            if (inputs.Length == 1 && inputs[0].DType == DType.Float32 && q.HasFloat32Path)
+            if (inputs.Length == 1 && inputs[0].DType == DType.Float32 && (q.HasFloat32Path || q.IsScalarElementwise))
             {
                 Tensor x = inputs[0].Contiguous();
                 Tensor output = Tensor.Empty(x.Shape, DType.Float32);
-                _fastSaved = q.ForwardFloat32(x.AsSpan<float>(), x.Shape, output.AsSpan<float>());
+                _elementwise = !q.HasFloat32Path;
+                if (_elementwise) q.ForwardElementwiseFloat32(x.AsSpan<float>(), output.AsSpan<float>());
+                else _fastSaved = q.ForwardFloat32(x.AsSpan<float>(), x.Shape, output.AsSpan<float>());
                 _fastInput = x;
                 return output;
             }
@@ -182,7 +211,8 @@ public abstract class Quantizer
                 if (!NeedsGrad(0)) return [null];
                 Tensor dy = gradOutput.DType == DType.Float32 ? gradOutput.Contiguous() : gradOutput.To(DType.Float32);
                 Tensor gradInput = Tensor.Empty(input.Shape, DType.Float32);
-                q.BackwardFloat32(input.AsSpan<float>(), input.Shape, _fastSaved, dy.AsSpan<float>(), gradInput.AsSpan<float>());
+                if (_elementwise) q.BackwardElementwiseFloat32(input.AsSpan<float>(), dy.AsSpan<float>(), gradInput.AsSpan<float>());
+                else q.BackwardFloat32(input.AsSpan<float>(), input.Shape, _fastSaved, dy.AsSpan<float>(), gradInput.AsSpan<float>());
                 return [gradInput];
             }
             QuantizerCall call = _call!;
