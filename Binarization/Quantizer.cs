@@ -157,6 +157,21 @@ public abstract class Quantizer
     private protected virtual void BackwardFloat32(ReadOnlySpan<float> x, ReadOnlySpan<int> shape, object? saved, ReadOnlySpan<float> dy, Span<float> dx) =>
         throw new NotSupportedException($"{Name}: no float32 path.");
 
+    /// <summary>True when this instance has a float32 span kernel for a float32 input together with its parameters
+    /// (<see cref="ForwardFloat32WithParameters"/>): parameters are small (one value per channel), so they are passed
+    /// as float64 arrays and their gradients accumulated in float64, as on the float64 path.</summary>
+    private protected virtual bool HasFloat32ParameterPath => false;
+
+    /// <summary>Float32 forward with the parameter values (in <see cref="Parameters"/> order); returns what the backward needs.</summary>
+    private protected virtual object? ForwardFloat32WithParameters(ReadOnlySpan<float> x, ReadOnlySpan<int> shape, double[][] parameters, Span<float> y) =>
+        throw new NotSupportedException($"{Name}: no float32 parameter path.");
+
+    /// <summary>Float32 backward with parameters: writes dx and adds parameter gradients into the zeroed
+    /// <paramref name="parameterGrads"/>.</summary>
+    private protected virtual void BackwardFloat32WithParameters(ReadOnlySpan<float> x, ReadOnlySpan<int> shape, object? saved, double[][] parameters,
+        ReadOnlySpan<float> dy, Span<float> dx, double[][] parameterGrads) =>
+        throw new NotSupportedException($"{Name}: no float32 parameter path.");
+
     /// <inheritdoc/>
     public override string ToString() => Name;
 
@@ -180,6 +195,7 @@ public abstract class Quantizer
         private Tensor? _fastInput;
         private object? _fastSaved;
         private bool _elementwise;
+        private double[][]? _fastParameters;
 
         public override string Name => q.Name;
         public override bool IsEstimator => q.IsEstimator;
@@ -196,6 +212,17 @@ public abstract class Quantizer
                 _fastInput = x;
                 return output;
             }
+            if (inputs.Length > 1 && inputs[0].DType == DType.Float32 && q.HasFloat32ParameterPath)
+            {
+                Tensor x = inputs[0].Contiguous();
+                Tensor output = Tensor.Empty(x.Shape, DType.Float32);
+                _fastParameters = new double[inputs.Length - 1][];
+                for (int i = 1; i < inputs.Length; i++) _fastParameters[i - 1] = inputs[i].ToDoubleArray();
+                _types = [.. inputs.Select(t => t.DType)];
+                _fastSaved = q.ForwardFloat32WithParameters(x.AsSpan<float>(), x.Shape, _fastParameters, output.AsSpan<float>());
+                _fastInput = x;
+                return output;
+            }
             var ps = new double[inputs.Length - 1][];
             for (int i = 1; i < inputs.Length; i++) ps[i - 1] = inputs[i].ToDoubleArray();
             _types = [.. inputs.Select(t => t.DType)];
@@ -206,6 +233,20 @@ public abstract class Quantizer
 
         protected override Tensor?[] Backward(Tensor gradOutput)
         {
+            if (_fastInput is { } withParameters && _fastParameters is { } parameters)
+            {
+                Tensor dy = gradOutput.DType == DType.Float32 ? gradOutput.Contiguous() : gradOutput.To(DType.Float32);
+                Tensor gradInput = Tensor.Empty(withParameters.Shape, DType.Float32);
+                var parameterGrads = new double[parameters.Length][];
+                for (int i = 0; i < parameterGrads.Length; i++) parameterGrads[i] = new double[parameters[i].Length];
+                q.BackwardFloat32WithParameters(withParameters.AsSpan<float>(), withParameters.Shape, _fastSaved, parameters,
+                    dy.AsSpan<float>(), gradInput.AsSpan<float>(), parameterGrads);
+                var results = new Tensor?[1 + parameters.Length];
+                if (NeedsGrad(0)) results[0] = gradInput;
+                for (int i = 0; i < parameters.Length; i++)
+                    if (NeedsGrad(i + 1)) results[i + 1] = Tensor.FromValues(parameterGrads[i], Inputs[i + 1].Shape, _types[i + 1]);
+                return results;
+            }
             if (_fastInput is { } input)
             {
                 if (!NeedsGrad(0)) return [null];
@@ -231,6 +272,7 @@ public abstract class Quantizer
             _call = null;
             _fastInput = null;
             _fastSaved = null;
+            _fastParameters = null;
         }
     }
 }
