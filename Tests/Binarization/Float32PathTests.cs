@@ -4,8 +4,8 @@ using NUnit.Framework;
 
 namespace BinaryGrad.Tests.Binarization;
 
-/// <summary>The float32 paths of the per-tensor, stateful and parameterised schemes (DoReFa, LAB, learned scale,
-/// RSign, RPReLU): on a float32 input they must give exactly what the float64 path gives on the same values widened
+/// <summary>The float32 paths of the per-tensor, stateful, stochastic and parameterised schemes (DoReFa, LAB,
+/// stochastic BinaryConnect, learned scale, RSign, RPReLU): on a float32 input they must give exactly what the float64 path gives on the same values widened
 /// (rounded once), for the output, dx and every parameter gradient. Each side gets a fresh instance because LAB
 /// updates its second moment in the backward.</summary>
 [TestFixture, Category("Binarization")]
@@ -18,6 +18,8 @@ public class Float32PathTests
         yield return Case(() => new DoReFa(2, DoReFaMode.Weights), "dorefa weights k=2", weight);
         yield return Case(() => new DoReFa(3, DoReFaMode.Activations), "dorefa activations k=3", activation);
         yield return Case(() => new Lab(), "lab", weight);
+        // same seed on both sides: the float32 loop must draw the same samples in the same order
+        yield return Case(() => new BinaryConnect(0.7, stochastic: true, 7), "binaryconnect stochastic, training", weight);
         yield return Case(() => new LearnedScaleSign(5), "learned_scale per channel", weight);
         yield return Case(() => new LearnedScaleSign(1, clipValue: 0.5), "learned_scale shared c=0.5", weight);
         yield return Case(() => Randomized(new RSign(7)), "rsign per channel", activation);
