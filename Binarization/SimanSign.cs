@@ -127,4 +127,38 @@ public sealed class SimanSign(double percentStart = 15, bool clipLatent = true) 
         for (int i = 0; i < dw2.Length; i++) dw2[i] = dy[i] * Math.Sign(s.W2[i]);
         return Standardization.Backward(call.X, s.W2, s.Stats, center: true, dw2);
     }
+
+    // Float32 path: the float64 path's arithmetic (bit-identical) reading the float32 latent weights in place; w2 stays
+    // float64 because the backward needs it exactly.
+    private protected override bool HasFloat32Path => true;
+
+    private protected override object? ForwardFloat32(ReadOnlySpan<float> x, ReadOnlySpan<int> shape, Span<float> y)
+    {
+        (int channels, int n) = Channels.Weight(shape.ToArray(), x.Length);
+        double[] w2 = GC.AllocateUninitializedArray<double>(x.Length);
+        var stats = Standardization.Forward(x, channels, center: true, 1e-5, w2);
+        double[] keys = new double[n], scratch = new double[n], marks = new double[n];
+        for (int o = 0; o < channels; o++)
+        {
+            ReadOnlySpan<double> channel = w2.AsSpan(o * n, n);
+            for (int i = 0; i < n; i++) keys[i] = Math.Abs(channel[i]);
+            if (keys.Any(double.IsNaN))
+            {
+                marks.AsSpan().Fill(-1);
+                int[] order = [.. Enumerable.Range(0, n).OrderByDescending(i => keys[i])];
+                for (int r = 0; r < n / 2; r++) marks[order[r]] = 1;
+            }
+            else Selection.MarkLargest(keys, n / 2, marks, scratch);
+            for (int i = 0; i < n; i++) y[o * n + i] = (float)marks[i];
+        }
+        return new Saved(w2, stats);
+    }
+
+    private protected override void BackwardFloat32(ReadOnlySpan<float> x, ReadOnlySpan<int> shape, object? saved, ReadOnlySpan<float> dy, Span<float> dx)
+    {
+        var s = (Saved)saved!;
+        double[] dw2 = GC.AllocateUninitializedArray<double>(x.Length);
+        for (int i = 0; i < dw2.Length; i++) dw2[i] = dy[i] * Math.Sign(s.W2[i]);
+        Standardization.Backward(x, s.W2, s.Stats, center: true, dw2, dx);
+    }
 }

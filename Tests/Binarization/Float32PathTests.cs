@@ -5,7 +5,7 @@ using NUnit.Framework;
 namespace BinaryGrad.Tests.Binarization;
 
 /// <summary>The float32 paths of the per-tensor, stateful, stochastic and parameterised schemes (DoReFa, LAB,
-/// stochastic BinaryConnect, learned scale, RSign, RPReLU): on a float32 input they must give exactly what the float64 path gives on the same values widened
+/// stochastic BinaryConnect, SiMaN, standardized signs, learned scale, RSign, RPReLU): on a float32 input they must give exactly what the float64 path gives on the same values widened
 /// (rounded once), for the output, dx and every parameter gradient. Each side gets a fresh instance because LAB
 /// updates its second moment in the backward.</summary>
 [TestFixture, Category("Binarization")]
@@ -20,6 +20,10 @@ public class Float32PathTests
         yield return Case(() => new Lab(), "lab", weight);
         // same seed on both sides: the float32 loop must draw the same samples in the same order
         yield return Case(() => new BinaryConnect(0.7, stochastic: true, 7), "binaryconnect stochastic, training", weight);
+        yield return Case(() => new SimanSign(clipLatent: false), "siman_sign", weight);
+        yield return Case(() => new StandardizedSign(center: true), "standardized_sign", activation);
+        yield return Case(() => new StandardizedSign(center: false), "scaled_approx_sign", activation);
+        yield return Case(() => new StandardizedSign(center: false) { Training = false }, "scaled_approx_sign eval", activation);
         yield return Case(() => new LearnedScaleSign(5), "learned_scale per channel", weight);
         yield return Case(() => new LearnedScaleSign(1, clipValue: 0.5), "learned_scale shared c=0.5", weight);
         yield return Case(() => Randomized(new RSign(7)), "rsign per channel", activation);
