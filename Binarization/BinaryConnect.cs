@@ -75,11 +75,21 @@ public sealed class BinaryConnect : Quantizer
 
     /// <summary>Float32 kernels for every mode except stochastic training (whose draws stay on the float64 path, so the
     /// sampling stream is unchanged).</summary>
-    private protected override bool HasFloat32Path => !Stochastic || !Training;
+    private protected override bool HasFloat32Path => true;
 
     private protected override object? ForwardFloat32(ReadOnlySpan<float> x, ReadOnlySpan<int> shape, Span<float> y)
     {
-        if (Stochastic && StochasticTestUsesLatent) x.CopyTo(y); // test time: the latent θ itself
+        if (Stochastic && Training)
+        {
+            // the float64 path's draws in the same order from the same stream: the same samples, bit for bit
+            float plus = (float)H, minus = (float)-H;
+            for (int i = 0; i < x.Length; i++)
+            {
+                double p = Math.Clamp((x[i] / H + 1) / 2, 0, 1);
+                y[i] = _rng.NextDouble() < p ? plus : minus;
+            }
+        }
+        else if (Stochastic && StochasticTestUsesLatent) x.CopyTo(y); // test time: the latent θ itself
         else SignKernels.Sign(x, y, (float)H, (float)H); // (float)(H·±1) = ±(float)H
         return null;
     }

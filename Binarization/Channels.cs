@@ -8,6 +8,15 @@ internal static class Channels
     public static (int Channels, int PerChannel) Weight(int[] shape, int length) =>
         shape.Length >= 2 && shape[0] > 0 ? (shape[0], length / shape[0]) : (1, length);
 
+    /// <summary>Elements per channel block of an activation (product of the dims after the channel axis): element i
+    /// belongs to channel i / inner % channels, as <see cref="ActivationChannel"/> computes it.</summary>
+    internal static int ActivationInner(ReadOnlySpan<int> shape)
+    {
+        int inner = 1;
+        for (int a = 2; a < shape.Length; a++) inner *= shape[a];
+        return inner;
+    }
+
     /// <summary>Activation channel (axis 1 of [N, C, …]) of flat element <paramref name="i"/>; 0 when the
     /// parameter is shared (<paramref name="channels"/> = 1).</summary>
     public static int ActivationChannel(int[] shape, int i, int channels)

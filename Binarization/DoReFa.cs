@@ -77,4 +77,37 @@ public sealed class DoReFa(int bits = 2, DoReFaMode mode = DoReFaMode.Activation
         }
         return dx;
     }
+
+    // Float32 path: the same float64 formulas per element (bit-identical to the float64 path) without the float64
+    // copies; the weight mode computes tanh once per element and keeps it for the backward.
+    private protected override bool HasFloat32Path => true;
+
+    private protected override object? ForwardFloat32(ReadOnlySpan<float> x, ReadOnlySpan<int> shape, Span<float> y)
+    {
+        if (Mode == DoReFaMode.Activations)
+        {
+            for (int i = 0; i < x.Length; i++) y[i] = (float)Forward(x[i]);
+            return null;
+        }
+        double[] tanh = GC.AllocateUninitializedArray<double>(x.Length);
+        double m = 0;
+        for (int i = 0; i < x.Length; i++)
+        {
+            tanh[i] = Math.Tanh(x[i]);
+            m = Math.Max(m, Math.Abs(tanh[i]));
+        }
+        if (!(m > 0)) m = 1; // as MaxAbsTanh: all-zero weights, or a NaN (Math.Max propagates it), give m = 1
+        for (int i = 0; i < x.Length; i++) y[i] = (float)(2 * Math.Round((tanh[i] / (2 * m) + 0.5) * Levels) / Levels - 1);
+        return (tanh, m);
+    }
+
+    private protected override void BackwardFloat32(ReadOnlySpan<float> x, ReadOnlySpan<int> shape, object? saved, ReadOnlySpan<float> dy, Span<float> dx)
+    {
+        if (saved is not (double[] tanh, double m))
+        {
+            for (int i = 0; i < x.Length; i++) dx[i] = (float)(dy[i] * Derivative(x[i]));
+            return;
+        }
+        for (int i = 0; i < x.Length; i++) dx[i] = (float)(dy[i] * (1 - tanh[i] * tanh[i]) / m);
+    }
 }

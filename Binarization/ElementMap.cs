@@ -107,6 +107,9 @@ public abstract class ElementMap
         public override double Value(double x) => BinaryMath.SignSwish(x, _beta);
         public override double Derivative(double x) => BinaryMath.SignSwishDerivative(x, _beta);
         public override void OnProgress(TrainingProgress progress) => _beta = beta.ValueAt(progress);
+        internal override bool HasFloat32Value => true;
+        // one-exp form: equal to Value rounded once, or one ulp apart (see SignKernels.SignSwishValues)
+        internal override void ValuesFloat32(ReadOnlySpan<float> x, Span<float> y) => SignKernels.SignSwishValues(x, y, _beta);
         internal override bool HasFloat32Derivative => true;
         internal override void DerivativeTimesFloat32(ReadOnlySpan<float> x, ReadOnlySpan<float> dy, Span<float> dx) => SignKernels.SwishTimes(x, dy, dx, _beta);
     }
@@ -154,6 +157,14 @@ public abstract class ElementMap
         public override double Derivative(double x) => outer.Derivative(inner.Value(x)) * inner.Derivative(x);
         public override bool IsSign => outer.IsSign;
         public override bool IsSmooth => outer.IsSmooth && inner.IsSmooth;
+        internal override bool HasFloat32Value => outer.HasFloat32Value && inner.HasFloat32Value;
+
+        // inner rounded to float32 before outer: within an ulp or two of Value rounded once (outer is clip/sign/identity)
+        internal override void ValuesFloat32(ReadOnlySpan<float> x, Span<float> y)
+        {
+            inner.ValuesFloat32(x, y);
+            outer.ValuesFloat32(y, y);
+        }
 
         public override void OnProgress(TrainingProgress progress)
         {

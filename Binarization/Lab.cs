@@ -74,4 +74,30 @@ public sealed class Lab(double beta2 = 0.999, bool trackSecondMoment = true) : Q
             for (int i = 0; i < dy.Length; i++) _v[i] = Beta2 * _v[i] + (1 - Beta2) * dy[i] * dy[i];
         return (double[])dy.Clone();
     }
+
+    // Float32 path: the float64 path's arithmetic in the same order (bit-identical) reading the float32 weights and
+    // gradients in place, instead of float64 copies of every latent weight.
+    private protected override bool HasFloat32Path => true;
+
+    private protected override object? ForwardFloat32(ReadOnlySpan<float> x, ReadOnlySpan<int> shape, Span<float> y)
+    {
+        if (_v is null || _v.Length != x.Length) _v = new double[x.Length];
+        double num = 0, den = 0;
+        for (int i = 0; i < x.Length; i++)
+        {
+            double d = Math.Sqrt(_v[i]) + 1e-8;
+            num += Math.Abs(d * x[i]);
+            den += d;
+        }
+        double alpha = den > 0 ? num / den : 0;
+        for (int i = 0; i < x.Length; i++) y[i] = (float)(alpha * BinaryMath.Sign(x[i]));
+        return null;
+    }
+
+    private protected override void BackwardFloat32(ReadOnlySpan<float> x, ReadOnlySpan<int> shape, object? saved, ReadOnlySpan<float> dy, Span<float> dx)
+    {
+        if (TrackSecondMoment && _v is not null && _v.Length == dy.Length)
+            for (int i = 0; i < dy.Length; i++) _v[i] = Beta2 * _v[i] + (1 - Beta2) * dy[i] * dy[i];
+        dy.CopyTo(dx);
+    }
 }

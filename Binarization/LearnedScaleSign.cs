@@ -89,4 +89,27 @@ public sealed class LearnedScaleSign : Quantizer
         }
         return dx;
     }
+
+    // Float32 path: the float64 path's arithmetic (bit-identical) on the float32 weights in place.
+    private protected override bool HasFloat32ParameterPath => true;
+
+    private protected override object? ForwardFloat32WithParameters(ReadOnlySpan<float> x, ReadOnlySpan<int> shape, double[][] parameters, Span<float> y)
+    {
+        double[] a = parameters[0];
+        int n = a.Length == 1 ? x.Length : x.Length / a.Length;
+        for (int i = 0; i < x.Length; i++) y[i] = (float)(a[i / n] * BinaryMath.Sign(x[i]));
+        return null;
+    }
+
+    private protected override void BackwardFloat32WithParameters(ReadOnlySpan<float> x, ReadOnlySpan<int> shape, object? saved, double[][] parameters,
+        ReadOnlySpan<float> dy, Span<float> dx, double[][] parameterGrads)
+    {
+        double[] a = parameters[0], da = parameterGrads[0];
+        int n = a.Length == 1 ? x.Length : x.Length / a.Length;
+        for (int i = 0; i < x.Length; i++)
+        {
+            dx[i] = (float)(dy[i] * a[i / n] * BinaryMath.InsideClip(x[i], ClipValue));
+            da[i / n] += dy[i] * BinaryMath.Sign(x[i]);
+        }
+    }
 }

@@ -1,3 +1,5 @@
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
 using BinaryGrad.Autograd;
 
 namespace BinaryGrad.Binarization;
@@ -10,14 +12,44 @@ internal static class Orthogonal
         int n = transposeA ? a.GetLength(1) : a.GetLength(0), k = transposeA ? a.GetLength(0) : a.GetLength(1);
         int m = transposeB ? b.GetLength(0) : b.GetLength(1);
         var c = new double[n, m];
+        if (k == 0 || m == 0) return c;
+        // B as a k×m row-major copy (transposed if asked), so that row p of B is contiguous
+        double[,] bk = b;
+        if (transposeB)
+        {
+            bk = new double[k, m];
+            for (int p = 0; p < k; p++)
+                for (int j = 0; j < m; j++) bk[p, j] = b[j, p];
+        }
+        Span<double> cs = MemoryMarshal.CreateSpan(ref c[0, 0], n * m);
+        ReadOnlySpan<double> bs = MemoryMarshal.CreateReadOnlySpan(ref bk[0, 0], k * m);
         for (int i = 0; i < n; i++)
+        {
+            Span<double> row = cs.Slice(i * m, m);
             for (int p = 0; p < k; p++)
             {
                 double av = transposeA ? a[p, i] : a[i, p];
                 if (av == 0) continue;
-                for (int j = 0; j < m; j++) c[i, j] += av * (transposeB ? b[j, p] : b[p, j]);
+                MultiplyAdd(row, av, bs.Slice(p * m, m));
             }
+        }
         return c;
+    }
+
+    /// <summary>row[j] += av·b[j]: a multiply then an add per element (no FMA), so the vector body gives the scalar
+    /// loop's results bit for bit (the i-p-j order of the accumulation is unchanged).</summary>
+    private static void MultiplyAdd(Span<double> row, double av, ReadOnlySpan<double> b)
+    {
+        int j = 0;
+        if (Vector256.IsHardwareAccelerated)
+        {
+            Vector256<double> scale = Vector256.Create(av);
+            ref double r = ref MemoryMarshal.GetReference(row);
+            ref double br = ref MemoryMarshal.GetReference(b);
+            for (; j <= row.Length - Vector256<double>.Count; j += Vector256<double>.Count)
+                (Vector256.LoadUnsafe(ref r, (nuint)j) + scale * Vector256.LoadUnsafe(ref br, (nuint)j)).StoreUnsafe(ref r, (nuint)j);
+        }
+        for (; j < row.Length; j++) row[j] += av * b[j];
     }
 
     /// <summary>A random orthogonal matrix: Gram–Schmidt on a Gaussian matrix (columns of the Q factor).</summary>

@@ -119,6 +119,32 @@ public abstract class Quantizer
         return dx;
     }
 
+    /// <summary>True when the scheme keeps the default elementwise <see cref="ForwardValues"/> and
+    /// <see cref="BackwardValues"/> (only the scalar <see cref="Forward(double)"/>/<see cref="Derivative(double)"/> pair):
+    /// a float32 input without parameters then runs <see cref="ForwardElementwiseFloat32"/>, which gives the float64
+    /// path's results bit for bit without its float64 copies of the tensor. Computed once per concrete type.</summary>
+    private bool IsScalarElementwise => _scalarElementwise ??= ScalarElementwiseTypes.GetOrAdd(GetType(), static t =>
+        DeclaredHere(t, nameof(ForwardValues)) && DeclaredHere(t, nameof(BackwardValues)));
+
+    private bool? _scalarElementwise;
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<Type, bool> ScalarElementwiseTypes = new();
+
+    private static bool DeclaredHere(Type type, string method) =>
+        type.GetMethod(method, System.Reflection.BindingFlags.Instance | System.Reflection.BindingFlags.NonPublic)?.DeclaringType == typeof(Quantizer);
+
+    /// <summary>y = (float)Forward(x) per element: the default <see cref="ForwardValues"/> followed by the rounding to
+    /// float32 that <c>Tensor.FromValues</c> does, without the float64 arrays.</summary>
+    private void ForwardElementwiseFloat32(ReadOnlySpan<float> x, Span<float> y)
+    {
+        for (int i = 0; i < x.Length; i++) y[i] = (float)Forward(x[i]);
+    }
+
+    /// <summary>dx = (float)(dy·Derivative(x)) per element, as the default <see cref="BackwardValues"/> computes it in float64.</summary>
+    private void BackwardElementwiseFloat32(ReadOnlySpan<float> x, ReadOnlySpan<float> dy, Span<float> dx)
+    {
+        for (int i = 0; i < x.Length; i++) dx[i] = (float)(dy[i] * Derivative(x[i]));
+    }
+
     /// <summary>True when this instance, in its current mode, has a float32 span kernel (see the class remarks).
     /// Checked once per <see cref="Apply"/> call; the backward of that call then uses <see cref="BackwardFloat32"/>.</summary>
     private protected virtual bool HasFloat32Path => false;
@@ -130,6 +156,21 @@ public abstract class Quantizer
     /// <summary>Float32 backward: writes dx = dL/dx from dy, the forward input x and the forward's saved object.</summary>
     private protected virtual void BackwardFloat32(ReadOnlySpan<float> x, ReadOnlySpan<int> shape, object? saved, ReadOnlySpan<float> dy, Span<float> dx) =>
         throw new NotSupportedException($"{Name}: no float32 path.");
+
+    /// <summary>True when this instance has a float32 span kernel for a float32 input together with its parameters
+    /// (<see cref="ForwardFloat32WithParameters"/>): parameters are small (one value per channel), so they are passed
+    /// as float64 arrays and their gradients accumulated in float64, as on the float64 path.</summary>
+    private protected virtual bool HasFloat32ParameterPath => false;
+
+    /// <summary>Float32 forward with the parameter values (in <see cref="Parameters"/> order); returns what the backward needs.</summary>
+    private protected virtual object? ForwardFloat32WithParameters(ReadOnlySpan<float> x, ReadOnlySpan<int> shape, double[][] parameters, Span<float> y) =>
+        throw new NotSupportedException($"{Name}: no float32 parameter path.");
+
+    /// <summary>Float32 backward with parameters: writes dx and adds parameter gradients into the zeroed
+    /// <paramref name="parameterGrads"/>.</summary>
+    private protected virtual void BackwardFloat32WithParameters(ReadOnlySpan<float> x, ReadOnlySpan<int> shape, object? saved, double[][] parameters,
+        ReadOnlySpan<float> dy, Span<float> dx, double[][] parameterGrads) =>
+        throw new NotSupportedException($"{Name}: no float32 parameter path.");
 
     /// <inheritdoc/>
     public override string ToString() => Name;
@@ -153,17 +194,32 @@ public abstract class Quantizer
         private DType[] _types = [];
         private Tensor? _fastInput;
         private object? _fastSaved;
+        private bool _elementwise;
+        private double[][]? _fastParameters;
 
         public override string Name => q.Name;
         public override bool IsEstimator => q.IsEstimator;
 
         protected override Tensor Forward(Tensor[] inputs)
         {
-            if (inputs.Length == 1 && inputs[0].DType == DType.Float32 && q.HasFloat32Path)
+            if (inputs.Length == 1 && inputs[0].DType == DType.Float32 && (q.HasFloat32Path || q.IsScalarElementwise))
             {
                 Tensor x = inputs[0].Contiguous();
                 Tensor output = Tensor.Empty(x.Shape, DType.Float32);
-                _fastSaved = q.ForwardFloat32(x.AsSpan<float>(), x.Shape, output.AsSpan<float>());
+                _elementwise = !q.HasFloat32Path;
+                if (_elementwise) q.ForwardElementwiseFloat32(x.AsSpan<float>(), output.AsSpan<float>());
+                else _fastSaved = q.ForwardFloat32(x.AsSpan<float>(), x.Shape, output.AsSpan<float>());
+                _fastInput = x;
+                return output;
+            }
+            if (inputs.Length > 1 && inputs[0].DType == DType.Float32 && q.HasFloat32ParameterPath)
+            {
+                Tensor x = inputs[0].Contiguous();
+                Tensor output = Tensor.Empty(x.Shape, DType.Float32);
+                _fastParameters = new double[inputs.Length - 1][];
+                for (int i = 1; i < inputs.Length; i++) _fastParameters[i - 1] = inputs[i].ToDoubleArray();
+                _types = [.. inputs.Select(t => t.DType)];
+                _fastSaved = q.ForwardFloat32WithParameters(x.AsSpan<float>(), x.Shape, _fastParameters, output.AsSpan<float>());
                 _fastInput = x;
                 return output;
             }
@@ -177,12 +233,27 @@ public abstract class Quantizer
 
         protected override Tensor?[] Backward(Tensor gradOutput)
         {
+            if (_fastInput is { } withParameters && _fastParameters is { } parameters)
+            {
+                Tensor dy = gradOutput.DType == DType.Float32 ? gradOutput.Contiguous() : gradOutput.To(DType.Float32);
+                Tensor gradInput = Tensor.Empty(withParameters.Shape, DType.Float32);
+                var parameterGrads = new double[parameters.Length][];
+                for (int i = 0; i < parameterGrads.Length; i++) parameterGrads[i] = new double[parameters[i].Length];
+                q.BackwardFloat32WithParameters(withParameters.AsSpan<float>(), withParameters.Shape, _fastSaved, parameters,
+                    dy.AsSpan<float>(), gradInput.AsSpan<float>(), parameterGrads);
+                var results = new Tensor?[1 + parameters.Length];
+                if (NeedsGrad(0)) results[0] = gradInput;
+                for (int i = 0; i < parameters.Length; i++)
+                    if (NeedsGrad(i + 1)) results[i + 1] = Tensor.FromValues(parameterGrads[i], Inputs[i + 1].Shape, _types[i + 1]);
+                return results;
+            }
             if (_fastInput is { } input)
             {
                 if (!NeedsGrad(0)) return [null];
                 Tensor dy = gradOutput.DType == DType.Float32 ? gradOutput.Contiguous() : gradOutput.To(DType.Float32);
                 Tensor gradInput = Tensor.Empty(input.Shape, DType.Float32);
-                q.BackwardFloat32(input.AsSpan<float>(), input.Shape, _fastSaved, dy.AsSpan<float>(), gradInput.AsSpan<float>());
+                if (_elementwise) q.BackwardElementwiseFloat32(input.AsSpan<float>(), dy.AsSpan<float>(), gradInput.AsSpan<float>());
+                else q.BackwardFloat32(input.AsSpan<float>(), input.Shape, _fastSaved, dy.AsSpan<float>(), gradInput.AsSpan<float>());
                 return [gradInput];
             }
             QuantizerCall call = _call!;
@@ -201,6 +272,7 @@ public abstract class Quantizer
             _call = null;
             _fastInput = null;
             _fastSaved = null;
+            _fastParameters = null;
         }
     }
 }

@@ -83,4 +83,37 @@ public sealed class RPReLU : Quantizer
         }
         return dx;
     }
+
+    // Float32 path: the float64 path's arithmetic (bit-identical) on the float32 activations in place.
+    private protected override bool HasFloat32ParameterPath => true;
+
+    private protected override object? ForwardFloat32WithParameters(ReadOnlySpan<float> x, ReadOnlySpan<int> shape, double[][] parameters, Span<float> y)
+    {
+        double[] g = parameters[0], b = parameters[1], z = parameters[2];
+        int inner = Channels.ActivationInner(shape);
+        for (int i = 0; i < x.Length; i++)
+        {
+            int c = g.Length == 1 ? 0 : i / inner % g.Length;
+            double u = x[i] - g[c];
+            y[i] = (float)((u > 0 ? u : b[c] * u) + z[c]);
+        }
+        return null;
+    }
+
+    private protected override void BackwardFloat32WithParameters(ReadOnlySpan<float> x, ReadOnlySpan<int> shape, object? saved, double[][] parameters,
+        ReadOnlySpan<float> dy, Span<float> dx, double[][] parameterGrads)
+    {
+        double[] g = parameters[0], b = parameters[1];
+        double[] dg = parameterGrads[0], db = parameterGrads[1], dz = parameterGrads[2];
+        int inner = Channels.ActivationInner(shape);
+        for (int i = 0; i < x.Length; i++)
+        {
+            int c = g.Length == 1 ? 0 : i / inner % g.Length;
+            double u = x[i] - g[c], d = dy[i] * (u > 0 ? 1 : b[c]);
+            dx[i] = (float)d;
+            dg[c] -= d;
+            dz[c] += dy[i];
+            if (u <= 0) db[c] += dy[i] * u;
+        }
+    }
 }

@@ -67,4 +67,29 @@ public sealed class RSign : Quantizer
         }
         return dx;
     }
+
+    // Float32 path: the float64 path's arithmetic (bit-identical) on the float32 activations in place.
+    private protected override bool HasFloat32ParameterPath => true;
+
+    private protected override object? ForwardFloat32WithParameters(ReadOnlySpan<float> x, ReadOnlySpan<int> shape, double[][] parameters, Span<float> y)
+    {
+        double[] a = parameters[0];
+        int inner = Channels.ActivationInner(shape);
+        for (int i = 0; i < x.Length; i++) y[i] = (float)BinaryMath.Sign(x[i] - a[a.Length == 1 ? 0 : i / inner % a.Length]);
+        return null;
+    }
+
+    private protected override void BackwardFloat32WithParameters(ReadOnlySpan<float> x, ReadOnlySpan<int> shape, object? saved, double[][] parameters,
+        ReadOnlySpan<float> dy, Span<float> dx, double[][] parameterGrads)
+    {
+        double[] a = parameters[0], da = parameterGrads[0];
+        int inner = Channels.ActivationInner(shape);
+        for (int i = 0; i < x.Length; i++)
+        {
+            int c = a.Length == 1 ? 0 : i / inner % a.Length;
+            double g = dy[i] * BinaryMath.ApproxSignDerivative(x[i] - a[c]);
+            da[c] -= g;
+            dx[i] = (float)g;
+        }
+    }
 }

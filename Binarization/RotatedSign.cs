@@ -34,11 +34,15 @@ public sealed class RotatedSign : Quantizer
     /// <param name="tMax">T_max of the surrogate schedule.</param>
     /// <param name="randomAngle">φ ~ U(0, π/2) instead of π/2.</param>
     /// <param name="dtype">Parameter dtype.</param>
+    /// <param name="rotationSteps">Within an update epoch, update on every s-th forward only (1 = every forward, the
+    /// reference). Not from the source: a cost knob, since the update is ~17 small matrix products per filter.</param>
     public RotatedSign(int channels = 1, ulong seed = 1, int rotationUpdate = 1, double tMin = 1e-2, double tMax = 10,
-        bool randomAngle = false, DType dtype = DType.Float32)
+        bool randomAngle = false, DType dtype = DType.Float32, int rotationSteps = 1)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(channels, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(rotationUpdate, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(rotationSteps, 1);
+        RotationSteps = rotationSteps;
         _rng = new Rng(seed);
         _surrogate = new RbnnSign(false, tMin, tMax);
         RotationUpdate = rotationUpdate;
@@ -51,6 +55,11 @@ public sealed class RotatedSign : Quantizer
 
     /// <summary>Epoch period k of the rotation update.</summary>
     public int RotationUpdate { get; }
+
+    /// <summary>Forward period s of the rotation update inside an update epoch (1 = every forward, the reference).</summary>
+    public int RotationSteps { get; }
+
+    private long _updateForwards;
 
     /// <summary>Set false to freeze R1, R2 (e.g. for a deterministic check); the reference always updates.</summary>
     public bool UpdateRotation { get; set; } = true;
@@ -162,7 +171,7 @@ public sealed class RotatedSign : Quantizer
         double[] w2 = new double[x.Length];
         var stats = Standardization.Forward(x, channels, center: true, 1e-12, w2);
         double[][,] xs = [.. Enumerable.Range(0, channels).Select(o => Block(w2, o, a, b))];
-        if (UpdateRotation && _epoch % RotationUpdate == 0) UpdateRotations(xs);
+        if (UpdateRotation && _epoch % RotationUpdate == 0 && _updateForwards++ % RotationSteps == 0) UpdateRotations(xs);
         double[] rw = new double[x.Length], w3 = new double[x.Length], y = new double[x.Length];
         for (int o = 0; o < channels; o++)
         {

@@ -27,8 +27,10 @@ public static partial class SchemeRegistry
         yield return new("rbnn", "RBNN: standardised weights rotated by learned bi-rotation R1ᵀXR2 (3 alternating SVD steps per forward), blended by |sin φ|, then sign with the k(√2t − t²|x|)₊ surrogate; same surrogate on activations.",
             Provenance.VerifiedCode, "§9.5",
             [ChannelsHp, tMin, tMax, Hp("seed", 1, 0, int.MaxValue, "Seed of the initial random orthogonal R1, R2.", integer: true),
-             Hp("rotation-update", 1, 1, 1000, "Update the rotation in epochs with epoch % k == 0 (1 = every forward).", integer: true)],
-            a => new SchemeInstance(new RotatedSign(a.Int("channels"), (ulong)a.Int("seed"), a.Int("rotation-update"), a["t-min"], a["t-max"], dtype: a.ParameterDType),
+             Hp("rotation-update", 1, 1, 1000, "Update the rotation in epochs with epoch % k == 0 (1 = every forward).", integer: true),
+             Hp("rotation-steps", 1, 1, 1_000_000, "Within an update epoch, update on every s-th forward only (1 = every forward, the reference; larger is a cost knob of ours).", integer: true)],
+            a => new SchemeInstance(new RotatedSign(a.Int("channels"), (ulong)a.Int("seed"), a.Int("rotation-update"), a["t-min"], a["t-max"], dtype: a.ParameterDType,
+                    rotationSteps: a.Int("rotation-steps")),
                 new RbnnSign(true, a["t-min"], a["t-max"])));
 
         yield return new("bd-bnn", "BD-BNN kurtosis regularizer λ·avg_l (Kurt(W_l) − K_T)² toward bimodal latent weights; quantizers are BNN's (sign weights with identity STE, sign activations with clipped STE) — the repo's own quantizers were not specified in methods.md.",

@@ -67,8 +67,20 @@ public sealed class SimanSign(double percentStart = 15, bool clipLatent = true) 
             m /= n;
             for (int i = o * n; i < (o + 1) * n; i++) w1[i] = v[i] - m;
         }
-        double[] sorted = [.. w1.Select(Math.Abs).Order()];
-        double low = Percentile(sorted, Percent), high = Percentile(sorted, 100 - Percent);
+        double[] magnitudes = [.. w1.Select(Math.Abs)];
+        double low, high;
+        if (magnitudes.Any(double.IsNaN))
+        {
+            // the sort's order (NaN first) defines the percentiles here; selection needs NaN-free values
+            double[] sorted = [.. magnitudes.Order()];
+            (low, high) = (Percentile(sorted, Percent), Percentile(sorted, 100 - Percent));
+        }
+        else
+        {
+            // quickselect instead of a sort of the whole layer: same order statistics, O(n) instead of O(n log n)
+            low = Selection.Percentile(magnitudes, Percent);
+            high = Selection.Percentile(magnitudes, 100 - Percent);
+        }
         for (int i = 0; i < v.Length; i++) v[i] = Math.Sign(w1[i]) * Math.Clamp(Math.Abs(w1[i]), low, high);
         if (x.DType == DType.Float32)
         {
@@ -89,11 +101,20 @@ public sealed class SimanSign(double percentStart = 15, bool clipLatent = true) 
         var stats = Standardization.Forward(x, channels, center: true, 1e-5, w2);
         call.Saved = new Saved(w2, stats);
         double[] y = new double[x.Length];
-        Array.Fill(y, -1.0);
+        double[] keys = new double[n], scratch = new double[n];
         for (int o = 0; o < channels; o++)
         {
-            int[] order = [.. Enumerable.Range(o * n, n).OrderByDescending(i => Math.Abs(w2[i]))];
-            for (int r = 0; r < n / 2; r++) y[order[r]] = 1;
+            ReadOnlySpan<double> channel = w2.AsSpan(o * n, n);
+            for (int i = 0; i < n; i++) keys[i] = Math.Abs(channel[i]);
+            if (keys.Any(double.IsNaN))
+            {
+                // stable descending sort (NaN last): the definition; selection below needs NaN-free keys
+                y.AsSpan(o * n, n).Fill(-1);
+                int[] order = [.. Enumerable.Range(o * n, n).OrderByDescending(i => Math.Abs(w2[i]))];
+                for (int r = 0; r < n / 2; r++) y[order[r]] = 1;
+            }
+            // the n/2 largest |w2| become +1, ties to the lower index exactly as the stable sort above
+            else Selection.MarkLargest(keys, n / 2, y.AsSpan(o * n, n), scratch);
         }
         return y;
     }
@@ -105,5 +126,39 @@ public sealed class SimanSign(double percentStart = 15, bool clipLatent = true) 
         double[] dw2 = new double[dy.Length];
         for (int i = 0; i < dw2.Length; i++) dw2[i] = dy[i] * Math.Sign(s.W2[i]);
         return Standardization.Backward(call.X, s.W2, s.Stats, center: true, dw2);
+    }
+
+    // Float32 path: the float64 path's arithmetic (bit-identical) reading the float32 latent weights in place; w2 stays
+    // float64 because the backward needs it exactly.
+    private protected override bool HasFloat32Path => true;
+
+    private protected override object? ForwardFloat32(ReadOnlySpan<float> x, ReadOnlySpan<int> shape, Span<float> y)
+    {
+        (int channels, int n) = Channels.Weight(shape.ToArray(), x.Length);
+        double[] w2 = GC.AllocateUninitializedArray<double>(x.Length);
+        var stats = Standardization.Forward(x, channels, center: true, 1e-5, w2);
+        double[] keys = new double[n], scratch = new double[n], marks = new double[n];
+        for (int o = 0; o < channels; o++)
+        {
+            ReadOnlySpan<double> channel = w2.AsSpan(o * n, n);
+            for (int i = 0; i < n; i++) keys[i] = Math.Abs(channel[i]);
+            if (keys.Any(double.IsNaN))
+            {
+                marks.AsSpan().Fill(-1);
+                int[] order = [.. Enumerable.Range(0, n).OrderByDescending(i => keys[i])];
+                for (int r = 0; r < n / 2; r++) marks[order[r]] = 1;
+            }
+            else Selection.MarkLargest(keys, n / 2, marks, scratch);
+            for (int i = 0; i < n; i++) y[o * n + i] = (float)marks[i];
+        }
+        return new Saved(w2, stats);
+    }
+
+    private protected override void BackwardFloat32(ReadOnlySpan<float> x, ReadOnlySpan<int> shape, object? saved, ReadOnlySpan<float> dy, Span<float> dx)
+    {
+        var s = (Saved)saved!;
+        double[] dw2 = GC.AllocateUninitializedArray<double>(x.Length);
+        for (int i = 0; i < dw2.Length; i++) dw2[i] = dy[i] * Math.Sign(s.W2[i]);
+        Standardization.Backward(x, s.W2, s.Stats, center: true, dw2, dx);
     }
 }

@@ -58,4 +58,34 @@ public sealed class StandardizedSign(bool center) : Quantizer
         for (int i = 0; i < dz.Length; i++) dz[i] = dy[i] * BinaryMath.ApproxSignDerivative(s.Z[i]);
         return Standardization.Backward(call.X, s.Z, s.Stats, Center, dz);
     }
+
+    // Float32 path: the float64 path's arithmetic (bit-identical) reading the float32 input in place; z stays float64
+    // because the backward needs it exactly.
+    private protected override bool HasFloat32Path => true;
+
+    private protected override object? ForwardFloat32(ReadOnlySpan<float> x, ReadOnlySpan<int> shape, Span<float> y)
+    {
+        if (!(Training || Center))
+        {
+            for (int i = 0; i < x.Length; i++) y[i] = (float)BinaryMath.Sign(x[i]);
+            return null;
+        }
+        int groups = shape.Length >= 2 && shape[0] > 0 ? shape[0] : 1;
+        double[] z = GC.AllocateUninitializedArray<double>(x.Length);
+        var stats = Standardization.Forward(x, groups, Center, 1e-5, z);
+        for (int i = 0; i < x.Length; i++) y[i] = (float)BinaryMath.Sign(z[i]);
+        return new Saved(z, stats);
+    }
+
+    private protected override void BackwardFloat32(ReadOnlySpan<float> x, ReadOnlySpan<int> shape, object? saved, ReadOnlySpan<float> dy, Span<float> dx)
+    {
+        if (saved is not Saved s)
+        {
+            for (int i = 0; i < x.Length; i++) dx[i] = (float)(dy[i] * BinaryMath.ApproxSignDerivative(x[i]));
+            return;
+        }
+        double[] dz = GC.AllocateUninitializedArray<double>(x.Length);
+        for (int i = 0; i < dz.Length; i++) dz[i] = dy[i] * BinaryMath.ApproxSignDerivative(s.Z[i]);
+        Standardization.Backward(x, s.Z, s.Stats, Center, dz, dx);
+    }
 }

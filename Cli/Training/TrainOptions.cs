@@ -30,9 +30,12 @@ public sealed record TrainOptions
     /// <summary>Print the progress bar / lines.</summary>
     public bool ShowProgress { get; init; } = true;
 
-    /// <summary>The learning rate used: --lr, else SGD 0.05, else 3e-3 for the CNN (it reaches 99 % on MNIST in 3
-    /// epochs with it; 1e-3 gave 98.9 %) and 1e-3 for everything else.</summary>
-    public double EffectiveLearningRate => LearningRate ?? (Optimizer == "sgd" ? 0.05 : Model == "cnn" && Scheme == "none" ? 3e-3 : 1e-3);
+    /// <summary>The learning rate used: --lr, else SGD 0.05, else for Bop/Bop2ndOrder the rate of Adam on the real
+    /// parameters, 0.01 (<c>BinaryOptimizers.DefaultRealLearningRate</c>, the Bop paper's), else 3e-3 for the CNN (it
+    /// reaches 99 % on MNIST in 3 epochs with it; 1e-3 gave 98.9 %) and 1e-3 for everything else.</summary>
+    public double EffectiveLearningRate => LearningRate ?? (Optimizer == "sgd" ? 0.05
+        : Optimizer is "bop" or "bop2nd" ? BinaryGrad.Optimizers.Binary.BinaryOptimizers.DefaultRealLearningRate
+        : Model == "cnn" && Scheme == "none" ? 3e-3 : 1e-3);
 
     /// <summary>One-line problems with the options, empty when they are valid.</summary>
     public IEnumerable<string> Problems()

@@ -77,6 +77,23 @@ public class FastPathTests
                 $"[{i}] x = {x[i]:R}: {actual[i]:R} vs {expected[i]:R}");
     }
 
+    [Test]
+    public void SignSwishValueKernel_WithinOneUlpOfReferenceAndOfTheSigmoidForm([ValueSource(nameof(Lengths))] int n)
+    {
+        float[] x = Probe(n, n + 7);
+        float[] expected = new float[n], actual = new float[n];
+        SignKernels.SignSwishValuesReference(x, expected, 5);
+        SignKernels.SignSwishValues(x, actual, 5);
+        for (int i = 0; i < n; i++)
+        {
+            // independent oracle: BinaryMath.SignSwish's two-sigmoid form, rounded once
+            float formula = (float)BinaryMath.SignSwish(x[i], 5);
+            float ulp = MathF.BitIncrement(MathF.Abs(formula)) - MathF.Abs(formula);
+            Assert.That(Math.Abs(actual[i] - expected[i]), Is.LessThanOrEqualTo(ulp), $"vector vs reference [{i}] x = {x[i]:R}");
+            Assert.That(Math.Abs(expected[i] - formula), Is.LessThanOrEqualTo(ulp), $"reference vs formula [{i}] x = {x[i]:R}");
+        }
+    }
+
     [TestCase(1.0), TestCase(1.00000009), TestCase(0.99999999), TestCase(double.PositiveInfinity)]
     public void FloatBound_PreservesTheFloat64Comparison(double c)
     {
@@ -110,6 +127,14 @@ public class FastPathTests
         yield return Case(PcPlusPlus.ProxQuant(Schedule.Constant(1.7)), "pc++_proxquant ρ=1.7", weight: true);
         yield return Case(new PcPlusPlus("bnn++ test", ElementMap.SignSwish(Schedule.Constant(5)), ElementMap.SignSwish(Schedule.Constant(5))) { Training = false },
             "bnn++ deployed", weight: true, ulps: 1);
+        // SS_β forward through the one-exp vector kernel (1 ulp); the clip variant rounds SS_β to float32 before the clip (2 ulps).
+        yield return Case(PcPlusPlus.BnnPlusPlus(Schedule.Constant(5)), "bnn++ training", weight: true, ulps: 1);
+        yield return Case(PcPlusPlus.BnnPlusPlusClip(5, Schedule.Constant(1.3)), "bnn++_clip ρ=1.3", weight: true, ulps: 2);
+        // Scalar-only elementwise schemes take the generic float32 loop: bit-identical to the float64 path.
+        yield return Case(new PeriodicSign(20, 2), "periodic_sign stage 2", weight: true);
+        yield return Case(new PeriodicSign(7, 1), "periodic_sign stage 1", weight: true);
+        yield return Case(new RbnnSign(false), "rbnn_sign weights", weight: true);
+        yield return Case(new RbnnSign(true), "rbnn_sign activations");
     }
 
     [TestCaseSource(nameof(FastSchemes))]

@@ -88,6 +88,52 @@ public class RotatedSignTests
     public void Factor_LargestDivisorBelowSqrt(int n, int a, int b) => Assert.That(RotatedSign.Factor(n), Is.EqualTo((a, b)));
 
     [Test]
+    public void Multiply_EqualsTheNaiveTripleLoopBitForBit([Values(1, 3, 5, 9, 28)] int n, [Values(false, true)] bool ta, [Values(false, true)] bool tb)
+    {
+        // the vectorised row update keeps the scalar i-p-j accumulation order (multiply, then add): identical results
+        var rng = new Random(n);
+        double[,] Random(int r, int c)
+        {
+            var m = new double[r, c];
+            for (int i = 0; i < r; i++)
+                for (int j = 0; j < c; j++) m[i, j] = rng.Next(4) == 0 ? 0 : rng.NextDouble() * 2 - 1;
+            return m;
+        }
+        int k = n + 2, m = n + 1;
+        double[,] a = ta ? Random(k, n) : Random(n, k), b = tb ? Random(m, k) : Random(k, m);
+        double[,] c = Orthogonal.Multiply(a, b, ta, tb);
+        for (int i = 0; i < n; i++)
+            for (int j = 0; j < m; j++)
+            {
+                double expected = 0;
+                for (int p = 0; p < k; p++)
+                {
+                    double av = ta ? a[p, i] : a[i, p];
+                    if (av != 0) expected += av * (tb ? b[j, p] : b[p, j]);
+                }
+                Assert.That(c[i, j], Is.EqualTo(expected), $"[{i}, {j}]");
+            }
+    }
+
+    [Test]
+    public void RotationSteps_UpdatesOnlyEverySthForward()
+    {
+        double[] theta = Theta();
+        var every = new RotatedSign(4, seed: 3, dtype: DType.Float64);
+        var sparse = new RotatedSign(4, seed: 3, dtype: DType.Float64, rotationSteps: 2);
+        QuantizerHarness.Run(every, theta, Shape);
+        QuantizerHarness.Run(sparse, theta, Shape);
+        // forward 1 updates under both settings
+        Assert.That(sparse.LeftRotation, Is.EqualTo(every.LeftRotation));
+        double[,] afterFirst = sparse.LeftRotation!;
+        QuantizerHarness.Run(sparse, theta, Shape);
+        Assert.That(sparse.LeftRotation, Is.EqualTo(afterFirst), "forward 2 of s = 2 must not update");
+        QuantizerHarness.Run(every, theta, Shape);
+        QuantizerHarness.Run(sparse, theta, Shape);
+        Assert.That(sparse.LeftRotation, Is.EqualTo(every.LeftRotation), "forward 3 of s = 2 updates once more, as forward 2 of s = 1 did");
+    }
+
+    [Test]
     public void RotationUpdate_KeepsOrthogonality_AndIncreasesTheAlignmentObjective()
     {
         double[] theta = Theta();

@@ -159,4 +159,25 @@ public class Section9Tests
         Assert.That((da > db ? b : a).Grad?.ToDoubleArray() ?? [0.0], Is.All.EqualTo(0.0));
         Assert.That(() => new KurtosisRegularizer().Penalty([]), Throws.ArgumentException);
     }
+
+    [Test]
+    public void Kurtosis_Float32PenaltyAndGradient_MatchFloat64([Values(2, 37, 1001)] int n)
+    {
+        // the float32 path reads the latent weights in place (no float64 copy); same values widened must give the same
+        // penalty to float64 rounding and the same gradient to float32 rounding
+        var rng = new Random(n);
+        float[] w = [.. Enumerable.Range(0, n).Select(_ => (float)(rng.NextDouble() * 2 - 1))];
+        var t32 = new Tensor(w, [n], requiresGrad: true);
+        var t64 = Tensor.FromValues([.. w.Select(v => (double)v)], [n], DType.Float64, requiresGrad: true);
+        Tensor p32 = new KurtosisRegularizer().Penalty([t32]), p64 = new KurtosisRegularizer().Penalty([t64]);
+        Assert.That(p32.Item(), Is.EqualTo(p64.Item()).Within(1e-6 * Math.Max(1, Math.Abs(p64.Item()))));
+        Assert.That(KurtosisRegularizer.Kurtosis([.. w.Select(v => (double)v)]), Is.EqualTo(
+            w.Select(v => (double)v).Select(v => v - w.Average(x => (double)x)).Select(d => d * d * d * d).Average() /
+            Math.Pow(w.Select(v => (double)v).Select(v => v - w.Average(x => (double)x)).Sum(d => d * d) / (n - 1), 2)).Within(1e-12));
+        p32.Backward();
+        p64.Backward();
+        float[] g32 = t32.Grad!.ToArray<float>();
+        double[] g64 = t64.Grad!.ToDoubleArray();
+        for (int i = 0; i < n; i++) Assert.That(g32[i], Is.EqualTo(g64[i]).Within(1e-6 * Math.Max(1e-3, Math.Abs(g64[i]))), $"[{i}]");
+    }
 }
