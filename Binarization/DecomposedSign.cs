@@ -196,10 +196,18 @@ public sealed class MatrixDecomposedSign(int maxRank = 256, double steClip = dou
 /// <c>P_k = G ×_{m≠k} U_m</c>. Init: HOSVD of the initial weight — U_k = the r_k leading left singular vectors of the
 /// mode-k unfolding, G = W₀ ×₀ U₀ᵀ … — exact at full ranks r_k = d_k (the default, each capped at
 /// <see cref="DecomposedSign.MaxRank"/>). See <see cref="DecomposedSign"/> for the rest. [STD]</remarks>
-public sealed class TuckerDecomposedSign(int maxRank = 256, double steClip = double.PositiveInfinity, bool scaleFromMeanAbs = false, bool linearize = false, DType dtype = DType.Float32)
+/// <param name="maxRank">Cap on every rank (0 = full).</param>
+/// <param name="steClip">STE mask bound (+∞ = identity).</param>
+/// <param name="scaleFromMeanAbs">α init mean|W| (else 1).</param>
+/// <param name="linearize">Identity instead of sign (gradient checks).</param>
+/// <param name="dtype">Parameter dtype.</param>
+/// <param name="ranks">Explicit per-mode ranks r_k (1 ≤ r_k ≤ d_k; overrides the capped full ranks), or null.</param>
+public sealed class TuckerDecomposedSign(int maxRank = 256, double steClip = double.PositiveInfinity, bool scaleFromMeanAbs = false, bool linearize = false,
+    DType dtype = DType.Float32, IReadOnlyList<int>? ranks = null)
     : DecomposedSign(maxRank, steClip, scaleFromMeanAbs, linearize, dtype)
 {
     private int[] _ranks = [];
+    private readonly int[]? _explicitRanks = ranks?.ToArray();
 
     /// <inheritdoc/>
     public override string Name => Linearize ? "tucker_decomposed_identity" : "tucker_decomposed_sign";
@@ -211,7 +219,15 @@ public sealed class TuckerDecomposedSign(int maxRank = 256, double steClip = dou
     protected override IReadOnlyList<(string Name, double[] Values, int[] Shape)> Factorize(double[] weight, int[] shape)
     {
         int modes = shape.Length;
-        _ranks = [.. shape.Select(Rank)];
+        if (_explicitRanks is { } explicitRanks)
+        {
+            if (explicitRanks.Length != modes || explicitRanks.Where((r, k) => r < 1 || r > shape[k]).Any())
+                throw new ArgumentException($"{Name}: ranks [{string.Join(", ", explicitRanks)}] do not fit weight shape {Shapes.Format(shape)} (one rank per axis, 1 ≤ r_k ≤ d_k).");
+            _ranks = (int[])explicitRanks.Clone();
+        }
+        else _ranks = [.. shape.Select(Rank)];
+        // a mode-k rank cannot exceed the rank of the mode-k unfolding (d_k × Π_{m≠k} d_m)
+        for (int k = 0; k < modes; k++) _ranks[k] = Math.Min(_ranks[k], weight.Length / shape[k]);
         var us = new double[modes][];
         for (int k = 0; k < modes; k++)
         {

@@ -177,10 +177,13 @@ internal static class Decompositions
 
     /// <summary>Rank-r truncated SVD <c>A ≈ U·diag(S)·Vᵀ</c> of the m×n matrix A (U m×r, V n×r, orthonormal columns)
     /// by a randomized range finder with two power iterations (Halko, Martinsson, Tropp 2011) and an exact
-    /// eigen-decomposition of the r×r Gram matrix. Exact (up to rounding) when r = min(m, n).</summary>
-    public static (double[] U, double[] S, double[] V) TruncatedSvd(double[] a, int m, int n, int r, ulong seed = 1)
+    /// eigen-decomposition of the l×l Gram matrix, l = min(r + 10, m, n) (oversampling), truncated to r. Exact (up to
+    /// rounding) when l covers the rank of A (always when r + 10 ≥ min(m, n)); otherwise the usual randomized
+    /// approximation with two power iterations.</summary>
+    public static (double[] U, double[] S, double[] V) TruncatedSvd(double[] a, int m, int n, int rank, ulong seed = 1)
     {
-        r = Math.Min(r, Math.Min(m, n));
+        rank = Math.Min(rank, Math.Min(m, n));
+        int r = Math.Min(rank + 10, Math.Min(m, n));
         var rng = new Rng(seed);
         double[] omega = new double[n * r];
         for (int i = 0; i < omega.Length; i++) omega[i] = rng.Normal();
@@ -205,6 +208,15 @@ internal static class Decompositions
         double tiny = (s.Length == 0 ? 0 : s[0]) * 1e-12;
         for (int i = 0; i < n; i++)
             for (int c = 0; c < r; c++) vt[i * r + c] = s[c] > tiny ? vt[i * r + c] / s[c] : 0;
-        return (u, s, vt);
+        return (Columns(u, m, r, rank), s[..rank], Columns(vt, n, r, rank));
+    }
+
+    /// <summary>The first <paramref name="keep"/> columns of a rows×cols matrix.</summary>
+    private static double[] Columns(double[] x, int rows, int cols, int keep)
+    {
+        if (keep == cols) return x;
+        double[] y = new double[rows * keep];
+        for (int i = 0; i < rows; i++) Array.Copy(x, i * cols, y, i * keep, keep);
+        return y;
     }
 }

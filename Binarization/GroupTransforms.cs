@@ -50,7 +50,7 @@ public sealed class CosineAnnealing(double start, double end, ScheduleClock cloc
 /// v_j ∈ {−1,+1}^k (vertex j has element i = +1 iff bit k−1−i of j is set, so j = 0 is all −1 and j = 2^k − 1 all +1).
 /// Forward (training): <c>p = softmax(z/T)</c>, <c>w_group = Σ_j p_j·v_j</c>. Backward (exact, no STE):
 /// <c>dz_j = (p_j/T)·(v_j·g − w·g)</c> with g = dL/dw_group. T follows a schedule (default cosine 1 → 1e-3 per step).
-/// Evaluation: the hard weights <c>w_group = v_{argmax_j z_j}</c> (first maximum), exactly ±1.</para>
+/// Evaluation: the hard weights <c>w_group = v_{argmax_j z_j}</c> (first maximum), exactly ±1, with gradient 0.</para>
 /// <para>Parameters: the logits are owned by the quantizer (<see cref="IFactorizedWeight"/>), initialised from the
 /// layer's latent θ as <c>z_j = (v_j·θ_group)/m</c>, m = mean|θ| of the layer [STD]; at T = 1 this factorises into
 /// <c>w_i = tanh(θ_i/m)</c>. The latent weight is then unused (zero gradient) and mirrors the soft weights.</para>
@@ -190,7 +190,7 @@ public sealed class GroupSoftBinary : Quantizer, IFactorizedWeight
     protected override double[] BackwardValues(QuantizerCall call, double[] dy, double[][] parameterGrads)
     {
         (double[]? probabilities, double[] w) = ((double[]?, double[]))call.Saved!;
-        if (probabilities is null) throw new InvalidOperationException($"{Name}: the evaluation forward (hard argmax weights) has no gradient.");
+        if (probabilities is null) return new double[dy.Length]; // evaluation: the argmax vertex is piecewise constant in z
         WeightGroups groups = _groups!;
         double[] dz = parameterGrads[0];
         for (int g = 0; g < groups.Count; g++)
@@ -214,7 +214,7 @@ public sealed class GroupSoftBinary : Quantizer, IFactorizedWeight
 /// <remarks>
 /// <para>For each group θ ∈ R^m of the latent weights (<see cref="WeightGroups"/>, m = k except a shorter last group):
 /// forward <c>w = √m·θ/‖θ‖₂</c>; backward (exact vector–Jacobian product) <c>dθ = (√m/‖θ‖)·(g − θ·(θ·g)/‖θ‖²)</c>;
-/// evaluation: the hard weights <c>sign(θ)</c>. A zero group gives w = 0 and dθ = 0.</para>
+/// evaluation: the hard weights <c>sign(θ)</c> (gradient 0). A zero group gives w = 0 and dθ = 0.</para>
 /// <para>Why it is offered: every ±1 vector of length m lies on the sphere of radius √m, so this is a deterministic,
 /// differentiable group-wise relaxation with no saturating non-linearity and no auxiliary loss — the constraints the
 /// abstract states. It has no temperature: the relaxation does not anneal towards the vertices (the deployed weights
@@ -277,7 +277,7 @@ public sealed class GroupSphereRelax : Quantizer
     protected override double[] BackwardValues(QuantizerCall call, double[] dy, double[][] parameterGrads)
     {
         double[] x = call.X, dx = new double[x.Length];
-        if (call.Saved is false) throw new InvalidOperationException($"{Name}: the evaluation forward (sign) has no gradient.");
+        if (call.Saved is false) return dx; // evaluation: sign(θ) is piecewise constant
         var groups = new WeightGroups(call.Shape, x.Length, GroupSize);
         for (int g = 0; g < groups.Count; g++)
         {

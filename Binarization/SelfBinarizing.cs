@@ -74,8 +74,9 @@ public sealed class TanhSharpen(Schedule sharpness, QuantizerKind kind = Quantiz
     /// <summary>Current sharpness v (set by <see cref="OnProgress"/>; the schedule's value at step 0 until then).</summary>
     public double V { get; set; } = (sharpness ?? throw new ArgumentNullException(nameof(sharpness))).ValueAt(new TrainingProgress(0, 0, 0, 0));
 
-    /// <summary>Deploy sign(x) in evaluation mode (default); false keeps tanh(v·x) also at test time.</summary>
-    public bool SignAtInference { get; } = signAtInference;
+    /// <summary>Deploy sign(x) in evaluation mode (default); false keeps tanh(v·x) also at test time (to compare the
+    /// sharpened network with its sign limit).</summary>
+    public bool SignAtInference { get; set; } = signAtInference;
 
     /// <inheritdoc/>
     public override string Name => "tanh_sharpen";

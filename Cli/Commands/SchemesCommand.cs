@@ -17,6 +17,9 @@ public static class SchemesCommand
         return command;
     }
 
+    /// <summary>Unbounded ranges (e.g. an STE clip of +∞) are written as the string "Infinity": plain JSON has no infinity.</summary>
+    private static readonly JsonSerializerOptions JsonOptions = new() { NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.AllowNamedFloatingPointLiterals };
+
     public static int Run(bool json, TextWriter output)
     {
         foreach (SchemeInfo s in SchemeRegistry.All)
@@ -27,7 +30,7 @@ public static class SchemesCommand
                 {
                     name = s.Name, description = s.Description, provenance = s.ProvenanceTag, section = s.Section,
                     hyperParameters = s.HyperParameters.Select(h => new { name = h.Name, @default = h.Default, min = h.Min, max = h.Max, description = h.Description }),
-                }));
+                }, JsonOptions));
                 continue;
             }
             output.WriteLine($"{s.Name,-26} {s.ProvenanceTag,-22} {s.Section,-14} {s.Description}");
