@@ -47,7 +47,7 @@ internal static class FactorizedWeights
     public static void CheckShape(string name, int[]? expected, ReadOnlySpan<int> shape)
     {
         if (expected is null)
-            throw new InvalidOperationException($"{name}: not initialised; the layer must call Initialize(latentWeight) before the first forward.");
+            throw new InvalidOperationException($"{name}: not initialised; call Initialize(latentWeight) before the first forward.");
         if (!shape.SequenceEqual(expected))
             throw new ArgumentException($"{name}: initialised for weight shape {Shapes.Format(expected)} but applied to {Shapes.Format(shape)}.");
     }

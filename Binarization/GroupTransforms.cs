@@ -153,7 +153,12 @@ public sealed class GroupSoftBinary : Quantizer, IFactorizedWeight
     }
 
     /// <inheritdoc/>
-    protected override void Prepare(Tensor x) => FactorizedWeights.CheckShape(Name, _shape, x.Shape);
+    /// <remarks>Used on its own (outside a binary layer), the first call initialises the parameters from its input.</remarks>
+    protected override void Prepare(Tensor x)
+    {
+        if (!IsInitialized) Initialize(x);
+        FactorizedWeights.CheckShape(Name, _shape, x.Shape);
+    }
 
     /// <inheritdoc/>
     protected override double[] ForwardValues(QuantizerCall call)

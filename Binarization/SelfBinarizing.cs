@@ -99,6 +99,35 @@ public sealed class TanhSharpen(Schedule sharpness, QuantizerKind kind = Quantiz
         double t = Math.Tanh(V * x);
         return V * (1 - t * t);
     }
+
+    /// <summary>Float32 path (no float64 copies of the tensor, one tanh per element: the forward keeps tanh(v·x) in
+    /// float64 for the backward). Bit for bit equal to the float64 path: both evaluate tanh(v·x) and v·(1 − t²)·dy in
+    /// double from the float inputs and round once.</summary>
+    private protected override bool HasFloat32Path => true;
+
+    private protected override object? ForwardFloat32(ReadOnlySpan<float> x, ReadOnlySpan<int> shape, Span<float> y)
+    {
+        if (IsHardSign)
+        {
+            SignKernels.Sign(x, y, 1, 1);
+            return null;
+        }
+        double v = V;
+        double[] t = new double[x.Length];
+        for (int i = 0; i < x.Length; i++) y[i] = (float)(t[i] = Math.Tanh(v * x[i]));
+        return t;
+    }
+
+    private protected override void BackwardFloat32(ReadOnlySpan<float> x, ReadOnlySpan<int> shape, object? saved, ReadOnlySpan<float> dy, Span<float> dx)
+    {
+        double v = V;
+        if (saved is not double[] t)
+        {
+            for (int i = 0; i < x.Length; i++) dx[i] = (float)(dy[i] * Derivative(x[i]));
+            return;
+        }
+        for (int i = 0; i < x.Length; i++) dx[i] = (float)(dy[i] * (v * (1 - t[i] * t[i])));
+    }
 }
 
 /// <summary>Binary batch normalization (methods.md §7.3, exact algebra [DER]): <c>sign(γ·(x − μ)/√(σ² + ε) + β)</c> as

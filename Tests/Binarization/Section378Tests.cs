@@ -64,6 +64,19 @@ public class Section378Tests
         Assert.That(QuantizerHarness.Run(q, [0.001]).Y[0], Is.EqualTo(Math.Tanh(1)).Within(1e-12));
     }
 
+    [TestCase(1.0, true), TestCase(46.4, true), TestCase(1000.0, true), TestCase(5.0, false)]
+    public void TanhSharpen_Float32PathEqualsFloat64PathBitForBit(double v, bool training)
+    {
+        var rng = new Rng(21);
+        double[] x = [.. Enumerable.Range(0, 37).Select(_ => (double)(float)rng.Uniform(-0.05, 0.05)), 0, 1e-30, -2, 3];
+        double[] dy = [.. x.Select(_ => (double)(float)rng.Uniform(-2, 2))];
+        var q = new TanhSharpen(Schedule.Constant(v)) { Training = training };
+        QuantizerHarness.Result reference = QuantizerHarness.Run(q, x, dy: dy, dtype: DType.Float64);
+        QuantizerHarness.Result fast = QuantizerHarness.Run(q, x, dy: dy, dtype: DType.Float32);
+        Assert.That(fast.Y, Is.EqualTo(reference.Y.Select(y => (double)(float)y).ToArray()));
+        if (training) Assert.That(fast.Dx, Is.EqualTo(reference.Dx.Select(d => (double)(float)d).ToArray()));
+    }
+
     [Test]
     public void BinaryBatchNorm_MatchesMethods73OracleAndSignOfBatchNorm()
     {
