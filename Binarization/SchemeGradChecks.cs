@@ -30,6 +30,8 @@ public static class SchemeGradChecks
     private static readonly (string Scheme, string Suffix, Dictionary<string, double> Overrides)[] Variants =
     [
         ("biper", "-stage1", new() { ["stage"] = 1 }),
+        ("decomposed-matrix", "-linearized", new() { ["linearize"] = 1 }),
+        ("decomposed-tucker", "-linearized", new() { ["linearize"] = 1 }),
     ];
 
     private static IReadOnlyList<GradCheckCase> Build()
@@ -58,6 +60,7 @@ public static class SchemeGradChecks
                 instance.OnProgress(MidTraining);
                 Quantizer q = pick(instance)!;
                 Tensor x = Inputs(new Rng(11), [2, 3, 4]);
+                if (q is IFactorizedWeight factorized) factorized.Initialize(x); // owns factors/logits shaped after the weight
                 Tensor[] inputs = [x, .. q.Parameters.Select(p => p.Value)];
                 return new GradCheckProblem(t => q.Apply(t[0]), inputs);
             }));

@@ -1,0 +1,306 @@
+using System.Globalization;
+using BinaryGrad.Autograd;
+
+namespace BinaryGrad.Binarization;
+
+/// <summary>Groups of k consecutive weights along the input axis of every output channel (methods.md §3.3): channel o
+/// of a weight [O, …] is the contiguous run of n = Length/O elements, cut into ⌈n/k⌉ groups; the last group is shorter
+/// when k does not divide n.</summary>
+internal sealed class WeightGroups
+{
+    public WeightGroups(int[] shape, int length, int groupSize)
+    {
+        (int channels, int n) = Channels.Weight(shape, length);
+        var starts = new List<int>();
+        var sizes = new List<int>();
+        for (int o = 0; o < channels; o++)
+            for (int s = 0; s < n; s += groupSize)
+            {
+                starts.Add(o * n + s);
+                sizes.Add(Math.Min(groupSize, n - s));
+            }
+        Starts = [.. starts];
+        Sizes = [.. sizes];
+    }
+
+    /// <summary>Flat index of each group's first element.</summary>
+    public int[] Starts { get; }
+    /// <summary>Elements per group.</summary>
+    public int[] Sizes { get; }
+    /// <summary>Number of groups.</summary>
+    public int Count => Starts.Length;
+}
+
+/// <summary>Cosine annealing <c>T = T_end + (T_start − T_end)·½(1 + cos(π t/T_total))</c> (methods.md §3.3: T from 1 to
+/// 1e-3), per optimizer step.</summary>
+public sealed class CosineAnnealing(double start, double end, ScheduleClock clock = ScheduleClock.Step) : Schedule
+{
+    /// <inheritdoc/>
+    public override double ValueAt(TrainingProgress progress) =>
+        end + (start - end) * 0.5 * (1 + Math.Cos(Math.PI * Fraction(progress, clock)));
+
+    /// <inheritdoc/>
+    public override string ToString() => string.Create(CultureInfo.InvariantCulture, $"cosine {start} → {end} per {clock}");
+}
+
+/// <summary>PLACEHOLDER group weight transformation <c>GroupSoftBinary</c> (methods.md §3.3, Part II §2.3 item 1) — a
+/// standard construction of ours, <b>not</b> Shulman's method (arXiv 2107.01400), whose formula was not retrieved.</summary>
+/// <remarks>
+/// <para>Each group of k weights (<see cref="WeightGroups"/>) owns logits z ∈ R^(2^k), one per vertex
+/// v_j ∈ {−1,+1}^k (vertex j has element i = +1 iff bit k−1−i of j is set, so j = 0 is all −1 and j = 2^k − 1 all +1).
+/// Forward (training): <c>p = softmax(z/T)</c>, <c>w_group = Σ_j p_j·v_j</c>. Backward (exact, no STE):
+/// <c>dz_j = (p_j/T)·(v_j·g − w·g)</c> with g = dL/dw_group. T follows a schedule (default cosine 1 → 1e-3 per step).
+/// Evaluation: the hard weights <c>w_group = v_{argmax_j z_j}</c> (first maximum), exactly ±1, with gradient 0.</para>
+/// <para>Parameters: the logits are owned by the quantizer (<see cref="IFactorizedWeight"/>), initialised from the
+/// layer's latent θ as <c>z_j = (v_j·θ_group)/m</c>, m = mean|θ| of the layer [STD]; at T = 1 this factorises into
+/// <c>w_i = tanh(θ_i/m)</c>. The latent weight is then unused (zero gradient) and mirrors the soft weights.</para>
+/// <para>Unlike what the abstract says of the real method, this uses a saturating non-linearity (softmax) — one more
+/// reason not to present it as the paper's. Cost: 2^k logits per k weights (k = 4: 4 logits per weight).</para>
+/// <para>Scalar view (plots): a one-weight group with logit margin x = (z₊ − z₋)/2: <c>w = tanh(x/T)</c>,
+/// <c>w' = (1 − tanh²(x/T))/T</c>; evaluation sign(x).</para>
+/// </remarks>
+public sealed class GroupSoftBinary : Quantizer, IFactorizedWeight
+{
+    private int[]? _shape;
+    private WeightGroups? _groups;
+    private int[] _logitOffsets = [];
+    private Parameter? _logits;
+
+    /// <summary>Creates the placeholder with groups of <paramref name="groupSize"/> weights.</summary>
+    /// <param name="groupSize">k, 1 … 10 (2^k logits per group).</param>
+    /// <param name="temperature">Schedule of T (default cosine 1 → 1e-3 per step).</param>
+    /// <param name="dtype">dtype of the logits.</param>
+    public GroupSoftBinary(int groupSize = 4, Schedule? temperature = null, DType dtype = DType.Float32)
+    {
+        if (groupSize is < 1 or > 10) throw new ArgumentOutOfRangeException(nameof(groupSize), groupSize, "GroupSoftBinary: the group size k must be in [1, 10] (2^k logits per group).");
+        GroupSize = groupSize;
+        TemperatureSchedule = temperature ?? new CosineAnnealing(1, 1e-3);
+        T = TemperatureSchedule.ValueAt(new TrainingProgress(0, 0, 0, 0));
+        ParameterDType = dtype;
+    }
+
+    /// <summary>k.</summary>
+    public int GroupSize { get; }
+    /// <summary>Schedule of T.</summary>
+    public Schedule TemperatureSchedule { get; }
+    /// <summary>Current temperature.</summary>
+    public double T { get; set; }
+    /// <summary>dtype of the logits.</summary>
+    public DType ParameterDType { get; }
+
+    /// <summary>The group logits (null before <see cref="Initialize"/>).</summary>
+    public Parameter? Logits => _logits;
+
+    /// <inheritdoc/>
+    public override string Name => "group_soft_binary";
+    /// <inheritdoc/>
+    public override QuantizerKind Kind => QuantizerKind.Weight;
+    /// <inheritdoc/>
+    public override bool IsHardSign => !Training;
+    /// <inheritdoc/>
+    public override bool IsSmooth => Training;
+    /// <inheritdoc/>
+    public override IEnumerable<Parameter> Parameters => _logits is null ? [] : [_logits];
+    /// <inheritdoc/>
+    public bool IsInitialized => _logits is not null;
+    /// <inheritdoc/>
+    public Tensor? Mirror { get; set; }
+
+    /// <inheritdoc/>
+    public override void OnProgress(TrainingProgress progress) => T = TemperatureSchedule.ValueAt(progress);
+
+    /// <summary>tanh(x/T) (one-weight group, x = logit margin); sign(x) in evaluation.</summary>
+    public override double Forward(double x) => Training ? Math.Tanh(x / T) : BinaryMath.Sign(x);
+
+    /// <summary>(1 − tanh²(x/T))/T.</summary>
+    public override double Derivative(double x)
+    {
+        double t = Math.Tanh(x / T);
+        return (1 - t * t) / T;
+    }
+
+    /// <summary>Element i of vertex j of a group of size m.</summary>
+    private static double Vertex(int j, int i, int m) => ((j >> (m - 1 - i)) & 1) != 0 ? 1 : -1;
+
+    /// <inheritdoc/>
+    public void Initialize(Tensor latent)
+    {
+        ArgumentNullException.ThrowIfNull(latent);
+        if (_logits is not null)
+        {
+            FactorizedWeights.CheckShape(Name, _shape, latent.Shape);
+            return;
+        }
+        _shape = latent.Shape.ToArray();
+        double[] theta = latent.ToDoubleArray();
+        _groups = new WeightGroups(_shape, theta.Length, GroupSize);
+        _logitOffsets = new int[_groups.Count + 1];
+        for (int g = 0; g < _groups.Count; g++) _logitOffsets[g + 1] = _logitOffsets[g] + (1 << _groups.Sizes[g]);
+        double meanAbs = theta.Length == 0 ? 1 : theta.Average(Math.Abs);
+        if (!(meanAbs > 0)) meanAbs = 1;
+        double[] z = new double[_logitOffsets[^1]];
+        for (int g = 0; g < _groups.Count; g++)
+        {
+            int m = _groups.Sizes[g], start = _groups.Starts[g];
+            for (int j = 0; j < 1 << m; j++)
+            {
+                double dot = 0;
+                for (int i = 0; i < m; i++) dot += Vertex(j, i, m) * theta[start + i];
+                z[_logitOffsets[g] + j] = dot / meanAbs;
+            }
+        }
+        _logits = new Parameter("group_logits", Tensor.FromValues(z, [z.Length], ParameterDType));
+    }
+
+    /// <inheritdoc/>
+    /// <remarks>Used on its own (outside a binary layer), the first call initialises the parameters from its input.</remarks>
+    protected override void Prepare(Tensor x)
+    {
+        if (!IsInitialized) Initialize(x);
+        FactorizedWeights.CheckShape(Name, _shape, x.Shape);
+    }
+
+    /// <inheritdoc/>
+    protected override double[] ForwardValues(QuantizerCall call)
+    {
+        WeightGroups groups = _groups!;
+        double[] z = call.ParameterValues[0], w = new double[call.X.Length];
+        double[]? probabilities = Training ? new double[z.Length] : null;
+        for (int g = 0; g < groups.Count; g++)
+        {
+            int m = groups.Sizes[g], start = groups.Starts[g], offset = _logitOffsets[g], count = 1 << m;
+            if (probabilities is null)
+            {
+                int best = 0;
+                for (int j = 1; j < count; j++) if (z[offset + j] > z[offset + best]) best = j;
+                for (int i = 0; i < m; i++) w[start + i] = Vertex(best, i, m);
+                continue;
+            }
+            double max = double.NegativeInfinity;
+            for (int j = 0; j < count; j++) max = Math.Max(max, z[offset + j] / T);
+            double sum = 0;
+            for (int j = 0; j < count; j++) sum += probabilities[offset + j] = Math.Exp(z[offset + j] / T - max);
+            for (int j = 0; j < count; j++)
+            {
+                double p = probabilities[offset + j] /= sum;
+                for (int i = 0; i < m; i++) w[start + i] += p * Vertex(j, i, m);
+            }
+        }
+        call.Saved = (probabilities, w);
+        if (Training) FactorizedWeights.WriteMirror(Mirror, w);
+        return w;
+    }
+
+    /// <inheritdoc/>
+    protected override double[] BackwardValues(QuantizerCall call, double[] dy, double[][] parameterGrads)
+    {
+        (double[]? probabilities, double[] w) = ((double[]?, double[]))call.Saved!;
+        if (probabilities is null) return new double[dy.Length]; // evaluation: the argmax vertex is piecewise constant in z
+        WeightGroups groups = _groups!;
+        double[] dz = parameterGrads[0];
+        for (int g = 0; g < groups.Count; g++)
+        {
+            int m = groups.Sizes[g], start = groups.Starts[g], offset = _logitOffsets[g];
+            double wg = 0;
+            for (int i = 0; i < m; i++) wg += w[start + i] * dy[start + i];
+            for (int j = 0; j < 1 << m; j++)
+            {
+                double vg = 0;
+                for (int i = 0; i < m; i++) vg += Vertex(j, i, m) * dy[start + i];
+                dz[offset + j] += probabilities[offset + j] / T * (vg - wg);
+            }
+        }
+        return new double[dy.Length];
+    }
+}
+
+/// <summary>PLACEHOLDER group weight transformation <c>GroupSphereRelax</c> (Part II §2.3 item 2) — a standard
+/// construction of ours, <b>not</b> Shulman's method (arXiv 2107.01400), whose formula was not retrieved.</summary>
+/// <remarks>
+/// <para>For each group θ ∈ R^m of the latent weights (<see cref="WeightGroups"/>, m = k except a shorter last group):
+/// forward <c>w = √m·θ/‖θ‖₂</c>; backward (exact vector–Jacobian product) <c>dθ = (√m/‖θ‖)·(g − θ·(θ·g)/‖θ‖²)</c>;
+/// evaluation: the hard weights <c>sign(θ)</c> (gradient 0). A zero group gives w = 0 and dθ = 0.</para>
+/// <para>Why it is offered: every ±1 vector of length m lies on the sphere of radius √m, so this is a deterministic,
+/// differentiable group-wise relaxation with no saturating non-linearity and no auxiliary loss — the constraints the
+/// abstract states. It has no temperature: the relaxation does not anneal towards the vertices (the deployed weights
+/// are the signs); that gap is a known limitation of the placeholder.</para>
+/// <para>Scalar view (plots): element x of a group whose other k − 1 elements are 1: <c>w = √k·x/√(x² + k − 1)</c>,
+/// <c>w' = √k·(k − 1)/(x² + k − 1)^{3/2}</c> (the diagonal Jacobian entry); evaluation sign(x).</para>
+/// </remarks>
+public sealed class GroupSphereRelax : Quantizer
+{
+    /// <summary>Creates the placeholder with groups of <paramref name="groupSize"/> weights.</summary>
+    public GroupSphereRelax(int groupSize = 4)
+    {
+        if (groupSize is < 1 or > 1 << 20) throw new ArgumentOutOfRangeException(nameof(groupSize), groupSize, "GroupSphereRelax: the group size k must be in [1, 2^20].");
+        GroupSize = groupSize;
+    }
+
+    /// <summary>k.</summary>
+    public int GroupSize { get; }
+
+    /// <inheritdoc/>
+    public override string Name => "group_sphere_relax";
+    /// <inheritdoc/>
+    public override QuantizerKind Kind => QuantizerKind.Weight;
+    /// <inheritdoc/>
+    public override bool IsHardSign => !Training;
+    /// <inheritdoc/>
+    public override bool IsSmooth => Training;
+
+    /// <summary>√k·x/√(x² + k − 1) (sign(x) for k = 1 and in evaluation).</summary>
+    public override double Forward(double x) =>
+        !Training || GroupSize == 1 ? BinaryMath.Sign(x) : Math.Sqrt(GroupSize) * x / Math.Sqrt(x * x + GroupSize - 1);
+
+    /// <summary>√k·(k − 1)/(x² + k − 1)^{3/2} (0 for k = 1).</summary>
+    public override double Derivative(double x) =>
+        GroupSize == 1 ? 0 : Math.Sqrt(GroupSize) * (GroupSize - 1) / Math.Pow(x * x + GroupSize - 1, 1.5);
+
+    /// <inheritdoc/>
+    protected override double[] ForwardValues(QuantizerCall call)
+    {
+        double[] x = call.X, w = new double[x.Length];
+        call.Saved = Training;
+        if (!Training)
+        {
+            for (int i = 0; i < x.Length; i++) w[i] = BinaryMath.Sign(x[i]);
+            return w;
+        }
+        var groups = new WeightGroups(call.Shape, x.Length, GroupSize);
+        for (int g = 0; g < groups.Count; g++)
+        {
+            int start = groups.Starts[g], m = groups.Sizes[g];
+            double norm = Norm(x, start, m);
+            if (norm == 0) continue;
+            double s = Math.Sqrt(m) / norm;
+            for (int i = start; i < start + m; i++) w[i] = s * x[i];
+        }
+        return w;
+    }
+
+    /// <inheritdoc/>
+    protected override double[] BackwardValues(QuantizerCall call, double[] dy, double[][] parameterGrads)
+    {
+        double[] x = call.X, dx = new double[x.Length];
+        if (call.Saved is false) return dx; // evaluation: sign(θ) is piecewise constant
+        var groups = new WeightGroups(call.Shape, x.Length, GroupSize);
+        for (int g = 0; g < groups.Count; g++)
+        {
+            int start = groups.Starts[g], m = groups.Sizes[g];
+            double norm = Norm(x, start, m);
+            if (norm == 0) continue;
+            double dot = 0;
+            for (int i = start; i < start + m; i++) dot += x[i] * dy[i];
+            double s = Math.Sqrt(m) / norm, c = dot / (norm * norm);
+            for (int i = start; i < start + m; i++) dx[i] = s * (dy[i] - x[i] * c);
+        }
+        return dx;
+    }
+
+    private static double Norm(double[] x, int start, int m)
+    {
+        double s = 0;
+        for (int i = start; i < start + m; i++) s += x[i] * x[i];
+        return Math.Sqrt(s);
+    }
+}

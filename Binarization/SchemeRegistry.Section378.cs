@@ -1,0 +1,61 @@
+namespace BinaryGrad.Binarization;
+
+public static partial class SchemeRegistry
+{
+    /// <summary>methods.md §3, §7, §8 and Part II §2–§4: group weight transformations (two placeholders, NOT Shulman's
+    /// method), self-binarizing networks (tanh sharpening) and decomposed binary weights (matrix and Tucker). Every
+    /// numerical detail of these is a standard construction of ours: the papers' formulas were not retrieved.</summary>
+    private static IEnumerable<SchemeInfo> Section378()
+    {
+        HyperParameter groupSize = Hp("group-size", 4, 1, 10, "Group size k: consecutive weights along the input axis of each output channel.", integer: true);
+        HyperParameter binaryActivations = Hp("binary-activations", 0, 0, 1,
+            "1: sign activations with the clipped STE (BNN); 0: real ReLU activations (weights-only binarization, as the paper's experiments).", integer: true);
+
+        yield return new("group-soft-binary",
+            "PLACEHOLDER (ours, not Shulman 2107.01400): each group of k weights is a softmax(z/T)-weighted mean of the 2^k vertices of {−1,+1}^k, T annealed 1 → 1e-3 (cosine per step), exact gradient; deploys the argmax vertex.",
+            Provenance.StandardConstruction, "§3.3, Part II §2.3",
+            [groupSize, Hp("t-start", 1, 1e-6, 1e3, "Temperature T at the start of training."), Hp("t-end", 1e-3, 1e-6, 1e3, "Temperature T at the end (cosine per step)."), binaryActivations],
+            a => new SchemeInstance(new GroupSoftBinary(a.Int("group-size"), new CosineAnnealing(a["t-start"], a["t-end"]), a.ParameterDType),
+                a.Flag("binary-activations") ? new SteSign() : null));
+
+        yield return new("group-sphere-relax",
+            "PLACEHOLDER (ours, not Shulman 2107.01400): each group θ of k weights maps to √k·θ/‖θ‖ (on the sphere through the ±1 vertices; no saturating non-linearity), exact gradient; deploys sign(θ).",
+            Provenance.StandardConstruction, "Part II §2.3",
+            [groupSize, binaryActivations],
+            a => new SchemeInstance(new GroupSphereRelax(a.Int("group-size")), a.Flag("binary-activations") ? new SteSign() : null));
+
+        yield return new("self-binarizing",
+            "Self-binarizing networks: weights and activations through tanh(v·x) with the exact gradient, v sharpened 1 → 1000 (geometric per epoch); deploys sign (BN + sign fold into per-channel thresholds). tanh and schedule are our reading.",
+            Provenance.StandardConstruction, "§7, Part II §3",
+            [Hp("v-start", 1, 1e-3, 1e6, "Sharpness v at the first epoch (step)."),
+             Hp("v-end", 1000, 1e-3, 1e6, "Sharpness v at the last epoch (step) of the geometric schedules."),
+             Hp("schedule", 0, 0, 2, "0: geometric per epoch (default, methods.md §7.2); 1: geometric per step; 2: staircase v-start + inc·⌊e/step⌋.", integer: true),
+             Hp("stair-step", 40, 1, 1e6, "Staircase: epochs per stair.", integer: true),
+             Hp("stair-increment", 20, 0, 1e6, "Staircase: increase of v per stair."),
+             Hp("sign-at-inference", 1, 0, 1, "1: evaluation uses sign (exactly binary, v → ∞); 0: keeps tanh(v·x).", integer: true)],
+            a =>
+            {
+                SharpnessSchedule Schedule() => new((SharpnessScheduleKind)a.Int("schedule"), a["v-start"], a["v-end"], a.Int("stair-step"), a["stair-increment"]);
+                return new SchemeInstance(new TanhSharpen(Schedule(), QuantizerKind.Weight, a.Flag("sign-at-inference")),
+                    new TanhSharpen(Schedule(), QuantizerKind.Activation, a.Flag("sign-at-inference")));
+            });
+
+        HyperParameter maxRank = Hp("max-rank", 256, 0, 1 << 20, "Cap on every rank (0 = full rank, methods.md §8.2's default; the cap bounds the cost of wide dense layers).", integer: true);
+        HyperParameter steClip = Hp("ste-clip", double.PositiveInfinity, 1e-6, double.PositiveInfinity, "STE mask bound c through sign(W): dW = α·dw_b·1[|W| ≤ c] (∞ = identity).");
+        HyperParameter scaleInit = Hp("scale-init", 0, 0, 1, "0: α = 1 (Part II §4.2, the author library's output scale); 1: α = mean|W| per output channel (methods.md §8.2).", integer: true);
+        HyperParameter linearize = Hp("linearize", 0, 0, 1, "1: replace sign(W) by its estimator (the identity): a smooth op used to gradient-check the factor gradients.", integer: true);
+        foreach ((string name, string what, bool tucker) in new[]
+                 {
+                     ("decomposed-matrix", "low-rank matrix factorization W = U·Vᵀ of the [O, C·kH·kW] weight (init: truncated SVD)", false),
+                     ("decomposed-tucker", "Tucker decomposition W = G ×₀ U₀ ×₁ U₁ … of the weight tensor (init: HOSVD)", true),
+                 })
+            yield return new(name,
+                $"Decomposed binary weights (Bulat et al. 1904.07852): {what}; w_b = α_o·sign(W) with learned per-output-channel α, identity STE into the factors; sign activations with the clipped STE. Factorization details are ours.",
+                Provenance.StandardConstruction, "§8, Part II §4",
+                [maxRank, steClip, scaleInit, linearize, ActivationClip],
+                a => new SchemeInstance(
+                    tucker ? new TuckerDecomposedSign(a.Int("max-rank"), a["ste-clip"], a.Flag("scale-init"), a.Flag("linearize"), a.ParameterDType)
+                           : new MatrixDecomposedSign(a.Int("max-rank"), a["ste-clip"], a.Flag("scale-init"), a.Flag("linearize"), a.ParameterDType),
+                    new SteSign(a["activation-clip"])));
+    }
+}
