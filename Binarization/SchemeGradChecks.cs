@@ -30,6 +30,7 @@ public static class SchemeGradChecks
     private static readonly (string Scheme, string Suffix, Dictionary<string, double> Overrides)[] Variants =
     [
         ("biper", "-stage1", new() { ["stage"] = 1 }),
+        ("bayesbinn", "-tau1", new() { ["temperature"] = 1, ["noise-seed"] = 7 }),
     ];
 
     private static IReadOnlyList<GradCheckCase> Build()

@@ -26,10 +26,10 @@ public class SchemeGradCheckTests
             SchemeInstance i = s.Create();
             return i.Quantizers.Count(q => q.IsSmooth) + (i.Regularizer is null ? 0 : 1);
         });
-        Assert.That(SchemeGradChecks.All, Has.Count.EqualTo(smooth + 1)); // + the biper stage-1 variant
+        Assert.That(SchemeGradChecks.All, Has.Count.EqualTo(smooth + 2)); // + the biper stage-1 and bayesbinn τ = 1 variants
         Assert.That(SchemeGradChecks.All.Select(c => c.Name), Is.SupersetOf(new[]
         {
-            "scheme/reactnet", "scheme/pc++-proxquant", "scheme/bnn++", "scheme/biper-stage1", "scheme/bd-bnn",
+            "scheme/reactnet", "scheme/pc++-proxquant", "scheme/bnn++", "scheme/biper-stage1", "scheme/bd-bnn", "scheme/bayesbinn-tau1",
         }));
     }
 }
