@@ -26,7 +26,7 @@ public static class SchemesCommand
                 output.WriteLine(JsonSerializer.Serialize(new
                 {
                     name = s.Name, description = s.Description, provenance = s.ProvenanceTag, section = s.Section,
-                    hyperParameters = s.HyperParameters.Select(h => new { name = h.Name, @default = h.Default, min = h.Min, max = h.Max, description = h.Description }),
+                    hyperParameters = s.HyperParameters.Select(h => new { name = h.Name, @default = h.Default, min = Finite(h.Min), max = Finite(h.Max), description = h.Description }),
                 }));
                 continue;
             }
@@ -36,4 +36,7 @@ public static class SchemesCommand
         }
         return 0;
     }
+
+    /// <summary>JSON has no infinity: an unbounded range end is written as null.</summary>
+    private static double? Finite(double value) => double.IsFinite(value) ? value : null;
 }
