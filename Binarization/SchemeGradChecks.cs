@@ -32,6 +32,7 @@ public static class SchemeGradChecks
         ("biper", "-stage1", new() { ["stage"] = 1 }),
         ("decomposed-matrix", "-linearized", new() { ["linearize"] = 1 }),
         ("decomposed-tucker", "-linearized", new() { ["linearize"] = 1 }),
+        ("bayesbinn", "-tau1", new() { ["temperature"] = 1, ["noise-seed"] = 7 }),
     ];
 
     private static IReadOnlyList<GradCheckCase> Build()

@@ -7,7 +7,7 @@ public static partial class SchemeRegistry
 {
     private static readonly Lazy<IReadOnlyList<SchemeInfo>> _all = new(() =>
     {
-        List<SchemeInfo> all = [.. Section1(), .. Section2(), .. Section9(), .. Section378()];
+        List<SchemeInfo> all = [.. Section1(), .. Section2(), .. Section9(), .. Section378(), .. Section45()];
         var duplicate = all.GroupBy(s => s.Name).FirstOrDefault(g => g.Count() > 1);
         if (duplicate is not null) throw new InvalidOperationException($"SchemeRegistry: duplicate name '{duplicate.Key}'.");
         return all;

@@ -56,7 +56,7 @@ public static class SchemesCommand
                 output.WriteLine(JsonSerializer.Serialize(new
                 {
                     name = s.Name, description = s.Description, provenance = s.ProvenanceTag, section = s.Section,
-                    hyperParameters = s.HyperParameters.Select(h => new { name = h.Name, @default = h.Default, min = h.Min, max = h.Max, description = h.Description }),
+                    hyperParameters = s.HyperParameters.Select(h => new { name = h.Name, @default = h.Default, min = Finite(h.Min), max = Finite(h.Max), description = h.Description }),
                 }));
                 continue;
             }
@@ -69,4 +69,7 @@ public static class SchemesCommand
                 output.WriteLine($"{"(not registered)",-26} {"",-22} {section,-14} \"{title}\": {why}");
         return 0;
     }
+
+    /// <summary>JSON has no infinity: an unbounded range end is written as null.</summary>
+    private static double? Finite(double value) => double.IsFinite(value) ? value : null;
 }

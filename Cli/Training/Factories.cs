@@ -56,12 +56,14 @@ public static class ModelFactory
 /// <summary>Builds the optimizer named by <c>--optimizer</c>.</summary>
 public static class OptimizerFactory
 {
-    public static readonly string[] Names = ["sgd", "adam", "adamw", "bop", "bop2nd"];
+    public static readonly string[] Names = ["sgd", "adam", "adamw", "bop", "bop2nd", "bayesbinn"];
 
-    public static Optimizer Create(TrainOptions options, IEnumerable<KeyValuePair<string, Parameter>> parameters)
+    /// <summary>The optimizer for <paramref name="parameters"/>; <paramref name="trainSetSize"/> (images in the training
+    /// set) is BayesBiNN's N.</summary>
+    public static Optimizer Create(TrainOptions options, IEnumerable<KeyValuePair<string, Parameter>> parameters, int trainSetSize = 0)
     {
         double lr = options.EffectiveLearningRate;
-        return options.Optimizer switch
+        return options.EffectiveOptimizer switch
         {
             "sgd" => new Sgd(parameters, lr, momentum: 0.9),
             "adam" => new Adam(parameters, lr),
@@ -70,7 +72,20 @@ public static class OptimizerFactory
             "bop" or "bop2nd" when options.Scheme == "none" =>
                 throw new UsageException($"--optimizer {options.Optimizer} flips binary weights; it needs a binary model (--scheme, e.g. bnn)."),
             "bop" or "bop2nd" => BinaryOptimizers.Create(options.Optimizer, parameters, lr),
+            "bayesbinn" => CreateBayesBiNN(options, parameters, lr, trainSetSize),
             _ => throw new UsageException($"--optimizer '{options.Optimizer}' is not known; valid optimizers: {string.Join(", ", Names)}."),
         };
+    }
+
+    /// <summary>BayesBiNN's optimizer with the scheme's optimizer hyper-parameters (kl-reweight, prior-lambda, momentum,
+    /// train-set-scale: defaults merged with --scheme-args).</summary>
+    private static Optimizer CreateBayesBiNN(TrainOptions options, IEnumerable<KeyValuePair<string, Parameter>> parameters, double lr, int trainSetSize)
+    {
+        if (options.Scheme != SchemeRegistry.BayesBiNNName)
+            throw new UsageException($"--optimizer bayesbinn updates the natural parameters of --scheme {SchemeRegistry.BayesBiNNName}; got --scheme {options.Scheme}.");
+        var settings = SchemeRegistry.Get(SchemeRegistry.BayesBiNNName).HyperParameters.ToDictionary(h => h.Name, h => h.Default);
+        foreach ((string key, double value) in options.SchemeArguments) settings[key] = value;
+        return BinaryOptimizers.CreateBayesBiNN(parameters, lr, Math.Max(1, trainSetSize) * settings["train-set-scale"],
+            momentum: settings["momentum"], klReweight: settings["kl-reweight"], priorLambda: settings["prior-lambda"]);
     }
 }

@@ -60,7 +60,7 @@ public sealed class Trainer
         var rng = new Rng(_options.Seed);
         Module model = ModelFactory.Create(_options, train, rng);
         Model = model;
-        Optimizer optimizer = OptimizerFactory.Create(_options, model.NamedParameters());
+        Optimizer optimizer = OptimizerFactory.Create(_options, model.NamedParameters(), train.Count);
         Normalization normalization = Normalization.For(_options.Dataset);
         var loader = new DataLoader(train, new DataLoaderOptions
         {
@@ -83,7 +83,7 @@ public sealed class Trainer
         long parameters = model.Parameters().Sum(p => (long)p.Length);
         Say($"{Simd.IsaLine}");
         Say($"Training {_options.Model} ({parameters:N0} parameters, scheme {_options.Scheme}) on {train.Name}: {train.Count} train / {test.Count} test images, " +
-            $"{_options.Optimizer} lr {_options.EffectiveLearningRate.ToString(CultureInfo.InvariantCulture)}, batch {_options.BatchSize}, {_options.Epochs} epochs, seed {_options.Seed}.");
+            $"{_options.EffectiveOptimizer} lr {_options.EffectiveLearningRate.ToString(CultureInfo.InvariantCulture)}, batch {_options.BatchSize}, {_options.Epochs} epochs, seed {_options.Seed}.");
         var wall = Stopwatch.StartNew();
         int epochsThisRun = 0;
         for (int epoch = startEpoch; epoch < _options.Epochs; epoch++)
@@ -175,14 +175,20 @@ public sealed class Trainer
         return new EpochReport(epoch + 1, lossSum / seen, (double)correct / seen, testAcc, seen / trainSeconds, seconds, flipRatio) { BinaryLayers = layers };
     }
 
-    /// <summary>Accuracy of <paramref name="model"/> in eval mode over every image of <paramref name="data"/>.</summary>
+    /// <summary>Accuracy of <paramref name="model"/> in eval mode over every image of <paramref name="data"/>; stochastic
+    /// binary models (VISPA, BayesBiNN with test samples) are scored on logits averaged over their evaluation samples.</summary>
     public static double Evaluate(Module model, ImageDataset data, Normalization normalization, int batchSize)
     {
         model.Eval();
         long correct = 0;
+        int samples = (model as BinaryClassifier)?.EvaluationSamples ?? 1;
         using (GradMode.NoGrad())
             foreach (Batch batch in DataLoader.ForEvaluation(data, batchSize, normalization).Epoch())
-                correct += CountCorrect(model.Forward(BatchTensor(batch)), batch.LabelSpan);
+            {
+                Tensor x = BatchTensor(batch), logits = model.Forward(x);
+                for (int s = 1; s < samples; s++) logits = Ops.Add(logits, model.Forward(x)); // the sum's argmax is the mean's
+                correct += CountCorrect(logits, batch.LabelSpan);
+            }
         model.Train();
         return data.Count == 0 ? 0 : (double)correct / data.Count;
     }

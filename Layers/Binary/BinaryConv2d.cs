@@ -40,7 +40,7 @@ public sealed class BinaryConv2d : Module, IBinaryLayer
         LatentWeight = RegisterParameter("weight", Tensor.XavierUniform([outChannels, inChannels, kernelSize, kernelSize], inChannels * taps, outChannels * taps, rng),
                                          precision: weightQuantizer is null ? 32 : 1);
         if (bias) _bias = RegisterParameter("bias", Tensor.Zeros([outChannels]));
-        FactorizedWeightBinding.Bind(weightQuantizer, LatentWeight); // factor/logit parameters exist before registration
+        weightQuantizer?.Bind(LatentWeight.Value, rng); // factors, logits, natural parameters exist before registration
         if (weightQuantizer is not null) RegisterModule("weight_quantizer", new QuantizerModule(weightQuantizer));
         if (inputQuantizer is not null) RegisterModule("input_quantizer", new QuantizerModule(inputQuantizer));
         _previousSigns = Signs();

@@ -46,7 +46,7 @@ public sealed class BinaryLinear : Module, IBinaryLayer
         _inputQuantizer = inputQuantizer;
         LatentWeight = RegisterParameter("weight", Tensor.XavierUniform([outFeatures, inFeatures], inFeatures, outFeatures, rng), precision: weightQuantizer is null ? 32 : 1);
         if (bias) _bias = RegisterParameter("bias", Tensor.Zeros([outFeatures]));
-        FactorizedWeightBinding.Bind(weightQuantizer, LatentWeight); // factor/logit parameters exist before registration
+        weightQuantizer?.Bind(LatentWeight.Value, rng); // factors, logits, natural parameters exist before registration
         if (weightQuantizer is not null) RegisterModule("weight_quantizer", new QuantizerModule(weightQuantizer));
         if (inputQuantizer is not null) RegisterModule("input_quantizer", new QuantizerModule(inputQuantizer));
         _previousSigns = Signs();

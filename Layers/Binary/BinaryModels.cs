@@ -19,6 +19,10 @@ public sealed class BinaryClassifier : Module
     public IReadOnlyList<IBinaryLayer> BinaryLayers { get; }
     public Regularizer? Regularizer { get; }
 
+    /// <summary>Forward passes whose logits evaluation averages: the largest <see cref="Quantizer.EvaluationSamples"/>
+    /// of the quantizers (1 for deterministic schemes).</summary>
+    public int EvaluationSamples => BinaryLayers.SelectMany(l => l.Quantizers).Select(q => q.EvaluationSamples).DefaultIfEmpty(1).Max();
+
     public override Tensor Forward(Tensor x) => _body.Forward(x);
 
     /// <summary>The regularizer's penalty on the latent weights, or null.</summary>

@@ -29,4 +29,17 @@ public static class BinaryOptimizers
             _ => throw new ArgumentException($"Unknown binary optimizer '{name}'; valid names: {string.Join(", ", Names)}.", nameof(name)),
         };
     }
+
+    /// <summary>BayesBiNN's recipe as a <see cref="CaseOptimizer"/>: binary latent weights (their values are the natural
+    /// parameters λ) get <see cref="BayesBiNN"/> with training-set size <paramref name="trainSetSize"/>, every other
+    /// parameter (batch-norm affine terms, which the official models do not have) <see cref="Adam"/>; both start at
+    /// <paramref name="learningRate"/> (a schedule sets every group's rate).</summary>
+    public static Optimizer CreateBayesBiNN(IEnumerable<KeyValuePair<string, Parameter>> parameters, double learningRate, double trainSetSize,
+        int mcSamples = 1, double momentum = 0, double klReweight = 1, double priorLambda = 0)
+    {
+        ArgumentNullException.ThrowIfNull(parameters);
+        return CaseOptimizer.ByPrecision(parameters,
+            ps => new BayesBiNN(ps, trainSetSize, learningRate, mcSamples, momentum, klReweight, priorLambda),
+            ps => new Adam(ps, learningRate));
+    }
 }

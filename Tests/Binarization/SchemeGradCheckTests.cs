@@ -26,10 +26,10 @@ public class SchemeGradCheckTests
             SchemeInstance i = s.Create();
             return i.Quantizers.Count(q => q.IsSmooth) + (i.Regularizer is null ? 0 : 1);
         });
-        Assert.That(SchemeGradChecks.All, Has.Count.EqualTo(smooth + 3)); // + the biper stage-1 and the two linearized decomposition variants
+        Assert.That(SchemeGradChecks.All, Has.Count.EqualTo(smooth + 4)); // + biper stage 1, the two linearized decompositions, bayesbinn τ = 1
         Assert.That(SchemeGradChecks.All.Select(c => c.Name), Is.SupersetOf(new[]
         {
-            "scheme/reactnet", "scheme/pc++-proxquant", "scheme/bnn++", "scheme/biper-stage1", "scheme/bd-bnn",
+            "scheme/reactnet", "scheme/pc++-proxquant", "scheme/bnn++", "scheme/biper-stage1", "scheme/bd-bnn", "scheme/bayesbinn-tau1",
         }));
     }
 }
