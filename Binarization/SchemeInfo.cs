@@ -83,6 +83,11 @@ public sealed record SchemeInfo(string Name, string Description, Provenance Prov
         _ => "standard-construction",
     };
 
+    /// <summary>The Adam/AdamW learning rate this scheme's training recipe needs when none is given (null: the
+    /// framework default, 1e-3). Set only where the default measurably fails, e.g. VISPA, whose projection keeps
+    /// |m| ≈ 1 so that sign flips need large steps.</summary>
+    public double? AdamLearningRate { get; init; }
+
     /// <summary>Creates the scheme with defaults.</summary>
     public SchemeInstance Create() => Create(new Dictionary<string, double>());
 

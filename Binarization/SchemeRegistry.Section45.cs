@@ -9,18 +9,23 @@ public static partial class SchemeRegistry
     /// and averaged over samples (or replaced by the mode) at test time.</summary>
     private static IEnumerable<SchemeInfo> Section45()
     {
+        // Measured on the MNIST MLP (1 epoch, width 64): Adam 1e-3 → 21 %, the official SGD 0.5 → 51 % (it is meant for
+        // 200–600 epochs), Adam 0.02 → 84 %; 3 epochs at width 1024 with Adam 0.02 → 96.0 %.
+        const double VispaAdamLearningRate = 0.02;
         HyperParameter varianceScale = Hp("variance-scale", 100, 1e-6, 1e12, "S: Σ = ZᵀZ/S, r ~ N(0, I/S) (official 100).");
         HyperParameter vispaSamples = Hp("test-samples", 40, 1, 10000, "L: evaluation averages the logits of L forward passes, each with a fresh sample (official 40).", integer: true);
 
         yield return new("vispa", "VISPA 1W1A: weights sign(m + Zᵀr), r ~ N(0, I/S), after projecting m² + ‖Z‖²/S = 1; backward dm = db, dZ = √S·r⊗db; activations sign with ApproxSign backward; test logits averaged over L samples.",
             Provenance.VerifiedCode, "§4.3",
             [Hp("rank", 4, 1, 64, "K: rank of the covariance factor Z (official 1W1A CIFAR: 4).", integer: true), varianceScale, vispaSamples],
-            a => new SchemeInstance(new SdpBinaryWeight(a.Int("rank"), a["variance-scale"], a.Int("test-samples")), new ApproxSign()));
+            a => new SchemeInstance(new SdpBinaryWeight(a.Int("rank"), a["variance-scale"], a.Int("test-samples")), new ApproxSign()))
+        { AdamLearningRate = VispaAdamLearningRate };
 
         yield return new("vispa-1w32a", "VISPA 1W32A: the same sampled binary weights with real-valued activations (ReLU in the MLP).",
             Provenance.VerifiedCode, "§4.3",
             [Hp("rank", 8, 1, 64, "K: rank of the covariance factor Z (official 1W32A: 8).", integer: true), varianceScale, vispaSamples],
-            a => new SchemeInstance(new SdpBinaryWeight(a.Int("rank"), a["variance-scale"], a.Int("test-samples")), null));
+            a => new SchemeInstance(new SdpBinaryWeight(a.Int("rank"), a["variance-scale"], a.Int("test-samples")), null))
+        { AdamLearningRate = VispaAdamLearningRate };
 
         yield return new(BayesBiNNName, "BayesBiNN: latent = natural parameters λ (init ±10); training loads tanh((λ+δ)/τ), δ logistic noise, and the bayesbinn optimizer applies the Bayesian learning rule; test: mode sign(λ) or logits averaged over Bernoulli samples. Real activations (ReLU).",
             Provenance.VerifiedCode, "§5.2–5.5",

@@ -1,0 +1,32 @@
+using BinaryGrad.Cli.Training;
+using NUnit.Framework;
+
+namespace BinaryGrad.Tests.Cli;
+
+/// <summary>Which learning rate and optimizer a run gets when the user gives none: each default is a documented recipe.</summary>
+[TestFixture, Category("Cli")]
+public class TrainOptionsTests
+{
+    [TestCase("mlp", "none", "adam", null, 1e-3)]
+    [TestCase("cnn", "none", "adam", null, 3e-3)]
+    [TestCase("mlp", "bnn", "sgd", null, 0.05)]
+    [TestCase("mlp", "bnn", "bop", null, 0.01)]
+    [TestCase("mlp", "bayesbinn", "adam", null, 1e-4)]
+    [TestCase("mlp", "vispa", "adam", null, 0.02)]
+    [TestCase("mlp", "vispa-1w32a", "adamw", null, 0.02)]
+    [TestCase("mlp", "vispa", "sgd", null, 0.05)]
+    [TestCase("mlp", "vispa", "adam", 0.5, 0.5)]
+    public void EffectiveLearningRate_FollowsTheDocumentedRecipes(string model, string scheme, string optimizer, double? given, double expected)
+    {
+        var options = new TrainOptions { Model = model, Scheme = scheme, Optimizer = optimizer, LearningRate = given };
+        Assert.That(options.EffectiveLearningRate, Is.EqualTo(expected));
+    }
+
+    [Test]
+    public void BayesBiNN_ImpliesItsOptimizer_UnlessAnotherIsAskedFor()
+    {
+        Assert.That(new TrainOptions { Scheme = "bayesbinn" }.EffectiveOptimizer, Is.EqualTo("bayesbinn"));
+        Assert.That(new TrainOptions { Scheme = "bayesbinn", Optimizer = "sgd" }.EffectiveOptimizer, Is.EqualTo("sgd"));
+        Assert.That(new TrainOptions { Scheme = "bnn" }.EffectiveOptimizer, Is.EqualTo("adam"));
+    }
+}
