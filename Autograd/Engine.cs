@@ -105,9 +105,11 @@ internal static class Engine
             // The engine alone holds this fresh buffer: it becomes the leaf's gradient without the copy Sum would make.
             grad.Pooled = false;
             leaf.Grad = grad;
+            TensorPool.AdoptAsLeafGradient(leaf, grad); // in a step scope: outlives it, recycled by ZeroGrad
             return;
         }
         leaf.Grad = Sum(leaf.Grad, grad);
+        TensorPool.AdoptAsLeafGradient(leaf, leaf.Grad);
         Recycle(grad, leaf.Grad);
     }
 
@@ -117,7 +119,8 @@ internal static class Engine
     {
         if (!grad.Pooled || (keep is not null && ReferenceEquals(keep.Storage, grad.Storage))) return;
         grad.Pooled = false;
-        GradientPool.Return(grad.Storage);
+        if (grad.Block is null) GradientPool.Return(grad.Storage);
+        else TensorPool.ReturnEarly(grad);
     }
 
     /// <summary>existing + grad in a tensor the caller owns (the first gradient is copied so that .Grad never

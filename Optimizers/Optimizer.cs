@@ -165,14 +165,14 @@ public abstract class Optimizer
     protected static Tensor Slot(Dictionary<string, Tensor> state, string slot, Tensor like, out bool created)
     {
         created = !state.TryGetValue(slot, out Tensor? t);
-        if (created) state[slot] = t = Tensor.Zeros(like.Shape, like.DType);
+        if (created) state[slot] = t = Tensor.Zeros(like.Shape, like.DType).Keep(); // optimizer state outlives any TensorPool step scope
         return t!;
     }
 
     /// <summary>Increments and returns the per-parameter step counter (slot <c>step</c>, float64 scalar, exact to 2⁵³).</summary>
     protected static int NextStep(Dictionary<string, Tensor> state)
     {
-        if (!state.TryGetValue("step", out Tensor? t)) state["step"] = t = Tensor.Zeros([], DType.Float64);
+        if (!state.TryGetValue("step", out Tensor? t)) state["step"] = t = Tensor.Zeros([], DType.Float64).Keep();
         Span<double> s = t.AsSpan<double>();
         s[0] += 1;
         return (int)s[0];
