@@ -99,7 +99,7 @@ public abstract class Optimizer
     {
         using var _ = GradMode.NoGrad();
         foreach (ParameterGroup g in Groups)
-            foreach (Parameter p in g.Parameters)
+            foreach ((string? _, Parameter p) in g.Named) // the list itself: a LINQ view would allocate every step
             {
                 if (p.Grad is null) continue;
                 if (!_state.TryGetValue(_names[p], out Dictionary<string, Tensor>? state)) _state[_names[p]] = state = [];
@@ -115,7 +115,7 @@ public abstract class Optimizer
     /// <summary>Forgets every parameter's gradient.</summary>
     public void ZeroGrad()
     {
-        foreach (ParameterGroup g in Groups) foreach (Parameter p in g.Parameters) p.ZeroGrad();
+        foreach (ParameterGroup g in Groups) foreach ((string? _, Parameter p) in g.Named) p.ZeroGrad();
     }
 
     /// <summary>A copy of the optimizer state: per-parameter slots as <c>{name}.{slot}</c> and each group's learning rate
