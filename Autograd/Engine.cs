@@ -33,9 +33,45 @@ internal static class Engine
             return;
         }
 
-        List<Function> order = TopologicalOrder(root.GradFn);
-        root.GradFn.PendingGrad = seed;
-        root.GradFn.PendingGradOwned = false;
+        // The traversal's collections are reused from one backward to the next (cleared, capacity kept), so a training
+        // step's backward does not allocate them; a nested backward (from a hook) finds none cached and makes its own.
+        Traversal traversal = t_traversal ?? new Traversal();
+        t_traversal = null;
+        try
+        {
+            RunNodes(root.GradFn, seed, retainGraph, TopologicalOrder(root.GradFn, traversal));
+        }
+        finally
+        {
+            // Clearing drops the references to the graph; a huge graph's collections are not worth keeping around.
+            if (traversal.Order.Count <= 1 << 16) t_traversal = traversal;
+            traversal.Clear();
+        }
+    }
+
+    [ThreadStatic] private static Traversal? t_traversal;
+
+    /// <summary>The order, visited set and stack of <see cref="TopologicalOrder(Function, Traversal)"/>.</summary>
+    internal sealed class Traversal
+    {
+        public readonly List<Function> Order = [];
+        public readonly HashSet<Function> Visited = new(ReferenceEqualityComparer.Instance);
+        public readonly Stack<(Function Node, int NextInput)> Stack = new();
+
+        public void Clear()
+        {
+            Order.Clear();
+            Visited.Clear();
+            Stack.Clear();
+        }
+    }
+
+    /// <summary>Runs the backward of every node of <paramref name="order"/> (inputs first), last to first, from
+    /// <paramref name="seed"/> = dL/d(output of <paramref name="rootNode"/>).</summary>
+    private static void RunNodes(Function rootNode, Tensor seed, bool retainGraph, List<Function> order)
+    {
+        rootNode.PendingGrad = seed;
+        rootNode.PendingGradOwned = false;
         for (int n = order.Count - 1; n >= 0; n--)
         {
             Function fn = order[n];
@@ -105,9 +141,11 @@ internal static class Engine
             // The engine alone holds this fresh buffer: it becomes the leaf's gradient without the copy Sum would make.
             grad.Pooled = false;
             leaf.Grad = grad;
+            TensorPool.AdoptAsLeafGradient(leaf, grad); // in a step scope: outlives it, recycled by ZeroGrad
             return;
         }
         leaf.Grad = Sum(leaf.Grad, grad);
+        TensorPool.AdoptAsLeafGradient(leaf, leaf.Grad);
         Recycle(grad, leaf.Grad);
     }
 
@@ -117,7 +155,8 @@ internal static class Engine
     {
         if (!grad.Pooled || (keep is not null && ReferenceEquals(keep.Storage, grad.Storage))) return;
         grad.Pooled = false;
-        GradientPool.Return(grad.Storage);
+        if (grad.Block is null) GradientPool.Return(grad.Storage);
+        else TensorPool.ReturnEarly(grad);
     }
 
     /// <summary>existing + grad in a tensor the caller owns (the first gradient is copied so that .Grad never
@@ -137,11 +176,14 @@ internal static class Engine
     }
 
     /// <summary>Nodes reachable from <paramref name="root"/>, each after all nodes it depends on (inputs first).</summary>
-    internal static List<Function> TopologicalOrder(Function root)
+    internal static List<Function> TopologicalOrder(Function root) => TopologicalOrder(root, new Traversal());
+
+    /// <summary><see cref="TopologicalOrder(Function)"/> into <paramref name="traversal"/>'s (empty) collections.</summary>
+    private static List<Function> TopologicalOrder(Function root, Traversal traversal)
     {
-        var order = new List<Function>();
-        var visited = new HashSet<Function>(ReferenceEqualityComparer.Instance);
-        var stack = new Stack<(Function Node, int NextInput)>();
+        List<Function> order = traversal.Order;
+        HashSet<Function> visited = traversal.Visited;
+        Stack<(Function Node, int NextInput)> stack = traversal.Stack;
         stack.Push((root, 0));
         visited.Add(root);
         while (stack.Count > 0)

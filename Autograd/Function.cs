@@ -43,16 +43,18 @@ public abstract class Function
     {
         Tensor output;
         using (GradMode.NoGrad()) output = Forward(inputs);
-        if (!GradMode.IsEnabled) return output;
-        foreach (Tensor x in inputs)
-        {
-            if (!x.RequiresGrad) continue;
-            if (Output is not null) throw new InvalidOperationException($"{Name}: a Function instance records one call; create a new one per call.");
-            _inputs = inputs;
-            Output = output;
-            output.AttachGradFn(this);
-            break;
-        }
+        if (GradMode.IsEnabled)
+            foreach (Tensor x in inputs)
+            {
+                if (!x.RequiresGrad) continue;
+                if (Output is not null) throw new InvalidOperationException($"{Name}: a Function instance records one call; create a new one per call.");
+                _inputs = inputs;
+                Output = output;
+                output.AttachGradFn(this);
+                return output;
+            }
+        // Not recorded: no backward will ever run, so what the forward saved for it (pooled scratch) can go now.
+        if (Output is null) ReleaseSaved();
         return output;
     }
 

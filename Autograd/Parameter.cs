@@ -19,7 +19,7 @@ public sealed class Parameter
         Name = name;
         value.RequiresGrad = true;
         value.Name ??= name;
-        Value = value;
+        Value = value.Keep(); // model state: never returned to a TensorPool scope it may have been made in
         Precision = precision;
     }
 
@@ -41,8 +41,9 @@ public sealed class Parameter
     /// <summary>Element type.</summary>
     public DType DType => Value.DType;
 
-    /// <summary>Forgets the gradient.</summary>
-    public void ZeroGrad() => Value.Grad = null;
+    /// <summary>Forgets the gradient (see <see cref="Tensor.ZeroGrad"/>: one computed in a <see cref="TensorPool"/> step
+    /// scope goes back to the pool).</summary>
+    public void ZeroGrad() => Value.ZeroGrad();
 
     /// <summary>Replaces the values by a copy of <paramref name="values"/> (same shape, converted to this dtype).</summary>
     /// <exception cref="ArgumentException">The shape differs, naming both.</exception>
@@ -62,7 +63,7 @@ public sealed class Parameter
         Tensor converted = Value.To(dtype);
         converted.RequiresGrad = true;
         converted.Name = Value.Name;
-        Value = converted;
+        Value = converted.Keep();
     }
 
     /// <inheritdoc/>

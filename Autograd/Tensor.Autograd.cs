@@ -90,8 +90,19 @@ public sealed partial class Tensor
         Engine.Run(this, FromValues(gradient, _shape, DType), retainGraph);
 
     /// <summary>A tensor sharing this one's storage but outside the graph (no gradient flows through it).</summary>
-    public Tensor Detach() => new(_storage, _shape, _strides, _offset, DType) { Name = Name };
+    public Tensor Detach()
+    {
+        ThrowIfReturned();
+        Tensor detached = SameStorage(_shape, _strides, _offset);
+        detached.Name = Name;
+        return detached;
+    }
 
-    /// <summary>Forgets the accumulated <see cref="Grad"/>.</summary>
-    public void ZeroGrad() => Grad = null;
+    /// <summary>Forgets the accumulated <see cref="Grad"/>. A gradient computed inside a <see cref="TensorPool"/> step scope
+    /// goes back to the pool here (using the old gradient tensor afterwards throws; <see cref="Keep"/> it to hold on).</summary>
+    public void ZeroGrad()
+    {
+        TensorPool.ReleaseLeafGradient(this, Grad);
+        Grad = null;
+    }
 }

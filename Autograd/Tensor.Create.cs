@@ -2,10 +2,13 @@ namespace BinaryGrad.Autograd;
 
 public sealed partial class Tensor
 {
-    /// <summary>A new contiguous tensor whose elements are zero.</summary>
+    /// <summary>A new contiguous tensor whose elements are zero (inside a <see cref="TensorPool"/> step scope its storage
+    /// is rented from the pool and cleared).</summary>
     public static Tensor Empty(ReadOnlySpan<int> shape, DType dtype = DType.Float32)
     {
         int count = Shapes.ElementCount(shape);
+        if (TensorPool.Rent(dtype, count, clear: true) is { } block)
+            return new Tensor(block, shape.ToArray(), Shapes.ContiguousStrides(shape), 0, dtype);
         Array storage = dtype == DType.Float32 ? new float[count] : new double[count];
         return new Tensor(storage, shape.ToArray(), Shapes.ContiguousStrides(shape), 0, dtype);
     }
@@ -15,6 +18,8 @@ public sealed partial class Tensor
     internal static Tensor Uninitialized(ReadOnlySpan<int> shape, DType dtype = DType.Float32)
     {
         int count = Shapes.ElementCount(shape);
+        if (TensorPool.Rent(dtype, count, clear: false) is { } block)
+            return new Tensor(block, shape.ToArray(), Shapes.ContiguousStrides(shape), 0, dtype);
         Array storage = dtype == DType.Float32 ? GC.AllocateUninitializedArray<float>(count) : GC.AllocateUninitializedArray<double>(count);
         return new Tensor(storage, shape.ToArray(), Shapes.ContiguousStrides(shape), 0, dtype);
     }

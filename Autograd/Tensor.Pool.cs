@@ -14,6 +14,8 @@ public sealed partial class Tensor
     internal static Tensor RentGradient(ReadOnlySpan<int> shape, DType dtype, bool clear)
     {
         int count = Shapes.ElementCount(shape);
+        if (TensorPool.Rent(dtype, count, clear) is { } block) // inside a step scope: the scope's pool instead
+            return new Tensor(block, shape.ToArray(), Shapes.ContiguousStrides(shape), 0, dtype) { Pooled = true };
         Array storage = dtype == DType.Float32 ? GradientPool.Rent<float>(count, clear) : GradientPool.Rent<double>(count, clear);
         return new Tensor(storage, shape.ToArray(), Shapes.ContiguousStrides(shape), 0, dtype) { Pooled = true };
     }

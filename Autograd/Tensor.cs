@@ -93,6 +93,7 @@ public sealed partial class Tensor
     /// or the tensor is a non-contiguous view.</exception>
     public Span<T> AsSpan<T>() where T : unmanaged
     {
+        ThrowIfReturned();
         if (DTypes.Of<T>() != DType)
             throw new InvalidOperationException($"This tensor holds {DType.Name()}; AsSpan<{typeof(T).Name}>() needs {DTypes.Of<T>().Name()}. Convert with To(DType).");
         if (!IsContiguous)
@@ -121,11 +122,13 @@ public sealed partial class Tensor
     {
         get
         {
+            ThrowIfReturned();
             int at = StorageIndex(index);
             return DType == DType.Float32 ? ((float[])_storage)[at] : ((double[])_storage)[at];
         }
         set
         {
+            ThrowIfReturned();
             int at = StorageIndex(index);
             if (DType == DType.Float32) ((float[])_storage)[at] = (float)value;
             else ((double[])_storage)[at] = value;
@@ -161,6 +164,7 @@ public sealed partial class Tensor
 
     private void StridedCopy<T>(Span<T> destination) where T : unmanaged
     {
+        ThrowIfReturned();
         T[] source = Unsafe.As<T[]>(_storage);
         if (IsContiguous)
         {
@@ -169,7 +173,8 @@ public sealed partial class Tensor
         }
         if (Length == 0) return;
         int rank = Rank, inner = _shape[rank - 1], innerStride = _strides[rank - 1];
-        var counter = new int[rank];
+        Span<int> counter = stackalloc int[rank];
+        counter.Clear();
         int baseOffset = _offset, written = 0;
         while (written < Length)
         {
@@ -210,13 +215,18 @@ public sealed partial class Tensor
     }
 
     /// <summary>A new view over the same storage (no autograd link): used by view ops.</summary>
-    internal Tensor ViewRaw(int[] shape, int[] strides, int offset) => new(_storage, shape, strides, offset, DType);
+    internal Tensor ViewRaw(int[] shape, int[] strides, int offset)
+    {
+        ThrowIfReturned();
+        return SameStorage(shape, strides, offset);
+    }
 
     /// <summary>The value of a one-element tensor.</summary>
     /// <exception cref="InvalidOperationException">The tensor has more than one element.</exception>
     public double Item()
     {
         if (Length != 1) throw new InvalidOperationException($"Item() needs a one-element tensor; this one has shape {Shapes.Format(_shape)}.");
+        ThrowIfReturned();
         return DType == DType.Float32 ? ((float[])_storage)[_offset] : ((double[])_storage)[_offset];
     }
 

@@ -178,8 +178,14 @@ public sealed class ModuleBuffer(string name, Tensor value, bool followsModuleDT
     /// <summary>Name within its module, e.g. <c>running_mean</c>.</summary>
     public string Name { get; } = name;
 
+    private Tensor _value = value.Keep(); // module state: never returned to a TensorPool scope it was made in
+
     /// <summary>The current tensor.</summary>
-    public Tensor Value { get; internal set; } = value;
+    public Tensor Value
+    {
+        get => _value;
+        internal set => _value = value.Keep();
+    }
 
     /// <summary>False for buffers that keep their own element type (counters).</summary>
     public bool FollowsModuleDType { get; } = followsModuleDType;

@@ -99,7 +99,7 @@ public abstract class Optimizer
     {
         using var _ = GradMode.NoGrad();
         foreach (ParameterGroup g in Groups)
-            foreach (Parameter p in g.Parameters)
+            foreach ((string? _, Parameter p) in g.Named) // the list itself: a LINQ view would allocate every step
             {
                 if (p.Grad is null) continue;
                 if (!_state.TryGetValue(_names[p], out Dictionary<string, Tensor>? state)) _state[_names[p]] = state = [];
@@ -115,7 +115,7 @@ public abstract class Optimizer
     /// <summary>Forgets every parameter's gradient.</summary>
     public void ZeroGrad()
     {
-        foreach (ParameterGroup g in Groups) foreach (Parameter p in g.Parameters) p.ZeroGrad();
+        foreach (ParameterGroup g in Groups) foreach ((string? _, Parameter p) in g.Named) p.ZeroGrad();
     }
 
     /// <summary>A copy of the optimizer state: per-parameter slots as <c>{name}.{slot}</c> and each group's learning rate
@@ -165,14 +165,14 @@ public abstract class Optimizer
     protected static Tensor Slot(Dictionary<string, Tensor> state, string slot, Tensor like, out bool created)
     {
         created = !state.TryGetValue(slot, out Tensor? t);
-        if (created) state[slot] = t = Tensor.Zeros(like.Shape, like.DType);
+        if (created) state[slot] = t = Tensor.Zeros(like.Shape, like.DType).Keep(); // optimizer state outlives any TensorPool step scope
         return t!;
     }
 
     /// <summary>Increments and returns the per-parameter step counter (slot <c>step</c>, float64 scalar, exact to 2⁵³).</summary>
     protected static int NextStep(Dictionary<string, Tensor> state)
     {
-        if (!state.TryGetValue("step", out Tensor? t)) state["step"] = t = Tensor.Zeros([], DType.Float64);
+        if (!state.TryGetValue("step", out Tensor? t)) state["step"] = t = Tensor.Zeros([], DType.Float64).Keep();
         Span<double> s = t.AsSpan<double>();
         s[0] += 1;
         return (int)s[0];

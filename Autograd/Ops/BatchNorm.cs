@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Numerics;
 using System.Numerics.Tensors;
 using BinaryGrad.Kernels;
@@ -31,13 +32,10 @@ public static partial class Ops
         if (x.Rank != 2 && x.Rank != 4)
             throw new ArgumentException($"batch_norm: x {Shapes.Format(x.Shape)} must be [N,C] or [N,C,H,W].");
         int channels = x.Shape[1], perChannel = x.Length / channels;
-        foreach ((Tensor? t, string what) in new[] { (gamma, "gamma"), (beta, "beta"), (runningMean, "running_mean"), (runningVar, "running_var") })
-        {
-            if (t is null) continue;
-            if (t.Rank != 1 || t.Shape[0] != channels)
-                throw new ArgumentException($"batch_norm: {what} {Shapes.Format(t.Shape)} must be [{channels}] for x {Shapes.Format(x.Shape)}.");
-            CheckSameDType(x, t, "batch_norm");
-        }
+        CheckPerChannel(x, gamma, "gamma");
+        CheckPerChannel(x, beta, "beta");
+        CheckPerChannel(x, runningMean, "running_mean");
+        CheckPerChannel(x, runningVar, "running_var");
         if (training && perChannel < 2)
             throw new ArgumentException($"batch_norm: x {Shapes.Format(x.Shape)} has one value per channel; training needs at least 2 to estimate a variance.");
         if (!training && (runningMean is null || runningVar is null))
@@ -45,16 +43,31 @@ public static partial class Ops
         if ((runningMean is null) != (runningVar is null))
             throw new ArgumentException("batch_norm: pass both running statistics or neither.");
         var function = new BatchNormFunction(gamma is not null, beta is not null, runningMean, runningVar, training, momentum, eps);
-        List<Tensor> inputs = [x];
-        if (gamma is not null) inputs.Add(gamma);
-        if (beta is not null) inputs.Add(beta);
-        return function.Apply([.. inputs]);
+        return (gamma, beta) switch
+        {
+            ({ } g, { } b) => function.Apply(x, g, b),
+            ({ } g, null) => function.Apply(x, g),
+            (null, { } b) => function.Apply(x, b),
+            _ => function.Apply(x),
+        };
+    }
+
+    private static void CheckPerChannel(Tensor x, Tensor? t, string what)
+    {
+        if (t is null) return;
+        int channels = x.Shape[1];
+        if (t.Rank != 1 || t.Shape[0] != channels)
+            throw new ArgumentException($"batch_norm: {what} {Shapes.Format(t.Shape)} must be [{channels}] for x {Shapes.Format(x.Shape)}.");
+        CheckSameDType(x, t, "batch_norm");
     }
 
     private sealed class BatchNormFunction(bool hasGamma, bool hasBeta, Tensor? runningMean, Tensor? runningVar,
         bool training, double momentum, double eps) : Function
     {
         private Tensor? _x, _gamma;
+        // Per-channel μ and 1/σ, kept for the backward: private to this node, so they come from the shared array pool
+        // (only the first C elements are used) and go back in ReleaseSaved, after the backward or at once when the call
+        // is not recorded.
         private double[] _mean = [], _invStd = [];
         public override string Name => "batch_norm";
         internal override bool DropsGradOutput => true;
@@ -83,14 +96,14 @@ public static partial class Ops
         private void NormalizePlanes<T>(Tensor x, Tensor? gamma, Tensor? beta, Tensor y) where T : unmanaged, IBinaryFloatingPointIeee754<T>
         {
             int n = x.Shape[0], c = x.Shape[1], plane = x.Length / (n * c), count = n * plane;
-            _mean = new double[c];
-            _invStd = new double[c];
+            RentStatistics(c);
             KernelThreads.For(c, 1, (first, end) =>
             {
                 ReadOnlySpan<T> xs = x.AsSpan<T>();
                 Span<T> ys = y.AsSpan<T>();
                 ReadOnlySpan<T> gs = gamma is null ? default : gamma.AsContiguousSpan<T>(), bs = beta is null ? default : beta.AsContiguousSpan<T>();
-                T[] centered = training ? new T[plane] : [];
+                T[] centeredArray = training ? ArrayPool<T>.Shared.Rent(plane) : [];
+                Span<T> centered = training ? centeredArray.AsSpan(0, plane) : default;
                 for (int ch = first; ch < end; ch++)
                 {
                     if (training)
@@ -129,6 +142,7 @@ public static partial class Ops
                         TensorPrimitives.Add(yPlane, shift, yPlane);
                     }
                 }
+                if (training) ArrayPool<T>.Shared.Return(centeredArray);
             });
         }
 
@@ -139,15 +153,14 @@ public static partial class Ops
             int n = x.Shape[0], c = x.Shape[1], plane = x.Length / (n * c), count = n * plane;
             ReadOnlySpan<T> xs = x.AsSpan<T>();
             Span<T> ys = y.AsSpan<T>();
-            _mean = new double[c];
-            _invStd = new double[c];
+            RentStatistics(c);
+            using var scratch = new Scratch<T>(c, c, plane == 1 ? c : plane, c, c);
+            Span<T> mean = scratch[0], variance = scratch[1], centered = scratch[2], scale = scratch[3], shift = scratch[4];
             if (training)
             {
-                T[] mean = new T[c], variance = new T[c];
                 ChannelSums(xs, n, c, plane, mean);
                 TensorPrimitives.Divide(mean, T.CreateChecked(count), mean);
                 // Two passes (sum, then squared deviations) so the variance does not cancel catastrophically when |μ| ≫ σ.
-                T[] centered = new T[plane == 1 ? c : plane];
                 for (int i = 0; i < n; i++)
                 {
                     if (plane == 1)
@@ -184,7 +197,6 @@ public static partial class Ops
                     _invStd[ch] = 1 / Math.Sqrt(double.CreateChecked(rv[ch]) + eps);
                 }
             }
-            T[] scale = new T[c], shift = new T[c];
             ReadOnlySpan<T> gs = gamma is null ? default : gamma.AsContiguousSpan<T>(), bs = beta is null ? default : beta.AsContiguousSpan<T>();
             for (int ch = 0; ch < c; ch++)
             {
@@ -230,21 +242,24 @@ public static partial class Ops
             }
             else if (planes) GradientsPlanes<double>(x, g, dx, dGamma, dBeta);
             else Gradients<double>(x, g, dx, dGamma, dBeta);
-            List<Tensor?> grads = [dx];
-            if (hasGamma) grads.Add(dGamma);
-            if (hasBeta) grads.Add(dBeta);
-            return [.. grads];
+            return (hasGamma, hasBeta) switch
+            {
+                (true, true) => [dx, dGamma, dBeta],
+                (true, false) => [dx, dGamma],
+                (false, true) => [dx, dBeta],
+                _ => [dx],
+            };
         }
 
         private void Gradients<T>(Tensor x, Tensor dy, Tensor? dx, Tensor? dGamma, Tensor? dBeta) where T : unmanaged, IBinaryFloatingPointIeee754<T>
         {
             int n = x.Shape[0], c = x.Shape[1], plane = x.Length / (n * c), count = n * plane;
             ReadOnlySpan<T> xs = x.AsSpan<T>(), gs = dy.AsSpan<T>();
-            T[] mean = new T[c], sumDy = new T[c], sumDyCentered = new T[c];
+            using var scratch = new Scratch<T>(c, c, c, plane == 1 ? c : plane, c, c, c);
+            Span<T> mean = scratch[0], sumDy = scratch[1], sumDyCentered = scratch[2], centered = scratch[3], k = scratch[4], a = scratch[5], b = scratch[6];
             for (int ch = 0; ch < c; ch++) mean[ch] = T.CreateChecked(_mean[ch]);
             ChannelSums(gs, n, c, plane, sumDy);
             // Σ dy·(x − μ), on centred values rather than Σ dy·x − μ·Σ dy, which cancels when |μ| ≫ σ.
-            T[] centered = new T[plane == 1 ? c : plane];
             for (int i = 0; i < n; i++)
             {
                 if (plane == 1)
@@ -269,7 +284,6 @@ public static partial class Ops
             if (dx is null) return;
             // dx = k·dy + a·x + b per channel: k = γ/σ; in training a = −k·Σ(dy·x̂)/(M·σ) and b = −k·mean(dy) − a·μ,
             // which is (γ/σ)(dy − mean(dy) − x̂·mean(dy·x̂)) expanded; in evaluation a = b = 0.
-            T[] k = new T[c], a = new T[c], b = new T[c];
             ReadOnlySpan<T> gammaValues = _gamma is null ? default : _gamma.AsContiguousSpan<T>();
             for (int ch = 0; ch < c; ch++)
             {
@@ -313,7 +327,8 @@ public static partial class Ops
             {
                 ReadOnlySpan<T> xs = x.AsSpan<T>(), gs = dy.AsSpan<T>();
                 ReadOnlySpan<T> gammaValues = gamma is null ? default : gamma.AsContiguousSpan<T>();
-                T[] centered = new T[plane];
+                T[] centeredArray = ArrayPool<T>.Shared.Rent(plane);
+                Span<T> centered = centeredArray.AsSpan(0, plane);
                 for (int ch = first; ch < end; ch++)
                 {
                     T mean = T.CreateChecked(_mean[ch]), sumDy = T.Zero, sumDyCentered = T.Zero;
@@ -348,9 +363,23 @@ public static partial class Ops
                         TensorPrimitives.Add(dPlane, b, dPlane);
                     }
                 }
+                ArrayPool<T>.Shared.Return(centeredArray);
             });
         }
 
-        protected override void ReleaseSaved() => (_x, _gamma) = (null, null);
+        /// <summary>Takes <see cref="_mean"/> and <see cref="_invStd"/> (C elements each) from the shared array pool.</summary>
+        private void RentStatistics(int channels)
+        {
+            _mean = ArrayPool<double>.Shared.Rent(channels);
+            _invStd = ArrayPool<double>.Shared.Rent(channels);
+        }
+
+        protected override void ReleaseSaved()
+        {
+            (_x, _gamma) = (null, null);
+            if (_mean.Length > 0) ArrayPool<double>.Shared.Return(_mean);
+            if (_invStd.Length > 0) ArrayPool<double>.Shared.Return(_invStd);
+            (_mean, _invStd) = ([], []);
+        }
     }
 }

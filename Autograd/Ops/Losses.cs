@@ -14,7 +14,10 @@ public static partial class Ops
     {
         CheckLabels("cross_entropy", logits, labels);
         if (labelSmoothing is < 0 or > 1) throw new ArgumentException($"cross_entropy: label smoothing {labelSmoothing} is outside [0, 1].");
-        return new CrossEntropyFunction(labels.ToArray(), labelSmoothing).Apply(logits);
+        // The node's copy of the labels comes from the shared array pool and goes back when the node is released.
+        int[] copy = System.Buffers.ArrayPool<int>.Shared.Rent(labels.Length);
+        labels.CopyTo(copy);
+        return new CrossEntropyFunction(copy, labels.Length, labelSmoothing).Apply(logits);
     }
 
     /// <summary>Mean negative log-likelihood of log-probabilities [N, C]: <c>L = −(1/N) Σᵢ logProbsᵢ,labelᵢ</c>.</summary>
@@ -47,7 +50,7 @@ public static partial class Ops
                 throw new ArgumentException($"{op}: label {labels[i]} at position {i} is outside [0, {scores.Shape[1]}).");
     }
 
-    private sealed class CrossEntropyFunction(int[] labels, double smoothing) : Function
+    private sealed class CrossEntropyFunction(int[] labels, int rows, double smoothing) : Function
     {
         private Tensor? _probabilities;
         public override string Name => "cross_entropy";
@@ -65,7 +68,7 @@ public static partial class Ops
         private double Compute<T>(Span<T> data, int classes) where T : unmanaged, IBinaryFloatingPointIeee754<T>
         {
             double total = 0;
-            for (int i = 0; i < labels.Length; i++)
+            for (int i = 0; i < rows; i++)
             {
                 Span<T> row = data.Slice(i * classes, classes);
                 T max = System.Numerics.Tensors.TensorPrimitives.Max<T>(row);
@@ -80,13 +83,13 @@ public static partial class Ops
                     row[c] = T.CreateTruncating(Math.Exp(logP));
                 }
             }
-            return labels.Length == 0 ? 0 : total / labels.Length;
+            return rows == 0 ? 0 : total / rows;
         }
 
         protected internal override Tensor?[] Backward(Tensor dy)
         {
             Tensor dx = _probabilities!.MaterializeRaw();
-            double scale = dy.Item() / Math.Max(labels.Length, 1);
+            double scale = dy.Item() / Math.Max(rows, 1);
             if (dx.DType == DType.Float32) Gradient<float>(dx.AsSpan<float>(), dx.Shape[1], scale);
             else Gradient<double>(dx.AsSpan<double>(), dx.Shape[1], scale);
             return [dx];
@@ -94,7 +97,7 @@ public static partial class Ops
 
         private void Gradient<T>(Span<T> p, int classes, double scale) where T : unmanaged, IBinaryFloatingPointIeee754<T>
         {
-            for (int i = 0; i < labels.Length; i++)
+            for (int i = 0; i < rows; i++)
                 for (int c = 0; c < classes; c++)
                 {
                     double q = (c == labels[i] ? 1 - smoothing : 0) + smoothing / classes;
@@ -103,6 +106,11 @@ public static partial class Ops
                 }
         }
 
-        protected override void ReleaseSaved() => _probabilities = null;
+        protected override void ReleaseSaved()
+        {
+            _probabilities = null;
+            if (labels.Length > 0) System.Buffers.ArrayPool<int>.Shared.Return(labels);
+            labels = [];
+        }
     }
 }

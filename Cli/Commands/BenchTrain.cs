@@ -14,7 +14,8 @@ namespace BinaryGrad.Cli.Commands;
 /// our managed allocation per step.</summary>
 /// <remarks>Timing: warm-up steps, then the median of <see cref="Runs"/> Stopwatch runs of N steps each (N chosen from
 /// the warm-up so that one run takes about <see cref="TargetRunSeconds"/>). Each step is what the trainer does:
-/// forward, cross-entropy, <c>loss.Item()</c>, zero-grad, backward, Adam step. Allocation: the process-wide
+/// forward, cross-entropy, <c>loss.Item()</c>, zero-grad, backward, Adam step, in a <see cref="TensorPool"/> step scope
+/// (so after warm-up the step's tensors reuse pooled storage). Allocation: the process-wide
 /// <see cref="GC.GetTotalAllocatedBytes(bool)"/> delta over all timed steps divided by their number, so allocations
 /// on kernel worker threads count too. The peer runs with the environment <see cref="BenchGemmConv"/> sets for
 /// PyTorch (OPENBLAS_NUM_THREADS = 1, <c>torch.set_num_threads(</c><see cref="KernelThreads.Count"/><c>)</c>,
@@ -69,9 +70,10 @@ public static class BenchTrain
 
     private sealed record Row(string Name, double Ours, double? Peer, long AllocatedBytesPerStep);
 
-    /// <summary>One training step as the trainer runs it; returns the loss.</summary>
+    /// <summary>One training step as the trainer runs it, inside a <see cref="TensorPool"/> step scope; returns the loss.</summary>
     internal static double Step(Module model, Optimizer optimizer, Tensor x, int[] labels)
     {
+        using TensorPool.StepScope step = TensorPool.BeginStep();
         Tensor logits = model.Forward(x);
         Tensor loss = Ops.CrossEntropy(logits, labels);
         double value = loss.Item();

@@ -136,6 +136,10 @@ public sealed class Trainer
         using var progress = new ProgressReporter(_out, $"epoch {epoch + 1}/{_options.Epochs}", batches, _options.ShowProgress);
         foreach (Batch batch in loader.Epoch())
         {
+            // Everything the step computes (activations, the graph's saved tensors, gradients) is rented from the pool and
+            // goes back when the step ends, so steady-state steps allocate no tensor storage; parameters, their gradients
+            // and optimizer state escape the scope by design (see TensorPool).
+            using TensorPool.StepScope step = TensorPool.BeginStep();
             Tensor x = BatchTensor(batch);
             binary?.OnProgress(new TrainingProgress(epoch, (long)epoch * batches + batchIndex, _options.Epochs, (long)_options.Epochs * batches));
             Tensor logits = model.Forward(x);
@@ -185,6 +189,7 @@ public sealed class Trainer
         using (GradMode.NoGrad())
             foreach (Batch batch in DataLoader.ForEvaluation(data, batchSize, normalization).Epoch())
             {
+                using TensorPool.StepScope step = TensorPool.BeginStep();
                 Tensor x = BatchTensor(batch), logits = model.Forward(x);
                 for (int s = 1; s < samples; s++) logits = Ops.Add(logits, model.Forward(x)); // the sum's argmax is the mean's
                 correct += CountCorrect(logits, batch.LabelSpan);
@@ -193,9 +198,14 @@ public sealed class Trainer
         return data.Count == 0 ? 0 : (double)correct / data.Count;
     }
 
-    /// <summary>The batch's images as an NCHW float32 tensor (copied: the loader reuses its buffers).</summary>
-    public static Tensor BatchTensor(Batch batch) =>
-        new(batch.ImageSpan.ToArray(), [batch.Count, batch.Channels, batch.Height, batch.Width]);
+    /// <summary>The batch's images as an NCHW float32 tensor (copied: the loader reuses its buffers; inside a
+    /// <see cref="TensorPool"/> step scope the copy's storage comes from the pool).</summary>
+    public static Tensor BatchTensor(Batch batch)
+    {
+        Tensor x = Tensor.Empty([batch.Count, batch.Channels, batch.Height, batch.Width]);
+        batch.ImageSpan.CopyTo(x.AsSpan<float>());
+        return x;
+    }
 
     /// <summary>Rows whose largest logit is at the label (first index on ties).</summary>
     public static int CountCorrect(Tensor logits, ReadOnlySpan<int> labels)

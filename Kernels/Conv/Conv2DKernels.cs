@@ -1,4 +1,3 @@
-using System.Buffers;
 using System.Numerics;
 using System.Numerics.Tensors;
 using System.Runtime.CompilerServices;
@@ -56,7 +55,7 @@ public static partial class Conv2DKernels
 /// <summary>The element-type-generic implementation behind <see cref="Conv2DKernels"/>.</summary>
 internal static unsafe class Conv2DCore<T> where T : unmanaged, INumber<T>
 {
-    [ThreadStatic] private static T[]? t_columns;
+    private static readonly ScratchPool<T> s_columns = new(pinned: false);
 
     public static void Forward(in Conv2DGeometry g, ReadOnlySpan<T> input, ReadOnlySpan<T> weight, ReadOnlySpan<T> bias, Span<T> output)
     {
@@ -71,8 +70,10 @@ internal static unsafe class Conv2DCore<T> where T : unmanaged, INumber<T>
             nint x = (nint)px, w = (nint)pw, b = (nint)pb, y = (nint)py;
             ForEachImage(g, gemmThreads => (first, end) =>
             {
-                for (int n = first; n < end; n++) ForwardImage(geometry, n, gemmThreads, Span(x, geometry.InputLength),
+                T[] columns = RentColumns(geometry);
+                for (int n = first; n < end; n++) ForwardImage(geometry, n, gemmThreads, columns, Span(x, geometry.InputLength),
                     Span(w, geometry.WeightLength), Span(b, bLength), Span(y, geometry.OutputLength));
+                ReturnColumns(columns);
             });
         }
     }
@@ -88,8 +89,10 @@ internal static unsafe class Conv2DCore<T> where T : unmanaged, INumber<T>
             nint dy = (nint)pdy, w = (nint)pw, dx = (nint)pdx;
             ForEachImage(g, gemmThreads => (first, end) =>
             {
-                for (int n = first; n < end; n++) BackwardInputImage(geometry, n, gemmThreads, Span(dy, geometry.OutputLength),
+                T[] columns = RentColumns(geometry);
+                for (int n = first; n < end; n++) BackwardInputImage(geometry, n, gemmThreads, columns, Span(dy, geometry.OutputLength),
                     Span(w, geometry.WeightLength), Span(dx, geometry.InputLength));
+                ReturnColumns(columns);
             });
         }
     }
@@ -104,41 +107,93 @@ internal static unsafe class Conv2DCore<T> where T : unmanaged, INumber<T>
         int weightLength = g.WeightLength, biasLength = gradBias.Length;
         if (!SplitImages(g))
         {
-            for (int n = 0; n < g.Batch; n++) BackwardWeightImage(g, n, KernelThreads.Count, input, gradOutput, gradWeight, gradBias);
+            T[] columns = RentColumns(g);
+            for (int n = 0; n < g.Batch; n++) BackwardWeightImage(g, n, KernelThreads.Count, columns, input, gradOutput, gradWeight, gradBias);
+            ReturnColumns(columns);
             return;
         }
-        // Each thread sums its images into a private buffer (weight gradient, then bias gradient); the buffers
-        // are added in image order afterwards, so the result does not depend on thread timing.
-        var partials = new T[]?[g.Batch];
+        // Each chunk of images is summed into a private buffer (weight gradient, then bias gradient); the buffers are
+        // added in image order afterwards, so the result does not depend on thread timing. The buffers belong to the
+        // calling thread and are reused by its next call (renting them from ArrayPool.Shared on the workers and returning
+        // them here parked one in this thread's private cache, where no worker finds it: a new one every step).
+        PartialSums partials = t_partials ??= new PartialSums();
+        int chunks = KernelThreads.Count, length = weightLength + biasLength;
+        partials.Prepare(chunks, length);
         fixed (T* px = input, pdy = gradOutput)
         {
             nint x = (nint)px, dy = (nint)pdy;
             KernelThreads.For(g.Batch, 1, (first, end) =>
             {
-                T[] partial = ArrayPool<T>.Shared.Rent(weightLength + biasLength);
-                Span<T> sums = partial.AsSpan(0, weightLength + biasLength);
+                Span<T> sums = partials.Take(first).AsSpan(0, length);
                 sums.Clear();
+                T[] columns = RentColumns(geometry);
                 for (int n = first; n < end; n++)
-                    BackwardWeightImage(geometry, n, 1, Span(x, geometry.InputLength), Span(dy, geometry.OutputLength),
+                    BackwardWeightImage(geometry, n, 1, columns, Span(x, geometry.InputLength), Span(dy, geometry.OutputLength),
                         sums[..weightLength], sums[weightLength..]);
-                partials[first] = partial;
+                ReturnColumns(columns);
             });
         }
-        foreach (T[]? partial in partials)
+        for (int i = 0, count = partials.SortByImage(); i < count; i++)
         {
-            if (partial is null) continue;
+            T[] partial = partials[i];
             TensorPrimitives.Add(gradWeight[..weightLength], partial.AsSpan(0, weightLength), gradWeight[..weightLength]);
             if (biasLength > 0) TensorPrimitives.Add(gradBias, partial.AsSpan(weightLength, biasLength), gradBias);
-            ArrayPool<T>.Shared.Return(partial);
         }
     }
 
-    private static void ForwardImage(in Conv2DGeometry g, int n, int gemmThreads, ReadOnlySpan<T> input, ReadOnlySpan<T> weight, ReadOnlySpan<T> bias, Span<T> output)
+    [ThreadStatic] private static PartialSums? t_partials;
+
+    /// <summary>The per-chunk buffers of <see cref="BackwardWeight"/>: one per chunk of images (at most
+    /// <see cref="KernelThreads.Count"/> chunks), handed out to the chunks as they start, and listed afterwards in the
+    /// order of each chunk's first image.</summary>
+    private sealed class PartialSums
+    {
+        private T[][] _buffers = [];
+        private int[] _firstImage = [];
+        private int _taken;
+
+        /// <summary>Makes room for <paramref name="chunks"/> buffers of at least <paramref name="length"/> elements.</summary>
+        public void Prepare(int chunks, int length)
+        {
+            if (_buffers.Length < chunks)
+            {
+                Array.Resize(ref _buffers, chunks);
+                _firstImage = new int[chunks];
+            }
+            for (int i = 0; i < chunks; i++)
+                if (_buffers[i] is null || _buffers[i].Length < length) _buffers[i] = GC.AllocateUninitializedArray<T>(length);
+            _taken = 0;
+        }
+
+        /// <summary>A free buffer for the chunk starting at image <paramref name="firstImage"/> (thread-safe).</summary>
+        public T[] Take(int firstImage)
+        {
+            int slot = Interlocked.Increment(ref _taken) - 1;
+            if (slot >= _buffers.Length)
+                throw new InvalidOperationException($"Conv2D backward: more image chunks than the {_buffers.Length} prepared (KernelThreads.Count changed during the call?).");
+            _firstImage[slot] = firstImage;
+            return _buffers[slot];
+        }
+
+        /// <summary>Orders the buffers taken since <see cref="Prepare"/> by ascending first image (read them with the
+        /// indexer); returns how many there are.</summary>
+        public int SortByImage()
+        {
+            int count = Math.Min(_taken, _buffers.Length);
+            Array.Sort(_firstImage, _buffers, 0, count);
+            return count;
+        }
+
+        /// <summary>Buffer <paramref name="index"/> in the order of <see cref="SortByImage"/>.</summary>
+        public T[] this[int index] => _buffers[index];
+    }
+
+    private static void ForwardImage(in Conv2DGeometry g, int n, int gemmThreads, T[] columnBuffer, ReadOnlySpan<T> input, ReadOnlySpan<T> weight, ReadOnlySpan<T> bias, Span<T> output)
     {
         int patch = g.PatchLength, plane = g.OutputPlaneLength;
         ReadOnlySpan<T> image = input.Slice(n * g.InputImageLength, g.InputImageLength);
         Span<T> result = output.Slice(n * g.OutputImageLength, g.OutputImageLength);
-        ReadOnlySpan<T> columns = g.IsPointwise ? image : Unfolded(g, image);
+        ReadOnlySpan<T> columns = g.IsPointwise ? image : Unfolded(g, image, columnBuffer);
         Gemm.Multiply(Simd.Path, gemmThreads, false, false, g.OutChannels, plane, patch, T.One, weight, patch, columns, plane, T.Zero, result, plane);
         if (bias.IsEmpty) return;
         for (int o = 0; o < g.OutChannels; o++)
@@ -148,7 +203,7 @@ internal static unsafe class Conv2DCore<T> where T : unmanaged, INumber<T>
         }
     }
 
-    private static void BackwardInputImage(in Conv2DGeometry g, int n, int gemmThreads, ReadOnlySpan<T> gradOutput, ReadOnlySpan<T> weight, Span<T> gradInput)
+    private static void BackwardInputImage(in Conv2DGeometry g, int n, int gemmThreads, T[] columnBuffer, ReadOnlySpan<T> gradOutput, ReadOnlySpan<T> weight, Span<T> gradInput)
     {
         int patch = g.PatchLength, plane = g.OutputPlaneLength;
         ReadOnlySpan<T> dy = gradOutput.Slice(n * g.OutputImageLength, g.OutputImageLength);
@@ -159,17 +214,17 @@ internal static unsafe class Conv2DCore<T> where T : unmanaged, INumber<T>
             Gemm.Multiply(Simd.Path, gemmThreads, true, false, patch, plane, g.OutChannels, T.One, weight, patch, dy, plane, T.One, dx, plane);
             return;
         }
-        Span<T> columns = ColumnBuffer(patch * plane);
+        Span<T> columns = columnBuffer.AsSpan(0, patch * plane);
         Gemm.Multiply(Simd.Path, gemmThreads, true, false, patch, plane, g.OutChannels, T.One, weight, patch, dy, plane, T.Zero, columns, plane);
         Conv2DKernels.Col2Im<T>(g, columns, dx);
     }
 
-    private static void BackwardWeightImage(in Conv2DGeometry g, int n, int gemmThreads, ReadOnlySpan<T> input, ReadOnlySpan<T> gradOutput, Span<T> gradWeight, Span<T> gradBias)
+    private static void BackwardWeightImage(in Conv2DGeometry g, int n, int gemmThreads, T[] columnBuffer, ReadOnlySpan<T> input, ReadOnlySpan<T> gradOutput, Span<T> gradWeight, Span<T> gradBias)
     {
         int patch = g.PatchLength, plane = g.OutputPlaneLength;
         ReadOnlySpan<T> image = input.Slice(n * g.InputImageLength, g.InputImageLength);
         ReadOnlySpan<T> dy = gradOutput.Slice(n * g.OutputImageLength, g.OutputImageLength);
-        ReadOnlySpan<T> columns = g.IsPointwise ? image : Unfolded(g, image);
+        ReadOnlySpan<T> columns = g.IsPointwise ? image : Unfolded(g, image, columnBuffer);
         // dW (C_out × patch) += dY (C_out × plane) · Xᵀ (plane × patch), X stored patch × plane.
         Gemm.Multiply(Simd.Path, gemmThreads, false, true, g.OutChannels, patch, plane, T.One, dy, plane, columns, plane, T.One, gradWeight, patch);
         for (int o = 0; o < gradBias.Length; o++) gradBias[o] += TensorPrimitives.Sum(dy.Slice(o * plane, plane));
@@ -185,18 +240,21 @@ internal static unsafe class Conv2DCore<T> where T : unmanaged, INumber<T>
 
     private static bool SplitImages(in Conv2DGeometry g) => KernelThreads.Count > 1 && g.Batch >= KernelThreads.Count;
 
-    private static ReadOnlySpan<T> Unfolded(in Conv2DGeometry g, ReadOnlySpan<T> image)
+    /// <summary>The image unfolded by im2col into <paramref name="columnBuffer"/> (patch × plane).</summary>
+    private static ReadOnlySpan<T> Unfolded(in Conv2DGeometry g, ReadOnlySpan<T> image, T[] columnBuffer)
     {
-        Span<T> columns = ColumnBuffer(g.PatchLength * g.OutputPlaneLength);
+        Span<T> columns = columnBuffer.AsSpan(0, g.PatchLength * g.OutputPlaneLength);
         Conv2DKernels.Im2Col<T>(g, image, columns);
         return columns;
     }
 
-    /// <summary>This thread's reusable column buffer, grown on demand (one per thread, so at most one use at a time).</summary>
-    private static Span<T> ColumnBuffer(int length)
+    /// <summary>A column buffer (patch × plane) for one chunk of images, from the pool shared by all threads (empty for a
+    /// pointwise convolution, which multiplies the image directly); give it back with <see cref="ReturnColumns"/>.</summary>
+    private static T[] RentColumns(in Conv2DGeometry g) => g.IsPointwise ? [] : s_columns.Rent(g.PatchLength * g.OutputPlaneLength);
+
+    private static void ReturnColumns(T[] columns)
     {
-        if (t_columns is null || t_columns.Length < length) t_columns = GC.AllocateUninitializedArray<T>(length);
-        return t_columns.AsSpan(0, length);
+        if (columns.Length > 0) s_columns.Return(columns);
     }
 
     private static Span<T> Span(nint address, int length) => new((void*)address, length);

@@ -18,8 +18,9 @@ namespace BinaryGrad.Kernels;
 /// Packing turns any transpose combination into unit-stride streams for the micro-kernel and pads edges with
 /// zeros; edge tiles are computed into a stack tile and only the valid part is copied out. Sizes: KC = 256 keeps
 /// a float B sliver (256×16×4 B = 16 KiB) in half of a 32 KiB L1; MC = 144 (float) / 72 (double) keeps the A
-/// block (≈ 144 KiB) in a 512 KiB L2; NC bounds the B panel to 4 MiB. The packing buffers are per thread
-/// (<see cref="ThreadStaticAttribute"/>), grown on demand and then reused, so steady-state calls do not allocate.
+/// block (≈ 144 KiB) in a 512 KiB L2; NC bounds the B panel to 4 MiB. The packing buffers are rented for the call
+/// from a <see cref="ScratchPool{T}"/> shared by all threads, grown on demand and then reused, so steady-state calls
+/// do not allocate.
 /// Threads: C is cut into <see cref="KernelThreads.Count"/> contiguous strips along its longer side (in whole
 /// tiles), and each thread runs this sequential driver on its strip — no synchronisation inside, and the
 /// summation order of every element is independent of the thread count.
@@ -30,8 +31,7 @@ internal static class GemmBlocked<T> where T : unmanaged, INumber<T>
     public static readonly int RowBlock = Unsafe.SizeOf<T>() == 4 ? 144 : 72; // MC: a multiple of every MR (4, 6)
     public static readonly int ColumnBlock = Unsafe.SizeOf<T>() == 4 ? 4096 : 2048; // NC: a multiple of every NR
 
-    [ThreadStatic] private static T[]? t_packedA;
-    [ThreadStatic] private static T[]? t_packedB;
+    private static readonly ScratchPool<T> s_packedA = new(pinned: true), s_packedB = new(pinned: true);
 
     /// <summary>Multiplies on <see cref="KernelThreads.Count"/> threads (arguments already validated).</summary>
     public static unsafe void MultiplyParallel<TKernel>(bool transA, bool transB, int m, int n, int k, T alpha,
@@ -43,8 +43,18 @@ internal static class GemmBlocked<T> where T : unmanaged, INumber<T>
             Multiply<TKernel>(transA, transB, m, n, k, alpha, ref a, lda, ref b, ldb, beta, ref c, ldc);
             return;
         }
+        MultiplySplit<TKernel>(transA, transB, m, n, k, alpha, (nint)Unsafe.AsPointer(ref a), lda, (nint)Unsafe.AsPointer(ref b), ldb, beta,
+            (nint)Unsafe.AsPointer(ref c), ldc);
+    }
+
+    /// <summary>The threaded part of <see cref="MultiplyParallel{TKernel}"/>, in its own method because the worker lambda's
+    /// closure is allocated on entry to the method that declares the captured variables: inlined above, every
+    /// single-threaded call (e.g. one per image of a convolution) would allocate it for nothing.</summary>
+    private static unsafe void MultiplySplit<TKernel>(bool transA, bool transB, int m, int n, int k, T alpha,
+        nint pa, int lda, nint pb, int ldb, T beta, nint pc, int ldc)
+        where TKernel : IGemmMicroKernel<T>
+    {
         // Spans cannot be captured by the worker lambda; the caller's spans are pinned for the whole call.
-        nint pa = (nint)Unsafe.AsPointer(ref a), pb = (nint)Unsafe.AsPointer(ref b), pc = (nint)Unsafe.AsPointer(ref c);
         int size = Unsafe.SizeOf<T>();
         if ((long)n * TKernel.Rows >= (long)m * TKernel.Columns)
         {
@@ -71,8 +81,10 @@ internal static class GemmBlocked<T> where T : unmanaged, INumber<T>
     {
         int mr = TKernel.Rows, nr = TKernel.Columns;
         int nc0 = Math.Min(ColumnBlock, RoundUp(n, nr)), kc0 = Math.Min(DepthBlock, k), mc0 = Math.Min(RowBlock, RoundUp(m, mr));
-        Span<T> packedA = Rent(ref t_packedA, mc0 * kc0);
-        Span<T> packedB = Rent(ref t_packedB, nc0 * kc0);
+        int slack = 64 / Unsafe.SizeOf<T>();
+        T[] arrayA = s_packedA.Rent(mc0 * kc0 + slack), arrayB = s_packedB.Rent(nc0 * kc0 + slack);
+        Span<T> packedA = Aligned(arrayA, mc0 * kc0);
+        Span<T> packedB = Aligned(arrayB, nc0 * kc0);
         Span<T> edgeTile = stackalloc T[mr * nr];
         for (int jc = 0; jc < n; jc += ColumnBlock)
         {
@@ -91,6 +103,8 @@ internal static class GemmBlocked<T> where T : unmanaged, INumber<T>
                 }
             }
         }
+        s_packedA.Return(arrayA);
+        s_packedB.Return(arrayB);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -233,10 +247,10 @@ internal static class GemmBlocked<T> where T : unmanaged, INumber<T>
     /// Alignment matters: the micro-kernel loads two vectors per k step from packed B, and with an 8- or 16-byte
     /// aligned base every other ymm load would straddle two cache lines. The array lives on the pinned-object heap,
     /// so the aligned offset computed at allocation stays valid.</summary>
-    private static unsafe Span<T> Rent(ref T[]? buffer, int length)
+    /// <summary><paramref name="length"/> elements of the pinned <paramref name="buffer"/> (which has 64 bytes of slack)
+    /// starting on a 64-byte boundary, so packed slivers load without cache-line splits.</summary>
+    private static unsafe Span<T> Aligned(T[] buffer, int length)
     {
-        int slack = 64 / Unsafe.SizeOf<T>();
-        if (buffer is null || buffer.Length < length + slack) buffer = GC.AllocateUninitializedArray<T>(length + slack, pinned: true);
         nint address = (nint)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(buffer));
         int offset = (int)((64 - (address & 63)) & 63) / Unsafe.SizeOf<T>();
         return buffer.AsSpan(offset, length);
