@@ -73,6 +73,34 @@ public sealed class BinaryConnect : Quantizer
         return y;
     }
 
+    /// <summary>Stochastic variant: re-initialises the layer's latent weight as the reference code does, θ ~ U(−H, H)
+    /// (methods.md §1.1). The sampling probability is hard_sigmoid(θ/H), so with the layers' Glorot init (|θ| ≲ 0.05)
+    /// every weight would be a fair coin flip and the network pure noise: measured on the MNIST MLP, 11 % after two
+    /// epochs. The deterministic variant keeps the Glorot init (sign is scale-free; it reaches 98.5 %).</summary>
+    public override void Bind(Tensor latentWeight, Rng rng)
+    {
+        ArgumentNullException.ThrowIfNull(latentWeight);
+        ArgumentNullException.ThrowIfNull(rng);
+        if (!Stochastic || !latentWeight.IsContiguous) return;
+        if (latentWeight.DType == DType.Float32)
+            foreach (ref float v in latentWeight.AsSpan<float>()) v = (float)rng.Uniform(-H, H);
+        else
+            foreach (ref double v in latentWeight.AsSpan<double>()) v = rng.Uniform(-H, H);
+    }
+
+    /// <summary>Stochastic variant, training: θ ← clip(θ, −H, H) in place before sampling — the reference code's clip
+    /// after every optimizer step, applied when the next step reads θ (so an optimizer need not know about it).</summary>
+    protected override void Prepare(Tensor x)
+    {
+        if (Stochastic && Training && x.IsLeaf && x.IsContiguous && x.RequiresGrad)
+        {
+            if (x.DType == DType.Float32)
+                foreach (ref float v in x.AsSpan<float>()) v = Math.Clamp(v, (float)-H, (float)H);
+            else
+                foreach (ref double v in x.AsSpan<double>()) v = Math.Clamp(v, -H, H);
+        }
+    }
+
     /// <summary>Float32 kernels for every mode except stochastic training (whose draws stay on the float64 path, so the
     /// sampling stream is unchanged).</summary>
     private protected override bool HasFloat32Path => true;
