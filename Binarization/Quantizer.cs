@@ -191,6 +191,21 @@ public abstract class Quantizer
         ReadOnlySpan<float> dy, Span<float> dx, double[][] parameterGrads) =>
         throw new NotSupportedException($"{Name}: no float32 parameter path.");
 
+    /// <summary>True when this instance has a float32 span kernel for a float32 input whose parameters are float32
+    /// tensors as large as the input or larger (VISPA's low-rank factor Z, K values per weight): they are passed as the
+    /// tensors themselves — no float64 copies — and their gradients are written in float32.</summary>
+    private protected virtual bool HasFloat32TensorParameterPath => false;
+
+    /// <summary>Float32 forward with the parameter tensors (contiguous, in <see cref="Parameters"/> order); returns what the backward needs.</summary>
+    private protected virtual object? ForwardFloat32WithParameterTensors(ReadOnlySpan<float> x, ReadOnlySpan<int> shape, Tensor[] parameters, Span<float> y) =>
+        throw new NotSupportedException($"{Name}: no float32 tensor-parameter path.");
+
+    /// <summary>Float32 backward with parameter tensors: writes dx and every element of the (uninitialised) float32
+    /// <paramref name="parameterGrads"/>, shaped like the parameters.</summary>
+    private protected virtual void BackwardFloat32WithParameterTensors(ReadOnlySpan<float> x, ReadOnlySpan<int> shape, object? saved, Tensor[] parameters,
+        ReadOnlySpan<float> dy, Span<float> dx, Tensor[] parameterGrads) =>
+        throw new NotSupportedException($"{Name}: no float32 tensor-parameter path.");
+
     /// <inheritdoc/>
     public override string ToString() => Name;
 
@@ -215,6 +230,7 @@ public abstract class Quantizer
         private object? _fastSaved;
         private bool _elementwise;
         private double[][]? _fastParameters;
+        private Tensor[]? _tensorParameters;
 
         public override string Name => q.Name;
         public override bool IsEstimator => q.IsEstimator;
@@ -228,6 +244,16 @@ public abstract class Quantizer
                 _elementwise = !q.HasFloat32Path;
                 if (_elementwise) q.ForwardElementwiseFloat32(x.AsSpan<float>(), output.AsSpan<float>());
                 else _fastSaved = q.ForwardFloat32(x.AsSpan<float>(), x.Shape, output.AsSpan<float>());
+                _fastInput = x;
+                return output;
+            }
+            if (inputs.Length > 1 && q.HasFloat32TensorParameterPath && AllFloat32(inputs))
+            {
+                Tensor x = inputs[0].Contiguous();
+                Tensor output = Tensor.Empty(x.Shape, DType.Float32);
+                _tensorParameters = new Tensor[inputs.Length - 1];
+                for (int i = 1; i < inputs.Length; i++) _tensorParameters[i - 1] = inputs[i].Contiguous();
+                _fastSaved = q.ForwardFloat32WithParameterTensors(x.AsSpan<float>(), x.Shape, _tensorParameters, output.AsSpan<float>());
                 _fastInput = x;
                 return output;
             }
@@ -252,6 +278,20 @@ public abstract class Quantizer
 
         protected override Tensor?[] Backward(Tensor gradOutput)
         {
+            if (_fastInput is { } tensorInput && _tensorParameters is { } tensors)
+            {
+                Tensor dy = gradOutput.DType == DType.Float32 ? gradOutput.Contiguous() : gradOutput.To(DType.Float32);
+                Tensor gradInput = Tensor.Empty(tensorInput.Shape, DType.Float32);
+                var parameterGrads = new Tensor[tensors.Length];
+                for (int i = 0; i < tensors.Length; i++) parameterGrads[i] = Tensor.Empty(tensors[i].Shape, DType.Float32);
+                q.BackwardFloat32WithParameterTensors(tensorInput.AsSpan<float>(), tensorInput.Shape, _fastSaved, tensors,
+                    dy.AsSpan<float>(), gradInput.AsSpan<float>(), parameterGrads);
+                var results = new Tensor?[1 + tensors.Length];
+                if (NeedsGrad(0)) results[0] = gradInput;
+                for (int i = 0; i < tensors.Length; i++)
+                    if (NeedsGrad(i + 1)) results[i + 1] = parameterGrads[i];
+                return results;
+            }
             if (_fastInput is { } withParameters && _fastParameters is { } parameters)
             {
                 Tensor dy = gradOutput.DType == DType.Float32 ? gradOutput.Contiguous() : gradOutput.To(DType.Float32);
@@ -292,6 +332,14 @@ public abstract class Quantizer
             _fastInput = null;
             _fastSaved = null;
             _fastParameters = null;
+            _tensorParameters = null;
+        }
+
+        private static bool AllFloat32(Tensor[] inputs)
+        {
+            foreach (Tensor t in inputs)
+                if (t.DType != DType.Float32) return false;
+            return true;
         }
     }
 }
