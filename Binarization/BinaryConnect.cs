@@ -24,8 +24,10 @@ public sealed class BinaryConnect : Quantizer
     /// <param name="stochastic">Bernoulli sampling instead of sign.</param>
     /// <param name="seed">Seed of the sampling stream (reproducible draws).</param>
     /// <param name="stochasticTestUsesLatent">Stochastic variant evaluates with θ at test time (reference behaviour).</param>
-    public BinaryConnect(double h = 1, bool stochastic = false, ulong seed = 1, bool stochasticTestUsesLatent = true)
+    /// <param name="glorotH">Set H per layer to <see cref="GlorotH"/> of the weight bound with <see cref="Bind"/>.</param>
+    public BinaryConnect(double h = 1, bool stochastic = false, ulong seed = 1, bool stochasticTestUsesLatent = true, bool glorotH = false)
     {
+        UsesGlorotH = glorotH;
         if (!(h > 0)) throw new ArgumentOutOfRangeException(nameof(h), h, "BinaryConnect: H must be > 0.");
         H = h;
         Stochastic = stochastic;
@@ -33,8 +35,11 @@ public sealed class BinaryConnect : Quantizer
         _rng = new Rng(seed);
     }
 
-    /// <summary>Binary magnitude H.</summary>
-    public double H { get; }
+    /// <summary>Binary magnitude H (per layer when <see cref="UsesGlorotH"/>, set by <see cref="Bind"/>).</summary>
+    public double H { get; private set; }
+
+    /// <summary>H = sqrt(1.5/(fan_in + fan_out)) of the bound layer's weight.</summary>
+    public bool UsesGlorotH { get; }
     /// <summary>Bernoulli sampling (training).</summary>
     public bool Stochastic { get; }
     /// <summary>Test-time output of the stochastic variant is θ.</summary>
@@ -76,11 +81,18 @@ public sealed class BinaryConnect : Quantizer
     /// <summary>Stochastic variant: re-initialises the layer's latent weight as the reference code does, θ ~ U(−H, H)
     /// (methods.md §1.1). The sampling probability is hard_sigmoid(θ/H), so with the layers' Glorot init (|θ| ≲ 0.05)
     /// every weight would be a fair coin flip and the network pure noise: measured on the MNIST MLP, 11 % after two
-    /// epochs. The deterministic variant keeps the Glorot init (sign is scale-free; it reaches 98.5 %).</summary>
+    /// epochs. The deterministic variant keeps the Glorot init (sign is scale-free; it reaches 98.5 %). With
+    /// <see cref="UsesGlorotH"/>, H becomes the layer's Glorot bound first: a range of ±H instead of ±1 makes Adam's
+    /// fixed-size steps 1/H times larger relative to θ, which is the reference code's W_LR_scale = 1/H.</summary>
     public override void Bind(Tensor latentWeight, Rng rng)
     {
         ArgumentNullException.ThrowIfNull(latentWeight);
         ArgumentNullException.ThrowIfNull(rng);
+        if (UsesGlorotH && latentWeight.Rank is 2 or 4)
+        {
+            (int fanIn, int fanOut) = Fans(latentWeight.Shape);
+            H = GlorotH(fanIn, fanOut);
+        }
         if (!Stochastic || !latentWeight.IsContiguous) return;
         if (latentWeight.DType == DType.Float32)
             foreach (ref float v in latentWeight.AsSpan<float>()) v = (float)rng.Uniform(-H, H);

@@ -16,8 +16,9 @@ public static partial class SchemeRegistry
             "BinaryConnect, stochastic: w_b = +H with probability hard_sigmoid(θ/H), identity straight-through; test time uses θ by default.",
             Provenance.VerifiedCode, "§1.1",
             [h, Hp("seed", 1, 0, int.MaxValue, "Seed of the Bernoulli sampling stream.", integer: true),
-             Hp("test-uses-latent", 1, 0, 1, "1: the test-time network uses the real θ (reference code); 0: H·sign(θ).", integer: true)],
-            a => new SchemeInstance(new BinaryConnect(a["h"], stochastic: true, (ulong)a.Int("seed"), a.Flag("test-uses-latent")), null));
+             Hp("test-uses-latent", 1, 0, 1, "1: the test-time network uses the real θ (reference code); 0: H·sign(θ).", integer: true),
+             Hp("glorot-h", 1, 0, 1, "1: per layer H = sqrt(1.5/(fan_in + fan_out)), the reference's Glorot option — equivalent to its W_LR_scale = 1/H learning-rate boost (BN absorbs the output scale); 0: the given h.", integer: true)],
+            a => new SchemeInstance(new BinaryConnect(a["h"], stochastic: true, (ulong)a.Int("seed"), a.Flag("test-uses-latent"), glorotH: a.Flag("glorot-h")), null));
 
         yield return new("bnn",
             "BinaryNet: sign weights with identity STE (BinaryConnect H = 1) and sign activations with the clipped STE 1[|x| ≤ 1].",
