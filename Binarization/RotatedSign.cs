@@ -24,7 +24,9 @@ public sealed class RotatedSign : Quantizer
     private readonly Rng _rng;
     private readonly RbnnSign _surrogate;
     private double[,]? _r1, _r2;
-    private readonly RotationProducts _products = new();
+    // float32 products when the scheme runs in float32 (the layers' weights are float32 anyway), float64 otherwise
+    private readonly RotationProducts<float> _single = new();
+    private readonly RotationProducts<double> _double = new();
     private int _epoch;
 
     /// <summary>Creates the op for <paramref name="channels"/> output channels (1 = one shared angle).</summary>
@@ -53,6 +55,8 @@ public sealed class RotatedSign : Quantizer
 
     /// <summary>The per-channel rotation angle φ.</summary>
     public Parameter Angle { get; }
+
+    private bool Single => Angle.Value.DType == DType.Float32;
 
     /// <summary>Epoch period k of the rotation update.</summary>
     public int RotationUpdate { get; }
@@ -129,7 +133,7 @@ public sealed class RotatedSign : Quantizer
     }
 
     /// <summary>Scalar float64 reference of the rotation update (one small product per filter); the fast path is
-    /// <see cref="RotationProducts.Update"/>. Kept for the tests that check the batched GEMM form against it.</summary>
+    /// <see cref="RotationProducts{T}.Update"/>. Kept for the tests that check the batched GEMM form against it.</summary>
     internal static (double[,] R1, double[,] R2) UpdateRotationsReference(double[] w2, int channels, double[,] r1, double[,] r2)
     {
         int a = r1.GetLength(0), b = r2.GetLength(0);
@@ -189,9 +193,13 @@ public sealed class RotatedSign : Quantizer
         double[] w2 = new double[x.Length];
         var stats = Standardization.Forward(x, channels, center: true, 1e-12, w2);
         if (UpdateRotation && _epoch % RotationUpdate == 0 && _updateForwards++ % RotationSteps == 0)
-            _products.Update(w2, channels, ref _r1!, ref _r2!);
+        {
+            if (Single) _single.Update(w2, channels, ref _r1!, ref _r2!);
+            else _double.Update(w2, channels, ref _r1!, ref _r2!);
+        }
         double[] rw = new double[x.Length], w3 = new double[x.Length], y = new double[x.Length];
-        _products.Rotate(w2, channels, _r1!, _r2!, rw);
+        if (Single) _single.Rotate(w2, channels, _r1!, _r2!, rw);
+        else _double.Rotate(w2, channels, _r1!, _r2!, rw);
         for (int o = 0; o < channels; o++)
         {
             double s = Math.Abs(Math.Sin(phi[phi.Length == 1 ? 0 : o]));
