@@ -221,13 +221,18 @@ public sealed class RotatedSign : Quantizer
         (_, int n) = Channels.Weight(call.Shape, dy.Length);
         (double t, double k) = Surrogate;
         double[] dw2 = new double[dy.Length];
-        for (int i = 0; i < dy.Length; i++)
+        // sin φ_c and cos φ_c once per channel (the same values the per-element form computed)
+        for (int start = 0, channel = 0; start < dy.Length; start += n, channel++)
         {
-            int c = phi.Length == 1 ? 0 : i / n;
-            double sin = Math.Sin(phi[c]);
-            double dw3 = dy[i] * RbnnSign.Surrogate(s.W3[i], k, t);
-            dphi[c] += dw3 * Math.Sign(sin) * Math.Cos(phi[c]) * (s.Rw[i] - s.W2[i]);
-            dw2[i] = dw3 * (1 - Math.Abs(sin));
+            int c = phi.Length == 1 ? 0 : channel;
+            double sin = Math.Sin(phi[c]), cos = Math.Cos(phi[c]), keep = 1 - Math.Abs(sin);
+            double angleFactor = Math.Sign(sin) * cos;
+            for (int i = start; i < start + n; i++)
+            {
+                double dw3 = dy[i] * RbnnSign.Surrogate(s.W3[i], k, t);
+                dphi[c] += dw3 * angleFactor * (s.Rw[i] - s.W2[i]);
+                dw2[i] = dw3 * keep;
+            }
         }
         return Standardization.Backward(call.X, s.W2, s.Stats, center: true, dw2);
     }
