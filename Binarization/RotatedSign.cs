@@ -24,6 +24,9 @@ public sealed class RotatedSign : Quantizer
     private readonly Rng _rng;
     private readonly RbnnSign _surrogate;
     private double[,]? _r1, _r2;
+    // float32 products when the scheme runs in float32 (the layers' weights are float32 anyway), float64 otherwise
+    private readonly RotationProducts<float> _single = new();
+    private readonly RotationProducts<double> _double = new();
     private int _epoch;
 
     /// <summary>Creates the op for <paramref name="channels"/> output channels (1 = one shared angle).</summary>
@@ -52,6 +55,8 @@ public sealed class RotatedSign : Quantizer
 
     /// <summary>The per-channel rotation angle φ.</summary>
     public Parameter Angle { get; }
+
+    private bool Single => Angle.Value.DType == DType.Float32;
 
     /// <summary>Epoch period k of the rotation update.</summary>
     public int RotationUpdate { get; }
@@ -127,17 +132,20 @@ public sealed class RotatedSign : Quantizer
         return m;
     }
 
-    private void UpdateRotations(double[][,] xs)
+    /// <summary>Scalar float64 reference of the rotation update (one small product per filter); the fast path is
+    /// <see cref="RotationProducts{T}.Update"/>. Kept for the tests that check the batched GEMM form against it.</summary>
+    internal static (double[,] R1, double[,] R2) UpdateRotationsReference(double[] w2, int channels, double[,] r1, double[,] r2)
     {
-        int a = _r1!.GetLength(0), b = _r2!.GetLength(0);
+        int a = r1.GetLength(0), b = r2.GetLength(0);
+        double[][,] xs = [.. Enumerable.Range(0, channels).Select(o => Block(w2, o, a, b))];
         for (int iteration = 0; iteration < 3; iteration++)
         {
             var bs = new double[xs.Length][,];
             var d1 = new double[a, a];
             for (int o = 0; o < xs.Length; o++)
             {
-                double[,] y = Orthogonal.Multiply(xs[o], _r2);                  // X R2
-                double[,] v = Orthogonal.Multiply(_r1, y, transposeA: true);     // R1ᵀ X R2
+                double[,] y = Orthogonal.Multiply(xs[o], r2);                  // X R2
+                double[,] v = Orthogonal.Multiply(r1, y, transposeA: true);     // R1ᵀ X R2
                 var sign = new double[a, b];
                 for (int i = 0; i < a; i++)
                     for (int j = 0; j < b; j++) sign[i, j] = Math.Sign(v[i, j]);   // torch.sign: 0 at 0
@@ -145,13 +153,28 @@ public sealed class RotatedSign : Quantizer
                 Accumulate(d1, Orthogonal.Multiply(sign, y, transposeB: true)); // B (X R2)ᵀ = B R2ᵀ Xᵀ
             }
             (double[,] u1, _, double[,] v1) = Orthogonal.Svd(d1);
-            _r1 = Orthogonal.Multiply(v1, u1, transposeB: true);
+            r1 = Orthogonal.Multiply(v1, u1, transposeB: true);
             var d2 = new double[b, b];
             for (int o = 0; o < xs.Length; o++)
-                Accumulate(d2, Orthogonal.Multiply(xs[o], Orthogonal.Multiply(_r1, bs[o]), transposeA: true));
+                Accumulate(d2, Orthogonal.Multiply(xs[o], Orthogonal.Multiply(r1, bs[o]), transposeA: true));
             (double[,] u2, _, double[,] v2) = Orthogonal.Svd(d2);
-            _r2 = Orthogonal.Multiply(u2, v2, transposeB: true);
+            r2 = Orthogonal.Multiply(u2, v2, transposeB: true);
         }
+        return (r1, r2);
+    }
+
+    /// <summary>Scalar float64 reference of Rw_o = R1ᵀ·X_o·R2 for every filter (flattened, filter-major).</summary>
+    internal static double[] RotateReference(double[] w2, int channels, double[,] r1, double[,] r2)
+    {
+        int a = r1.GetLength(0), b = r2.GetLength(0);
+        double[] rw = new double[w2.Length];
+        for (int o = 0; o < channels; o++)
+        {
+            double[,] r = Orthogonal.Multiply(r1, Orthogonal.Multiply(Block(w2, o, a, b), r2), transposeA: true);
+            for (int i = 0; i < a; i++)
+                for (int j = 0; j < b; j++) rw[o * a * b + i * b + j] = r[i, j];
+        }
+        return rw;
     }
 
     private static void Accumulate(double[,] into, double[,] add)
@@ -167,24 +190,24 @@ public sealed class RotatedSign : Quantizer
     {
         double[] x = call.X, phi = call.ParameterValues[0];
         (int channels, int n) = Channels.Weight(call.Shape, x.Length);
-        int a = _r1!.GetLength(0), b = _r2!.GetLength(0);
         double[] w2 = new double[x.Length];
         var stats = Standardization.Forward(x, channels, center: true, 1e-12, w2);
-        double[][,] xs = [.. Enumerable.Range(0, channels).Select(o => Block(w2, o, a, b))];
-        if (UpdateRotation && _epoch % RotationUpdate == 0 && _updateForwards++ % RotationSteps == 0) UpdateRotations(xs);
+        if (UpdateRotation && _epoch % RotationUpdate == 0 && _updateForwards++ % RotationSteps == 0)
+        {
+            if (Single) _single.Update(w2, channels, ref _r1!, ref _r2!);
+            else _double.Update(w2, channels, ref _r1!, ref _r2!);
+        }
         double[] rw = new double[x.Length], w3 = new double[x.Length], y = new double[x.Length];
+        if (Single) _single.Rotate(w2, channels, _r1!, _r2!, rw);
+        else _double.Rotate(w2, channels, _r1!, _r2!, rw);
         for (int o = 0; o < channels; o++)
         {
-            double[,] r = Orthogonal.Multiply(_r1!, Orthogonal.Multiply(xs[o], _r2!), transposeA: true);
             double s = Math.Abs(Math.Sin(phi[phi.Length == 1 ? 0 : o]));
-            for (int i = 0; i < a; i++)
-                for (int j = 0; j < b; j++)
-                {
-                    int k = o * n + i * b + j;
-                    rw[k] = r[i, j];
-                    w3[k] = w2[k] + s * (rw[k] - w2[k]);
-                    y[k] = BinaryMath.Sign(w3[k]);
-                }
+            for (int k = o * n; k < (o + 1) * n; k++)
+            {
+                w3[k] = w2[k] + s * (rw[k] - w2[k]);
+                y[k] = BinaryMath.Sign(w3[k]);
+            }
         }
         call.Saved = new Saved(w2, stats, rw, w3);
         return y;
@@ -198,13 +221,18 @@ public sealed class RotatedSign : Quantizer
         (_, int n) = Channels.Weight(call.Shape, dy.Length);
         (double t, double k) = Surrogate;
         double[] dw2 = new double[dy.Length];
-        for (int i = 0; i < dy.Length; i++)
+        // sin φ_c and cos φ_c once per channel (the same values the per-element form computed)
+        for (int start = 0, channel = 0; start < dy.Length; start += n, channel++)
         {
-            int c = phi.Length == 1 ? 0 : i / n;
-            double sin = Math.Sin(phi[c]);
-            double dw3 = dy[i] * RbnnSign.Surrogate(s.W3[i], k, t);
-            dphi[c] += dw3 * Math.Sign(sin) * Math.Cos(phi[c]) * (s.Rw[i] - s.W2[i]);
-            dw2[i] = dw3 * (1 - Math.Abs(sin));
+            int c = phi.Length == 1 ? 0 : channel;
+            double sin = Math.Sin(phi[c]), cos = Math.Cos(phi[c]), keep = 1 - Math.Abs(sin);
+            double angleFactor = Math.Sign(sin) * cos;
+            for (int i = start; i < start + n; i++)
+            {
+                double dw3 = dy[i] * RbnnSign.Surrogate(s.W3[i], k, t);
+                dphi[c] += dw3 * angleFactor * (s.Rw[i] - s.W2[i]);
+                dw2[i] = dw3 * keep;
+            }
         }
         return Standardization.Backward(call.X, s.W2, s.Stats, center: true, dw2);
     }
