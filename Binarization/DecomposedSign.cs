@@ -85,6 +85,57 @@ public abstract class DecomposedSign : Quantizer, IFactorizedWeight
     /// <summary>Adds dL/dfactor for dL/dW = <paramref name="dW"/> into <paramref name="factorGrads"/>.</summary>
     protected abstract void FactorGradients(double[][] factors, int[] shape, double[] dW, double[][] factorGrads);
 
+    /// <summary>Float32 twin of <see cref="Reconstruct"/> on the SGEMM (same products, float32 accumulation).</summary>
+    private protected abstract float[] ReconstructFloat32(float[][] factors, int[] shape);
+
+    /// <summary>Float32 twin of <see cref="FactorGradients"/>: the products run on the SGEMM, their results are added
+    /// into the float64 <paramref name="factorGrads"/>.</summary>
+    private protected abstract void FactorGradientsFloat32(float[][] factors, int[] shape, float[] dW, double[][] factorGrads);
+
+    /// <summary>The float32 training path (float32 parameters and input): the reconstruction and the factor gradients
+    /// run on the SGEMM instead of the DGEMM. Same formulas and operation order as the float64 path; the only
+    /// difference is float32 accumulation inside the GEMMs (the parameters are float32 anyway, so the float64 path's
+    /// inputs are the same values). Elementwise steps (α·sign(W), the STE mask, dα) stay in float64 per element.</summary>
+    private protected override bool HasFloat32ParameterPath => ParameterDType == DType.Float32;
+
+    /// <summary>What the float32 forward keeps for its backward.</summary>
+    private sealed record Float32Saved(float[] W, float[][] Factors);
+
+    /// <inheritdoc/>
+    private protected override object? ForwardFloat32WithParameters(ReadOnlySpan<float> x, ReadOnlySpan<int> shape, double[][] parameters, Span<float> y)
+    {
+        double[] alpha = parameters[0];
+        var factors = new float[parameters.Length - 1][];
+        for (int f = 0; f < factors.Length; f++)
+        {
+            double[] source = parameters[f + 1];
+            float[] values = factors[f] = new float[source.Length];
+            for (int i = 0; i < values.Length; i++) values[i] = (float)source[i];
+        }
+        float[] w = ReconstructFloat32(factors, _shape!);
+        if (Training) FactorizedWeights.WriteMirror(Mirror, w);
+        int n = w.Length / alpha.Length;
+        for (int i = 0; i < w.Length; i++) y[i] = (float)(alpha[i / n] * Forward(w[i]));
+        return new Float32Saved(w, factors);
+    }
+
+    /// <inheritdoc/>
+    private protected override void BackwardFloat32WithParameters(ReadOnlySpan<float> x, ReadOnlySpan<int> shape, object? saved, double[][] parameters,
+        ReadOnlySpan<float> dy, Span<float> dx, double[][] parameterGrads)
+    {
+        (float[] w, float[][] factors) = (Float32Saved)saved!;
+        double[] alpha = parameters[0], dAlpha = parameterGrads[0];
+        int n = w.Length / alpha.Length;
+        float[] dW = new float[w.Length];
+        for (int i = 0; i < w.Length; i++)
+        {
+            dAlpha[i / n] += dy[i] * Forward(w[i]);
+            dW[i] = (float)(alpha[i / n] * dy[i] * Derivative(w[i]));
+        }
+        FactorGradientsFloat32(factors, _shape!, dW, parameterGrads[1..]);
+        dx.Clear();
+    }
+
     /// <inheritdoc/>
     public void Initialize(Tensor latent)
     {
@@ -144,6 +195,12 @@ public abstract class DecomposedSign : Quantizer, IFactorizedWeight
         FactorGradients(call.ParameterValues[1..], _shape!, dW, parameterGrads[1..]);
         return new double[dy.Length];
     }
+
+    /// <summary>target[i] += values[i] (float32 factor gradients into the float64 parameter gradients).</summary>
+    private protected static void AddInto(double[] target, float[] values)
+    {
+        for (int i = 0; i < values.Length; i++) target[i] += values[i];
+    }
 }
 
 /// <summary>Decomposed binary weights, matrix variant (methods.md §8.2): the weight reshaped to
@@ -191,6 +248,28 @@ public sealed class MatrixDecomposedSign(int maxRank = 256, double steClip = dou
         int r = factors[0].Length / o;
         Decompositions.MatMul(false, false, o, r, n, dW, factors[1], factorGrads[0], accumulate: true);
         Decompositions.MatMul(true, false, n, r, o, dW, factors[0], factorGrads[1], accumulate: true);
+    }
+
+    /// <inheritdoc/>
+    private protected override float[] ReconstructFloat32(float[][] factors, int[] shape)
+    {
+        (int o, int n) = Dims(shape);
+        int r = factors[0].Length / o;
+        float[] w = new float[o * n];
+        Decompositions.MatMul(false, true, o, n, r, factors[0], factors[1], w);
+        return w;
+    }
+
+    /// <inheritdoc/>
+    private protected override void FactorGradientsFloat32(float[][] factors, int[] shape, float[] dW, double[][] factorGrads)
+    {
+        (int o, int n) = Dims(shape);
+        int r = factors[0].Length / o;
+        float[] dU = new float[o * r], dV = new float[n * r];
+        Decompositions.MatMul(false, false, o, r, n, dW, factors[1], dU);
+        Decompositions.MatMul(true, false, n, r, o, dW, factors[0], dV);
+        AddInto(factorGrads[0], dU);
+        AddInto(factorGrads[1], dV);
     }
 }
 
@@ -272,6 +351,33 @@ public sealed class TuckerDecomposedSign(int maxRank = 256, double steClip = dou
             double[] p = Chain(factors, shape, k, out int[] pDims);
             double[] dU = Decompositions.ModeContract(dW, shape, p, pDims, k);
             for (int i = 0; i < dU.Length; i++) factorGrads[k + 1][i] += dU[i];
+        }
+    }
+
+    /// <inheritdoc/>
+    private protected override float[] ReconstructFloat32(float[][] factors, int[] shape) => ChainFloat32(factors, shape, skip: -1, out _);
+
+    /// <summary>Float32 twin of <see cref="Chain"/>.</summary>
+    private float[] ChainFloat32(float[][] factors, int[] shape, int skip, out int[] dims)
+    {
+        float[] x = factors[0];
+        dims = (int[])_ranks.Clone();
+        for (int k = 0; k < shape.Length; k++)
+            if (k != skip) x = Decompositions.ModeProduct(x, dims, k, factors[k + 1], shape[k], _ranks[k], transpose: false, out dims);
+        return x;
+    }
+
+    /// <inheritdoc/>
+    private protected override void FactorGradientsFloat32(float[][] factors, int[] shape, float[] dW, double[][] factorGrads)
+    {
+        float[] dG = dW;
+        int[] dims = shape;
+        for (int k = 0; k < shape.Length; k++) dG = Decompositions.ModeProduct(dG, dims, k, factors[k + 1], shape[k], _ranks[k], transpose: true, out dims);
+        AddInto(factorGrads[0], dG);
+        for (int k = 0; k < shape.Length; k++)
+        {
+            float[] p = ChainFloat32(factors, shape, k, out int[] pDims);
+            AddInto(factorGrads[k + 1], Decompositions.ModeContract(dW, shape, p, pDims, k));
         }
     }
 }

@@ -20,6 +20,55 @@ internal static class Decompositions
         Gemm.Multiply(transA, transB, m, n, k, 1.0, a, transA ? m : k, b, transB ? k : n, accumulate ? 1.0 : 0.0, c, n);
     }
 
+    /// <summary>Float32 twin of <see cref="MatMul(bool, bool, int, int, int, ReadOnlySpan{double}, ReadOnlySpan{double}, Span{double}, bool)"/>
+    /// on the SGEMM (the decomposed schemes' float32 training path).</summary>
+    public static void MatMul(bool transA, bool transB, int m, int n, int k, ReadOnlySpan<float> a, ReadOnlySpan<float> b, Span<float> c, bool accumulate = false)
+    {
+        if (m == 0 || n == 0) return;
+        if (k == 0)
+        {
+            if (!accumulate) c[..(m * n)].Clear();
+            return;
+        }
+        Gemm.Multiply(transA, transB, m, n, k, 1f, a, transA ? m : k, b, transB ? k : n, accumulate ? 1f : 0f, c, n);
+    }
+
+    /// <summary>Float32 twin of <see cref="ModeProduct(double[], int[], int, double[], int, int, bool, out int[])"/>:
+    /// the same formula and the same GEMM calls, float32 accumulation.</summary>
+    public static float[] ModeProduct(float[] x, int[] dims, int n, float[] u, int uRows, int uCols, bool transpose, out int[] outDims)
+    {
+        int j = dims[n], i = transpose ? uCols : uRows;
+        if ((transpose ? uRows : uCols) != j) throw new ArgumentException($"mode-{n} product: factor is {uRows}×{uCols} but the tensor's axis {n} has {j} entries.");
+        int before = Product(dims, 0, n), after = Product(dims, n + 1, dims.Length);
+        outDims = (int[])dims.Clone();
+        outDims[n] = i;
+        float[] y = new float[before * i * after];
+        if (after == 1)
+        {
+            MatMul(false, !transpose, before, i, j, x, u, y);
+            return y;
+        }
+        for (int a = 0; a < before; a++)
+            MatMul(transpose, false, i, after, j, u, x.AsSpan(a * j * after, j * after), y.AsSpan(a * i * after, i * after));
+        return y;
+    }
+
+    /// <summary>Float32 twin of <see cref="ModeContract(double[], int[], double[], int[], int)"/>.</summary>
+    public static float[] ModeContract(float[] x, int[] xDims, float[] p, int[] pDims, int n)
+    {
+        int i = xDims[n], r = pDims[n];
+        int before = Product(xDims, 0, n), after = Product(xDims, n + 1, xDims.Length);
+        float[] d = new float[i * r];
+        if (after == 1)
+        {
+            MatMul(true, false, i, r, before, x, p, d);
+            return d;
+        }
+        for (int a = 0; a < before; a++)
+            MatMul(false, true, i, r, after, x.AsSpan(a * i * after, i * after), p.AsSpan(a * r * after, r * after), d, accumulate: true);
+        return d;
+    }
+
     /// <summary>Product of all entries of <paramref name="dims"/> in [from, to).</summary>
     public static int Product(int[] dims, int from, int to)
     {

@@ -43,6 +43,19 @@ internal static class FactorizedWeights
         else values.CopyTo(mirror.AsSpan<double>());
     }
 
+    /// <summary>Float32 twin of <see cref="WriteMirror(Tensor?, double[])"/> (float32 values into a float32 mirror
+    /// are copied as is; into a float64 mirror widened exactly).</summary>
+    public static void WriteMirror(Tensor? mirror, float[] values)
+    {
+        if (mirror is null || mirror.Length != values.Length || !mirror.IsContiguous) return;
+        if (mirror.DType == DType.Float32) values.CopyTo(mirror.AsSpan<float>());
+        else
+        {
+            Span<double> d = mirror.AsSpan<double>();
+            for (int i = 0; i < values.Length; i++) d[i] = values[i];
+        }
+    }
+
     /// <summary>Throws a readable error unless <paramref name="shape"/> is the shape the quantizer was initialised for.</summary>
     public static void CheckShape(string name, int[]? expected, ReadOnlySpan<int> shape)
     {
