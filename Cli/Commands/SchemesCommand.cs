@@ -22,7 +22,7 @@ public static class SchemesCommand
 
     public static Command Create()
     {
-        var json = new Option<bool>("--json") { Description = "One JSON object per scheme: name, description, provenance, section, hyperParameters." };
+        var json = new Option<bool>("--json") { Description = "One JSON object per scheme: name, description, provenance, section, hyperParameters (∞ written as null)." };
         var markdown = new Option<bool>("--markdown") { Description = "A Markdown table of the schemes (as in docs/schemes.md)." };
         var command = new Command("schemes", "List the binarization schemes, their provenance and hyper-parameters.") { json, markdown };
         command.SetAction(r => r.GetValue(markdown) ? RunMarkdown(Console.Out) : Run(r.GetValue(json), Console.Out));
@@ -56,7 +56,7 @@ public static class SchemesCommand
                 output.WriteLine(JsonSerializer.Serialize(new
                 {
                     name = s.Name, description = s.Description, provenance = s.ProvenanceTag, section = s.Section,
-                    hyperParameters = s.HyperParameters.Select(h => new { name = h.Name, @default = h.Default, min = Finite(h.Min), max = Finite(h.Max), description = h.Description }),
+                    hyperParameters = s.HyperParameters.Select(h => new { name = h.Name, @default = Finite(h.Default), min = Finite(h.Min), max = Finite(h.Max), description = h.Description }),
                 }));
                 continue;
             }
@@ -70,6 +70,6 @@ public static class SchemesCommand
         return 0;
     }
 
-    /// <summary>JSON has no infinity: an unbounded range end is written as null.</summary>
+    /// <summary>JSON has no infinity: an unbounded range end, or an infinite default (an unclipped STE), is written as null.</summary>
     private static double? Finite(double value) => double.IsFinite(value) ? value : null;
 }

@@ -34,6 +34,23 @@ public class SchemesDocsTests
         Assert.That(SchemeRegistry.Names.Any(n => n.Contains("floating", StringComparison.OrdinalIgnoreCase)), Is.False);
     }
 
+    [Test]
+    public void SchemesJson_EveryLineIsValidJson_ListingEverySchemeWithProvenance()
+    {
+        var text = new StringWriter();
+        Assert.That(SchemesCommand.Run(json: true, text), Is.Zero);
+        string[] lines = text.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        var names = new List<string>();
+        foreach (string line in lines)
+        {
+            using var doc = System.Text.Json.JsonDocument.Parse(line);
+            names.Add(doc.RootElement.GetProperty("name").GetString()!);
+            Assert.That(doc.RootElement.GetProperty("provenance").GetString(), Is.AnyOf("verified-code", "verified-doc", "standard-construction"));
+        }
+        Assert.That(names, Is.EquivalentTo(SchemeRegistry.Names));
+        Assert.That(names, Is.SupersetOf(new[] { "self-binarizing", "group-soft-binary", "group-sphere-relax", "vispa", "bayesbinn", "decomposed-matrix", "decomposed-tucker" }));
+    }
+
     private static string RepositoryRoot()
     {
         for (var dir = new DirectoryInfo(TestContext.CurrentContext.TestDirectory); dir is not null; dir = dir.Parent)
