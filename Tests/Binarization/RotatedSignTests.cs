@@ -205,3 +205,26 @@ public class RotatedSignTests
         Assert.That(r.Y, Is.EqualTo(Standardize(theta, 4).Select(z => z >= 0 ? 1.0 : -1.0).ToArray()));
     }
 }
+
+/// <summary>The RBNN angle initialisation decides whether the latent weights can learn at all.</summary>
+[TestFixture, Category("Binarization")]
+public class RotatedSignAngleTests
+{
+    private static double[] LatentGradient(double randomAngle)
+    {
+        SchemeInstance s = SchemeRegistry.Create("rbnn", new Dictionary<string, double> { ["random-angle"] = randomAngle });
+        s.OnProgress(new TrainingProgress(0, 0, 10, 100));
+        Tensor theta = Tensor.Uniform([4, 3, 2, 2], new Rng(3), -0.5, 0.5, dtype: DType.Float64, requiresGrad: true);
+        s.Weights!.Apply(theta).Backward(Tensor.Uniform([4, 3, 2, 2], new Rng(4), -1, 1, dtype: DType.Float64));
+        return theta.Grad!.ToDoubleArray();
+    }
+
+    [Test]
+    public void HalfPiAngle_IsASaddle_ThetaGetsNoGradient() =>
+        // dw2 = dw3·(1 − |sin φ|) = 0 at φ = π/2 (up to the rounding of sin(π/2) in floating point)
+        Assert.That(LatentGradient(0).Max(Math.Abs), Is.LessThan(1e-12));
+
+    [Test]
+    public void DefaultRandomAngle_LetsThetaLearn() =>
+        Assert.That(LatentGradient(1).Max(Math.Abs), Is.GreaterThan(1e-3));
+}
