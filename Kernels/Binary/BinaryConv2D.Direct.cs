@@ -25,7 +25,7 @@ public static unsafe partial class BinaryConv2D
     {
         int groupSize = TKernel.GroupSize;
         int wpp = BitPack.WordsPerPixel(s.InChannels), taps = s.KernelHeight * s.KernelWidth, steps = taps * wpp;
-        int groups = (s.OutChannels + groupSize - 1) / groupSize, stepWords = FilterLanes.WordsPerGroupStep(groupSize);
+        int groups = (s.OutChannels + groupSize - 1) / groupSize, stepWords = TKernel.StepWords;
         int paddedWidth = s.Width + 2 * s.Padding;
 
         (int[] rowClass, List<(int Start, int End)> rowRanges) = TapClasses(s.OutHeight, s.KernelHeight, s.Height, s.Stride, s.Padding);
@@ -36,7 +36,7 @@ public static unsafe partial class BinaryConv2D
         for (int ky = 0; ky < s.KernelHeight; ky++)
             for (int kx = 0; kx < s.KernelWidth; kx++)
                 for (int w = 0; w < wpp; w++)
-                    offsets[(ky * s.KernelWidth + kx) * wpp + w] = 2 * ((ky * paddedWidth + kx) * wpp + w);
+                    offsets[(ky * s.KernelWidth + kx) * wpp + w] = TKernel.WordFactor * ((ky * paddedWidth + kx) * wpp + w);
 
         ulong[] groupArray = ArrayPool<ulong>.Shared.Rent(groups * steps * stepWords);
         try
@@ -44,7 +44,7 @@ public static unsafe partial class BinaryConv2D
             fixed (ulong* pin = input, pw = weights, pg = groupArray)
             fixed (int* pBase = baseTable, pOffsets = offsets, pRow = rowClass, pCol = colClass)
             {
-                FilterLanes.PackGroups(pw, s.OutChannels, s.WeightWordsPerFilter, steps, groupSize, pg);
+                TKernel.PackGroups(pw, s.OutChannels, s.WeightWordsPerFilter, steps, pg);
                 var plan = new DirectPlan((nint)pin, (nint)pg, (nint)pBase, (nint)pOffsets, (nint)pRow, (nint)pCol,
                                           rowRanges.Count, colRanges.Count, groups, steps, (nint)scale, (nint)bias);
                 KernelThreads.For(s.Batch * s.OutHeight, 1, (start, end) => DirectRows<TKernel, TOutput>(plan, s, output, start, end));
@@ -55,6 +55,9 @@ public static unsafe partial class BinaryConv2D
             ArrayPool<ulong>.Shared.Return(groupArray);
         }
     }
+
+    /// <summary>Output pixels per tile handed to the output store (a 16×16 plane of 128 channels: 128 KB of ints, in L2).</summary>
+    private const int TilePixels = 256;
 
     /// <summary>Addresses and sizes shared by every thread of one <see cref="RunDirect"/> call (pinned by it).</summary>
     private readonly record struct DirectPlan(nint Input, nint Groups, nint BaseTable, nint Offsets, nint RowClass, nint ColClass,
@@ -69,30 +72,35 @@ public static unsafe partial class BinaryConv2D
         int groupSize = TKernel.GroupSize;
         int wpp = BitPack.WordsPerPixel(s.InChannels), ow = s.OutWidth, oh = s.OutHeight;
         int paddedWidth = s.Width + 2 * s.Padding, paddedHeight = s.Height + 2 * s.Padding;
-        int oPad = plan.GroupCount * groupSize, stepWords = FilterLanes.WordsPerGroupStep(groupSize);
-        nint pixelStride = 2 * (nint)s.Stride * wpp;
+        int oPad = plan.GroupCount * groupSize, stepWords = TKernel.StepWords, factor = TKernel.WordFactor;
+        nint pixelStride = factor * (nint)s.Stride * wpp;
         // zero slack past the image for the dropped pixels of a last partial block
-        int imageWords = paddedHeight * paddedWidth * wpp * 2, scratchWords = imageWords + (block * s.Stride + s.KernelWidth) * wpp * 2;
+        int imageWords = paddedHeight * paddedWidth * wpp * factor, scratchWords = imageWords + (block * s.Stride + s.KernelWidth) * wpp * factor;
         ulong[] scratchArray = ArrayPool<ulong>.Shared.Rent(scratchWords);
-        int[] tileArray = ArrayPool<int>.Shared.Rent(ow * oPad);
+        // Several output rows per tile, so that the NCHW store writes runs of TilePixels ints per channel plane
+        // instead of one row's: with one 16-pixel row per store, 128 planes took 64 bytes each and the store
+        // (write-allocate misses on 128 interleaved streams) cost a third of the 128-channel 16×16 layer.
+        int tileRows = Math.Clamp(TilePixels / Math.Max(1, ow), 1, oh);
+        int[] tileArray = ArrayPool<int>.Shared.Rent(tileRows * ow * oPad);
         ulong* totals = stackalloc ulong[FilterLanes.TotalsScratchWords];
-        int* counts = stackalloc int[block * FilterLanes.FiltersPerGroup512];
+        int* counts = stackalloc int[block * FilterLanes.MaxGroupSize];
         ulong* input = (ulong*)plan.Input, groups = (ulong*)plan.Groups;
         int* baseTable = (int*)plan.BaseTable, offsets = (int*)plan.Offsets, rowClass = (int*)plan.RowClass, colClass = (int*)plan.ColClass;
         fixed (ulong* scratch = scratchArray)
         fixed (int* tile = tileArray)
         {
             new Span<ulong>(scratch, scratchWords).Clear();
-            int image = -1;
+            int image = -1, tileStart = start;
             for (int row = start; row < end; row++)
             {
+                int* rowTile = tile + (nint)(row - tileStart) * ow * oPad;
                 int n = row / oh, y = row % oh;
                 if (n != image)
                 {
-                    SplitPaddedImage(input, s, n, scratch);
+                    PreparePaddedImage<TKernel>(input, s, n, scratch);
                     image = n;
                 }
-                ulong* rowBase = scratch + (nint)y * s.Stride * paddedWidth * wpp * 2;
+                ulong* rowBase = scratch + (nint)y * s.Stride * paddedWidth * wpp * factor;
                 for (int g = 0; g < plan.GroupCount; g++)
                 {
                     ulong* group = groups + (nint)g * plan.Steps * stepWords;
@@ -107,26 +115,31 @@ public static unsafe partial class BinaryConv2D
                             for (int f = 0; f < groupSize; f += 8)
                             {
                                 Vector256<int> dots = Vector256.Load(baseRow + colClass[x] * groupSize + f) - (Vector256.Load(counts + i * groupSize + f) << 1);
-                                dots.Store(tile + (nint)x * oPad + g * groupSize + f);
+                                dots.Store(rowTile + (nint)x * oPad + g * groupSize + f);
                             }
                         }
                     }
                 }
-                output.Store(s, row * ow, ow, tile, oPad, (float*)plan.Scale, (float*)plan.Bias);
+                if (row + 1 - tileStart == tileRows || row + 1 == end)
+                {
+                    output.Store(s, tileStart * ow, (row + 1 - tileStart) * ow, tile, oPad, (float*)plan.Scale, (float*)plan.Bias);
+                    tileStart = row + 1;
+                }
             }
         }
         ArrayPool<ulong>.Shared.Return(scratchArray);
         ArrayPool<int>.Shared.Return(tileArray);
     }
 
-    /// <summary>Copies image n into the padded scratch (its border stays zero), each word split into its
-    /// low and high nibbles (<see cref="FilterLanes.Split"/>).</summary>
-    private static void SplitPaddedImage(ulong* input, in BinaryConv2DShape s, int n, ulong* scratch)
+    /// <summary>Copies image n into the padded scratch (its border stays zero) in the kernel's activation layout
+    /// (split into low and high nibbles, <see cref="FilterLanes.Split"/>, or raw).</summary>
+    private static void PreparePaddedImage<TKernel>(ulong* input, in BinaryConv2DShape s, int n, ulong* scratch)
+        where TKernel : struct, FilterLanes.IKernel
     {
         int wpp = BitPack.WordsPerPixel(s.InChannels), paddedWidth = s.Width + 2 * s.Padding, rowWords = s.Width * wpp;
         for (int iy = 0; iy < s.Height; iy++)
-            FilterLanes.Split(input + ((nint)n * s.Height + iy) * rowWords,
-                              scratch + ((nint)(iy + s.Padding) * paddedWidth + s.Padding) * wpp * 2, rowWords);
+            TKernel.PrepareActivations(input + ((nint)n * s.Height + iy) * rowWords,
+                                       scratch + ((nint)(iy + s.Padding) * paddedWidth + s.Padding) * wpp * TKernel.WordFactor, rowWords);
     }
 
     /// <summary>For each output coordinate along one axis, the range [start, end) of kernel taps that fall inside

@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Runtime.CompilerServices;
 using System.Numerics;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
@@ -138,7 +139,6 @@ public static unsafe partial class BinaryConv2D
         public void Store(in BinaryConv2DShape s, int first, int rows, int* dots, int ld, float* scale, float* bias)
         {
             int plane = s.OutHeight * s.OutWidth, channels = s.OutChannels;
-            Vector256<int>* columns = stackalloc Vector256<int>[8];
             for (int r0 = 0; r0 < rows;)
             {
                 int image = (first + r0) / plane, pixel = (first + r0) % plane, run = Math.Min(rows - r0, plane - pixel);
@@ -149,8 +149,7 @@ public static unsafe partial class BinaryConv2D
                     int r = 0;
                     for (; r + 8 <= run; r += 8)
                     {
-                        Transpose8x8(dots + (nint)(r0 + r) * ld + o, ld, columns);
-                        for (int c = 0; c < 8; c++) columns[c].Store(plane0 + (nint)(o + c) * plane + r);
+                        Transpose8x8Store(dots + (nint)(r0 + r) * ld + o, ld, plane0 + (nint)o * plane + r, plane);
                     }
                     for (int c = 0; c < 8; c++)
                         for (int rr = r; rr < run; rr++) plane0[(nint)(o + c) * plane + rr] = dots[(nint)(r0 + rr) * ld + o + c];
@@ -238,6 +237,35 @@ public static unsafe partial class BinaryConv2D
         columns[7] = Avx2.Permute2x128(u3, u7, 0x31);
     }
 
+    /// <summary><see cref="Transpose8x8"/> stored straight to 8 rows of <paramref name="destination"/>
+    /// (<c>destination[c·stride + r] = source[r·ld + c]</c>), inlined so the columns never go through memory.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Transpose8x8Store(int* source, int ld, int* destination, int stride)
+    {
+        if (!Avx2.IsSupported)
+        {
+            for (int c = 0; c < 8; c++)
+                for (int r = 0; r < 8; r++) destination[(nint)c * stride + r] = source[(nint)r * ld + c];
+            return;
+        }
+        Vector256<int> r0 = Vector256.Load(source), r1 = Vector256.Load(source + ld), r2 = Vector256.Load(source + 2 * ld), r3 = Vector256.Load(source + 3 * ld);
+        Vector256<int> r4 = Vector256.Load(source + 4 * ld), r5 = Vector256.Load(source + 5 * ld), r6 = Vector256.Load(source + 6 * ld), r7 = Vector256.Load(source + 7 * ld);
+        Vector256<int> t0 = Avx2.UnpackLow(r0, r1), t1 = Avx2.UnpackHigh(r0, r1), t2 = Avx2.UnpackLow(r2, r3), t3 = Avx2.UnpackHigh(r2, r3);
+        Vector256<int> t4 = Avx2.UnpackLow(r4, r5), t5 = Avx2.UnpackHigh(r4, r5), t6 = Avx2.UnpackLow(r6, r7), t7 = Avx2.UnpackHigh(r6, r7);
+        Vector256<int> u0 = Avx2.UnpackLow(t0.AsInt64(), t2.AsInt64()).AsInt32(), u1 = Avx2.UnpackHigh(t0.AsInt64(), t2.AsInt64()).AsInt32();
+        Vector256<int> u2 = Avx2.UnpackLow(t1.AsInt64(), t3.AsInt64()).AsInt32(), u3 = Avx2.UnpackHigh(t1.AsInt64(), t3.AsInt64()).AsInt32();
+        Vector256<int> u4 = Avx2.UnpackLow(t4.AsInt64(), t6.AsInt64()).AsInt32(), u5 = Avx2.UnpackHigh(t4.AsInt64(), t6.AsInt64()).AsInt32();
+        Vector256<int> u6 = Avx2.UnpackLow(t5.AsInt64(), t7.AsInt64()).AsInt32(), u7 = Avx2.UnpackHigh(t5.AsInt64(), t7.AsInt64()).AsInt32();
+        Avx2.Permute2x128(u0, u4, 0x20).Store(destination);
+        Avx2.Permute2x128(u1, u5, 0x20).Store(destination + stride);
+        Avx2.Permute2x128(u2, u6, 0x20).Store(destination + 2 * (nint)stride);
+        Avx2.Permute2x128(u3, u7, 0x20).Store(destination + 3 * (nint)stride);
+        Avx2.Permute2x128(u0, u4, 0x31).Store(destination + 4 * (nint)stride);
+        Avx2.Permute2x128(u1, u5, 0x31).Store(destination + 5 * (nint)stride);
+        Avx2.Permute2x128(u2, u6, 0x31).Store(destination + 6 * (nint)stride);
+        Avx2.Permute2x128(u3, u7, 0x31).Store(destination + 7 * (nint)stride);
+    }
+
     /// <summary>Sign bits of <c>scale·dot + bias</c>, 8 channels per compare on the vector paths. Both forms are
     /// branch-free: the signs are data, and a branch per channel mispredicted half the time.</summary>
     private readonly struct PackedSignOutput(ulong* output, bool vectorized) : ITileOutput
@@ -287,7 +315,7 @@ public static unsafe partial class BinaryConv2D
             }
             if (path == SimdPath.Vector512)
             {
-                RunDirect<FilterLanes.Kernel512, TOutput>(input, weights, s, output, scale, bias, tapPrefix);
+                RunDirect<FilterLanes.KernelCsa512, TOutput>(input, weights, s, output, scale, bias, tapPrefix);
                 return;
             }
             fixed (ulong* pin = input, pw = weights)

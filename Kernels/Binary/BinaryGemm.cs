@@ -15,7 +15,9 @@ namespace BinaryGrad.Kernels.Binary;
 /// are row-major [M × N].</para>
 /// <para><b>Paths</b> (<see cref="Simd.Path"/>): Vector256 puts 8 rows of B in the 64-bit lanes of two vectors and
 /// broadcasts each word of A against them (<see cref="FilterLanes"/>: pre-split nibbles, 6 ops per 256 bits, no
-/// horizontal sums), Vector512 likewise with 16 rows of B; with fewer than 4 rows of A both count along K with
+/// horizontal sums); Vector512 puts 16 rows of B in two 512-bit vectors and counts with Harley–Seal carry-save adders
+/// across K (<see cref="FilterLanes.BlockCsa512"/>: 29 ops per 8 × 512 bits, one <c>vpternlogq</c> per adder half);
+/// with fewer than 4 rows of A both count along K with
 /// nibble-lookup byte counts (<see cref="BitCount"/>). Scalar uses hardware <c>popcnt</c>. All three are exact, so all agree
 /// bit for bit with the scalar <c>Reference</c>. Work is split over rows of A with <see cref="KernelThreads"/>.</para>
 /// </remarks>
@@ -95,7 +97,7 @@ public static unsafe partial class BinaryGemm
         SimdPath path = Simd.Path;
         if (path != SimdPath.Scalar && stride > 0 && m >= FilterLanes.PixelsPerBlock) // fewer rows would waste lanes
         {
-            if (path == SimdPath.Vector512) RunFilterLanes<FilterLanes.Kernel512, TEpilogue>(a, b, m, n, stride, epilogue);
+            if (path == SimdPath.Vector512) RunFilterLanes<FilterLanes.KernelCsa512, TEpilogue>(a, b, m, n, stride, epilogue);
             else RunFilterLanes<FilterLanes.Kernel256, TEpilogue>(a, b, m, n, stride, epilogue);
             return;
         }
@@ -104,19 +106,20 @@ public static unsafe partial class BinaryGemm
             CountMismatches((ulong*)pa, (ulong*)pb, start, end, n, stride, path, epilogue));
     }
 
-    /// <summary>Vector256 path: B's rows grouped 8 per lane set (<see cref="FilterLanes.PackGroups"/>, split over the
-    /// threads), then each thread splits chunks of its A rows into nibble halves (a chunk stays in L2) and runs every
-    /// group (in L1) over the chunk, 4 rows per <see cref="FilterLanes.Block256"/>. Rows past the chunk in a last
+    /// <summary>Filter-lane paths: B's rows grouped 8 (Vector256) or 16 (Vector512) per lane set
+    /// (<c>TKernel.PackGroups</c>, split over the threads), then each thread prepares chunks of its A rows in the
+    /// kernel's layout (nibble halves, or raw words; a chunk stays in L2) and runs every group (in L1) over the chunk,
+    /// 4 rows per <c>TKernel.Block</c>. Rows past the chunk in a last
     /// partial block read zero slack rows and are dropped, as are lanes past n.</summary>
     private static void RunFilterLanes<TKernel, TEpilogue>(ulong* a, ulong* b, int m, int n, int stride, TEpilogue epilogue)
         where TKernel : struct, FilterLanes.IKernel
         where TEpilogue : struct, IMismatchEpilogue
     {
         int groupSize = TKernel.GroupSize;
-        int groups = (n + groupSize - 1) / groupSize, groupWords = stride * FilterLanes.WordsPerGroupStep(groupSize);
+        int groups = (n + groupSize - 1) / groupSize, groupWords = stride * TKernel.StepWords;
         ulong[] groupArray = ArrayPool<ulong>.Shared.Rent(groups * groupWords);
         int[] offsets = new int[stride];
-        for (int j = 0; j < stride; j++) offsets[j] = 2 * j;
+        for (int j = 0; j < stride; j++) offsets[j] = TKernel.WordFactor * j;
         try
         {
             fixed (ulong* pg = groupArray)
@@ -124,8 +127,8 @@ public static unsafe partial class BinaryGemm
             {
                 nint pa = (nint)a, pb = (nint)b, grouped = (nint)pg, offsetAddress = (nint)po;
                 KernelThreads.For(groups, 1, (g0, g1) =>
-                    FilterLanes.PackGroups((ulong*)pb + (nint)g0 * groupSize * stride, Math.Min(n, g1 * groupSize) - g0 * groupSize,
-                                           stride, stride, groupSize, (ulong*)grouped + (nint)g0 * groupWords));
+                    TKernel.PackGroups((ulong*)pb + (nint)g0 * groupSize * stride, Math.Min(n, g1 * groupSize) - g0 * groupSize,
+                                       stride, stride, (ulong*)grouped + (nint)g0 * groupWords));
                 KernelThreads.For(m, FilterLanes.PixelsPerBlock, (start, end) =>
                     FilterLaneRows<TKernel, TEpilogue>((ulong*)pa, (ulong*)grouped, (int*)offsetAddress, start, end, n, stride, epilogue));
             }
@@ -143,24 +146,25 @@ public static unsafe partial class BinaryGemm
         const int block = FilterLanes.PixelsPerBlock;
         int groupSize = TKernel.GroupSize;
         const int chunkBytes = 128 * 1024;
-        int groups = (n + groupSize - 1) / groupSize, groupWords = stride * FilterLanes.WordsPerGroupStep(groupSize);
+        int groups = (n + groupSize - 1) / groupSize, groupWords = stride * TKernel.StepWords;
         int chunkRows = Math.Max(block, chunkBytes / (16 * stride) / block * block);
-        ulong[] scratchArray = ArrayPool<ulong>.Shared.Rent((chunkRows + block) * 2 * stride);
+        int factor = TKernel.WordFactor;
+        ulong[] scratchArray = ArrayPool<ulong>.Shared.Rent((chunkRows + block) * factor * stride);
         ulong* totals = stackalloc ulong[FilterLanes.TotalsScratchWords];
-        int* counts = stackalloc int[block * FilterLanes.FiltersPerGroup512];
+        int* counts = stackalloc int[block * FilterLanes.MaxGroupSize];
         fixed (ulong* scratch = scratchArray)
         {
             for (int r0 = start; r0 < end; r0 += chunkRows)
             {
                 int rows = Math.Min(chunkRows, end - r0);
-                FilterLanes.Split(a + (nint)r0 * stride, scratch, rows * stride);
-                new Span<ulong>(scratch + (nint)rows * 2 * stride, block * 2 * stride).Clear(); // slack rows
+                TKernel.PrepareActivations(a + (nint)r0 * stride, scratch, rows * stride);
+                new Span<ulong>(scratch + (nint)rows * factor * stride, block * factor * stride).Clear(); // slack rows
                 for (int g = 0; g < groups; g++)
                 {
                     int col = g * groupSize, cols = Math.Min(groupSize, n - col);
                     for (int i0 = 0; i0 < rows; i0 += block)
                     {
-                        TKernel.Block(scratch + (nint)i0 * 2 * stride, 2 * stride, offsets, stride,
+                        TKernel.Block(scratch + (nint)i0 * factor * stride, factor * stride, offsets, stride,
                                       grouped + (nint)g * groupWords, totals, counts);
                         int valid = Math.Min(block, rows - i0);
                         for (int i = 0; i < valid; i++)

@@ -6,7 +6,9 @@ namespace BinaryGrad.Kernels.Binary;
 
 /// <summary>XOR-popcount with one filter per 64-bit vector lane: the activation word is broadcast to every lane and
 /// XORed with the same word of 4 (Vector256) or 8 (Vector512) different filters at once, so every lane accumulates
-/// one output's mismatch count and no horizontal sum is ever needed.</summary>
+/// one output's mismatch count and no horizontal sum is ever needed. The Vector256 kernel (<see cref="Block256"/>)
+/// counts by nibble lookup on pre-split words, described below; the Vector512 kernel counts by carry-save addition on
+/// raw words (<see cref="BlockCsa512"/>, FilterLanes.Csa.cs).</summary>
 /// <remarks>
 /// <para><b>Why lanes = filters.</b> The classic layout puts consecutive words of one dot product in one vector
 /// and sums the vector horizontally at the end. A binary 3×3 convolution over 128 channels has only 18 words per
@@ -30,13 +32,10 @@ namespace BinaryGrad.Kernels.Binary;
 /// reaches both. Step j of pixel p reads <c>x + base(p) + offset[j]</c>; a GEMM uses <c>offset[j] = 2j</c>,
 /// a convolution the tap and word of step j in a zero-padded image.</para>
 /// </remarks>
-internal static unsafe class FilterLanes
+internal static unsafe partial class FilterLanes
 {
     /// <summary>Filters per group on the Vector256 path: two vectors of four 64-bit lanes.</summary>
     internal const int FiltersPerGroup256 = 8;
-
-    /// <summary>Filters per group on the Vector512 path: two vectors of eight 64-bit lanes.</summary>
-    internal const int FiltersPerGroup512 = 16;
 
     /// <summary>Pixels (rows of the activation side) per register block: 4 pixels × 2 filter vectors = 8 byte
     /// accumulators, plus the table, 4 weight vectors and 2 broadcasts, within the 16 vector registers.</summary>
@@ -151,58 +150,6 @@ internal static unsafe class FilterLanes
         for (int i = 0; i < 4; i++) (totals[2 * i] | (totals[2 * i + 1] << 32)).AsInt32().Store(counts + 8 * i);
     }
 
-    /// <summary><see cref="Block256"/> on 512-bit vectors: 4 pixels against the 16 filters of a
-    /// <see cref="FiltersPerGroup512"/> group (<c>counts[16i..16i+15]</c>). <c>vpshufb zmm</c> needs AVX-512BW;
-    /// without it the portable shuffle gives the same bytes (slowly: that is the forced, emulated path of tests).</summary>
-    internal static void Block512(ulong* x0, nint pixelStride, int* offsets, int steps, ulong* group,
-                                  ulong* totalsScratch, int* counts)
-    {
-        Vector512<ulong>* totals = (Vector512<ulong>*)totalsScratch;
-        Vector512<byte> table = NibbleCounts512();
-        for (int k = 0; k < 8; k++) totals[k] = default;
-        ulong* x1 = x0 + pixelStride, x2 = x1 + pixelStride, x3 = x2 + pixelStride;
-        int chunk = ChunkLength(steps);
-        for (int j0 = 0; j0 < steps; j0 += chunk)
-        {
-            int j1 = Math.Min(steps, j0 + chunk);
-            Vector512<byte> a0e = default, a0o = default, a1e = default, a1o = default;
-            Vector512<byte> a2e = default, a2o = default, a3e = default, a3o = default;
-            for (int j = j0; j < j1; j++)
-            {
-                nint off = offsets[j];
-                Vector512<byte>* w = (Vector512<byte>*)(group + (nint)j * 32);
-                Vector512<byte> even = w[0], odd = w[1];
-                Vector512<byte> x = Vector512.Create(x0[off]).AsByte();
-                a0e += Lookup(table, x ^ even); a0o += Lookup(table, x ^ odd);
-                x = Vector512.Create(x1[off]).AsByte();
-                a1e += Lookup(table, x ^ even); a1o += Lookup(table, x ^ odd);
-                x = Vector512.Create(x2[off]).AsByte();
-                a2e += Lookup(table, x ^ even); a2o += Lookup(table, x ^ odd);
-                x = Vector512.Create(x3[off]).AsByte();
-                a3e += Lookup(table, x ^ even); a3o += Lookup(table, x ^ odd);
-                even = w[2];
-                odd = w[3];
-                x = Vector512.Create(x0[off + 1]).AsByte();
-                a0e += Lookup(table, x ^ even); a0o += Lookup(table, x ^ odd);
-                x = Vector512.Create(x1[off + 1]).AsByte();
-                a1e += Lookup(table, x ^ even); a1o += Lookup(table, x ^ odd);
-                x = Vector512.Create(x2[off + 1]).AsByte();
-                a2e += Lookup(table, x ^ even); a2o += Lookup(table, x ^ odd);
-                x = Vector512.Create(x3[off + 1]).AsByte();
-                a3e += Lookup(table, x ^ even); a3o += Lookup(table, x ^ odd);
-            }
-            totals[0] += BitCount.SumBytes(a0e);
-            totals[1] += BitCount.SumBytes(a0o);
-            totals[2] += BitCount.SumBytes(a1e);
-            totals[3] += BitCount.SumBytes(a1o);
-            totals[4] += BitCount.SumBytes(a2e);
-            totals[5] += BitCount.SumBytes(a2o);
-            totals[6] += BitCount.SumBytes(a3e);
-            totals[7] += BitCount.SumBytes(a3o);
-        }
-        for (int i = 0; i < 4; i++) (totals[2 * i] | (totals[2 * i + 1] << 32)).AsInt32().Store(counts + 16 * i);
-    }
-
     /// <summary>Equal chunks of at most <see cref="MaxStepsPerChunk"/> steps (64 steps: 22 + 21 + 21, not 31 + 31 + 2).</summary>
     private static int ChunkLength(int steps)
     {
@@ -213,14 +160,29 @@ internal static unsafe class FilterLanes
     /// <summary>ulongs of scratch a block needs for its cross-chunk sums: 8 vectors of the widest path.</summary>
     internal const int TotalsScratchWords = 8 * 8;
 
-    /// <summary>One of the two block kernels, chosen once per call by the drivers (a generic parameter, so the
+    /// <summary>The widest group of any kernel (counts scratch is <see cref="PixelsPerBlock"/> times this).</summary>
+    internal const int MaxGroupSize = 16;
+
+    /// <summary>One of the block kernels (<see cref="Kernel256"/>, <see cref="KernelCsa512"/>), chosen once per call by the drivers (a generic parameter, so the
     /// call is direct).</summary>
     internal interface IKernel
     {
         /// <summary>Filters per group: two vectors of 64-bit lanes.</summary>
         static abstract int GroupSize { get; }
 
-        /// <summary><see cref="Block256"/> or <see cref="Block512"/>.</summary>
+        /// <summary>ulongs an activation word occupies once prepared: 2 when split into nibble halves, 1 raw.</summary>
+        static abstract int WordFactor { get; }
+
+        /// <summary>ulongs of one group per step.</summary>
+        static abstract int StepWords { get; }
+
+        /// <summary>Interleaves filters into this kernel's group layout (lanes past <c>count</c> zero).</summary>
+        static abstract void PackGroups(ulong* filters, int count, int rowStride, int steps, ulong* groups);
+
+        /// <summary>Writes <c>words</c> activation words in this kernel's layout (<see cref="WordFactor"/> ulongs each).</summary>
+        static abstract void PrepareActivations(ulong* source, ulong* destination, int words);
+
+        /// <summary><see cref="Block256"/> or <see cref="BlockCsa512"/>.</summary>
         static abstract void Block(ulong* x0, nint pixelStride, int* offsets, int steps, ulong* group, ulong* totalsScratch, int* counts);
     }
 
@@ -229,31 +191,23 @@ internal static unsafe class FilterLanes
     {
         public static int GroupSize => FiltersPerGroup256;
 
+        public static int WordFactor => 2;
+
+        public static int StepWords => WordsPerGroupStep(FiltersPerGroup256);
+
+        public static void PackGroups(ulong* filters, int count, int rowStride, int steps, ulong* groups) =>
+            FilterLanes.PackGroups(filters, count, rowStride, steps, FiltersPerGroup256, groups);
+
+        public static void PrepareActivations(ulong* source, ulong* destination, int words) => Split(source, destination, words);
+
         public static void Block(ulong* x0, nint pixelStride, int* offsets, int steps, ulong* group, ulong* totalsScratch, int* counts) =>
             Block256(x0, pixelStride, offsets, steps, group, totalsScratch, counts);
-    }
-
-    /// <summary>The Vector512 kernel (<see cref="Block512"/>).</summary>
-    internal readonly struct Kernel512 : IKernel
-    {
-        public static int GroupSize => FiltersPerGroup512;
-
-        public static void Block(ulong* x0, nint pixelStride, int* offsets, int steps, ulong* group, ulong* totalsScratch, int* counts) =>
-            Block512(x0, pixelStride, offsets, steps, group, totalsScratch, counts);
     }
 
     /// <summary>Popcount (0..4) of each byte holding a nibble value 0..15.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector256<byte> Lookup(Vector256<byte> table, Vector256<byte> nibbles) =>
         Avx2.IsSupported ? Avx2.Shuffle(table, nibbles) : Vector256.Shuffle(table, nibbles); // indices < 16: same bytes
-
-    /// <summary>Popcount (0..4) of each byte holding a nibble value 0..15 (table repeated in all four 128-bit lanes).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector512<byte> Lookup(Vector512<byte> table, Vector512<byte> nibbles) =>
-        Avx512BW.IsSupported ? Avx512BW.Shuffle(table, nibbles) : Vector512.Shuffle(table, nibbles);
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector512<byte> NibbleCounts512() => Vector512.Create(NibbleCounts256(), NibbleCounts256());
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector256<byte> NibbleCounts256() =>

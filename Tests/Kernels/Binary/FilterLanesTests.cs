@@ -10,30 +10,43 @@ namespace BinaryGrad.Tests.Kernels.Binary;
 [TestFixture, Category("Kernels")]
 public unsafe class FilterLanesTests
 {
-    /// <summary>Block256 natively; Block512 through the portable shuffle when AVX-512BW is absent (emulated).</summary>
+    /// <summary>Block256 (nibble lookup on split words) and BlockCsa512 (carry-save adders on raw words; the portable
+    /// bitwise form when AVX-512F is absent). Step counts cover no carry-save block (1, 5), whole blocks (8, 64), blocks
+    /// plus a tail (18, 31, 63) and more than one byte-sum chunk of either kernel (250 = 31 blocks of 8 + 2).</summary>
     [Test]
-    public void Block_EqualsPopcountOfXorPerPixelAndFilter([Values(1, 5, 31, 32, 63)] int steps, [Values(8, 5)] int filters,
+    public void Block_EqualsPopcountOfXorPerPixelAndFilter([Values(1, 5, 8, 18, 31, 32, 63, 64, 250)] int steps, [Values(8, 5)] int filters,
                                                            [Values(256, 512)] int bits)
     {
-        int groupSize = bits == 256 ? FilterLanes.FiltersPerGroup256 : FilterLanes.FiltersPerGroup512;
-        filters = bits == 256 ? filters : filters * 2 - 1; // 16 and 9 of a 16-filter group
+        bool csa = bits == 512;
+        int groupSize = csa ? FilterLanes.FiltersPerGroupCsa : FilterLanes.FiltersPerGroup256, factor = csa ? 1 : 2;
+        filters = csa ? filters * 2 - 1 : filters; // 15 and 9 of a 16-filter group
         var random = new Random(steps * 10 + filters);
-        const int pixelStride = 2 * 7, pixels = FilterLanes.PixelsPerBlock;
-        int[] offsets = Enumerable.Range(0, steps).Select(j => 2 * (3 * j + random.Next(3))).ToArray(); // distinct, increasing
-        int span = offsets[^1] + 2 + (pixels - 1) * pixelStride;
-        ulong[] raw = Enumerable.Range(0, span / 2).Select(_ => (ulong)random.NextInt64() ^ ((ulong)random.Next() << 40)).ToArray();
+        const int wordStride = 7, pixels = FilterLanes.PixelsPerBlock;
+        int[] wordOffsets = Enumerable.Range(0, steps).Select(j => 3 * j + random.Next(3)).ToArray(); // distinct, increasing
+        int rawWords = wordOffsets[^1] + 1 + (pixels - 1) * wordStride;
+        ulong[] raw = Enumerable.Range(0, rawWords).Select(_ => (ulong)random.NextInt64() ^ ((ulong)random.Next() << 40)).ToArray();
         ulong[] weights = Enumerable.Range(0, filters * steps).Select(_ => (ulong)random.NextInt64() * 3).ToArray();
-        ulong[] split = new ulong[span], groups = new ulong[steps * FilterLanes.WordsPerGroupStep(groupSize)], totals = new ulong[FilterLanes.TotalsScratchWords];
+        ulong[] prepared = new ulong[rawWords * factor], totals = new ulong[FilterLanes.TotalsScratchWords];
+        ulong[] groups = new ulong[steps * (csa ? FilterLanes.KernelCsa512.StepWords : FilterLanes.Kernel256.StepWords)];
+        int[] offsets = [.. wordOffsets.Select(o => factor * o)];
         int[] counts = new int[pixels * groupSize];
-        fixed (ulong* pRaw = raw, pSplit = split, pW = weights, pG = groups)
+        fixed (ulong* pRaw = raw, pPrepared = prepared, pW = weights, pG = groups)
         fixed (int* pOff = offsets)
         fixed (ulong* pTotals = totals)
         fixed (int* pCounts = counts)
         {
-            FilterLanes.Split(pRaw, pSplit, raw.Length);
-            FilterLanes.PackGroups(pW, filters, steps, steps, groupSize, pG);
-            if (bits == 256) FilterLanes.Block256(pSplit, pixelStride, pOff, steps, pG, pTotals, pCounts);
-            else FilterLanes.Block512(pSplit, pixelStride, pOff, steps, pG, pTotals, pCounts);
+            if (csa)
+            {
+                FilterLanes.KernelCsa512.PrepareActivations(pRaw, pPrepared, raw.Length);
+                FilterLanes.KernelCsa512.PackGroups(pW, filters, steps, steps, pG);
+                FilterLanes.KernelCsa512.Block(pPrepared, wordStride, pOff, steps, pG, pTotals, pCounts);
+            }
+            else
+            {
+                FilterLanes.Kernel256.PrepareActivations(pRaw, pPrepared, raw.Length);
+                FilterLanes.Kernel256.PackGroups(pW, filters, steps, steps, pG);
+                FilterLanes.Kernel256.Block(pPrepared, 2 * wordStride, pOff, steps, pG, pTotals, pCounts);
+            }
         }
         for (int p = 0; p < pixels; p++)
             for (int f = 0; f < groupSize; f++)
@@ -41,11 +54,25 @@ public unsafe class FilterLanesTests
                 int expected = 0;
                 for (int j = 0; j < steps; j++)
                 {
-                    ulong x = raw[(p * pixelStride + offsets[j]) / 2], w = f < filters ? weights[f * steps + j] : 0;
+                    ulong x = raw[p * wordStride + wordOffsets[j]], w = f < filters ? weights[f * steps + j] : 0;
                     expected += BitOperations.PopCount(x ^ w);
                 }
                 Assert.That(counts[p * groupSize + f], Is.EqualTo(expected), $"pixel {p} filter {f}");
             }
+    }
+
+    /// <summary>All-ones words against zero weights: every step adds 64 per lane, the largest counts the carry-save
+    /// counters and byte sums can meet (ones, twos, fours all set; eights bytes at their 248 limit at 31 blocks).</summary>
+    [Test]
+    public void BlockCsa512_SaturatedInputs_CountEveryBit([Values(7, 8, 248, 255)] int steps)
+    {
+        ulong[] x = [.. Enumerable.Repeat(ulong.MaxValue, steps + 3)], groups = new ulong[steps * FilterLanes.FiltersPerGroupCsa];
+        ulong[] totals = new ulong[FilterLanes.TotalsScratchWords];
+        int[] offsets = [.. Enumerable.Range(0, steps)], counts = new int[FilterLanes.PixelsPerBlock * FilterLanes.FiltersPerGroupCsa];
+        fixed (ulong* px = x, pg = groups, pt = totals)
+        fixed (int* po = offsets, pc = counts)
+            FilterLanes.BlockCsa512(px, 1, po, steps, pg, pt, pc);
+        Assert.That(counts, Is.All.EqualTo(64 * steps));
     }
 
     [Test]
