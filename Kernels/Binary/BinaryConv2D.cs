@@ -149,7 +149,7 @@ public static unsafe partial class BinaryConv2D
                     int r = 0;
                     for (; r + 8 <= run; r += 8)
                     {
-                        Transpose8x8Store(dots + (nint)(r0 + r) * ld + o, ld, plane0 + (nint)o * plane + r, plane);
+                        Transpose8x8(dots + (nint)(r0 + r) * ld + o, ld, new IntColumns(plane0 + (nint)o * plane + r, plane));
                     }
                     for (int c = 0; c < 8; c++)
                         for (int rr = r; rr < run; rr++) plane0[(nint)(o + c) * plane + rr] = dots[(nint)(r0 + rr) * ld + o + c];
@@ -172,7 +172,6 @@ public static unsafe partial class BinaryConv2D
         public void Store(in BinaryConv2DShape s, int first, int rows, int* dots, int ld, float* scale, float* bias)
         {
             int plane = s.OutHeight * s.OutWidth, channels = s.OutChannels;
-            Vector256<int>* columns = stackalloc Vector256<int>[8];
             for (int r0 = 0; r0 < rows;)
             {
                 int image = (first + r0) / plane, pixel = (first + r0) % plane, run = Math.Min(rows - r0, plane - pixel);
@@ -183,12 +182,7 @@ public static unsafe partial class BinaryConv2D
                     int r = 0;
                     for (; r + 8 <= run; r += 8)
                     {
-                        Transpose8x8(dots + (nint)(r0 + r) * ld + o, ld, columns);
-                        for (int c = 0; c < 8; c++)
-                        {
-                            Vector256<float> y = Vector256.Multiply(Vector256.Create(scale[o + c]), Vector256.ConvertToSingle(columns[c]));
-                            Vector256.Add(y, Vector256.Create(bias[o + c])).Store(plane0 + (nint)(o + c) * plane + r);
-                        }
+                        Transpose8x8(dots + (nint)(r0 + r) * ld + o, ld, new AffineColumns(plane0 + (nint)o * plane + r, plane, scale + o, bias + o));
                     }
                     for (int c = 0; c < 8; c++)
                         for (int rr = r; rr < run; rr++)
@@ -206,16 +200,18 @@ public static unsafe partial class BinaryConv2D
         }
     }
 
-    /// <summary>Transposes the 8×8 int block at <paramref name="source"/> (row stride <paramref name="ld"/>):
-    /// <c>columns[c][r] = source[r·ld + c]</c>. Three rounds of AVX2 unpacks and lane permutes (24 shuffles for
-    /// 64 values); without AVX2 a plain gather.</summary>
-    private static void Transpose8x8(int* source, int ld, Vector256<int>* columns)
+    /// <summary>Transposes the 8×8 int block at <paramref name="source"/> (row stride <paramref name="ld"/>) and hands
+    /// column c (<c>column[r] = source[r·ld + c]</c>) to <paramref name="sink"/>. Three rounds of AVX2 unpacks and lane
+    /// permutes (24 shuffles for 64 values); without AVX2 a plain gather. Inlined with the sink (a struct), so the
+    /// columns stay in registers.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Transpose8x8<TSink>(int* source, int ld, TSink sink) where TSink : struct, IColumnSink
     {
         if (!Avx2.IsSupported)
         {
             for (int c = 0; c < 8; c++)
-                columns[c] = Vector256.Create(source[c], source[ld + c], source[2 * ld + c], source[3 * ld + c],
-                                              source[4 * ld + c], source[5 * ld + c], source[6 * ld + c], source[7 * ld + c]);
+                sink.Column(c, Vector256.Create(source[c], source[ld + c], source[2 * ld + c], source[3 * ld + c],
+                                                source[4 * ld + c], source[5 * ld + c], source[6 * ld + c], source[7 * ld + c]));
             return;
         }
         Vector256<int> r0 = Vector256.Load(source), r1 = Vector256.Load(source + ld), r2 = Vector256.Load(source + 2 * ld), r3 = Vector256.Load(source + 3 * ld);
@@ -227,43 +223,37 @@ public static unsafe partial class BinaryConv2D
         Vector256<int> u2 = Avx2.UnpackLow(t1.AsInt64(), t3.AsInt64()).AsInt32(), u3 = Avx2.UnpackHigh(t1.AsInt64(), t3.AsInt64()).AsInt32();
         Vector256<int> u4 = Avx2.UnpackLow(t4.AsInt64(), t6.AsInt64()).AsInt32(), u5 = Avx2.UnpackHigh(t4.AsInt64(), t6.AsInt64()).AsInt32();
         Vector256<int> u6 = Avx2.UnpackLow(t5.AsInt64(), t7.AsInt64()).AsInt32(), u7 = Avx2.UnpackHigh(t5.AsInt64(), t7.AsInt64()).AsInt32();
-        columns[0] = Avx2.Permute2x128(u0, u4, 0x20);
-        columns[1] = Avx2.Permute2x128(u1, u5, 0x20);
-        columns[2] = Avx2.Permute2x128(u2, u6, 0x20);
-        columns[3] = Avx2.Permute2x128(u3, u7, 0x20);
-        columns[4] = Avx2.Permute2x128(u0, u4, 0x31);
-        columns[5] = Avx2.Permute2x128(u1, u5, 0x31);
-        columns[6] = Avx2.Permute2x128(u2, u6, 0x31);
-        columns[7] = Avx2.Permute2x128(u3, u7, 0x31);
+        sink.Column(0, Avx2.Permute2x128(u0, u4, 0x20));
+        sink.Column(1, Avx2.Permute2x128(u1, u5, 0x20));
+        sink.Column(2, Avx2.Permute2x128(u2, u6, 0x20));
+        sink.Column(3, Avx2.Permute2x128(u3, u7, 0x20));
+        sink.Column(4, Avx2.Permute2x128(u0, u4, 0x31));
+        sink.Column(5, Avx2.Permute2x128(u1, u5, 0x31));
+        sink.Column(6, Avx2.Permute2x128(u2, u6, 0x31));
+        sink.Column(7, Avx2.Permute2x128(u3, u7, 0x31));
     }
 
-    /// <summary><see cref="Transpose8x8"/> stored straight to 8 rows of <paramref name="destination"/>
-    /// (<c>destination[c·stride + r] = source[r·ld + c]</c>), inlined so the columns never go through memory.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Transpose8x8Store(int* source, int ld, int* destination, int stride)
+    /// <summary>Receives the columns of <see cref="Transpose8x8"/>.</summary>
+    private interface IColumnSink
     {
-        if (!Avx2.IsSupported)
-        {
-            for (int c = 0; c < 8; c++)
-                for (int r = 0; r < 8; r++) destination[(nint)c * stride + r] = source[(nint)r * ld + c];
-            return;
-        }
-        Vector256<int> r0 = Vector256.Load(source), r1 = Vector256.Load(source + ld), r2 = Vector256.Load(source + 2 * ld), r3 = Vector256.Load(source + 3 * ld);
-        Vector256<int> r4 = Vector256.Load(source + 4 * ld), r5 = Vector256.Load(source + 5 * ld), r6 = Vector256.Load(source + 6 * ld), r7 = Vector256.Load(source + 7 * ld);
-        Vector256<int> t0 = Avx2.UnpackLow(r0, r1), t1 = Avx2.UnpackHigh(r0, r1), t2 = Avx2.UnpackLow(r2, r3), t3 = Avx2.UnpackHigh(r2, r3);
-        Vector256<int> t4 = Avx2.UnpackLow(r4, r5), t5 = Avx2.UnpackHigh(r4, r5), t6 = Avx2.UnpackLow(r6, r7), t7 = Avx2.UnpackHigh(r6, r7);
-        Vector256<int> u0 = Avx2.UnpackLow(t0.AsInt64(), t2.AsInt64()).AsInt32(), u1 = Avx2.UnpackHigh(t0.AsInt64(), t2.AsInt64()).AsInt32();
-        Vector256<int> u2 = Avx2.UnpackLow(t1.AsInt64(), t3.AsInt64()).AsInt32(), u3 = Avx2.UnpackHigh(t1.AsInt64(), t3.AsInt64()).AsInt32();
-        Vector256<int> u4 = Avx2.UnpackLow(t4.AsInt64(), t6.AsInt64()).AsInt32(), u5 = Avx2.UnpackHigh(t4.AsInt64(), t6.AsInt64()).AsInt32();
-        Vector256<int> u6 = Avx2.UnpackLow(t5.AsInt64(), t7.AsInt64()).AsInt32(), u7 = Avx2.UnpackHigh(t5.AsInt64(), t7.AsInt64()).AsInt32();
-        Avx2.Permute2x128(u0, u4, 0x20).Store(destination);
-        Avx2.Permute2x128(u1, u5, 0x20).Store(destination + stride);
-        Avx2.Permute2x128(u2, u6, 0x20).Store(destination + 2 * (nint)stride);
-        Avx2.Permute2x128(u3, u7, 0x20).Store(destination + 3 * (nint)stride);
-        Avx2.Permute2x128(u0, u4, 0x31).Store(destination + 4 * (nint)stride);
-        Avx2.Permute2x128(u1, u5, 0x31).Store(destination + 5 * (nint)stride);
-        Avx2.Permute2x128(u2, u6, 0x31).Store(destination + 6 * (nint)stride);
-        Avx2.Permute2x128(u3, u7, 0x31).Store(destination + 7 * (nint)stride);
+        void Column(int c, Vector256<int> column);
+    }
+
+    /// <summary>Column c to <c>destination + c·stride</c>, as ints.</summary>
+    private readonly struct IntColumns(int* destination, int stride) : IColumnSink
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public void Column(int c, Vector256<int> column) => column.Store(destination + (nint)c * stride);
+    }
+
+    /// <summary>Column c as <c>scale[c]·column + bias[c]</c> (multiply then add, two roundings) to
+    /// <c>destination + c·stride</c>.</summary>
+    private readonly struct AffineColumns(float* destination, int stride, float* scale, float* bias) : IColumnSink
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public void Column(int c, Vector256<int> column) =>
+            Vector256.Add(Vector256.Multiply(Vector256.Create(scale[c]), Vector256.ConvertToSingle(column)), Vector256.Create(bias[c]))
+                     .Store(destination + (nint)c * stride);
     }
 
     /// <summary>Sign bits of <c>scale·dot + bias</c>, 8 channels per compare on the vector paths. Both forms are
