@@ -145,9 +145,13 @@ public static unsafe partial class BinaryGemm
     {
         const int block = FilterLanes.PixelsPerBlock;
         int groupSize = TKernel.GroupSize;
-        const int chunkBytes = 128 * 1024;
+        // 256 KB of prepared A rows per chunk (a quarter of a 1 MB L2, half of a 512 KB one): every group of B is then
+        // loaded once per chunk, and each thread's share of a 1024-row GEMM is one chunk. With 128 KB chunks of split
+        // words (64 KB raw) the 512 KB of grouped B streamed through L2 four times per thread: 2 threads, K = 4096,
+        // 4.1 → 3.2 ms on Zen 4.
+        const int chunkBytes = 256 * 1024;
         int groups = (n + groupSize - 1) / groupSize, groupWords = stride * TKernel.StepWords;
-        int chunkRows = Math.Max(block, chunkBytes / (16 * stride) / block * block);
+        int chunkRows = Math.Max(block, chunkBytes / (TKernel.WordFactor * sizeof(ulong) * stride) / block * block);
         int factor = TKernel.WordFactor;
         ulong[] scratchArray = ArrayPool<ulong>.Shared.Rent((chunkRows + block) * factor * stride);
         ulong* totals = stackalloc ulong[FilterLanes.TotalsScratchWords];
