@@ -158,6 +158,44 @@ public class Section378Tests
         Assert.That(QuantizerHarness.Run(q, [0.3, -1.2, 0.05, 0.8], [1, 4]).Y, Is.EqualTo(new[] { 1.0, -1, 1, 1 }));
     }
 
+    /// <summary>The vertex blend against the Part II §2.3 oracle combined by hand: at λ the forward is
+    /// (1 − λ)·oracle w + λ·sign(θ) and the backward (1 − λ)·oracle dθ; λ follows a linear per-step ramp to blend-end.</summary>
+    [Test]
+    public void GroupSphereRelax_VertexBlend_IsTheOracleMixedWithTheSigns()
+    {
+        var q = new GroupSphereRelax(4, blendEnd: 1);
+        q.OnProgress(new TrainingProgress(Epoch: 0, Step: 250, TotalEpochs: 1, TotalSteps: 1000));
+        Assert.That(q.Blend, Is.EqualTo(0.25).Within(1e-12));
+        QuantizerHarness.Result r = QuantizerHarness.Run(q, [0.3, -1.2, 0.05, 0.8], [1, 4], dy: [1, 0.5, -2, 0.25]);
+        double[] sphere = [0.407072, -1.628288, 0.067845, 1.085526], signs = [1, -1, 1, 1], dSphere = [1.394382, 0.528554, -2.707568, 0.43916];
+        Assert.That(r.Y, Is.EqualTo(sphere.Select((w, i) => 0.75 * w + 0.25 * signs[i]).ToArray()).Within(Tol));
+        Assert.That(r.Dx, Is.EqualTo(dSphere.Select(d => 0.75 * d).ToArray()).Within(Tol));
+        q.OnProgress(new TrainingProgress(Epoch: 0, Step: 1000, TotalEpochs: 1, TotalSteps: 1000));
+        Assert.That(QuantizerHarness.Run(q, [0.3, -1.2, 0.05, 0.8], [1, 4]).Y, Is.EqualTo(signs).Within(1e-15)); // λ = 1: the deployed weights
+        Assert.That(() => new GroupSphereRelax(4, blendEnd: 1.5), Throws.InstanceOf<ArgumentOutOfRangeException>());
+    }
+
+    /// <summary>At λ = 0.6 the backward still equals float64 central differences of the forward (θ away from 0, so
+    /// the signs do not flip within the step).</summary>
+    [Test]
+    public void GroupSphereRelax_VertexBlend_BackwardMatchesFiniteDifferences()
+    {
+        var q = new GroupSphereRelax(3, blendEnd: 1) { Blend = 0.6 };
+        double[] theta = [0.7, -0.4, 1.1, -0.9, 0.25, 0.5, -1.3], dy = [0.3, -1.0, 0.8, 0.2, -0.5, 1.5, 0.4];
+        double[] analytic = QuantizerHarness.Run(q, theta, [1, 7], dy: dy).Dx;
+        const double h = 1e-6;
+        for (int i = 0; i < theta.Length; i++)
+        {
+            double[] plus = (double[])theta.Clone(), minus = (double[])theta.Clone();
+            plus[i] += h;
+            minus[i] -= h;
+            double[] yp = QuantizerHarness.Run(q, plus, [1, 7]).Y, ym = QuantizerHarness.Run(q, minus, [1, 7]).Y;
+            double numeric = 0;
+            for (int j = 0; j < theta.Length; j++) numeric += dy[j] * (yp[j] - ym[j]) / (2 * h);
+            Assert.That(analytic[i], Is.EqualTo(numeric).Within(1e-7), $"θ[{i}]");
+        }
+    }
+
     [Test]
     public void GroupSphereRelax_ScalarViewIsTheDiagonalJacobianOfAUnitPaddedGroup()
     {
