@@ -10,7 +10,8 @@ public class BinaryConv2DTests
     private static readonly SimdPath[] Paths = [SimdPath.Scalar, SimdPath.Vector256, SimdPath.Vector512];
 
     // Kernel sizes 1, 3, 5 and non-square; stride 1 and 2; padding 0, 1, 2 and more than k/2 (outputs with no
-    // valid tap at all); odd spatial sizes; channel counts at and around every word boundary.
+    // valid tap at all); odd spatial sizes; channel counts at and around every word boundary; output tiles of several
+    // rows that end mid-image.
     private static readonly BinaryConv2DShape[] Shapes =
     [
         new(Batch: 1, InChannels: 1, Height: 5, Width: 5, OutChannels: 2, KernelHeight: 3, KernelWidth: 3, Stride: 1, Padding: 1),
@@ -24,6 +25,9 @@ public class BinaryConv2DTests
         new(2, 65, 3, 3, 66, 1, 1, Stride: 2, Padding: 1),
         new(1, 5, 6, 5, 3, 2, 3, Stride: 1, Padding: 1),
         new(1, 64, 3, 3, 130, 3, 3, Stride: 1, Padding: 0),
+        // 40-pixel output rows: tiles of 6 rows (256 / 40), so a 9-row image ends in a partial tile and, split over
+        // threads, tiles cross from one image into the next
+        new(3, 70, 9, 40, 20, 3, 3, Stride: 1, Padding: 1),
     ];
 
     private int _savedThreads;

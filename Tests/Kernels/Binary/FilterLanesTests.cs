@@ -12,9 +12,10 @@ public unsafe class FilterLanesTests
 {
     /// <summary>Block256 (nibble lookup on split words) and BlockCsa512 (carry-save adders on raw words; the portable
     /// bitwise form when AVX-512F is absent). Step counts cover no carry-save block (1, 5), whole blocks (8, 64), blocks
-    /// plus a tail (18, 31, 63) and more than one byte-sum chunk of either kernel (250 = 31 blocks of 8 + 2).</summary>
+    /// plus a tail (18, 31, 63), a full byte-sum chunk (250 = 31 blocks of 8 + 2) and three chunks of either kernel
+    /// (521 = 65 blocks + 1).</summary>
     [Test]
-    public void Block_EqualsPopcountOfXorPerPixelAndFilter([Values(1, 5, 8, 18, 31, 32, 63, 64, 250)] int steps, [Values(8, 5)] int filters,
+    public void Block_EqualsPopcountOfXorPerPixelAndFilter([Values(1, 5, 8, 18, 31, 32, 63, 64, 250, 521)] int steps, [Values(8, 5)] int filters,
                                                            [Values(256, 512)] int bits)
     {
         bool csa = bits == 512;
