@@ -229,8 +229,11 @@ public sealed class GroupSoftBinary : Quantizer, IFactorizedWeight
 /// the training forward is the deployed network. sign(θ) is piecewise constant, so the backward
 /// <c>dθ = (1 − λ)·(√m/‖θ‖)·(g − θ·(θ·g)/‖θ‖²)</c> is still the exact derivative wherever it exists (θ ≠ 0): no
 /// straight-through estimate. <see cref="BlendEnd"/> = 0 gives the plain sphere relaxation.</para>
-/// <para>Scalar view (plots): element x of a group whose other k − 1 elements are 1: <c>w = √k·x/√(x² + k − 1)</c>,
-/// <c>w' = √k·(k − 1)/(x² + k − 1)^{3/2}</c> (the diagonal Jacobian entry); evaluation sign(x).</para>
+/// <para>Scalar view (plots): element x of a group whose other k − 1 elements are 1:
+/// <c>w = (1 − λ)·√k·x/√(x² + k − 1) + λ·sign(x)</c>, <c>w' = (1 − λ)·√k·(k − 1)/(x² + k − 1)^{3/2}</c> (the diagonal
+/// Jacobian entry); evaluation sign(x).</para>
+/// <para><see cref="Quantizer.IsSmooth"/> holds for λ = 0, the state before any training progress, in which the
+/// gradient check runs; for λ &gt; 0 the forward jumps by 2λ where an element of θ crosses 0.</para>
 /// </remarks>
 public sealed class GroupSphereRelax : Quantizer
 {
@@ -254,8 +257,8 @@ public sealed class GroupSphereRelax : Quantizer
     /// <summary>Final vertex blend λ.</summary>
     public double BlendEnd { get; }
 
-    /// <summary>Current vertex blend λ (0 before any progress).</summary>
-    public double Blend { get; set; }
+    /// <summary>Current vertex blend λ (0 before any progress; set by <see cref="OnProgress"/>).</summary>
+    public double Blend { get; private set; }
 
     /// <inheritdoc/>
     public override void OnProgress(TrainingProgress progress) => Blend = _blend.ValueAt(progress);

@@ -54,7 +54,7 @@ internal static unsafe partial class FilterLanes
     /// <para>Two accumulators at a time (two pixels against one vector of 8 filters, 4 passes per block): each
     /// weight vector is loaded once for both, and the ~20 live vectors stay in the 32 zmm registers — four
     /// accumulators at once needed over 32 and spilled. Without AVX-512F the same bits come from portable vector
-    /// operations (the emulated path).</para>
+    /// operations (the emulated path). <c>totalsScratch</c> is unused: the 64-bit sums stay in registers.</para>
     /// </remarks>
     internal static void BlockCsa512(ulong* x0, nint pixelStride, int* offsets, int steps, ulong* group,
                                      ulong* totalsScratch, int* counts)

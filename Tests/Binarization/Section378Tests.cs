@@ -180,7 +180,9 @@ public class Section378Tests
     [Test]
     public void GroupSphereRelax_VertexBlend_BackwardMatchesFiniteDifferences()
     {
-        var q = new GroupSphereRelax(3, blendEnd: 1) { Blend = 0.6 };
+        var q = new GroupSphereRelax(3, blendEnd: 1);
+        q.OnProgress(new TrainingProgress(Epoch: 0, Step: 600, TotalEpochs: 1, TotalSteps: 1000));
+        Assert.That(q.Blend, Is.EqualTo(0.6).Within(1e-12));
         double[] theta = [0.7, -0.4, 1.1, -0.9, 0.25, 0.5, -1.3], dy = [0.3, -1.0, 0.8, 0.2, -0.5, 1.5, 0.4];
         double[] analytic = QuantizerHarness.Run(q, theta, [1, 7], dy: dy).Dx;
         const double h = 1e-6;
