@@ -22,13 +22,14 @@ public static class TrainCommand
         var json = new Option<string?>("--json") { Description = "Append one JSON object per epoch to this file." };
         var dataDir = new Option<string?>("--data-dir") { Description = "Data directory (else $BINARYGRAD_DATA, else a per-user cache)." };
         var schedule = new Option<string>("--schedule") { Description = "Learning-rate schedule: cosine (default), constant, step.", DefaultValueFactory = _ => "cosine" };
+        var augment = new Option<string>("--augment") { Description = "Training augmentation: none, or crop-flip (random crop of the 4-pixel zero-padded image and horizontal flip; the CIFAR-10 recipe).", DefaultValueFactory = _ => "none" };
         var plot = new Option<string?>("--plot") { Description = "Write training curves (loss, accuracy, flip ratio per epoch) as SVG into this directory." };
         var width = new Option<int>("--width") { Description = "Hidden width of the binary MLP (with --scheme).", DefaultValueFactory = _ => 1024 };
         var scheme = new Option<string>("--scheme") { Description = "Binarization scheme ('binarygrad schemes' lists them); none = float model.", DefaultValueFactory = _ => "none" };
         var schemeArgs = new Option<string[]>("--scheme-arg") { Description = "Override a scheme hyper-parameter: key=value (repeatable).", AllowMultipleArgumentsPerToken = false };
         var command = new Command("train", "Train a model on a real data set, evaluating on the test set after every epoch.")
         {
-            dataset, model, optimizer, lr, epochs, batchSize, seed, threads, checkpoint, resume, json, dataDir, scheme, schemeArgs, schedule, plot, width,
+            dataset, model, optimizer, lr, epochs, batchSize, seed, threads, checkpoint, resume, json, dataDir, scheme, schemeArgs, schedule, augment, plot, width,
         };
         command.SetAction(r =>
         {
@@ -41,7 +42,7 @@ public static class TrainCommand
             }
             return Run(new TrainOptions
         {
-            Scheme = r.GetValue(scheme)!, SchemeArguments = arguments, Schedule = r.GetValue(schedule)!, PlotDirectory = r.GetValue(plot), Width = r.GetValue(width),
+            Scheme = r.GetValue(scheme)!, SchemeArguments = arguments, Schedule = r.GetValue(schedule)!, Augment = r.GetValue(augment)!, PlotDirectory = r.GetValue(plot), Width = r.GetValue(width),
             Dataset = r.GetValue(dataset)!, Model = r.GetValue(model)!, Optimizer = r.GetValue(optimizer)!, LearningRate = r.GetValue(lr),
             Epochs = r.GetValue(epochs), BatchSize = r.GetValue(batchSize), Seed = r.GetValue(seed), Threads = r.GetValue(threads),
             CheckpointPath = r.GetValue(checkpoint), Resume = r.GetValue(resume), JsonPath = r.GetValue(json), DataDirectory = r.GetValue(dataDir),

@@ -58,6 +58,7 @@ public sealed class Checkpoint
             ["optimizer"] = options.Optimizer,
             ["scheme"] = options.Scheme,
             ["schedule"] = options.Schedule,
+            ["augment"] = options.Augment,
             ["width"] = options.Width.ToString(CultureInfo.InvariantCulture),
             ["epochs"] = options.Epochs.ToString(CultureInfo.InvariantCulture),
             ["schemeArgs"] = JsonSerializer.Serialize(options.SchemeArguments),
@@ -96,7 +97,7 @@ public sealed class Checkpoint
     /// <summary>Refuses a checkpoint written for another model, data set or scheme.</summary>
     public void CheckCompatible(TrainOptions options)
     {
-        foreach (var (key, wanted) in new[] { ("model", options.Model), ("dataset", options.Dataset), ("scheme", options.Scheme), ("optimizer", options.Optimizer), ("schedule", options.Schedule) })
+        foreach (var (key, wanted) in new[] { ("model", options.Model), ("dataset", options.Dataset), ("scheme", options.Scheme), ("optimizer", options.Optimizer), ("schedule", options.Schedule), ("augment", options.Augment) })
         {
             string stored = _metadata.GetValueOrDefault(key, "none");
             if (stored != wanted)

@@ -3,7 +3,8 @@ using System.Diagnostics;
 namespace BinaryGrad.Cli.Training;
 
 /// <summary>A live progress bar on a terminal (batches, loss, accuracy, images/s, ETA), degrading to a few plain
-/// lines per epoch when the output is redirected (CI logs), so logs stay readable.</summary>
+/// lines per epoch when the output is redirected (CI logs), so logs stay readable: one at each quarter of the epoch,
+/// and at least one a minute, so a long epoch (a CIFAR-10 VGG-Small epoch takes tens of minutes) shows it is alive.</summary>
 public sealed class ProgressReporter : IDisposable
 {
     private readonly TextWriter _out;
@@ -13,6 +14,8 @@ public sealed class ProgressReporter : IDisposable
     private readonly Stopwatch _clock = Stopwatch.StartNew();
     private long _lastDrawMs = -1000;
     private int _nextPlainQuarter = 1;
+    private long _lastPlainMs;
+    private const long PlainLineEveryMs = 60_000;
 
     public ProgressReporter(TextWriter output, string label, int total, bool enabled)
     {
@@ -37,9 +40,10 @@ public sealed class ProgressReporter : IDisposable
             int filled = (int)((long)width * done / _total);
             _out.Write($"\r{_label} [{new string('#', filled)}{new string('.', width - filled)}] {figures}   ");
         }
-        else if (done * 4 >= _nextPlainQuarter * _total)
+        else if (done * 4 >= _nextPlainQuarter * _total || _clock.ElapsedMilliseconds - _lastPlainMs >= PlainLineEveryMs)
         {
             while (done * 4 >= _nextPlainQuarter * _total) _nextPlainQuarter++;
+            _lastPlainMs = _clock.ElapsedMilliseconds;
             _out.WriteLine($"{_label}: {figures}");
         }
     }

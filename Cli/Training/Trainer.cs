@@ -66,6 +66,8 @@ public sealed class Trainer
         {
             BatchSize = _options.BatchSize, Shuffle = true, Seed = _options.Seed ^ 0x5DEECE66DUL, DropLast = false,
             Normalization = normalization, Prefetch = true,
+            RandomCropPadding = _options.Augment == "crop-flip" ? TrainOptions.CropPadding : 0,
+            RandomHorizontalFlip = _options.Augment == "crop-flip",
         });
 
         int startEpoch = 0;
@@ -83,7 +85,8 @@ public sealed class Trainer
         long parameters = model.Parameters().Sum(p => (long)p.Length);
         Say($"{Simd.IsaLine}");
         Say($"Training {_options.Model} ({parameters:N0} parameters, scheme {_options.Scheme}) on {train.Name}: {train.Count} train / {test.Count} test images, " +
-            $"{_options.EffectiveOptimizer} lr {_options.EffectiveLearningRate.ToString(CultureInfo.InvariantCulture)}, batch {_options.BatchSize}, {_options.Epochs} epochs, seed {_options.Seed}.");
+            $"{_options.EffectiveOptimizer} lr {_options.EffectiveLearningRate.ToString(CultureInfo.InvariantCulture)}, batch {_options.BatchSize}, {_options.Epochs} epochs, seed {_options.Seed}" +
+            (_options.Augment == "none" ? "." : $", augmentation {_options.Augment}."));
         var wall = Stopwatch.StartNew();
         int epochsThisRun = 0;
         for (int epoch = startEpoch; epoch < _options.Epochs; epoch++)

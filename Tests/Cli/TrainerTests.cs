@@ -70,6 +70,36 @@ public class TrainerTests
         Assert.That(File.ReadAllBytes(path), Is.EqualTo(before), "the checkpoint is untouched");
     }
 
+    [Test]
+    public void Augmentation_ChangesTheRun_AndResumesBitIdentically()
+    {
+        string plain = Path.Combine(_dir, "plain.safetensors"), straight = Path.Combine(_dir, "aug.safetensors"), interrupted = Path.Combine(_dir, "aug-interrupted.safetensors");
+        new Trainer(Digits(2, plain), TextWriter.Null).Run();
+        new Trainer(Digits(2, straight) with { Augment = "crop-flip" }, TextWriter.Null).Run();
+        new Trainer(Digits(2, interrupted) with { Augment = "crop-flip", StopAfterEpochs = 1 }, TextWriter.Null).Run();
+        new Trainer(Digits(2, interrupted) with { Augment = "crop-flip", Resume = true }, TextWriter.Null).Run();
+
+        Dictionary<string, Tensor> p = Checkpoint.Load(plain).ModelState, a = Checkpoint.Load(straight).ModelState, b = Checkpoint.Load(interrupted).ModelState;
+        foreach (string name in a.Keys)
+            Assert.That(b[name].ToDoubleArray(), Is.EqualTo(a[name].ToDoubleArray()), name + ": the crops and flips of epoch 2 come from the checkpointed loader state");
+        Assert.That(a.Keys.Any(name => !a[name].ToDoubleArray().SequenceEqual(p[name].ToDoubleArray())), Is.True,
+            "crop-flip trains on other pixels than the plain run");
+    }
+
+    [Test]
+    public void Resume_WithOtherAugmentation_IsRefused()
+    {
+        string path = Path.Combine(_dir, "plain.safetensors");
+        new Trainer(Digits(2, path) with { StopAfterEpochs = 1 }, TextWriter.Null).Run();
+        Assert.That(() => new Trainer(Digits(2, path) with { Augment = "crop-flip", Resume = true }, TextWriter.Null).Run(),
+            Throws.InstanceOf<UsageException>().With.Message.Contains("--augment none").And.Message.Contains("--augment crop-flip"));
+    }
+
+    [Test]
+    public void UnknownAugmentation_ListsValidOnes() =>
+        Assert.That(() => new Trainer(Digits(1) with { Augment = "mixup" }, TextWriter.Null).Run(),
+            Throws.InstanceOf<UsageException>().With.Message.Contains("mixup").And.Message.Contains("none, crop-flip"));
+
     [TestCase("model", "resnet9000", "valid models")]
     [TestCase("optimizer", "lbfgs", "valid optimizers")]
     public void UnknownName_ListsValidOnes(string option, string value, string expected)
