@@ -1,5 +1,6 @@
 using System.Globalization;
 using BinaryGrad.Autograd;
+using BinaryGrad.Kernels;
 
 namespace BinaryGrad.Binarization;
 
@@ -166,26 +167,32 @@ public sealed class GroupSoftBinary : Quantizer, IFactorizedWeight
         WeightGroups groups = _groups!;
         double[] z = call.ParameterValues[0], w = new double[call.X.Length];
         double[]? probabilities = Training ? new double[z.Length] : null;
-        for (int g = 0; g < groups.Count; g++)
+        double t = T;
+        // Groups own disjoint ranges of w, z and p, so splitting them over threads changes no sum: same bits for any
+        // thread count. (2^k exponentials per k weights make this, not the layer's GEMM, the MLP's main cost.)
+        KernelThreads.For(groups.Count, 256, (first, end) =>
         {
-            int m = groups.Sizes[g], start = groups.Starts[g], offset = _logitOffsets[g], count = 1 << m;
-            if (probabilities is null)
+            for (int g = first; g < end; g++)
             {
-                int best = 0;
-                for (int j = 1; j < count; j++) if (z[offset + j] > z[offset + best]) best = j;
-                for (int i = 0; i < m; i++) w[start + i] = Vertex(best, i, m);
-                continue;
+                int m = groups.Sizes[g], start = groups.Starts[g], offset = _logitOffsets[g], count = 1 << m;
+                if (probabilities is null)
+                {
+                    int best = 0;
+                    for (int j = 1; j < count; j++) if (z[offset + j] > z[offset + best]) best = j;
+                    for (int i = 0; i < m; i++) w[start + i] = Vertex(best, i, m);
+                    continue;
+                }
+                double max = double.NegativeInfinity;
+                for (int j = 0; j < count; j++) max = Math.Max(max, z[offset + j] / t);
+                double sum = 0;
+                for (int j = 0; j < count; j++) sum += probabilities[offset + j] = Math.Exp(z[offset + j] / t - max);
+                for (int j = 0; j < count; j++)
+                {
+                    double p = probabilities[offset + j] /= sum;
+                    for (int i = 0; i < m; i++) w[start + i] += p * Vertex(j, i, m);
+                }
             }
-            double max = double.NegativeInfinity;
-            for (int j = 0; j < count; j++) max = Math.Max(max, z[offset + j] / T);
-            double sum = 0;
-            for (int j = 0; j < count; j++) sum += probabilities[offset + j] = Math.Exp(z[offset + j] / T - max);
-            for (int j = 0; j < count; j++)
-            {
-                double p = probabilities[offset + j] /= sum;
-                for (int i = 0; i < m; i++) w[start + i] += p * Vertex(j, i, m);
-            }
-        }
+        });
         call.Saved = (probabilities, w);
         if (Training) FactorizedWeights.WriteMirror(Mirror, w);
         return w;
@@ -198,18 +205,22 @@ public sealed class GroupSoftBinary : Quantizer, IFactorizedWeight
         if (probabilities is null) return new double[dy.Length]; // evaluation: the argmax vertex is piecewise constant in z
         WeightGroups groups = _groups!;
         double[] dz = parameterGrads[0];
-        for (int g = 0; g < groups.Count; g++)
+        double t = T;
+        KernelThreads.For(groups.Count, 256, (first, end) =>
         {
-            int m = groups.Sizes[g], start = groups.Starts[g], offset = _logitOffsets[g];
-            double wg = 0;
-            for (int i = 0; i < m; i++) wg += w[start + i] * dy[start + i];
-            for (int j = 0; j < 1 << m; j++)
+            for (int g = first; g < end; g++)
             {
-                double vg = 0;
-                for (int i = 0; i < m; i++) vg += Vertex(j, i, m) * dy[start + i];
-                dz[offset + j] += probabilities[offset + j] / T * (vg - wg);
+                int m = groups.Sizes[g], start = groups.Starts[g], offset = _logitOffsets[g];
+                double wg = 0;
+                for (int i = 0; i < m; i++) wg += w[start + i] * dy[start + i];
+                for (int j = 0; j < 1 << m; j++)
+                {
+                    double vg = 0;
+                    for (int i = 0; i < m; i++) vg += Vertex(j, i, m) * dy[start + i];
+                    dz[offset + j] += probabilities[offset + j] / t * (vg - wg);
+                }
             }
-        }
+        });
         return new double[dy.Length];
     }
 }
