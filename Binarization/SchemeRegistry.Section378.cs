@@ -17,6 +17,9 @@ public static partial class SchemeRegistry
             [groupSize, Hp("t-start", 1, 1e-6, 1e3, "Temperature T at the start of training."), Hp("t-end", 1e-3, 1e-6, 1e3, "Temperature T at the end (cosine per step)."), binaryActivations],
             a => new SchemeInstance(new GroupSoftBinary(a.Int("group-size"), new CosineAnnealing(a["t-start"], a["t-end"]), a.ParameterDType),
                 a.Flag("binary-activations") ? new SteSign() : null));
+        // Measured on the MNIST MLP with its defaults (k = 4, T cosine 1 → 1e-3 per step, Adam 1e-3, 1 thread), deployed as
+        // the argmax vertices: 6 epochs 80.02, 85.89, 88.69, 93.87, 95.77, 96.03 %; 2 epochs end at 93.19 %. The deployed
+        // accuracy lags the soft training accuracy until T is small, so the schedule needs ≥ 5 epochs to pass 95 %.
 
         yield return new("group-sphere-relax",
             "PLACEHOLDER (ours, not Shulman 2107.01400): each group θ of k weights maps to √k·θ/‖θ‖ (on the sphere through the ±1 vertices; no saturating non-linearity), blended towards sign(θ) by λ rising 0 → 1 per step (ours), exact gradient a.e.; deploys sign(θ).",
