@@ -19,6 +19,7 @@ public static class TrainCommand
         var threads = new Option<int>("--threads") { Description = "Kernel threads (default: all cores).", DefaultValueFactory = _ => Environment.ProcessorCount };
         var checkpoint = new Option<string?>("--checkpoint") { Description = "Write a checkpoint (safetensors) here after every epoch." };
         var resume = new Option<bool>("--resume") { Description = "Continue the run saved in --checkpoint." };
+        var initFrom = new Option<string?>("--init-from") { Description = "Start from this checkpoint's model weights with a fresh optimizer, schedule and epoch count (a second stage, e.g. fine-tuning with --augment); same model, width, data set and scheme." };
         var json = new Option<string?>("--json") { Description = "Append one JSON object per epoch to this file." };
         var dataDir = new Option<string?>("--data-dir") { Description = "Data directory (else $BINARYGRAD_DATA, else a per-user cache)." };
         var schedule = new Option<string>("--schedule") { Description = "Learning-rate schedule: cosine (default), constant, step.", DefaultValueFactory = _ => "cosine" };
@@ -29,7 +30,7 @@ public static class TrainCommand
         var schemeArgs = new Option<string[]>("--scheme-arg") { Description = "Override a scheme hyper-parameter: key=value (repeatable).", AllowMultipleArgumentsPerToken = false };
         var command = new Command("train", "Train a model on a real data set, evaluating on the test set after every epoch.")
         {
-            dataset, model, optimizer, lr, epochs, batchSize, seed, threads, checkpoint, resume, json, dataDir, scheme, schemeArgs, schedule, augment, plot, width,
+            dataset, model, optimizer, lr, epochs, batchSize, seed, threads, checkpoint, resume, initFrom, json, dataDir, scheme, schemeArgs, schedule, augment, plot, width,
         };
         command.SetAction(r =>
         {
@@ -45,7 +46,7 @@ public static class TrainCommand
             Scheme = r.GetValue(scheme)!, SchemeArguments = arguments, Schedule = r.GetValue(schedule)!, Augment = r.GetValue(augment)!, PlotDirectory = r.GetValue(plot), Width = r.GetValue(width),
             Dataset = r.GetValue(dataset)!, Model = r.GetValue(model)!, Optimizer = r.GetValue(optimizer)!, LearningRate = r.GetValue(lr),
             Epochs = r.GetValue(epochs), BatchSize = r.GetValue(batchSize), Seed = r.GetValue(seed), Threads = r.GetValue(threads),
-            CheckpointPath = r.GetValue(checkpoint), Resume = r.GetValue(resume), JsonPath = r.GetValue(json), DataDirectory = r.GetValue(dataDir),
+            CheckpointPath = r.GetValue(checkpoint), Resume = r.GetValue(resume), InitFrom = r.GetValue(initFrom), JsonPath = r.GetValue(json), DataDirectory = r.GetValue(dataDir),
         });
         });
         return command;

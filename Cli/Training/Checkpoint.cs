@@ -65,6 +65,7 @@ public sealed class Checkpoint
             ["learningRate"] = options.EffectiveLearningRate.ToString("R", CultureInfo.InvariantCulture),
             ["batchSize"] = options.BatchSize.ToString(CultureInfo.InvariantCulture),
             ["seed"] = options.Seed.ToString(CultureInfo.InvariantCulture),
+            ["initFrom"] = options.InitFrom ?? "",
             ["epochsDone"] = epochsDone.ToString(CultureInfo.InvariantCulture),
             ["bestTestAcc"] = bestTestAcc.ToString("R", CultureInfo.InvariantCulture),
             ["rngState"] = string.Join(",", rng.GetState().Select(w => w.ToString("x16"))),
@@ -103,6 +104,24 @@ public sealed class Checkpoint
             if (stored != wanted)
                 throw new UsageException($"{_source}: checkpoint was written with --{key} {stored}, but this run has --{key} {wanted}.");
         }
+    }
+
+    /// <summary>Refuses, for <c>--init-from</c>, a checkpoint whose weights do not fit this run's network.</summary>
+    public void CheckSameNetwork(TrainOptions options)
+    {
+        foreach (var (key, wanted) in new[] { ("model", options.Model), ("dataset", options.Dataset), ("scheme", options.Scheme), ("width", options.Width.ToString(CultureInfo.InvariantCulture)) })
+        {
+            string stored = _metadata.GetValueOrDefault(key, "none");
+            if (stored != wanted)
+                throw new UsageException($"{_source}: --init-from checkpoint was written with --{key} {stored}, but this run has --{key} {wanted}.");
+        }
+    }
+
+    /// <summary>Loads the model's parameters and buffers only (<c>--init-from</c>); optimizer and RNG start fresh.</summary>
+    public void RestoreModel(Module model)
+    {
+        try { model.LoadStateDict(ModelState, strict: true); }
+        catch (ArgumentException e) { throw new UsageException($"{_source}: {e.Message}"); }
     }
 
     /// <summary>Loads model, optimizer and both RNG states.</summary>

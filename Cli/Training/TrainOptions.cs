@@ -19,6 +19,12 @@ public sealed record TrainOptions
     public int Threads { get; init; } = Environment.ProcessorCount;
     public string? CheckpointPath { get; init; }
     public bool Resume { get; init; }
+    /// <summary>Start from the model weights (and batch-norm statistics) of this checkpoint, with a fresh optimizer,
+    /// schedule and epoch count: a second training stage, e.g. fine-tuning a finished run with augmentation or another
+    /// learning rate, which <c>--resume</c> (bit-for-bit continuation of the same run) deliberately refuses. The
+    /// checkpoint must be for the same model, width, data set and scheme. With <c>--resume</c>, the run's own
+    /// checkpoint wins: a resumed stage-2 run already holds its weights.</summary>
+    public string? InitFrom { get; init; }
     public string? JsonPath { get; init; }
     public string? DataDirectory { get; init; }
     /// <summary>Directory for per-epoch training curves as SVG (loss, accuracy, flip ratio), or null.</summary>

@@ -81,6 +81,13 @@ public sealed class Trainer
             bestTestAcc = state.BestTestAcc;
             Say($"Resuming from {resumeFrom} after epoch {startEpoch}.");
         }
+        else if (_options.InitFrom is { } initFrom)
+        {
+            Checkpoint stage1 = Checkpoint.Load(initFrom);
+            stage1.CheckSameNetwork(_options);
+            stage1.RestoreModel(model);
+            Say($"Starting from the weights of {initFrom} ({stage1.EpochsDone} epochs, best test accuracy {stage1.BestTestAcc:P2}); fresh optimizer and schedule.");
+        }
 
         long parameters = model.Parameters().Sum(p => (long)p.Length);
         Say($"{Simd.IsaLine}");

@@ -96,6 +96,37 @@ public class TrainerTests
     }
 
     [Test]
+    public void InitFrom_StartsFromTheCheckpointWeights_NotFromAFreshInit()
+    {
+        string stage1 = Path.Combine(_dir, "stage1.safetensors");
+        new Trainer(Digits(1, stage1), TextWriter.Null).Run();
+        var fresh = new Trainer(Digits(2) with { StopAfterEpochs = 0 }, TextWriter.Null);
+        fresh.Run();
+        var stage2 = new Trainer(Digits(2) with { InitFrom = stage1, Augment = "crop-flip", LearningRate = 3e-4, StopAfterEpochs = 0 }, TextWriter.Null);
+        stage2.Run();
+
+        Dictionary<string, Tensor> saved = Checkpoint.Load(stage1).ModelState;
+        var loaded = stage2.Model!.StateDict().ToDictionary(kv => kv.Key, kv => kv.Value);
+        var initial = fresh.Model!.StateDict().ToDictionary(kv => kv.Key, kv => kv.Value);
+        Assert.That(loaded.Keys, Is.EquivalentTo(saved.Keys));
+        foreach (string name in saved.Keys)
+            Assert.That(loaded[name].ToDoubleArray(), Is.EqualTo(saved[name].ToDoubleArray()), name);
+        Assert.That(saved.Keys.Any(name => !initial[name].ToDoubleArray().SequenceEqual(saved[name].ToDoubleArray())), Is.True,
+            "one trained epoch moved the weights away from the seed's initialization, so the comparison above can fail");
+    }
+
+    [Test]
+    public void InitFrom_CheckpointOfAnotherModel_IsRefusedNamingBoth()
+    {
+        string stage1 = Path.Combine(_dir, "stage1.safetensors");
+        new Trainer(Digits(1, stage1), TextWriter.Null).Run();
+        Assert.That(() => new Trainer(Digits(1) with { Model = "cnn", InitFrom = stage1 }, TextWriter.Null).Run(),
+            Throws.InstanceOf<UsageException>().With.Message.Contains("--model mlp").And.Message.Contains("--model cnn"));
+        Assert.That(() => new Trainer(Digits(1) with { InitFrom = Path.Combine(_dir, "missing.safetensors") }, TextWriter.Null).Run(),
+            Throws.InstanceOf<UsageException>().With.Message.Contains("missing.safetensors"));
+    }
+
+    [Test]
     public void UnknownAugmentation_ListsValidOnes() =>
         Assert.That(() => new Trainer(Digits(1) with { Augment = "mixup" }, TextWriter.Null).Run(),
             Throws.InstanceOf<UsageException>().With.Message.Contains("mixup").And.Message.Contains("none, crop-flip"));
