@@ -96,24 +96,23 @@ public sealed class Checkpoint
     }
 
     /// <summary>Refuses a checkpoint written for another model, data set or scheme.</summary>
-    public void CheckCompatible(TrainOptions options)
-    {
-        foreach (var (key, wanted) in new[] { ("model", options.Model), ("dataset", options.Dataset), ("scheme", options.Scheme), ("optimizer", options.Optimizer), ("schedule", options.Schedule), ("augment", options.Augment) })
-        {
-            string stored = _metadata.GetValueOrDefault(key, "none");
-            if (stored != wanted)
-                throw new UsageException($"{_source}: checkpoint was written with --{key} {stored}, but this run has --{key} {wanted}.");
-        }
-    }
+    public void CheckCompatible(TrainOptions options) =>
+        RequireSame("checkpoint", ("model", options.Model), ("dataset", options.Dataset), ("scheme", options.Scheme),
+            ("optimizer", options.Optimizer), ("schedule", options.Schedule), ("augment", options.Augment));
 
-    /// <summary>Refuses, for <c>--init-from</c>, a checkpoint whose weights do not fit this run's network.</summary>
-    public void CheckSameNetwork(TrainOptions options)
+    /// <summary>Refuses, for <c>--init-from</c>, a checkpoint whose weights do not fit this run's network. Only the
+    /// network must match; optimizer, schedule and augmentation may change between stages.</summary>
+    public void CheckSameNetwork(TrainOptions options) =>
+        RequireSame("--init-from checkpoint", ("model", options.Model), ("dataset", options.Dataset), ("scheme", options.Scheme),
+            ("width", options.Width.ToString(CultureInfo.InvariantCulture)));
+
+    private void RequireSame(string what, params (string Key, string Wanted)[] options)
     {
-        foreach (var (key, wanted) in new[] { ("model", options.Model), ("dataset", options.Dataset), ("scheme", options.Scheme), ("width", options.Width.ToString(CultureInfo.InvariantCulture)) })
+        foreach (var (key, wanted) in options)
         {
             string stored = _metadata.GetValueOrDefault(key, "none");
             if (stored != wanted)
-                throw new UsageException($"{_source}: --init-from checkpoint was written with --{key} {stored}, but this run has --{key} {wanted}.");
+                throw new UsageException($"{_source}: {what} was written with --{key} {stored}, but this run has --{key} {wanted}.");
         }
     }
 
@@ -127,9 +126,9 @@ public sealed class Checkpoint
     /// <summary>Loads model, optimizer and both RNG states.</summary>
     public void Restore(Module model, Optimizer optimizer, Rng rng, DataLoader loader)
     {
+        RestoreModel(model);
         try
         {
-            model.LoadStateDict(ModelState, strict: true);
             optimizer.LoadStateDict(_tensors.Where(kv => kv.Key.StartsWith(OptimizerPrefix, StringComparison.Ordinal))
                 .ToDictionary(kv => kv.Key[OptimizerPrefix.Length..], kv => kv.Value));
         }
