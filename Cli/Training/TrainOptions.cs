@@ -71,5 +71,8 @@ public sealed record TrainOptions
         if (Schedule is not ("cosine" or "constant" or "step")) yield return $"--schedule '{Schedule}' is not known; valid schedules: cosine, constant, step.";
         if (Augment is not ("none" or "crop-flip")) yield return $"--augment '{Augment}' is not known; valid choices: none, crop-flip.";
         if (Resume && CheckpointPath is null) yield return "--resume needs --checkpoint PATH (the checkpoint to continue from).";
+        // a new stage writes its checkpoint after epoch 1; into the file it started from, that would overwrite stage 1
+        if (!Resume && InitFrom is not null && CheckpointPath is not null && Path.GetFullPath(InitFrom) == Path.GetFullPath(CheckpointPath))
+            yield return $"--init-from and --checkpoint are the same file ({InitFrom}); the new stage would overwrite the run it starts from. Give --checkpoint another path.";
     }
 }

@@ -127,6 +127,17 @@ public class TrainerTests
     }
 
     [Test]
+    public void InitFrom_IntoItsOwnCheckpointFile_IsRefusedAndTheFileKept()
+    {
+        string stage1 = Path.Combine(_dir, "stage1.safetensors");
+        new Trainer(Digits(1, stage1), TextWriter.Null).Run();
+        byte[] before = File.ReadAllBytes(stage1);
+        Assert.That(() => new Trainer(Digits(1, stage1) with { InitFrom = stage1 }, TextWriter.Null).Run(),
+            Throws.InstanceOf<UsageException>().With.Message.Contains("--init-from and --checkpoint are the same file"));
+        Assert.That(File.ReadAllBytes(stage1), Is.EqualTo(before), "stage 1 is untouched");
+    }
+
+    [Test]
     public void UnknownAugmentation_ListsValidOnes() =>
         Assert.That(() => new Trainer(Digits(1) with { Augment = "mixup" }, TextWriter.Null).Run(),
             Throws.InstanceOf<UsageException>().With.Message.Contains("mixup").And.Message.Contains("none, crop-flip"));
