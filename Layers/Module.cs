@@ -150,7 +150,20 @@ public abstract class Module
             throw new ArgumentException($"{GetType().Name}.LoadStateDict: " + string.Join("; ", problems) + ".");
         foreach ((string name, _, Action<Tensor> load) in targets)
             if (state.TryGetValue(name, out Tensor? stored)) load(stored);
+        NotifyStateLoaded();
     }
+
+    // The root's LoadStateDict writes straight into its descendants' parameters, so each of them is told afterwards.
+    private void NotifyStateLoaded()
+    {
+        OnStateLoaded();
+        foreach ((_, Module child) in _children) child.NotifyStateLoaded();
+    }
+
+    /// <summary>Called on this module and every descendant after <see cref="LoadStateDict"/> has replaced their values:
+    /// the place to reset state derived from the parameters (e.g. the sign snapshot a binary layer's flip ratio is
+    /// measured against), so it describes the loaded weights rather than the ones they replaced.</summary>
+    protected virtual void OnStateLoaded() { }
 
     /// <summary>Converts every parameter and buffer (except type-fixed buffers) to <paramref name="dtype"/>, recursively.
     /// Parameters become new leaves (gradients are dropped), so build the optimizer after converting.</summary>

@@ -118,6 +118,11 @@ public sealed class BinaryConv2d : Module, IBinaryLayer
     /// <inheritdoc/>
     public BinaryLayerStatistics Statistics() => BinaryLayerStatistics.Of(LatentWeight.Value, _weightQuantizer);
 
+    /// <summary>After a load the flip ratio is measured from the loaded signs: a resumed run then reports the same
+    /// flips as an uninterrupted one, and a run started from another's weights does not count the differences from
+    /// this layer's random initialisation as flips.</summary>
+    protected override void OnStateLoaded() => _previousSigns = Signs();
+
     private float[] Signs()
     {
         double[] w = LatentWeight.Value.ToDoubleArray();

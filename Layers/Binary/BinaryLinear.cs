@@ -14,7 +14,7 @@ public interface IBinaryLayer
     IEnumerable<Quantizer> Quantizers { get; }
 
     /// <summary>Share of binary weights whose sign changed since the previous call (the first call compares with
-    /// the initial weights).</summary>
+    /// the weights at construction, or at the last <see cref="Module.LoadStateDict"/>).</summary>
     double FlipRatioSinceLastCall();
 
     /// <summary>Saturation and magnitude of the latent weights (see <see cref="BinaryLayerStatistics"/>).</summary>
@@ -110,6 +110,11 @@ public sealed class BinaryLinear : Module, IBinaryLayer
         _previousSigns = now;
         return now.Length == 0 ? 0 : (double)flips / now.Length;
     }
+
+    /// <summary>After a load the flip ratio is measured from the loaded signs: a resumed run then reports the same
+    /// flips as an uninterrupted one, and a run started from another's weights does not count the differences from
+    /// this layer's random initialisation as flips.</summary>
+    protected override void OnStateLoaded() => _previousSigns = Signs();
 
     private float[] Signs()
     {

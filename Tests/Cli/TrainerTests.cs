@@ -60,6 +60,24 @@ public class TrainerTests
     }
 
     [Test]
+    public void Resume_OfABinaryRun_ReportsTheSameFlipRatiosAsAnUninterruptedRun()
+    {
+        // The flip ratio of the first epoch after a resume counts from the checkpoint's signs, as the uninterrupted
+        // run counts from the previous epoch's; counting from the resumed process's random init would differ.
+        string straight = Path.Combine(_dir, "straight.safetensors"), interrupted = Path.Combine(_dir, "interrupted.safetensors");
+        TrainOptions Bnn(string path) => Digits(2, path) with { Scheme = "bnn", Width = 64 };
+        var whole = new Trainer(Bnn(straight), TextWriter.Null);
+        whole.Run();
+        new Trainer(Bnn(interrupted) with { StopAfterEpochs = 1 }, TextWriter.Null).Run();
+        var resumed = new Trainer(Bnn(interrupted) with { Resume = true }, TextWriter.Null);
+        resumed.Run();
+
+        Assert.That(resumed.Reports, Has.Count.EqualTo(1));
+        Assert.That(resumed.Reports[0].BinaryLayers.Select(l => l.FlipRatio), Is.EqualTo(whole.Reports[1].BinaryLayers.Select(l => l.FlipRatio)));
+        Assert.That(resumed.Reports[0].TestAcc, Is.EqualTo(whole.Reports[1].TestAcc));
+    }
+
+    [Test]
     public void Resume_FromCheckpointOfAnotherModel_IsRefusedAndKept()
     {
         string path = Path.Combine(_dir, "mlp.safetensors");

@@ -95,6 +95,24 @@ public class BinaryLayerTests
     }
 
     [Test]
+    public void FlipRatio_AfterLoadStateDict_CountsFromTheLoadedSigns()
+    {
+        // Two seeds give random signs that differ in about half the places; after the load none of that is a flip.
+        var source = new Sequential(new BinaryConv2d(3, 4, 3, new Rng(1), new SteSign(), null), new BinaryLinear(10, 3, new Rng(3), new SteSign(), new SteSign()));
+        var target = new Sequential(new BinaryConv2d(3, 4, 3, new Rng(2), new SteSign(), null), new BinaryLinear(10, 3, new Rng(4), new SteSign(), new SteSign()));
+        target.LoadStateDict(source.StateDict()); // loaded through the parent: the layers are nested children
+        IBinaryLayer[] layers = [.. target.NamedChildren().Select(c => (IBinaryLayer)c.Value)];
+        Assert.That(layers.Select(l => l.FlipRatioSinceLastCall()), Is.EqualTo(new[] { 0.0, 0.0 }));
+
+        // then exactly 9 of the 108 filter signs and 3 of the 30 linear signs are flipped by hand
+        Span<float> conv = layers[0].LatentWeight.Value.AsSpan<float>(), linear = layers[1].LatentWeight.Value.AsSpan<float>();
+        for (int i = 0; i < 9; i++) conv[i * 12] = conv[i * 12] >= 0 ? -1 : 1;
+        for (int i = 0; i < 3; i++) linear[i * 10] = linear[i * 10] >= 0 ? -1 : 1;
+        Assert.That(layers[0].FlipRatioSinceLastCall(), Is.EqualTo(9.0 / 108));
+        Assert.That(layers[1].FlipRatioSinceLastCall(), Is.EqualTo(3.0 / 30));
+    }
+
+    [Test]
     public void ScaledOrRealInput_UsesFloatPath()
     {
         Assert.That(new BinaryLinear(4, 2, new Rng(1), new ScaledSign(), new SteSign()).UsesBitKernel, Is.False);
