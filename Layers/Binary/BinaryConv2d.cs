@@ -22,7 +22,7 @@ public sealed class BinaryConv2d : Module, IBinaryLayer
     private readonly Parameter? _bias;
     private readonly PackedWeightCache _cache = new();
     private BinaryConv2DShape _cachedShape;
-    private float[] _previousSigns;
+    private readonly SignFlipCounter _flips;
 
     /// <summary>Creates the layer; no bias by default (a following batch norm supplies the shift).</summary>
     public BinaryConv2d(int inChannels, int outChannels, int kernelSize, Rng rng, Quantizer? weightQuantizer, Quantizer? inputQuantizer,
@@ -43,7 +43,7 @@ public sealed class BinaryConv2d : Module, IBinaryLayer
         weightQuantizer?.Bind(LatentWeight.Value, rng); // factors, logits, natural parameters exist before registration
         if (weightQuantizer is not null) RegisterModule("weight_quantizer", new QuantizerModule(weightQuantizer));
         if (inputQuantizer is not null) RegisterModule("input_quantizer", new QuantizerModule(inputQuantizer));
-        _previousSigns = Signs();
+        _flips = new SignFlipCounter(LatentWeight);
     }
 
     public int InChannels { get; }
@@ -106,30 +106,13 @@ public sealed class BinaryConv2d : Module, IBinaryLayer
     }
 
     /// <inheritdoc/>
-    public double FlipRatioSinceLastCall()
-    {
-        float[] now = Signs();
-        int flips = 0;
-        for (int i = 0; i < now.Length; i++) if (now[i] != _previousSigns[i]) flips++;
-        _previousSigns = now;
-        return now.Length == 0 ? 0 : (double)flips / now.Length;
-    }
+    public double FlipRatioSinceLastCall() => _flips.RatioSinceLastCall();
 
     /// <inheritdoc/>
     public BinaryLayerStatistics Statistics() => BinaryLayerStatistics.Of(LatentWeight.Value, _weightQuantizer);
 
-    /// <summary>After a load the flip ratio is measured from the loaded signs: a resumed run then reports the same
-    /// flips as an uninterrupted one, and a run started from another's weights does not count the differences from
-    /// this layer's random initialisation as flips.</summary>
-    protected override void OnStateLoaded() => _previousSigns = Signs();
-
-    private float[] Signs()
-    {
-        double[] w = LatentWeight.Value.ToDoubleArray();
-        var s = new float[w.Length];
-        for (int i = 0; i < w.Length; i++) s[i] = w[i] >= 0 ? 1 : -1;
-        return s;
-    }
+    /// <inheritdoc/>
+    protected override void OnStateLoaded() => _flips.Reset();
 
     /// <inheritdoc/>
     public override string ToString() =>

@@ -33,7 +33,7 @@ public sealed class BinaryLinear : Module, IBinaryLayer
 {
     private readonly Quantizer? _weightQuantizer, _inputQuantizer;
     private readonly Parameter? _bias;
-    private float[] _previousSigns;
+    private readonly SignFlipCounter _flips;
     private readonly PackedWeightCache _cache = new();
 
     /// <summary>Creates the layer with Glorot-uniform latent weights (as BinaryConnect) and no bias by default: a
@@ -49,7 +49,7 @@ public sealed class BinaryLinear : Module, IBinaryLayer
         weightQuantizer?.Bind(LatentWeight.Value, rng); // factors, logits, natural parameters exist before registration
         if (weightQuantizer is not null) RegisterModule("weight_quantizer", new QuantizerModule(weightQuantizer));
         if (inputQuantizer is not null) RegisterModule("input_quantizer", new QuantizerModule(inputQuantizer));
-        _previousSigns = Signs();
+        _flips = new SignFlipCounter(LatentWeight);
     }
 
     public int InFeatures { get; }
@@ -102,27 +102,10 @@ public sealed class BinaryLinear : Module, IBinaryLayer
     /// <inheritdoc/>
     public BinaryLayerStatistics Statistics() => BinaryLayerStatistics.Of(LatentWeight.Value, _weightQuantizer);
 
-    public double FlipRatioSinceLastCall()
-    {
-        float[] now = Signs();
-        int flips = 0;
-        for (int i = 0; i < now.Length; i++) if (now[i] != _previousSigns[i]) flips++;
-        _previousSigns = now;
-        return now.Length == 0 ? 0 : (double)flips / now.Length;
-    }
+    public double FlipRatioSinceLastCall() => _flips.RatioSinceLastCall();
 
-    /// <summary>After a load the flip ratio is measured from the loaded signs: a resumed run then reports the same
-    /// flips as an uninterrupted one, and a run started from another's weights does not count the differences from
-    /// this layer's random initialisation as flips.</summary>
-    protected override void OnStateLoaded() => _previousSigns = Signs();
-
-    private float[] Signs()
-    {
-        double[] w = LatentWeight.Value.ToDoubleArray();
-        var s = new float[w.Length];
-        for (int i = 0; i < w.Length; i++) s[i] = w[i] >= 0 ? 1 : -1;
-        return s;
-    }
+    /// <inheritdoc/>
+    protected override void OnStateLoaded() => _flips.Reset();
 
     public override string ToString() =>
         $"BinaryLinear({InFeatures}→{OutFeatures}, weights {_weightQuantizer?.Name ?? "float"}, inputs {_inputQuantizer?.Name ?? "float"})";
