@@ -80,6 +80,7 @@ public sealed class Checkpoint
     /// <exception cref="UsageException">The file is missing, malformed or not a training checkpoint.</exception>
     public static Checkpoint Load(string path)
     {
+        if (Directory.Exists(path)) throw new UsageException($"{path}: is a directory; give the checkpoint file (.safetensors) written by 'binarygrad train --checkpoint'.");
         if (!File.Exists(path)) throw new UsageException($"{path}: checkpoint not found.");
         try
         {

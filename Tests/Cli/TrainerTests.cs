@@ -142,6 +142,8 @@ public class TrainerTests
             Throws.InstanceOf<UsageException>().With.Message.Contains("--model mlp").And.Message.Contains("--model cnn"));
         Assert.That(() => new Trainer(Digits(1) with { InitFrom = Path.Combine(_dir, "missing.safetensors") }, TextWriter.Null).Run(),
             Throws.InstanceOf<UsageException>().With.Message.Contains("missing.safetensors"));
+        Assert.That(() => new Trainer(Digits(1) with { InitFrom = _dir }, TextWriter.Null).Run(),
+            Throws.InstanceOf<UsageException>().With.Message.Contains(_dir).And.Message.Contains("is a directory"));
     }
 
     [Test]
