@@ -61,7 +61,14 @@ public static class LayerGradChecks
         LayerCase("layer/residual-block", 206, r => new ResidualBlock(2, 2, r), r => L(r, 2, 2, 4, 4)),
         LayerCase("layer/residual-block-projection", 207, r => new ResidualBlock(2, 3, r, stride: 2), r => L(r, 2, 2, 4, 4)),
         LayerCase("layer/mlp", 208, r => Models.Mlp(r, 6, [5], 3), r => L(r, 4, 1, 2, 3)),
+        // Binary ResNets with a smooth scheme (self-binarizing: tanh(v·x) on weights and activations, exact gradient),
+        // so finite differences see the same function the backward differentiates: two stages [2→4 channels] on 4×4.
+        LayerCase("layer/binary-resnet/bi-real-zero-pad", 209, r => TinyResNet(r, ResNetBlock.BiReal, ResNetDownsample.ZeroPad), r => L(r, 3, 1, 4, 4)),
+        LayerCase("layer/binary-resnet/basic-avgpool-conv", 210, r => TinyResNet(r, ResNetBlock.Basic, ResNetDownsample.AvgPoolConv), r => L(r, 3, 1, 4, 4)),
     ];
+
+    private static Module TinyResNet(Rng r, ResNetBlock block, ResNetDownsample downsample) =>
+        BinaryResNets.Build("tiny resnet", r, () => Binarization.SchemeRegistry.Create("self-binarizing"), [1, 1], [2, 4], 1, 3, 4, block, downsample);
 
     private static GradCheckProblem BatchNormProblem(Rng r, int[] shape, bool training)
     {

@@ -10,7 +10,10 @@ namespace BinaryGrad.Cli.Training;
 /// <summary>Builds the model named by <c>--model</c> for a data set's image shape.</summary>
 public static class ModelFactory
 {
-    public static readonly string[] Names = ["mlp", "cnn", "vgg-small"];
+    public static readonly string[] Names = ["mlp", "cnn", "vgg-small", "resnet20", "resnet18", "resnet20-basic", "resnet18-basic"];
+
+    /// <summary>Models that exist only as binary networks (they need a --scheme).</summary>
+    private static readonly string[] BinaryOnly = ["vgg-small", "resnet20", "resnet18", "resnet20-basic", "resnet18-basic"];
 
     public static Module Create(TrainOptions options, ImageDataset data, Rng rng)
     {
@@ -35,9 +38,14 @@ public static class ModelFactory
             "mlp" => BinaryModels.Mlp(rng, NewScheme, data.ImageSize, hidden: options.Width, hiddenLayers: 3, data.ClassCount),
             "cnn" => BinaryModels.Cnn(rng, NewScheme, data.Channels, data.ClassCount, SquareSide(options, data, 4)),
             "vgg-small" => BinaryModels.VggSmall(rng, NewScheme, data.Channels, data.ClassCount, SquareSide(options, data, 8)),
+            // Bi-Real units (a real shortcut around every binary conv) by default; "-basic" is He et al.'s two-conv block
+            "resnet20" or "resnet20-basic" => BinaryResNets.ResNet20(rng, NewScheme, data.Channels, data.ClassCount, SquareSide(options, data, 4), Block(options)),
+            "resnet18" or "resnet18-basic" => BinaryResNets.ResNet18(rng, NewScheme, data.Channels, data.ClassCount, SquareSide(options, data, 8), Block(options)),
             _ => throw new UsageException($"--model '{options.Model}' is not known; valid models: {string.Join(", ", Names)}."),
         };
     }
+
+    private static ResNetBlock Block(TrainOptions options) => options.Model.EndsWith("-basic", StringComparison.Ordinal) ? ResNetBlock.Basic : ResNetBlock.BiReal;
 
     /// <summary>The image side for a conv net that pools <paramref name="divisor"/>× (square images only).</summary>
     private static int SquareSide(TrainOptions options, ImageDataset data, int divisor) =>
@@ -48,7 +56,7 @@ public static class ModelFactory
     {
         "mlp" => Models.Mlp(rng, data.ImageSize, [512, 512], data.ClassCount),
         "cnn" => Models.SmallCnn(rng, data.Channels, data.ClassCount, data.Height),
-        "vgg-small" => throw new UsageException("--model vgg-small is a binary network: give it a --scheme (e.g. bnn)."),
+        _ when BinaryOnly.Contains(options.Model) => throw new UsageException($"--model {options.Model} is a binary network: give it a --scheme (e.g. bnn)."),
         _ => throw new UsageException($"--model '{options.Model}' is not known; valid models: {string.Join(", ", Names)}."),
     };
 }

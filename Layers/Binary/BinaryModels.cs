@@ -140,7 +140,9 @@ public static class BinaryModels
         return new BinaryClassifier(body, binary, regularizer);
     }
 
-    private static Module Activation(SchemeInstance scheme) =>
+    /// <summary>The nonlinearity after a binary layer's batch norm: the scheme's learnable one (ReActNet's RPReLU) if it
+    /// has one, else Hardtanh (the STE window) when it binarizes activations, else ReLU.</summary>
+    internal static Module Activation(SchemeInstance scheme) =>
         scheme.Nonlinearity is { } nonlinearity ? new QuantizerModule(nonlinearity)
         : scheme.Activations is null ? new ReLU() : new HardTanh();
 }

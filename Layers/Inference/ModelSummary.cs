@@ -79,39 +79,48 @@ public sealed class ModelSummary
         ArgumentNullException.ThrowIfNull(inputShape);
         var rows = new List<SummaryRow>();
         model.Eval();
-        Tensor x = Tensor.Zeros([1, .. inputShape]);
-        using (GradMode.NoGrad())
-            foreach (Module layer in Leaves(model))
-            {
-                int[] inShape = x.Shape.ToArray();
-                x = layer.Forward(x);
-                int[] outShape = x.Shape[1..].ToArray();
-                long outElements = outShape.Aggregate(1L, (a, b) => a * b);
-                long parameters = layer.ParameterCount;
-                long binary = layer.Parameters().Where(p => p.Precision == 1).Sum(p => (long)p.Length);
-                (long macs, bool binaryMacs) = layer switch
-                {
-                    BinaryLinear b => ((long)b.InFeatures * b.OutFeatures, b.WeightQuantizer is not null && b.InputQuantizer is not null),
-                    BinaryConv2d c => (outElements * c.InChannels * c.KernelSize * c.KernelSize, c.WeightQuantizer is not null && c.InputQuantizer is not null),
-                    Linear l => ((long)l.InFeatures * l.OutFeatures * (inShape.Length == 2 ? 1 : inShape[1..^1].Aggregate(1L, (a, v) => a * v)), false),
-                    Conv2d c => (outElements * c.InChannels * c.KernelSize * c.KernelSize, false),
-                    _ => (0L, false),
-                };
-                rows.Add(new SummaryRow(layer.ToString(), outShape, parameters, binary, binaryMacs ? 0 : macs, binaryMacs ? macs : 0, outElements));
-            }
+        using (GradMode.NoGrad()) Walk(model, Tensor.Zeros([1, .. inputShape]), rows);
         model.Train();
         return new ModelSummary(rows, inputShape.Aggregate(1L, (a, b) => a * b));
     }
 
-    /// <summary>Leaf layers in forward order (containers expanded).</summary>
-    internal static IEnumerable<Module> Leaves(Module m)
+    /// <summary>Runs <paramref name="m"/> on <paramref name="x"/> layer by layer, adding a row per leaf layer: containers
+    /// are expanded in order; a <see cref="Residual"/> lists its main branch, then its shortcut (both from the block's
+    /// input), then a "residual add" row.</summary>
+    private static Tensor Walk(Module m, Tensor x, List<SummaryRow> rows)
     {
         if (m is Sequential or FeatureClassifier or BinaryClassifier)
         {
-            foreach ((_, Module child) in m.NamedChildren())
-                foreach (Module leaf in Leaves(child)) yield return leaf;
+            foreach ((_, Module child) in m.NamedChildren()) x = Walk(child, x, rows);
+            return x;
         }
-        else yield return m;
+        if (m is Residual residual)
+        {
+            Tensor main = Walk(residual.Main, x, rows);
+            Tensor shortcut = residual.Shortcut is null ? x : Walk(residual.Shortcut, x, rows);
+            Tensor sum = Ops.Add(main, shortcut);
+            int[] shape = sum.Shape[1..].ToArray();
+            long elements = shape.Aggregate(1L, (a, b) => a * b);
+            rows.Add(new SummaryRow(residual.Shortcut is null ? "residual add (identity shortcut)" : "residual add", shape, 0, 0, 0, 0, elements));
+            return sum;
+        }
+        Module layer = m;
+        int[] inShape = x.Shape.ToArray();
+        x = layer.Forward(x);
+        int[] outShape = x.Shape[1..].ToArray();
+        long outElements = outShape.Aggregate(1L, (a, b) => a * b);
+        long parameters = layer.ParameterCount;
+        long binary = layer.Parameters().Where(p => p.Precision == 1).Sum(p => (long)p.Length);
+        (long macs, bool binaryMacs) = layer switch
+        {
+            BinaryLinear b => ((long)b.InFeatures * b.OutFeatures, b.WeightQuantizer is not null && b.InputQuantizer is not null),
+            BinaryConv2d c => (outElements * c.InChannels * c.KernelSize * c.KernelSize, c.WeightQuantizer is not null && c.InputQuantizer is not null),
+            Linear l => ((long)l.InFeatures * l.OutFeatures * (inShape.Length == 2 ? 1 : inShape[1..^1].Aggregate(1L, (a, v) => a * v)), false),
+            Conv2d c => (outElements * c.InChannels * c.KernelSize * c.KernelSize, false),
+            _ => (0L, false),
+        };
+        rows.Add(new SummaryRow(layer.ToString(), outShape, parameters, binary, binaryMacs ? 0 : macs, binaryMacs ? macs : 0, outElements));
+        return x;
     }
 
     /// <summary>The table and totals as text.</summary>

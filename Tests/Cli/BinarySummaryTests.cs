@@ -44,6 +44,22 @@ public class BinarySummaryTests
     }
 
     [Test]
+    public void ResNet20_CountsEveryBinaryConvolutionThroughTheResiduals()
+    {
+        ModelSummary s = SummaryCommand.Summarize("resnet20", "bnn", "cifar10");
+        // binary MACs by hand: stage 1 six 16→16 convs on 32×32; stages 2 and 3 one widening stride-2 conv plus five
+        // convs at the new width, on 16×16 and 8×8
+        long stage1 = 6L * 16 * 16 * 9 * 32 * 32;
+        long stage2 = (16L * 32 * 9 + 5L * 32 * 32 * 9) * 16 * 16;
+        long stage3 = (32L * 64 * 9 + 5L * 64 * 64 * 9) * 8 * 8;
+        Assert.That(s.BinaryMacs, Is.EqualTo(stage1 + stage2 + stage3));
+        // real MACs: the stem 3→16 on 32×32 and the classifier 64→10
+        Assert.That(s.Macs, Is.EqualTo(3L * 16 * 9 * 32 * 32 + 64 * 10));
+        Assert.That(s.Parameters, Is.EqualTo(269_850));
+        Assert.That(s.Rows.Count(r => r.Layer.StartsWith("residual add", StringComparison.Ordinal)), Is.EqualTo(18));
+    }
+
+    [Test]
     public void UnknownModelOrScheme_IsAOneLineErrorWithExitCode2()
     {
         var error = new StringWriter();
