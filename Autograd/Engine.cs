@@ -87,7 +87,9 @@ internal static class Engine
             grad = output.RunHooks(grad);
             if (output.RetainsGrad) output.Grad = Sum(output.Grad, grad);
 
+            long started = OpProfiler.Enabled ? System.Diagnostics.Stopwatch.GetTimestamp() : 0;
             Tensor?[] inputGrads = fn.Backward(grad);
+            if (started != 0) OpProfiler.Add(fn.Name + " bwd", started);
             IReadOnlyList<Tensor> inputs = fn.Inputs;
             if (inputGrads.Length != inputs.Count)
                 throw new InvalidOperationException($"{fn.Name}: backward returned {inputGrads.Length} gradients for {inputs.Count} inputs.");

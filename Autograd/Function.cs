@@ -42,7 +42,9 @@ public abstract class Function
     public Tensor Apply(params Tensor[] inputs)
     {
         Tensor output;
+        long started = OpProfiler.Enabled ? System.Diagnostics.Stopwatch.GetTimestamp() : 0;
         using (GradMode.NoGrad()) output = Forward(inputs);
+        if (started != 0) OpProfiler.Add(Name + " fwd", started);
         if (GradMode.IsEnabled)
             foreach (Tensor x in inputs)
             {

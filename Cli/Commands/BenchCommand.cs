@@ -13,7 +13,10 @@ public static class BenchCommand
         var suite = new Argument<string>("suite") { Description = $"What to measure: {string.Join(", ", Suites)}." };
         var json = new Option<bool>("--json") { Description = "One JSON object per line: name, ours, peer, ratio." };
         var threads = new Option<int>("--threads") { Description = "Threads for ours and the peer.", DefaultValueFactory = _ => Environment.ProcessorCount };
-        var command = new Command("bench", "Measure kernels against NumPy/PyTorch on this machine, in the same run.") { suite, json, threads };
+        var model = new Option<string?>("--model") { Description = "bench train: the model to time (as 'train --model'); default: the float MLP and small CNN." };
+        var scheme = new Option<string?>("--scheme") { Description = "bench train: the binarization scheme of --model (default bnn for the binary-only networks, none for mlp and cnn)." };
+        var profile = new Option<bool>("--profile") { Description = "bench train: also print the time per op (forward and backward) of one profiled run." };
+        var command = new Command("bench", "Measure kernels against NumPy/PyTorch on this machine, in the same run.") { suite, json, threads, model, scheme, profile };
         command.SetAction(r =>
         {
             string what = r.GetValue(suite)!;
@@ -22,10 +25,15 @@ public static class BenchCommand
                 Console.Error.WriteLine($"binarygrad bench: unknown suite '{what}'; valid: {string.Join(", ", Suites)}.");
                 return Program.BadInput;
             }
+            if ((r.GetValue(model) is not null || r.GetValue(scheme) is not null || r.GetValue(profile)) && what != "train")
+            {
+                Console.Error.WriteLine($"binarygrad bench: --model, --scheme and --profile apply to 'bench train' only, not '{what}'.");
+                return Program.BadInput;
+            }
             Kernels.KernelThreads.Count = Math.Max(1, r.GetValue(threads));
             return what switch
             {
-                "train" => BenchTrain.Run(r.GetValue(json), Console.Out),
+                "train" => BenchTrain.Run(r.GetValue(json), Console.Out, r.GetValue(model), r.GetValue(scheme), r.GetValue(profile)),
                 "kernels" => BenchKernelsCommand.Run(r.GetValue(json), Console.Out),
                 _ => BenchGemmConv.Run(what, r.GetValue(json), Console.Out),
             };

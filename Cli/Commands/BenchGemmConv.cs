@@ -150,8 +150,8 @@ public static class BenchGemmConv
     /// <summary>Runs a peer script and returns name → <paramref name="valueKey"/> (GFLOP/s by default) from its JSON
     /// lines; empty when no interpreter can import <paramref name="module"/> or the script is not found. Shared with
     /// <see cref="BenchTrain"/>: the peer-only environment (thread counts, OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE
-    /// removed, OpenMP OpenBLAS) is set here and nowhere else.</summary>
-    internal static Dictionary<string, double> RunPeer(string script, string module, string arguments, int openBlasThreads, string valueKey = "gflops")
+    /// removed, OpenMP OpenBLAS unless <paramref name="openMpBlas"/> is false) is set here and nowhere else.</summary>
+    internal static Dictionary<string, double> RunPeer(string script, string module, string arguments, int openBlasThreads, string valueKey = "gflops", bool openMpBlas = true)
     {
         var results = new Dictionary<string, double>();
         string? scriptPath = FindPeerScript(script);
@@ -165,7 +165,7 @@ public static class BenchGemmConv
         start.Environment["OMP_NUM_THREADS"] = KernelThreads.Count.ToString(CultureInfo.InvariantCulture);
         start.Environment.Remove("OPENBLAS_CORETYPE");
         start.Environment.Remove("OPENBLAS_L2_SIZE");
-        if (OpenMpOpenBlasFolder() is { } folder) start.Environment["LD_LIBRARY_PATH"] = folder;
+        if (openMpBlas && OpenMpOpenBlasFolder() is { } folder) start.Environment["LD_LIBRARY_PATH"] = folder;
         using Process process = Process.Start(start)!;
         process.ErrorDataReceived += (_, _) => { }; // drained so a chatty peer cannot block on a full pipe
         process.BeginErrorReadLine();
@@ -213,7 +213,7 @@ public static class BenchGemmConv
     }
 
     /// <summary>The folder of Debian's OpenMP OpenBLAS build (package libopenblas0-openmp), if installed.</summary>
-    private static string? OpenMpOpenBlasFolder()
+    internal static string? OpenMpOpenBlasFolder()
     {
         foreach (string folder in new[] { "/usr/lib/x86_64-linux-gnu/openblas-openmp", "/usr/lib/aarch64-linux-gnu/openblas-openmp" })
             if (Directory.Exists(folder)) return folder;

@@ -2,24 +2,28 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
 using BinaryGrad.Autograd;
+using BinaryGrad.Cli.Training;
 using BinaryGrad.Kernels;
 using BinaryGrad.Layers;
 using BinaryGrad.Optimizers;
 
 namespace BinaryGrad.Cli.Commands;
 
-/// <summary><c>binarygrad bench train [--json]</c>: times full training steps (forward, cross-entropy, backward, Adam
-/// step) of the MLP 784-512-512-10 and the small CNN at batch 128 on seeded random MNIST-shaped data, and in the same
-/// run the identical PyTorch models (<c>Bench/peers/torch_train.py</c>), and reports images/s, the ratio ours/peer and
-/// our managed allocation per step.</summary>
+/// <summary><c>binarygrad bench train [--model M [--scheme S]] [--profile] [--json]</c>: times full training steps
+/// (forward, cross-entropy, backward, Adam step) at batch 128 on seeded random data — by default the float MLP
+/// 784-512-512-10 and the small CNN on MNIST shapes; with <c>--model</c> the model <c>train</c> builds for that
+/// <c>--model</c>/<c>--scheme</c> (MNIST shapes for mlp/cnn, CIFAR-10 shapes for the others) — and in the same run the
+/// identical PyTorch models (<c>Bench/peers/torch_train.py</c>) at their best thread/BLAS configuration, and reports
+/// images/s, the ratio ours/peer, our managed allocation per step and the process's peak working set.</summary>
 /// <remarks>Timing: warm-up steps, then the median of <see cref="Runs"/> Stopwatch runs of N steps each (N chosen from
 /// the warm-up so that one run takes about <see cref="TargetRunSeconds"/>). Each step is what the trainer does:
 /// forward, cross-entropy, <c>loss.Item()</c>, zero-grad, backward, Adam step, in a <see cref="TensorPool"/> step scope
 /// (so after warm-up the step's tensors reuse pooled storage). Allocation: the process-wide
 /// <see cref="GC.GetTotalAllocatedBytes(bool)"/> delta over all timed steps divided by their number, so allocations
-/// on kernel worker threads count too. The peer runs with the environment <see cref="BenchGemmConv"/> sets for
-/// PyTorch (OPENBLAS_NUM_THREADS = 1, <c>torch.set_num_threads(</c><see cref="KernelThreads.Count"/><c>)</c>,
-/// OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE removed for that command only).</remarks>
+/// on kernel worker threads count too. The peer runs once per configuration of <see cref="PeerConfigurations"/>
+/// (<c>torch.set_num_threads(</c><see cref="KernelThreads.Count"/><c>)</c>, OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE
+/// removed for that command only) and the fastest counts: OpenBLAS's own threads can fight PyTorch's OpenMP threads,
+/// and which build and thread count wins depends on the model and the machine.</remarks>
 public static class BenchTrain
 {
     /// <summary>Batch size of every step (as in the PyTorch reference figures).</summary>
@@ -28,47 +32,122 @@ public static class BenchTrain
     private const int Runs = 5;
     private const int WarmupSteps = 40;
     private const double WarmupSeconds = 8.0;
-    private const double TargetRunSeconds = 0.5;
+    private const double TargetRunSeconds = 1.0;
 
     internal const string MlpName = "mlp 784-512-512-10 batch 128";
     internal const string CnnName = "cnn conv32-conv64 batch 128";
 
-    /// <summary>Runs both models and the peer; writes a table, or with <paramref name="json"/> one JSON object per model
-    /// per line: <c>name</c>, <c>ours</c> (images/s), <c>peer</c> (images/s or null when PyTorch is absent),
-    /// <c>ratio</c> (ours/peer or null), <c>allocatedBytesPerStep</c>. Returns 0.</summary>
-    public static int Run(bool json, TextWriter output)
+    /// <summary>The models <c>--model</c> accepts (those <c>train</c> builds).</summary>
+    public static IReadOnlyList<string> ModelNames => ModelFactory.Names;
+
+    /// <summary>The peer's thread/BLAS configurations: OpenBLAS threads and whether the OpenMP OpenBLAS build is loaded.</summary>
+    internal static readonly (string Name, int OpenBlasThreads, bool OpenMp)[] PeerConfigurations =
+    [
+        ("OPENBLAS_NUM_THREADS=1, OpenMP OpenBLAS", 1, true),
+        ("OPENBLAS_NUM_THREADS=2, OpenMP OpenBLAS", 2, true),
+        ("OPENBLAS_NUM_THREADS=1, pthread OpenBLAS", 1, false),
+    ];
+
+    /// <summary>Runs the benchmark and the peer; writes a table, or with <paramref name="json"/> one JSON object per model
+    /// per line: <c>name</c>, <c>model</c>, <c>scheme</c>, <c>ours</c> (images/s), <c>peer</c> (images/s or null when
+    /// PyTorch is absent or has no such model), <c>ratio</c> (ours/peer or null), <c>peerConfig</c> (the fastest peer
+    /// configuration), <c>allocatedBytesPerStep</c>, <c>peakWorkingSetBytes</c>. With <paramref name="profile"/> the
+    /// table is followed by the time per op of one profiled run. Returns 0, or 2 for an unknown model or scheme.</summary>
+    public static int Run(bool json, TextWriter output, string? model = null, string? scheme = null, bool profile = false, TextWriter? error = null)
     {
-        var rows = new List<Row>
+        error ??= Console.Error;
+        List<Job> jobs;
+        try { jobs = Jobs(model, scheme); }
+        catch (UsageException e)
         {
-            Measure(MlpName, rng => Models.Mlp(rng, 784, [512, 512], 10)),
-            Measure(CnnName, rng => Models.SmallCnn(rng, 1, 10, 28)),
-        };
-        Dictionary<string, double> peer = BenchGemmConv.RunPeer("torch_train.py", "torch",
-            KernelThreads.Count.ToString(CultureInfo.InvariantCulture), openBlasThreads: 1, valueKey: "images_per_s");
-        rows = rows.Select(r => r with { Peer = peer.TryGetValue(r.Name, out double p) ? p : null }).ToList();
+            error.WriteLine($"binarygrad bench train: {e.Message}");
+            return Program.BadInput;
+        }
+        var rows = jobs.Select(job => Measure(job, profile)).ToList();
+        foreach ((string config, int threads, bool openMp) in PeerConfigurations)
+        {
+            var seen = new HashSet<string>();
+            foreach (Job job in jobs.Where(j => j.PeerArguments is not null))
+            {
+                string arguments = KernelThreads.Count.ToString(CultureInfo.InvariantCulture) + job.PeerArguments;
+                if (!seen.Add(arguments)) continue; // the default run measures both float models in one peer call
+                Dictionary<string, double> peer = BenchGemmConv.RunPeer("torch_train.py", "torch", arguments, threads, "images_per_s", openMp);
+                rows = [.. rows.Select(r => peer.TryGetValue(r.Name, out double p) && p > (r.Peer ?? 0) ? r with { Peer = p, PeerConfig = config } : r)];
+            }
+        }
 
         if (json)
         {
             foreach (Row row in rows)
                 output.WriteLine(JsonSerializer.Serialize(new Dictionary<string, object?>
                 {
-                    ["name"] = row.Name, ["ours"] = Math.Round(row.Ours, 1),
+                    ["name"] = row.Name, ["model"] = row.Model, ["scheme"] = row.Scheme, ["ours"] = Math.Round(row.Ours, 1),
                     ["peer"] = row.Peer is { } p ? Math.Round(p, 1) : null,
                     ["ratio"] = row.Peer is { } q ? Math.Round(row.Ours / q, 3) : null,
+                    ["peerConfig"] = row.PeerConfig,
                     ["allocatedBytesPerStep"] = row.AllocatedBytesPerStep,
+                    ["peakWorkingSetBytes"] = row.PeakWorkingSetBytes,
                 }));
             return 0;
         }
         output.WriteLine(Simd.IsaLine);
-        output.WriteLine($"threads {KernelThreads.Count}, batch {Batch}, median of {Runs} runs after warm-up");
-        output.WriteLine($"{"benchmark",-30} {"ours img/s",11} {"peer img/s",11} {"ratio",7} {"alloc B/step",14}");
+        output.WriteLine($"threads {KernelThreads.Count}, batch {Batch}, median of {Runs} runs after warm-up; peer: PyTorch at the fastest of {PeerConfigurations.Length} thread/BLAS configurations");
+        output.WriteLine($"{"benchmark",-36} {"ours img/s",11} {"peer img/s",11} {"ratio",7} {"alloc B/step",13} {"peak WS MB",11}  peer configuration");
         foreach (Row row in rows)
-            output.WriteLine($"{row.Name,-30} {row.Ours,11:F0} {(row.Peer is { } p ? p.ToString("F0", CultureInfo.InvariantCulture) : "n/a"),11} " +
-                             $"{(row.Peer is { } q ? (row.Ours / q).ToString("F2", CultureInfo.InvariantCulture) : "n/a"),7} {row.AllocatedBytesPerStep,14:N0}");
+            output.WriteLine($"{row.Name,-36} {row.Ours,11:F1} {(row.Peer is { } p ? p.ToString("F1", CultureInfo.InvariantCulture) : "n/a"),11} " +
+                             $"{(row.Peer is { } q ? (row.Ours / q).ToString("F2", CultureInfo.InvariantCulture) : "n/a"),7} {row.AllocatedBytesPerStep,13:N0} " +
+                             $"{row.PeakWorkingSetBytes / 1e6,11:F0}  {row.PeerConfig ?? "n/a"}");
+        foreach (Row row in rows.Where(r => r.Profile is not null))
+        {
+            output.WriteLine();
+            output.WriteLine($"where the time goes in {row.Name} (one profiled run of {row.Profile!.Steps} steps, {row.Profile.StepSeconds * 1e3:F1} ms per step):");
+            double accounted = 0;
+            foreach ((string op, double seconds, long calls) in row.Profile.Ops)
+            {
+                accounted += seconds;
+                output.WriteLine($"  {op,-34} {seconds / row.Profile.Steps * 1e3,9:F2} ms/step {100 * seconds / (row.Profile.StepSeconds * row.Profile.Steps),6:F1} %  ({calls / row.Profile.Steps} calls/step)");
+            }
+            double rest = row.Profile.StepSeconds * row.Profile.Steps - accounted;
+            output.WriteLine($"  {"other (optimizer, graph, gradient sums)",-34} {rest / row.Profile.Steps * 1e3,9:F2} ms/step {100 * rest / (row.Profile.StepSeconds * row.Profile.Steps),6:F1} %");
+        }
         return 0;
     }
 
-    private sealed record Row(string Name, double Ours, double? Peer, long AllocatedBytesPerStep);
+    /// <summary>One model to time: how to build it, its input shape, and the peer's arguments after the thread count
+    /// (empty: the default float pair; null: the peer has no such model).</summary>
+    private sealed record Job(string Name, string Model, string Scheme, Func<Rng, Module> Build, int[] InputShape, string? PeerArguments);
+
+    private sealed record Row(string Name, string Model, string Scheme, double Ours, double? Peer, string? PeerConfig, long AllocatedBytesPerStep,
+                              long PeakWorkingSetBytes, ProfileResult? Profile);
+
+    private sealed record ProfileResult(int Steps, double StepSeconds, IReadOnlyList<(string Op, double Seconds, long Calls)> Ops);
+
+    private static List<Job> Jobs(string? model, string? scheme)
+    {
+        if (model is null)
+        {
+            if (scheme is not null and not "none") throw new UsageException("--scheme needs --model (the default run times the float MLP and CNN).");
+            return
+            [
+                new Job(MlpName, "mlp", "none", rng => Models.Mlp(rng, 784, [512, 512], 10), [Batch, 1, 28, 28], ""),
+                new Job(CnnName, "cnn", "none", rng => Models.SmallCnn(rng, 1, 10, 28), [Batch, 1, 28, 28], ""),
+            ];
+        }
+        if (!ModelFactory.Names.Contains(model))
+            throw new UsageException($"--model '{model}' is not known; valid models: {string.Join(", ", ModelFactory.Names)}.");
+        // the binary-only networks default to BNN (1W/1A); mlp and cnn default to their float versions
+        scheme ??= model is "mlp" or "cnn" ? "none" : "bnn";
+        if (scheme != "none" && !Binarization.SchemeRegistry.TryGet(scheme, out _))
+            throw new UsageException($"--scheme '{scheme}' is not known; 'binarygrad schemes' lists them.");
+        string dataset = model is "mlp" or "cnn" ? "mnist" : "cifar10";
+        Datasets.ImageDataset shape = ExportCommand.DatasetShape(dataset);
+        var options = new TrainOptions { Model = model, Scheme = scheme, Dataset = dataset };
+        ModelFactory.Create(options, shape, new Rng(0)); // refuses e.g. a float vgg-small before anything is timed
+        string name = model is "mlp" && scheme == "none" ? MlpName : model is "cnn" && scheme == "none" ? CnnName : $"{model} {scheme} batch {Batch}";
+        // the peer script mirrors the float models and the sign/STE schemes (bnn: 1W/1A, binaryconnect: 1W/32A)
+        string? peerArguments = scheme is "none" or "bnn" or "binaryconnect" ? $" {model} {scheme}" : null;
+        return [new Job(name, model, scheme, rng => ModelFactory.Create(options, shape, rng), [Batch, shape.Channels, shape.Height, shape.Width], peerArguments)];
+    }
 
     /// <summary>One training step as the trainer runs it, inside a <see cref="TensorPool"/> step scope; returns the loss.</summary>
     internal static double Step(Module model, Optimizer optimizer, Tensor x, int[] labels)
@@ -84,34 +163,37 @@ public static class BenchTrain
     }
 
     /// <summary>Seeded random MNIST-shaped data: inputs N(0, 1) of shape [128, 1, 28, 28], labels uniform in 0..9.</summary>
-    internal static (Tensor X, int[] Labels) RandomBatch(Rng rng)
+    internal static (Tensor X, int[] Labels) RandomBatch(Rng rng) => RandomBatch(rng, [Batch, 1, 28, 28]);
+
+    private static (Tensor X, int[] Labels) RandomBatch(Rng rng, int[] shape)
     {
-        Tensor x = Tensor.Normal([Batch, 1, 28, 28], rng);
-        var labels = new int[Batch];
-        for (int i = 0; i < Batch; i++) labels[i] = rng.NextInt(10);
+        Tensor x = Tensor.Normal(shape, rng);
+        var labels = new int[shape[0]];
+        for (int i = 0; i < labels.Length; i++) labels[i] = rng.NextInt(10);
         return (x, labels);
     }
 
-    private static Row Measure(string name, Func<Rng, Module> build)
+    private static Row Measure(Job job, bool profile)
     {
         var rng = new Rng(42);
-        Module model = build(rng);
+        Module model = job.Build(rng);
         model.Train();
         var optimizer = new Adam(model.NamedParameters(), 1e-3);
-        (Tensor x, int[] labels) = RandomBatch(rng);
+        (Tensor x, int[] labels) = RandomBatch(rng, job.InputShape);
 
         // Warm up for at least WarmupSteps steps and WarmupSeconds: tiered compilation promotes the hot loops to
         // optimized code only after ~30 calls plus a background delay, and a few steps would time unoptimized code.
+        // A slow model (seconds per step) stops after WarmupSeconds and at least 3 steps.
         long warm = 0;
         var warmClock = Stopwatch.StartNew();
-        for (int i = 0; i < WarmupSteps || warmClock.Elapsed.TotalSeconds < WarmupSeconds; i++)
+        for (int i = 0; (i < WarmupSteps && warmClock.Elapsed.TotalSeconds < 4 * WarmupSeconds) || i < 3 || warmClock.Elapsed.TotalSeconds < WarmupSeconds; i++)
         {
             long start = Stopwatch.GetTimestamp();
             Step(model, optimizer, x, labels);
             warm = Stopwatch.GetTimestamp() - start;
         }
         double stepSeconds = Math.Max(1e-6, (double)warm / Stopwatch.Frequency);
-        int steps = (int)Math.Clamp(TargetRunSeconds / stepSeconds, 3, 200);
+        int steps = (int)Math.Clamp(TargetRunSeconds / stepSeconds, 2, 200);
 
         var times = new double[Runs];
         long allocatedBefore = GC.GetTotalAllocatedBytes(true);
@@ -123,6 +205,19 @@ public static class BenchTrain
         }
         long allocated = GC.GetTotalAllocatedBytes(true) - allocatedBefore;
         Array.Sort(times);
-        return new Row(name, steps * (double)Batch / times[Runs / 2], null, allocated / ((long)Runs * steps));
+        ProfileResult? profiled = null;
+        if (profile)
+        {
+            OpProfiler.Reset();
+            OpProfiler.Enabled = true;
+            long start = Stopwatch.GetTimestamp();
+            for (int s = 0; s < steps; s++) Step(model, optimizer, x, labels);
+            double seconds = Stopwatch.GetElapsedTime(start).TotalSeconds;
+            OpProfiler.Enabled = false;
+            profiled = new ProfileResult(steps, seconds / steps, OpProfiler.Totals());
+        }
+        using var process = Process.GetCurrentProcess();
+        return new Row(job.Name, job.Model, job.Scheme, steps * (double)Batch / times[Runs / 2], null, null, allocated / ((long)Runs * steps),
+                       process.PeakWorkingSet64, profiled);
     }
 }
