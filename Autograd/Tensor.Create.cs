@@ -14,8 +14,9 @@ public sealed partial class Tensor
     }
 
     /// <summary>A new contiguous tensor whose elements are NOT cleared (whatever the allocator hands out): for op
-    /// outputs that the op overwrites completely, so large buffers skip the clearing pass.</summary>
-    internal static Tensor Uninitialized(ReadOnlySpan<int> shape, DType dtype = DType.Float32)
+    /// outputs that the op overwrites completely, so large buffers skip the clearing pass. Reading an element before
+    /// writing it gives an unspecified value.</summary>
+    public static Tensor Uninitialized(ReadOnlySpan<int> shape, DType dtype = DType.Float32)
     {
         int count = Shapes.ElementCount(shape);
         if (TensorPool.Rent(dtype, count, clear: false) is { } block)

@@ -1,3 +1,4 @@
+using System.Buffers;
 using BinaryGrad.Autograd;
 using BinaryGrad.Binarization;
 using BinaryGrad.Kernels;
@@ -155,25 +156,33 @@ internal sealed class BinaryConv2dFunction(ulong[] packedWeight, BinaryConv2DSha
     {
         Tensor x = inputs[0].Contiguous(), w = inputs[1].Contiguous();
         (_x, _w) = (x, w);
-        var packedX = new ulong[shape.InputWords];
-        if (x.DType == DType.Float32) BitPack.PackChannelsLast(x.AsSpan<float>(), packedX, shape.Batch, shape.InChannels, shape.Height, shape.Width);
-        else BitPack.PackChannelsLast(x.AsSpan<double>(), packedX, shape.Batch, shape.InChannels, shape.Height, shape.Width);
-        int[] dots = new int[shape.OutputCount];
-        BinaryConv2D.Forward(packedX, packedWeight, dots, shape);
-        double[]? bias = inputs.Length > 2 ? inputs[2].ToDoubleArray() : null;
-        int plane = shape.OutHeight * shape.OutWidth;
-        Tensor y = Tensor.Empty([shape.Batch, shape.OutChannels, shape.OutHeight, shape.OutWidth], x.DType);
-        if (x.DType == DType.Float32)
+        Tensor y = Tensor.Uninitialized([shape.Batch, shape.OutChannels, shape.OutHeight, shape.OutWidth], x.DType);
+        int inputWords = checked((int)shape.InputWords);
+        ulong[] packedX = ArrayPool<ulong>.Shared.Rent(inputWords);
+        try
         {
-            Span<float> ys = y.AsSpan<float>();
-            for (int i = 0; i < ys.Length; i++) ys[i] = bias is null ? dots[i] : dots[i] + (float)bias[i / plane % shape.OutChannels];
-        }
-        else
-        {
+            Span<ulong> packed = packedX.AsSpan(0, inputWords);
+            if (x.DType == DType.Float32)
+            {
+                // float32: the kernel's affine epilogue writes 1·dot + bias straight into y (one rounding, as dot + b)
+                BitPack.PackChannelsLast(x.AsSpan<float>(), packed, shape.Batch, shape.InChannels, shape.Height, shape.Width);
+                ReadOnlySpan<float> bias = inputs.Length > 2 ? inputs[2].Contiguous().AsSpan<float>() : EpilogueConstants.Zeros(shape.OutChannels);
+                BinaryConv2D.Forward(packed, packedWeight, y.AsSpan<float>(), shape, EpilogueConstants.Ones(shape.OutChannels), bias);
+                return y;
+            }
+            BitPack.PackChannelsLast(x.AsSpan<double>(), packed, shape.Batch, shape.InChannels, shape.Height, shape.Width);
+            int[] dots = new int[shape.OutputCount];
+            BinaryConv2D.Forward(packed, packedWeight, dots, shape);
+            double[]? biasValues = inputs.Length > 2 ? inputs[2].ToDoubleArray() : null;
+            int plane = shape.OutHeight * shape.OutWidth;
             Span<double> ys = y.AsSpan<double>();
-            for (int i = 0; i < ys.Length; i++) ys[i] = bias is null ? dots[i] : dots[i] + bias[i / plane % shape.OutChannels];
+            for (int i = 0; i < ys.Length; i++) ys[i] = biasValues is null ? dots[i] : dots[i] + biasValues[i / plane % shape.OutChannels];
+            return y;
         }
-        return y;
+        finally
+        {
+            ArrayPool<ulong>.Shared.Return(packedX);
+        }
     }
 
     protected override Tensor?[] Backward(Tensor gradOutput)
@@ -207,6 +216,28 @@ internal sealed class BinaryConv2dFunction(ulong[] packedWeight, BinaryConv2DSha
         float[] values = w.DType == DType.Float32 ? w.ToArray<float>() : Array.ConvertAll(w.ToArray<double>(), v => (float)v);
         BinaryConv2D.PackWeights(values, packed, shape);
         return packed;
+    }
+}
+
+/// <summary>Per-channel constant vectors for the kernels' affine epilogue (<c>scale·dot + bias</c>) when a training
+/// forward wants the plain dot: shared read-only arrays of ones and zeros, grown on demand (never written after
+/// creation, so a racing grow only costs an extra array).</summary>
+internal static class EpilogueConstants
+{
+    private static float[] s_ones = [], s_zeros = [];
+
+    public static ReadOnlySpan<float> Ones(int count)
+    {
+        float[] ones = s_ones;
+        if (ones.Length < count) s_ones = ones = Enumerable.Repeat(1f, Math.Max(count, 2 * ones.Length)).ToArray();
+        return ones.AsSpan(0, count);
+    }
+
+    public static ReadOnlySpan<float> Zeros(int count)
+    {
+        float[] zeros = s_zeros;
+        if (zeros.Length < count) s_zeros = zeros = new float[Math.Max(count, 2 * zeros.Length)];
+        return zeros.AsSpan(0, count);
     }
 }
 
