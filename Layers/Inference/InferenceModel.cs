@@ -53,17 +53,25 @@ public sealed class InferenceModel
         ArgumentNullException.ThrowIfNull(images);
         if (images.Length != (long)batch * Channels * Height * Width)
             throw new ArgumentException($"InferenceModel: {images.Length} values are not {batch} images of {Channels}×{Height}×{Width}.");
-        Activation x = Activation.Float(images, batch, Channels, Height, Width);
-        for (int i = 0; i < Layers.Count;)
+        return RunLayers(Layers, Activation.Float(images, batch, Channels, Height, Width)).ToFloats();
+    }
+
+    /// <summary>Runs <paramref name="layers"/> in order on <paramref name="x"/>: a binary convolution with sign input
+    /// followed by its batch norm runs fused (packing its signs straight into the next binary convolution's input when
+    /// one follows, past sign-preserving Hardtanhs), a binary dense layer with sign input hands its dots to its fused
+    /// batch norm, and every other layer runs on its own.</summary>
+    internal static Activation RunLayers(IReadOnlyList<InferenceLayer> layers, Activation x)
+    {
+        for (int i = 0; i < layers.Count;)
         {
-            InferenceLayer layer = Layers[i];
-            AffineLayer? affine = i + 1 < Layers.Count ? Layers[i + 1] as AffineLayer : null;
+            InferenceLayer layer = layers[i];
+            AffineLayer? affine = i + 1 < layers.Count ? layers[i + 1] as AffineLayer : null;
             if (layer is BinaryConvLayer { InputSign: true, Bias: null } conv && affine is { Fused: false }
                 && conv.OutputShape(x.Shape) is [_, _, int oh, int ow] && oh * ow > 1) // 1×1 maps: BN evaluates with fma, the epilogue cannot
             {
                 int next = i + 2;
-                while (next < Layers.Count && Layers[next] is HardTanhLayer { PreservesSign: true }) next++;
-                bool packed = next < Layers.Count && Layers[next] is BinaryConvLayer { InputSign: true };
+                while (next < layers.Count && layers[next] is HardTanhLayer { PreservesSign: true }) next++;
+                bool packed = next < layers.Count && layers[next] is BinaryConvLayer { InputSign: true };
                 x = conv.RunFused(x, affine, packed);
                 i = packed ? next : i + 2;
             }
@@ -78,7 +86,7 @@ public sealed class InferenceModel
                 i++;
             }
         }
-        return x.ToFloats();
+        return x;
     }
 
     /// <summary>Arg-max class per image (first index on ties, as the trainer counts).</summary>
@@ -134,23 +142,7 @@ public sealed class InferenceModel
             string dataset = r.String();
             int count = r.Count("layer count");
             var layers = new List<InferenceLayer>(Math.Min(count, 1024));
-            for (int i = 0; i < count; i++)
-            {
-                byte kind = r.Byte();
-                layers.Add((InferenceLayerKind)kind switch
-                {
-                    InferenceLayerKind.BinaryDense => BinaryDenseLayer.Read(r),
-                    InferenceLayerKind.BinaryConv => BinaryConvLayer.Read(r),
-                    InferenceLayerKind.Conv => ConvLayer.Read(r),
-                    InferenceLayerKind.Dense => DenseLayer.Read(r),
-                    InferenceLayerKind.Affine => AffineLayer.Read(r),
-                    InferenceLayerKind.MaxPool => MaxPoolLayer.Read(r),
-                    InferenceLayerKind.HardTanh => HardTanhLayer.Read(r),
-                    InferenceLayerKind.ReLU => new ReLULayer(),
-                    InferenceLayerKind.Flatten => new FlattenLayer(),
-                    _ => throw new FormatException($"layer {i} has unknown kind {kind}."),
-                });
-            }
+            for (int i = 0; i < count; i++) layers.Add(ReadLayer(r, $"layer {i}", 0));
             if (!r.Remaining.SequenceEqual(EndMarker))
                 throw new FormatException(r.Remaining.Length < EndMarker.Length ? "truncated (end marker missing)." : "unexpected bytes after the last layer.");
             return new InferenceModel(channels, height, width, classes, dataset, layers);
@@ -159,6 +151,32 @@ public sealed class InferenceModel
         {
             throw new FormatException($"{path}: {e.Message}", e);
         }
+    }
+
+    /// <summary>How deep residual layers may nest in a file (a bound for the reader's recursion).</summary>
+    internal const int MaxNesting = 4;
+
+    /// <summary>Reads one layer record (kind byte, then the record); <paramref name="depth"/> counts the residual
+    /// layers around it.</summary>
+    internal static InferenceLayer ReadLayer(BgmReader r, string what, int depth)
+    {
+        byte kind = r.Byte();
+        return (InferenceLayerKind)kind switch
+        {
+            InferenceLayerKind.BinaryDense => BinaryDenseLayer.Read(r),
+            InferenceLayerKind.BinaryConv => BinaryConvLayer.Read(r),
+            InferenceLayerKind.Conv => ConvLayer.Read(r),
+            InferenceLayerKind.Dense => DenseLayer.Read(r),
+            InferenceLayerKind.Affine => AffineLayer.Read(r),
+            InferenceLayerKind.MaxPool => MaxPoolLayer.Read(r),
+            InferenceLayerKind.HardTanh => HardTanhLayer.Read(r),
+            InferenceLayerKind.ReLU => new ReLULayer(),
+            InferenceLayerKind.Flatten => new FlattenLayer(),
+            InferenceLayerKind.Residual => ResidualLayer.Read(r, depth),
+            InferenceLayerKind.ZeroPadShortcut => ZeroPadShortcutLayer.Read(r),
+            InferenceLayerKind.GlobalAvgPool => new GlobalAvgPoolLayer(),
+            _ => throw new FormatException($"{what} has unknown kind {kind}."),
+        };
     }
 
     // ---- export ---------------------------------------------------------------------------------------------
@@ -226,9 +244,21 @@ public sealed class InferenceModel
             case HardTanh h: layers.Add(new HardTanhLayer((float)h.Min, (float)h.Max)); break;
             case ReLU: layers.Add(new ReLULayer()); break;
             case Flatten { StartAxis: 1 }: layers.Add(new FlattenLayer()); break;
+            case GlobalAvgPool2d: layers.Add(new GlobalAvgPoolLayer()); break;
+            case ZeroPadShortcut z: layers.Add(new ZeroPadShortcutLayer(z.InChannels, z.OutChannels, z.Stride)); break;
+            case Residual residual:
+            {
+                var main = new List<InferenceLayer>();
+                foreach (Module leaf in Leaves(residual.Main)) Convert(leaf, main);
+                var shortcut = new List<InferenceLayer>();
+                if (residual.Shortcut is not null)
+                    foreach (Module leaf in Leaves(residual.Shortcut)) Convert(leaf, shortcut);
+                layers.Add(new ResidualLayer(main, shortcut));
+                break;
+            }
             case Dropout: break; // identity in evaluation
             default:
-                throw new NotSupportedException($"export: layer {m} has no inference form (supported: BinaryLinear, BinaryConv2d, Conv2d, Linear, BatchNorm1d/2d, MaxPool2d, HardTanh, ReLU, Flatten, Dropout).");
+                throw new NotSupportedException($"export: layer {m} has no inference form (supported: BinaryLinear, BinaryConv2d, Conv2d, Linear, BatchNorm1d/2d, MaxPool2d, GlobalAvgPool2d, HardTanh, ReLU, Flatten, Dropout, Residual, ZeroPadShortcut).");
         }
     }
 

@@ -93,6 +93,38 @@ public class BinaryExportTests
         Assert.That(inference.Forward(x.ToArray<float>(), 6), Is.EqualTo(expected));
     }
 
+    [TestCase("resnet20", 8), TestCase("resnet20-basic", 8), TestCase("resnet18", 8)]
+    public void ResNets_ThroughTheBgmFile_MatchFrameworkLogitsExactly(string name, int side)
+    {
+        var rng = new Rng(13);
+        BinaryClassifier model = name switch
+        {
+            "resnet20" => BinaryResNets.ResNet20(rng, () => SchemeRegistry.Create("bnn"), imageSize: side),
+            "resnet20-basic" => BinaryResNets.ResNet20(rng, () => SchemeRegistry.Create("bnn"), imageSize: side, block: ResNetBlock.Basic),
+            _ => BinaryResNets.ResNet18(rng, () => SchemeRegistry.Create("bnn"), imageSize: side),
+        };
+        foreach (BatchNormBase bn in Modules(model).OfType<BatchNormBase>())
+        {
+            Span<float> mean = bn.RunningMean.AsSpan<float>(), variance = bn.RunningVar.AsSpan<float>(), gamma = bn.Weight!.Value.AsSpan<float>();
+            for (int c = 0; c < mean.Length; c++)
+            {
+                mean[c] = (float)(rng.NextDouble() * 2 - 1);
+                variance[c] = (float)(rng.NextDouble() * 4 + 0.1);
+                gamma[c] = (float)(rng.NextDouble() * 2 - 0.5); // some negative scales
+            }
+        }
+        InferenceModel inference = InferenceModel.FromModule(model, 3, side, side, 10, "cifar10");
+        Assert.That(inference.Layers.OfType<ResidualLayer>().Count(), Is.EqualTo(name == "resnet20-basic" ? 9 : name == "resnet20" ? 18 : 16));
+        string bgm = Path.Combine(_dir, name + ".bgm");
+        inference.Save(bgm);
+        inference = InferenceModel.Load(bgm);
+        Tensor x = Tensor.Uniform([5, 3, side, side], rng, -2, 2);
+        float[] expected;
+        model.Eval();
+        using (GradMode.NoGrad()) expected = model.Forward(x).ToArray<float>();
+        Assert.That(inference.Forward(x.ToArray<float>(), 5), Is.EqualTo(expected));
+    }
+
     private static IEnumerable<Module> Modules(Module m) => new[] { m }.Concat(m.NamedChildren().SelectMany(c => Modules(c.Value)));
 
     [Test]
