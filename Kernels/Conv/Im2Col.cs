@@ -9,7 +9,7 @@ namespace BinaryGrad.Kernels;
 /// <c>(c·kH + i)·kW + j</c>, column <c>y·W_out + x</c> holds the input value at channel c, row
 /// <c>y·strideH − padH + i·dilationH</c>, column <c>x·strideW − padW + j·dilationW</c>, or zero outside the image.
 /// Then the forward convolution of one image is the GEMM <c>Y (C_out × H_out·W_out) = W (C_out × C_in·kH·kW) · cols</c>.
-/// These are copies and sums of distinct elements, so every ISA gives identical results; TensorPrimitives does the
+/// These are copies and sums of distinct elements, so every ISA gives identical results; a vector loop adds the
 /// contiguous runs (stride-1 rows) and scalar loops the strided ones.</remarks>
 public static partial class Conv2DKernels
 {
@@ -84,10 +84,27 @@ public static partial class Conv2DKernels
                 ReadOnlySpan<T> line = source.Slice(y * outW, outW);
                 Span<T> target = image.Slice((c * inH + inRow) * inW, inW);
                 int first = xStart * sw + columnOffset;
-                if (sw == 1) TensorPrimitives.Add(target.Slice(first, xEnd - xStart), line[xStart..xEnd], target.Slice(first, xEnd - xStart));
+                if (sw == 1) AddInto(target.Slice(first, xEnd - xStart), line[xStart..xEnd]);
                 else for (int x = xStart; x < xEnd; x++) target[x * sw + columnOffset] += line[x];
             }
         }
+    }
+
+    /// <summary><c>target[i] += source[i]</c>: one add per element, so every path gives the same sums. A plain vector
+    /// loop: the rows here are short (an output row, 8–64 values), where a library call's dispatch and alignment
+    /// prologue cost more than the adds (col2im through TensorPrimitives.Add took 3× the GEMM's time at 32×32).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void AddInto<T>(Span<T> target, ReadOnlySpan<T> source) where T : unmanaged, INumber<T>
+    {
+        int i = 0, n = target.Length;
+        if (Simd.Path != SimdPath.Scalar && Vector.IsHardwareAccelerated && Vector<T>.IsSupported)
+        {
+            ref T t = ref System.Runtime.InteropServices.MemoryMarshal.GetReference(target);
+            ref T s = ref System.Runtime.InteropServices.MemoryMarshal.GetReference(source);
+            for (; i <= n - Vector<T>.Count; i += Vector<T>.Count)
+                (Vector.LoadUnsafe(ref t, (nuint)i) + Vector.LoadUnsafe(ref s, (nuint)i)).StoreUnsafe(ref t, (nuint)i);
+        }
+        for (; i < n; i++) target[i] += source[i];
     }
 
     /// <summary>The output columns x in [start, end) whose input column <c>x·stride + offset</c> lies in [0, inWidth).</summary>

@@ -68,6 +68,7 @@ public static class Gemm
             return;
         }
         if ((long)m * n * k <= DirectPathMaxWork) MultiplyDirect(path, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+        else if (threads <= 1 && GemmDot.Applies(transA, transB, m, n, k)) GemmDot.Multiply(path, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
         else MultiplyBlocked(path, threads, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
     }
 

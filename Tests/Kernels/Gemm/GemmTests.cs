@@ -75,6 +75,55 @@ public class GemmTests
         Assert.That(actual, Is.EqualTo(expected));
     }
 
+    private static IEnumerable<TestCaseData> DotCases()
+    {
+        // 4×4 blocks with row/column edges (m, n not multiples of 4) and k tails of every length mod 16, on each path
+        foreach (SimdPath path in Paths)
+        foreach (var (m, n, k) in new[] { (4, 4, 512), (16, 144, 1024), (7, 13, 515), (5, 9, 527), (1, 3, 600), (9, 4, 1039) })
+        foreach (var (alpha, beta) in Scalings)
+            yield return new TestCaseData(path, m, n, k, alpha, beta);
+    }
+
+    [TestCaseSource(nameof(DotCases))]
+    public void DotProductPath_EqualsReferenceExactly(SimdPath path, int m, int n, int k, float alpha, float beta)
+    {
+        var p = Problem<float>.Create(false, true, m, n, k, seed: m * 13 + n + k);
+        float[] expected = p.C.ToArray(), actual = p.C.ToArray();
+        if (beta == 0)
+            for (int i = 0; i < m; i++) (actual[i * p.Ldc], actual[i * p.Ldc + n - 1]) = (float.NaN, float.NaN); // β = 0 must never read C
+        Gemm.Reference(false, true, m, n, k, alpha, p.A, p.Lda, p.B, p.Ldb, beta, expected, p.Ldc);
+        Assert.That(GemmDot.Applies(false, true, m, n, k), Is.True);
+        GemmDot.Multiply(path, m, n, k, alpha, p.A, p.Lda, p.B, p.Ldb, beta, actual, p.Ldc);
+        Assert.That(actual, Is.EqualTo(expected));
+        // and the public entry on one thread routes there (same bits)
+        float[] routed = p.C.ToArray();
+        Gemm.Multiply(path, 1, false, true, m, n, k, alpha, (ReadOnlySpan<float>)p.A, p.Lda, p.B, p.Ldb, beta, routed, p.Ldc);
+        Assert.That(routed, Is.EqualTo(expected));
+    }
+
+    [Test]
+    public void DotProductPath_Double_RandomReals_WithinToleranceProportionalToK([ValueSource(nameof(Paths))] SimdPath path)
+    {
+        const int m = 6, n = 10, k = 777;
+        var random = new Random(3);
+        double[] a = Enumerable.Range(0, m * k).Select(_ => random.NextDouble() * 2 - 1).ToArray();
+        double[] b = Enumerable.Range(0, n * k).Select(_ => random.NextDouble() * 2 - 1).ToArray();
+        double[] actual = new double[m * n];
+        GemmDot.Multiply(path, m, n, k, 1.0, a, k, b, k, 0.0, actual, n);
+        for (int i = 0; i < m; i++)
+            for (int j = 0; j < n; j++)
+            {
+                decimal exact = 0, magnitude = 0; // the dot product in decimal (28 digits) as the oracle
+                for (int p = 0; p < k; p++)
+                {
+                    exact += (decimal)a[i * k + p] * (decimal)b[j * k + p];
+                    magnitude += Math.Abs((decimal)a[i * k + p] * (decimal)b[j * k + p]);
+                }
+                double tolerance = 2.0 * k * Math.ScaleB(1.0, -53) * (double)magnitude;
+                Assert.That(actual[i * n + j], Is.EqualTo((double)exact).Within(tolerance), $"C[{i},{j}]");
+            }
+    }
+
     [Test]
     public void Multiply_BetaZero_OverwritesNaNInC([ValueSource(nameof(Paths))] SimdPath path, [Values(1, 2)] int threads)
     {
