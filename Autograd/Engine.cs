@@ -87,9 +87,9 @@ internal static class Engine
             grad = output.RunHooks(grad);
             if (output.RetainsGrad) output.Grad = Sum(output.Grad, grad);
 
-            long started = OpProfiler.Enabled ? System.Diagnostics.Stopwatch.GetTimestamp() : 0;
+            long started = OpProfiler.Enabled ? System.Diagnostics.Stopwatch.GetTimestamp() : 0, bytes = started != 0 ? OpProfiler.AllocatedBytes() : 0;
             Tensor?[] inputGrads = fn.Backward(grad);
-            if (started != 0) OpProfiler.Add(fn.Name + " bwd", started);
+            if (started != 0) OpProfiler.Add(fn.Name + " bwd", started, bytes);
             IReadOnlyList<Tensor> inputs = fn.Inputs;
             if (inputGrads.Length != inputs.Count)
                 throw new InvalidOperationException($"{fn.Name}: backward returned {inputGrads.Length} gradients for {inputs.Count} inputs.");

@@ -42,9 +42,9 @@ public abstract class Function
     public Tensor Apply(params Tensor[] inputs)
     {
         Tensor output;
-        long started = OpProfiler.Enabled ? System.Diagnostics.Stopwatch.GetTimestamp() : 0;
+        long started = OpProfiler.Enabled ? System.Diagnostics.Stopwatch.GetTimestamp() : 0, bytes = started != 0 ? OpProfiler.AllocatedBytes() : 0;
         using (GradMode.NoGrad()) output = Forward(inputs);
-        if (started != 0) OpProfiler.Add(Name + " fwd", started);
+        if (started != 0) OpProfiler.Add(Name + " fwd", started, bytes);
         if (GradMode.IsEnabled)
             foreach (Tensor x in inputs)
             {

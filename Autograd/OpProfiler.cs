@@ -10,7 +10,7 @@ namespace BinaryGrad.Autograd;
 /// building (the kernels may still use their worker threads inside an op).</remarks>
 public static class OpProfiler
 {
-    private static readonly Dictionary<string, (long Ticks, long Calls)> s_totals = [];
+    private static readonly Dictionary<string, (long Ticks, long Calls, long Bytes)> s_totals = [];
 
     /// <summary>Records op times while true.</summary>
     public static bool Enabled { get; set; }
@@ -18,13 +18,17 @@ public static class OpProfiler
     /// <summary>Clears the totals.</summary>
     public static void Reset() => s_totals.Clear();
 
-    /// <summary>The totals so far: op name and direction, seconds, calls; slowest first.</summary>
-    public static IReadOnlyList<(string Op, double Seconds, long Calls)> Totals() =>
-        [.. s_totals.Select(kv => (kv.Key, (double)kv.Value.Ticks / Stopwatch.Frequency, kv.Value.Calls)).OrderByDescending(t => t.Item2)];
+    /// <summary>The totals so far: op name and direction, seconds, calls, managed bytes allocated (process-wide, so
+    /// kernel worker threads count); slowest first.</summary>
+    public static IReadOnlyList<(string Op, double Seconds, long Calls, long AllocatedBytes)> Totals() =>
+        [.. s_totals.Select(kv => (kv.Key, (double)kv.Value.Ticks / Stopwatch.Frequency, kv.Value.Calls, kv.Value.Bytes)).OrderByDescending(t => t.Item2)];
 
-    internal static void Add(string op, long startTimestamp)
+    /// <summary>The allocation counter to pass to <see cref="Add"/> with the start timestamp.</summary>
+    internal static long AllocatedBytes() => GC.GetTotalAllocatedBytes(precise: false);
+
+    internal static void Add(string op, long startTimestamp, long startBytes)
     {
-        long elapsed = Stopwatch.GetTimestamp() - startTimestamp;
-        s_totals[op] = s_totals.TryGetValue(op, out var t) ? (t.Ticks + elapsed, t.Calls + 1) : (elapsed, 1);
+        long elapsed = Stopwatch.GetTimestamp() - startTimestamp, bytes = AllocatedBytes() - startBytes;
+        s_totals[op] = s_totals.TryGetValue(op, out var t) ? (t.Ticks + elapsed, t.Calls + 1, t.Bytes + bytes) : (elapsed, 1, bytes);
     }
 }

@@ -16,7 +16,8 @@ public static class BenchCommand
         var model = new Option<string?>("--model") { Description = "bench train: the model to time (as 'train --model'); default: the float MLP and small CNN." };
         var scheme = new Option<string?>("--scheme") { Description = "bench train: the binarization scheme of --model (default bnn for the binary-only networks, none for mlp and cnn)." };
         var profile = new Option<bool>("--profile") { Description = "bench train: also print the time per op (forward and backward) of one profiled run." };
-        var command = new Command("bench", "Measure kernels against NumPy/PyTorch on this machine, in the same run.") { suite, json, threads, model, scheme, profile };
+        var noPeer = new Option<bool>("--no-peer") { Description = "bench train: time ours only (e.g. while profiling)." };
+        var command = new Command("bench", "Measure kernels against NumPy/PyTorch on this machine, in the same run.") { suite, json, threads, model, scheme, profile, noPeer };
         command.SetAction(r =>
         {
             string what = r.GetValue(suite)!;
@@ -25,15 +26,15 @@ public static class BenchCommand
                 Console.Error.WriteLine($"binarygrad bench: unknown suite '{what}'; valid: {string.Join(", ", Suites)}.");
                 return Program.BadInput;
             }
-            if ((r.GetValue(model) is not null || r.GetValue(scheme) is not null || r.GetValue(profile)) && what != "train")
+            if ((r.GetValue(model) is not null || r.GetValue(scheme) is not null || r.GetValue(profile) || r.GetValue(noPeer)) && what != "train")
             {
-                Console.Error.WriteLine($"binarygrad bench: --model, --scheme and --profile apply to 'bench train' only, not '{what}'.");
+                Console.Error.WriteLine($"binarygrad bench: --model, --scheme, --profile and --no-peer apply to 'bench train' only, not '{what}'.");
                 return Program.BadInput;
             }
             Kernels.KernelThreads.Count = Math.Max(1, r.GetValue(threads));
             return what switch
             {
-                "train" => BenchTrain.Run(r.GetValue(json), Console.Out, r.GetValue(model), r.GetValue(scheme), r.GetValue(profile)),
+                "train" => BenchTrain.Run(r.GetValue(json), Console.Out, r.GetValue(model), r.GetValue(scheme), r.GetValue(profile), peer: !r.GetValue(noPeer)),
                 "kernels" => BenchKernelsCommand.Run(r.GetValue(json), Console.Out),
                 _ => BenchGemmConv.Run(what, r.GetValue(json), Console.Out),
             };

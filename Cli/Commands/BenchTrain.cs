@@ -53,7 +53,7 @@ public static class BenchTrain
     /// PyTorch is absent or has no such model), <c>ratio</c> (ours/peer or null), <c>peerConfig</c> (the fastest peer
     /// configuration), <c>allocatedBytesPerStep</c>, <c>peakWorkingSetBytes</c>. With <paramref name="profile"/> the
     /// table is followed by the time per op of one profiled run. Returns 0, or 2 for an unknown model or scheme.</summary>
-    public static int Run(bool json, TextWriter output, string? model = null, string? scheme = null, bool profile = false, TextWriter? error = null)
+    public static int Run(bool json, TextWriter output, string? model = null, string? scheme = null, bool profile = false, TextWriter? error = null, bool peer = true)
     {
         error ??= Console.Error;
         List<Job> jobs;
@@ -64,15 +64,15 @@ public static class BenchTrain
             return Program.BadInput;
         }
         var rows = jobs.Select(job => Measure(job, profile)).ToList();
-        foreach ((string config, int threads, bool openMp) in PeerConfigurations)
+        foreach ((string config, int threads, bool openMp) in peer ? PeerConfigurations : [])
         {
             var seen = new HashSet<string>();
             foreach (Job job in jobs.Where(j => j.PeerArguments is not null))
             {
                 string arguments = KernelThreads.Count.ToString(CultureInfo.InvariantCulture) + job.PeerArguments;
                 if (!seen.Add(arguments)) continue; // the default run measures both float models in one peer call
-                Dictionary<string, double> peer = BenchGemmConv.RunPeer("torch_train.py", "torch", arguments, threads, "images_per_s", openMp);
-                rows = [.. rows.Select(r => peer.TryGetValue(r.Name, out double p) && p > (r.Peer ?? 0) ? r with { Peer = p, PeerConfig = config } : r)];
+                Dictionary<string, double> measured = BenchGemmConv.RunPeer("torch_train.py", "torch", arguments, threads, "images_per_s", openMp);
+                rows = [.. rows.Select(r => measured.TryGetValue(r.Name, out double p) && p > (r.Peer ?? 0) ? r with { Peer = p, PeerConfig = config } : r)];
             }
         }
 
@@ -102,10 +102,11 @@ public static class BenchTrain
             output.WriteLine();
             output.WriteLine($"where the time goes in {row.Name} (one profiled run of {row.Profile!.Steps} steps, {row.Profile.StepSeconds * 1e3:F1} ms per step):");
             double accounted = 0;
-            foreach ((string op, double seconds, long calls) in row.Profile.Ops)
+            foreach ((string op, double seconds, long calls, long bytes) in row.Profile.Ops)
             {
                 accounted += seconds;
-                output.WriteLine($"  {op,-34} {seconds / row.Profile.Steps * 1e3,9:F2} ms/step {100 * seconds / (row.Profile.StepSeconds * row.Profile.Steps),6:F1} %  ({calls / row.Profile.Steps} calls/step)");
+                output.WriteLine($"  {op,-34} {seconds / row.Profile.Steps * 1e3,9:F2} ms/step {100 * seconds / (row.Profile.StepSeconds * row.Profile.Steps),6:F1} %  " +
+                                 $"({calls / row.Profile.Steps} calls/step, {bytes / row.Profile.Steps / 1e6:F2} MB allocated/step)");
             }
             double rest = row.Profile.StepSeconds * row.Profile.Steps - accounted;
             output.WriteLine($"  {"other (optimizer, graph, gradient sums)",-34} {rest / row.Profile.Steps * 1e3,9:F2} ms/step {100 * rest / (row.Profile.StepSeconds * row.Profile.Steps),6:F1} %");
@@ -120,7 +121,7 @@ public static class BenchTrain
     private sealed record Row(string Name, string Model, string Scheme, double Ours, double? Peer, string? PeerConfig, long AllocatedBytesPerStep,
                               long PeakWorkingSetBytes, ProfileResult? Profile);
 
-    private sealed record ProfileResult(int Steps, double StepSeconds, IReadOnlyList<(string Op, double Seconds, long Calls)> Ops);
+    private sealed record ProfileResult(int Steps, double StepSeconds, IReadOnlyList<(string Op, double Seconds, long Calls, long AllocatedBytes)> Ops);
 
     private static List<Job> Jobs(string? model, string? scheme)
     {
