@@ -89,10 +89,13 @@ internal static unsafe class Conv2DCore<T> where T : unmanaged, INumber<T>
             nint dy = (nint)pdy, w = (nint)pw, dx = (nint)pdx;
             ForEachImage(g, gemmThreads => (first, end) =>
             {
-                T[] columns = RentColumns(geometry);
-                for (int n = first; n < end; n++) BackwardInputImage(geometry, n, gemmThreads, columns, Span(dy, geometry.OutputLength),
-                    Span(w, geometry.WeightLength), Span(dx, geometry.InputLength));
+                int group = GroupSize(geometry);
+                T[] columns = RentColumns(geometry, group), gathered = RentGathered(geometry, group);
+                for (int n = first; n < end; n += group)
+                    BackwardInputGroup(geometry, n, Math.Min(group, end - n), gemmThreads, columns, gathered, Span(dy, geometry.OutputLength),
+                        Span(w, geometry.WeightLength), Span(dx, geometry.InputLength));
                 ReturnColumns(columns);
+                ReturnColumns(gathered);
             });
         }
     }
@@ -107,9 +110,12 @@ internal static unsafe class Conv2DCore<T> where T : unmanaged, INumber<T>
         int weightLength = g.WeightLength, biasLength = gradBias.Length;
         if (!SplitImages(g))
         {
-            T[] columns = RentColumns(g);
-            for (int n = 0; n < g.Batch; n++) BackwardWeightImage(g, n, KernelThreads.Count, columns, input, gradOutput, gradWeight, gradBias);
+            int group = GroupSize(g);
+            T[] columns = RentColumns(g, group), gathered = RentGathered(g, group);
+            for (int n = 0; n < g.Batch; n += group)
+                BackwardWeightGroup(g, n, Math.Min(group, g.Batch - n), KernelThreads.Count, columns, gathered, input, gradOutput, gradWeight, gradBias);
             ReturnColumns(columns);
+            ReturnColumns(gathered);
             return;
         }
         // Each chunk of images is summed into a private buffer (weight gradient, then bias gradient); the buffers are
@@ -126,11 +132,13 @@ internal static unsafe class Conv2DCore<T> where T : unmanaged, INumber<T>
             {
                 Span<T> sums = partials.Take(first).AsSpan(0, length);
                 sums.Clear();
-                T[] columns = RentColumns(geometry);
-                for (int n = first; n < end; n++)
-                    BackwardWeightImage(geometry, n, 1, columns, Span(x, geometry.InputLength), Span(dy, geometry.OutputLength),
+                int group = GroupSize(geometry);
+                T[] columns = RentColumns(geometry, group), gathered = RentGathered(geometry, group);
+                for (int n = first; n < end; n += group)
+                    BackwardWeightGroup(geometry, n, Math.Min(group, end - n), 1, columns, gathered, Span(x, geometry.InputLength), Span(dy, geometry.OutputLength),
                         sums[..weightLength], sums[weightLength..]);
                 ReturnColumns(columns);
+                ReturnColumns(gathered);
             });
         }
         for (int i = 0, count = partials.SortByImage(); i < count; i++)
@@ -203,31 +211,65 @@ internal static unsafe class Conv2DCore<T> where T : unmanaged, INumber<T>
         }
     }
 
-    private static void BackwardInputImage(in Conv2DGeometry g, int n, int gemmThreads, T[] columnBuffer, ReadOnlySpan<T> gradOutput, ReadOnlySpan<T> weight, Span<T> gradInput)
+    /// <summary>Images per GEMM in the backward: enough that the GEMM's output side over the images' pixels reaches
+    /// about <see cref="GroupPixels"/> columns. One 8×8 image alone gives a 64-column GEMM whose packed A operand (Wᵀ,
+    /// C_in·k² × C_out) costs as much as the multiply; sixteen side by side pack it once. 1 for images of 1024 pixels
+    /// and more, and for pointwise convolutions (which multiply the images in place).</summary>
+    private static int GroupSize(in Conv2DGeometry g) => g.IsPointwise ? 1 : Math.Clamp(GroupPixels / g.OutputPlaneLength, 1, 64);
+
+    private const int GroupPixels = 1024;
+
+    /// <summary>The output gradient of <paramref name="count"/> images starting at <paramref name="first"/> as one
+    /// C_out × (count·plane) matrix: <c>gathered[o, i·plane + p] = dY[first + i, o, p]</c> (a copy; for one image the
+    /// image itself).</summary>
+    private static ReadOnlySpan<T> Gathered(in Conv2DGeometry g, int first, int count, ReadOnlySpan<T> gradOutput, T[] buffer)
     {
-        int patch = g.PatchLength, plane = g.OutputPlaneLength;
-        ReadOnlySpan<T> dy = gradOutput.Slice(n * g.OutputImageLength, g.OutputImageLength);
-        Span<T> dx = gradInput.Slice(n * g.InputImageLength, g.InputImageLength);
-        if (g.IsPointwise)
-        {
-            // dx (C_in × H·W) += Wᵀ · dY: the GEMM adds straight into the image (β = 1).
-            Gemm.Multiply(Simd.Path, gemmThreads, true, false, patch, plane, g.OutChannels, T.One, weight, patch, dy, plane, T.One, dx, plane);
-            return;
-        }
-        Span<T> columns = columnBuffer.AsSpan(0, patch * plane);
-        Gemm.Multiply(Simd.Path, gemmThreads, true, false, patch, plane, g.OutChannels, T.One, weight, patch, dy, plane, T.Zero, columns, plane);
-        Conv2DKernels.Col2Im<T>(g, columns, dx);
+        int plane = g.OutputPlaneLength;
+        if (count == 1) return gradOutput.Slice(first * g.OutputImageLength, g.OutputImageLength);
+        Span<T> gathered = buffer.AsSpan(0, g.OutChannels * count * plane);
+        for (int i = 0; i < count; i++)
+            for (int o = 0; o < g.OutChannels; o++)
+                gradOutput.Slice((first + i) * g.OutputImageLength + o * plane, plane).CopyTo(gathered.Slice((o * count + i) * plane, plane));
+        return gathered;
     }
 
-    private static void BackwardWeightImage(in Conv2DGeometry g, int n, int gemmThreads, T[] columnBuffer, ReadOnlySpan<T> input, ReadOnlySpan<T> gradOutput, Span<T> gradWeight, Span<T> gradBias)
+    private static void BackwardInputGroup(in Conv2DGeometry g, int first, int count, int gemmThreads, T[] columnBuffer, T[] gatherBuffer,
+                                           ReadOnlySpan<T> gradOutput, ReadOnlySpan<T> weight, Span<T> gradInput)
     {
-        int patch = g.PatchLength, plane = g.OutputPlaneLength;
-        ReadOnlySpan<T> image = input.Slice(n * g.InputImageLength, g.InputImageLength);
-        ReadOnlySpan<T> dy = gradOutput.Slice(n * g.OutputImageLength, g.OutputImageLength);
-        ReadOnlySpan<T> columns = g.IsPointwise ? image : Unfolded(g, image, columnBuffer);
-        // dW (C_out × patch) += dY (C_out × plane) · Xᵀ (plane × patch), X stored patch × plane.
-        Gemm.Multiply(Simd.Path, gemmThreads, false, true, g.OutChannels, patch, plane, T.One, dy, plane, columns, plane, T.One, gradWeight, patch);
-        for (int o = 0; o < gradBias.Length; o++) gradBias[o] += TensorPrimitives.Sum(dy.Slice(o * plane, plane));
+        int patch = g.PatchLength, plane = g.OutputPlaneLength, width = count * plane;
+        ReadOnlySpan<T> dy = Gathered(g, first, count, gradOutput, gatherBuffer);
+        if (g.IsPointwise)
+        {
+            // dx (C_in × H·W) += Wᵀ · dY: the GEMM adds straight into the image (β = 1); pointwise groups hold one image.
+            Gemm.Multiply(Simd.Path, gemmThreads, true, false, patch, plane, g.OutChannels, T.One, weight, patch, dy, plane, T.One,
+                gradInput.Slice(first * g.InputImageLength, g.InputImageLength), plane);
+            return;
+        }
+        // columns (patch × count·plane) = Wᵀ · [dY_first … dY_last], then each image's block of columns folds back
+        Span<T> columns = columnBuffer.AsSpan(0, patch * width);
+        Gemm.Multiply(Simd.Path, gemmThreads, true, false, patch, width, g.OutChannels, T.One, weight, patch, dy, width, T.Zero, columns, width);
+        for (int i = 0; i < count; i++)
+            Conv2DKernels.Col2Im<T>(g, columns, width, i * plane, gradInput.Slice((first + i) * g.InputImageLength, g.InputImageLength));
+    }
+
+    private static void BackwardWeightGroup(in Conv2DGeometry g, int first, int count, int gemmThreads, T[] columnBuffer, T[] gatherBuffer,
+                                            ReadOnlySpan<T> input, ReadOnlySpan<T> gradOutput, Span<T> gradWeight, Span<T> gradBias)
+    {
+        int patch = g.PatchLength, plane = g.OutputPlaneLength, width = count * plane;
+        ReadOnlySpan<T> dy = Gathered(g, first, count, gradOutput, gatherBuffer);
+        ReadOnlySpan<T> columns;
+        if (g.IsPointwise) columns = input.Slice(first * g.InputImageLength, g.InputImageLength); // groups of one image
+        else
+        {
+            Span<T> unfolded = columnBuffer.AsSpan(0, patch * width);
+            for (int i = 0; i < count; i++)
+                Conv2DKernels.Im2Col<T>(g, input.Slice((first + i) * g.InputImageLength, g.InputImageLength), unfolded, width, i * plane);
+            columns = unfolded;
+        }
+        // dW (C_out × patch) += [dY…] (C_out × count·plane) · [X…]ᵀ (count·plane × patch), X stored patch × count·plane.
+        Gemm.Multiply(Simd.Path, gemmThreads, false, true, g.OutChannels, patch, width, T.One, dy, width, columns, width, T.One, gradWeight, patch);
+        for (int o = 0; o < gradBias.Length; o++)
+            for (int i = 0; i < count; i++) gradBias[o] += TensorPrimitives.Sum(gradOutput.Slice((first + i) * g.OutputImageLength + o * plane, plane));
     }
 
     /// <summary>Runs <paramref name="body"/> over the images: split across threads (single-threaded GEMMs) when
@@ -250,7 +292,10 @@ internal static unsafe class Conv2DCore<T> where T : unmanaged, INumber<T>
 
     /// <summary>A column buffer (patch × plane) for one chunk of images, from the pool shared by all threads (empty for a
     /// pointwise convolution, which multiplies the image directly); give it back with <see cref="ReturnColumns"/>.</summary>
-    private static T[] RentColumns(in Conv2DGeometry g) => g.IsPointwise ? [] : s_columns.Rent(g.PatchLength * g.OutputPlaneLength);
+    private static T[] RentColumns(in Conv2DGeometry g, int images = 1) => g.IsPointwise ? [] : s_columns.Rent(g.PatchLength * g.OutputPlaneLength * images);
+
+    /// <summary>A buffer for <see cref="Gathered"/> (empty when groups hold one image, which needs no copy).</summary>
+    private static T[] RentGathered(in Conv2DGeometry g, int images) => images == 1 ? [] : s_columns.Rent(g.OutChannels * g.OutputPlaneLength * images);
 
     private static void ReturnColumns(T[] columns)
     {

@@ -30,17 +30,24 @@ public static partial class Conv2DKernels
     public static void Col2Im(in Conv2DGeometry g, ReadOnlySpan<double> columns, Span<double> image) => Col2Im<double>(g, columns, image);
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)] // hot from the first call: no slow tier-0 code while tiering catches up
-    internal static void Im2Col<T>(in Conv2DGeometry g, ReadOnlySpan<T> image, Span<T> columns) where T : unmanaged, INumber<T>
+    internal static void Im2Col<T>(in Conv2DGeometry g, ReadOnlySpan<T> image, Span<T> columns) where T : unmanaged, INumber<T> =>
+        Im2Col(g, image, columns, g.OutputPlaneLength, 0);
+
+    /// <summary><see cref="Im2Col{T}(in Conv2DGeometry, ReadOnlySpan{T}, Span{T})"/> into columns
+    /// [<paramref name="offset"/>, <paramref name="offset"/> + plane) of a wider column matrix whose rows are
+    /// <paramref name="leadingDimension"/> apart (several images side by side, one GEMM for all of them).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    internal static void Im2Col<T>(in Conv2DGeometry g, ReadOnlySpan<T> image, Span<T> columns, int leadingDimension, int offset) where T : unmanaged, INumber<T>
     {
         g.CheckLength(image.Length, g.InputImageLength, nameof(image), "The image");
-        g.CheckLength(columns.Length, g.PatchLength * g.OutputPlaneLength, nameof(columns), "The column matrix");
+        g.CheckLength(columns.Length, checked((g.PatchLength - 1) * leadingDimension + offset + g.OutputPlaneLength), nameof(columns), "The column matrix");
         int outH = g.OutHeight, outW = g.OutWidth, inH = g.InHeight, inW = g.InWidth, sw = g.StrideWidth;
         int row = 0;
         for (int c = 0; c < g.InChannels; c++)
         for (int i = 0; i < g.KernelHeight; i++)
         for (int j = 0; j < g.KernelWidth; j++, row++)
         {
-            Span<T> destination = columns.Slice(row * outH * outW, outH * outW);
+            Span<T> destination = columns.Slice(row * leadingDimension + offset, outH * outW);
             int columnOffset = j * g.DilationWidth - g.PadWidth;
             var (xStart, xEnd) = ValidRange(columnOffset, sw, inW, outW);
             for (int y = 0; y < outH; y++)
@@ -63,17 +70,24 @@ public static partial class Conv2DKernels
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    internal static void Col2Im<T>(in Conv2DGeometry g, ReadOnlySpan<T> columns, Span<T> image) where T : unmanaged, INumber<T>
+    internal static void Col2Im<T>(in Conv2DGeometry g, ReadOnlySpan<T> columns, Span<T> image) where T : unmanaged, INumber<T> =>
+        Col2Im(g, columns, g.OutputPlaneLength, 0, image);
+
+    /// <summary><see cref="Col2Im{T}(in Conv2DGeometry, ReadOnlySpan{T}, Span{T})"/> from columns
+    /// [<paramref name="offset"/>, <paramref name="offset"/> + plane) of a wider column matrix whose rows are
+    /// <paramref name="leadingDimension"/> apart.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    internal static void Col2Im<T>(in Conv2DGeometry g, ReadOnlySpan<T> columns, int leadingDimension, int offset, Span<T> image) where T : unmanaged, INumber<T>
     {
         g.CheckLength(image.Length, g.InputImageLength, nameof(image), "The image");
-        g.CheckLength(columns.Length, g.PatchLength * g.OutputPlaneLength, nameof(columns), "The column matrix");
+        g.CheckLength(columns.Length, checked((g.PatchLength - 1) * leadingDimension + offset + g.OutputPlaneLength), nameof(columns), "The column matrix");
         int outH = g.OutHeight, outW = g.OutWidth, inH = g.InHeight, inW = g.InWidth, sw = g.StrideWidth;
         int row = 0;
         for (int c = 0; c < g.InChannels; c++)
         for (int i = 0; i < g.KernelHeight; i++)
         for (int j = 0; j < g.KernelWidth; j++, row++)
         {
-            ReadOnlySpan<T> source = columns.Slice(row * outH * outW, outH * outW);
+            ReadOnlySpan<T> source = columns.Slice(row * leadingDimension + offset, outH * outW);
             int columnOffset = j * g.DilationWidth - g.PadWidth;
             var (xStart, xEnd) = ValidRange(columnOffset, sw, inW, outW);
             if (xStart >= xEnd) continue;

@@ -23,6 +23,8 @@ public class Conv2DKernelsTests
         [5, 2, 4, 4, 3, 3, 3, 1, 1, 1, 1, 1, 1],      // odd batch split over two threads
         [2, 16, 12, 11, 24, 3, 3, 1, 1, 1, 1, 1, 1],  // per-image GEMM large enough for the blocked driver
         [3, 8, 10, 10, 16, 1, 1, 1, 1, 0, 0, 1, 1],   // pointwise, GEMM depth 8
+        [37, 2, 8, 8, 3, 3, 3, 1, 1, 1, 1, 1, 1],     // backward in groups of 16 images (64 pixels each) with tail groups
+        [3, 2, 20, 20, 2, 3, 3, 1, 1, 1, 1, 1, 1],    // groups of 2 (400 pixels): a full group and a tail of one
     ];
 
     private static IEnumerable<TestCaseData> Cases()
