@@ -82,6 +82,8 @@ public class Pool2DKernelsTests
     [TestCase(3, 5, 7, 9)]
     [TestCase(2, 3, 28, 28)]
     [TestCase(64, 3, 14, 15)]
+    [TestCase(2, 3, 32, 33)] // 16 outputs per row: four whole vector steps, then a window the scalar loop finishes
+    [TestCase(3, 2, 6, 19)]  // 9 outputs per row: two vector steps and a tail of one
     public void MaxPool2x2_MatchesReferenceLoop_OddSizes(int batch, int channels, int height, int width)
     {
         var g = new Pool2DGeometry(batch, channels, height, width, 2, 2, 2, 2);
@@ -107,6 +109,7 @@ public class Pool2DKernelsTests
                 }
                 var reference = Run(SimdPath.Scalar);
                 var fast = Run(Simd.Best == SimdPath.Scalar ? SimdPath.Vector256 : Simd.Best);
+                var fast256 = Run(SimdPath.Vector256);
                 double[] yd = new double[g.OutputLength], yReference = new double[g.OutputLength];
                 int[] indexD = new int[g.OutputLength], indexReference = new int[g.OutputLength];
                 using (Simd.Force(SimdPath.Scalar)) Pool2DKernels.MaxForward(g, xd, yReference, indexReference);
@@ -116,6 +119,8 @@ public class Pool2DKernelsTests
                     Assert.That(fast.index, Is.EqualTo(reference.index), $"argmax, {threads} threads");
                     Assert.That(fast.y.Select(BitConverter.SingleToInt32Bits), Is.EqualTo(reference.y.Select(BitConverter.SingleToInt32Bits)), "values (bits)");
                     Assert.That(fast.dx, Is.EqualTo(reference.dx), "gradient");
+                    Assert.That(fast256.index, Is.EqualTo(reference.index), $"argmax, Vector256, {threads} threads");
+                    Assert.That(fast256.y.Select(BitConverter.SingleToInt32Bits), Is.EqualTo(reference.y.Select(BitConverter.SingleToInt32Bits)), "values (bits), Vector256");
                     Assert.That(indexD, Is.EqualTo(indexReference), "argmax (double)");
                     Assert.That(yd.Select(BitConverter.DoubleToInt64Bits), Is.EqualTo(yReference.Select(BitConverter.DoubleToInt64Bits)), "values (double, bits)");
                 });
