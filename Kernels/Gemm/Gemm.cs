@@ -67,8 +67,10 @@ public static class Gemm
             ScaleRows(c, m, n, ldc, beta);
             return;
         }
-        if ((long)m * n * k <= DirectPathMaxWork) MultiplyDirect(path, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
-        else if (threads <= 1 && GemmDot.Applies(transA, transB, m, n, k)) GemmDot.Multiply(path, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+        // A·Bᵀ with a long k goes to the dot-product kernel before the size test: the direct path has no vector form
+        // for transB (a 32×9×784 weight gradient took 130 µs there, scalar)
+        if (threads <= 1 && GemmDot.Applies(transA, transB, m, n, k)) GemmDot.Multiply(path, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+        else if ((long)m * n * k <= DirectPathMaxWork) MultiplyDirect(path, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
         else MultiplyBlocked(path, threads, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
     }
 
