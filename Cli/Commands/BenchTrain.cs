@@ -91,6 +91,7 @@ public static class BenchTrain
             return 0;
         }
         output.WriteLine(Simd.IsaLine);
+        output.WriteLine(BenchGemmConv.PeakLine()); // the float backward's ceiling on this machine
         output.WriteLine($"threads {KernelThreads.Count}, batch {Batch}, median of {Runs} runs after warm-up; peer: PyTorch at the fastest of {PeerConfigurations.Length} thread/BLAS configurations");
         output.WriteLine($"{"benchmark",-36} {"ours img/s",11} {"peer img/s",11} {"ratio",7} {"alloc B/step",13} {"peak WS MB",11}  peer configuration");
         foreach (Row row in rows)
