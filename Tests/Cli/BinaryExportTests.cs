@@ -71,17 +71,7 @@ public class BinaryExportTests
     {
         var rng = new Rng(11);
         BinaryClassifier model = BinaryModels.VggSmall(rng, () => SchemeRegistry.Create("bnn"), inChannels: 1, classes: 10, imageSize: 8);
-        // running statistics away from (0, 1) so that the folded affine maps are not trivial
-        foreach (BatchNormBase bn in Modules(model).OfType<BatchNormBase>())
-        {
-            Span<float> mean = bn.RunningMean.AsSpan<float>(), variance = bn.RunningVar.AsSpan<float>(), gamma = bn.Weight!.Value.AsSpan<float>();
-            for (int c = 0; c < mean.Length; c++)
-            {
-                mean[c] = (float)(rng.NextDouble() * 6 - 3);
-                variance[c] = (float)(rng.NextDouble() * 4 + 0.1);
-                gamma[c] = (float)(rng.NextDouble() * 2 - 0.5); // some negative scales
-            }
-        }
+        PerturbBatchNorms(model, rng, meanRange: 3);
         InferenceModel inference = InferenceModel.FromModule(model, 1, 8, 8, 10, "digits");
         string bgm = Path.Combine(_dir, "vgg.bgm");
         inference.Save(bgm);
@@ -103,16 +93,7 @@ public class BinaryExportTests
             "resnet20-basic" => BinaryResNets.ResNet20(rng, () => SchemeRegistry.Create("bnn"), imageSize: side, block: ResNetBlock.Basic),
             _ => BinaryResNets.ResNet18(rng, () => SchemeRegistry.Create("bnn"), imageSize: side),
         };
-        foreach (BatchNormBase bn in Modules(model).OfType<BatchNormBase>())
-        {
-            Span<float> mean = bn.RunningMean.AsSpan<float>(), variance = bn.RunningVar.AsSpan<float>(), gamma = bn.Weight!.Value.AsSpan<float>();
-            for (int c = 0; c < mean.Length; c++)
-            {
-                mean[c] = (float)(rng.NextDouble() * 2 - 1);
-                variance[c] = (float)(rng.NextDouble() * 4 + 0.1);
-                gamma[c] = (float)(rng.NextDouble() * 2 - 0.5); // some negative scales
-            }
-        }
+        PerturbBatchNorms(model, rng, meanRange: 1);
         InferenceModel inference = InferenceModel.FromModule(model, 3, side, side, 10, "cifar10");
         Assert.That(inference.Layers.OfType<ResidualLayer>().Count(), Is.EqualTo(name == "resnet20-basic" ? 9 : name == "resnet20" ? 18 : 16));
         string bgm = Path.Combine(_dir, name + ".bgm");
@@ -123,6 +104,22 @@ public class BinaryExportTests
         model.Eval();
         using (GradMode.NoGrad()) expected = model.Forward(x).ToArray<float>();
         Assert.That(inference.Forward(x.ToArray<float>(), 5), Is.EqualTo(expected));
+    }
+
+    /// <summary>Running statistics away from (0, 1) and some negative scales, so that the folded affine maps are not
+    /// trivial: mean uniform in ±<paramref name="meanRange"/>, variance in [0.1, 4.1), γ in [−0.5, 1.5).</summary>
+    private static void PerturbBatchNorms(Module model, Rng rng, double meanRange)
+    {
+        foreach (BatchNormBase bn in Modules(model).OfType<BatchNormBase>())
+        {
+            Span<float> mean = bn.RunningMean.AsSpan<float>(), variance = bn.RunningVar.AsSpan<float>(), gamma = bn.Weight!.Value.AsSpan<float>();
+            for (int c = 0; c < mean.Length; c++)
+            {
+                mean[c] = (float)((rng.NextDouble() * 2 - 1) * meanRange);
+                variance[c] = (float)(rng.NextDouble() * 4 + 0.1);
+                gamma[c] = (float)(rng.NextDouble() * 2 - 0.5);
+            }
+        }
     }
 
     private static IEnumerable<Module> Modules(Module m) => new[] { m }.Concat(m.NamedChildren().SelectMany(c => Modules(c.Value)));
