@@ -204,27 +204,89 @@ public static class BitPack
                         bits[(n * plane + p) * wpp + (c >> 6)] |= 1UL << (c & 63);
     }
 
-    /// <summary>Channels are strided in NCHW, so the bits cannot be formed a word at a time: each channel plane is
-    /// packed with the vectorized row pack into a scratch bitmap (one bit per pixel), then each pixel's bit is
-    /// scattered to bit c of that pixel's word — one shift/or per value instead of a compare and a branch.</summary>
-    internal static void ChannelsLastVectorized<T>(ReadOnlySpan<T> x, Span<ulong> bits, int batch, int channels, int plane)
+    /// <summary>Channels are strided in NCHW, so the bits cannot be formed a word at a time. With
+    /// <see cref="TransposeMinChannels"/> channels or more, per image and 64 pixels at a time: each channel's plane
+    /// row is packed with the vectorized row pack into one 64-bit word (bit j = pixel p0 + j), 64 channels of those
+    /// words form a 64×64 bit matrix, and its transpose (<see cref="Transpose64"/>, six rounds of masked swaps) holds
+    /// in row j exactly pixel p0 + j's channel word. Fewer channels go through <see cref="ScatterChannels"/>. Images
+    /// are split across <see cref="KernelThreads"/> (their words are disjoint, so the result does not depend on the
+    /// split).</summary>
+    internal static unsafe void ChannelsLastVectorized<T>(ReadOnlySpan<T> x, Span<ulong> bits, int batch, int channels, int plane)
         where T : unmanaged, INumber<T>
     {
+        int wpp = WordsPerPixel(channels);
+        fixed (T* px = x)
+        fixed (ulong* pb = bits)
+        {
+            nint xAddress = (nint)px, bitsAddress = (nint)pb;
+            int imageValues = channels * plane, imageWords = plane * wpp;
+            KernelThreads.For(batch, 1, (first, end) =>
+            {
+                Span<ulong> block = stackalloc ulong[64];
+                for (int n = first; n < end; n++)
+                {
+                    var image = new ReadOnlySpan<T>((void*)(xAddress + (nint)n * imageValues * sizeof(T)), imageValues);
+                    var words = new Span<ulong>((void*)(bitsAddress + (nint)n * imageWords * sizeof(ulong)), imageWords);
+                    if (channels < TransposeMinChannels)
+                    {
+                        ScatterChannels(image, words, channels, plane);
+                        continue;
+                    }
+                    for (int p0 = 0; p0 < plane; p0 += 64)
+                    {
+                        int pixels = Math.Min(64, plane - p0);
+                        for (int w = 0; w < wpp; w++)
+                        {
+                            int c0 = w * 64, count = Math.Min(64, channels - c0);
+                            block.Clear();
+                            for (int c = 0; c < count; c++) PackDispatch(image.Slice((c0 + c) * plane + p0, pixels), block.Slice(c, 1));
+                            Transpose64(block);
+                            for (int j = 0; j < pixels; j++) words[(p0 + j) * wpp + w] = block[j];
+                        }
+                    }
+                }
+            });
+        }
+    }
+
+    /// <summary>Channels below which <see cref="ScatterChannels"/> beats the 64×64 transpose (whose cost does not shrink
+    /// with the channel count). Best of 15 for 128 images on 2 Zen 5 cores: 16 channels of 32×32, scatter 2.4 ms against
+    /// transpose 3.6 ms; 64 channels of 8×8, transpose 0.6 ms against 1.4 ms for the single-threaded scatter it replaced.</summary>
+    private const int TransposeMinChannels = 32;
+
+    /// <summary>One image, few channels: each channel plane is packed into a bitmap (one bit per pixel), then each
+    /// pixel's bit is or-ed into bit c of that pixel's word.</summary>
+    private static void ScatterChannels<T>(ReadOnlySpan<T> image, Span<ulong> words, int channels, int plane) where T : unmanaged, INumber<T>
+    {
         int wpp = WordsPerPixel(channels), planeWords = WordsPerPixel(plane);
-        bits[..(batch * plane * wpp)].Clear();
+        words.Clear();
         ulong[]? rented = planeWords > 256 ? System.Buffers.ArrayPool<ulong>.Shared.Rent(planeWords) : null;
         Span<ulong> planeBits = rented is null ? stackalloc ulong[256] : rented;
         planeBits = planeBits[..planeWords];
-        for (int n = 0; n < batch; n++)
-            for (int c = 0; c < channels; c++)
-            {
-                PackDispatch(x.Slice((n * channels + c) * plane, plane), planeBits);
-                ref ulong pixel0 = ref bits[n * plane * wpp + (c >> 6)];
-                int shift = c & 63;
-                for (int p = 0; p < plane; p++)
-                    Unsafe.Add(ref pixel0, p * wpp) |= ((planeBits[p >> 6] >> (p & 63)) & 1) << shift;
-            }
+        for (int c = 0; c < channels; c++)
+        {
+            PackDispatch(image.Slice(c * plane, plane), planeBits);
+            ref ulong pixel0 = ref words[c >> 6];
+            int shift = c & 63;
+            for (int p = 0; p < plane; p++)
+                Unsafe.Add(ref pixel0, p * wpp) |= ((planeBits[p >> 6] >> (p & 63)) & 1) << shift;
+        }
         if (rented is not null) System.Buffers.ArrayPool<ulong>.Shared.Return(rented);
+    }
+
+    /// <summary>Transposes a 64×64 bit matrix in place, row r = <c>m[r]</c>, column c = bit c (so afterwards bit c of
+    /// row r is the former bit r of row c): recursive block swaps of 32, 16, …, 1 (Hacker's Delight §7-3).</summary>
+    internal static void Transpose64(Span<ulong> m)
+    {
+        ulong mask = 0x00000000FFFFFFFFUL;
+        for (int j = 32; j != 0; j >>= 1, mask ^= mask << j)
+            for (int k = 0; k < 64; k = ((k | j) + 1) & ~j)
+            {
+                // swap the upper-right block (bits j.. of rows k) with the lower-left block (bits ..j of rows k + j)
+                ulong t = ((m[k] >> j) ^ m[k + j]) & mask;
+                m[k] ^= t << j;
+                m[k + j] ^= t;
+            }
     }
 
     internal static void CheckLength(int actual, long required, string name)

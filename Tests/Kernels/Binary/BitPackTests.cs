@@ -75,9 +75,10 @@ public class BitPackTests
 
     [Test]
     public void PackChannelsLast_EveryPath_MatchesReferenceAndRoundTrips(
-        [ValueSource(nameof(Paths))] SimdPath path, [Values(1, 3, 63, 64, 65, 130)] int channels)
+        [ValueSource(nameof(Paths))] SimdPath path, [Values(1, 3, 63, 64, 65, 130)] int channels, [Values(5, 15)] int width)
     {
-        const int batch = 2, height = 3, width = 5;
+        // planes of 15 pixels (inside one 64-pixel block) and 135 (two whole blocks and a tail of 7); 3 images over 2 threads
+        int batch = width == 5 ? 2 : 3, height = width == 5 ? 3 : 9;
         float[] x = WithSpecials(batch * channels * height * width, seed: channels);
         int words = batch * height * width * BitPack.WordsPerPixel(channels);
         ulong[] expected = new ulong[words], actual = Enumerable.Repeat(ulong.MaxValue, words).ToArray();
@@ -88,6 +89,18 @@ public class BitPackTests
         float[] unpacked = new float[x.Length];
         BitPack.UnpackChannelsLast(actual, unpacked, batch, channels, height, width);
         Assert.That(unpacked, Is.EqualTo(x.Select(SignOf).ToArray()), "round trip");
+    }
+
+    [Test]
+    public void Transpose64_MovesBitCOfRowRToBitROfRowC()
+    {
+        var random = new Random(64);
+        ulong[] m = Enumerable.Range(0, 64).Select(_ => (ulong)random.NextInt64() ^ ((ulong)random.Next() << 40)).ToArray();
+        ulong[] t = (ulong[])m.Clone();
+        BitPack.Transpose64(t);
+        for (int r = 0; r < 64; r++)
+            for (int c = 0; c < 64; c++)
+                Assert.That((t[r] >> c) & 1, Is.EqualTo((m[c] >> r) & 1), $"bit {c} of row {r}");
     }
 
     [Test]
