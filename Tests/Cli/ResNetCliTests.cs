@@ -1,0 +1,57 @@
+using BinaryGrad.Autograd;
+using BinaryGrad.Cli;
+using BinaryGrad.Cli.Commands;
+using BinaryGrad.Cli.Training;
+using BinaryGrad.Layers;
+using NUnit.Framework;
+
+namespace BinaryGrad.Tests.Cli;
+
+/// <summary>The ResNet models at the command line: names, the image sizes they take, and bench train's choices.</summary>
+[TestFixture, Category("Cli")]
+public class ResNetCliTests
+{
+    private static Module Build(string model, string scheme, string dataset) =>
+        ModelFactory.Create(new TrainOptions { Model = model, Scheme = scheme, Dataset = dataset }, ExportCommand.DatasetShape(dataset), new Rng(0));
+
+    [TestCase("resnet20", 18, 9), TestCase("resnet20-basic", 18, 9), TestCase("resnet18", 16, 8), TestCase("resnet18-basic", 16, 8)]
+    public void ResNetNames_BuildTheirNetworks(string model, int binaryLayers, int blocks)
+    {
+        var net = (BinaryClassifier)Build(model, "bnn", "cifar10");
+        Assert.That(net.BinaryLayers, Has.Count.EqualTo(binaryLayers));
+        int residuals = Descendants(net).OfType<Residual>().Count();
+        Assert.That(residuals, Is.EqualTo(model.EndsWith("-basic", StringComparison.Ordinal) ? blocks : 2 * blocks),
+            "Bi-Real: a shortcut per binary conv; basic: one per block");
+    }
+
+    [Test]
+    public void ResNet18_On28PixelImages_IsRefusedNamingTheSizes()
+    {
+        // MNIST's 28×28 is divisible by 4 (ResNet-20's two stride-2 stages) but not by 8 (ResNet-18's three)
+        Assert.That(Build("resnet20", "bnn", "mnist"), Is.InstanceOf<BinaryClassifier>());
+        var e = Assert.Throws<UsageException>(() => Build("resnet18", "bnn", "mnist"))!;
+        Assert.That(e.Message, Does.Contain("--model resnet18").And.Contain("28×28").And.Contain("divisible by 8"));
+    }
+
+    [Test]
+    public void FloatResNetOrUnknownModel_IsAUsageErrorListingTheModels()
+    {
+        Assert.That(() => Build("resnet20", "none", "cifar10"), Throws.TypeOf<UsageException>().With.Message.Contains("binary network"));
+        var e = Assert.Throws<UsageException>(() => Build("resnet34", "bnn", "cifar10"))!;
+        Assert.That(e.Message, Does.Contain("resnet34").And.Contain("resnet20").And.Contain("resnet18"));
+    }
+
+    [TestCase("resnet99", null, "--model 'resnet99' is not known")]
+    [TestCase(null, "bnn", "--scheme needs --model")]
+    [TestCase("vgg-small", "no-such-scheme", "--scheme 'no-such-scheme' is not known")]
+    [TestCase("vgg-small", "none", "binary network")]
+    public void BenchTrain_BadModelOrScheme_IsOneLineAndExit2BeforeTiming(string? model, string? scheme, string expected)
+    {
+        var error = new StringWriter();
+        int code = BenchTrain.Run(json: true, TextWriter.Null, model, scheme, error: error, peer: false);
+        Assert.That(code, Is.EqualTo(Program.BadInput));
+        Assert.That(error.ToString().TrimEnd(), Does.Contain(expected).And.Not.Contain('\n'));
+    }
+
+    private static IEnumerable<Module> Descendants(Module m) => m.NamedChildren().SelectMany(c => new[] { c.Value }.Concat(Descendants(c.Value)));
+}
