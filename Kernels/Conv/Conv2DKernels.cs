@@ -65,6 +65,11 @@ internal static unsafe class Conv2DCore<T> where T : unmanaged, INumber<T>
         CheckBias(g, bias.Length, nameof(bias));
         Conv2DGeometry geometry = g;
         int bLength = bias.Length;
+        if (DirectConv3x3.Applies<T>(g, g.InChannels, g.OutChannels))
+        {
+            ForwardDirect(g, input, weight, bias, output);
+            return;
+        }
         fixed (T* px = input, pw = weight, pb = bias, py = output)
         {
             nint x = (nint)px, w = (nint)pw, b = (nint)pb, y = (nint)py;
@@ -83,6 +88,11 @@ internal static unsafe class Conv2DCore<T> where T : unmanaged, INumber<T>
         g.CheckLength(gradOutput.Length, g.OutputLength, nameof(gradOutput), "The output gradient");
         g.CheckLength(weight.Length, g.WeightLength, nameof(weight), "The weight");
         g.CheckLength(gradInput.Length, g.InputLength, nameof(gradInput), "The input gradient");
+        if (DirectConv3x3.Applies<T>(g, g.OutChannels, g.InChannels))
+        {
+            BackwardInputDirect(g, gradOutput, weight, gradInput);
+            return;
+        }
         Conv2DGeometry geometry = g;
         fixed (T* pdy = gradOutput, pw = weight, pdx = gradInput)
         {
@@ -209,6 +219,64 @@ internal static unsafe class Conv2DCore<T> where T : unmanaged, INumber<T>
             Span<T> channel = result.Slice(o * plane, plane);
             TensorPrimitives.Add(channel, bias[o], channel);
         }
+    }
+
+    /// <summary>The forward by <see cref="DirectConv3x3"/>: per image, pad, convolve, add the bias; images split over the
+    /// kernel threads.</summary>
+    private static void ForwardDirect(in Conv2DGeometry g, ReadOnlySpan<T> input, ReadOnlySpan<T> weight, ReadOnlySpan<T> bias, Span<T> output)
+    {
+        Conv2DGeometry geometry = g;
+        int bLength = bias.Length;
+        fixed (T* px = input, pw = weight, pb = bias, py = output)
+        {
+            nint x = (nint)px, w = (nint)pw, b = (nint)pb, y = (nint)py;
+            KernelThreads.For(g.Batch, 1, (first, end) =>
+            {
+                int plane = geometry.OutputPlaneLength;
+                T[] padded = s_columns.Rent(geometry.InChannels * (geometry.InHeight + 2) * (geometry.InWidth + 2));
+                ReadOnlySpan<T> weights = Span(w, geometry.WeightLength), biases = Span(b, bLength);
+                for (int n = first; n < end; n++)
+                {
+                    DirectConv3x3.Pad(Span(x, geometry.InputLength).Slice(n * geometry.InputImageLength, geometry.InputImageLength),
+                        geometry.InChannels, geometry.InHeight, geometry.InWidth, padded);
+                    Span<T> image = Span(y, geometry.OutputLength).Slice(n * geometry.OutputImageLength, geometry.OutputImageLength);
+                    DirectConv3x3.Image<T>(padded, weights, image, geometry.InChannels, geometry.OutChannels, geometry.OutHeight, geometry.OutWidth, accumulate: false);
+                    for (int o = 0; o < biases.Length; o++)
+                    {
+                        Span<T> channel = image.Slice(o * plane, plane);
+                        TensorPrimitives.Add(channel, biases[o], channel);
+                    }
+                }
+                s_columns.Return(padded);
+            });
+        }
+    }
+
+    /// <summary>The input gradient by <see cref="DirectConv3x3"/>: the forward of the zero-bordered output gradient with
+    /// the filters transposed and rotated (<see cref="DirectConv3x3.FlipTranspose{T}"/>), added into dx per image.</summary>
+    private static void BackwardInputDirect(in Conv2DGeometry g, ReadOnlySpan<T> gradOutput, ReadOnlySpan<T> weight, Span<T> gradInput)
+    {
+        Conv2DGeometry geometry = g;
+        T[] flipped = s_columns.Rent(g.WeightLength);
+        DirectConv3x3.FlipTranspose(weight, g.OutChannels, g.InChannels, flipped);
+        fixed (T* pdy = gradOutput, pw = flipped, pdx = gradInput)
+        {
+            nint dy = (nint)pdy, w = (nint)pw, dx = (nint)pdx;
+            KernelThreads.For(g.Batch, 1, (first, end) =>
+            {
+                T[] padded = s_columns.Rent(geometry.OutChannels * (geometry.OutHeight + 2) * (geometry.OutWidth + 2));
+                ReadOnlySpan<T> weights = Span(w, geometry.WeightLength);
+                for (int n = first; n < end; n++)
+                {
+                    DirectConv3x3.Pad(Span(dy, geometry.OutputLength).Slice(n * geometry.OutputImageLength, geometry.OutputImageLength),
+                        geometry.OutChannels, geometry.OutHeight, geometry.OutWidth, padded);
+                    DirectConv3x3.Image<T>(padded, weights, Span(dx, geometry.InputLength).Slice(n * geometry.InputImageLength, geometry.InputImageLength),
+                        geometry.OutChannels, geometry.InChannels, geometry.InHeight, geometry.InWidth, accumulate: true);
+                }
+                s_columns.Return(padded);
+            });
+        }
+        s_columns.Return(flipped);
     }
 
     /// <summary>Images per GEMM in the backward: enough that the GEMM's output side over the images' pixels reaches

@@ -25,6 +25,8 @@ public class Conv2DKernelsTests
         [3, 8, 10, 10, 16, 1, 1, 1, 1, 0, 0, 1, 1],   // pointwise, GEMM depth 8
         [37, 2, 8, 8, 3, 3, 3, 1, 1, 1, 1, 1, 1],     // backward in groups of 16 images (64 pixels each) with tail groups
         [3, 2, 20, 20, 2, 3, 3, 1, 1, 1, 1, 1, 1],    // groups of 2 (400 pixels): a full group and a tail of one
+        [2, 3, 5, 16, 4, 3, 3, 1, 1, 1, 1, 1, 1],     // direct 3×3 forward (rows of 16, outputs in fours); dx by GEMM (3 inputs)
+        [3, 8, 4, 32, 12, 3, 3, 1, 1, 1, 1, 1, 1],    // direct 3×3 forward and input gradient, rows of two 2-vector blocks
     ];
 
     private static IEnumerable<TestCaseData> Cases()
@@ -88,7 +90,7 @@ public class Conv2DKernelsTests
 
     /// <summary>The input gradient is the adjoint of the forward map: ⟨conv(x), g⟩ = ⟨x, convᵀ(g)⟩ (no bias), here with
     /// random reals, so it also holds away from integers.</summary>
-    [TestCase(0), TestCase(3), TestCase(7)]
+    [TestCase(0), TestCase(3), TestCase(7), TestCase(14)]
     public void BackwardInput_IsAdjointOfForward(int geometryIndex)
     {
         Conv2DGeometry g = Geometry(Geometries[geometryIndex]);
