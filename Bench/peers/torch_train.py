@@ -193,6 +193,9 @@ def resnet(blocks, widths, ba, basic):
     return nn.Sequential(*layers)
 
 
+MODELS = [("mlp 784-512-512-10 batch 128", float_mlp), ("cnn conv32-conv64 batch 128", float_cnn)]
+
+
 def build(model, scheme):
     ba = scheme == "bnn"
     if scheme == "none":
@@ -248,10 +251,12 @@ def main():
     torch.set_num_threads(int(sys.argv[1]) if len(sys.argv) > 1 else 1)
     if len(sys.argv) > 3:
         model, scheme = sys.argv[2], sys.argv[3]
-        measure(f"{model} {scheme} batch {BATCH}", lambda: build(model, scheme), input_shape(model))
+        # the float MLP and CNN keep the names of the default run (BenchTrain.MlpName / CnnName)
+        name = {("mlp", "none"): MODELS[0][0], ("cnn", "none"): MODELS[1][0]}.get((model, scheme), f"{model} {scheme} batch {BATCH}")
+        measure(name, lambda: build(model, scheme), input_shape(model))
         return
-    measure("mlp 784-512-512-10 batch 128", float_mlp, (BATCH, 1, 28, 28))
-    measure("cnn conv32-conv64 batch 128", float_cnn, (BATCH, 1, 28, 28))
+    for name, build_model in MODELS:
+        measure(name, build_model, (BATCH, 1, 28, 28))
 
 
 if __name__ == "__main__":
