@@ -102,8 +102,11 @@ public static class Program
         {
             OptionResult? result = parsed.CommandResult.Children.OfType<OptionResult>().FirstOrDefault(o => o.Option.Name == name);
             if (result is null || result.Implicit) continue;
-            if (result.Option is Option<int> && parsed.GetValue<int>(name) is var value && value < 1)
-                return $"{name} must be at least 1, got {value}.";
+            if (result.Option is not Option<int>) continue;
+            int value;
+            try { value = result.GetValueOrDefault<int>(); }
+            catch (InvalidOperationException e) { return e.Message; } // a token that is not an int32: the parser's own message
+            if (value < 1) return $"{name} must be at least 1, got {value}.";
         }
         return null;
     }

@@ -12,12 +12,7 @@ public static class OutputPaths
     public static void CheckFile(string path, string option, params string?[] inputs)
     {
         if (string.IsNullOrWhiteSpace(path)) throw new UsageException($"{option}: expected a file path, got an empty string.");
-        string full;
-        try { full = Path.GetFullPath(path); }
-        catch (Exception e) when (e is ArgumentException or NotSupportedException or PathTooLongException)
-        {
-            throw new UsageException($"{option} {path}: not a valid path ({e.Message}).");
-        }
+        string full = FullPath(path, option);
         if (Directory.Exists(full)) throw new UsageException($"{option} {path}: is a directory; expected a file path.");
         foreach (string? input in inputs)
             if (input is not null && SameFile(full, input))
@@ -31,9 +26,18 @@ public static class OutputPaths
     public static void CheckDirectory(string path, string option)
     {
         if (string.IsNullOrWhiteSpace(path)) throw new UsageException($"{option}: expected a directory path, got an empty string.");
-        string full = Path.GetFullPath(path);
+        string full = FullPath(path, option);
         if (File.Exists(full)) throw new UsageException($"{option} {path}: is a file; expected a directory.");
         ProbeDirectory(full, Path.Combine(full, "probe"), option, path);
+    }
+
+    private static string FullPath(string path, string option)
+    {
+        try { return Path.GetFullPath(path); }
+        catch (Exception e) when (e is ArgumentException or NotSupportedException or PathTooLongException)
+        {
+            throw new UsageException($"{option} {path}: not a valid path ({e.Message}).");
+        }
     }
 
     private static void ProbeDirectory(string directory, string target, string option, string path)
