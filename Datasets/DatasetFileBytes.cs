@@ -26,7 +26,7 @@ internal static class DatasetFileBytes
         try
         {
             var info = new FileInfo(path);
-            if (!info.Exists) throw new DatasetException($"{path}: not found");
+            if (!info.Exists) throw new DatasetException($"{path}: cannot read: the file does not exist");
             // devices and pipes report length 0 and never end (or block on open); refused before opening
             if (info.Length == 0) throw new DatasetException($"{path}: is empty or not a regular file (a device, pipe or socket)");
             if (info.Length > MaxBytes) throw new DatasetException($"{path}: {info.Length} bytes is larger than any data file ({MaxBytes} bytes at most)");

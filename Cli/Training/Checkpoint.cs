@@ -14,7 +14,7 @@ namespace BinaryGrad.Cli.Training;
 /// the model RNG state and the data loader's RNG state — everything needed to continue bit for bit.</summary>
 public sealed class Checkpoint
 {
-    /// <summary>v2 adds the data section's SHA-256 (<see cref="SafeTensors.ChecksumKey"/>, required) and the count of
+    /// <summary>v2 adds the data section's SHA-256 (<see cref="SafeTensors.ChecksumKey"/>, required) and the names of the
     /// optimizer tensors (<c>optimizerTensors</c>); v1 files still load, verified when they carry a checksum.</summary>
     public const string Format = "binarygrad-checkpoint-v2";
     public const string LegacyFormat = "binarygrad-checkpoint-v1";
@@ -81,7 +81,7 @@ public sealed class Checkpoint
             ["batchSize"] = options.BatchSize.ToString(CultureInfo.InvariantCulture),
             ["seed"] = options.Seed.ToString(CultureInfo.InvariantCulture),
             ["initFrom"] = options.InitFrom ?? "",
-            ["optimizerTensors"] = tensors.Keys.Count(k => k.StartsWith(OptimizerPrefix, StringComparison.Ordinal)).ToString(CultureInfo.InvariantCulture),
+            ["optimizerTensors"] = string.Join(",", tensors.Keys.Where(k => k.StartsWith(OptimizerPrefix, StringComparison.Ordinal))),
             ["epochsDone"] = epochsDone.ToString(CultureInfo.InvariantCulture),
             ["bestTestAcc"] = bestTestAcc.ToString("R", CultureInfo.InvariantCulture),
             ["rngState"] = string.Join(",", rng.GetState().Select(w => w.ToString("x16"))),
@@ -136,12 +136,15 @@ public sealed class Checkpoint
         HexWords("rngState", 6);
         ulong[] loader = HexWords("loaderState", 4);
         if (loader.All(word => word == 0)) throw Bad("loaderState", "a xoshiro256** state, which is never all zero");
-        if (_metadata.TryGetValue("optimizerTensors", out string? count))
+        if (_metadata.TryGetValue("optimizerTensors", out string? names))
         {
-            int expected = WholeNumber("optimizerTensors", count, 0, int.MaxValue);
-            int present = _tensors.Keys.Count(k => k.StartsWith(OptimizerPrefix, StringComparison.Ordinal));
-            if (present != expected)
-                throw new UsageException($"{_source}: the optimizer state is incomplete: {present} of the {expected} optimizer.* tensors are present.");
+            // the writer lists every optimizer tensor it saved; --resume must get all of them back to continue bit for bit
+            string[] listed = names.Length == 0 ? [] : names.Split(',');
+            if (listed.Any(n => !n.StartsWith(OptimizerPrefix, StringComparison.Ordinal)))
+                throw Bad("optimizerTensors", "a comma-separated list of optimizer.* tensor names");
+            string[] missing = [.. listed.Where(n => !_tensors.ContainsKey(n))];
+            if (missing.Length > 0)
+                throw new UsageException($"{_source}: the optimizer state is incomplete: {missing.Length} of {listed.Length} tensors are missing, e.g. '{missing[0]}'; --resume cannot continue the run bit for bit.");
         }
         else if (format == Format) throw new UsageException($"{_source}: metadata 'optimizerTensors' is missing.");
         foreach (var (name, t) in _tensors)

@@ -229,7 +229,7 @@ public class RobustnessRegressionTests
         string path = Path.Combine(_dir, "no-optimizer.safetensors");
         SafeTensors.Save(path, tensors, metadata);
         AssertFails(2, Run("train", "--dataset", "digits", "--scheme", "bnn", "--width", "48", "--epochs", "2", "--batch-size", "256",
-            "--checkpoint", path, "--resume", "--data-dir", _dir), "optimizer state is incomplete");
+            "--checkpoint", path, "--resume", "--data-dir", _dir), "optimizer state is incomplete", removed);
     }
 
     // ---- lost files ---------------------------------------------------------------------------------------------
