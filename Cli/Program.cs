@@ -60,7 +60,24 @@ public static class Program
         {
             if (output != savedOut) Console.SetOut(output);
             if (error != savedError) Console.SetError(error);
-            return parsed.Invoke(new InvocationConfiguration { EnableDefaultExceptionHandler = false, Output = output, Error = error });
+            return Boundary(verb, parsed.GetValue(verbose), error,
+                () => parsed.Invoke(new InvocationConfiguration { EnableDefaultExceptionHandler = false, Output = output, Error = error }));
+        }
+        finally
+        {
+            Console.SetOut(savedOut);
+            Console.SetError(savedError);
+        }
+    }
+
+    /// <summary>Runs <paramref name="verbAction"/> and maps what escapes it: bad input → 2, divergence → 3, anything
+    /// else → <see cref="Defect"/>, each as one line on <paramref name="error"/> (plus the stack trace of a defect
+    /// when <paramref name="verbose"/>).</summary>
+    internal static int Boundary(string verb, bool verbose, TextWriter error, Func<int> verbAction)
+    {
+        try
+        {
+            return verbAction();
         }
         catch (Exception e) when (IsBadInput(e))
         {
@@ -75,14 +92,9 @@ public static class Program
         catch (Exception e)
         {
             error.WriteLine($"{verb}: internal error (a bug in BinaryGrad, exit {Defect}): {e.GetType().Name}: {OneLine(e)}" +
-                (parsed.GetValue(verbose) ? "" : " (run with --verbose for the stack trace)"));
-            if (parsed.GetValue(verbose)) error.WriteLine(e.ToString());
+                (verbose ? "" : " (run with --verbose for the stack trace)"));
+            if (verbose) error.WriteLine(e.ToString());
             return Defect;
-        }
-        finally
-        {
-            Console.SetOut(savedOut);
-            Console.SetError(savedError);
         }
     }
 

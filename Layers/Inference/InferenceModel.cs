@@ -178,7 +178,7 @@ public sealed class InferenceModel
             CheckBounds(layers, [1, channels, height, width]);
             return new InferenceModel(channels, height, width, classes, dataset, layers);
         }
-        catch (Exception e) when (e is FormatException or ArgumentException or OverflowException or InvalidCastException)
+        catch (Exception e) when (e is FormatException or ArgumentException or OverflowException)
         {
             throw new FormatException($"{path}: {e.Message}", e);
         }
