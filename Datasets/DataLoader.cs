@@ -83,7 +83,7 @@ public sealed class DataLoader
     /// <summary>Batches one epoch yields: ⌈N/B⌉, or ⌊N/B⌋ with <see cref="DataLoaderOptions.DropLast"/>.</summary>
     public int BatchesPerEpoch => Options.DropLast
         ? Dataset.Count / Options.BatchSize
-        : (Dataset.Count + Options.BatchSize - 1) / Options.BatchSize;
+        : (int)(((long)Dataset.Count + Options.BatchSize - 1) / Options.BatchSize); // in long: N + B − 1 overflows int for B near 2³¹
 
     /// <summary>The generator state the next <see cref="Epoch"/> call starts from. Set it to replay an epoch.</summary>
     public RandomState RandomState

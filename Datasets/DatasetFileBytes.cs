@@ -13,12 +13,27 @@ internal static class DatasetFileBytes
     public static bool IsGzip(ReadOnlySpan<byte> firstBytes) =>
         firstBytes.Length >= 2 && firstBytes[0] == 0x1F && firstBytes[1] == 0x8B;
 
-    /// <summary>Returns the (decompressed) content of <paramref name="path"/>.</summary>
-    /// <exception cref="DatasetException">The file is missing or the gzip stream is corrupt.</exception>
+    /// <summary>The largest data file read, raw or decompressed (256 MiB; the largest official file, MNIST's training
+    /// images, is 47 MB), so a forged header or a gzip bomb cannot exhaust memory.</summary>
+    public const long MaxBytes = 256L << 20;
+
+    /// <summary>Returns the (decompressed) content of <paramref name="path"/>, streamed from a regular file.</summary>
+    /// <exception cref="DatasetException">The file is missing, empty or not a regular file (a device or pipe), larger
+    /// than <see cref="MaxBytes"/> (raw or decompressed), or the gzip stream is corrupt.</exception>
     public static byte[] ReadAll(string path)
     {
         byte[] raw;
-        try { raw = File.ReadAllBytes(path); }
+        try
+        {
+            var info = new FileInfo(path);
+            if (!info.Exists) throw new DatasetException($"{path}: cannot read: the file does not exist");
+            // devices and pipes report length 0 and never end (or block on open); refused before opening
+            if (info.Length == 0) throw new DatasetException($"{path}: is empty or not a regular file (a device, pipe or socket)");
+            if (info.Length > MaxBytes) throw new DatasetException($"{path}: {info.Length} bytes is larger than any data file ({MaxBytes} bytes at most)");
+            using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read);
+            raw = new byte[info.Length];
+            stream.ReadExactly(raw);
+        }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             throw new DatasetException($"{path}: cannot read: {e.Message}", e);
@@ -26,13 +41,21 @@ internal static class DatasetFileBytes
         return IsGzip(raw) ? Gunzip(raw, path) : raw;
     }
 
+    /// <summary>Decompresses, stopping with an error once the output passes <see cref="MaxBytes"/>.</summary>
     public static byte[] Gunzip(byte[] compressed, string nameForErrors)
     {
         try
         {
             using var input = new GZipStream(new MemoryStream(compressed), CompressionMode.Decompress);
-            using var output = new MemoryStream(capacity: compressed.Length * 4);
-            input.CopyTo(output);
+            using var output = new MemoryStream(capacity: (int)Math.Min(MaxBytes, compressed.Length * 4L));
+            byte[] buffer = new byte[1 << 16];
+            int n;
+            while ((n = input.Read(buffer)) > 0)
+            {
+                if (output.Length + n > MaxBytes)
+                    throw new DatasetException($"{nameForErrors}: decompresses to more than {MaxBytes} bytes, larger than any data file; stopped there");
+                output.Write(buffer, 0, n);
+            }
             return output.ToArray();
         }
         catch (InvalidDataException e)

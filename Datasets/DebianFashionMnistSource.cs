@@ -5,9 +5,10 @@ namespace BinaryGrad.Datasets;
 /// <c>/usr/share/datasets/fashion-mnist/</c>.
 /// </summary>
 /// <remarks>
-/// Tried in order: the installed files; <c>apt-get download</c> plus <c>dpkg-deb -x</c> into the staging directory
-/// (no root needed, nothing installed; after an <c>apt-get update</c> if the package lists are missing); and, only when
-/// running as root, <c>apt-get install -y dataset-fashion-mnist</c>.
+/// Tried in order: the installed files; then <c>apt-get download</c> of the package file into a temporary directory
+/// plus <c>dpkg-deb -x</c> into the staging directory. No root is needed and the system is never changed: nothing is
+/// installed and the package lists are never updated (<c>apt-get update</c>); if the lists are missing this source
+/// fails with its reason and the others, or placing the files by hand, remain.
 /// </remarks>
 public sealed class DebianFashionMnistSource(string installedDirectory = DebianFashionMnistSource.InstalledDirectory) : IDatasetSource
 {
@@ -28,15 +29,8 @@ public sealed class DebianFashionMnistSource(string installedDirectory = DebianF
         try
         {
             string debDirectory = Directory.CreateDirectory(Path.Combine(stagingDirectory, "deb")).FullName;
-            string[] download = ["download", PackageName];
-            log?.WriteLine($"apt-get download {PackageName}");
-            try { ExternalProcess.Run("apt-get", download, debDirectory, AptTimeout, cancellationToken); }
-            catch (DatasetException) when (Environment.IsPrivilegedProcess)
-            {
-                log?.WriteLine("apt-get download failed; running apt-get update and retrying");
-                ExternalProcess.Run("apt-get", ["update"], debDirectory, AptTimeout, cancellationToken);
-                ExternalProcess.Run("apt-get", download, debDirectory, AptTimeout, cancellationToken);
-            }
+            log?.WriteLine($"fetching {PackageName} from the Debian archive: apt-get download {PackageName}, then dpkg-deb -x (nothing is installed)");
+            ExternalProcess.Run("apt-get", ["download", PackageName], debDirectory, AptTimeout, cancellationToken);
             string deb = Directory.GetFiles(debDirectory, "*.deb").SingleOrDefault()
                 ?? throw new DatasetException($"apt-get download {PackageName} produced no .deb");
             string root = Path.Combine(stagingDirectory, "root");
@@ -46,18 +40,6 @@ public sealed class DebianFashionMnistSource(string installedDirectory = DebianF
         }
         catch (DatasetException e) { reasons.Add(e.Message); }
 
-        if (Environment.IsPrivilegedProcess)
-        {
-            try
-            {
-                log?.WriteLine($"apt-get install -y {PackageName}");
-                ExternalProcess.Run("apt-get", ["install", "-y", PackageName], stagingDirectory, AptTimeout, cancellationToken);
-                if (TryCopy(dataset, installedDirectory, stagingDirectory)) return;
-                reasons.Add($"apt-get install succeeded but {installedDirectory} lacks the files");
-            }
-            catch (DatasetException e) { reasons.Add(e.Message); }
-        }
-        else reasons.Add("apt-get install skipped: not running as root");
         throw new DatasetException(string.Join("; ", reasons));
     }
 

@@ -41,8 +41,10 @@ internal static class FileVerification
                 int read = input.ReadAtLeast(magic, 2, throwOnEndOfStream: false);
                 input.Position = 0;
                 Stream content = DatasetFileBytes.IsGzip(magic[..read]) ? new GZipStream(input, CompressionMode.Decompress) : input;
-                try { content.CopyTo(output); }
+                try { CopyAtMost(content, output, spec.Length + 1); }
                 catch (InvalidDataException e) { throw new DatasetException($"{source} (from {origin}): corrupt gzip data: {e.Message}", e); }
+                if (output.Length > spec.Length)
+                    throw new DatasetException($"{source} (from {origin}): holds more than the {spec.Length} bytes of {spec.FileName}; stopped decompressing there (not the expected file)");
             }
             Verify(temporary, spec, $"the copy from {origin} is not the expected {spec.FileName}");
             if (spec.Sha256 is null)
@@ -53,6 +55,21 @@ internal static class FileVerification
         finally
         {
             if (File.Exists(temporary)) File.Delete(temporary);
+        }
+    }
+
+    /// <summary>Copies at most <paramref name="limit"/> bytes: decompression stops one byte past the catalog's size, so a
+    /// gzip bomb costs at most that much disk, never its full expansion.</summary>
+    private static void CopyAtMost(Stream input, Stream output, long limit)
+    {
+        byte[] buffer = new byte[1 << 16];
+        long copied = 0;
+        while (copied < limit)
+        {
+            int n = input.Read(buffer, 0, (int)Math.Min(buffer.Length, limit - copied));
+            if (n == 0) break;
+            output.Write(buffer, 0, n);
+            copied += n;
         }
     }
 

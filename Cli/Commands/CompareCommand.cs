@@ -35,10 +35,12 @@ public static class CompareCommand
             string[] names = [.. r.GetValue(schemes)!.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)];
             try
             {
-                IReadOnlyList<Row> rows = Run(baseOptions, names, Console.Out);
                 string prefix = r.GetValue(outPrefix)!;
-                File.WriteAllText(prefix + ".md", Markdown(rows, baseOptions));
-                File.WriteAllText(prefix + ".json", JsonSerializer.Serialize(rows.Select(x => new
+                OutputPaths.CheckFile(prefix + ".md", "--out");
+                OutputPaths.CheckFile(prefix + ".json", "--out");
+                IReadOnlyList<Row> rows = Run(baseOptions, names, Console.Out);
+                Autograd.Serialization.AtomicFile.WriteAllText(prefix + ".md", Markdown(rows, baseOptions));
+                Autograd.Serialization.AtomicFile.WriteAllText(prefix + ".json", JsonSerializer.Serialize(rows.Select(x => new
                 {
                     scheme = x.Scheme, testAcc = x.TestAcc, flipRatio = x.FlipRatio, wallSeconds = x.WallSeconds, imagesPerSec = x.ImagesPerSec,
                 }), new JsonSerializerOptions { WriteIndented = true }));
@@ -54,7 +56,7 @@ public static class CompareCommand
             catch (DivergedException e)
             {
                 Console.Error.WriteLine($"binarygrad compare: {e.Message}");
-                return 3;
+                return Program.Diverged;
             }
         });
         return command;

@@ -20,10 +20,10 @@ public static class EstimatorsCommand
 
     public static int Run(string directory, TextWriter output, TextWriter error)
     {
-        try { Directory.CreateDirectory(directory); }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException)
+        try { Training.OutputPaths.CheckDirectory(directory, "--out"); }
+        catch (Training.UsageException e)
         {
-            error.WriteLine($"binarygrad estimators: cannot create '{directory}': {e.Message}");
+            error.WriteLine($"binarygrad estimators: {e.Message}");
             return Program.BadInput;
         }
         var plots = new List<SvgPlot>();
@@ -31,9 +31,9 @@ public static class EstimatorsCommand
         {
             SvgPlot plot = PlotScheme(scheme);
             plots.Add(plot);
-            File.WriteAllText(Path.Combine(directory, scheme.Name + ".svg"), plot.ToSvg());
+            Autograd.Serialization.AtomicFile.WriteAllText(Path.Combine(directory, scheme.Name + ".svg"), plot.ToSvg());
         }
-        File.WriteAllText(Path.Combine(directory, "overview.svg"), SvgPlot.Grid(plots, columns: 4, "BinaryGrad estimators: forward q(x) solid, backward q'(x) dashed"));
+        Autograd.Serialization.AtomicFile.WriteAllText(Path.Combine(directory, "overview.svg"), SvgPlot.Grid(plots, columns: 4, "BinaryGrad estimators: forward q(x) solid, backward q'(x) dashed"));
         output.WriteLine($"wrote {plots.Count} scheme plots and overview.svg to {directory}");
         return 0;
     }

@@ -16,19 +16,25 @@ public static class ExportCommand
     {
         var checkpoint = new Option<string>("--checkpoint") { Description = "Checkpoint written by 'binarygrad train'.", Required = true };
         var output = new Option<string>("--out") { Description = "Inference model to write (.bgm).", Required = true };
-        var command = new Command("export", "Export a checkpoint as a bit-packed inference model (.bgm).") { checkpoint, output };
-        command.SetAction(r => Run(r.GetValue(checkpoint)!, r.GetValue(output)!, Console.Out, Console.Error));
+        var force = new Option<bool>("--force") { Description = "Replace --out even if it exists and is not a .bgm model." };
+        var command = new Command("export", "Export a checkpoint as a bit-packed inference model (.bgm).") { checkpoint, output, force };
+        command.SetAction(r => Run(r.GetValue(checkpoint)!, r.GetValue(output)!, Console.Out, Console.Error, r.GetValue(force)));
         return command;
     }
 
     /// <summary>Exports; returns 0, or <see cref="Program.BadInput"/> after a one-line error.</summary>
-    public static int Run(string checkpointPath, string outputPath, TextWriter output, TextWriter error)
+    /// <remarks>The output is checked before the checkpoint is read: never the checkpoint itself, and an existing file
+    /// is replaced only if it is a .bgm model (its magic bytes), unless <paramref name="force"/>.</remarks>
+    public static int Run(string checkpointPath, string outputPath, TextWriter output, TextWriter error, bool force = false)
     {
         try
         {
+            OutputPaths.CheckFile(outputPath, "--out", checkpointPath);
+            if (!force && File.Exists(outputPath) && !StartsWithBgmMagic(outputPath))
+                throw new UsageException($"--out {outputPath}: exists and is not a .bgm model; refusing to replace it (add --force to replace it anyway).");
             Checkpoint state = Checkpoint.Load(checkpointPath);
             ImageDataset shape = DatasetShape(state.DatasetName);
-            var options = new TrainOptions { Model = state.ModelName, Dataset = state.DatasetName, Scheme = state.SchemeName, SchemeArguments = state.SchemeArguments };
+            var options = new TrainOptions { Model = state.ModelName, Dataset = state.DatasetName, Scheme = state.SchemeName, SchemeArguments = state.SchemeArguments, Width = state.Width };
             Module model = ModelFactory.Create(options, shape, new Rng(0));
             model.LoadStateDict(state.ModelState, strict: true);
             InferenceModel inference = InferenceModel.FromModule(model, shape.Channels, shape.Height, shape.Width, shape.ClassCount, state.DatasetName);
@@ -39,11 +45,22 @@ public static class ExportCommand
                 $"float32 parameters {float32:N0} bytes ({(double)float32 / bgm:F1}× larger), checkpoint {ckpt:N0} bytes ({(double)ckpt / bgm:F1}× larger, includes optimizer state)."));
             return 0;
         }
-        catch (Exception e) when (e is UsageException or ArgumentException or NotSupportedException or FormatException or IOException or UnauthorizedAccessException or DatasetException)
+        catch (Exception e) when (e is UsageException or ArgumentException or NotSupportedException or FormatException or IOException or UnauthorizedAccessException or DatasetException or OutOfMemoryException)
         {
             error.WriteLine($"binarygrad export: {e.Message}");
             return Program.BadInput;
         }
+    }
+
+    private static bool StartsWithBgmMagic(string path)
+    {
+        try
+        {
+            using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
+            Span<byte> head = stackalloc byte[InferenceModel.Magic.Length];
+            return stream.ReadAtLeast(head, head.Length, throwOnEndOfStream: false) == head.Length && head.SequenceEqual(InferenceModel.Magic);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { return false; }
     }
 
     /// <summary>An empty data set with <paramref name="name"/>'s image shape and classes (what the model builders

@@ -25,7 +25,8 @@ public static class GraphCommand
     {
         try
         {
-            File.WriteAllText(path, Dot(modelName, schemeName));
+            OutputPaths.CheckFile(path, "--out");
+            Autograd.Serialization.AtomicFile.WriteAllText(path, Dot(modelName, schemeName));
             output.WriteLine($"wrote {path} (render with: dot -Tsvg {path} -o graph.svg)");
             return 0;
         }

@@ -12,7 +12,7 @@ public static class TrainCommand
         var dataset = new Option<string>("--dataset") { Description = "mnist, fashion-mnist, cifar10 or digits.", DefaultValueFactory = _ => "mnist" };
         var model = new Option<string>("--model") { Description = $"Model: {string.Join(", ", ModelFactory.Names)}.", DefaultValueFactory = _ => "mlp" };
         var optimizer = new Option<string>("--optimizer") { Description = $"Optimizer: {string.Join(", ", OptimizerFactory.Names)}.", DefaultValueFactory = _ => "adam" };
-        var lr = new Option<double?>("--lr") { Description = "Learning rate (default: SGD 0.05; Adam/AdamW 3e-3 for the float CNN, else 1e-3)." };
+        var lr = new Option<double?>("--lr") { Description = "Learning rate (default: SGD 0.05; Adam/AdamW 3e-3 for the float CNN, else 1e-3).", CustomParser = ParseNumber };
         var epochs = new Option<int>("--epochs") { Description = "Epochs to train.", DefaultValueFactory = _ => 3 };
         var batchSize = new Option<int>("--batch-size") { Description = "Images per batch.", DefaultValueFactory = _ => 128 };
         var seed = new Option<ulong>("--seed") { Description = "Seed of every random choice (init, shuffling, sampling).", DefaultValueFactory = _ => 1UL };
@@ -52,6 +52,16 @@ public static class TrainCommand
         return command;
     }
 
+    /// <summary>A number in invariant notation (<c>0.001</c>, <c>1e-3</c>). The default parser accepts thousands
+    /// separators, so <c>--lr 0,001</c> would silently be 1; here a comma is an error naming the option.</summary>
+    internal static double? ParseNumber(System.CommandLine.Parsing.ArgumentResult result)
+    {
+        string token = result.Tokens.Count == 1 ? result.Tokens[0].Value : "";
+        if (double.TryParse(token, NumberStyles.Float, CultureInfo.InvariantCulture, out double value)) return value;
+        result.AddError($"'{token}' is not a number for --lr; write it with a decimal point, e.g. 0.001 or 1e-3.");
+        return null;
+    }
+
     /// <summary>Parses <c>key=value</c> pairs; the scheme itself checks keys and ranges.</summary>
     public static Dictionary<string, double> ParseSchemeArguments(IEnumerable<string> pairs)
     {
@@ -59,7 +69,7 @@ public static class TrainCommand
         foreach (string pair in pairs)
         {
             int eq = pair.IndexOf('=');
-            if (eq <= 0 || !double.TryParse(pair[(eq + 1)..], NumberStyles.Float, CultureInfo.InvariantCulture, out double value))
+            if (eq <= 0 || !double.TryParse(pair[(eq + 1)..], NumberStyles.Float, CultureInfo.InvariantCulture, out double value) || !double.IsFinite(value))
                 throw new UsageException($"--scheme-arg '{pair}' is not of the form key=number (e.g. beta=5).");
             result[pair[..eq]] = value;
         }
@@ -81,7 +91,7 @@ public static class TrainCommand
         catch (DivergedException e)
         {
             Console.Error.WriteLine($"binarygrad train: {e.Message}");
-            return 3;
+            return Program.Diverged;
         }
     }
 }

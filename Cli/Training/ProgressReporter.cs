@@ -15,6 +15,7 @@ public sealed class ProgressReporter : IDisposable
     private long _lastDrawMs = -1000;
     private int _nextPlainQuarter = 1;
     private long _lastPlainMs;
+    private bool _barOpen;
     private const long PlainLineEveryMs = 60_000;
 
     public ProgressReporter(TextWriter output, string label, int total, bool enabled)
@@ -39,6 +40,7 @@ public sealed class ProgressReporter : IDisposable
             const int width = 24;
             int filled = (int)((long)width * done / _total);
             _out.Write($"\r{_label} [{new string('#', filled)}{new string('.', width - filled)}] {figures}   ");
+            _barOpen = true;
         }
         else if (done * 4 >= _nextPlainQuarter * _total || _clock.ElapsedMilliseconds - _lastPlainMs >= PlainLineEveryMs)
         {
@@ -53,7 +55,14 @@ public sealed class ProgressReporter : IDisposable
         if (!_enabled) return;
         if (_interactive) _out.Write("\r" + new string(' ', 100) + "\r");
         _out.WriteLine($"{_label}: {summary}");
+        _barOpen = false;
     }
 
-    public void Dispose() { }
+    /// <summary>Ends a bar left open by an epoch that stopped early (divergence, an error), so the one-line error that
+    /// follows on stderr starts on its own line.</summary>
+    public void Dispose()
+    {
+        if (_barOpen) _out.WriteLine();
+        _barOpen = false;
+    }
 }

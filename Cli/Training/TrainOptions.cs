@@ -65,9 +65,11 @@ public sealed record TrainOptions
     {
         if (Epochs <= 0) yield return $"--epochs must be a positive whole number, got {Epochs}.";
         if (BatchSize <= 0) yield return $"--batch-size must be a positive whole number, got {BatchSize}.";
-        if (Width <= 0) yield return $"--width must be a positive whole number, got {Width}.";
+        if (Width is <= 0 or > Checkpoint.MaxWidth) yield return $"--width must be a whole number from 1 to {Checkpoint.MaxWidth}, got {Width}.";
+        if (SchemeArguments.Count > 0 && Scheme == "none")
+            yield return $"--scheme-arg {SchemeArguments.Keys.First()}=… needs --scheme NAME (the float model has no scheme hyper-parameters).";
         if (Threads <= 0) yield return $"--threads must be at least 1, got {Threads}.";
-        if (LearningRate is <= 0 or double.NaN) yield return $"--lr must be a positive number, got {LearningRate}.";
+        if (LearningRate is { } rate && !(double.IsFinite(rate) && rate > 0)) yield return $"--lr must be a positive finite number, got {rate.ToString(System.Globalization.CultureInfo.InvariantCulture)}.";
         if (Schedule is not ("cosine" or "constant" or "step")) yield return $"--schedule '{Schedule}' is not known; valid schedules: cosine, constant, step.";
         if (Augment is not ("none" or "crop-flip")) yield return $"--augment '{Augment}' is not known; valid choices: none, crop-flip.";
         if (Resume && CheckpointPath is null) yield return "--resume needs --checkpoint PATH (the checkpoint to continue from).";

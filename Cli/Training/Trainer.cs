@@ -13,7 +13,7 @@ namespace BinaryGrad.Cli.Training;
 /// <summary>Input the user must fix (unknown name, bad option, incompatible checkpoint): exit code 2, one line.</summary>
 public sealed class UsageException(string message) : Exception(message);
 
-/// <summary>The loss became NaN or infinite: exit code 3; the last good checkpoint is kept.</summary>
+/// <summary>The run diverged (<see cref="DivergenceRule"/>): exit code 3; the last good checkpoint is kept.</summary>
 public sealed class DivergedException(string message) : Exception(message);
 
 /// <summary>One epoch's figures, as written to the <c>--json</c> file.</summary>
@@ -53,18 +53,39 @@ public sealed class Trainer
     {
         string? problem = _options.Problems().FirstOrDefault();
         if (problem is not null) throw new UsageException(problem);
+        CheckOutputs();
         KernelThreads.Count = _options.Threads;
 
         ImageDataset train = trainOverride ?? LoadData(DatasetSplit.Train);
         ImageDataset test = testOverride ?? LoadData(DatasetSplit.Test);
         var rng = new Rng(_options.Seed);
-        Module model = ModelFactory.Create(_options, train, rng);
+        Module model;
+        try
+        {
+            model = ModelFactory.Create(_options, train, rng);
+            DryRun(model, train, rng);
+        }
+        catch (ArgumentException e)
+        {
+            // a layer refused its configuration (e.g. --scheme-arg channels=2 for a scheme whose layers need the input's
+            // channel count): the options are at fault, so it is bad input, not a defect
+            throw new UsageException($"--model {_options.Model} --scheme {_options.Scheme}" +
+                string.Concat(_options.SchemeArguments.Select(a => $" --scheme-arg {a.Key}={a.Value.ToString(CultureInfo.InvariantCulture)}")) +
+                $" cannot be built or run: {e.Message}");
+        }
         Model = model;
+        // Batch norm normalizes by the batch's own statistics in training, which one image does not have (its variance
+        // is 0 and the layer refuses it). A final batch of one image is therefore dropped: that image is still seen in
+        // other epochs (shuffling), and every other batch size keeps its partial last batch.
+        bool batchNorm = model.NamedBuffers().Any(b => b.Key.EndsWith("running_var", StringComparison.Ordinal));
+        if (batchNorm && Math.Min(_options.BatchSize, train.Count) == 1)
+            throw new UsageException($"--batch-size {_options.BatchSize}: {_options.Model} has batch norm, which needs at least 2 images per training batch.");
+        bool dropLast = batchNorm && train.Count > _options.BatchSize && train.Count % _options.BatchSize == 1;
         Optimizer optimizer = OptimizerFactory.Create(_options, model.NamedParameters(), train.Count);
         Normalization normalization = Normalization.For(_options.Dataset);
         var loader = new DataLoader(train, new DataLoaderOptions
         {
-            BatchSize = _options.BatchSize, Shuffle = true, Seed = _options.Seed ^ 0x5DEECE66DUL, DropLast = false,
+            BatchSize = _options.BatchSize, Shuffle = true, Seed = _options.Seed ^ 0x5DEECE66DUL, DropLast = dropLast,
             Normalization = normalization, Prefetch = true,
             RandomCropPadding = _options.Augment == "crop-flip" ? TrainOptions.CropPadding : 0,
             RandomHorizontalFlip = _options.Augment == "crop-flip",
@@ -76,6 +97,11 @@ public sealed class Trainer
         {
             Checkpoint state = Checkpoint.Load(resumeFrom);
             state.CheckCompatible(_options);
+            // --resume continues one run bit for bit, learning rate included; a new rate is a new stage (--init-from)
+            if (_options.LearningRate is double wanted && state.LearningRate is double stored && wanted != stored)
+                throw new UsageException($"--resume with --lr {wanted.ToString(CultureInfo.InvariantCulture)}: {resumeFrom} continues at the run's own rate {stored.ToString("R", CultureInfo.InvariantCulture)}; " +
+                    "drop --lr, or start a new stage with --init-from and another --checkpoint.");
+            if (state.IsUnverifiedLegacy) Say($"note: {resumeFrom} was written before checkpoints carried a checksum; its data cannot be verified.");
             state.Restore(model, optimizer, rng, loader);
             startEpoch = state.EpochsDone;
             bestTestAcc = state.BestTestAcc;
@@ -104,6 +130,7 @@ public sealed class Trainer
             bestTestAcc = Math.Max(bestTestAcc, report.TestAcc);
             AppendJson(report);
             if (_options.PlotDirectory is { } plots) TrainingPlots.Write(plots, Reports, _options);
+            // the epoch passed the divergence rule (TrainEpoch throws otherwise), so this state may replace the last one
             if (_options.CheckpointPath is { } path)
                 Checkpoint.Capture(_options, epoch + 1, bestTestAcc, model, optimizer, rng, loader).Save(path);
             epochsThisRun++;
@@ -119,6 +146,39 @@ public sealed class Trainer
         Say($"Done: best test accuracy {bestTestAcc:P2}, wall time {wall.Elapsed.TotalSeconds:F1} s, {parameters:N0} parameters" +
             (_options.CheckpointPath is null ? "." : $", checkpoint {_options.CheckpointPath}."));
         return bestTestAcc;
+    }
+
+    /// <summary>One evaluation forward of two zero images, so that a configuration the layers refuse (a scheme argument
+    /// that does not fit the input, e.g. <c>--scheme reactnet --scheme-arg channels=2</c>) is reported as bad input
+    /// before training instead of failing inside the first step. The model RNG is restored afterwards and evaluation
+    /// mode updates no statistics, so the run is the same as without it.</summary>
+    private static void DryRun(Module model, ImageDataset train, Rng rng)
+    {
+        ulong[] state = rng.GetState();
+        model.Eval();
+        try
+        {
+            using TensorPool.StepScope step = TensorPool.BeginStep();
+            using (GradMode.NoGrad()) model.Forward(Tensor.Zeros([2, train.Channels, train.Height, train.Width]));
+        }
+        finally
+        {
+            model.Train();
+            rng.SetState(state);
+        }
+    }
+
+    /// <summary>Every output path is checked before any data is read or any step is taken.</summary>
+    private void CheckOutputs()
+    {
+        if (_options.CheckpointPath is { } checkpoint)
+        {
+            if (_options.JsonPath is { } j && OutputPaths.SameFile(checkpoint, j))
+                throw new UsageException($"--checkpoint and --json are the same file ({checkpoint}); give each its own path.");
+            OutputPaths.CheckFile(checkpoint, "--checkpoint", _options.Resume ? null : _options.InitFrom);
+        }
+        if (_options.JsonPath is { } json) OutputPaths.CheckFile(json, "--json", _options.InitFrom);
+        if (_options.PlotDirectory is { } plots) OutputPaths.CheckDirectory(plots, "--plot");
     }
 
     private ImageDataset LoadData(DatasetSplit split)
@@ -143,6 +203,7 @@ public sealed class Trainer
         double lossSum = 0;
         long correct = 0, seen = 0;
         int batches = loader.BatchesPerEpoch, batchIndex = 0;
+        _divergence ??= new DivergenceRule();
         using var progress = new ProgressReporter(_out, $"epoch {epoch + 1}/{_options.Epochs}", batches, _options.ShowProgress);
         foreach (Batch batch in loader.Epoch())
         {
@@ -156,9 +217,7 @@ public sealed class Trainer
             Tensor loss = Ops.CrossEntropy(logits, batch.LabelSpan);
             if (binary?.Penalty() is { } penalty) loss = Ops.Add(loss, penalty);
             double lossValue = loss.Item();
-            if (!double.IsFinite(lossValue))
-                throw new DivergedException($"Loss became {lossValue} at epoch {epoch + 1}, batch {batchIndex + 1}; stopping. " +
-                    (_options.CheckpointPath is null ? "Lower --lr and try again." : $"The last good checkpoint {_options.CheckpointPath} is kept; lower --lr and resume."));
+            if (_divergence.Step(lossValue, logits.Shape[1]) is { } why) throw Diverged(why, epoch, batchIndex);
             optimizer.ZeroGrad();
             schedule?.ApplyTo(optimizer, epoch * batches + batchIndex);
             loss.Backward();
@@ -169,6 +228,7 @@ public sealed class Trainer
             batchIndex++;
             progress.Update(batchIndex, lossSum / seen, (double)correct / seen, seen / clock.Elapsed.TotalSeconds);
         }
+        if (seen > 0 && _divergence.Epoch(lossSum / seen) is { } epochWhy) throw Diverged(epochWhy, epoch, batchIndex - 1);
         double trainSeconds = clock.Elapsed.TotalSeconds;
         double testAcc = Evaluate(model, test, normalization, _options.BatchSize);
         double seconds = clock.Elapsed.TotalSeconds;
@@ -188,6 +248,12 @@ public sealed class Trainer
             Say($"  binary layer {l.Layer}: flip ratio {l.FlipRatio:P3}, outside pass-through {l.OutsidePassThrough:P2}, mean |latent| {l.MeanAbsLatent:G4}");
         return new EpochReport(epoch + 1, lossSum / seen, (double)correct / seen, testAcc, seen / trainSeconds, seconds, flipRatio) { BinaryLayers = layers };
     }
+
+    private DivergenceRule? _divergence;
+
+    private DivergedException Diverged(string why, int epoch, int batchIndex) =>
+        new($"the run diverged at epoch {epoch + 1}, batch {batchIndex + 1}: {why}; stopping. " +
+            (_options.CheckpointPath is null ? "Lower --lr and try again." : $"The last good checkpoint {_options.CheckpointPath} is kept (if one was written); lower --lr and start again."));
 
     /// <summary>Accuracy of <paramref name="model"/> in eval mode over every image of <paramref name="data"/>; stochastic
     /// binary models (VISPA, BayesBiNN with test samples) are scored on logits averaged over their evaluation samples.</summary>
@@ -240,7 +306,7 @@ public sealed class Trainer
             imagesPerSec = r.ImagesPerSec, seconds = r.Seconds, flipRatio = r.FlipRatio,
             binaryLayers = r.BinaryLayers.Select(l => new { layer = l.Layer, flipRatio = l.FlipRatio, outsidePassThrough = l.OutsidePassThrough, meanAbsLatent = l.MeanAbsLatent }), model = _options.Model, scheme = _options.Scheme, dataset = _options.Dataset,
         });
-        File.AppendAllText(_options.JsonPath, line + Environment.NewLine);
+        Autograd.Serialization.AtomicFile.AppendAllText(_options.JsonPath, line + Environment.NewLine);
     }
 
     private void Say(string line)

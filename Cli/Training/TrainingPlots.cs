@@ -26,8 +26,6 @@ public static class TrainingPlots
 
     private static void Write(string directory, string name, SvgPlot plot)
     {
-        string path = Path.Combine(directory, name), temporary = path + ".tmp";
-        File.WriteAllText(temporary, plot.ToSvg());
-        File.Move(temporary, path, overwrite: true);
+        Autograd.Serialization.AtomicFile.WriteAllText(Path.Combine(directory, name), plot.ToSvg());
     }
 }

@@ -9,7 +9,7 @@ namespace BinaryGrad.Layers.Inference;
 /// binary layers on XNOR-popcount kernels, batch norms folded into per-channel affine maps, stored in a
 /// <c>.bgm</c> file.</summary>
 /// <remarks>
-/// <para><b>File format</b> (version 1, little-endian):
+/// <para><b>File format</b> (version 2, little-endian):
 /// <c>magic "BGMODEL\x1A"</c> (8 bytes), <c>uint32 version</c>, <c>int32 channels, height, width, classes</c>,
 /// <c>string dataset</c> (int32 byte length + UTF-8), <c>int32 layerCount</c>, then per layer a kind byte
 /// (<see cref="InferenceLayerKind"/>) and its record, then the 4-byte end marker <c>"END\0"</c>. Records: sizes as
@@ -17,7 +17,10 @@ namespace BinaryGrad.Layers.Inference;
 /// first. Binary weights are stored as their tight packed rows (<c>ceil(K/64)</c> words per dense row,
 /// <c>k²·ceil(C/64)</c> per filter; bit 1 = +1, <see cref="BitPack"/>'s convention) and re-aligned for the kernels at
 /// load. A file must parse completely, end with the marker, have no trailing bytes, and its layers must chain from
-/// the input shape to [N, classes]; anything else is a <see cref="FormatException"/> naming the file.</para>
+/// the input shape to [N, classes]; anything else is a <see cref="FormatException"/> naming the file. Version 2 appends
+/// the SHA-256 of every preceding byte (32 bytes) after the end marker and is verified before any record is parsed;
+/// version 1 files (no checksum) are refused with a message to export again. The reader bounds every layer against
+/// the work and memory it would need (<see cref="CheckBounds"/>) before the model can run.</para>
 /// <para><b>Exactness.</b> Each layer performs the same float32 arithmetic as the training framework's evaluation
 /// forward (see each layer's remarks), so logits — and predictions — are identical, not merely close.</para>
 /// </remarks>
@@ -25,7 +28,8 @@ public sealed class InferenceModel
 {
     public static ReadOnlySpan<byte> Magic => "BGMODEL\x1A"u8;
     private static ReadOnlySpan<byte> EndMarker => "END\0"u8;
-    public const uint Version = 1;
+    public const uint Version = 2;
+    private const int ChecksumBytes = 32;
 
     public InferenceModel(int channels, int height, int width, int classes, string dataset, IReadOnlyList<InferenceLayer> layers)
     {
@@ -105,23 +109,31 @@ public sealed class InferenceModel
 
     // ---- file -----------------------------------------------------------------------------------------------
 
-    /// <summary>Writes the model to <paramref name="path"/>.</summary>
+    /// <summary>Writes the model to <paramref name="path"/> atomically (temporary file, then rename), with its checksum.</summary>
     public void Save(string path)
     {
-        using var stream = File.Create(path);
-        using var w = new BinaryWriter(stream, Encoding.UTF8);
-        w.Write(Magic);
-        w.Write(Version);
-        w.Write(Channels); w.Write(Height); w.Write(Width); w.Write(Classes);
-        byte[] name = Encoding.UTF8.GetBytes(Dataset);
-        w.Write(name.Length); w.Write(name);
-        w.Write(Layers.Count);
-        foreach (InferenceLayer layer in Layers)
+        using var body = new MemoryStream();
+        using (var w = new BinaryWriter(body, Encoding.UTF8, leaveOpen: true))
         {
-            w.Write((byte)layer.Kind);
-            layer.Write(w);
+            w.Write(Magic);
+            w.Write(Version);
+            w.Write(Channels); w.Write(Height); w.Write(Width); w.Write(Classes);
+            byte[] name = Encoding.UTF8.GetBytes(Dataset);
+            w.Write(name.Length); w.Write(name);
+            w.Write(Layers.Count);
+            foreach (InferenceLayer layer in Layers)
+            {
+                w.Write((byte)layer.Kind);
+                layer.Write(w);
+            }
+            w.Write(EndMarker);
         }
-        w.Write(EndMarker);
+        byte[] hash = System.Security.Cryptography.SHA256.HashData(body.GetBuffer().AsSpan(0, (int)body.Length));
+        Autograd.Serialization.AtomicFile.Write(path, stream =>
+        {
+            stream.Write(body.GetBuffer(), 0, (int)body.Length);
+            stream.Write(hash);
+        });
     }
 
     /// <summary>Reads a model written by <see cref="Save"/>.</summary>
@@ -129,7 +141,15 @@ public sealed class InferenceModel
     /// inconsistent; the message starts with the path.</exception>
     public static InferenceModel Load(string path)
     {
-        byte[] bytes = File.ReadAllBytes(path);
+        byte[] bytes;
+        try
+        {
+            using FileStream stream = Autograd.Serialization.InputFile.OpenRegular(path, "a .bgm inference model written by 'binarygrad export'");
+            if (stream.Length > MaxFileBytes) throw new FormatException($"{path}: {stream.Length} bytes is larger than any .bgm model ({MaxFileBytes} bytes at most).");
+            bytes = new byte[stream.Length];
+            stream.ReadExactly(bytes);
+        }
+        catch (IOException e) { throw new FormatException(e.Message.StartsWith(path, StringComparison.Ordinal) ? e.Message : $"{path}: {e.Message}", e); }
         try
         {
             var r = new BgmReader(bytes);
@@ -137,7 +157,15 @@ public sealed class InferenceModel
                 throw new FormatException("not a BinaryGrad inference model (bad magic; expected \"BGMODEL\\x1A\").");
             r.Skip(Magic.Length);
             uint version = r.UInt();
+            if (version == 1) throw new FormatException("format version 1 carries no checksum and is no longer read; export the checkpoint again with 'binarygrad export'.");
             if (version != Version) throw new FormatException($"format version {version} is not supported (this build reads version {Version}).");
+            if (bytes.Length < 12 + ChecksumBytes) throw new FormatException($"truncated at byte {bytes.Length}: a version {Version} file ends with a {ChecksumBytes}-byte SHA-256.");
+            byte[] stored = bytes[^ChecksumBytes..];
+            bytes = bytes[..^ChecksumBytes];
+            if (!System.Security.Cryptography.SHA256.HashData(bytes).AsSpan().SequenceEqual(stored))
+                throw new FormatException($"the SHA-256 of bytes 0..{bytes.Length} does not match the one stored in the last {ChecksumBytes} bytes: the file is truncated or corrupted.");
+            r = new BgmReader(bytes);
+            r.Skip(Magic.Length + 4);
             int channels = r.Size("channels"), height = r.Size("height"), width = r.Size("width"), classes = r.Size("classes");
             string dataset = r.String();
             int count = r.Count("layer count");
@@ -145,12 +173,62 @@ public sealed class InferenceModel
             for (int i = 0; i < count; i++) layers.Add(ReadLayer(r, $"layer {i}", 0));
             if (!r.Remaining.SequenceEqual(EndMarker))
                 throw new FormatException(r.Remaining.Length < EndMarker.Length ? "truncated (end marker missing)." : "unexpected bytes after the last layer.");
+            if ((long)channels * height * width > MaxActivation)
+                throw new FormatException($"input {channels}×{height}×{width} has more than {MaxActivation} values per image.");
+            CheckBounds(layers, [1, channels, height, width]);
             return new InferenceModel(channels, height, width, classes, dataset, layers);
         }
         catch (Exception e) when (e is FormatException or ArgumentException or OverflowException)
         {
             throw new FormatException($"{path}: {e.Message}", e);
         }
+    }
+
+    /// <summary>The largest .bgm file read (1 GiB; a binary ResNet-18 is about 2 MB).</summary>
+    private const long MaxFileBytes = 1L << 30;
+    /// <summary>Values per image any layer may produce or pad its input to (2²⁶ = 64 Mi floats, 256 MiB).</summary>
+    private const long MaxActivation = 1L << 26;
+    /// <summary>Comparisons or multiply-adds per image any one pooling or convolution layer may need (2³²).</summary>
+    private const long MaxWorkPerImage = 1L << 32;
+
+    /// <summary>Walks the layers from <paramref name="shape"/> and refuses, before any buffer is allocated or any loop
+    /// runs, a layer whose padded input or output exceeds <see cref="MaxActivation"/> values per image or whose
+    /// windows need more than <see cref="MaxWorkPerImage"/> steps (kernel² per output value), and a padding larger
+    /// than half the window (PyTorch's rule, which every exported model meets). So a small file cannot ask for
+    /// gigabytes (padding 20000) or minutes of work (a window of 2²⁸ − 1).</summary>
+    private static int[] CheckBounds(IReadOnlyList<InferenceLayer> layers, int[] shape)
+    {
+        for (int i = 0; i < layers.Count; i++)
+        {
+            InferenceLayer layer = layers[i];
+            (int kernel, int padding, int outChannelsFactor) = layer switch
+            {
+                MaxPoolLayer p => (p.KernelSize, p.Padding, 1),
+                ConvLayer c => (c.KernelSize * c.Dilation, c.Padding, c.InChannels),
+                BinaryConvLayer b => (b.KernelSize, b.Padding, b.InChannels),
+                _ => (0, 0, 0),
+            };
+            if (kernel > 0)
+            {
+                if (padding > kernel / 2)
+                    throw new FormatException($"layer {i} ({layer}): padding {padding} is more than half its window {kernel}.");
+                if (shape.Length == 4 && ((long)shape[2] + 2L * padding) * ((long)shape[3] + 2L * padding) * shape[1] > MaxActivation)
+                    throw new FormatException($"layer {i} ({layer}): its padded input {shape[1]}×{(long)shape[2] + 2L * padding}×{(long)shape[3] + 2L * padding} exceeds {MaxActivation} values per image.");
+            }
+            if (layer is ResidualLayer residual)
+            {
+                CheckBounds(residual.Main, shape);
+                if (residual.Shortcut.Count > 0) CheckBounds(residual.Shortcut, shape);
+            }
+            int[] next = layer.OutputShape(shape);
+            long values = 1;
+            foreach (int d in next.AsSpan(1)) values = d <= 0 ? throw new FormatException($"layer {i} ({layer}) gives the empty shape [{string.Join(",", next)}].") : Math.Min(values * d, long.MaxValue / 1024);
+            if (values > MaxActivation) throw new FormatException($"layer {i} ({layer}) gives [{string.Join(",", next)}], more than {MaxActivation} values per image.");
+            if (kernel > 0 && values * kernel * (long)kernel * outChannelsFactor > MaxWorkPerImage)
+                throw new FormatException($"layer {i} ({layer}): {values} outputs × a {kernel}×{kernel} window need more than {MaxWorkPerImage} steps per image.");
+            shape = next;
+        }
+        return shape;
     }
 
     /// <summary>How deep residual layers may nest in a file (a bound for the reader's recursion).</summary>
