@@ -42,28 +42,9 @@ public static partial class Ops
         public void Backward<T>(ReadOnlySpan<T> x, ReadOnlySpan<T> y, ReadOnlySpan<T> dy, Span<T> dx) where T : unmanaged, IBinaryFloatingPointIeee754<T>
         {
             T s = T.CreateTruncating(slope);
-            int i = Simd.Path == SimdPath.Scalar ? 0 : LeakyReluBackwardVector(x, dy, dx, s);
+            int i = ActivationKernels.LeakyReluBackward(x, dy, dx, s);
             for (; i < dx.Length; i++) dx[i] = x[i] > T.Zero ? dy[i] : s * dy[i];
         }
-    }
-
-    /// <summary>The vector form of the leaky-ReLU backward, <c>dx = x &gt; 0 ? dy : slope·dy</c> lane by lane (the product
-    /// is still formed where x ≤ 0, so relu's 0·dy keeps its sign and NaNs exactly as the scalar loop); returns how many
-    /// leading elements it did (the scalar loop does the tail).</summary>
-    internal static int LeakyReluBackwardVector<T>(ReadOnlySpan<T> x, ReadOnlySpan<T> dy, Span<T> dx, T slope) where T : unmanaged, IBinaryFloatingPointIeee754<T>
-    {
-        if (!Vector.IsHardwareAccelerated || !Vector<T>.IsSupported) return 0;
-        ref T xr = ref System.Runtime.InteropServices.MemoryMarshal.GetReference(x);
-        ref T gr = ref System.Runtime.InteropServices.MemoryMarshal.GetReference(dy);
-        ref T dr = ref System.Runtime.InteropServices.MemoryMarshal.GetReference(dx);
-        Vector<T> s = new(slope);
-        int i = 0;
-        for (; i <= dx.Length - Vector<T>.Count; i += Vector<T>.Count)
-        {
-            Vector<T> g = Vector.LoadUnsafe(ref gr, (nuint)i);
-            Vector.ConditionalSelect(Vector.GreaterThan(Vector.LoadUnsafe(ref xr, (nuint)i), Vector<T>.Zero), g, s * g).StoreUnsafe(ref dr, (nuint)i);
-        }
-        return i;
     }
 
     internal readonly struct ClampKernel(string name, double min, double max) : IUnaryKernel
@@ -72,52 +53,15 @@ public static partial class Ops
         public void Forward<T>(ReadOnlySpan<T> x, Span<T> y) where T : unmanaged, IBinaryFloatingPointIeee754<T>
         {
             T lo = T.CreateTruncating(min), hi = T.CreateTruncating(max);
-            int i = Simd.Path == SimdPath.Scalar ? 0 : ClampForwardVector(x, y, lo, hi);
+            int i = ActivationKernels.ClampForward(x, y, lo, hi);
             for (; i < y.Length; i++) y[i] = x[i] < lo ? lo : x[i] > hi ? hi : x[i];
         }
         public void Backward<T>(ReadOnlySpan<T> x, ReadOnlySpan<T> y, ReadOnlySpan<T> dy, Span<T> dx) where T : unmanaged, IBinaryFloatingPointIeee754<T>
         {
             T lo = T.CreateTruncating(min), hi = T.CreateTruncating(max);
-            int i = Simd.Path == SimdPath.Scalar ? 0 : ClampBackwardVector(x, dy, dx, lo, hi);
+            int i = ActivationKernels.ClampBackward(x, dy, dx, lo, hi);
             for (; i < dx.Length; i++) dx[i] = x[i] >= lo && x[i] <= hi ? dy[i] : T.Zero;
         }
-    }
-
-    /// <summary>The vector form of the clamp forward, <c>y = x &lt; lo ? lo : x &gt; hi ? hi : x</c> lane by lane (two
-    /// selects, not min/max, so a NaN passes through and −0 stays −0 exactly as in the scalar loop); returns how many
-    /// leading elements it did.</summary>
-    internal static int ClampForwardVector<T>(ReadOnlySpan<T> x, Span<T> y, T lo, T hi) where T : unmanaged, IBinaryFloatingPointIeee754<T>
-    {
-        if (!Vector.IsHardwareAccelerated || !Vector<T>.IsSupported) return 0;
-        ref T xr = ref System.Runtime.InteropServices.MemoryMarshal.GetReference(x);
-        ref T yr = ref System.Runtime.InteropServices.MemoryMarshal.GetReference(y);
-        Vector<T> low = new(lo), high = new(hi);
-        int i = 0;
-        for (; i <= y.Length - Vector<T>.Count; i += Vector<T>.Count)
-        {
-            Vector<T> v = Vector.LoadUnsafe(ref xr, (nuint)i);
-            Vector.ConditionalSelect(Vector.LessThan(v, low), low, Vector.ConditionalSelect(Vector.GreaterThan(v, high), high, v)).StoreUnsafe(ref yr, (nuint)i);
-        }
-        return i;
-    }
-
-    /// <summary>The vector form of the clamp backward, <c>dx = lo ≤ x ≤ hi ? dy : 0</c>; returns how many leading
-    /// elements it did.</summary>
-    internal static int ClampBackwardVector<T>(ReadOnlySpan<T> x, ReadOnlySpan<T> dy, Span<T> dx, T lo, T hi) where T : unmanaged, IBinaryFloatingPointIeee754<T>
-    {
-        if (!Vector.IsHardwareAccelerated || !Vector<T>.IsSupported) return 0;
-        ref T xr = ref System.Runtime.InteropServices.MemoryMarshal.GetReference(x);
-        ref T gr = ref System.Runtime.InteropServices.MemoryMarshal.GetReference(dy);
-        ref T dr = ref System.Runtime.InteropServices.MemoryMarshal.GetReference(dx);
-        Vector<T> low = new(lo), high = new(hi);
-        int i = 0;
-        for (; i <= dx.Length - Vector<T>.Count; i += Vector<T>.Count)
-        {
-            Vector<T> v = Vector.LoadUnsafe(ref xr, (nuint)i);
-            Vector<T> inside = Vector.BitwiseAnd(Vector.GreaterThanOrEqual(v, low), Vector.LessThanOrEqual(v, high));
-            Vector.ConditionalSelect(inside, Vector.LoadUnsafe(ref gr, (nuint)i), Vector<T>.Zero).StoreUnsafe(ref dr, (nuint)i);
-        }
-        return i;
     }
 
     private readonly struct TanhKernel : IUnaryKernel

@@ -1,0 +1,65 @@
+using System.Numerics;
+
+namespace BinaryGrad.Kernels;
+
+/// <summary>Vector loops of the activation ops (the ops themselves, with their formulas, are in Autograd's
+/// <c>Ops</c>): each does the leading elements lane by lane with exactly the scalar loop's result per element, returns
+/// how many it did, and does none on the scalar path (<see cref="Simd.Path"/>), so forcing a path reaches them.</summary>
+public static class ActivationKernels
+{
+    /// <summary>The vector form of the leaky-ReLU backward, <c>dx = x &gt; 0 ? dy : slope·dy</c> lane by lane (the product
+    /// is still formed where x ≤ 0, so relu's 0·dy keeps its sign and NaNs exactly as the scalar loop); returns how many
+    /// leading elements it did (the scalar loop does the tail).</summary>
+    public static int LeakyReluBackward<T>(ReadOnlySpan<T> x, ReadOnlySpan<T> dy, Span<T> dx, T slope) where T : unmanaged, IBinaryFloatingPointIeee754<T>
+    {
+        if (Simd.Path == SimdPath.Scalar || !Vector.IsHardwareAccelerated || !Vector<T>.IsSupported) return 0;
+        ref T xr = ref System.Runtime.InteropServices.MemoryMarshal.GetReference(x);
+        ref T gr = ref System.Runtime.InteropServices.MemoryMarshal.GetReference(dy);
+        ref T dr = ref System.Runtime.InteropServices.MemoryMarshal.GetReference(dx);
+        Vector<T> s = new(slope);
+        int i = 0;
+        for (; i <= dx.Length - Vector<T>.Count; i += Vector<T>.Count)
+        {
+            Vector<T> g = Vector.LoadUnsafe(ref gr, (nuint)i);
+            Vector.ConditionalSelect(Vector.GreaterThan(Vector.LoadUnsafe(ref xr, (nuint)i), Vector<T>.Zero), g, s * g).StoreUnsafe(ref dr, (nuint)i);
+        }
+        return i;
+    }
+
+    /// <summary>The vector form of the clamp forward, <c>y = x &lt; lo ? lo : x &gt; hi ? hi : x</c> lane by lane (two
+    /// selects, not min/max, so a NaN passes through and −0 stays −0 exactly as in the scalar loop); returns how many
+    /// leading elements it did.</summary>
+    public static int ClampForward<T>(ReadOnlySpan<T> x, Span<T> y, T lo, T hi) where T : unmanaged, IBinaryFloatingPointIeee754<T>
+    {
+        if (Simd.Path == SimdPath.Scalar || !Vector.IsHardwareAccelerated || !Vector<T>.IsSupported) return 0;
+        ref T xr = ref System.Runtime.InteropServices.MemoryMarshal.GetReference(x);
+        ref T yr = ref System.Runtime.InteropServices.MemoryMarshal.GetReference(y);
+        Vector<T> low = new(lo), high = new(hi);
+        int i = 0;
+        for (; i <= y.Length - Vector<T>.Count; i += Vector<T>.Count)
+        {
+            Vector<T> v = Vector.LoadUnsafe(ref xr, (nuint)i);
+            Vector.ConditionalSelect(Vector.LessThan(v, low), low, Vector.ConditionalSelect(Vector.GreaterThan(v, high), high, v)).StoreUnsafe(ref yr, (nuint)i);
+        }
+        return i;
+    }
+
+    /// <summary>The vector form of the clamp backward, <c>dx = lo ≤ x ≤ hi ? dy : 0</c>; returns how many leading
+    /// elements it did.</summary>
+    public static int ClampBackward<T>(ReadOnlySpan<T> x, ReadOnlySpan<T> dy, Span<T> dx, T lo, T hi) where T : unmanaged, IBinaryFloatingPointIeee754<T>
+    {
+        if (Simd.Path == SimdPath.Scalar || !Vector.IsHardwareAccelerated || !Vector<T>.IsSupported) return 0;
+        ref T xr = ref System.Runtime.InteropServices.MemoryMarshal.GetReference(x);
+        ref T gr = ref System.Runtime.InteropServices.MemoryMarshal.GetReference(dy);
+        ref T dr = ref System.Runtime.InteropServices.MemoryMarshal.GetReference(dx);
+        Vector<T> low = new(lo), high = new(hi);
+        int i = 0;
+        for (; i <= dx.Length - Vector<T>.Count; i += Vector<T>.Count)
+        {
+            Vector<T> v = Vector.LoadUnsafe(ref xr, (nuint)i);
+            Vector<T> inside = Vector.BitwiseAnd(Vector.GreaterThanOrEqual(v, low), Vector.LessThanOrEqual(v, high));
+            Vector.ConditionalSelect(inside, Vector.LoadUnsafe(ref gr, (nuint)i), Vector<T>.Zero).StoreUnsafe(ref dr, (nuint)i);
+        }
+        return i;
+    }
+}

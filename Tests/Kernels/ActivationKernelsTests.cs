@@ -1,0 +1,56 @@
+using BinaryGrad.Kernels;
+using NUnit.Framework;
+
+namespace BinaryGrad.Tests.Kernels;
+
+/// <summary>The activation vector loops against the scalar formulas, bit for bit, on odd lengths (vector part plus a
+/// tail the caller's scalar loop finishes) and on the values where the selects matter: NaN, ±0, the clamp bounds.</summary>
+[TestFixture, Category("Kernels")]
+public class ActivationKernelsTests
+{
+    private static readonly SimdPath[] Paths = [SimdPath.Scalar, SimdPath.Vector256, SimdPath.Vector512];
+    private static readonly float[] Specials = [float.NaN, 0f, -0f, 1f, -1f, 1.0000001f, -0.9999999f, 2.5f, -3f, 0.25f];
+
+    private static float[] Values(int length, int seed)
+    {
+        var random = new Random(seed);
+        return Enumerable.Range(0, length).Select(_ => random.Next(3) == 0 ? Specials[random.Next(Specials.Length)] : (float)(random.NextDouble() * 6 - 3)).ToArray();
+    }
+
+    [Test]
+    public void Clamp_ForwardAndBackward_EqualTheScalarLoop([ValueSource(nameof(Paths))] SimdPath path, [Values(1, 7, 8, 17, 67)] int length)
+    {
+        float[] x = Values(length, length), dy = Values(length, length + 1);
+        float[] y = new float[length], dx = new float[length];
+        int forward, backward;
+        using (Simd.Force(path))
+        {
+            forward = ActivationKernels.ClampForward<float>(x, y, -1f, 1f);
+            backward = ActivationKernels.ClampBackward<float>(x, dy, dx, -1f, 1f);
+        }
+        if (path == SimdPath.Scalar) Assert.That((forward, backward), Is.EqualTo((0, 0)), "the scalar path leaves every element to the scalar loop");
+        Assert.That(forward, Is.EqualTo(backward));
+        for (int i = 0; i < forward; i++)
+        {
+            float expectedY = x[i] < -1f ? -1f : x[i] > 1f ? 1f : x[i];
+            float expectedDx = x[i] >= -1f && x[i] <= 1f ? dy[i] : 0f;
+            Assert.That(BitConverter.SingleToInt32Bits(y[i]), Is.EqualTo(BitConverter.SingleToInt32Bits(expectedY)), $"y[{i}] for x = {x[i]}");
+            Assert.That(BitConverter.SingleToInt32Bits(dx[i]), Is.EqualTo(BitConverter.SingleToInt32Bits(expectedDx)), $"dx[{i}] for x = {x[i]}");
+        }
+    }
+
+    [Test]
+    public void LeakyReluBackward_EqualsTheScalarLoop([ValueSource(nameof(Paths))] SimdPath path, [Values(1, 5, 16, 33)] int length, [Values(0.0, 0.01)] double slope)
+    {
+        double[] x = Values(length, 3 * length).Select(v => (double)v).ToArray(), dy = Values(length, 3 * length + 1).Select(v => (double)v).ToArray();
+        double[] dx = new double[length];
+        int done;
+        using (Simd.Force(path)) done = ActivationKernels.LeakyReluBackward<double>(x, dy, dx, slope);
+        if (path == SimdPath.Scalar) Assert.That(done, Is.Zero);
+        for (int i = 0; i < done; i++)
+        {
+            double expected = x[i] > 0 ? dy[i] : slope * dy[i];
+            Assert.That(BitConverter.DoubleToInt64Bits(dx[i]), Is.EqualTo(BitConverter.DoubleToInt64Bits(expected)), $"dx[{i}] for x = {x[i]}");
+        }
+    }
+}
