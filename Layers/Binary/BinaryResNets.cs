@@ -134,7 +134,7 @@ public static class BinaryResNets
         var binary = new List<IBinaryLayer>();
         SchemeInstance stemScheme = newScheme();
         Regularizer? regularizer = stemScheme.Regularizer;
-        body.Add(new Conv2d(inChannels, widths[0], 3, rng, padding: 1, bias: false)).Add(new BatchNorm2d(widths[0])).Add(Activation(stemScheme));
+        body.Add(new Conv2d(inChannels, widths[0], 3, rng, padding: 1, bias: false)).Add(new BatchNorm2d(widths[0])).Add(BinaryModels.Activation(stemScheme));
         int width = widths[0];
         for (int stage = 0; stage < blocks.Length; stage++)
             for (int b = 0; b < blocks[stage]; b++)
@@ -145,7 +145,7 @@ public static class BinaryResNets
                 {
                     SchemeInstance scheme = newScheme();
                     regularizer ??= scheme.Regularizer;
-                    act = Activation(scheme);
+                    act = BinaryModels.Activation(scheme);
                     var conv = new BinaryConv2d(from, outputs, 3, rng, scheme.Weights, scheme.Activations, stride: s, padding: 1);
                     binary.Add(conv);
                     return conv;
@@ -178,6 +178,4 @@ public static class BinaryResNets
             : new Sequential(new AvgPool2d(stride), new Conv2d(inChannels, outChannels, 1, rng, bias: false), new BatchNorm2d(outChannels)),
         _ => throw new ArgumentOutOfRangeException(nameof(downsample), downsample, "unknown downsampling shortcut"),
     };
-
-    private static Module Activation(SchemeInstance scheme) => BinaryModels.Activation(scheme);
 }

@@ -19,7 +19,7 @@ public class ResNetCliTests
     {
         var net = (BinaryClassifier)Build(model, "bnn", "cifar10");
         Assert.That(net.BinaryLayers, Has.Count.EqualTo(binaryLayers));
-        int residuals = Descendants(net).OfType<Residual>().Count();
+        int residuals = BinaryGrad.Tests.Layers.Binary.BinaryResNetTests.Descendants(net).OfType<Residual>().Count();
         Assert.That(residuals, Is.EqualTo(model.EndsWith("-basic", StringComparison.Ordinal) ? blocks : 2 * blocks),
             "Bi-Real: a shortcut per binary conv; basic: one per block");
     }
@@ -52,6 +52,4 @@ public class ResNetCliTests
         Assert.That(code, Is.EqualTo(Program.BadInput));
         Assert.That(error.ToString().TrimEnd(), Does.Contain(expected).And.Not.Contain('\n'));
     }
-
-    private static IEnumerable<Module> Descendants(Module m) => m.NamedChildren().SelectMany(c => new[] { c.Value }.Concat(Descendants(c.Value)));
 }

@@ -110,12 +110,12 @@ public class BinaryResNetTests
         var rng = new Rng(4);
         Tensor x = Tensor.Normal([3, 3, 8, 8], rng);
         float[] bits = net.Forward(x).ToArray<float>();
-        foreach (BinaryConv2d conv in net.BinaryLayers.Cast<BinaryConv2d>()) conv.UseBitKernel = false;
         BinaryClassifier twin = BinaryResNets.ResNet20(new Rng(3), Bnn, imageSize: 8);
         foreach (BinaryConv2d conv in twin.BinaryLayers.Cast<BinaryConv2d>()) conv.UseBitKernel = false;
         float[] floats = twin.Forward(x).ToArray<float>();
         Assert.That(bits, Is.EqualTo(floats));
     }
 
-    private static IEnumerable<Module> Descendants(Module m) => m.NamedChildren().SelectMany(c => new[] { c.Value }.Concat(Descendants(c.Value)));
+    /// <summary>Every module below <paramref name="m"/>, depth first.</summary>
+    internal static IEnumerable<Module> Descendants(Module m) => m.NamedChildren().SelectMany(c => new[] { c.Value }.Concat(Descendants(c.Value)));
 }
