@@ -60,6 +60,22 @@ public abstract class InferenceLayer
     /// <summary>Stored bytes of weights and per-channel vectors (for the size report).</summary>
     public abstract long ParameterBytes { get; }
 
+    private float[]? _floatOutput, _floatScratch;
+    private ulong[]? _bitOutput, _inputBits, _bitScratch;
+    private int[]? _intScratch;
+
+    // Storage reused from one forward to the next, so that steady-state forwards allocate nothing: a layer runs once
+    // per forward and its output is consumed before it runs again. The contents are stale; every user overwrites
+    // all of it. The model serializes forwards (one at a time per model).
+    private protected float[] FloatOutput(long length) => Reuse(ref _floatOutput, length);
+    private protected float[] FloatScratch(long length) => Reuse(ref _floatScratch, length);
+    private protected ulong[] BitOutput(long length) => Reuse(ref _bitOutput, length);
+    private protected ulong[] InputBits(long length) => Reuse(ref _inputBits, length);
+    private protected ulong[] BitScratch(long length) => Reuse(ref _bitScratch, length);
+    private protected int[] IntScratch(long length) => Reuse(ref _intScratch, length);
+
+    private static T[] Reuse<T>(ref T[]? buffer, long length) => buffer is { } b && b.Length == length ? b : (buffer = new T[length]);
+
     private protected static FormatException Mismatch(InferenceLayer layer, int[] input, string expected) =>
         new($"{layer}: input [{string.Join(",", input)}] does not fit (expected {expected}).");
 }
@@ -96,9 +112,9 @@ public sealed class BinaryDenseLayer : InferenceLayer
     internal int[] Dots(Activation x)
     {
         int n = x.Batch;
-        var packedX = new ulong[(long)n * BitPack.WordsPerRow(In)];
+        ulong[] packedX = InputBits((long)n * BitPack.WordsPerRow(In));
         BitPack.PackRows(x.ToFloats(), packedX, n, In);
-        int[] dots = new int[n * Out];
+        int[] dots = IntScratch(n * Out);
         BinaryGemm.Multiply(packedX, _packed, dots, n, Out, In);
         return dots;
     }
@@ -106,7 +122,7 @@ public sealed class BinaryDenseLayer : InferenceLayer
     public override Activation Run(Activation x)
     {
         int n = x.Batch;
-        var y = new float[n * Out];
+        float[] y = FloatOutput(n * Out);
         if (InputSign)
         {
             int[] dots = Dots(x);
@@ -116,6 +132,7 @@ public sealed class BinaryDenseLayer : InferenceLayer
         {
             _unpacked ??= Unpack();
             if (Bias is not null) for (int r = 0; r < n; r++) Bias.CopyTo(y, r * Out);
+            else Array.Clear(y);
             Gemm.Multiply(false, true, n, Out, In, 1f, x.ToFloats(), In, _unpacked, In, Bias is null ? 0f : 1f, y, Out);
         }
         return Activation.Float(y, n, Out);
@@ -191,7 +208,7 @@ public sealed class BinaryConvLayer : InferenceLayer
     internal ulong[] PackedInput(Activation x)
     {
         if (x.Bits is not null) return x.Bits;
-        var bits = new ulong[Shape(x.Batch, x.Shape[2], x.Shape[3]).InputWords];
+        ulong[] bits = InputBits(Shape(x.Batch, x.Shape[2], x.Shape[3]).InputWords);
         BitPack.PackChannelsLast(x.Floats!, bits, x.Batch, InChannels, x.Shape[2], x.Shape[3]);
         return bits;
     }
@@ -199,11 +216,11 @@ public sealed class BinaryConvLayer : InferenceLayer
     public override Activation Run(Activation x)
     {
         BinaryConv2DShape s = Shape(x.Batch, x.Shape[2], x.Shape[3]);
-        var y = new float[s.OutputCount];
+        float[] y = FloatOutput(s.OutputCount);
         int plane = s.OutHeight * s.OutWidth;
         if (InputSign)
         {
-            int[] dots = new int[s.OutputCount];
+            int[] dots = IntScratch(s.OutputCount);
             BinaryConv2D.Forward(PackedInput(x), _packed, dots, s);
             for (int i = 0; i < y.Length; i++) y[i] = Bias is null ? dots[i] : dots[i] + Bias[i / plane % OutChannels];
         }
@@ -223,13 +240,41 @@ public sealed class BinaryConvLayer : InferenceLayer
         ulong[] input = PackedInput(x);
         if (packedSign)
         {
-            var bits = new ulong[s.PackedOutputWords];
+            ulong[] bits = BitOutput(s.PackedOutputWords);
             BinaryConv2D.ForwardPackedSign(input, _packed, bits, s, affine.Scale, affine.Shift);
             return Activation.Packed(bits, x.Batch, OutChannels, s.OutHeight, s.OutWidth);
         }
-        var y = new float[s.OutputCount];
+        float[] y = FloatOutput(s.OutputCount);
         BinaryConv2D.Forward(input, _packed, y, s, affine.Scale, affine.Shift);
         return Activation.Float(y, x.Batch, OutChannels, s.OutHeight, s.OutWidth);
+    }
+
+    private (AffineLayer Affine, bool Fma, SignThresholds? Thresholds)? _thresholdCache;
+
+    /// <summary>The integer thresholds of <paramref name="affine"/> + sign on this layer's dots (derived once and
+    /// cached), or null when some channel is not a single step (the float epilogue is used then).</summary>
+    internal SignThresholds? ThresholdsFor(AffineLayer affine, bool fusedMultiplyAdd)
+    {
+        if (_thresholdCache is { } cached && cached.Affine == affine && cached.Fma == fusedMultiplyAdd) return cached.Thresholds;
+        SignThresholds.TryDerive(affine, KernelSize * KernelSize * InChannels, fusedMultiplyAdd, out SignThresholds? thresholds);
+        _thresholdCache = (affine, fusedMultiplyAdd, thresholds);
+        return thresholds;
+    }
+
+    /// <summary>The layer's signs after a folded batch norm as integer thresholds, packed channels-last, then max-pooled
+    /// on the bits (OR where the sign rises with the dot, AND where it falls; <see cref="BitPool"/>) when
+    /// <paramref name="pool"/> is given — exactly the bits the next binary layer would pack from
+    /// <c>sign(BN(maxpool(conv)))</c> in float.</summary>
+    internal Activation RunThresholds(Activation x, SignThresholds thresholds, MaxPoolLayer? pool)
+    {
+        BinaryConv2DShape s = Shape(x.Batch, x.Shape[2], x.Shape[3]);
+        ulong[] bits = pool is null ? BitOutput(s.PackedOutputWords) : BitScratch(s.PackedOutputWords);
+        BinaryConv2D.ForwardPackedThreshold(PackedInput(x), _packed, bits, s, thresholds.Thresholds, thresholds.Flips);
+        if (pool is null) return Activation.Packed(bits, x.Batch, OutChannels, s.OutHeight, s.OutWidth);
+        int[] pooled = pool.OutputShape([x.Batch, OutChannels, s.OutHeight, s.OutWidth]);
+        ulong[] output = BitOutput((long)pooled[0] * pooled[2] * pooled[3] * BitPack.WordsPerPixel(OutChannels));
+        BitPool.MaxPoolChannelsLast(bits, output, x.Batch, OutChannels, s.OutHeight, s.OutWidth, pool.KernelSize, pool.Stride, thresholds.NonDecreasing);
+        return Activation.Packed(output, pooled);
     }
 
     private float[] UnpackFilters()
@@ -287,7 +332,7 @@ public sealed class ConvLayer(int inChannels, int outChannels, int kernelSize, i
     public override Activation Run(Activation x)
     {
         var g = new Conv2DGeometry(x.Batch, InChannels, x.Shape[2], x.Shape[3], OutChannels, KernelSize, KernelSize, Stride, Stride, Padding, Padding, Dilation, Dilation);
-        var y = new float[(long)x.Batch * OutChannels * g.OutHeight * g.OutWidth];
+        float[] y = FloatOutput((long)x.Batch * OutChannels * g.OutHeight * g.OutWidth);
         Conv2DKernels.Forward(g, x.ToFloats(), Weight, Bias ?? default(ReadOnlySpan<float>), y);
         return Activation.Float(y, x.Batch, OutChannels, g.OutHeight, g.OutWidth);
     }
@@ -324,8 +369,9 @@ public sealed class DenseLayer(int inFeatures, int outFeatures, float[] weight, 
     public override Activation Run(Activation x)
     {
         int n = x.Batch;
-        var y = new float[n * Out];
+        float[] y = FloatOutput(n * Out);
         if (Bias is not null) for (int r = 0; r < n; r++) Bias.CopyTo(y, r * Out);
+        else Array.Clear(y);
         Gemm.Multiply(false, true, n, Out, In, 1f, x.ToFloats(), In, Weight, In, Bias is null ? 0f : 1f, y, Out);
         return Activation.Float(y, n, Out);
     }
@@ -382,7 +428,7 @@ public sealed class AffineLayer(float[] scale, float[] shift, bool fused) : Infe
     public override Activation Run(Activation x)
     {
         float[] v = x.ToFloats();
-        var y = new float[v.Length];
+        float[] y = FloatOutput(v.Length);
         int n = x.Batch, c = Channels, plane = v.Length / Math.Max(1, n * c);
         for (int i = 0; i < n; i++)
         {
@@ -402,9 +448,9 @@ public sealed class AffineLayer(float[] scale, float[] shift, bool fused) : Infe
     internal Activation RunOnDots(int[] dots, int n)
     {
         int c = Channels;
-        var v = new float[dots.Length];
+        float[] v = FloatScratch(dots.Length);
         for (int i = 0; i < v.Length; i++) v[i] = dots[i];
-        var y = new float[v.Length];
+        float[] y = FloatOutput(v.Length);
         for (int i = 0; i < n; i++) TensorPrimitives.FusedMultiplyAdd(v.AsSpan(i * c, c), Scale, Shift, y.AsSpan(i * c, c));
         return Activation.Float(y, n, c);
     }
@@ -446,24 +492,10 @@ public sealed class MaxPoolLayer(int kernelSize, int stride, int padding) : Infe
     {
         float[] v = x.ToFloats();
         int n = x.Shape[0], c = x.Shape[1], h = x.Shape[2], w = x.Shape[3], oh = Out(h), ow = Out(w);
-        var y = new float[n * c * oh * ow];
-        for (int p = 0; p < n * c; p++)
-            for (int i = 0; i < oh; i++)
-                for (int j = 0; j < ow; j++)
-                {
-                    float best = float.NegativeInfinity;
-                    for (int ki = 0; ki < KernelSize; ki++)
-                    {
-                        int iy = i * Stride - Padding + ki;
-                        if ((uint)iy >= (uint)h) continue;
-                        for (int kj = 0; kj < KernelSize; kj++)
-                        {
-                            int ix = j * Stride - Padding + kj;
-                            if ((uint)ix < (uint)w && v[(p * h + iy) * w + ix] > best) best = v[(p * h + iy) * w + ix];
-                        }
-                    }
-                    y[(p * oh + i) * ow + j] = best;
-                }
+        float[] y = FloatOutput(n * c * oh * ow);
+        // the training op's kernel (Ops.MaxPool2d), so the pooled floats are the evaluation's exactly
+        var g = new Pool2DGeometry(n, c, h, w, KernelSize, KernelSize, Stride, Stride, Padding, Padding);
+        Pool2DKernels.MaxForward(g, v, y, IntScratch(y.Length));
         return Activation.Float(y, n, c, oh, ow);
     }
 
@@ -488,8 +520,9 @@ public sealed class HardTanhLayer(float min, float max) : InferenceLayer
     public override Activation Run(Activation x)
     {
         float[] v = x.ToFloats();
-        var y = new float[v.Length];
-        for (int i = 0; i < v.Length; i++) y[i] = v[i] < Min ? Min : v[i] > Max ? Max : v[i];
+        float[] y = FloatOutput(v.Length);
+        // the training op's vector clamp, then the same scalar expression for the tail
+        for (int i = ActivationKernels.ClampForward<float>(v, y, Min, Max); i < v.Length; i++) y[i] = v[i] < Min ? Min : v[i] > Max ? Max : v[i];
         return Activation.Float(y, x.Shape);
     }
 
@@ -510,7 +543,7 @@ public sealed class ReLULayer : InferenceLayer
     public override Activation Run(Activation x)
     {
         float[] v = x.ToFloats();
-        var y = new float[v.Length];
+        float[] y = FloatOutput(v.Length);
         for (int i = 0; i < v.Length; i++) y[i] = v[i] > 0 ? v[i] : 0f;
         return Activation.Float(y, x.Shape);
     }

@@ -40,6 +40,10 @@ public sealed class InferenceModel
             throw new FormatException($"the layers end in [{string.Join(",", shape)}], not [N,{classes}] logits.");
     }
 
+    // The layers reuse their output storage from one forward to the next, so forwards of one model run one at a time.
+    private readonly Lock _forwardLock = new();
+    private float[]? _input;
+
     public int Channels { get; }
     public int Height { get; }
     public int Width { get; }
@@ -57,20 +61,27 @@ public sealed class InferenceModel
         ArgumentNullException.ThrowIfNull(images);
         if (images.Length != (long)batch * Channels * Height * Width)
             throw new ArgumentException($"InferenceModel: {images.Length} values are not {batch} images of {Channels}×{Height}×{Width}.");
-        return RunLayers(Layers, Activation.Float(images, batch, Channels, Height, Width)).ToFloats();
+        lock (_forwardLock) return (float[])RunLayers(Layers, Activation.Float(images, batch, Channels, Height, Width)).ToFloats().Clone();
     }
 
     /// <summary>Runs <paramref name="layers"/> in order on <paramref name="x"/>: a binary convolution with sign input
     /// followed by its batch norm runs fused (packing its signs straight into the next binary convolution's input when
     /// one follows, past sign-preserving Hardtanhs), a binary dense layer with sign input hands its dots to its fused
     /// batch norm, and every other layer runs on its own.</summary>
-    internal static Activation RunLayers(IReadOnlyList<InferenceLayer> layers, Activation x)
+    internal static Activation RunLayers(IReadOnlyList<InferenceLayer> layers, Activation x, InferenceTiming? timing = null)
     {
         for (int i = 0; i < layers.Count;)
         {
             InferenceLayer layer = layers[i];
+            long start = timing is null || layer is ResidualLayer ? 0 : System.Diagnostics.Stopwatch.GetTimestamp(); // a residual times its own parts
             AffineLayer? affine = i + 1 < layers.Count ? layers[i + 1] as AffineLayer : null;
-            if (layer is BinaryConvLayer { InputSign: true, Bias: null } conv && affine is { Fused: false }
+            if (layer is BinaryConvLayer { InputSign: true, Bias: null } binary && ThresholdChain(layers, i, x.Shape) is { } chain
+                && binary.ThresholdsFor(chain.Affine, chain.FusedMultiplyAdd) is { } thresholds)
+            {
+                x = binary.RunThresholds(x, thresholds, chain.Pool);
+                i = chain.Next;
+            }
+            else if (layer is BinaryConvLayer { InputSign: true, Bias: null } conv && affine is { Fused: false }
                 && conv.OutputShape(x.Shape) is [_, _, int oh, int ow] && oh * ow > 1) // 1×1 maps: BN evaluates with fma, the epilogue cannot
             {
                 int next = i + 2;
@@ -84,27 +95,84 @@ public sealed class InferenceModel
                 x = affine.RunOnDots(dense.Dots(x), x.Batch);
                 i += 2;
             }
+            else if (layer is HardTanhLayer { PreservesSign: true } && SignConsumerFollows(layers, i + 1))
+            {
+                i++; // the next binary layer takes only the signs, which this clamp keeps
+                continue;
+            }
             else
             {
-                x = layer.Run(x);
+                x = layer is ResidualLayer residual ? residual.Run(x, timing) : layer.Run(x);
                 i++;
             }
+            if (start != 0) timing!.Add(layer, System.Diagnostics.Stopwatch.GetTimestamp() - start);
         }
         return x;
+    }
+
+    /// <summary>Whether the first layer from <paramref name="index"/> on that is not a sign-preserving Hardtanh is a binary
+    /// layer with sign input.</summary>
+    private static bool SignConsumerFollows(IReadOnlyList<InferenceLayer> layers, int index)
+    {
+        while (index < layers.Count && layers[index] is HardTanhLayer { PreservesSign: true }) index++;
+        return index < layers.Count && layers[index] is BinaryConvLayer { InputSign: true } or BinaryDenseLayer { InputSign: true };
+    }
+
+    /// <summary>The layers after the binary convolution at <paramref name="index"/> when they are
+    /// <c>[MaxPool (no padding)] → BatchNorm2d → [sign-preserving Hardtanh]* → sign-input binary convolution</c>: the
+    /// signs that convolution packs are then integer thresholds on this one's dots (<see cref="SignThresholds"/>),
+    /// pooled on the bits. Returns the batch norm, whether it evaluates as one fma (1×1 maps), the pool and the index
+    /// of the consuming convolution; null for any other sequence.</summary>
+    private static (AffineLayer Affine, bool FusedMultiplyAdd, MaxPoolLayer? Pool, int Next)? ThresholdChain(IReadOnlyList<InferenceLayer> layers, int index, int[] input)
+    {
+        int j = index + 1;
+        int[] shape = layers[index].OutputShape(input);
+        MaxPoolLayer? pool = j < layers.Count ? layers[j] as MaxPoolLayer : null;
+        if (pool is { Padding: 0 })
+        {
+            shape = pool.OutputShape(shape);
+            j++;
+        }
+        else pool = null;
+        if (j >= layers.Count || layers[j] is not AffineLayer { Fused: false } affine) return null;
+        j++;
+        while (j < layers.Count && layers[j] is HardTanhLayer { PreservesSign: true }) j++;
+        if (j >= layers.Count || layers[j] is not BinaryConvLayer { InputSign: true }) return null;
+        return (affine, shape[2] * shape[3] == 1, pool, j);
     }
 
     /// <summary>Arg-max class per image (first index on ties, as the trainer counts).</summary>
     public int[] Predict(float[] images, int batch)
     {
-        float[] logits = Forward(images, batch);
         var predictions = new int[batch];
-        for (int i = 0; i < batch; i++)
-        {
-            int best = 0;
-            for (int c = 1; c < Classes; c++) if (logits[i * Classes + c] > logits[i * Classes + best]) best = c;
-            predictions[i] = best;
-        }
+        Predict(images.AsSpan(0, Math.Min(images.Length, batch * Channels * Height * Width)), predictions);
         return predictions;
+    }
+
+    /// <summary>Classifies <c>predictions.Length</c> NCHW images (already normalized) into
+    /// <paramref name="predictions"/>: the arg-max class of each (first index on ties, as the trainer counts).</summary>
+    /// <exception cref="ArgumentException">The image data is not <c>predictions.Length</c> images of the model's size.</exception>
+    public void Predict(ReadOnlySpan<float> images, Span<int> predictions) => Predict(images, predictions, null);
+
+    /// <summary><see cref="Predict(ReadOnlySpan{float}, Span{int})"/>, adding each layer's wall time to
+    /// <paramref name="timing"/> (<c>bench infer</c>'s breakdown).</summary>
+    public void Predict(ReadOnlySpan<float> images, Span<int> predictions, InferenceTiming? timing)
+    {
+        int batch = predictions.Length;
+        if (images.Length != (long)batch * Channels * Height * Width)
+            throw new ArgumentException($"InferenceModel: {images.Length} values are not {batch} images of {Channels}×{Height}×{Width}.");
+        lock (_forwardLock)
+        {
+            if (_input?.Length != images.Length) _input = new float[images.Length];
+            images.CopyTo(_input);
+            float[] logits = RunLayers(Layers, Activation.Float(_input, batch, Channels, Height, Width), timing).ToFloats();
+            for (int i = 0; i < batch; i++)
+            {
+                int best = 0;
+                for (int c = 1; c < Classes; c++) if (logits[i * Classes + c] > logits[i * Classes + best]) best = c;
+                predictions[i] = best;
+            }
+        }
     }
 
     // ---- file -----------------------------------------------------------------------------------------------

@@ -32,12 +32,17 @@ public sealed class ResidualLayer : InferenceLayer
             : throw Mismatch(this, input, $"branches of one shape, but the main branch gives [{string.Join(",", main)}] and the shortcut [{string.Join(",", shortcut)}]");
     }
 
-    public override Activation Run(Activation x)
+    public override Activation Run(Activation x) => Run(x, null);
+
+    /// <summary>Runs both branches, adding each part's wall time to <paramref name="timing"/> when given.</summary>
+    internal Activation Run(Activation x, InferenceTiming? timing)
     {
-        float[] main = InferenceModel.RunLayers(Main, x).ToFloats();
-        float[] shortcut = InferenceModel.RunLayers(Shortcut, x).ToFloats();
-        var y = new float[main.Length];
+        float[] main = InferenceModel.RunLayers(Main, x, timing).ToFloats();
+        float[] shortcut = InferenceModel.RunLayers(Shortcut, x, timing).ToFloats();
+        long start = System.Diagnostics.Stopwatch.GetTimestamp();
+        float[] y = FloatOutput(main.Length);
         TensorPrimitives.Add(main, shortcut, y);
+        timing?.Add(this, System.Diagnostics.Stopwatch.GetTimestamp() - start);
         return Activation.Float(y, OutputShape(x.Shape));
     }
 
@@ -97,7 +102,8 @@ public sealed class ZeroPadShortcutLayer : InferenceLayer
         int[] shape = OutputShape(x.Shape);
         float[] v = x.ToFloats();
         int h = x.Shape[2], w = x.Shape[3], oh = shape[2], ow = shape[3], before = (OutChannels - InChannels) / 2;
-        var y = new float[(long)shape[0] * OutChannels * oh * ow]; // the padded channels stay zero
+        float[] y = FloatOutput((long)shape[0] * OutChannels * oh * ow);
+        Array.Clear(y); // the padded channels are zero
         for (int n = 0; n < shape[0]; n++)
             for (int c = 0; c < InChannels; c++)
                 for (int i = 0; i < oh; i++)
@@ -130,7 +136,7 @@ public sealed class GlobalAvgPoolLayer : InferenceLayer
         int[] shape = OutputShape(x.Shape);
         float[] v = x.ToFloats();
         int plane = x.Shape[2] * x.Shape[3];
-        var y = new float[shape[0] * shape[1]];
+        float[] y = FloatOutput(shape[0] * shape[1]);
         for (int i = 0; i < y.Length; i++) y[i] = TensorPrimitives.Sum(v.AsSpan(i * plane, plane)) / plane;
         return Activation.Float(y, shape);
     }

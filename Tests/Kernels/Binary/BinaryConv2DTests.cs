@@ -126,6 +126,42 @@ public class BinaryConv2DTests
         Assert.That(packed, Is.EqualTo(expectedPacked), "packed sign(scale·dot + bias), zero padding bits");
     }
 
+    [TestCaseSource(nameof(Cases))]
+    public void ForwardPackedThreshold_IsEachChannelsIntegerStep_FlippedWhereAsked(BinaryConv2DShape s, SimdPath path, int threads)
+    {
+        KernelThreads.Count = threads;
+        Layer l = Make(s, seed: s.OutChannels * 5 + s.Stride);
+        var random = new Random(s.Height * 31 + s.OutChannels);
+        int k = s.KernelHeight * s.KernelWidth * s.InChannels;
+        // thresholds across the whole dot range and beyond (always / never true), and every dot's exact value
+        int[] thresholds = Enumerable.Range(0, s.OutChannels).Select(o => o % 7 == 6 ? int.MinValue : random.Next(-k - 1, k + 2)).ToArray();
+        int wpp = BitPack.WordsPerPixel(s.OutChannels);
+        ulong[] flips = new ulong[wpp];
+        for (int o = 0; o < s.OutChannels; o++) if (random.Next(2) == 1) flips[o >> 6] |= 1UL << (o & 63);
+        float[] dots = NaiveConv(l.X, l.W, s);
+        int plane = s.OutHeight * s.OutWidth;
+        float[] expectedSigns = dots.Select((d, i) =>
+        {
+            int o = i / plane % s.OutChannels;
+            bool flip = ((flips[o >> 6] >> (o & 63)) & 1) != 0;
+            return (d >= thresholds[o]) != flip ? 1f : -1f;
+        }).ToArray();
+        ulong[] expected = new ulong[s.PackedOutputWords];
+        BitPack.ChannelsLastReference<float>(expectedSigns, expected, s.Batch, s.OutChannels, plane);
+        ulong[] actual = Enumerable.Repeat(ulong.MaxValue, (int)s.PackedOutputWords).ToArray();
+        using (Simd.Force(path)) BinaryConv2D.ForwardPackedThreshold(l.PackedX, l.PackedW, actual, s, thresholds, flips);
+        Assert.That(actual, Is.EqualTo(expected), "(dot ≥ T) XOR flip, packed channels-last with zero padding bits");
+    }
+
+    [Test]
+    public void ForwardPackedThreshold_FlipBitPastTheChannels_Throws()
+    {
+        var s = new BinaryConv2DShape(1, 3, 5, 5, 4, 3, 3, Stride: 1, Padding: 1);
+        Layer l = Make(s, seed: 4);
+        Assert.That(() => BinaryConv2D.ForwardPackedThreshold(l.PackedX, l.PackedW, new ulong[s.PackedOutputWords], s, new int[4], [1UL << 4]),
+                    Throws.ArgumentException.With.Message.Contains("flip bits past channel 4"));
+    }
+
     [Test]
     public void TwoLayerChain_ThroughPackedSigns_EqualsFloatPipeline([ValueSource(nameof(Paths))] SimdPath path)
     {
