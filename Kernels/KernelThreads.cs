@@ -1,9 +1,20 @@
+using System.Runtime.ExceptionServices;
+
 namespace BinaryGrad.Kernels;
 
 /// <summary>How many threads the kernels use, and the one way they split work across them.</summary>
-/// <remarks>Work is cut into <see cref="Count"/> contiguous chunks up front (static partitioning) and run on
-/// the shared thread pool, so no threads are created per call and a run with the same thread count always
-/// splits — and so sums — the same way, which keeps results bit-for-bit reproducible.</remarks>
+/// <remarks>
+/// <para>Work is cut into <see cref="Count"/> contiguous chunks up front (static partitioning), so a run with the same
+/// thread count always splits — and so sums — the same way, which keeps results bit-for-bit reproducible.</para>
+/// <para>The chunks run on the caller and on <c>Count − 1</c> long-lived worker threads of our own, not on the shared
+/// thread pool: a worker waits for the next call spinning for a short while (<see cref="SpinIterations"/>, tens of
+/// microseconds) before it blocks, so back-to-back kernel calls — every layer of an inference forward, every op of
+/// a training step — start in microseconds, where handing chunks to the thread pool cost up to a millisecond when
+/// its threads had gone to sleep (a batch-1 forward of the MNIST MLP took 0.9 ms on two threads and 0.07 ms on one).
+/// A call allocates nothing beyond the caller's delegate. A call made while another is running (from a chunk, or
+/// from a second thread) runs its chunks one after another on its own thread: the same partition, so the same
+/// results.</para>
+/// </remarks>
 public static class KernelThreads
 {
     private static int _count = Environment.ProcessorCount;
@@ -23,8 +34,10 @@ public static class KernelThreads
     /// <summary>Calls <paramref name="body"/>(start, end) on disjoint ranges covering [0, <paramref name="length"/>),
     /// one range per thread, each a multiple of <paramref name="grain"/> long except the last. Runs inline when
     /// one range suffices.</summary>
+    /// <exception cref="AggregateException">A range threw; it wraps the first exception.</exception>
     public static void For(int length, int grain, Action<int, int> body)
     {
+        ArgumentNullException.ThrowIfNull(body);
         if (length <= 0) return;
         grain = Math.Max(1, grain);
         int blocks = (length + grain - 1) / grain;
@@ -34,11 +47,153 @@ public static class KernelThreads
             body(0, length);
             return;
         }
-        Parallel.For(0, parts, new ParallelOptions { MaxDegreeOfParallelism = parts }, part =>
+        var job = new Partition(length, grain, blocks, parts);
+        if (!Monitor.TryEnter(Gate))
         {
-            int startBlock = (int)((long)blocks * part / parts), endBlock = (int)((long)blocks * (part + 1) / parts);
-            int start = startBlock * grain, end = Math.Min(length, endBlock * grain);
+            RunInline(job, body); // nested or concurrent call: the workers are busy
+            return;
+        }
+        try
+        {
+            if (s_running)
+            {
+                RunInline(job, body);
+                return;
+            }
+            s_running = true;
+            Dispatch(job, body);
+        }
+        finally
+        {
+            s_running = false;
+            Monitor.Exit(Gate);
+        }
+    }
+
+    /// <summary>The static partition: part p covers blocks [blocks·p/parts, blocks·(p+1)/parts).</summary>
+    private readonly record struct Partition(int Length, int Grain, int Blocks, int Parts)
+    {
+        public (int Start, int End) Range(int part)
+        {
+            int startBlock = (int)((long)Blocks * part / Parts), endBlock = (int)((long)Blocks * (part + 1) / Parts);
+            return (startBlock * Grain, Math.Min(Length, endBlock * Grain));
+        }
+    }
+
+    private static void RunInline(Partition job, Action<int, int> body)
+    {
+        for (int part = 0; part < job.Parts; part++)
+        {
+            (int start, int end) = job.Range(part);
             if (start < end) body(start, end);
-        });
+        }
+    }
+
+    // ---- the workers -------------------------------------------------------------------------------------------
+
+    /// <summary>Spin iterations (<see cref="Thread.SpinWait"/> of 20) a worker waits for the next call before it blocks:
+    /// tens of microseconds on current x64 cores.</summary>
+    private const int SpinIterations = 200;
+
+    private static readonly object Gate = new();
+    private static bool s_running;
+    private static Worker[] s_workers = [];
+
+    // The current call, published to the workers by bumping each worker's generation.
+    private static Partition s_job;
+    private static Action<int, int>? s_body;
+    private static int s_pending;
+    private static Exception? s_failure;
+
+    private static void Dispatch(Partition job, Action<int, int> body)
+    {
+        EnsureWorkers(job.Parts - 1);
+        s_job = job;
+        s_body = body;
+        s_failure = null;
+        Volatile.Write(ref s_pending, job.Parts - 1);
+        for (int w = 0; w < job.Parts - 1; w++) s_workers[w].Start(part: w + 1);
+        Exception? own = null;
+        try
+        {
+            (int start, int end) = job.Range(0);
+            if (start < end) body(start, end);
+        }
+        catch (Exception e)
+        {
+            own = e;
+        }
+        var spin = new SpinWait();
+        while (Volatile.Read(ref s_pending) != 0) spin.SpinOnce(sleep1Threshold: -1);
+        s_body = null;
+        Exception? failure = own ?? s_failure;
+        if (failure is not null) throw new AggregateException(failure);
+    }
+
+    private static void EnsureWorkers(int needed)
+    {
+        if (s_workers.Length >= needed) return;
+        var workers = new Worker[needed];
+        s_workers.CopyTo(workers, 0);
+        for (int w = s_workers.Length; w < needed; w++) workers[w] = new Worker(w);
+        s_workers = workers;
+    }
+
+    private static void RunPart(int part)
+    {
+        try
+        {
+            (int start, int end) = s_job.Range(part);
+            if (start < end) s_body!(start, end);
+        }
+        catch (Exception e)
+        {
+            Interlocked.CompareExchange(ref s_failure, e, null);
+        }
+        finally
+        {
+            Interlocked.Decrement(ref s_pending);
+        }
+    }
+
+    /// <summary>One background thread running the part it is given, then waiting (spin, then block) for the next.</summary>
+    /// <remarks>The hand-off is a Dekker pair: the caller publishes the part, then reads <c>_blocked</c>; the worker
+    /// publishes <c>_blocked</c>, then re-reads the part (both through full fences), so at least one of them sees the
+    /// other and a wake-up cannot be lost. A surplus wake-up only makes the worker spin once more.</remarks>
+    private sealed class Worker
+    {
+        private readonly SemaphoreSlim _wake = new(0);
+        private int _part;    // 0: idle; otherwise the part to run
+        private int _blocked; // 1 while the worker waits on _wake
+
+        public Worker(int index)
+        {
+            var thread = new Thread(Loop) { IsBackground = true, Name = $"BinaryGrad kernel worker {index + 1}" };
+            thread.Start();
+        }
+
+        public void Start(int part)
+        {
+            Interlocked.Exchange(ref _part, part);
+            if (Volatile.Read(ref _blocked) == 1) _wake.Release();
+        }
+
+        private void Loop()
+        {
+            while (true)
+            {
+                int part = 0;
+                for (int i = 0; i < SpinIterations && (part = Volatile.Read(ref _part)) == 0; i++) Thread.SpinWait(20);
+                if (part == 0)
+                {
+                    Interlocked.Exchange(ref _blocked, 1);
+                    if (Volatile.Read(ref _part) == 0) _wake.Wait();
+                    Volatile.Write(ref _blocked, 0);
+                    continue;
+                }
+                Volatile.Write(ref _part, 0);
+                RunPart(part);
+            }
+        }
     }
 }

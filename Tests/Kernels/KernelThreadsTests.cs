@@ -1,0 +1,75 @@
+using System.Collections.Concurrent;
+using BinaryGrad.Kernels;
+using NUnit.Framework;
+
+namespace BinaryGrad.Tests.Kernels;
+
+[TestFixture, Category("Kernels")]
+public class KernelThreadsTests
+{
+    private int _saved;
+
+    [SetUp] public void Save() => _saved = KernelThreads.Count;
+    [TearDown] public void Restore() => KernelThreads.Count = _saved;
+
+    /// <summary>The static partition written out: part p of P covers blocks ⌊B·p/P⌋ .. ⌊B·(p+1)/P⌋ of the grain.</summary>
+    private static List<(int, int)> Expected(int length, int grain, int threads)
+    {
+        int blocks = (length + grain - 1) / grain, parts = Math.Min(threads, blocks);
+        var ranges = new List<(int, int)>();
+        for (int p = 0; p < parts; p++)
+        {
+            int start = (int)((long)blocks * p / parts) * grain, end = Math.Min(length, (int)((long)blocks * (p + 1) / parts) * grain);
+            if (start < end) ranges.Add((start, end));
+        }
+        return ranges;
+    }
+
+    [TestCase(1, 1, 1), TestCase(10, 3, 2), TestCase(1000, 7, 2), TestCase(1000, 7, 3), TestCase(5, 1, 8), TestCase(64, 64, 4), TestCase(65, 64, 4)]
+    public void Ranges_AreTheStaticPartition_EachOnce(int length, int grain, int threads)
+    {
+        KernelThreads.Count = threads;
+        for (int repeat = 0; repeat < 50; repeat++) // back-to-back calls: spinning and woken workers alike
+        {
+            var seen = new ConcurrentBag<(int, int)>();
+            KernelThreads.For(length, grain, (s, e) => seen.Add((s, e)));
+            Assert.That(seen.OrderBy(r => r.Item1), Is.EqualTo(Expected(length, grain, threads)));
+        }
+    }
+
+    [Test]
+    public void NestedAndConcurrentCalls_RunTheSamePartition()
+    {
+        KernelThreads.Count = 2;
+        var inner = new ConcurrentBag<(int, int, int)>();
+        KernelThreads.For(4, 1, (s, e) => KernelThreads.For(10, 3, (a, b) => inner.Add((s, a, b))));
+        Assert.That(inner.Where(r => r.Item1 == 0).Select(r => (r.Item2, r.Item3)).OrderBy(r => r.Item1), Is.EqualTo(Expected(10, 3, 2)));
+        Assert.That(inner.Where(r => r.Item1 == 2).Select(r => (r.Item2, r.Item3)).OrderBy(r => r.Item1), Is.EqualTo(Expected(10, 3, 2)));
+
+        long[] sums = new long[4];
+        Parallel.For(0, 4, t =>
+        {
+            for (int repeat = 0; repeat < 200; repeat++)
+            {
+                long[] parts = new long[2];
+                KernelThreads.For(1000, 1, (s, e) => { for (int i = s; i < e; i++) Interlocked.Add(ref parts[s == 0 ? 0 : 1], i); });
+                Interlocked.Add(ref sums[t], parts[0] + parts[1]);
+            }
+        });
+        Assert.That(sums, Is.All.EqualTo(200L * 999 * 1000 / 2));
+    }
+
+    [Test]
+    public void ExceptionInAWorkersRange_ReachesTheCaller_AndThePoolStillWorks()
+    {
+        KernelThreads.Count = 2;
+        var thrown = Assert.Throws<AggregateException>(() => KernelThreads.For(10, 1, (s, e) =>
+        {
+            if (s > 0) throw new InvalidOperationException("range " + s);
+        }));
+        Assert.That(thrown!.InnerException, Is.TypeOf<InvalidOperationException>().With.Message.EqualTo("range 5"));
+        int total = 0;
+        KernelThreads.For(10, 1, (s, e) => Interlocked.Add(ref total, e - s));
+        Assert.That(total, Is.EqualTo(10));
+    }
+}
