@@ -249,6 +249,16 @@ public sealed class BinaryConvLayer : InferenceLayer
         return Activation.Float(y, x.Batch, OutChannels, s.OutHeight, s.OutWidth);
     }
 
+    /// <summary>A Bi-Real unit with an identity shortcut in one pass: <c>clamp(BN(conv(sign x)) + x, low, high)</c>,
+    /// float NCHW (<see cref="BinaryConv2D.ForwardResidual"/>); <paramref name="x"/> is float.</summary>
+    internal Activation RunResidual(Activation x, AffineLayer affine, float low, float high)
+    {
+        BinaryConv2DShape s = Shape(x.Batch, x.Shape[2], x.Shape[3]);
+        float[] y = FloatOutput(s.OutputCount);
+        BinaryConv2D.ForwardResidual(PackedInput(x), _packed, y, s, affine.Scale, affine.Shift, x.Floats!, low, high);
+        return Activation.Float(y, x.Batch, OutChannels, s.OutHeight, s.OutWidth);
+    }
+
     private (AffineLayer Affine, bool Fma, SignThresholds? Thresholds)? _thresholdCache;
 
     /// <summary>The integer thresholds of <paramref name="affine"/> + sign on this layer's dots (derived once and

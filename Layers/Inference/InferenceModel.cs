@@ -64,18 +64,36 @@ public sealed class InferenceModel
         lock (_forwardLock) return (float[])RunLayers(Layers, Activation.Float(images, batch, Channels, Height, Width)).ToFloats().Clone();
     }
 
-    /// <summary>Runs <paramref name="layers"/> in order on <paramref name="x"/>: a binary convolution with sign input
-    /// followed by its batch norm runs fused (packing its signs straight into the next binary convolution's input when
-    /// one follows, past sign-preserving Hardtanhs), a binary dense layer with sign input hands its dots to its fused
-    /// batch norm, and every other layer runs on its own.</summary>
+    /// <summary>Runs <paramref name="layers"/> in order on <paramref name="x"/>, fusing what it can (docs/inference.md):
+    /// <list type="bullet">
+    /// <item>a Bi-Real unit (residual of a sign-input binary conv + batch norm around an identity shortcut) and the
+    /// Hardtanh after it run as one store, <c>clamp(BN(dot) + x)</c>;</item>
+    /// <item>a sign-input binary convolution whose batch-normed (and maybe max-pooled) signs feed another binary
+    /// convolution writes those bits directly, by integer thresholds (<see cref="SignThresholds"/>), pooling on bits;</item>
+    /// <item>otherwise a binary convolution followed by its batch norm runs the float epilogue, packing its signs when a
+    /// binary convolution follows;</item>
+    /// <item>a binary dense layer with sign input hands its dots to its fused batch norm;</item>
+    /// <item>a sign-preserving Hardtanh right before a sign-input binary layer is skipped;</item>
+    /// <item>every other layer runs on its own.</item>
+    /// </list></summary>
     internal static Activation RunLayers(IReadOnlyList<InferenceLayer> layers, Activation x, InferenceTiming? timing = null)
     {
         for (int i = 0; i < layers.Count;)
         {
             InferenceLayer layer = layers[i];
-            long start = timing is null || layer is ResidualLayer ? 0 : System.Diagnostics.Stopwatch.GetTimestamp(); // a residual times its own parts
+            InferenceLayer? timed = layer; // the layer the step's time counts under (null: a residual timed its own parts)
+            long start = timing is null ? 0 : System.Diagnostics.Stopwatch.GetTimestamp();
             AffineLayer? affine = i + 1 < layers.Count ? layers[i + 1] as AffineLayer : null;
-            if (layer is BinaryConvLayer { InputSign: true, Bias: null } binary && ThresholdChain(layers, i, x.Shape) is { } chain
+            if (layer is ResidualLayer { Shortcut.Count: 0, Main: [BinaryConvLayer { InputSign: true, Bias: null } unitConv, AffineLayer { Fused: false } unitNorm] }
+                && x.Floats is not null && unitConv.OutputShape(x.Shape) is [_, _, int uh, int uw] outShape && uh * uw > 1 && outShape.SequenceEqual(x.Shape))
+            {
+                // a Bi-Real unit: BN(conv(sign x)) + x, and the Hardtanh after it, in the conv's store
+                HardTanhLayer? clamp = i + 1 < layers.Count ? layers[i + 1] as HardTanhLayer : null;
+                x = unitConv.RunResidual(x, unitNorm, clamp?.Min ?? float.NegativeInfinity, clamp?.Max ?? float.PositiveInfinity);
+                i += clamp is null ? 1 : 2;
+                timed = unitConv;
+            }
+            else if (layer is BinaryConvLayer { InputSign: true, Bias: null } binary && ThresholdChain(layers, i, x.Shape) is { } chain
                 && binary.ThresholdsFor(chain.Affine, chain.FusedMultiplyAdd) is { } thresholds)
             {
                 x = binary.RunThresholds(x, thresholds, chain.Pool);
@@ -102,10 +120,15 @@ public sealed class InferenceModel
             }
             else
             {
-                x = layer is ResidualLayer residual ? residual.Run(x, timing) : layer.Run(x);
+                if (layer is ResidualLayer residual)
+                {
+                    x = residual.Run(x, timing);
+                    timed = null;
+                }
+                else x = layer.Run(x);
                 i++;
             }
-            if (start != 0) timing!.Add(layer, System.Diagnostics.Stopwatch.GetTimestamp() - start);
+            if (start != 0 && timed is not null) timing!.Add(timed, System.Diagnostics.Stopwatch.GetTimestamp() - start);
         }
         return x;
     }

@@ -18,12 +18,17 @@ public sealed class InferenceTiming
         _ => "other",
     };
 
-    /// <summary>Ticks per layer type (the type name without "Layer"; fused steps under their binary layer).</summary>
+    /// <summary>Ticks per layer type (the type name without "Layer", binary convolutions also by in→out channels and
+    /// stride; fused steps under their binary layer).</summary>
     public Dictionary<string, long> ByKind { get; } = [];
 
     internal void Add(InferenceLayer layer, long ticks)
     {
-        string kind = layer.GetType().Name.Replace("Layer", "", StringComparison.Ordinal);
+        string kind = layer switch
+        {
+            BinaryConvLayer b => $"BinaryConv {b.InChannels}→{b.OutChannels}/{b.Stride}",
+            _ => layer.GetType().Name.Replace("Layer", "", StringComparison.Ordinal),
+        };
         ByKind[kind] = ByKind.GetValueOrDefault(kind) + ticks;
         switch (PartOf(layer))
         {

@@ -153,6 +153,27 @@ public class BinaryConv2DTests
         Assert.That(actual, Is.EqualTo(expected), "(dot ≥ T) XOR flip, packed channels-last with zero padding bits");
     }
 
+    [TestCaseSource(nameof(Cases))]
+    public void ForwardResidual_IsAffineThenShortcutAddThenClamp(BinaryConv2DShape s, SimdPath path, int threads)
+    {
+        KernelThreads.Count = threads;
+        Layer l = Make(s, seed: s.Width * 3 + s.OutChannels);
+        var random = new Random(s.Batch + s.Height);
+        // quarter-integer shortcuts make affine + shortcut land on the clamp bounds and on 0 often
+        float[] shortcut = Enumerable.Range(0, (int)s.OutputCount).Select(_ => random.Next(-12, 13) / 4f).ToArray();
+        foreach ((float low, float high) in new[] { (-1f, 1f), (float.NegativeInfinity, float.PositiveInfinity), (-0.5f, 2f) })
+        {
+            float[] expected = Affine(NaiveConv(l.X, l.W, s), l, s).Select((y, i) =>
+            {
+                float v = y + shortcut[i];
+                return v < low ? low : v > high ? high : v;
+            }).ToArray();
+            float[] actual = new float[s.OutputCount];
+            using (Simd.Force(path)) BinaryConv2D.ForwardResidual(l.PackedX, l.PackedW, actual, s, l.Scale, l.Bias, shortcut, low, high);
+            Assert.That(actual, Is.EqualTo(expected), $"clamp to [{low}, {high}]");
+        }
+    }
+
     [Test]
     public void ForwardPackedThreshold_FlipBitPastTheChannels_Throws()
     {

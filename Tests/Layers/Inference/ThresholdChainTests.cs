@@ -92,7 +92,7 @@ public class ThresholdChainTests
         InferenceModel inference = InferenceModel.FromModule(net, 3, 11, 11, 4, "test");
         var timing = new InferenceTiming();
         inference.Predict(Tensor.Uniform([2, 3, 11, 11], rng, -2, 2).ToArray<float>(), new int[2], timing);
-        Assert.That(timing.ByKind.Keys, Is.EquivalentTo(new[] { "Conv", "Affine", "BinaryConv", "Flatten", "Dense" }));
+        Assert.That(timing.ByKind.Keys.Select(k => k.Split(' ')[0]).Distinct(), Is.EquivalentTo(new[] { "Conv", "Affine", "BinaryConv", "Flatten", "Dense" }));
     }
 
     /// <summary>Layers reuse their buffers from one forward to the next: a forward with another batch size in between
