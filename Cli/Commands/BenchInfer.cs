@@ -32,6 +32,9 @@ public static class BenchInfer
     private const double WarmupSeconds = 1.5;
     private const double TargetRunSeconds = 0.5;
 
+    /// <summary>Scales the warm-up and run lengths (tests shorten them; the figures need 1).</summary>
+    internal static double TimeScale { get; set; } = 1;
+
     /// <summary>The models timed when no <c>--model</c> is given.</summary>
     public static readonly string[] DefaultModels = ["mlp", "cnn", "vgg-small", "resnet20"];
 
@@ -174,13 +177,13 @@ public static class BenchInfer
             ReadOnlySpan<float> x = images.AsSpan(0, n * image);
             var warm = Stopwatch.StartNew();
             double last = 0;
-            while (warm.Elapsed.TotalSeconds < WarmupSeconds)
+            while (warm.Elapsed.TotalSeconds < WarmupSeconds * TimeScale)
             {
                 long t = Stopwatch.GetTimestamp();
                 net.Predict(x, predictions.AsSpan(0, n));
                 last = Stopwatch.GetElapsedTime(t).TotalSeconds;
             }
-            int calls = (int)Math.Clamp(TargetRunSeconds / Math.Max(last, 1e-7), 1, 100_000);
+            int calls = (int)Math.Clamp(TargetRunSeconds * TimeScale / Math.Max(last, 1e-7), 1, 100_000);
             var times = new double[Runs];
             for (int run = 0; run < Runs; run++)
             {
@@ -201,7 +204,7 @@ public static class BenchInfer
 
         net.Predict(images, predictions); // back to the full batch's buffers
         var timing = new InferenceTiming();
-        int timedCalls = (int)Math.Clamp(TargetRunSeconds / perBatch, 1, 10_000);
+        int timedCalls = (int)Math.Clamp(TargetRunSeconds * TimeScale / perBatch, 1, 10_000);
         for (int c = 0; c < timedCalls; c++) net.Predict(images, predictions, timing);
         double Ms(long ticks) => ticks * 1e3 / Stopwatch.Frequency / timedCalls;
         if (Environment.GetEnvironmentVariable("BINARYGRAD_INFER_PROFILE") == "1")
