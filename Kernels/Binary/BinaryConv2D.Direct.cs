@@ -32,7 +32,8 @@ public static unsafe partial class BinaryConv2D
         (int[] colClass, List<(int Start, int End)> colRanges) = TapClasses(s.OutWidth, s.KernelWidth, s.Width, s.Stride, s.Padding);
         int[] baseTable = BorderBaseTable(s, tapPrefix, groups, groupSize, rowRanges, colRanges);
 
-        int[] offsets = new int[steps];
+        // per-call tables come from the array pool: a warm inference forward allocates no storage per layer
+        int[] offsets = ArrayPool<int>.Shared.Rent(steps);
         for (int ky = 0; ky < s.KernelHeight; ky++)
             for (int kx = 0; kx < s.KernelWidth; kx++)
                 for (int w = 0; w < wpp; w++)
@@ -53,6 +54,10 @@ public static unsafe partial class BinaryConv2D
         finally
         {
             ArrayPool<ulong>.Shared.Return(groupArray);
+            ArrayPool<int>.Shared.Return(offsets);
+            ArrayPool<int>.Shared.Return(baseTable);
+            ArrayPool<int>.Shared.Return(rowClass);
+            ArrayPool<int>.Shared.Return(colClass);
         }
     }
 
@@ -146,7 +151,7 @@ public static unsafe partial class BinaryConv2D
     /// the image, numbered by distinct range.</summary>
     private static (int[] Class, List<(int Start, int End)> Ranges) TapClasses(int outSize, int kernel, int size, int stride, int padding)
     {
-        int[] classes = new int[outSize];
+        int[] classes = ArrayPool<int>.Shared.Rent(outSize); // returned by RunDirect
         var ranges = new List<(int Start, int End)>();
         for (int o = 0; o < outSize; o++)
         {
@@ -169,7 +174,9 @@ public static unsafe partial class BinaryConv2D
                                          List<(int Start, int End)> rows, List<(int Start, int End)> cols)
     {
         int kh = s.KernelHeight, kw = s.KernelWidth, pw = kw + 1, prefixStride = (kh + 1) * pw;
-        int[] table = new int[groups * rows.Count * cols.Count * groupSize];
+        int length = groups * rows.Count * cols.Count * groupSize;
+        int[] table = ArrayPool<int>.Shared.Rent(length); // returned by RunDirect
+        Array.Clear(table, 0, length); // padding filters stay zero
         for (int g = 0; g < groups; g++)
             for (int r = 0; r < rows.Count; r++)
                 for (int c = 0; c < cols.Count; c++)

@@ -20,7 +20,11 @@ namespace BinaryGrad.Layers.Inference;
 /// </remarks>
 public sealed class SignThresholds
 {
-    private SignThresholds(int[] thresholds, ulong[] flips) => (Thresholds, Flips) = (thresholds, flips);
+    private SignThresholds(int[] thresholds, ulong[] flips)
+    {
+        (Thresholds, Flips) = (thresholds, flips);
+        NonDecreasing = [.. flips.Select((f, w) => ~f & PaddingMask(w))];
+    }
 
     /// <summary>Per channel: the bit is <c>(d ≥ Thresholds[c]) XOR flip_c</c>.</summary>
     public int[] Thresholds { get; }
@@ -29,7 +33,7 @@ public sealed class SignThresholds
     public ulong[] Flips { get; }
 
     /// <summary>Bit c set where the bit is non-decreasing in d (scale ≥ 0): the channels a max pool ORs rather than ANDs.</summary>
-    public ulong[] NonDecreasing => [.. Flips.Select((f, w) => ~f & PaddingMask(w))];
+    public ulong[] NonDecreasing { get; }
 
     private int Channels => Thresholds.Length;
 
