@@ -28,6 +28,13 @@ public class BinaryConv2DTests
         // 40-pixel output rows: tiles of 6 rows (256 / 40), so a 9-row image ends in a partial tile and, split over
         // threads, tiles cross from one image into the next
         new(3, 70, 9, 40, 20, 3, 3, Stride: 1, Padding: 1),
+        // narrow layers (ResNet-20's 16 and 32 channels), stride 2, 1-pixel-wide images, and a 2×5 kernel
+        new(2, 16, 8, 8, 16, 3, 3, Stride: 1, Padding: 1),
+        new(2, 16, 8, 8, 32, 3, 3, Stride: 2, Padding: 1),
+        new(1, 32, 5, 7, 9, 3, 3, Stride: 1, Padding: 1),
+        new(2, 32, 4, 4, 64, 3, 3, Stride: 2, Padding: 1),
+        new(1, 13, 6, 1, 3, 3, 3, Stride: 1, Padding: 1),
+        new(1, 13, 7, 9, 5, 2, 5, Stride: 1, Padding: 2),
     ];
 
     private int _savedThreads;
