@@ -1,0 +1,97 @@
+using System.Numerics.Tensors;
+using BinaryGrad.Kernels;
+using BinaryGrad.Kernels.Binary;
+
+namespace BinaryGrad.Layers.Inference;
+
+/// <summary>Max pooling, square window, padding never selected (−∞).</summary>
+public sealed class MaxPoolLayer(int kernelSize, int stride, int padding) : InferenceLayer
+{
+    public int KernelSize { get; } = kernelSize;
+    public int Stride { get; } = stride;
+    public int Padding { get; } = padding;
+    public override InferenceLayerKind Kind => InferenceLayerKind.MaxPool;
+    public override long ParameterBytes => 0;
+
+    private int Out(int side) => (side + 2 * Padding - KernelSize) / Stride + 1;
+
+    public override int[] OutputShape(int[] input) =>
+        input.Length == 4 && input[2] + 2 * Padding >= KernelSize && input[3] + 2 * Padding >= KernelSize
+            ? [input[0], input[1], Out(input[2]), Out(input[3])]
+            : throw Mismatch(this, input, $"[N,C,H,W] with H, W ≥ {KernelSize - 2 * Padding}");
+
+    public override Activation Run(Activation x)
+    {
+        float[] v = x.ToFloats();
+        int n = x.Shape[0], c = x.Shape[1], h = x.Shape[2], w = x.Shape[3], oh = Out(h), ow = Out(w);
+        float[] y = FloatOutput(n * c * oh * ow);
+        // the training op's kernel (Ops.MaxPool2d), so the pooled floats are the evaluation's exactly
+        var g = new Pool2DGeometry(n, c, h, w, KernelSize, KernelSize, Stride, Stride, Padding, Padding);
+        Pool2DKernels.MaxForward(g, v, y, IntScratch(y.Length));
+        return Activation.Float(y, n, c, oh, ow);
+    }
+
+    internal override void Write(BinaryWriter w) { w.Write(KernelSize); w.Write(Stride); w.Write(Padding); }
+
+    internal static MaxPoolLayer Read(BgmReader r) => new(r.Size("kernel"), r.Size("stride"), r.Count("padding"));
+
+    public override string ToString() => $"MaxPool({KernelSize}, stride={Stride})";
+}
+
+/// <summary><c>clamp(x, min, max)</c>. With <c>min &lt; 0 ≤ max</c> it preserves the sign test <c>x ≥ 0</c>, so it
+/// disappears between a binary layer and a sign.</summary>
+public sealed class HardTanhLayer(float min, float max) : InferenceLayer
+{
+    public float Min { get; } = min;
+    public float Max { get; } = max;
+    public bool PreservesSign => Min < 0 && Max >= 0;
+    public override InferenceLayerKind Kind => InferenceLayerKind.HardTanh;
+    public override long ParameterBytes => 0;
+    public override int[] OutputShape(int[] input) => input;
+
+    public override Activation Run(Activation x)
+    {
+        float[] v = x.ToFloats();
+        float[] y = FloatOutput(v.Length);
+        // the training op's vector clamp, then the same scalar expression for the tail
+        for (int i = ActivationKernels.ClampForward<float>(v, y, Min, Max); i < v.Length; i++) y[i] = v[i] < Min ? Min : v[i] > Max ? Max : v[i];
+        return Activation.Float(y, x.Shape);
+    }
+
+    internal override void Write(BinaryWriter w) { w.Write(Min); w.Write(Max); }
+
+    internal static HardTanhLayer Read(BgmReader r) => new(r.Float(), r.Float());
+
+    public override string ToString() => $"HardTanh({Min}, {Max})";
+}
+
+/// <summary><c>max(x, 0)</c>.</summary>
+public sealed class ReLULayer : InferenceLayer
+{
+    public override InferenceLayerKind Kind => InferenceLayerKind.ReLU;
+    public override long ParameterBytes => 0;
+    public override int[] OutputShape(int[] input) => input;
+
+    public override Activation Run(Activation x)
+    {
+        float[] v = x.ToFloats();
+        float[] y = FloatOutput(v.Length);
+        for (int i = 0; i < v.Length; i++) y[i] = v[i] > 0 ? v[i] : 0f;
+        return Activation.Float(y, x.Shape);
+    }
+
+    internal override void Write(BinaryWriter w) { }
+
+    public override string ToString() => "ReLU";
+}
+
+/// <summary>[N,C,H,W] → [N,C·H·W] (NCHW order).</summary>
+public sealed class FlattenLayer : InferenceLayer
+{
+    public override InferenceLayerKind Kind => InferenceLayerKind.Flatten;
+    public override long ParameterBytes => 0;
+    public override int[] OutputShape(int[] input) => [input[0], input.Skip(1).Aggregate(1, (a, b) => a * b)];
+    public override Activation Run(Activation x) => Activation.Float(x.ToFloats(), OutputShape(x.Shape));
+    internal override void Write(BinaryWriter w) { }
+    public override string ToString() => "Flatten";
+}

@@ -1,0 +1,81 @@
+using System.Numerics.Tensors;
+using BinaryGrad.Kernels;
+using BinaryGrad.Kernels.Binary;
+
+namespace BinaryGrad.Layers.Inference;
+
+/// <summary>Values flowing between inference layers: float NCHW / [N,F], or signs packed channels-last
+/// ([N][H][W][WordsPerPixel(C)], <see cref="BitPack"/>) when a binary convolution feeds another one.</summary>
+public sealed class Activation
+{
+    private Activation(int[] shape, float[]? floats, ulong[]? bits) => (Shape, Floats, Bits) = (shape, floats, bits);
+
+    /// <summary>Logical shape: [N,C,H,W] or [N,F].</summary>
+    public int[] Shape { get; }
+
+    /// <summary>Float values (row-major), or null when packed.</summary>
+    public float[]? Floats { get; }
+
+    /// <summary>Packed channels-last signs, or null when float.</summary>
+    public ulong[]? Bits { get; }
+
+    public int Batch => Shape[0];
+
+    public static Activation Float(float[] values, params int[] shape) => new(shape, values, null);
+
+    public static Activation Packed(ulong[] bits, params int[] shape) => new(shape, null, bits);
+
+    /// <summary>The float values; packed signs unpack to ±1.</summary>
+    public float[] ToFloats()
+    {
+        if (Floats is not null) return Floats;
+        var y = new float[Shape.Aggregate(1L, (a, b) => a * b)];
+        BitPack.UnpackChannelsLast(Bits!, y, Shape[0], Shape[1], Shape[2], Shape[3]);
+        return y;
+    }
+}
+
+/// <summary>Layer kinds of the <c>.bgm</c> format (the byte that starts each layer record).</summary>
+public enum InferenceLayerKind : byte
+{
+    BinaryDense = 1, BinaryConv = 2, Conv = 3, Dense = 4, Affine = 5, MaxPool = 6, HardTanh = 7, ReLU = 8, Flatten = 9,
+    Residual = 10, ZeroPadShortcut = 11, GlobalAvgPool = 12,
+}
+
+/// <summary>One layer of an <see cref="InferenceModel"/>: its shape rule, its computation and its record in the file.</summary>
+public abstract class InferenceLayer
+{
+    public abstract InferenceLayerKind Kind { get; }
+
+    /// <summary>The output shape for <paramref name="input"/> (batch axis included); throws
+    /// <see cref="FormatException"/> naming the layer when the shapes do not fit.</summary>
+    public abstract int[] OutputShape(int[] input);
+
+    /// <summary>Computes the layer on a float or packed input.</summary>
+    public abstract Activation Run(Activation x);
+
+    /// <summary>Writes the record after the kind byte.</summary>
+    internal abstract void Write(BinaryWriter w);
+
+    /// <summary>Stored bytes of weights and per-channel vectors (for the size report).</summary>
+    public abstract long ParameterBytes { get; }
+
+    private float[]? _floatOutput, _floatScratch;
+    private ulong[]? _bitOutput, _inputBits, _bitScratch;
+    private int[]? _intScratch;
+
+    // Storage reused from one forward to the next, so that steady-state forwards allocate nothing: a layer runs once
+    // per forward and its output is consumed before it runs again. The contents are stale; every user overwrites
+    // all of it. The model serializes forwards (one at a time per model).
+    private protected float[] FloatOutput(long length) => Reuse(ref _floatOutput, length);
+    private protected float[] FloatScratch(long length) => Reuse(ref _floatScratch, length);
+    private protected ulong[] BitOutput(long length) => Reuse(ref _bitOutput, length);
+    private protected ulong[] InputBits(long length) => Reuse(ref _inputBits, length);
+    private protected ulong[] BitScratch(long length) => Reuse(ref _bitScratch, length);
+    private protected int[] IntScratch(long length) => Reuse(ref _intScratch, length);
+
+    private static T[] Reuse<T>(ref T[]? buffer, long length) => buffer is { } b && b.Length == length ? b : (buffer = new T[length]);
+
+    private protected static FormatException Mismatch(InferenceLayer layer, int[] input, string expected) =>
+        new($"{layer}: input [{string.Join(",", input)}] does not fit (expected {expected}).");
+}

@@ -1,0 +1,169 @@
+using System.Numerics.Tensors;
+using BinaryGrad.Kernels;
+using BinaryGrad.Kernels.Binary;
+
+namespace BinaryGrad.Layers.Inference;
+
+/// <summary>Real convolution, float32 weights OIHW (<see cref="Conv2DKernels"/>, the training forward's kernel).</summary>
+public sealed class ConvLayer(int inChannels, int outChannels, int kernelSize, int stride, int padding, int dilation, float[] weight, float[]? bias) : InferenceLayer
+{
+    public int InChannels { get; } = inChannels;
+    public int OutChannels { get; } = outChannels;
+    public int KernelSize { get; } = kernelSize;
+    public int Stride { get; } = stride;
+    public int Padding { get; } = padding;
+    public int Dilation { get; } = dilation;
+    public float[] Weight { get; } = weight.Length == outChannels * inChannels * kernelSize * kernelSize ? weight : throw new ArgumentException("ConvLayer: weight length.");
+    public float[]? Bias { get; } = bias;
+    public override InferenceLayerKind Kind => InferenceLayerKind.Conv;
+    public override long ParameterBytes => (Weight.Length + (Bias?.Length ?? 0)) * 4L;
+
+    private int Out(int side) => (side + 2 * Padding - Dilation * (KernelSize - 1) - 1) / Stride + 1;
+
+    public override int[] OutputShape(int[] input) =>
+        input.Length == 4 && input[1] == InChannels && Out(input[2]) >= 1 && Out(input[3]) >= 1
+            ? [input[0], OutChannels, Out(input[2]), Out(input[3])]
+            : throw Mismatch(this, input, $"[N,{InChannels},H,W]");
+
+    public override Activation Run(Activation x)
+    {
+        var g = new Conv2DGeometry(x.Batch, InChannels, x.Shape[2], x.Shape[3], OutChannels, KernelSize, KernelSize, Stride, Stride, Padding, Padding, Dilation, Dilation);
+        float[] y = FloatOutput((long)x.Batch * OutChannels * g.OutHeight * g.OutWidth);
+        Conv2DKernels.Forward(g, x.ToFloats(), Weight, Bias ?? default(ReadOnlySpan<float>), y);
+        return Activation.Float(y, x.Batch, OutChannels, g.OutHeight, g.OutWidth);
+    }
+
+    internal override void Write(BinaryWriter w)
+    {
+        w.Write(InChannels); w.Write(OutChannels); w.Write(KernelSize); w.Write(Stride); w.Write(Padding); w.Write(Dilation);
+        BgmIo.WriteFloats(w, Weight);
+        BgmIo.WriteOptional(w, Bias);
+    }
+
+    internal static ConvLayer Read(BgmReader r)
+    {
+        int c = r.Size("in-channels"), o = r.Size("out-channels"), k = r.Size("kernel"), s = r.Size("stride"), p = r.Count("padding"), d = r.Size("dilation");
+        return new ConvLayer(c, o, k, s, p, d, r.Floats(checked(o * c * k * k)), r.OptionalFloats(o));
+    }
+
+    public override string ToString() => $"Conv({InChannels}→{OutChannels}, k={KernelSize}, stride={Stride}, padding={Padding})";
+}
+
+/// <summary>Real dense layer <c>y = x·Wᵀ + b</c>, float32 (bias rows then an accumulating GEMM, as <c>Ops.Linear</c>).</summary>
+public sealed class DenseLayer(int inFeatures, int outFeatures, float[] weight, float[]? bias) : InferenceLayer
+{
+    public int In { get; } = inFeatures;
+    public int Out { get; } = outFeatures;
+    public float[] Weight { get; } = weight.Length == inFeatures * outFeatures ? weight : throw new ArgumentException("DenseLayer: weight length.");
+    public float[]? Bias { get; } = bias;
+    public override InferenceLayerKind Kind => InferenceLayerKind.Dense;
+    public override long ParameterBytes => (Weight.Length + (Bias?.Length ?? 0)) * 4L;
+
+    public override int[] OutputShape(int[] input) =>
+        input.Length == 2 && input[1] == In ? [input[0], Out] : throw Mismatch(this, input, $"[N,{In}]");
+
+    public override Activation Run(Activation x)
+    {
+        int n = x.Batch;
+        float[] y = FloatOutput(n * Out);
+        if (Bias is not null) for (int r = 0; r < n; r++) Bias.CopyTo(y, r * Out);
+        else Array.Clear(y);
+        Gemm.Multiply(false, true, n, Out, In, 1f, x.ToFloats(), In, Weight, In, Bias is null ? 0f : 1f, y, Out);
+        return Activation.Float(y, n, Out);
+    }
+
+    internal override void Write(BinaryWriter w)
+    {
+        w.Write(In); w.Write(Out);
+        BgmIo.WriteFloats(w, Weight);
+        BgmIo.WriteOptional(w, Bias);
+    }
+
+    internal static DenseLayer Read(BgmReader r)
+    {
+        int i = r.Size("in-features"), o = r.Size("out-features");
+        return new DenseLayer(i, o, r.Floats(checked(i * o)), r.OptionalFloats(o));
+    }
+
+    public override string ToString() => $"Dense({In}→{Out})";
+}
+
+/// <summary>A folded batch norm: <c>y = x·scale + shift</c> per channel, with <c>scale = γ/√(σ² + ε)</c> and
+/// <c>shift = β − μ·scale</c> computed in float64 and rounded to float32 exactly as the training evaluation does.
+/// The arithmetic follows <c>Ops.BatchNorm</c> in evaluation: when each channel has one value per image
+/// (BatchNorm1d [N,C], or BatchNorm2d on 1×1 maps) one rounding, <c>fma(x, scale, shift)</c>; otherwise multiply,
+/// round, add, round. <see cref="Fused"/> records BatchNorm1d (input rank 2) versus BatchNorm2d (rank 4).</summary>
+public sealed class AffineLayer(float[] scale, float[] shift, bool fused) : InferenceLayer
+{
+    public float[] Scale { get; } = scale;
+    public float[] Shift { get; } = shift.Length == scale.Length ? shift : throw new ArgumentException("AffineLayer: scale and shift lengths differ.");
+    public bool Fused { get; } = fused;
+    public int Channels => Scale.Length;
+    public override InferenceLayerKind Kind => InferenceLayerKind.Affine;
+    public override long ParameterBytes => Scale.Length * 8L;
+
+    /// <summary>Folds batch-norm statistics (float32 values) the way <c>Ops.BatchNorm</c> evaluates them.</summary>
+    public static AffineLayer FromBatchNorm(float[]? gamma, float[]? beta, float[] mean, float[] variance, double eps, bool fused)
+    {
+        var scale = new float[mean.Length];
+        var shift = new float[mean.Length];
+        for (int c = 0; c < mean.Length; c++)
+        {
+            double invStd = 1 / Math.Sqrt((double)variance[c] + eps);
+            double s = (gamma is null ? 1 : (double)gamma[c]) * invStd;
+            scale[c] = (float)s;
+            shift[c] = (float)((beta is null ? 0 : (double)beta[c]) - (double)mean[c] * s);
+        }
+        return new AffineLayer(scale, shift, fused);
+    }
+
+    public override int[] OutputShape(int[] input) =>
+        (Fused ? input.Length == 2 : input.Length == 4) && input[1] == Channels ? input
+            : throw Mismatch(this, input, Fused ? $"[N,{Channels}]" : $"[N,{Channels},H,W]");
+
+    public override Activation Run(Activation x)
+    {
+        float[] v = x.ToFloats();
+        float[] y = FloatOutput(v.Length);
+        int n = x.Batch, c = Channels, plane = v.Length / Math.Max(1, n * c);
+        for (int i = 0; i < n; i++)
+        {
+            if (plane == 1) TensorPrimitives.FusedMultiplyAdd(v.AsSpan(i * c, c), Scale, Shift, y.AsSpan(i * c, c));
+            else
+                for (int ch = 0; ch < c; ch++)
+                {
+                    Span<float> yPlane = y.AsSpan((i * c + ch) * plane, plane);
+                    TensorPrimitives.Multiply(v.AsSpan((i * c + ch) * plane, plane), Scale[ch], yPlane);
+                    TensorPrimitives.Add(yPlane, Shift[ch], yPlane);
+                }
+        }
+        return Activation.Float(y, x.Shape);
+    }
+
+    /// <summary><c>fma(dot, scale, shift)</c> per row of integer dots [N × C] (a binary dense layer's folded BN).</summary>
+    internal Activation RunOnDots(int[] dots, int n)
+    {
+        int c = Channels;
+        float[] v = FloatScratch(dots.Length);
+        for (int i = 0; i < v.Length; i++) v[i] = dots[i];
+        float[] y = FloatOutput(v.Length);
+        for (int i = 0; i < n; i++) TensorPrimitives.FusedMultiplyAdd(v.AsSpan(i * c, c), Scale, Shift, y.AsSpan(i * c, c));
+        return Activation.Float(y, n, c);
+    }
+
+    internal override void Write(BinaryWriter w)
+    {
+        w.Write(Channels); w.Write(Fused);
+        BgmIo.WriteFloats(w, Scale);
+        BgmIo.WriteFloats(w, Shift);
+    }
+
+    internal static AffineLayer Read(BgmReader r)
+    {
+        int c = r.Size("channels");
+        bool fused = r.Bool();
+        return new AffineLayer(r.Floats(c), r.Floats(c), fused);
+    }
+
+    public override string ToString() => $"Affine({Channels}{(Fused ? ", fma" : "")})";
+}
