@@ -175,12 +175,16 @@ public sealed class BinaryConvLayer : InferenceLayer
 
     /// <summary>A Bi-Real unit with an identity shortcut in one pass: <c>clamp(BN(conv(sign x)) + x, low, high)</c>,
     /// float NCHW (<see cref="BinaryConv2D.ForwardResidual"/>); <paramref name="x"/> is float.</summary>
-    internal Activation RunResidual(Activation x, AffineLayer affine, float low, float high)
+    /// <remarks>With <paramref name="withSigns"/> the store also packs y's signs for the next binary convolution
+    /// (the activation then carries both).</remarks>
+    internal Activation RunResidual(Activation x, AffineLayer affine, float low, float high, bool withSigns)
     {
         BinaryConv2DShape s = Shape(x.Batch, x.Shape[2], x.Shape[3]);
         float[] y = FloatOutput(s.OutputCount);
-        BinaryConv2D.ForwardResidual(PackedInput(x), _packed, y, s, affine.Scale, affine.Shift, x.Floats!, low, high);
-        return Activation.Float(y, x.Batch, OutChannels, s.OutHeight, s.OutWidth);
+        ulong[]? signs = withSigns ? BitOutput(s.PackedOutputWords) : null;
+        BinaryConv2D.ForwardResidual(PackedInput(x), _packed, y, s, affine.Scale, affine.Shift, x.Floats!, low, high, signs);
+        return signs is null ? Activation.Float(y, x.Batch, OutChannels, s.OutHeight, s.OutWidth)
+                             : Activation.FloatWithSigns(y, signs, x.Batch, OutChannels, s.OutHeight, s.OutWidth);
     }
 
     private (AffineLayer Affine, bool Fma, SignThresholds? Thresholds)? _thresholdCache;

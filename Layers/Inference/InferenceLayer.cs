@@ -16,7 +16,7 @@ public sealed class Activation
     /// <summary>Float values (row-major), or null when packed.</summary>
     public float[]? Floats { get; }
 
-    /// <summary>Packed channels-last signs, or null when float.</summary>
+    /// <summary>Packed channels-last signs, or null when only float (both may be set: then they agree).</summary>
     public ulong[]? Bits { get; }
 
     public int Batch => Shape[0];
@@ -24,6 +24,10 @@ public sealed class Activation
     public static Activation Float(float[] values, params int[] shape) => new(shape, values, null);
 
     public static Activation Packed(ulong[] bits, params int[] shape) => new(shape, null, bits);
+
+    /// <summary>Float values together with their signs already packed channels-last (a residual stream that feeds both
+    /// a shortcut and a binary convolution).</summary>
+    public static Activation FloatWithSigns(float[] values, ulong[] bits, params int[] shape) => new(shape, values, bits);
 
     /// <summary>The float values; packed signs unpack to ±1.</summary>
     public float[] ToFloats()

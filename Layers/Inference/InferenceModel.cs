@@ -89,8 +89,11 @@ public sealed partial class InferenceModel
             {
                 // a Bi-Real unit: BN(conv(sign x)) + x, and the Hardtanh after it, in the conv's store
                 HardTanhLayer? clamp = i + 1 < layers.Count ? layers[i + 1] as HardTanhLayer : null;
-                x = unitConv.RunResidual(x, unitNorm, clamp?.Min ?? float.NegativeInfinity, clamp?.Max ?? float.PositiveInfinity);
-                i += clamp is null ? 1 : 2;
+                int next = clamp is null ? i + 1 : i + 2;
+                // the next unit's binary convolution takes the signs of this output: pack them in the same store
+                bool signsNext = next < layers.Count && layers[next] is ResidualLayer { Main: [BinaryConvLayer { InputSign: true }, ..] };
+                x = unitConv.RunResidual(x, unitNorm, clamp?.Min ?? float.NegativeInfinity, clamp?.Max ?? float.PositiveInfinity, signsNext);
+                i = next;
                 timed = unitConv;
             }
             else if (layer is BinaryConvLayer { InputSign: true, Bias: null } binary && ThresholdChain(layers, i, x.Shape) is { } chain

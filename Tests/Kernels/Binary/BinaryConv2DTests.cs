@@ -176,8 +176,11 @@ public class BinaryConv2DTests
                 return v < low ? low : v > high ? high : v;
             }).ToArray();
             float[] actual = new float[s.OutputCount];
-            using (Simd.Force(path)) BinaryConv2D.ForwardResidual(l.PackedX, l.PackedW, actual, s, l.Scale, l.Bias, shortcut, low, high);
+            ulong[] signs = Enumerable.Repeat(ulong.MaxValue, (int)s.PackedOutputWords).ToArray(), expectedSigns = new ulong[signs.Length];
+            using (Simd.Force(path)) BinaryConv2D.ForwardResidual(l.PackedX, l.PackedW, actual, s, l.Scale, l.Bias, shortcut, low, high, signs);
             Assert.That(actual, Is.EqualTo(expected), $"clamp to [{low}, {high}]");
+            BitPack.ChannelsLastReference<float>(expected, expectedSigns, s.Batch, s.OutChannels, s.OutHeight * s.OutWidth);
+            Assert.That(signs, Is.EqualTo(expectedSigns), "the output's signs packed channels-last, zero padding bits");
         }
     }
 
