@@ -4,7 +4,7 @@ using NUnit.Framework;
 
 namespace BinaryGrad.Tests.Binarization;
 
-/// <summary>BiPer, SiMaN, RBNN surrogate and BD-BNN against methods.md §9 oracles.</summary>
+/// <summary>BiPer, SiMaN, RBNN surrogate and BD-BNN against hand-computed oracle values (docs/schemes/straight-through.md).</summary>
 [TestFixture, Category("Binarization")]
 public class Section9Tests
 {
