@@ -7,7 +7,7 @@ namespace BinaryGrad.Tests.Binarization;
 /// <summary>Self-binarizing tanh sharpening, the group-transform placeholders and the decomposed binary weights against
 /// hand-computed oracle values (plain-math Python; docs/schemes/smooth.md, group-transform.md, decomposed.md).</summary>
 [TestFixture]
-public class Section378Tests
+public class GroupSmoothDecomposedTests
 {
     private const double Tol = 1e-6;
 

@@ -7,7 +7,7 @@ namespace BinaryGrad.Tests.Binarization;
 /// <summary>Forward and backward values of the straight-through and scaling families
 /// (docs/schemes/straight-through.md, docs/schemes/scaling.md) against hand-computed oracle values.</summary>
 [TestFixture, Category("Binarization")]
-public class Section1OracleTests
+public class StraightThroughAndScalingOracleTests
 {
     private const double Tol = 1e-6;
 

@@ -6,7 +6,7 @@ namespace BinaryGrad.Tests.Binarization;
 
 /// <summary>BiPer, SiMaN, RBNN surrogate and BD-BNN against hand-computed oracle values (docs/schemes/straight-through.md).</summary>
 [TestFixture, Category("Binarization")]
-public class Section9Tests
+public class StraightThroughSurrogateOracleTests
 {
     private const double Tol = 1e-5;
 
