@@ -13,7 +13,7 @@ namespace BinaryGrad.Binarization;
 /// Pair with <see cref="ClipLatent"/> after every step and <see cref="GlorotLearningRateScale"/>.</para>
 /// <para>Scalar view: <see cref="Forward(double)"/> is H·sign(x) (deterministic) or the expectation clip(x, −H, H)
 /// (stochastic); <see cref="Derivative(double)"/> = 1.</para>
-/// Provenance: verified-code (MatthieuCourbariaux/BinaryConnect binary_connect.py). methods.md §1.1.
+/// Provenance: verified-code (MatthieuCourbariaux/BinaryConnect binary_connect.py). Paper: Courbariaux et al. 2015, arXiv:1511.00363.
 /// </remarks>
 public sealed class BinaryConnect : Quantizer
 {
@@ -79,7 +79,7 @@ public sealed class BinaryConnect : Quantizer
     }
 
     /// <summary>Stochastic variant: re-initialises the layer's latent weight as the reference code does, θ ~ U(−H, H)
-    /// (methods.md §1.1). The sampling probability is hard_sigmoid(θ/H), so with the layers' Glorot init (|θ| ≲ 0.05)
+    /// (Courbariaux et al. 2015, arXiv:1511.00363). The sampling probability is hard_sigmoid(θ/H), so with the layers' Glorot init (|θ| ≲ 0.05)
     /// every weight would be a fair coin flip and the network pure noise: measured on the MNIST MLP, 11 % after two
     /// epochs. The deterministic variant keeps the Glorot init (sign is scale-free; it reaches 98.5 %). With
     /// <see cref="UsesGlorotH"/>, H becomes the layer's Glorot bound first: a range of ±H instead of ±1 makes Adam's

@@ -1,6 +1,7 @@
 namespace BinaryGrad.Binarization;
 
-/// <summary>What sign(0) returns (methods.md §0.2).</summary>
+/// <summary>What sign(0) returns: +1 by default, as Larq's sign and the Theano BinaryNet/BinaryConnect code; the
+/// PyTorch reference codes (torch.sign) give 0.</summary>
 public enum SignZero
 {
     /// <summary>sign(0) = +1: Larq and the Theano BinaryNet/BinaryConnect code (default).</summary>

@@ -3,7 +3,7 @@ namespace BinaryGrad.Binarization;
 /// <summary>Index arithmetic for per-channel schemes.</summary>
 internal static class Channels
 {
-    /// <summary>Weight layout (methods.md §0.2): rank ≥ 2 → output channel = axis 0 ([O, C, kH, kW] or [O, I]), each
+    /// <summary>Weight layout (BinaryGrad's [O, …] convention): rank ≥ 2 → output channel = axis 0 ([O, C, kH, kW] or [O, I]), each
     /// channel a contiguous run of n = Length/O elements; rank ≤ 1 → the whole tensor is one channel.</summary>
     public static (int Channels, int PerChannel) Weight(int[] shape, int length) =>
         shape.Length >= 2 && shape[0] > 0 ? (shape[0], length / shape[0]) : (1, length);

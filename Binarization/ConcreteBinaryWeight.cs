@@ -6,7 +6,7 @@ namespace BinaryGrad.Binarization;
 /// mean-field Bernoulli posterior q(w_j = ±1) ∝ exp(λ_j·w_j); training loads a binary-Concrete (Gumbel-softmax)
 /// relaxed sample into the network, evaluation the mode sign(μ) (μ = tanh λ) or a Bernoulli sample.</summary>
 /// <remarks>
-/// <para>Training forward (one Monte-Carlo sample per call, methods.md §5.2):</para>
+/// <para>Training forward (one Monte-Carlo sample per call, Meng et al. 2020, arXiv:2002.10778):</para>
 /// <code>
 /// u ~ U(0,1)ⁿ ;  δ = ½·ln(u/(1−u))       logistic noise of scale ½
 /// w_r = tanh((λ + δ)/τ)                   relaxed ±1 weights; τ → 0 gives sign(λ + δ)
@@ -21,10 +21,10 @@ namespace BinaryGrad.Binarization;
 /// draws <c>w = +1 with probability σ(2λ)</c> on every call and the evaluation averages the logits of S calls.</para>
 /// <para>Initialisation (<see cref="Bind"/>): <c>λ = ±(λ_init + √λ_std·ε)</c> with a fair random sign, ε ~ N(0,1)
 /// (defaults λ_init = 10, λ_std = 0). In float32 the relaxed sample with τ = 1e-10 is exactly ±1, so the numerator
-/// is 1e-10/τ = 1 (methods.md §5.6).</para>
+/// is 1e-10/τ = 1 (float64 would differ; see docs/schemes/probabilistic.md).</para>
 /// <para>Float32 tensors run a span kernel in float32 (the official code's precision, with MathF.Log / MathF.Tanh);
 /// float64 tensors the generic path.</para>
-/// Provenance: verified-code (team-approx-bayes/BayesBiNN › optimizers/BayesBiNN.py). methods.md §5.2, §5.4.
+/// Provenance: verified-code (team-approx-bayes/BayesBiNN › optimizers/BayesBiNN.py). Paper: Meng et al. 2020, arXiv:2002.10778.
 /// </remarks>
 public sealed class ConcreteBinaryWeight : Quantizer
 {
@@ -60,7 +60,7 @@ public sealed class ConcreteBinaryWeight : Quantizer
     /// <summary>Variance λ_std of the initial |λ| (the code adds √λ_std·ε).</summary>
     public double LambdaStd { get; }
 
-    /// <summary>Replaces the next call's uniform draws u (tests: the methods.md §5.7 oracle gives u).</summary>
+    /// <summary>Replaces the next call's uniform draws u (tests: the hand-computed one-step oracle gives u).</summary>
     public double[]? NextUniforms { get; set; }
 
     /// <inheritdoc/>

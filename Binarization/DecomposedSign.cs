@@ -2,24 +2,24 @@ using BinaryGrad.Autograd;
 
 namespace BinaryGrad.Binarization;
 
-/// <summary>Decomposed binary weights (Bulat, Kossaifi, Tzimiropoulos, Pantic, arXiv 1904.07852; methods.md §8,
-/// Part II §4): the layer's weight tensor is parametrized by real factors, the reconstruction W is binarized by sign,
+/// <summary>Decomposed binary weights (Bulat, Kossaifi, Tzimiropoulos, Pantic, arXiv:1904.07852;
+/// docs/schemes/decomposed.md): the layer's weight tensor is parametrized by real factors, the reconstruction W is binarized by sign,
 /// and a learned per-output-channel scale α multiplies it.</summary>
 /// <remarks>
 /// <para>Forward: <c>W = reconstruct(factors)</c>, <c>w_b = α_o·sign(W)</c> (sign(0) = +1). Backward (straight-through,
-/// methods.md §8.2): <c>dW = α_o·dw_b·1[|W| ≤ c]</c> (c = +∞ by default: the identity STE), <c>dα_o = Σ_{i∈o} dw_b,i·sign(W_i)</c>,
+/// our standard construction): <c>dW = α_o·dw_b·1[|W| ≤ c]</c> (c = +∞ by default: the identity STE), <c>dα_o = Σ_{i∈o} dw_b,i·sign(W_i)</c>,
 /// then the exact chain rule into the factors (see the subclasses). With <see cref="Linearize"/> the sign is replaced by
 /// the identity — its straight-through estimator — so <c>w_b = α_o·W</c> is smooth and its exact gradient equals the STE
 /// backward: that variant is gradient-checked in float64 to validate the factor gradients.</para>
-/// <para>α: one per output channel, learnable, initialised to 1 (Part II §4.2: the first author's library
+/// <para>α: one per output channel, learnable, initialised to 1 (the first author's library
 /// initialises its output scale to 1 and applies it to the layer output, which for a linear layer equals scaling the
-/// weight rows) or, optionally, to mean|W| per channel (methods.md §8.2).</para>
+/// weight rows) or, optionally, to mean|W| per channel (the usual XNOR-style choice).</para>
 /// <para>Ownership: the factors and α are this quantizer's <see cref="Quantizer.Parameters"/>, created by
 /// <see cref="Initialize"/> from the layer's initial latent weight (SVD / HOSVD of the Glorot/Kaiming weight); the
 /// latent weight gets a zero gradient and mirrors W (<see cref="IFactorizedWeight"/>).</para>
 /// <para>Provenance: standard construction. The abstract [V-abs] fixes "reconstructed weights through a quantizer,
 /// scales learned by back-propagation"; the decomposition type, modes, ranks, initialisation and STE are our choices
-/// [STD]. Ranks default to full (methods.md §8.2) capped by <see cref="MaxRank"/> for cost.</para>
+/// [STD]. Ranks default to full (exact at initialisation) capped by <see cref="MaxRank"/> for cost.</para>
 /// <para>Scalar view (plots): α = 1, W = x: forward sign(x) (x with <see cref="Linearize"/>), derivative 1[|x| ≤ c].</para>
 /// </remarks>
 public abstract class DecomposedSign : Quantizer, IFactorizedWeight
@@ -203,7 +203,7 @@ public abstract class DecomposedSign : Quantizer, IFactorizedWeight
     }
 }
 
-/// <summary>Decomposed binary weights, matrix variant (methods.md §8.2): the weight reshaped to
+/// <summary>Decomposed binary weights, matrix variant (docs/schemes/decomposed.md): the weight reshaped to
 /// <c>W ∈ R^{O×n}</c> (n = C·kH·kW or the input features) is <c>U·Vᵀ</c>, U ∈ R^{O×r}, V ∈ R^{n×r}.</summary>
 /// <remarks>Gradients: <c>dU = dW·V</c>, <c>dV = dWᵀ·U</c>. Init: truncated SVD W₀ ≈ P·diag(s)·Qᵀ of the initial weight,
 /// U = P·diag(√s), V = Q·diag(√s) (balanced); exact at full rank r = min(O, n) (the default, capped at
@@ -273,7 +273,7 @@ public sealed class MatrixDecomposedSign(int maxRank = 256, double steClip = dou
     }
 }
 
-/// <summary>Decomposed binary weights, Tucker variant (methods.md §8.2, Part II §4.2): for a weight of shape
+/// <summary>Decomposed binary weights, Tucker variant (docs/schemes/decomposed.md): for a weight of shape
 /// d₀×…×d_{N−1} (N = 2 for dense, 4 for conv), <c>W = G ×₀ U₀ ×₁ U₁ … ×_{N−1} U_{N−1}</c>, core G ∈ R^{r₀×…×r_{N−1}},
 /// U_k ∈ R^{d_k×r_k}.</summary>
 /// <remarks>Gradients: <c>dG = dW ×₀ U₀ᵀ … ×_{N−1} U_{N−1}ᵀ</c>; <c>dU_k[i, j] = Σ dW[…i…]·P_k[…j…]</c> with

@@ -3,7 +3,7 @@ using BinaryGrad.Kernels;
 
 namespace BinaryGrad.Binarization;
 
-/// <summary>Dense float64 linear algebra for the decomposed weight parametrizations (methods.md §8): products on the
+/// <summary>Dense float64 linear algebra for the decomposed weight parametrizations (Bulat et al. 2019, arXiv:1904.07852): products on the
 /// framework GEMM, mode-n products of row-major tensors, a truncated SVD and HOSVD. All matrices are row-major.</summary>
 internal static class Decompositions
 {

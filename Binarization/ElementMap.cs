@@ -1,7 +1,7 @@
 namespace BinaryGrad.Binarization;
 
 /// <summary>A scalar map x ↦ M(x) with its derivative, possibly schedule-driven: the building block of the PC++
-/// family's forward quantizer F and backward quantizer B (methods.md §2.3, Part II §1.2).</summary>
+/// family's forward quantizer F and backward quantizer B (Lu et al. 2023, arXiv:2402.17710; docs/schemes/proximal.md).</summary>
 public abstract class ElementMap
 {
     /// <summary>Short name, e.g. <c>sign</c> or <c>clip(ρ)</c>.</summary>
@@ -48,14 +48,14 @@ public abstract class ElementMap
     /// <summary>hardtanh(x) = clip(x, −1, 1), derivative 1[|x| ≤ 1] (inclusive, as BNN's mask): the prox of ι_[−1,1].</summary>
     public static ElementMap HardTanh() => new HardTanhMap();
 
-    /// <summary>SS_β(x) with β from <paramref name="beta"/> (methods.md §1.5).</summary>
+    /// <summary>SS_β(x) with β from <paramref name="beta"/> (Darabi et al. 2018, arXiv:1812.11800).</summary>
     public static ElementMap SignSwish(Schedule beta) => new SignSwishMap(beta);
 
-    /// <summary>P_ρ(u) = clip(ρu, −1, 1), ρ ≥ 1 from <paramref name="rho"/>; P_ρ'(u) = ρ·1[|ρu| &lt; 1] (methods.md §2.4 [STD]).
+    /// <summary>P_ρ(u) = clip(ρu, −1, 1), ρ ≥ 1 from <paramref name="rho"/>; P_ρ'(u) = ρ·1[|ρu| &lt; 1] (the proximal quantizer of ProxConnect, Dockhorn et al. 2021, arXiv:2110.13220; [STD]).
     /// ρ = 1 is hardtanh, ρ → ∞ is sign.</summary>
     public static ElementMap Clip(Schedule rho) => new ClipMap(rho);
 
-    /// <summary>Prox of the W-shaped regulariser dist₁(z, {±1}) with strength μ (Part II §1.2(a) [DER]): odd, and for w ≥ 0
+    /// <summary>Prox of the W-shaped regulariser dist₁(z, {±1}) with strength μ (derived by us [DER]): odd, and for w ≥ 0
     /// P(w) = w + μ (w ≤ 1 − μ), 1 (1 − μ &lt; w ≤ 1 + μ), w − μ (w &gt; 1 + μ); P(0) = +μ (tie to +). Equals sign on
     /// |w| ≤ 1 + μ once μ ≥ 1. Discontinuous at 0, so not smooth.</summary>
     public static ElementMap WShapedProx(Schedule mu) => new WShapedMap(mu);

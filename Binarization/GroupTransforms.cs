@@ -4,7 +4,7 @@ using BinaryGrad.Kernels;
 
 namespace BinaryGrad.Binarization;
 
-/// <summary>Groups of k consecutive weights along the input axis of every output channel (methods.md §3.3): channel o
+/// <summary>Groups of k consecutive weights along the input axis of every output channel (docs/schemes/group-transform.md): channel o
 /// of a weight [O, …] is the contiguous run of n = Length/O elements, cut into ⌈n/k⌉ groups; the last group is shorter
 /// when k does not divide n.</summary>
 internal sealed class WeightGroups
@@ -32,8 +32,8 @@ internal sealed class WeightGroups
     public int Count => Starts.Length;
 }
 
-/// <summary>Cosine annealing <c>T = T_end + (T_start − T_end)·½(1 + cos(π t/T_total))</c> (methods.md §3.3: T from 1 to
-/// 1e-3), per optimizer step.</summary>
+/// <summary>Cosine annealing <c>T = T_end + (T_start − T_end)·½(1 + cos(π t/T_total))</c> (the group-transform
+/// placeholders: T from 1 to 1e-3), per optimizer step.</summary>
 public sealed class CosineAnnealing(double start, double end, ScheduleClock clock = ScheduleClock.Step) : Schedule
 {
     /// <inheritdoc/>
@@ -44,7 +44,7 @@ public sealed class CosineAnnealing(double start, double end, ScheduleClock cloc
     public override string ToString() => string.Create(CultureInfo.InvariantCulture, $"cosine {start} → {end} per {clock}");
 }
 
-/// <summary>PLACEHOLDER group weight transformation <c>GroupSoftBinary</c> (methods.md §3.3, Part II §2.3 item 1) — a
+/// <summary>PLACEHOLDER group weight transformation <c>GroupSoftBinary</c> (docs/schemes/group-transform.md) — a
 /// standard construction of ours, <b>not</b> Shulman's method (arXiv 2107.01400), whose formula was not retrieved.</summary>
 /// <remarks>
 /// <para>Each group of k weights (<see cref="WeightGroups"/>) owns logits z ∈ R^(2^k), one per vertex
@@ -225,7 +225,7 @@ public sealed class GroupSoftBinary : Quantizer, IFactorizedWeight
     }
 }
 
-/// <summary>PLACEHOLDER group weight transformation <c>GroupSphereRelax</c> (Part II §2.3 item 2) — a standard
+/// <summary>PLACEHOLDER group weight transformation <c>GroupSphereRelax</c> (docs/schemes/group-transform.md) — a standard
 /// construction of ours, <b>not</b> Shulman's method (arXiv 2107.01400), whose formula was not retrieved.</summary>
 /// <remarks>
 /// <para>For each group θ ∈ R^m of the latent weights (<see cref="WeightGroups"/>, m = k except a shorter last group):

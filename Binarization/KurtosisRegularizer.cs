@@ -21,7 +21,7 @@ public enum KurtosisReduction
 /// λ·reduce_l (Kurt(W_l) − K_T)². Why: a symmetric two-point distribution has kurtosis 1, uniform 1.8, Gaussian 3, so a
 /// low target K_T = 1.8 moves mass away from 0, where sign flips are cheap and binarization error is largest.
 /// Exact gradient: dL/dW_i = dL/dK·(4/(n·sd))·(z_i³ − mean(z³) − K·z_i·n/(n − 1)), z = (W − mean)/sd.
-/// Provenance: verified-code (BlueAnon/BD-BNN kurtosis.py, train.py). methods.md §9.6.
+/// Provenance: verified-code (BlueAnon/BD-BNN kurtosis.py, train.py). Paper: Rozen et al. 2022, arXiv:2204.02004.
 /// </remarks>
 public sealed class KurtosisRegularizer(double target = 1.8, double weight = 1.0, KurtosisReduction reduction = KurtosisReduction.Average) : Regularizer
 {

@@ -5,7 +5,7 @@ namespace BinaryGrad.Binarization;
 /// <remarks>
 /// <para>Forward: w = F(θ). Backward: dθ = dw ⊙ B'(θ) (elementwise quantizers → diagonal Jacobian). Update: any
 /// first-order optimizer on θ. This op form is our reading [REC] of "forward quantizer F^μ_r, backward quantizer B^μ_r"
-/// (methods.md §2.3, Part II §1.2(b)); the paper's literal F/B formulas, theorem and schedules were not retrieved.</para>
+/// (docs/schemes/proximal.md); the paper's literal F/B formulas, theorem and schedules were not retrieved.</para>
 /// <para>Members (factories below): BinaryConnect (sign, id), BNN (sign, hardtanh), BNN+ (sign, SS_β), ProxConnect
 /// (P_ρ, id), ProxQuant-like (P_ρ, P_ρ) and BNN++ (SS_β, SS_β). Why a triple: the decomposition criterion [REC] says a pair
 /// with F = P ∘ B (P a monotone proximal map) behaves like ProxConnect run on B(θ); e.g. sign = sign ∘ hardtanh (BNN) and
@@ -61,7 +61,7 @@ public sealed class PcPlusPlus(string name, ElementMap forward, ElementMap backw
         if (!ReferenceEquals(ForwardMap, BackwardMap)) BackwardMap.OnProgress(progress);
     }
 
-    /// <summary>BC as PC++: (sign, identity) — dθ = dw (methods.md §1.1; BC ⊂ PC ⊂ PC++ [V-abs]).</summary>
+    /// <summary>BC as PC++: (sign, identity) — dθ = dw (Courbariaux et al. 2015, arXiv:1511.00363; BC ⊂ PC ⊂ PC++ [V-abs]).</summary>
     public static PcPlusPlus BinaryConnect() => new("pc++_bc", ElementMap.Sign(), ElementMap.Identity());
 
     /// <summary>BNN as PC++: (sign, hardtanh) — dθ = dw·1[|θ| ≤ 1]. The B choice is [REC].</summary>
@@ -71,7 +71,7 @@ public sealed class PcPlusPlus(string name, ElementMap forward, ElementMap backw
     public static PcPlusPlus BnnPlus(double beta = 5) => new("pc++_bnn+", ElementMap.Sign(), ElementMap.SignSwish(Schedule.Constant(beta)));
 
     /// <summary>ProxConnect: (P_ρ, identity) with ρ from <paramref name="rho"/> (default inverse cosine slope,
-    /// methods.md §2.4 [STD]): the network sees the soft-quantized P_ρ(θ), the gradient at that point updates θ directly.</summary>
+    /// [STD]): the network sees the soft-quantized P_ρ(θ), the gradient at that point updates θ directly.</summary>
     public static PcPlusPlus ProxConnect(Schedule? rho = null) =>
         new("proxconnect", ElementMap.Clip(rho ?? Schedule.InverseCosineSlope()), ElementMap.Identity());
 
@@ -82,7 +82,7 @@ public sealed class PcPlusPlus(string name, ElementMap forward, ElementMap backw
         return new("pc++_proxquant", p, p);
     }
 
-    /// <summary>BNN++ (Part II §1.3 default): (SS_β, SS_β) with β increased by <paramref name="beta"/> — forward
+    /// <summary>BNN++ (our default construction): (SS_β, SS_β) with β increased by <paramref name="beta"/> — forward
     /// sign-Swish [V-sec], backward SS'_β [REC], schedule [STD]; deploys sign(θ).</summary>
     public static PcPlusPlus BnnPlusPlus(Schedule? beta = null)
     {
@@ -90,7 +90,7 @@ public sealed class PcPlusPlus(string name, ElementMap forward, ElementMap backw
         return new("bnn++", ss, ss);
     }
 
-    /// <summary>methods.md §2.5 option: F = P_ρ ∘ SS_β (clip after sign-Swish, ρ annealed), B = SS_β. No source supports the
+    /// <summary>BNN++ variant (ours): F = P_ρ ∘ SS_β (clip after sign-Swish, ρ annealed), B = SS_β. No source supports the
     /// extra clip [STD].</summary>
     public static PcPlusPlus BnnPlusPlusClip(double beta = 5, Schedule? rho = null) =>
         new("bnn++_clip", ElementMap.Compose(ElementMap.Clip(rho ?? Schedule.InverseCosineSlope()), ElementMap.SignSwish(Schedule.Constant(beta))),

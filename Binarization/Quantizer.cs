@@ -39,7 +39,7 @@ public readonly record struct TrainingProgress(int Epoch, long Step, int TotalEp
 /// float64 and is rounded once to the input's dtype, which is at least as accurate as a float32 reference.</para>
 /// <para>The scalar pair is also the teaching/plotting view of the scheme. For per-tensor schemes (XNOR scale, LAB,
 /// SiMaN, …) each subclass documents what the scalar pair means.</para>
-/// <para>Sign convention (methods.md §0.2): sign(0) = +1 everywhere unless the scheme says otherwise; NaN stays NaN.</para>
+/// <para>Sign convention (Larq's, and the Theano BinaryNet code's): sign(0) = +1 everywhere unless the scheme says otherwise; NaN stays NaN.</para>
 /// <para>Fast path: the hard-sign straight-through schemes (SteSign, ApproxSign, SwishSign, deterministic
 /// BinaryConnect, ScaledSign/MagnitudeAwareSign, PC++ members built from sign/identity/hardtanh/clip/SS_β) also
 /// implement <see cref="HasFloat32Path"/>: for a float32 input without scheme parameters, <see cref="Apply"/> then runs

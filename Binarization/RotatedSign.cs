@@ -14,11 +14,11 @@ namespace BinaryGrad.Binarization;
 /// latent and binary weights shrinks. Then Rw_o = R1ᵀX_oR2, w3 = w2 + |sin φ_o|·(detach(Rw) − w2), w_b = sign(w3).</para>
 /// <para>Backward: dw3 = dw_b·k(√2t − t²|w3|)₊ (the <see cref="RbnnSign"/> weight surrogate and epoch schedule);
 /// dφ_o = Σ dw3·sign(sin φ_o)·cos φ_o·(Rw − w2); dw2 = dw3·(1 − |sin φ_o|); then the exact standardisation backward.</para>
-/// <para>φ is initialised to π/2 (methods.md §9.5's text) or, with <c>randomAngle</c> (the registry's default, as the
+/// <para>φ is initialised to π/2 (the paper's text) or, with <c>randomAngle</c> (the registry's default, as the
 /// stored reference commit draws it), φ ~ U(0, π/2). π/2 is a saddle of the backward above — both (1 − |sin φ|) and
 /// cos φ vanish, so θ and φ receive no gradient and the network cannot learn its weights. The per-channel α on the conv output belongs to the layer. Cost: O(O·a·b·(a + b)) per iteration
 /// plus two SVDs, every forward. Scalar view: Forward = sign, Derivative = the surrogate factor at the current t.</para>
-/// Provenance: verified-code (lmbxmu/RBNN cifar/modules/binarized_modules.py). methods.md §9.5.
+/// Provenance: verified-code (lmbxmu/RBNN cifar/modules/binarized_modules.py). Paper: Lin et al. 2020, arXiv:2009.13055.
 /// </remarks>
 public sealed class RotatedSign : Quantizer
 {

@@ -1,6 +1,6 @@
 namespace BinaryGrad.Binarization;
 
-/// <summary>How the gradient treats the XNOR-Net scale α (methods.md §1.3; g = dL/dw_b).</summary>
+/// <summary>How the gradient treats the XNOR-Net scale α (Rastegari et al. 2016, arXiv:1603.05279; g = dL/dw_b).</summary>
 public enum ScaleGradMode
 {
     /// <summary>dθ_i = α_o·1[|θ_i| ≤ 1]·g_i + sign(θ_i)·(1/n)·Σ_j sign(θ_j)·g_j: the full chain rule through α with the
@@ -11,7 +11,7 @@ public enum ScaleGradMode
     /// <summary>dθ_i = 1[|θ_i| ≤ 1]·g_i (Bi-Real Net and ReActNet PyTorch).</summary>
     DetachedUnscaledSte,
     /// <summary>dθ_i = g_i·(1/n + α_o·1[|θ_i| ≤ 1]): the diagonal form the XNOR paper writes — a recollection
-    /// (methods.md [REC]), offered as an option only and not registered as a scheme.</summary>
+    /// [REC], offered as an option only and not registered as a scheme.</summary>
     Diagonal,
 }
 
@@ -22,7 +22,7 @@ public enum ScaleGradMode
 /// latent filter's magnitude. Backward: see <see cref="ScaleGradMode"/> (implementations disagree; all are offered).
 /// Scalar view: Forward(x) = sign(x) and Derivative(x) = 1[|x| ≤ clip], i.e. α = 1 and the α-terms of
 /// <see cref="ScaleGradMode.Exact"/> omitted; the per-channel α exists only in <see cref="Quantizer.Apply"/>.
-/// Provenance: verified-code (jiecaoyu/XNOR-Net-PyTorch util.py; larq MagnitudeAwareSign; Bi-Real-net). methods.md §1.3.
+/// Provenance: verified-code (jiecaoyu/XNOR-Net-PyTorch util.py; larq MagnitudeAwareSign; Bi-Real-net). Paper: Rastegari et al. 2016, arXiv:1603.05279.
 /// </remarks>
 public class ScaledSign(ScaleGradMode mode = ScaleGradMode.Exact, double clipValue = 1.0) : Quantizer
 {

@@ -28,7 +28,7 @@ public abstract class Schedule
     /// <summary>start·(end/start)^f, i.e. log-linear: 10^(log10 start + (log10 end − log10 start)·f) (RBNN's t).</summary>
     public static Schedule Geometric(double start, double end, ScheduleClock clock = ScheduleClock.Step) => new GeometricSchedule(start, end, clock);
 
-    /// <summary>PARQ-style inverse slope (methods.md §2.4): ρ = 1/s, s = max(ε, ½(1 + cos(π f))); ρ goes 1 → 1/ε.</summary>
+    /// <summary>PARQ-style inverse slope (docs/schemes/proximal.md): ρ = 1/s, s = max(ε, ½(1 + cos(π f))); ρ goes 1 → 1/ε.</summary>
     public static Schedule InverseCosineSlope(double epsilon = 1e-6, ScheduleClock clock = ScheduleClock.Step) => new InverseCosineSchedule(epsilon, clock);
 
     private sealed class ConstantSchedule(double value) : Schedule

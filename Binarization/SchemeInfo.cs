@@ -3,7 +3,7 @@ using BinaryGrad.Autograd;
 
 namespace BinaryGrad.Binarization;
 
-/// <summary>How well a scheme's implementation is sourced (methods.md §0.1).</summary>
+/// <summary>How well a scheme's implementation is sourced (docs/schemes.md, "Provenance", explains the three tags).</summary>
 public enum Provenance
 {
     /// <summary>[V-code]: checked line by line against the official (or reference) code.</summary>
@@ -68,20 +68,31 @@ public sealed class SchemeArguments(IReadOnlyDictionary<string, double> values, 
 /// <summary>A registered binarization scheme: name, description, provenance, hyper-parameters and factory.</summary>
 /// <param name="Name">Stable kebab-case name, e.g. <c>bnn</c>.</param>
 /// <param name="Description">One line.</param>
-/// <param name="Provenance">As methods.md tags the implemented construction.</param>
-/// <param name="Section">methods.md section, e.g. <c>§1.2</c> or <c>Part II §1.3</c>.</param>
+/// <param name="Provenance">How well the implemented construction is sourced.</param>
+/// <param name="Section">Legacy reference number (e.g. <c>§1.2</c> or <c>Part II §1.3</c>) of the scheme in the research notes
+/// the project started from; kept for scripts that read the <c>section</c> field of <c>binarygrad schemes --json</c>.
+/// Follow <see cref="Paper"/> and <see cref="Family"/> (docs/schemes/&lt;family&gt;.md) instead.</param>
 /// <param name="HyperParameters">Tunable values with defaults and ranges.</param>
 /// <param name="Factory">Builds the quantizers from resolved arguments.</param>
 public sealed record SchemeInfo(string Name, string Description, Provenance Provenance, string Section,
     IReadOnlyList<HyperParameter> HyperParameters, Func<SchemeArguments, SchemeInstance> Factory)
 {
-    /// <summary>Provenance as methods.md spells it: <c>verified-code</c>, <c>verified-doc</c> or <c>standard-construction</c>.</summary>
+    /// <summary>Provenance tag: <c>verified-code</c>, <c>verified-doc</c> or <c>standard-construction</c>.</summary>
     public string ProvenanceTag => Provenance switch
     {
         Provenance.VerifiedCode => "verified-code",
         Provenance.VerifiedDoc => "verified-doc",
         _ => "standard-construction",
     };
+
+    /// <summary>The family the scheme belongs to, e.g. <c>straight-through</c>; its page is
+    /// <c>docs/schemes/&lt;family&gt;.md</c>. Built-in schemes get theirs from <see cref="SchemeRegistry"/>; a user-registered
+    /// scheme without one is <see cref="SchemeFamilies.Custom"/>.</summary>
+    public string Family { get; init; } = SchemeFamilies.Custom;
+
+    /// <summary>The paper the scheme comes from: first author et al., year, and arXiv id or venue (empty when the scheme
+    /// has no paper, e.g. the float baseline or a user-defined scheme).</summary>
+    public string Paper { get; init; } = "";
 
     /// <summary>The Adam/AdamW learning rate this scheme's training recipe needs when none is given (null: the
     /// framework default, 1e-3). Set only where the default measurably fails, e.g. VISPA, whose projection keeps

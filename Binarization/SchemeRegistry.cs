@@ -1,13 +1,15 @@
 namespace BinaryGrad.Binarization;
 
 /// <summary>Every binarization scheme by stable kebab-case name (the names training recipes and the CLI use).</summary>
-/// <remarks>Entries are grouped by methods.md section in the <c>SchemeRegistry.*.cs</c> files; the catalog is
+/// <remarks>Entries are grouped by family in the <c>SchemeRegistry.*.cs</c> files (each scheme's family and paper are set
+/// in <c>SchemeRegistry.Families.cs</c>); the catalog is
 /// static because the tests and the CLI enumerate it.</remarks>
 public static partial class SchemeRegistry
 {
     private static readonly Lazy<IReadOnlyList<SchemeInfo>> _all = new(() =>
     {
-        List<SchemeInfo> all = [.. Section1(), .. Section2(), .. Section9(), .. Section378(), .. Section45()];
+        List<SchemeInfo> all = [.. new[] { StraightThroughAndScaling(), Proximal(), SurrogatesAndRotation(), GroupSmoothDecomposed(), Probabilistic() }
+            .SelectMany(s => s).Select(WithFamily)];
         var duplicate = all.GroupBy(s => s.Name).FirstOrDefault(g => g.Count() > 1);
         if (duplicate is not null) throw new InvalidOperationException($"SchemeRegistry: duplicate name '{duplicate.Key}'.");
         return all;

@@ -15,7 +15,7 @@ namespace BinaryGrad.Binarization;
 ///    (so E[w_i²] = m_i² + ‖Z_{:,i}‖²/S = 1: the diagonal constraint diag(X) = 1 of the SDP relaxation)
 /// 2. r ~ N(0, I_K/S)                     one K-vector per layer per call, shared by all weights of the layer
 /// 3. w = m + Zᵀ r
-/// 4. b = sign(w)                         (sign(0) = +1, methods.md §0.2; the PyTorch code gives 0 there)
+/// 4. b = sign(w)                         (sign(0) = +1, BinaryGrad's convention; the PyTorch code gives 0 there)
 /// </code>
 /// <para>Backward (custom, not the reparameterisation gradient): <c>dm = db</c> (identity STE, no clipping mask) and
 /// <c>dZ = √S · r ⊗ db</c> — the official code's extra √S, so dZ is the sample's standard-normal direction times db.</para>
@@ -38,7 +38,7 @@ namespace BinaryGrad.Binarization;
 /// bit-identical to the float64 path, with the same draws of r. Any other dtype runs the generic float64 path of
 /// <see cref="Quantizer"/>. Evaluation calls it once per batch and sample.</para>
 /// <para>Scalar view: <see cref="Forward(double)"/> is sign(x) (the Z = 0 case), <see cref="Derivative(double)"/> is 1.</para>
-/// Provenance: verified-code (snownus/bnn_vi › models/sdp_wo_entropy.py). methods.md §4.3.
+/// Provenance: verified-code (snownus/bnn_vi › models/sdp_wo_entropy.py). Paper: Orecchia et al. 2024, NeurIPS; docs/schemes/probabilistic.md.
 /// </remarks>
 public sealed class SdpBinaryWeight : Quantizer
 {
@@ -75,7 +75,7 @@ public sealed class SdpBinaryWeight : Quantizer
     /// <summary>The r of the latest forward (K values), for tests and inspection.</summary>
     public double[] LastNoise { get; private set; } = [];
 
-    /// <summary>Replaces the sampler's next draw of r (tests: the methods.md §4.3 oracle uses a given r).</summary>
+    /// <summary>Replaces the sampler's next draw of r (tests: the hand-computed oracle uses a given r).</summary>
     public double[]? NextNoise { get; set; }
 
     /// <inheritdoc/>

@@ -2,21 +2,21 @@ using System.Globalization;
 
 namespace BinaryGrad.Binarization;
 
-/// <summary>Schedules of the sharpness v of <see cref="TanhSharpen"/> (methods.md §7.2, Part II §3.2). All three are
+/// <summary>Schedules of the sharpness v of <see cref="TanhSharpen"/> (docs/schemes/smooth.md). All three are
 /// standard constructions [STD] or seen in an unofficial re-implementation [V-3p]; none is known to be the paper's.</summary>
 public enum SharpnessScheduleKind
 {
-    /// <summary>v_e = v0·(vE/v0)^(e/(E−1)) per epoch: v0 at the first epoch, exactly vE at the last (methods.md §7.2 default).</summary>
+    /// <summary>v_e = v0·(vE/v0)^(e/(E−1)) per epoch: v0 at the first epoch, exactly vE at the last (the default).</summary>
     GeometricPerEpoch = 0,
     /// <summary>v = v0·(vE/v0)^(t/(T−1)) per optimizer step (the same curve without the per-epoch jumps).</summary>
     GeometricPerStep = 1,
-    /// <summary>v_e = v0 + inc·⌊e/step⌋ (staircase of the unofficial re-implementation, Part II §3.2).</summary>
+    /// <summary>v_e = v0 + inc·⌊e/step⌋ (staircase of an unofficial re-implementation).</summary>
     Staircase = 2,
 }
 
 /// <summary>The sharpness v of self-binarizing networks as a function of training progress.</summary>
 /// <remarks>Geometric: <c>v = v0·(vE/v0)^(i/(N−1))</c> with i the epoch (or step) and N the planned epochs (steps), so
-/// the last epoch trains at exactly vE (Part II §3.2; with vE = 1000 this is methods.md §7.2's κ = 1000^(1/(E−1))).
+/// the last epoch trains at exactly vE (with vE = 1000 the per-epoch factor is κ = 1000^(1/(E−1))).
 /// Staircase: <c>v = v0 + inc·⌊e/step⌋</c>. Unknown totals (N = 0) keep v0; N = 1 uses vE.</remarks>
 public sealed class SharpnessSchedule(SharpnessScheduleKind kind, double start = 1, double end = 1000, int stairStep = 40, double stairIncrement = 20) : Schedule
 {
@@ -51,7 +51,7 @@ public sealed class SharpnessSchedule(SharpnessScheduleKind kind, double start =
         : string.Create(CultureInfo.InvariantCulture, $"geometric {start} → {end} per {(Kind == SharpnessScheduleKind.GeometricPerStep ? "step" : "epoch")}");
 }
 
-/// <summary>Self-binarizing networks (Lahoud et al., arXiv 1902.00730; methods.md §7, Part II §3): weights and
+/// <summary>Self-binarizing networks (Lahoud et al. 2019, arXiv:1902.00730; docs/schemes/smooth.md): weights and
 /// activations pass through <c>tanh(v·x)</c> whose sharpness v grows during training until the function is
 /// equivalent to sign.</summary>
 /// <remarks>
@@ -59,7 +59,7 @@ public sealed class SharpnessSchedule(SharpnessScheduleKind kind, double start =
 /// (no straight-through estimator, so the op is gradient-checked). Evaluation (<see cref="Quantizer.Training"/>
 /// false, <see cref="SignAtInference"/>): <c>y = sign(x)</c> (sign(0) = +1), the v → ∞ limit, so the deployed network
 /// is exactly binary and runs on the bit kernels; at v = 1000 the two differ only where |x| &lt; atanh(0.99)/v ≈ 0.0026
-/// (Part II §3.3).</para>
+/// (atanh(0.99)/1000).</para>
 /// <para>Provenance: standard construction. The abstract [V-abs] says only "a smooth function, iteratively sharpened
 /// until equivalent to sign, on weights and activations"; tanh is inferred from the file name TanhNet.pdf, and the
 /// schedule of v (<see cref="SharpnessSchedule"/>, default geometric 1 → 1000 per epoch) is our choice [STD].</para>
@@ -130,7 +130,7 @@ public sealed class TanhSharpen(Schedule sharpness, QuantizerKind kind = Quantiz
     }
 }
 
-/// <summary>Binary batch normalization (methods.md §7.3, exact algebra [DER]): <c>sign(γ·(x − μ)/√(σ² + ε) + β)</c> as
+/// <summary>Binary batch normalization (exact algebra [DER]; the paper's own variant was not retrieved): <c>sign(γ·(x − μ)/√(σ² + ε) + β)</c> as
 /// a comparison of x with one threshold per channel.</summary>
 /// <remarks>
 /// <c>τ = μ − β·√(σ² + ε)/γ</c>; the output is +1 iff <c>x ≥ τ</c> when γ &gt; 0, iff <c>x ≤ τ</c> when γ &lt; 0, and the

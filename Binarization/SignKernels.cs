@@ -13,7 +13,7 @@ namespace BinaryGrad.Binarization;
 /// (Widen → compute → Narrow) with the same operations in the same order, then rounded once — the documented
 /// "float64 compute, rounded once" contract. Two exceptions, both documented where used: SwishSign's SS'_β uses a
 /// one-exp form (equal within float64 rounding) and per-channel sums use lane-parallel partial sums.</para>
-/// <para>Sign convention (methods.md §0.2): x &gt; 0 → +s, x &lt; 0 → −s, ±0 → the given zero value, NaN → NaN.
+/// <para>Sign convention (<see cref="Quantizer"/>): x &gt; 0 → +s, x &lt; 0 → −s, ±0 → the given zero value, NaN → NaN.
 /// Masks 1[|x| ≤ c] are inclusive, and a masked-out element yields dy·0 (±0, or NaN for a non-finite dy), as the
 /// float64 path's product does.</para>
 /// </remarks>

@@ -36,7 +36,7 @@ public sealed record DatasetInfo(string Key, IReadOnlyList<DatasetFileSpec> File
 }
 
 /// <summary>The data sets BinaryGrad knows, with the sizes and SHA-256 of their official files
-/// (from the project's <c>shared/datasets.md</c>).</summary>
+/// (as published with the official downloads).</summary>
 public static class DatasetCatalog
 {
     private const long MnistTrainImages = 47_040_016, MnistTrainLabels = 60_008, MnistTestImages = 7_840_016, MnistTestLabels = 10_008;

@@ -37,7 +37,7 @@ public sealed record TrainOptions
     public string Augment { get; init; } = "none";
     /// <summary>Zero padding of the random crop for <c>--augment crop-flip</c>.</summary>
     public const int CropPadding = 4;
-    /// <summary>Hidden width of the binary MLP (methods.md §10.1 uses 4096; 1024 trains in minutes on two cores).</summary>
+    /// <summary>Hidden width of the binary MLP (Hubara et al. 2016, arXiv:1602.02830, use 4096; 1024 trains in minutes on two cores).</summary>
     public int Width { get; init; } = 1024;
     public IReadOnlyDictionary<string, double> SchemeArguments { get; init; } = new Dictionary<string, double>();
     /// <summary>Stop after this many epochs of this invocation (simulates an interrupted run in tests).</summary>

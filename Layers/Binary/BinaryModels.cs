@@ -40,7 +40,7 @@ public sealed class BinaryClassifier : Module
 /// <summary>Builders for binary networks.</summary>
 public static class BinaryModels
 {
-    /// <summary>The BNN-style MNIST MLP of methods.md §10.1 (Hubara et al. 2016), at a configurable width (the paper
+    /// <summary>The BNN MNIST MLP of Hubara et al. 2016 (arXiv:1602.02830), at a configurable width (the paper
     /// uses 3×4096; the default here, 3×1024, trains in minutes on two cores): Flatten → BinaryLinear(784→H) → BN →
     /// [BinaryLinear(H→H) → BN]×2 → BinaryLinear(H→10) → BN. Every layer's weights go through the scheme's weight
     /// quantizer; the inputs of every layer but the first (the real pixels, as in BNN) through its activation
@@ -108,7 +108,7 @@ public static class BinaryModels
         return new BinaryClassifier(body, binary, regularizer);
     }
 
-    /// <summary>VGG-Small for CIFAR-10 exactly as methods.md §10.1 (RBNN's <c>vgg.py</c>): real <c>C128(in→128)</c>–BN–Hardtanh,
+    /// <summary>VGG-Small for CIFAR-10 exactly as RBNN's <c>vgg.py</c> (Lin et al. 2020, arXiv:2009.13055): real <c>C128(in→128)</c>–BN–Hardtanh,
     /// then binary <c>C128–MP2–BN–Hardtanh, C256–BN–Hardtanh, C256–MP2–BN–Hardtanh, C512–BN–Hardtanh, C512–MP2–BN–Hardtanh</c>
     /// (3×3, pad 1, no bias), then real <c>FC(512·(s/8)² → classes)</c> with bias (8192 → 10 for 32×32 inputs).</summary>
     /// <remarks>Hardtanh is kept whatever the scheme, as in the reference (before a sign it changes nothing in the

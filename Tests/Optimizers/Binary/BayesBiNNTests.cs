@@ -6,8 +6,8 @@ using NUnit.Framework;
 
 namespace BinaryGrad.Tests.Optimizers.Binary;
 
-/// <summary>BayesBiNN (methods.md §5): the concrete relaxation op and the Bayesian-learning-rule optimizer against the
-/// §5.7 one-step oracle, the §5.6 float32 behaviour, the code's μ lag, and hand-evaluated formulas.</summary>
+/// <summary>BayesBiNN (Meng et al. 2020, arXiv:2002.10778): the concrete relaxation op and the Bayesian-learning-rule optimizer against the
+/// hand-computed one-step oracle, the float32 behaviour of τ = 1e-10, the code's μ lag, and hand-evaluated formulas.</summary>
 [TestFixture, Category("Optimizers")]
 public class BayesBiNNTests
 {
@@ -60,7 +60,7 @@ public class BayesBiNNTests
         Assert.That(optimizer.StateDict()["w.mu"].ToDoubleArray(), Is.EqualTo(new[] { -2.033313, 0.345999, 1.48 }.Select(Math.Tanh)).Within(1e-6));
     }
 
-    /// <summary>methods.md §5.6: λ = ±10 with τ = 1e-10 and δ = 0 (u = ½). In float32 tanh(10) = 1 exactly, so
+    /// <summary>Float32 precision: λ = ±10 with τ = 1e-10 and δ = 0 (u = ½). In float32 tanh(10) = 1 exactly, so
     /// 1 − μ² + 1e-10 = 1e-10 and s = 1e10; in float64 s = 1/(1 − tanh²(10) + 1e-10) ≈ 1.2e8. With N = 1, κ = 0 and
     /// α = 1 the update is Δλ = −s·g, so s is read off the new λ.</summary>
     [Test]
@@ -146,7 +146,7 @@ public class BayesBiNNTests
             double[] w = q.Apply(lambda).ToDoubleArray();
             for (int i = 0; i < 3; i++) if (w[i] == 1) plus[i]++;
         }
-        // methods.md §5.7: P(w=+1) = σ(2λ_new) = [0.016846, 0.666411, 0.950734]; 4000 draws: standard error ≤ 0.008
+        // One-step oracle: P(w=+1) = σ(2λ_new) = [0.016846, 0.666411, 0.950734]; 4000 draws: standard error ≤ 0.008
         Assert.That(plus.Select(p => (double)p / draws), Is.EqualTo(new[] { 0.016846, 0.666411, 0.950734 }).Within(0.03));
     }
 

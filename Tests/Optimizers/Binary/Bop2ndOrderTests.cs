@@ -8,13 +8,13 @@ namespace BinaryGrad.Tests.Optimizers.Binary;
 [TestFixture, Category("Optimizers")]
 public class Bop2ndOrderTests
 {
-    // methods.md §9.3 oracle: γ = 0.05, σ = 0.01, τ = 0.7, w0 = [1, 1, −1, −1], constant g = [1, −1, −2, 0.3].
+    // Hand-computed oracle (Suarez-Ramirez et al. 2021): γ = 0.05, σ = 0.01, τ = 0.7, w0 = [1, 1, −1, −1], constant g = [1, −1, −2, 0.3].
     private static readonly double[] G = [1, -1, -2, 0.3];
     private static readonly double[][] M = [[0.05, -0.05, -0.1, 0.015], [0.0975, -0.0975, -0.195, 0.02925]];
     private static readonly double[][] V = [[0.01, 0.01, 0.04, 0.0009], [0.0199, 0.0199, 0.0796, 0.001791]];
 
     [Test]
-    public void Step_MatchesMethodsOracle([Values] BiasCorrection correction, [Values] DType dtype)
+    public void Step_MatchesHandComputedOracle([Values] BiasCorrection correction, [Values] DType dtype)
     {
         Parameter p = NewParameter([1, 1, -1, -1], dtype);
         var opt = new Bop2ndOrder(Named(p), gamma: 0.05, sigma: 0.01, threshold: 0.7, biasCorrection: correction);
@@ -34,7 +34,7 @@ public class Bop2ndOrderTests
     [TestCase(BiasCorrection.None, 1, 0.5), TestCase(BiasCorrection.None, 2, 0.691159)]
     [TestCase(BiasCorrection.DivideByRate, 1, 1.0), TestCase(BiasCorrection.DivideByRate, 2, 1.382318)]
     [TestCase(BiasCorrection.Adam, 1, 1.0), TestCase(BiasCorrection.Adam, 2, 1.0)]
-    public void Ratio_MatchesMethodsOracle(BiasCorrection correction, int steps, double expected)
+    public void Ratio_MatchesHandComputedOracle(BiasCorrection correction, int steps, double expected)
     {
         // |r| sits exactly at the flip boundary when τ = |r|: probe it from both sides with τ = |r| ± 1e-5 on w = −sign(g).
         foreach ((double tau, bool flips) in new[] { (expected - 1e-5, true), (expected + 1e-5, false) })

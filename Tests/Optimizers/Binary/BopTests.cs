@@ -17,9 +17,9 @@ public class BopTests
     internal static double[] Slot(BinaryGrad.Optimizers.Optimizer o, string key) => o.StateDict()[key].ToDoubleArray();
 
     [Test]
-    public void Step_MatchesMethodsOracle([Values] DType dtype)
+    public void Step_MatchesHandComputedOracle([Values] DType dtype)
     {
-        // methods.md §9.2: γ = 0.1, τ = 0.05, w0 = [1, 1, −1, −1], g = [1, −1, −2, 0.3] at two consecutive steps.
+        // Hand-computed oracle (Helwegen et al. 2019): γ = 0.1, τ = 0.05, w0 = [1, 1, −1, −1], g = [1, −1, −2, 0.3] at two consecutive steps.
         Parameter p = NewParameter([1, 1, -1, -1], dtype);
         var bop = new Bop(Named(p), gamma: 0.1, threshold: 0.05);
         double[] g = [1, -1, -2, 0.3];

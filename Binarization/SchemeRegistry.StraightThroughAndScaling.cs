@@ -2,8 +2,9 @@ namespace BinaryGrad.Binarization;
 
 public static partial class SchemeRegistry
 {
-    /// <summary>methods.md §1: STE-family binarizers, scales and related quantizers.</summary>
-    private static IEnumerable<SchemeInfo> Section1()
+    /// <summary>The float baseline, the straight-through binarizers (BinaryConnect, BNN, Bi-Real, BNN+, ReActNet,
+    /// DoReFa) and the scaled signs (XNOR-Net, magnitude-aware, LAB, learned scale).</summary>
+    private static IEnumerable<SchemeInfo> StraightThroughAndScaling()
     {
         yield return new("none", "Full precision: no quantizer on weights or activations (the float baseline).",
             Provenance.VerifiedCode, "§0", [], _ => new SchemeInstance(null, null));

@@ -8,10 +8,10 @@ using NUnit.Framework;
 
 namespace BinaryGrad.Tests.Layers.Binary;
 
-/// <summary>Binary layers with the quantizers of methods.md §3, §7, §8: weight parametrizations owned by the quantizer
+/// <summary>Binary layers with the quantizers of the group-transform, smooth and decomposed families: weight parametrizations owned by the quantizer
 /// (decomposed factors, group logits) and the exactly-binary end of a self-binarizing network.</summary>
 [TestFixture]
-public class Section378LayerTests
+public class GroupSmoothDecomposedLayerTests
 {
     [TestCase("decomposed-matrix"), TestCase("decomposed-tucker"), TestCase("group-soft-binary")]
     public void FactorizedWeights_AreOwnedByTheQuantizer_LatentGetsZeroGradientAndMirrorsTheWeights(string scheme)

@@ -2,9 +2,9 @@ namespace BinaryGrad.Binarization;
 
 public static partial class SchemeRegistry
 {
-    /// <summary>methods.md §9: related methods (BiPer, SiMaN, RBNN, BD-BNN). Their per-output-channel learnable α on the
+    /// <summary>Related methods: BiPer, SiMaN and BD-BNN (straight-through family) and RBNN (rotation family). Their per-output-channel learnable α on the
     /// conv output belongs to the layer (or use <see cref="LearnedScaleSign"/>); it is not part of these quantizers.</summary>
-    private static IEnumerable<SchemeInfo> Section9()
+    private static IEnumerable<SchemeInfo> SurrogatesAndRotation()
     {
         yield return new("biper", "BiPer: weights sign(sin(ωθ)) (stage 2) or sin(ωθ) (stage 1) with ω·cos(ωθ) backward; activations sign(a/std) with ApproxSign surrogate.",
             Provenance.VerifiedCode, "§9.1",
@@ -29,14 +29,14 @@ public static partial class SchemeRegistry
             [ChannelsHp, tMin, tMax, Hp("seed", 1, 0, int.MaxValue, "Seed of the initial random orthogonal R1, R2.", integer: true),
              Hp("rotation-update", 1, 1, 1000, "Update the rotation in epochs with epoch % k == 0 (1 = every forward).", integer: true),
              Hp("rotation-steps", 1, 1, 1_000_000, "Within an update epoch, update on every s-th forward only (1 = every forward, the reference; larger is a cost knob of ours).", integer: true),
-             // φ = π/2 (methods.md §9.5's text) is a saddle of the stated backward: dw2 = dw3·(1 − |sin φ|) = 0 and
+             // φ = π/2 (the RBNN paper's text, Lin et al. 2020) is a saddle of the stated backward: dw2 = dw3·(1 − |sin φ|) = 0 and
              // dφ ∝ cos φ = 0, so θ never receives a gradient (MNIST MLP: 11 %, chance). The reference commit draws U(0, π/2).
-             Hp("random-angle", 1, 0, 1, "1: φ ~ U(0, π/2) as the reference code draws it; 0: φ = π/2 (methods.md's text — a saddle where θ gets no gradient).", integer: true)],
+             Hp("random-angle", 1, 0, 1, "1: φ ~ U(0, π/2) as the reference code draws it; 0: φ = π/2 (the paper's text — a saddle where θ gets no gradient).", integer: true)],
             a => new SchemeInstance(new RotatedSign(a.Int("channels"), (ulong)a.Int("seed"), a.Int("rotation-update"), a["t-min"], a["t-max"], dtype: a.ParameterDType,
                     rotationSteps: a.Int("rotation-steps"), randomAngle: a.Flag("random-angle")),
                 new RbnnSign(true, a["t-min"], a["t-max"])));
 
-        yield return new("bd-bnn", "BD-BNN kurtosis regularizer λ·avg_l (Kurt(W_l) − K_T)² toward bimodal latent weights; quantizers are BNN's (sign weights with identity STE, sign activations with clipped STE) — the repo's own quantizers were not specified in methods.md.",
+        yield return new("bd-bnn", "BD-BNN kurtosis regularizer λ·avg_l (Kurt(W_l) − K_T)² toward bimodal latent weights; quantizers are BNN's (sign weights with identity STE, sign activations with clipped STE) — the BD-BNN repository's own quantizers were not retrieved.",
             Provenance.VerifiedCode, "§9.6",
             [Hp("target", 1.8, 1, 10, "Target kurtosis K_T (two-point 1, uniform 1.8, Gaussian 3)."),
              Hp("lambda", 1, 0, 1e3, "Weight λ of the penalty."),

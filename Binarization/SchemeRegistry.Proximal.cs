@@ -2,9 +2,10 @@ namespace BinaryGrad.Binarization;
 
 public static partial class SchemeRegistry
 {
-    /// <summary>methods.md §2 and Part II §1: ProxConnect, the PC++ family and BNN++ (weights; activations use the BNN
-    /// clipped-STE sign, methods.md §1.2 — "weights only" is itself [REC]).</summary>
-    private static IEnumerable<SchemeInfo> Section2()
+    /// <summary>ProxConnect (Dockhorn et al. 2021, arXiv:2110.13220), the PC++ family and BNN++ (Lu et al. 2023,
+    /// arXiv:2402.17710), on the weights; activations use the BNN clipped-STE sign (Hubara et al. 2016) — that these
+    /// schemes binarize weights only is itself an unconfirmed recollection [REC].</summary>
+    private static IEnumerable<SchemeInfo> Proximal()
     {
         HyperParameter eps = Hp("epsilon", 1e-6, 1e-12, 0.5, "Floor ε of the inverse slope: ρ = 1/max(ε, ½(1 + cos(π t/T))), so ρ goes 1 → 1/ε.");
         HyperParameter beta = Hp("beta", 5, 1e-3, 1e3, "Sharpness β of sign-Swish SS_β.");
@@ -35,7 +36,7 @@ public static partial class SchemeRegistry
             [Hp("beta-start", 5, 1e-3, 1e4, "β at the start of training."), Hp("beta-end", 100, 1e-3, 1e4, "β at the end of training (geometric per step).")],
             a => new SchemeInstance(PcPlusPlus.BnnPlusPlus(Schedule.Geometric(a["beta-start"], a["beta-end"])), new SteSign()));
 
-        yield return new("bnn++-clip", "methods.md §2.5 option: forward P_ρ(SS_β(θ)) with ρ annealed, backward SS'_β; the clip is unsupported by any source.",
+        yield return new("bnn++-clip", "BNN++ variant (ours): forward P_ρ(SS_β(θ)) with ρ annealed, backward SS'_β; the clip is unsupported by any source.",
             Provenance.StandardConstruction, "§2.5", [beta, eps],
             a => new SchemeInstance(PcPlusPlus.BnnPlusPlusClip(a["beta"], Schedule.InverseCosineSlope(a["epsilon"])), new SteSign()));
     }

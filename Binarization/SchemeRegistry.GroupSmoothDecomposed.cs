@@ -2,10 +2,11 @@ namespace BinaryGrad.Binarization;
 
 public static partial class SchemeRegistry
 {
-    /// <summary>methods.md §3, §7, §8 and Part II §2–§4: group weight transformations (two placeholders, NOT Shulman's
-    /// method), self-binarizing networks (tanh sharpening) and decomposed binary weights (matrix and Tucker). Every
+    /// <summary>Group weight transformations (two placeholders, NOT Shulman's method, arXiv:2107.01400),
+    /// self-binarizing networks (tanh sharpening; Lahoud et al. 2019, arXiv:1902.00730) and decomposed binary weights
+    /// (matrix and Tucker; Bulat et al. 2019, arXiv:1904.07852). Every
     /// numerical detail of these is a standard construction of ours: the papers' formulas were not retrieved.</summary>
-    private static IEnumerable<SchemeInfo> Section378()
+    private static IEnumerable<SchemeInfo> GroupSmoothDecomposed()
     {
         HyperParameter groupSize = Hp("group-size", 4, 1, 10, "Group size k: consecutive weights along the input axis of each output channel.", integer: true);
         HyperParameter binaryActivations = Hp("binary-activations", 0, 0, 1,
@@ -33,7 +34,7 @@ public static partial class SchemeRegistry
             Provenance.StandardConstruction, "§7, Part II §3",
             [Hp("v-start", 1, 1e-3, 1e6, "Sharpness v at the first epoch (step)."),
              Hp("v-end", 1000, 1e-3, 1e6, "Sharpness v at the last epoch (step) of the geometric schedules."),
-             Hp("schedule", 0, 0, 2, "0: geometric per epoch (default, methods.md §7.2); 1: geometric per step; 2: staircase v-start + inc·⌊e/step⌋.", integer: true),
+             Hp("schedule", 0, 0, 2, "0: geometric per epoch (default); 1: geometric per step; 2: staircase v-start + inc·⌊e/step⌋.", integer: true),
              Hp("stair-step", 40, 1, 1e6, "Staircase: epochs per stair.", integer: true),
              Hp("stair-increment", 20, 0, 1e6, "Staircase: increase of v per stair."),
              Hp("sign-at-inference", 1, 0, 1, "1: evaluation uses sign (exactly binary, v → ∞); 0: keeps tanh(v·x).", integer: true)],
@@ -43,13 +44,13 @@ public static partial class SchemeRegistry
                 return new SchemeInstance(new TanhSharpen(Schedule(), QuantizerKind.Weight, a.Flag("sign-at-inference")),
                     new TanhSharpen(Schedule(), QuantizerKind.Activation, a.Flag("sign-at-inference")));
             })
-        // Measured on the MNIST MLP, 10 epochs, deployed as sign: methods.md §7.2's per-epoch schedule with Adam 3e-3
+        // Measured on the MNIST MLP, 10 epochs, deployed as sign: the default per-epoch geometric schedule with Adam 3e-3
         // 97.30 % (best 97.45 %), with the generic 1e-3 96.56 %; per step 97.39 % (3e-3) and 96.70 % (1e-3). The rate mattered, not the clock.
         { AdamLearningRate = 3e-3 };
 
-        HyperParameter maxRank = Hp("max-rank", 256, 0, 1 << 20, "Cap on every rank (0 = full rank, methods.md §8.2's default; the cap bounds the cost of wide dense layers).", integer: true);
+        HyperParameter maxRank = Hp("max-rank", 256, 0, 1 << 20, "Cap on every rank (0 = full rank, the construction's default; the cap bounds the cost of wide dense layers).", integer: true);
         HyperParameter steClip = Hp("ste-clip", double.PositiveInfinity, 1e-6, double.PositiveInfinity, "STE mask bound c through sign(W): dW = α·dw_b·1[|W| ≤ c] (∞ = identity).");
-        HyperParameter scaleInit = Hp("scale-init", 0, 0, 1, "0: α = 1 (Part II §4.2, the author library's output scale); 1: α = mean|W| per output channel (methods.md §8.2).", integer: true);
+        HyperParameter scaleInit = Hp("scale-init", 0, 0, 1, "0: α = 1 (the first author's library scales its output by 1); 1: α = mean|W| per output channel (the standard construction).", integer: true);
         HyperParameter linearize = Hp("linearize", 0, 0, 1, "1: replace sign(W) by its estimator (the identity): a smooth op used to gradient-check the factor gradients.", integer: true);
         foreach ((string name, string what, bool tucker) in new[]
                  {

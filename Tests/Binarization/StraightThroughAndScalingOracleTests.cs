@@ -4,9 +4,10 @@ using NUnit.Framework;
 
 namespace BinaryGrad.Tests.Binarization;
 
-/// <summary>Forward and backward values against the oracles of methods.md §1.</summary>
+/// <summary>Forward and backward values of the straight-through and scaling families
+/// (docs/schemes/straight-through.md, docs/schemes/scaling.md) against hand-computed oracle values.</summary>
 [TestFixture, Category("Binarization")]
-public class Section1OracleTests
+public class StraightThroughAndScalingOracleTests
 {
     private const double Tol = 1e-6;
 
@@ -35,7 +36,7 @@ public class Section1OracleTests
     [Test]
     public void BinaryConnect_DualAveragingOracle_ZeroMapsToPlusOne()
     {
-        // methods.md §1.1: θ⁽²⁾ = [−0.3, 0.0, −0.15] → w⁽²⁾ = [−1, +1, −1].
+        // BinaryConnect (Courbariaux et al. 2015): θ⁽²⁾ = [−0.3, 0.0, −0.15] → w⁽²⁾ = [−1, +1, −1].
         Assert.That(QuantizerHarness.Run(new BinaryConnect(), [-0.3, 0.0, -0.15]).Y, Is.EqualTo(new[] { -1.0, 1, -1 }));
     }
 

@@ -4,9 +4,9 @@ using NUnit.Framework;
 
 namespace BinaryGrad.Tests.Binarization;
 
-/// <summary>BiPer, SiMaN, RBNN surrogate and BD-BNN against methods.md §9 oracles.</summary>
+/// <summary>BiPer, SiMaN, RBNN surrogate and BD-BNN against hand-computed oracle values (docs/schemes/straight-through.md).</summary>
 [TestFixture, Category("Binarization")]
-public class Section9Tests
+public class StraightThroughSurrogateOracleTests
 {
     private const double Tol = 1e-5;
 

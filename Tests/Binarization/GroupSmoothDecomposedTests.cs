@@ -5,16 +5,16 @@ using NUnit.Framework;
 namespace BinaryGrad.Tests.Binarization;
 
 /// <summary>Self-binarizing tanh sharpening, the group-transform placeholders and the decomposed binary weights against
-/// the oracle values of methods.md §7.2–§7.3, §8.2 and Part II §2.3, §3.3, §4.3 (oracles5.py §B–§D).</summary>
+/// hand-computed oracle values (plain-math Python; docs/schemes/smooth.md, group-transform.md, decomposed.md).</summary>
 [TestFixture]
-public class Section378Tests
+public class GroupSmoothDecomposedTests
 {
     private const double Tol = 1e-6;
 
     [TestCase(1.0, new[] { -0.462117, 0.099668, 0.664037 }, new[] { 0.786448, 0.990066, 0.559055 })]
     [TestCase(5.0, new[] { -0.986614, 0.462117, 0.999329 }, new[] { 0.132961, 3.932239, 0.006705 })]
     [TestCase(50.0, new[] { -1.0, 0.999909, 1.0 }, new[] { 0.0, 0.009079, 0.0 })]
-    public void TanhSharpen_MatchesMethods72Oracle(double v, double[] forward, double[] gradient)
+    public void TanhSharpen_MatchesOracle(double v, double[] forward, double[] gradient)
     {
         var q = new TanhSharpen(Schedule.Constant(v));
         QuantizerHarness.Result r = QuantizerHarness.Run(q, [-0.5, 0.1, 0.8]);
@@ -78,7 +78,7 @@ public class Section378Tests
     }
 
     [Test]
-    public void BinaryBatchNorm_MatchesMethods73OracleAndSignOfBatchNorm()
+    public void BinaryBatchNorm_MatchesOracleAndSignOfBatchNorm()
     {
         BinaryBatchNorm fold = BinaryBatchNorm.Fold(gamma: -2, beta: 0.5, mean: 1, variance: 4, epsilon: 0);
         Assert.That(fold.Threshold, Is.EqualTo(1.5));
@@ -158,7 +158,7 @@ public class Section378Tests
         Assert.That(QuantizerHarness.Run(q, [0.3, -1.2, 0.05, 0.8], [1, 4]).Y, Is.EqualTo(new[] { 1.0, -1, 1, 1 }));
     }
 
-    /// <summary>The vertex blend against the Part II §2.3 oracle combined by hand: at λ the forward is
+    /// <summary>The vertex blend against the sphere-point oracle combined by hand: at λ the forward is
     /// (1 − λ)·oracle w + λ·sign(θ) and the backward (1 − λ)·oracle dθ; λ follows a linear per-step ramp to blend-end.</summary>
     [Test]
     public void GroupSphereRelax_VertexBlend_IsTheOracleMixedWithTheSigns()
@@ -214,7 +214,7 @@ public class Section378Tests
         q.Parameters.Single(p => p.Name == name).Load(Tensor.FromValues(values, q.Parameters.Single(p => p.Name == name).Value.Shape, DType.Float64));
 
     [Test]
-    public void MatrixDecomposedSign_MatchesMethods82Oracle()
+    public void MatrixDecomposedSign_MatchesOracle()
     {
         var q = new MatrixDecomposedSign(dtype: DType.Float64);
         q.Initialize(Tensor.Zeros([2, 3], DType.Float64));

@@ -5,9 +5,9 @@ public static partial class SchemeRegistry
     /// <summary>Name of BayesBiNN's scheme: training with it implies the <c>bayesbinn</c> optimizer (the CLI's default).</summary>
     public const string BayesBiNNName = "bayesbinn";
 
-    /// <summary>methods.md §4 (VISPA) and §5 (BayesBiNN): schemes whose weights are random variables, sampled in training
+    /// <summary>VISPA (Orecchia et al. 2024, NeurIPS) and BayesBiNN (Meng et al. 2020, arXiv:2002.10778): schemes whose weights are random variables, sampled in training
     /// and averaged over samples (or replaced by the mode) at test time.</summary>
-    private static IEnumerable<SchemeInfo> Section45()
+    private static IEnumerable<SchemeInfo> Probabilistic()
     {
         // Measured on the MNIST MLP (1 epoch, width 64): Adam 1e-3 → 21 %, the official SGD 0.5 → 51 % (it is meant for
         // 200–600 epochs), Adam 0.02 → 84 %; 3 epochs at width 1024 with Adam 0.02 → 96.0 %.
