@@ -88,6 +88,11 @@ internal static unsafe class Conv2DCore<T> where T : unmanaged, INumber<T>
         g.CheckLength(gradOutput.Length, g.OutputLength, nameof(gradOutput), "The output gradient");
         g.CheckLength(weight.Length, g.WeightLength, nameof(weight), "The weight");
         g.CheckLength(gradInput.Length, g.InputLength, nameof(gradInput), "The input gradient");
+        if (StackedConv3x3.Applies(g))
+        {
+            BackwardInputStacked(g, gradOutput, weight, gradInput);
+            return;
+        }
         if (DirectConv3x3.Applies<T>(g, g.OutChannels, g.InChannels))
         {
             BackwardInputDirect(g, gradOutput, weight, gradInput);
@@ -118,6 +123,11 @@ internal static unsafe class Conv2DCore<T> where T : unmanaged, INumber<T>
         CheckBias(g, gradBias.Length, nameof(gradBias));
         Conv2DGeometry geometry = g;
         int weightLength = g.WeightLength, biasLength = gradBias.Length;
+        if (StackedConv3x3.Applies(g))
+        {
+            BackwardWeightStacked(g, input, gradOutput, gradWeight, gradBias);
+            return;
+        }
         if (!SplitImages(g))
         {
             int group = GroupSize(g);
@@ -277,6 +287,82 @@ internal static unsafe class Conv2DCore<T> where T : unmanaged, INumber<T>
             });
         }
         s_columns.Return(flipped);
+    }
+
+    /// <summary>The input gradient by <see cref="StackedConv3x3"/>: per thread, groups of images stacked into flat
+    /// planes, the direct correlation with the flipped filters, the result added into dx row by row.</summary>
+    private static void BackwardInputStacked(in Conv2DGeometry g, ReadOnlySpan<T> gradOutput, ReadOnlySpan<T> weight, Span<T> gradInput)
+    {
+        Conv2DGeometry geometry = g;
+        int blocks = (g.InChannels + StackedConv3x3.ChannelBlock - 1) / StackedConv3x3.ChannelBlock, packedLength = blocks * StackedConv3x3.ChannelBlock * g.OutChannels * 9;
+        T[] packed = s_columns.Rent(packedLength);
+        StackedConv3x3.PackFlipped<T>(weight, g.OutChannels, g.InChannels, packed);
+        SimdPath path = Simd.Path;
+        fixed (T* pdy = gradOutput, pw = packed, pdx = gradInput)
+        {
+            nint dy = (nint)pdy, w = (nint)pw, dx = (nint)pdx;
+            KernelThreads.For(g.Batch, 1, (first, end) =>
+            {
+                int group = StackedConv3x3.GroupSize(geometry.OutHeight, geometry.OutWidth);
+                var full = new StackedConv3x3.Layout(Math.Min(group, end - first), geometry.OutHeight, geometry.OutWidth);
+                T[] stacked = s_columns.Rent(geometry.OutChannels * full.PlaneStride), result = s_columns.Rent(blocks * StackedConv3x3.ChannelBlock * full.Positions);
+                for (int n = first; n < end; n += group)
+                {
+                    var layout = new StackedConv3x3.Layout(Math.Min(group, end - n), geometry.OutHeight, geometry.OutWidth);
+                    StackedConv3x3.Stack<T>(layout, Span(dy, geometry.OutputLength)[(n * geometry.OutputImageLength)..], geometry.OutputImageLength,
+                        geometry.OutChannels, geometry.OutChannels, stacked);
+                    StackedConv3x3.InputGradient<T>(path, layout, stacked, Span(w, packedLength), geometry.OutChannels, geometry.InChannels, result);
+                    StackedConv3x3.AddUnstacked<T>(layout, result, geometry.InChannels, Span(dx, geometry.InputLength)[(n * geometry.InputImageLength)..], geometry.InputImageLength);
+                }
+                s_columns.Return(stacked);
+                s_columns.Return(result);
+            });
+        }
+        s_columns.Return(packed);
+    }
+
+    /// <summary>The weight (and bias) gradient by <see cref="StackedConv3x3"/>: per thread, groups of images stacked
+    /// into flat planes (dY and x), the direct correlation summed into a per-thread buffer; the buffers are added in
+    /// image order afterwards, so the result does not depend on thread timing.</summary>
+    private static void BackwardWeightStacked(in Conv2DGeometry g, ReadOnlySpan<T> input, ReadOnlySpan<T> gradOutput, Span<T> gradWeight, Span<T> gradBias)
+    {
+        Conv2DGeometry geometry = g;
+        int weightLength = g.WeightLength, biasLength = gradBias.Length, length = weightLength + biasLength;
+        int outPlanes = (g.OutChannels + StackedConv3x3.ChannelBlock - 1) / StackedConv3x3.ChannelBlock * StackedConv3x3.ChannelBlock;
+        PartialSums partials = t_partials ??= new PartialSums();
+        partials.Prepare(KernelThreads.Count, length);
+        SimdPath path = Simd.Path;
+        fixed (T* px = input, pdy = gradOutput)
+        {
+            nint x = (nint)px, dy = (nint)pdy;
+            KernelThreads.For(g.Batch, 1, (first, end) =>
+            {
+                Span<T> sums = partials.Take(first).AsSpan(0, length);
+                sums.Clear();
+                int group = StackedConv3x3.GroupSize(geometry.OutHeight, geometry.OutWidth), plane = geometry.OutputPlaneLength;
+                var full = new StackedConv3x3.Layout(Math.Min(group, end - first), geometry.OutHeight, geometry.OutWidth);
+                T[] stackedY = s_columns.Rent(outPlanes * full.PlaneStride), stackedX = s_columns.Rent(geometry.InChannels * full.PlaneStride);
+                ReadOnlySpan<T> dys = Span(dy, geometry.OutputLength);
+                for (int n = first; n < end; n += group)
+                {
+                    var layout = new StackedConv3x3.Layout(Math.Min(group, end - n), geometry.OutHeight, geometry.OutWidth);
+                    StackedConv3x3.Stack<T>(layout, dys[(n * geometry.OutputImageLength)..], geometry.OutputImageLength, geometry.OutChannels, outPlanes, stackedY);
+                    StackedConv3x3.Stack<T>(layout, Span(x, geometry.InputLength)[(n * geometry.InputImageLength)..], geometry.InputImageLength,
+                        geometry.InChannels, geometry.InChannels, stackedX);
+                    StackedConv3x3.WeightGradient<T>(path, layout, stackedY, stackedX, geometry.OutChannels, geometry.InChannels, sums[..weightLength]);
+                }
+                for (int o = 0; o < biasLength; o++)
+                    for (int n = first; n < end; n++) sums[weightLength + o] += TensorPrimitives.Sum(dys.Slice(n * geometry.OutputImageLength + o * plane, plane));
+                s_columns.Return(stackedY);
+                s_columns.Return(stackedX);
+            });
+        }
+        for (int i = 0, count = partials.SortByImage(); i < count; i++)
+        {
+            T[] partial = partials[i];
+            TensorPrimitives.Add(gradWeight[..weightLength], partial.AsSpan(0, weightLength), gradWeight[..weightLength]);
+            if (biasLength > 0) TensorPrimitives.Add(gradBias, partial.AsSpan(weightLength, biasLength), gradBias);
+        }
     }
 
     /// <summary>Images per GEMM in the backward: enough that the GEMM's output side over the images' pixels reaches

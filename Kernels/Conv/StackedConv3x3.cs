@@ -1,0 +1,437 @@
+using System.Numerics;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+
+namespace BinaryGrad.Kernels;
+
+/// <summary>The backward of a 3×3, stride-1, padding-1 convolution (both gradients) as direct correlations over a
+/// "stacked" layout of a group of images, without im2col, col2im or a GEMM, for any image size.</summary>
+/// <remarks>
+/// <para><b>Layout.</b> Each channel of a group of G images of H×W becomes one flat plane with row pitch
+/// P = W + 1: every image row is stored after one zero (column 0), and the images follow each other with one zero
+/// row between them (and one above the first). Pixel (g, y, x) sits at position
+/// <c>q = (1 + g·(H + 1) + y)·P + 1 + x</c>. Its 3×3 neighbour (y + i − 1, x + j − 1) is then at
+/// <c>q + (i − 1)·P + (j − 1)</c> for every pixel: a neighbour left of column 0 is the zero of column 0, one right
+/// of the last column is the next row's column-0 zero, and the rows above and below an image are the zero rows.
+/// So the convolution's zero padding holds with a single flat shift per tap, and the inner loops run over the flat
+/// positions in whole vectors regardless of W (8×8 images included). Plane element j holds position q = j − 1,
+/// so every tap's shift is non-negative. The cost is the zeros: (H + 1)(W + 1)/(HW) of the work, 1.27 for 8×8
+/// images, 1.06 for 32×32.</para>
+/// <para><b>Weight gradient.</b> <c>dW[o, c, i, j] = Σ_{g,y,x} dY[g, o, y, x] · X[g, c, y + i − 1, x + j − 1]</c> =
+/// <c>Σ_k D_o[k] · X_c[k + i·P + j]</c> over the flat index k, where <c>D_o[k] = Y_o[k + P + 1]</c> is the stacked
+/// output gradient read from position P (it is zero on every position that is not a pixel, so the sum over
+/// non-pixels adds nothing). Register block: 8 output channels × the 3 taps of one filter row = 24 vector
+/// accumulators; per vector step 8 loads of D, 3 of X, 24 fused multiply-adds. The lanes are summed at the end of
+/// each group into dW (per-thread partial sums, added in image order by the caller).</para>
+/// <para><b>Input gradient.</b> <c>dX[g, c, y, x] = Σ_{o,i,j} W[o, c, i, j] · dY[g, o, y − i + 1, x − j + 1]</c>; at
+/// output position q = P + k this is <c>Σ_{o,a,b} W[o, c, 2 − a, 2 − b] · Y_o[k + a·P + b]</c> (the filters
+/// transposed and rotated 180°, <see cref="PackFlipped{T}"/>). Register block: 8 input channels × 3 vectors = 24
+/// accumulators; per (o, tap) 3 loads of Y and 8 broadcast weights for 24 fused multiply-adds. The result planes
+/// are added into dx row by row (<see cref="AddUnstacked{T}"/>).</para>
+/// <para>Summation order: every output is one chain of fused multiply-adds per lane (or per scalar) followed by the
+/// lane sum, so the paths differ by rounding on reals and agree exactly on small integers (the tests' data).</para>
+/// </remarks>
+internal static class StackedConv3x3
+{
+    /// <summary>Channels per register block (output channels for dW, input channels for dX).</summary>
+    public const int ChannelBlock = 8;
+
+    /// <summary>The flat length computed per plane is a multiple of this: three 512-bit float vectors (and so of
+    /// every narrower vector block).</summary>
+    public const int PositionBlock = 48;
+
+    /// <summary>True for a 3×3, stride-1, padding-1, undilated geometry.</summary>
+    public static bool Applies(in Conv2DGeometry g) =>
+        g is { KernelHeight: 3, KernelWidth: 3, StrideHeight: 1, StrideWidth: 1, PadHeight: 1, PadWidth: 1, DilationHeight: 1, DilationWidth: 1 };
+
+    /// <summary>Images per group: about 1024 stacked positions, so the 8 D planes and an X plane of the weight-gradient
+    /// block (8·4 KB + 4 KB in float) stay in L1 while the block runs over them.</summary>
+    public static int GroupSize(int height, int width) => Math.Clamp(1024 / ((height + 1) * (width + 1)), 1, 64);
+
+    /// <summary>The geometry of one stacked group.</summary>
+    public readonly struct Layout
+    {
+        public Layout(int images, int height, int width)
+        {
+            (Images, Height, Width, Pitch) = (images, height, width, width + 1);
+            int used = (images * (height + 1) - 1) * Pitch; // positions P … G(H+1)P − 1, from the first image row to the last
+            Positions = (used + PositionBlock - 1) / PositionBlock * PositionBlock;
+            PlaneStride = (Positions + 2 * Pitch + 2 + 15) / 16 * 16; // the furthest tap reads Positions − 1 + 2P + 2
+        }
+
+        public int Images { get; }
+        public int Height { get; }
+        public int Width { get; }
+
+        /// <summary>P = W + 1.</summary>
+        public int Pitch { get; }
+
+        /// <summary>Flat positions computed per plane (from position P), a multiple of <see cref="PositionBlock"/>.</summary>
+        public int Positions { get; }
+
+        /// <summary>Elements per stacked plane.</summary>
+        public int PlaneStride { get; }
+
+        /// <summary>Plane index of pixel (g, y, 0): <c>q + 1</c> for its position q.</summary>
+        public int RowStart(int image, int row) => (1 + image * (Height + 1) + row) * Pitch + 2;
+    }
+
+    /// <summary>Writes <paramref name="channels"/> stacked planes of the layout's images, image g being
+    /// <c>source[g·imageStride …]</c> [channels, H, W]; planes <paramref name="channels"/> … <paramref name="planes"/> − 1
+    /// (channel padding up to a block) are zero.</summary>
+    public static void Stack<T>(in Layout layout, ReadOnlySpan<T> source, int imageStride, int channels, int planes, Span<T> stacked) where T : unmanaged
+    {
+        int h = layout.Height, w = layout.Width, plane = h * w;
+        stacked[..(planes * layout.PlaneStride)].Clear();
+        for (int c = 0; c < channels; c++)
+        {
+            Span<T> target = stacked.Slice(c * layout.PlaneStride, layout.PlaneStride);
+            for (int g = 0; g < layout.Images; g++)
+                for (int y = 0; y < h; y++)
+                    source.Slice(g * imageStride + c * plane + y * w, w).CopyTo(target[layout.RowStart(g, y)..]);
+        }
+    }
+
+    /// <summary>Adds the first <paramref name="channels"/> result planes (<see cref="Layout.Positions"/> long each, from
+    /// position P) into images [channels, H, W] at <c>target[g·imageStride …]</c>.</summary>
+    public static void AddUnstacked<T>(in Layout layout, ReadOnlySpan<T> result, int channels, Span<T> target, int imageStride) where T : unmanaged, INumber<T>
+    {
+        int h = layout.Height, w = layout.Width, plane = h * w, shift = layout.Pitch + 1; // result k is position P + k = plane index k + P + 1
+        for (int c = 0; c < channels; c++)
+        {
+            ReadOnlySpan<T> source = result.Slice(c * layout.Positions, layout.Positions);
+            for (int g = 0; g < layout.Images; g++)
+                for (int y = 0; y < h; y++)
+                    AddRow(ref MemoryMarshal.GetReference(source.Slice(layout.RowStart(g, y) - shift, w)),
+                           ref MemoryMarshal.GetReference(target.Slice(g * imageStride + c * plane + y * w, w)), w);
+        }
+    }
+
+    /// <summary><c>target[0 … count) += source[0 … count)</c> for one short image row: inline vector adds (a library call
+    /// per 8–32-element row cost ~90 ns, more than the adds), scalar on the scalar path and for the tail.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void AddRow<T>(ref T source, ref T target, int count) where T : unmanaged, INumber<T>
+    {
+        int i = 0;
+        SimdPath path = Simd.Path;
+        if (path == SimdPath.Vector512 && Vector512<T>.IsSupported)
+            for (; i + Vector512<T>.Count <= count; i += Vector512<T>.Count)
+                (Vector512.LoadUnsafe(ref target, (nuint)i) + Vector512.LoadUnsafe(ref source, (nuint)i)).StoreUnsafe(ref target, (nuint)i);
+        if (path != SimdPath.Scalar && Vector256<T>.IsSupported)
+            for (; i + Vector256<T>.Count <= count; i += Vector256<T>.Count)
+                (Vector256.LoadUnsafe(ref target, (nuint)i) + Vector256.LoadUnsafe(ref source, (nuint)i)).StoreUnsafe(ref target, (nuint)i);
+        for (; i < count; i++) Unsafe.Add(ref target, i) += Unsafe.Add(ref source, i);
+    }
+
+    /// <summary>The input-gradient filters, blocked: <c>packed[((cb·O + o)·9 + a·3 + b)·8 + k] = W[o, 8cb + k, 2 − a, 2 − b]</c>
+    /// for W [O, C, 3, 3], zero for channels 8cb + k ≥ C. Length ⌈C/8⌉·O·72.</summary>
+    public static void PackFlipped<T>(ReadOnlySpan<T> weight, int outChannels, int inChannels, Span<T> packed) where T : unmanaged, INumber<T>
+    {
+        int blocks = (inChannels + ChannelBlock - 1) / ChannelBlock;
+        packed[..(blocks * outChannels * 9 * ChannelBlock)].Clear();
+        for (int o = 0; o < outChannels; o++)
+            for (int c = 0; c < inChannels; c++)
+                for (int t = 0; t < 9; t++)
+                    packed[((c / ChannelBlock * outChannels + o) * 9 + 8 - t) * ChannelBlock + c % ChannelBlock] = weight[(o * inChannels + c) * 9 + t];
+    }
+
+    /// <summary>Adds the group's weight gradient into <paramref name="gradWeight"/> [O, C, 3, 3]: <paramref name="gradOutput"/>
+    /// holds ⌈O/8⌉·8 stacked planes of dY (zero beyond O), <paramref name="input"/> C stacked planes of x.</summary>
+    public static void WeightGradient<T>(SimdPath path, in Layout layout, ReadOnlySpan<T> gradOutput, ReadOnlySpan<T> input, int outChannels, int inChannels,
+                                         Span<T> gradWeight) where T : unmanaged, INumber<T>
+    {
+        if (path == SimdPath.Vector512 && Vector512<T>.IsSupported) WeightGradient512(layout, gradOutput, input, outChannels, inChannels, gradWeight);
+        else if (path != SimdPath.Scalar && Vector256<T>.IsSupported) WeightGradient256(layout, gradOutput, input, outChannels, inChannels, gradWeight);
+        else WeightGradientScalar(layout, gradOutput, input, outChannels, inChannels, gradWeight);
+    }
+
+    /// <summary>Writes the group's input gradient as ⌈C/8⌉·8 planes of <see cref="Layout.Positions"/> values (from
+    /// position P) into <paramref name="result"/>: <paramref name="gradOutput"/> holds O stacked planes of dY,
+    /// <paramref name="packedWeight"/> comes from <see cref="PackFlipped{T}"/>.</summary>
+    public static void InputGradient<T>(SimdPath path, in Layout layout, ReadOnlySpan<T> gradOutput, ReadOnlySpan<T> packedWeight, int outChannels, int inChannels,
+                                        Span<T> result) where T : unmanaged, INumber<T>
+    {
+        if (path == SimdPath.Vector512 && Vector512<T>.IsSupported) InputGradient512(layout, gradOutput, packedWeight, outChannels, inChannels, result);
+        else if (path != SimdPath.Scalar && Vector256<T>.IsSupported) InputGradient256(layout, gradOutput, packedWeight, outChannels, inChannels, result);
+        else InputGradientScalar(layout, gradOutput, packedWeight, outChannels, inChannels, result);
+    }
+
+    /// <summary>Scalar reference: <c>dW[o, c, i, j] += Σ_k D_o[k] · X_c[k + i·P + j]</c>, D_o[k] = Y_o[k + P + 1].</summary>
+    internal static void WeightGradientScalar<T>(in Layout layout, ReadOnlySpan<T> gradOutput, ReadOnlySpan<T> input, int outChannels, int inChannels,
+                                                 Span<T> gradWeight) where T : unmanaged, INumber<T>
+    {
+        int p = layout.Pitch, stride = layout.PlaneStride;
+        for (int o = 0; o < outChannels; o++)
+        {
+            ReadOnlySpan<T> d = gradOutput.Slice(o * stride + p + 1, layout.Positions);
+            for (int c = 0; c < inChannels; c++)
+            {
+                ReadOnlySpan<T> x = input.Slice(c * stride, stride);
+                for (int t = 0; t < 9; t++)
+                {
+                    int shift = t / 3 * p + t % 3;
+                    T sum = T.Zero;
+                    for (int k = 0; k < d.Length; k++) sum += d[k] * x[k + shift];
+                    gradWeight[(o * inChannels + c) * 9 + t] += sum;
+                }
+            }
+        }
+    }
+
+    /// <summary>Scalar reference: <c>result[c][k] = Σ_{o,a,b} W'[c, o, a, b] · Y_o[k + a·P + b]</c>.</summary>
+    internal static void InputGradientScalar<T>(in Layout layout, ReadOnlySpan<T> gradOutput, ReadOnlySpan<T> packedWeight, int outChannels, int inChannels,
+                                                Span<T> result) where T : unmanaged, INumber<T>
+    {
+        int p = layout.Pitch, stride = layout.PlaneStride, blocks = (inChannels + ChannelBlock - 1) / ChannelBlock;
+        for (int c = 0; c < blocks * ChannelBlock; c++)
+        {
+            Span<T> target = result.Slice(c * layout.Positions, layout.Positions);
+            target.Clear();
+            for (int o = 0; o < outChannels; o++)
+            {
+                ReadOnlySpan<T> y = gradOutput.Slice(o * stride, stride);
+                for (int t = 0; t < 9; t++)
+                {
+                    T weight = packedWeight[((c / ChannelBlock * outChannels + o) * 9 + t) * ChannelBlock + c % ChannelBlock];
+                    int shift = t / 3 * p + t % 3;
+                    for (int k = 0; k < target.Length; k++) target[k] += weight * y[k + shift];
+                }
+            }
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void WeightGradient512<T>(in Layout layout, ReadOnlySpan<T> gradOutput, ReadOnlySpan<T> input, int outChannels, int inChannels,
+                                             Span<T> gradWeight) where T : unmanaged, INumber<T>
+    {
+        int p = layout.Pitch, stride = layout.PlaneStride, positions = layout.Positions, lanes = Vector512<T>.Count;
+        ref T dy = ref MemoryMarshal.GetReference(gradOutput);
+        ref T xs = ref MemoryMarshal.GetReference(input);
+        for (int o = 0; o < outChannels; o += ChannelBlock)
+        {
+            ref T d0 = ref Unsafe.Add(ref dy, o * stride + p + 1);
+            for (int c = 0; c < inChannels; c++)
+                for (int i = 0; i < 3; i++)
+                {
+                    ref T x = ref Unsafe.Add(ref xs, c * stride + i * p);
+                    Vector512<T> a0 = default, a1 = default, a2 = default, b0 = default, b1 = default, b2 = default, c0 = default, c1 = default, c2 = default;
+                    Vector512<T> e0 = default, e1 = default, e2 = default, f0 = default, f1 = default, f2 = default, g0 = default, g1 = default, g2 = default;
+                    Vector512<T> h0 = default, h1 = default, h2 = default, k0 = default, k1 = default, k2 = default;
+                    for (int k = 0; k < positions; k += lanes)
+                    {
+                        Vector512<T> x0 = Vector512.LoadUnsafe(ref x, (nuint)k), x1 = Vector512.LoadUnsafe(ref x, (nuint)(k + 1)), x2 = Vector512.LoadUnsafe(ref x, (nuint)(k + 2));
+                        ref T dk = ref Unsafe.Add(ref d0, k);
+                        Vector512<T> d = Vector512.LoadUnsafe(ref dk);
+                        a0 = VectorFma.MultiplyAdd(d, x0, a0); a1 = VectorFma.MultiplyAdd(d, x1, a1); a2 = VectorFma.MultiplyAdd(d, x2, a2);
+                        d = Vector512.LoadUnsafe(ref dk, (nuint)stride);
+                        b0 = VectorFma.MultiplyAdd(d, x0, b0); b1 = VectorFma.MultiplyAdd(d, x1, b1); b2 = VectorFma.MultiplyAdd(d, x2, b2);
+                        d = Vector512.LoadUnsafe(ref dk, (nuint)(2 * stride));
+                        c0 = VectorFma.MultiplyAdd(d, x0, c0); c1 = VectorFma.MultiplyAdd(d, x1, c1); c2 = VectorFma.MultiplyAdd(d, x2, c2);
+                        d = Vector512.LoadUnsafe(ref dk, (nuint)(3 * stride));
+                        e0 = VectorFma.MultiplyAdd(d, x0, e0); e1 = VectorFma.MultiplyAdd(d, x1, e1); e2 = VectorFma.MultiplyAdd(d, x2, e2);
+                        d = Vector512.LoadUnsafe(ref dk, (nuint)(4 * stride));
+                        f0 = VectorFma.MultiplyAdd(d, x0, f0); f1 = VectorFma.MultiplyAdd(d, x1, f1); f2 = VectorFma.MultiplyAdd(d, x2, f2);
+                        d = Vector512.LoadUnsafe(ref dk, (nuint)(5 * stride));
+                        g0 = VectorFma.MultiplyAdd(d, x0, g0); g1 = VectorFma.MultiplyAdd(d, x1, g1); g2 = VectorFma.MultiplyAdd(d, x2, g2);
+                        d = Vector512.LoadUnsafe(ref dk, (nuint)(6 * stride));
+                        h0 = VectorFma.MultiplyAdd(d, x0, h0); h1 = VectorFma.MultiplyAdd(d, x1, h1); h2 = VectorFma.MultiplyAdd(d, x2, h2);
+                        d = Vector512.LoadUnsafe(ref dk, (nuint)(7 * stride));
+                        k0 = VectorFma.MultiplyAdd(d, x0, k0); k1 = VectorFma.MultiplyAdd(d, x1, k1); k2 = VectorFma.MultiplyAdd(d, x2, k2);
+                    }
+                    ref T w = ref MemoryMarshal.GetReference(gradWeight);
+                    int filter = inChannels * 9, at = (o * inChannels + c) * 9 + i * 3;
+                    AddSums(ref w, at, Vector512.Sum(a0), Vector512.Sum(a1), Vector512.Sum(a2));
+                    if (o + 1 < outChannels) AddSums(ref w, at + filter, Vector512.Sum(b0), Vector512.Sum(b1), Vector512.Sum(b2));
+                    if (o + 2 < outChannels) AddSums(ref w, at + 2 * filter, Vector512.Sum(c0), Vector512.Sum(c1), Vector512.Sum(c2));
+                    if (o + 3 < outChannels) AddSums(ref w, at + 3 * filter, Vector512.Sum(e0), Vector512.Sum(e1), Vector512.Sum(e2));
+                    if (o + 4 < outChannels) AddSums(ref w, at + 4 * filter, Vector512.Sum(f0), Vector512.Sum(f1), Vector512.Sum(f2));
+                    if (o + 5 < outChannels) AddSums(ref w, at + 5 * filter, Vector512.Sum(g0), Vector512.Sum(g1), Vector512.Sum(g2));
+                    if (o + 6 < outChannels) AddSums(ref w, at + 6 * filter, Vector512.Sum(h0), Vector512.Sum(h1), Vector512.Sum(h2));
+                    if (o + 7 < outChannels) AddSums(ref w, at + 7 * filter, Vector512.Sum(k0), Vector512.Sum(k1), Vector512.Sum(k2));
+                }
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void WeightGradient256<T>(in Layout layout, ReadOnlySpan<T> gradOutput, ReadOnlySpan<T> input, int outChannels, int inChannels,
+                                             Span<T> gradWeight) where T : unmanaged, INumber<T>
+    {
+        int p = layout.Pitch, stride = layout.PlaneStride, positions = layout.Positions, lanes = Vector256<T>.Count;
+        ref T dy = ref MemoryMarshal.GetReference(gradOutput);
+        ref T xs = ref MemoryMarshal.GetReference(input);
+        for (int o = 0; o < outChannels; o += ChannelBlock)
+        {
+            ref T d0 = ref Unsafe.Add(ref dy, o * stride + p + 1);
+            for (int c = 0; c < inChannels; c++)
+                for (int i = 0; i < 3; i++)
+                {
+                    ref T x = ref Unsafe.Add(ref xs, c * stride + i * p);
+                    Vector256<T> a0 = default, a1 = default, a2 = default, b0 = default, b1 = default, b2 = default, c0 = default, c1 = default, c2 = default;
+                    Vector256<T> e0 = default, e1 = default, e2 = default, f0 = default, f1 = default, f2 = default, g0 = default, g1 = default, g2 = default;
+                    Vector256<T> h0 = default, h1 = default, h2 = default, k0 = default, k1 = default, k2 = default;
+                    for (int k = 0; k < positions; k += lanes)
+                    {
+                        Vector256<T> x0 = Vector256.LoadUnsafe(ref x, (nuint)k), x1 = Vector256.LoadUnsafe(ref x, (nuint)(k + 1)), x2 = Vector256.LoadUnsafe(ref x, (nuint)(k + 2));
+                        ref T dk = ref Unsafe.Add(ref d0, k);
+                        Vector256<T> d = Vector256.LoadUnsafe(ref dk);
+                        a0 = VectorFma.MultiplyAdd(d, x0, a0); a1 = VectorFma.MultiplyAdd(d, x1, a1); a2 = VectorFma.MultiplyAdd(d, x2, a2);
+                        d = Vector256.LoadUnsafe(ref dk, (nuint)stride);
+                        b0 = VectorFma.MultiplyAdd(d, x0, b0); b1 = VectorFma.MultiplyAdd(d, x1, b1); b2 = VectorFma.MultiplyAdd(d, x2, b2);
+                        d = Vector256.LoadUnsafe(ref dk, (nuint)(2 * stride));
+                        c0 = VectorFma.MultiplyAdd(d, x0, c0); c1 = VectorFma.MultiplyAdd(d, x1, c1); c2 = VectorFma.MultiplyAdd(d, x2, c2);
+                        d = Vector256.LoadUnsafe(ref dk, (nuint)(3 * stride));
+                        e0 = VectorFma.MultiplyAdd(d, x0, e0); e1 = VectorFma.MultiplyAdd(d, x1, e1); e2 = VectorFma.MultiplyAdd(d, x2, e2);
+                        d = Vector256.LoadUnsafe(ref dk, (nuint)(4 * stride));
+                        f0 = VectorFma.MultiplyAdd(d, x0, f0); f1 = VectorFma.MultiplyAdd(d, x1, f1); f2 = VectorFma.MultiplyAdd(d, x2, f2);
+                        d = Vector256.LoadUnsafe(ref dk, (nuint)(5 * stride));
+                        g0 = VectorFma.MultiplyAdd(d, x0, g0); g1 = VectorFma.MultiplyAdd(d, x1, g1); g2 = VectorFma.MultiplyAdd(d, x2, g2);
+                        d = Vector256.LoadUnsafe(ref dk, (nuint)(6 * stride));
+                        h0 = VectorFma.MultiplyAdd(d, x0, h0); h1 = VectorFma.MultiplyAdd(d, x1, h1); h2 = VectorFma.MultiplyAdd(d, x2, h2);
+                        d = Vector256.LoadUnsafe(ref dk, (nuint)(7 * stride));
+                        k0 = VectorFma.MultiplyAdd(d, x0, k0); k1 = VectorFma.MultiplyAdd(d, x1, k1); k2 = VectorFma.MultiplyAdd(d, x2, k2);
+                    }
+                    ref T w = ref MemoryMarshal.GetReference(gradWeight);
+                    int filter = inChannels * 9, at = (o * inChannels + c) * 9 + i * 3;
+                    AddSums(ref w, at, Vector256.Sum(a0), Vector256.Sum(a1), Vector256.Sum(a2));
+                    if (o + 1 < outChannels) AddSums(ref w, at + filter, Vector256.Sum(b0), Vector256.Sum(b1), Vector256.Sum(b2));
+                    if (o + 2 < outChannels) AddSums(ref w, at + 2 * filter, Vector256.Sum(c0), Vector256.Sum(c1), Vector256.Sum(c2));
+                    if (o + 3 < outChannels) AddSums(ref w, at + 3 * filter, Vector256.Sum(e0), Vector256.Sum(e1), Vector256.Sum(e2));
+                    if (o + 4 < outChannels) AddSums(ref w, at + 4 * filter, Vector256.Sum(f0), Vector256.Sum(f1), Vector256.Sum(f2));
+                    if (o + 5 < outChannels) AddSums(ref w, at + 5 * filter, Vector256.Sum(g0), Vector256.Sum(g1), Vector256.Sum(g2));
+                    if (o + 6 < outChannels) AddSums(ref w, at + 6 * filter, Vector256.Sum(h0), Vector256.Sum(h1), Vector256.Sum(h2));
+                    if (o + 7 < outChannels) AddSums(ref w, at + 7 * filter, Vector256.Sum(k0), Vector256.Sum(k1), Vector256.Sum(k2));
+                }
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void AddSums<T>(ref T w, int at, T s0, T s1, T s2) where T : unmanaged, INumber<T>
+    {
+        Unsafe.Add(ref w, at) += s0;
+        Unsafe.Add(ref w, at + 1) += s1;
+        Unsafe.Add(ref w, at + 2) += s2;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void InputGradient512<T>(in Layout layout, ReadOnlySpan<T> gradOutput, ReadOnlySpan<T> packedWeight, int outChannels, int inChannels,
+                                            Span<T> result) where T : unmanaged, INumber<T>
+    {
+        int p = layout.Pitch, stride = layout.PlaneStride, positions = layout.Positions, lanes = Vector512<T>.Count, blocks = (inChannels + ChannelBlock - 1) / ChannelBlock;
+        ref T ys = ref MemoryMarshal.GetReference(gradOutput);
+        ref T wp = ref MemoryMarshal.GetReference(packedWeight);
+        ref T r = ref MemoryMarshal.GetReference(result);
+        for (int cb = 0; cb < blocks; cb++)
+            for (int k = 0; k < positions; k += 3 * lanes)
+            {
+                Vector512<T> a0 = default, a1 = default, a2 = default, b0 = default, b1 = default, b2 = default, c0 = default, c1 = default, c2 = default;
+                Vector512<T> e0 = default, e1 = default, e2 = default, f0 = default, f1 = default, f2 = default, g0 = default, g1 = default, g2 = default;
+                Vector512<T> h0 = default, h1 = default, h2 = default, k0 = default, k1 = default, k2 = default;
+                for (int o = 0; o < outChannels; o++)
+                {
+                    ref T y = ref Unsafe.Add(ref ys, o * stride + k);
+                    ref T w = ref Unsafe.Add(ref wp, (cb * outChannels + o) * 9 * ChannelBlock);
+                    for (int t = 0; t < 9; t++)
+                    {
+                        ref T source = ref Unsafe.Add(ref y, t / 3 * p + t % 3);
+                        Vector512<T> y0 = Vector512.LoadUnsafe(ref source), y1 = Vector512.LoadUnsafe(ref source, (nuint)lanes), y2 = Vector512.LoadUnsafe(ref source, (nuint)(2 * lanes));
+                        ref T wt = ref Unsafe.Add(ref w, t * ChannelBlock);
+                        Vector512<T> v = Vector512.Create(wt);
+                        a0 = VectorFma.MultiplyAdd(y0, v, a0); a1 = VectorFma.MultiplyAdd(y1, v, a1); a2 = VectorFma.MultiplyAdd(y2, v, a2);
+                        v = Vector512.Create(Unsafe.Add(ref wt, 1));
+                        b0 = VectorFma.MultiplyAdd(y0, v, b0); b1 = VectorFma.MultiplyAdd(y1, v, b1); b2 = VectorFma.MultiplyAdd(y2, v, b2);
+                        v = Vector512.Create(Unsafe.Add(ref wt, 2));
+                        c0 = VectorFma.MultiplyAdd(y0, v, c0); c1 = VectorFma.MultiplyAdd(y1, v, c1); c2 = VectorFma.MultiplyAdd(y2, v, c2);
+                        v = Vector512.Create(Unsafe.Add(ref wt, 3));
+                        e0 = VectorFma.MultiplyAdd(y0, v, e0); e1 = VectorFma.MultiplyAdd(y1, v, e1); e2 = VectorFma.MultiplyAdd(y2, v, e2);
+                        v = Vector512.Create(Unsafe.Add(ref wt, 4));
+                        f0 = VectorFma.MultiplyAdd(y0, v, f0); f1 = VectorFma.MultiplyAdd(y1, v, f1); f2 = VectorFma.MultiplyAdd(y2, v, f2);
+                        v = Vector512.Create(Unsafe.Add(ref wt, 5));
+                        g0 = VectorFma.MultiplyAdd(y0, v, g0); g1 = VectorFma.MultiplyAdd(y1, v, g1); g2 = VectorFma.MultiplyAdd(y2, v, g2);
+                        v = Vector512.Create(Unsafe.Add(ref wt, 6));
+                        h0 = VectorFma.MultiplyAdd(y0, v, h0); h1 = VectorFma.MultiplyAdd(y1, v, h1); h2 = VectorFma.MultiplyAdd(y2, v, h2);
+                        v = Vector512.Create(Unsafe.Add(ref wt, 7));
+                        k0 = VectorFma.MultiplyAdd(y0, v, k0); k1 = VectorFma.MultiplyAdd(y1, v, k1); k2 = VectorFma.MultiplyAdd(y2, v, k2);
+                    }
+                }
+                ref T target = ref Unsafe.Add(ref r, cb * ChannelBlock * positions + k);
+                Store3(ref target, lanes, a0, a1, a2);
+                Store3(ref Unsafe.Add(ref target, positions), lanes, b0, b1, b2);
+                Store3(ref Unsafe.Add(ref target, 2 * positions), lanes, c0, c1, c2);
+                Store3(ref Unsafe.Add(ref target, 3 * positions), lanes, e0, e1, e2);
+                Store3(ref Unsafe.Add(ref target, 4 * positions), lanes, f0, f1, f2);
+                Store3(ref Unsafe.Add(ref target, 5 * positions), lanes, g0, g1, g2);
+                Store3(ref Unsafe.Add(ref target, 6 * positions), lanes, h0, h1, h2);
+                Store3(ref Unsafe.Add(ref target, 7 * positions), lanes, k0, k1, k2);
+            }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void InputGradient256<T>(in Layout layout, ReadOnlySpan<T> gradOutput, ReadOnlySpan<T> packedWeight, int outChannels, int inChannels,
+                                            Span<T> result) where T : unmanaged, INumber<T>
+    {
+        int p = layout.Pitch, stride = layout.PlaneStride, positions = layout.Positions, lanes = Vector256<T>.Count, blocks = (inChannels + ChannelBlock - 1) / ChannelBlock;
+        ref T ys = ref MemoryMarshal.GetReference(gradOutput);
+        ref T wp = ref MemoryMarshal.GetReference(packedWeight);
+        ref T r = ref MemoryMarshal.GetReference(result);
+        for (int cb = 0; cb < blocks; cb++)
+            for (int k = 0; k < positions; k += 3 * lanes)
+            {
+                Vector256<T> a0 = default, a1 = default, a2 = default, b0 = default, b1 = default, b2 = default, c0 = default, c1 = default, c2 = default;
+                Vector256<T> e0 = default, e1 = default, e2 = default, f0 = default, f1 = default, f2 = default, g0 = default, g1 = default, g2 = default;
+                Vector256<T> h0 = default, h1 = default, h2 = default, k0 = default, k1 = default, k2 = default;
+                for (int o = 0; o < outChannels; o++)
+                {
+                    ref T y = ref Unsafe.Add(ref ys, o * stride + k);
+                    ref T w = ref Unsafe.Add(ref wp, (cb * outChannels + o) * 9 * ChannelBlock);
+                    for (int t = 0; t < 9; t++)
+                    {
+                        ref T source = ref Unsafe.Add(ref y, t / 3 * p + t % 3);
+                        Vector256<T> y0 = Vector256.LoadUnsafe(ref source), y1 = Vector256.LoadUnsafe(ref source, (nuint)lanes), y2 = Vector256.LoadUnsafe(ref source, (nuint)(2 * lanes));
+                        ref T wt = ref Unsafe.Add(ref w, t * ChannelBlock);
+                        Vector256<T> v = Vector256.Create(wt);
+                        a0 = VectorFma.MultiplyAdd(y0, v, a0); a1 = VectorFma.MultiplyAdd(y1, v, a1); a2 = VectorFma.MultiplyAdd(y2, v, a2);
+                        v = Vector256.Create(Unsafe.Add(ref wt, 1));
+                        b0 = VectorFma.MultiplyAdd(y0, v, b0); b1 = VectorFma.MultiplyAdd(y1, v, b1); b2 = VectorFma.MultiplyAdd(y2, v, b2);
+                        v = Vector256.Create(Unsafe.Add(ref wt, 2));
+                        c0 = VectorFma.MultiplyAdd(y0, v, c0); c1 = VectorFma.MultiplyAdd(y1, v, c1); c2 = VectorFma.MultiplyAdd(y2, v, c2);
+                        v = Vector256.Create(Unsafe.Add(ref wt, 3));
+                        e0 = VectorFma.MultiplyAdd(y0, v, e0); e1 = VectorFma.MultiplyAdd(y1, v, e1); e2 = VectorFma.MultiplyAdd(y2, v, e2);
+                        v = Vector256.Create(Unsafe.Add(ref wt, 4));
+                        f0 = VectorFma.MultiplyAdd(y0, v, f0); f1 = VectorFma.MultiplyAdd(y1, v, f1); f2 = VectorFma.MultiplyAdd(y2, v, f2);
+                        v = Vector256.Create(Unsafe.Add(ref wt, 5));
+                        g0 = VectorFma.MultiplyAdd(y0, v, g0); g1 = VectorFma.MultiplyAdd(y1, v, g1); g2 = VectorFma.MultiplyAdd(y2, v, g2);
+                        v = Vector256.Create(Unsafe.Add(ref wt, 6));
+                        h0 = VectorFma.MultiplyAdd(y0, v, h0); h1 = VectorFma.MultiplyAdd(y1, v, h1); h2 = VectorFma.MultiplyAdd(y2, v, h2);
+                        v = Vector256.Create(Unsafe.Add(ref wt, 7));
+                        k0 = VectorFma.MultiplyAdd(y0, v, k0); k1 = VectorFma.MultiplyAdd(y1, v, k1); k2 = VectorFma.MultiplyAdd(y2, v, k2);
+                    }
+                }
+                ref T target = ref Unsafe.Add(ref r, cb * ChannelBlock * positions + k);
+                Store3(ref target, lanes, a0, a1, a2);
+                Store3(ref Unsafe.Add(ref target, positions), lanes, b0, b1, b2);
+                Store3(ref Unsafe.Add(ref target, 2 * positions), lanes, c0, c1, c2);
+                Store3(ref Unsafe.Add(ref target, 3 * positions), lanes, e0, e1, e2);
+                Store3(ref Unsafe.Add(ref target, 4 * positions), lanes, f0, f1, f2);
+                Store3(ref Unsafe.Add(ref target, 5 * positions), lanes, g0, g1, g2);
+                Store3(ref Unsafe.Add(ref target, 6 * positions), lanes, h0, h1, h2);
+                Store3(ref Unsafe.Add(ref target, 7 * positions), lanes, k0, k1, k2);
+            }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Store3<T>(ref T target, int lanes, Vector512<T> v0, Vector512<T> v1, Vector512<T> v2) where T : unmanaged
+    {
+        v0.StoreUnsafe(ref target);
+        v1.StoreUnsafe(ref target, (nuint)lanes);
+        v2.StoreUnsafe(ref target, (nuint)(2 * lanes));
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Store3<T>(ref T target, int lanes, Vector256<T> v0, Vector256<T> v1, Vector256<T> v2) where T : unmanaged
+    {
+        v0.StoreUnsafe(ref target);
+        v1.StoreUnsafe(ref target, (nuint)lanes);
+        v2.StoreUnsafe(ref target, (nuint)(2 * lanes));
+    }
+}
