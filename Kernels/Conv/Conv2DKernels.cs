@@ -47,6 +47,16 @@ public static partial class Conv2DKernels
     public static void BackwardWeight(in Conv2DGeometry g, ReadOnlySpan<float> input, ReadOnlySpan<float> gradOutput, Span<float> gradWeight, Span<float> gradBias)
         => Conv2DCore<float>.BackwardWeight(g, input, gradOutput, gradWeight, gradBias);
 
+    /// <summary>Both gradients of <c>y = conv(sign(x), W)</c> under the clipped straight-through estimator, with x the
+    /// real input: adds <c>1[|x| ≤ clip] · convᵀ(dY, W)</c> into <paramref name="gradInput"/> and
+    /// <c>Σ_{n,p,q} dY[n,o,p,q]·sign(x)[n,c,…]</c> into <paramref name="gradWeight"/> (either may be empty to skip it).
+    /// sign follows the bit packer: <c>x ≥ 0</c> → +1, else −1. One call shares the stacked output gradient between
+    /// the two products and replaces the separate sign forward (a tensor written) and mask backward (a pass).</summary>
+    /// <exception cref="ArgumentException">A span is shorter than the geometry needs.</exception>
+    public static void BackwardOfSign(in Conv2DGeometry g, ReadOnlySpan<float> input, ReadOnlySpan<float> gradOutput, ReadOnlySpan<float> weight, float clip,
+                                      Span<float> gradInput, Span<float> gradWeight)
+        => Conv2DCore<float>.BackwardOfSign(g, input, gradOutput, weight, clip, gradInput, gradWeight);
+
     /// <inheritdoc cref="BackwardWeight(in Conv2DGeometry, ReadOnlySpan{float}, ReadOnlySpan{float}, Span{float}, Span{float})"/>
     public static void BackwardWeight(in Conv2DGeometry g, ReadOnlySpan<double> input, ReadOnlySpan<double> gradOutput, Span<double> gradWeight, Span<double> gradBias)
         => Conv2DCore<double>.BackwardWeight(g, input, gradOutput, gradWeight, gradBias);
@@ -287,6 +297,91 @@ internal static unsafe class Conv2DCore<T> where T : unmanaged, INumber<T>
             });
         }
         s_columns.Return(flipped);
+    }
+
+    public static void BackwardOfSign(in Conv2DGeometry g, ReadOnlySpan<T> input, ReadOnlySpan<T> gradOutput, ReadOnlySpan<T> weight, T clip,
+                                      Span<T> gradInput, Span<T> gradWeight)
+    {
+        g.CheckLength(input.Length, g.InputLength, nameof(input), "The input");
+        g.CheckLength(gradOutput.Length, g.OutputLength, nameof(gradOutput), "The output gradient");
+        g.CheckLength(weight.Length, g.WeightLength, nameof(weight), "The weight");
+        if (!gradInput.IsEmpty) g.CheckLength(gradInput.Length, g.InputLength, nameof(gradInput), "The input gradient");
+        if (!gradWeight.IsEmpty) g.CheckLength(gradWeight.Length, g.WeightLength, nameof(gradWeight), "The weight gradient");
+        if (!StackedConv3x3.Applies(g))
+        {
+            // the general route: sign(x) and the unmasked input gradient in scratch, then the masked add
+            T[] scratch = s_columns.Rent(g.InputLength);
+            Span<T> buffer = scratch.AsSpan(0, g.InputLength);
+            if (!gradWeight.IsEmpty)
+            {
+                StackedConv3x3.Sign<T>(input[..g.InputLength], buffer);
+                BackwardWeight(g, buffer, gradOutput, gradWeight, default);
+            }
+            if (!gradInput.IsEmpty)
+            {
+                buffer.Clear();
+                BackwardInput(g, gradOutput, weight, buffer);
+                StackedConv3x3.AddMasked<T>(buffer, input, gradInput, clip);
+            }
+            s_columns.Return(scratch);
+            return;
+        }
+        BackwardOfSignStacked(g, input, gradOutput, weight, clip, gradInput, gradWeight);
+    }
+
+    /// <summary><see cref="BackwardOfSign"/> by <see cref="StackedConv3x3"/>: per thread and group of images, dY stacked
+    /// once for both products, x stacked as its signs for dW, the dX result added into the input gradient times the mask.
+    /// dW is summed per thread and the sums added in image order, as in <see cref="BackwardWeightStacked"/>.</summary>
+    private static void BackwardOfSignStacked(in Conv2DGeometry g, ReadOnlySpan<T> input, ReadOnlySpan<T> gradOutput, ReadOnlySpan<T> weight, T clip,
+                                              Span<T> gradInput, Span<T> gradWeight)
+    {
+        Conv2DGeometry geometry = g;
+        bool needInput = !gradInput.IsEmpty, needWeight = !gradWeight.IsEmpty;
+        int weightLength = g.WeightLength, block = StackedConv3x3.ChannelBlock;
+        int outPlanes = (g.OutChannels + block - 1) / block * block, inPlanes = (g.InChannels + block - 1) / block * block, packedLength = inPlanes * g.OutChannels * 9;
+        T[] packed = s_columns.Rent(packedLength);
+        if (needInput) StackedConv3x3.PackFlipped<T>(weight, g.OutChannels, g.InChannels, packed);
+        PartialSums partials = t_partials ??= new PartialSums();
+        partials.Prepare(KernelThreads.Count, weightLength);
+        SimdPath path = Simd.Path;
+        fixed (T* px = input, pdy = gradOutput, pw = packed, pdx = gradInput)
+        {
+            nint x = (nint)px, dy = (nint)pdy, w = (nint)pw, dx = (nint)pdx;
+            KernelThreads.For(g.Batch, 1, (first, end) =>
+            {
+                Span<T> sums = partials.Take(first).AsSpan(0, weightLength);
+                sums.Clear();
+                int group = StackedConv3x3.GroupSize(geometry.OutHeight, geometry.OutWidth);
+                var full = new StackedConv3x3.Layout(Math.Min(group, end - first), geometry.OutHeight, geometry.OutWidth);
+                T[] stackedY = s_columns.Rent(outPlanes * full.PlaneStride);
+                T[] stackedX = needWeight ? s_columns.Rent(geometry.InChannels * full.PlaneStride) : [];
+                T[] result = needInput ? s_columns.Rent(inPlanes * full.Positions) : [];
+                ReadOnlySpan<T> xs = Span(x, geometry.InputLength), dys = Span(dy, geometry.OutputLength);
+                for (int n = first; n < end; n += group)
+                {
+                    var layout = new StackedConv3x3.Layout(Math.Min(group, end - n), geometry.OutHeight, geometry.OutWidth);
+                    StackedConv3x3.Stack<T>(layout, dys[(n * geometry.OutputImageLength)..], geometry.OutputImageLength, geometry.OutChannels, outPlanes, stackedY);
+                    if (needWeight)
+                    {
+                        StackedConv3x3.Stack<T>(layout, xs[(n * geometry.InputImageLength)..], geometry.InputImageLength, geometry.InChannels, geometry.InChannels, stackedX, sign: true);
+                        StackedConv3x3.WeightGradient<T>(path, layout, stackedY, stackedX, geometry.OutChannels, geometry.InChannels, sums);
+                    }
+                    if (needInput)
+                    {
+                        StackedConv3x3.InputGradient<T>(path, layout, stackedY, Span(w, packedLength), geometry.OutChannels, geometry.InChannels, result);
+                        StackedConv3x3.AddUnstackedMasked<T>(layout, result, geometry.InChannels, Span(dx, geometry.InputLength)[(n * geometry.InputImageLength)..],
+                            xs[(n * geometry.InputImageLength)..], geometry.InputImageLength, clip);
+                    }
+                }
+                s_columns.Return(stackedY);
+                if (needWeight) s_columns.Return(stackedX);
+                if (needInput) s_columns.Return(result);
+            });
+        }
+        s_columns.Return(packed);
+        if (!needWeight) return;
+        for (int i = 0, count = partials.SortByImage(); i < count; i++)
+            TensorPrimitives.Add(gradWeight[..weightLength], partials[i].AsSpan(0, weightLength), gradWeight[..weightLength]);
     }
 
     /// <summary>The input gradient by <see cref="StackedConv3x3"/>: per thread, groups of images stacked into flat

@@ -79,8 +79,11 @@ internal static class StackedConv3x3
 
     /// <summary>Writes <paramref name="channels"/> stacked planes of the layout's images, image g being
     /// <c>source[g·imageStride …]</c> [channels, H, W]; planes <paramref name="channels"/> … <paramref name="planes"/> − 1
-    /// (channel padding up to a block) are zero.</summary>
-    public static void Stack<T>(in Layout layout, ReadOnlySpan<T> source, int imageStride, int channels, int planes, Span<T> stacked) where T : unmanaged
+    /// (channel padding up to a block) are zero. With <paramref name="sign"/> the planes hold sign(v) instead of v, in
+    /// the bit packer's convention (<c>v ≥ 0</c> → +1, else −1: ±0 → +1, NaN → −1), so the weight gradient of a
+    /// convolution of sign(x) reads x itself.</summary>
+    public static void Stack<T>(in Layout layout, ReadOnlySpan<T> source, int imageStride, int channels, int planes, Span<T> stacked, bool sign = false)
+        where T : unmanaged, INumber<T>
     {
         int h = layout.Height, w = layout.Width, plane = h * w;
         stacked[..(planes * layout.PlaneStride)].Clear();
@@ -89,8 +92,84 @@ internal static class StackedConv3x3
             Span<T> target = stacked.Slice(c * layout.PlaneStride, layout.PlaneStride);
             for (int g = 0; g < layout.Images; g++)
                 for (int y = 0; y < h; y++)
-                    source.Slice(g * imageStride + c * plane + y * w, w).CopyTo(target[layout.RowStart(g, y)..]);
+                {
+                    ReadOnlySpan<T> row = source.Slice(g * imageStride + c * plane + y * w, w);
+                    if (sign) SignRow(ref MemoryMarshal.GetReference(row), ref MemoryMarshal.GetReference(target[layout.RowStart(g, y)..]), w);
+                    else row.CopyTo(target[layout.RowStart(g, y)..]);
+                }
         }
+    }
+
+    /// <summary><c>target[i] = source[i] ≥ 0 ? 1 : −1</c> over a whole span.</summary>
+    public static void Sign<T>(ReadOnlySpan<T> source, Span<T> target) where T : unmanaged, INumber<T> =>
+        SignRow(ref MemoryMarshal.GetReference(source), ref MemoryMarshal.GetReference(target[..source.Length]), source.Length);
+
+    /// <summary><c>target[i] += result[i] · 1[|x[i]| ≤ clip]</c> over a whole span.</summary>
+    public static void AddMasked<T>(ReadOnlySpan<T> result, ReadOnlySpan<T> input, Span<T> target, T clip) where T : unmanaged, INumber<T> =>
+        AddMaskedRow(ref MemoryMarshal.GetReference(result), ref MemoryMarshal.GetReference(input[..result.Length]), ref MemoryMarshal.GetReference(target[..result.Length]),
+                     result.Length, clip);
+
+    /// <summary><c>target[i] = source[i] ≥ 0 ? 1 : −1</c> for one row (vector on the vector paths, scalar tail).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void SignRow<T>(ref T source, ref T target, int count) where T : unmanaged, INumber<T>
+    {
+        int i = 0;
+        SimdPath path = Simd.Path;
+        if (path == SimdPath.Vector512 && Vector512<T>.IsSupported)
+            for (; i + Vector512<T>.Count <= count; i += Vector512<T>.Count)
+                Vector512.ConditionalSelect(Vector512.GreaterThanOrEqual(Vector512.LoadUnsafe(ref source, (nuint)i), Vector512<T>.Zero), Vector512<T>.One, -Vector512<T>.One)
+                    .StoreUnsafe(ref target, (nuint)i);
+        if (path != SimdPath.Scalar && Vector256<T>.IsSupported)
+            for (; i + Vector256<T>.Count <= count; i += Vector256<T>.Count)
+                Vector256.ConditionalSelect(Vector256.GreaterThanOrEqual(Vector256.LoadUnsafe(ref source, (nuint)i), Vector256<T>.Zero), Vector256<T>.One, -Vector256<T>.One)
+                    .StoreUnsafe(ref target, (nuint)i);
+        for (; i < count; i++) Unsafe.Add(ref target, i) = Unsafe.Add(ref source, i) >= T.Zero ? T.One : -T.One;
+    }
+
+    /// <summary>As <see cref="AddUnstacked{T}"/>, each result times the straight-through mask of the sign's input:
+    /// <c>target[i] += result[i] · 1[|x[i]| ≤ clip]</c>, x laid out like the target (the product, not a select, so a
+    /// masked non-finite result still gives NaN, as the unfused mask does).</summary>
+    public static void AddUnstackedMasked<T>(in Layout layout, ReadOnlySpan<T> result, int channels, Span<T> target, ReadOnlySpan<T> input, int imageStride, T clip)
+        where T : unmanaged, INumber<T>
+    {
+        int h = layout.Height, w = layout.Width, plane = h * w, shift = layout.Pitch + 1;
+        for (int c = 0; c < channels; c++)
+        {
+            ReadOnlySpan<T> source = result.Slice(c * layout.Positions, layout.Positions);
+            for (int g = 0; g < layout.Images; g++)
+                for (int y = 0; y < h; y++)
+                {
+                    int at = g * imageStride + c * plane + y * w;
+                    AddMaskedRow(ref MemoryMarshal.GetReference(source.Slice(layout.RowStart(g, y) - shift, w)), ref MemoryMarshal.GetReference(input.Slice(at, w)),
+                                 ref MemoryMarshal.GetReference(target.Slice(at, w)), w, clip);
+                }
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void AddMaskedRow<T>(ref T source, ref T x, ref T target, int count, T clip) where T : unmanaged, INumber<T>
+    {
+        int i = 0;
+        SimdPath path = Simd.Path;
+        if (path == SimdPath.Vector512 && Vector512<T>.IsSupported)
+        {
+            Vector512<T> bound = Vector512.Create(clip);
+            for (; i + Vector512<T>.Count <= count; i += Vector512<T>.Count)
+            {
+                Vector512<T> inside = Vector512.LessThanOrEqual(Vector512.Abs(Vector512.LoadUnsafe(ref x, (nuint)i)), bound) & Vector512<T>.One;
+                (Vector512.LoadUnsafe(ref target, (nuint)i) + Vector512.LoadUnsafe(ref source, (nuint)i) * inside).StoreUnsafe(ref target, (nuint)i);
+            }
+        }
+        if (path != SimdPath.Scalar && Vector256<T>.IsSupported)
+        {
+            Vector256<T> bound = Vector256.Create(clip);
+            for (; i + Vector256<T>.Count <= count; i += Vector256<T>.Count)
+            {
+                Vector256<T> inside = Vector256.LessThanOrEqual(Vector256.Abs(Vector256.LoadUnsafe(ref x, (nuint)i)), bound) & Vector256<T>.One;
+                (Vector256.LoadUnsafe(ref target, (nuint)i) + Vector256.LoadUnsafe(ref source, (nuint)i) * inside).StoreUnsafe(ref target, (nuint)i);
+            }
+        }
+        for (; i < count; i++) Unsafe.Add(ref target, i) += Unsafe.Add(ref source, i) * (T.Abs(Unsafe.Add(ref x, i)) <= clip ? T.One : T.Zero);
     }
 
     /// <summary>Adds the first <paramref name="channels"/> result planes (<see cref="Layout.Positions"/> long each, from

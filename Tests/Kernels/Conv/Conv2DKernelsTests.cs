@@ -92,6 +92,31 @@ public class Conv2DKernelsTests
         });
     }
 
+    /// <summary>The backward of conv(sign(x), W) under the clipped STE against the naive convolution of the signs: dx is
+    /// the naive input gradient times 1[|x| ≤ 2], dW the naive weight gradient of sign(x) (x ≥ 0 → +1, so 0 → +1).
+    /// Integer data, so exact on every path; stacked geometries and general ones (strided, 5×5) alike.</summary>
+    [TestCaseSource(nameof(Cases))]
+    public void BackwardOfSign_EqualsNaiveOfSignsTimesMask(SimdPath path, int threads, int[] shape)
+    {
+        Conv2DGeometry g = Geometry(shape);
+        var random = new Random(shape.Sum() + 2);
+        double[] x = Integers(random, g.InputLength), w = Integers(random, g.WeightLength), dy = Integers(random, g.OutputLength);
+        double[] signs = x.Select(v => v >= 0 ? 1.0 : -1.0).ToArray();
+        var (_, dx0, dw0, _) = Naive(g, signs, w, [], dy);
+        float[] dx = Enumerable.Repeat(1f, g.InputLength).ToArray(), dw = Enumerable.Repeat(1f, g.WeightLength).ToArray(), dwOnly = new float[g.WeightLength];
+        RunWith(path, threads, () =>
+        {
+            Conv2DKernels.BackwardOfSign(g, ToFloat(x), ToFloat(dy), ToFloat(w), 2f, dx, dw);
+            Conv2DKernels.BackwardOfSign(g, ToFloat(x), ToFloat(dy), ToFloat(w), 2f, [], dwOnly);
+        });
+        Assert.Multiple(() =>
+        {
+            Assert.That(dx, Is.EqualTo(ToFloat(dx0.Select((v, i) => 1 + (Math.Abs(x[i]) <= 2 ? v : 0)).ToArray())), "input gradient (added to ones)");
+            Assert.That(dw, Is.EqualTo(ToFloat(dw0.Select(v => v + 1).ToArray())), "weight gradient (added to ones)");
+            Assert.That(dwOnly, Is.EqualTo(ToFloat(dw0)), "weight gradient alone");
+        });
+    }
+
     /// <summary>The input gradient is the adjoint of the forward map: ⟨conv(x), g⟩ = ⟨x, convᵀ(g)⟩ (no bias), here with
     /// random reals, so it also holds away from integers.</summary>
     [TestCase(0), TestCase(3), TestCase(7), TestCase(14), TestCase(15), TestCase(18)]
