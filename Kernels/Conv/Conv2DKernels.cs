@@ -48,7 +48,8 @@ public static partial class Conv2DKernels
         => Conv2DCore<float>.BackwardWeight(g, input, gradOutput, gradWeight, gradBias);
 
     /// <summary>Both gradients of <c>y = conv(sign(x), W)</c> under the clipped straight-through estimator, with x the
-    /// real input: adds <c>1[|x| ≤ clip] · convᵀ(dY, W)</c> into <paramref name="gradInput"/> and
+    /// real input: <b>writes</b> <c>1[|x| ≤ clip] · convᵀ(dY, W)</c> into <paramref name="gradInput"/> (no clearing
+    /// needed: a fresh gradient tensor skips a zeroing pass and a read) and adds
     /// <c>Σ_{n,p,q} dY[n,o,p,q]·sign(x)[n,c,…]</c> into <paramref name="gradWeight"/> (either may be empty to skip it).
     /// sign follows the bit packer: <c>x ≥ 0</c> → +1, else −1. One call shares the stacked output gradient between
     /// the two products and replaces the separate sign forward (a tensor written) and mask backward (a pass).</summary>
@@ -309,7 +310,7 @@ internal static unsafe class Conv2DCore<T> where T : unmanaged, INumber<T>
         if (!gradWeight.IsEmpty) g.CheckLength(gradWeight.Length, g.WeightLength, nameof(gradWeight), "The weight gradient");
         if (!StackedConv3x3.Applies(g))
         {
-            // the general route: sign(x) and the unmasked input gradient in scratch, then the masked add
+            // the general route: sign(x) and the unmasked input gradient in scratch, then the masked write
             T[] scratch = s_columns.Rent(g.InputLength);
             Span<T> buffer = scratch.AsSpan(0, g.InputLength);
             if (!gradWeight.IsEmpty)
@@ -321,7 +322,7 @@ internal static unsafe class Conv2DCore<T> where T : unmanaged, INumber<T>
             {
                 buffer.Clear();
                 BackwardInput(g, gradOutput, weight, buffer);
-                StackedConv3x3.AddMasked<T>(buffer, input, gradInput, clip);
+                StackedConv3x3.WriteMasked<T>(buffer, input, gradInput, clip);
             }
             s_columns.Return(scratch);
             return;
@@ -330,7 +331,7 @@ internal static unsafe class Conv2DCore<T> where T : unmanaged, INumber<T>
     }
 
     /// <summary><see cref="BackwardOfSign"/> by <see cref="StackedConv3x3"/>: per thread and group of images, dY stacked
-    /// once for both products, x stacked as its signs for dW, the dX result added into the input gradient times the mask.
+    /// once for both products, x stacked as its signs for dW, the dX result times the mask written into the input gradient.
     /// dW is summed per thread and the sums added in image order, as in <see cref="BackwardWeightStacked"/>.</summary>
     private static void BackwardOfSignStacked(in Conv2DGeometry g, ReadOnlySpan<T> input, ReadOnlySpan<T> gradOutput, ReadOnlySpan<T> weight, T clip,
                                               Span<T> gradInput, Span<T> gradWeight)
@@ -369,7 +370,7 @@ internal static unsafe class Conv2DCore<T> where T : unmanaged, INumber<T>
                     if (needInput)
                     {
                         StackedConv3x3.InputGradient<T>(path, layout, stackedY, Span(w, packedLength), geometry.OutChannels, geometry.InChannels, result);
-                        StackedConv3x3.AddUnstackedMasked<T>(layout, result, geometry.InChannels, Span(dx, geometry.InputLength)[(n * geometry.InputImageLength)..],
+                        StackedConv3x3.WriteUnstackedMasked<T>(layout, result, geometry.InChannels, Span(dx, geometry.InputLength)[(n * geometry.InputImageLength)..],
                             xs[(n * geometry.InputImageLength)..], geometry.InputImageLength, clip);
                     }
                 }

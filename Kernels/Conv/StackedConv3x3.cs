@@ -85,36 +85,54 @@ internal static class StackedConv3x3
     public static void Stack<T>(in Layout layout, ReadOnlySpan<T> source, int imageStride, int channels, int planes, Span<T> stacked, bool sign = false)
         where T : unmanaged, INumber<T>
     {
-        int h = layout.Height, w = layout.Width, plane = h * w;
-        stacked[..(planes * layout.PlaneStride)].Clear();
+        int h = layout.Height, w = layout.Width, plane = h * w, stride = layout.PlaneStride;
+        stacked[..(planes * stride)].Clear();
+        _ = source[(layout.Images - 1) * imageStride + channels * plane - 1]; // bounds, once: rows are copied by reference
+        ref T from = ref MemoryMarshal.GetReference(source);
+        ref T to = ref MemoryMarshal.GetReference(stacked);
+        SimdPath path = Simd.Path;
         for (int c = 0; c < channels; c++)
-        {
-            Span<T> target = stacked.Slice(c * layout.PlaneStride, layout.PlaneStride);
             for (int g = 0; g < layout.Images; g++)
+            {
+                ref T image = ref Unsafe.Add(ref from, g * imageStride + c * plane);
+                ref T target = ref Unsafe.Add(ref to, c * stride + layout.RowStart(g, 0));
                 for (int y = 0; y < h; y++)
                 {
-                    ReadOnlySpan<T> row = source.Slice(g * imageStride + c * plane + y * w, w);
-                    if (sign) SignRow(ref MemoryMarshal.GetReference(row), ref MemoryMarshal.GetReference(target[layout.RowStart(g, y)..]), w);
-                    else row.CopyTo(target[layout.RowStart(g, y)..]);
+                    ref T row = ref Unsafe.Add(ref image, y * w);
+                    ref T into = ref Unsafe.Add(ref target, y * layout.Pitch);
+                    if (sign) SignRow(path, ref row, ref into, w);
+                    else CopyRow(path, ref row, ref into, w);
                 }
-        }
+            }
+    }
+
+    /// <summary><c>target[0 … count) = source[0 … count)</c> for one short image row: inline vector moves (a library
+    /// call per 8–32-element row costs more than the copy), scalar on the scalar path and for the tail.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void CopyRow<T>(SimdPath path, ref T source, ref T target, int count) where T : unmanaged
+    {
+        int i = 0;
+        if (path == SimdPath.Vector512 && Vector512<T>.IsSupported)
+            for (; i + Vector512<T>.Count <= count; i += Vector512<T>.Count) Vector512.LoadUnsafe(ref source, (nuint)i).StoreUnsafe(ref target, (nuint)i);
+        if (path != SimdPath.Scalar && Vector256<T>.IsSupported)
+            for (; i + Vector256<T>.Count <= count; i += Vector256<T>.Count) Vector256.LoadUnsafe(ref source, (nuint)i).StoreUnsafe(ref target, (nuint)i);
+        for (; i < count; i++) Unsafe.Add(ref target, i) = Unsafe.Add(ref source, i);
     }
 
     /// <summary><c>target[i] = source[i] ≥ 0 ? 1 : −1</c> over a whole span.</summary>
     public static void Sign<T>(ReadOnlySpan<T> source, Span<T> target) where T : unmanaged, INumber<T> =>
-        SignRow(ref MemoryMarshal.GetReference(source), ref MemoryMarshal.GetReference(target[..source.Length]), source.Length);
+        SignRow(Simd.Path, ref MemoryMarshal.GetReference(source), ref MemoryMarshal.GetReference(target[..source.Length]), source.Length);
 
-    /// <summary><c>target[i] += result[i] · 1[|x[i]| ≤ clip]</c> over a whole span.</summary>
-    public static void AddMasked<T>(ReadOnlySpan<T> result, ReadOnlySpan<T> input, Span<T> target, T clip) where T : unmanaged, INumber<T> =>
-        AddMaskedRow(ref MemoryMarshal.GetReference(result), ref MemoryMarshal.GetReference(input[..result.Length]), ref MemoryMarshal.GetReference(target[..result.Length]),
-                     result.Length, clip);
+    /// <summary><c>target[i] = result[i] · 1[|x[i]| ≤ clip]</c> over a whole span.</summary>
+    public static void WriteMasked<T>(ReadOnlySpan<T> result, ReadOnlySpan<T> input, Span<T> target, T clip) where T : unmanaged, INumber<T> =>
+        MaskedRow(Simd.Path, ref MemoryMarshal.GetReference(result), ref MemoryMarshal.GetReference(input[..result.Length]),
+                  ref MemoryMarshal.GetReference(target[..result.Length]), result.Length, clip);
 
     /// <summary><c>target[i] = source[i] ≥ 0 ? 1 : −1</c> for one row (vector on the vector paths, scalar tail).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void SignRow<T>(ref T source, ref T target, int count) where T : unmanaged, INumber<T>
+    private static void SignRow<T>(SimdPath path, ref T source, ref T target, int count) where T : unmanaged, INumber<T>
     {
         int i = 0;
-        SimdPath path = Simd.Path;
         if (path == SimdPath.Vector512 && Vector512<T>.IsSupported)
             for (; i + Vector512<T>.Count <= count; i += Vector512<T>.Count)
                 Vector512.ConditionalSelect(Vector512.GreaterThanOrEqual(Vector512.LoadUnsafe(ref source, (nuint)i), Vector512<T>.Zero), Vector512<T>.One, -Vector512<T>.One)
@@ -126,38 +144,42 @@ internal static class StackedConv3x3
         for (; i < count; i++) Unsafe.Add(ref target, i) = Unsafe.Add(ref source, i) >= T.Zero ? T.One : -T.One;
     }
 
-    /// <summary>As <see cref="AddUnstacked{T}"/>, each result times the straight-through mask of the sign's input:
-    /// <c>target[i] += result[i] · 1[|x[i]| ≤ clip]</c>, x laid out like the target (the product, not a select, so a
-    /// masked non-finite result still gives NaN, as the unfused mask does).</summary>
-    public static void AddUnstackedMasked<T>(in Layout layout, ReadOnlySpan<T> result, int channels, Span<T> target, ReadOnlySpan<T> input, int imageStride, T clip)
+    /// <summary>Writes the first <paramref name="channels"/> result planes times the straight-through mask of the
+    /// sign's input into images [channels, H, W] at <c>target[g·imageStride …]</c>:
+    /// <c>target[i] = result[i] · 1[|x[i]| ≤ clip]</c>, x laid out like the target (a product, not a select, so a masked
+    /// non-finite result still gives NaN, as the unfused mask does). Overwrites, so the target needs no clearing: every
+    /// pixel of every image is written once.</summary>
+    public static void WriteUnstackedMasked<T>(in Layout layout, ReadOnlySpan<T> result, int channels, Span<T> target, ReadOnlySpan<T> input, int imageStride, T clip)
         where T : unmanaged, INumber<T>
     {
-        int h = layout.Height, w = layout.Width, plane = h * w, shift = layout.Pitch + 1;
+        int h = layout.Height, w = layout.Width, plane = h * w, shift = layout.Pitch + 1; // result k is position P + k = plane index k + P + 1
+        int last = (layout.Images - 1) * imageStride + channels * plane;
+        _ = target[last - 1]; // bounds, once: rows are written by reference
+        _ = input[last - 1];
+        _ = result[channels * layout.Positions - 1];
+        ref T r = ref MemoryMarshal.GetReference(result), x = ref MemoryMarshal.GetReference(input), t = ref MemoryMarshal.GetReference(target);
+        SimdPath path = Simd.Path;
         for (int c = 0; c < channels; c++)
-        {
-            ReadOnlySpan<T> source = result.Slice(c * layout.Positions, layout.Positions);
             for (int g = 0; g < layout.Images; g++)
+            {
+                ref T source = ref Unsafe.Add(ref r, c * layout.Positions + layout.RowStart(g, 0) - shift);
+                int at = g * imageStride + c * plane;
                 for (int y = 0; y < h; y++)
-                {
-                    int at = g * imageStride + c * plane + y * w;
-                    AddMaskedRow(ref MemoryMarshal.GetReference(source.Slice(layout.RowStart(g, y) - shift, w)), ref MemoryMarshal.GetReference(input.Slice(at, w)),
-                                 ref MemoryMarshal.GetReference(target.Slice(at, w)), w, clip);
-                }
-        }
+                    MaskedRow(path, ref Unsafe.Add(ref source, y * layout.Pitch), ref Unsafe.Add(ref x, at + y * w), ref Unsafe.Add(ref t, at + y * w), w, clip);
+            }
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void AddMaskedRow<T>(ref T source, ref T x, ref T target, int count, T clip) where T : unmanaged, INumber<T>
+    private static void MaskedRow<T>(SimdPath path, ref T source, ref T x, ref T target, int count, T clip) where T : unmanaged, INumber<T>
     {
         int i = 0;
-        SimdPath path = Simd.Path;
         if (path == SimdPath.Vector512 && Vector512<T>.IsSupported)
         {
             Vector512<T> bound = Vector512.Create(clip);
             for (; i + Vector512<T>.Count <= count; i += Vector512<T>.Count)
             {
                 Vector512<T> inside = Vector512.LessThanOrEqual(Vector512.Abs(Vector512.LoadUnsafe(ref x, (nuint)i)), bound) & Vector512<T>.One;
-                (Vector512.LoadUnsafe(ref target, (nuint)i) + Vector512.LoadUnsafe(ref source, (nuint)i) * inside).StoreUnsafe(ref target, (nuint)i);
+                (Vector512.LoadUnsafe(ref source, (nuint)i) * inside).StoreUnsafe(ref target, (nuint)i);
             }
         }
         if (path != SimdPath.Scalar && Vector256<T>.IsSupported)
@@ -166,10 +188,10 @@ internal static class StackedConv3x3
             for (; i + Vector256<T>.Count <= count; i += Vector256<T>.Count)
             {
                 Vector256<T> inside = Vector256.LessThanOrEqual(Vector256.Abs(Vector256.LoadUnsafe(ref x, (nuint)i)), bound) & Vector256<T>.One;
-                (Vector256.LoadUnsafe(ref target, (nuint)i) + Vector256.LoadUnsafe(ref source, (nuint)i) * inside).StoreUnsafe(ref target, (nuint)i);
+                (Vector256.LoadUnsafe(ref source, (nuint)i) * inside).StoreUnsafe(ref target, (nuint)i);
             }
         }
-        for (; i < count; i++) Unsafe.Add(ref target, i) += Unsafe.Add(ref source, i) * (T.Abs(Unsafe.Add(ref x, i)) <= clip ? T.One : T.Zero);
+        for (; i < count; i++) Unsafe.Add(ref target, i) = Unsafe.Add(ref source, i) * (T.Abs(Unsafe.Add(ref x, i)) <= clip ? T.One : T.Zero);
     }
 
     /// <summary>Adds the first <paramref name="channels"/> result planes (<see cref="Layout.Positions"/> long each, from

@@ -92,8 +92,8 @@ public class Conv2DKernelsTests
         });
     }
 
-    /// <summary>The backward of conv(sign(x), W) under the clipped STE against the naive convolution of the signs: dx is
-    /// the naive input gradient times 1[|x| ≤ 2], dW the naive weight gradient of sign(x) (x ≥ 0 → +1, so 0 → +1).
+    /// <summary>The backward of conv(sign(x), W) under the clipped STE against the naive convolution of the signs: dx
+    /// (written over NaN, so every element must be written) is the naive input gradient times 1[|x| ≤ 2], dW the naive weight gradient of sign(x) (x ≥ 0 → +1, so 0 → +1).
     /// Integer data, so exact on every path; stacked geometries and general ones (strided, 5×5) alike.</summary>
     [TestCaseSource(nameof(Cases))]
     public void BackwardOfSign_EqualsNaiveOfSignsTimesMask(SimdPath path, int threads, int[] shape)
@@ -103,7 +103,7 @@ public class Conv2DKernelsTests
         double[] x = Integers(random, g.InputLength), w = Integers(random, g.WeightLength), dy = Integers(random, g.OutputLength);
         double[] signs = x.Select(v => v >= 0 ? 1.0 : -1.0).ToArray();
         var (_, dx0, dw0, _) = Naive(g, signs, w, [], dy);
-        float[] dx = Enumerable.Repeat(1f, g.InputLength).ToArray(), dw = Enumerable.Repeat(1f, g.WeightLength).ToArray(), dwOnly = new float[g.WeightLength];
+        float[] dx = Enumerable.Repeat(float.NaN, g.InputLength).ToArray(), dw = Enumerable.Repeat(1f, g.WeightLength).ToArray(), dwOnly = new float[g.WeightLength];
         RunWith(path, threads, () =>
         {
             Conv2DKernels.BackwardOfSign(g, ToFloat(x), ToFloat(dy), ToFloat(w), 2f, dx, dw);
@@ -111,7 +111,7 @@ public class Conv2DKernelsTests
         });
         Assert.Multiple(() =>
         {
-            Assert.That(dx, Is.EqualTo(ToFloat(dx0.Select((v, i) => 1 + (Math.Abs(x[i]) <= 2 ? v : 0)).ToArray())), "input gradient (added to ones)");
+            Assert.That(dx, Is.EqualTo(ToFloat(dx0.Select((v, i) => Math.Abs(x[i]) <= 2 ? v : 0).ToArray())), "input gradient (written over NaN)");
             Assert.That(dw, Is.EqualTo(ToFloat(dw0.Select(v => v + 1).ToArray())), "weight gradient (added to ones)");
             Assert.That(dwOnly, Is.EqualTo(ToFloat(dw0)), "weight gradient alone");
         });
