@@ -265,7 +265,7 @@ internal sealed class BinarySignConv2dFunction(ulong[] packedWeight, BinaryConv2
     protected override Tensor?[] Backward(Tensor gradOutput)
     {
         Tensor x = _x!, w = _w!, g = gradOutput.Contiguous();
-        Tensor? dx = NeedsGrad(0) ? Tensor.Uninitialized(x.Shape, x.DType) : null; // written whole by the kernel
+        Tensor? dx = NeedsGrad(0) ? RentGradient(x.Shape, x.DType) : null; // written whole by the kernel; the engine may add the shortcut's gradient into it
         Tensor? dw = NeedsGrad(1) ? w.ZerosLike() : null;
         Conv2DKernels.BackwardOfSign(Geometry, x.AsSpan<float>(), g.AsSpan<float>(), w.AsSpan<float>(), clip,
             dx is null ? default : dx.AsSpan<float>(), dw is null ? default : dw.AsSpan<float>());
