@@ -26,7 +26,7 @@ namespace BinaryGrad.Kernels;
 /// each group into dW (per-thread partial sums, added in image order by the caller).</para>
 /// <para><b>Input gradient.</b> <c>dX[g, c, y, x] = Σ_{o,i,j} W[o, c, i, j] · dY[g, o, y − i + 1, x − j + 1]</c>; at
 /// output position q = P + k this is <c>Σ_{o,a,b} W[o, c, 2 − a, 2 − b] · Y_o[k + a·P + b]</c> (the filters
-/// transposed and rotated 180°, <see cref="PackFlipped{T}"/>). Register block: 8 input channels × 3 vectors = 24
+/// transposed and rotated 180°, <see cref="PackTaps{T}"/>). Register block: 8 input channels × 3 vectors = 24
 /// accumulators; per (o, tap) 3 loads of Y and 8 broadcast weights for 24 fused multiply-adds. The result planes
 /// are added into dx row by row (<see cref="AddUnstacked{T}"/>).</para>
 /// <para>Summation order: every output is one chain of fused multiply-adds per lane (or per scalar) followed by the
@@ -225,42 +225,189 @@ internal static class StackedConv3x3
         for (; i < count; i++) Unsafe.Add(ref target, i) += Unsafe.Add(ref source, i);
     }
 
-    /// <summary>The input-gradient filters, blocked: <c>packed[((cb·O + o)·9 + a·3 + b)·8 + k] = W[o, 8cb + k, 2 − a, 2 − b]</c>
-    /// for W [O, C, 3, 3], zero for channels 8cb + k ≥ C. Length ⌈C/8⌉·O·72.</summary>
-    public static void PackFlipped<T>(ReadOnlySpan<T> weight, int outChannels, int inChannels, Span<T> packed) where T : unmanaged, INumber<T>
+    /// <summary>The input-gradient filters of the listed taps, blocked: <c>packed[((cb·O + o)·n + m)·8 + k] =
+    /// W[o, 8cb + k, taps[m]]</c> for W [O, C, 3, 3] (tap t = 3i + j), zero for channels 8cb + k ≥ C; n = taps.Length.
+    /// Length ⌈C/8⌉·8·O·n.</summary>
+    public static void PackTaps<T>(ReadOnlySpan<T> weight, int outChannels, int inChannels, ReadOnlySpan<int> taps, Span<T> packed) where T : unmanaged, INumber<T>
     {
-        int blocks = (inChannels + ChannelBlock - 1) / ChannelBlock;
-        packed[..(blocks * outChannels * 9 * ChannelBlock)].Clear();
+        int blocks = (inChannels + ChannelBlock - 1) / ChannelBlock, n = taps.Length;
+        packed[..(blocks * outChannels * n * ChannelBlock)].Clear();
         for (int o = 0; o < outChannels; o++)
             for (int c = 0; c < inChannels; c++)
-                for (int t = 0; t < 9; t++)
-                    packed[((c / ChannelBlock * outChannels + o) * 9 + 8 - t) * ChannelBlock + c % ChannelBlock] = weight[(o * inChannels + c) * 9 + t];
+                for (int m = 0; m < n; m++)
+                    packed[((c / ChannelBlock * outChannels + o) * n + m) * ChannelBlock + c % ChannelBlock] = weight[(o * inChannels + c) * 9 + taps[m]];
+    }
+
+    /// <summary>All nine taps in order, for <see cref="PackTaps{T}"/> at stride 1.</summary>
+    public static ReadOnlySpan<int> AllTaps => [0, 1, 2, 3, 4, 5, 6, 7, 8];
+
+    /// <summary>Stride 1: the weight gradient reads tap (i, j) of channel c at <c>k + i·P + j</c> of its plane
+    /// (<paramref name="xOffsets"/>), the input gradient reads tap (i, j)'s dY at <c>k + (2 − i)·P + (2 − j)</c>
+    /// (<paramref name="yShifts"/>, the filter rotated 180°).</summary>
+    public static void Stride1Offsets(int pitch, Span<int> xOffsets, Span<int> yShifts)
+    {
+        for (int t = 0; t < 9; t++)
+        {
+            xOffsets[t] = t / 3 * pitch + t % 3;
+            yShifts[t] = (2 - t / 3) * pitch + 2 - t % 3;
+        }
+    }
+
+    /// <summary>True for a 3×3, stride-2, padding-1, undilated geometry on an image of even sides: its gradients run on
+    /// the four phase planes <c>x_{r,s}[y, x] = x[2y + r, 2x + s]</c> (<see cref="StackPhases{T}"/>), each H/2 × W/2
+    /// like the output, where every tap is again a flat shift.</summary>
+    public static bool AppliesStride2(in Conv2DGeometry g) =>
+        g is { KernelHeight: 3, KernelWidth: 3, StrideHeight: 2, StrideWidth: 2, PadHeight: 1, PadWidth: 1, DilationHeight: 1, DilationWidth: 1 }
+        && g.InHeight % 2 == 0 && g.InWidth % 2 == 0;
+
+    /// <summary>Stride 2, tap i of a filter row or column reads input row <c>2y + i − 1</c>: phase <c>r(i)</c> (1, 0, 1)
+    /// at phase row <c>y + d(i)</c> with <c>d(i)</c> = (−1, 0, 0).</summary>
+    private static int Phase(int i) => i == 1 ? 0 : 1;
+
+    private static int Delta(int i) => i == 0 ? -1 : 0;
+
+    /// <summary>Stride 2, weight gradient: tap (i, j) of channel c reads phase plane <c>4c + 2r(i) + r(j)</c> at
+    /// <c>k + (1 + d(i))·P + 1 + d(j)</c> (offsets from the channel's first phase plane).</summary>
+    public static void Stride2WeightOffsets(int pitch, int planeStride, Span<int> xOffsets)
+    {
+        for (int t = 0; t < 9; t++)
+        {
+            int i = t / 3, j = t % 3;
+            xOffsets[t] = (2 * Phase(i) + Phase(j)) * planeStride + (1 + Delta(i)) * pitch + 1 + Delta(j);
+        }
+    }
+
+    /// <summary>Stride 2, input gradient of phase (r, s): <c>dx[c, 2y + r, 2x + s] = Σ_o Σ W[o, c, i, j]·dY[o, y − d(i), x − d(j)]</c>
+    /// over the taps with r(i) = r and r(j) = s (1, 2, 2 and 4 taps for the four phases); dY is read at
+    /// <c>k + (1 − d(i))·P + 1 − d(j)</c>. Returns the tap count.</summary>
+    public static int Stride2InputTaps(int r, int s, int pitch, Span<int> taps, Span<int> yShifts)
+    {
+        int n = 0;
+        for (int t = 0; t < 9; t++)
+        {
+            int i = t / 3, j = t % 3;
+            if (Phase(i) != r || Phase(j) != s) continue;
+            taps[n] = t;
+            yShifts[n++] = (1 - Delta(i)) * pitch + 1 - Delta(j);
+        }
+        return n;
+    }
+
+    /// <summary>The four phase planes of each channel, stacked (as <see cref="Stack{T}"/>, signs optional): plane
+    /// <c>4c + 2r + s</c> holds <c>x[g, c, 2y + r, 2x + s]</c> for the layout's (half-size) rows and columns.</summary>
+    public static void StackPhases<T>(in Layout layout, ReadOnlySpan<T> source, int imageStride, int channels, Span<T> stacked, bool sign)
+        where T : unmanaged, INumber<T>
+    {
+        int h = layout.Height, w = layout.Width, width = 2 * w, plane = 4 * h * w, stride = layout.PlaneStride;
+        stacked[..(4 * channels * stride)].Clear();
+        _ = source[(layout.Images - 1) * imageStride + channels * plane - 1]; // bounds, once: rows go by reference
+        ref T from = ref MemoryMarshal.GetReference(source), to = ref MemoryMarshal.GetReference(stacked);
+        bool vector = Simd.Path != SimdPath.Scalar && Vector256.IsHardwareAccelerated && typeof(T) == typeof(float);
+        for (int c = 0; c < channels; c++)
+            for (int g = 0; g < layout.Images; g++)
+                for (int r = 0; r < 2; r++)
+                {
+                    ref T even = ref Unsafe.Add(ref to, (4 * c + 2 * r) * stride + layout.RowStart(g, 0));
+                    ref T odd = ref Unsafe.Add(ref even, stride);
+                    for (int y = 0; y < h; y++)
+                    {
+                        ref T row = ref Unsafe.Add(ref from, g * imageStride + c * plane + (2 * y + r) * width);
+                        ref T e = ref Unsafe.Add(ref even, y * layout.Pitch), o = ref Unsafe.Add(ref odd, y * layout.Pitch);
+                        int x = 0;
+                        if (vector)
+                            for (; x + 8 <= w; x += 8)
+                            {
+                                // 16 inputs → 8 even columns and 8 odd ones: each half sorted evens-then-odds, halves recombined
+                                Vector256<int> order = Vector256.Create(0, 2, 4, 6, 1, 3, 5, 7);
+                                Vector256<float> a = Vector256.Shuffle(Vector256.LoadUnsafe(ref Unsafe.As<T, float>(ref Unsafe.Add(ref row, 2 * x))), order);
+                                Vector256<float> b = Vector256.Shuffle(Vector256.LoadUnsafe(ref Unsafe.As<T, float>(ref Unsafe.Add(ref row, 2 * x + 8))), order);
+                                Vector256<float> ev = Vector256.Create(a.GetLower(), b.GetLower()), od = Vector256.Create(a.GetUpper(), b.GetUpper());
+                                if (sign)
+                                {
+                                    ev = Vector256.ConditionalSelect(Vector256.GreaterThanOrEqual(ev, Vector256<float>.Zero), Vector256<float>.One, -Vector256<float>.One);
+                                    od = Vector256.ConditionalSelect(Vector256.GreaterThanOrEqual(od, Vector256<float>.Zero), Vector256<float>.One, -Vector256<float>.One);
+                                }
+                                ev.StoreUnsafe(ref Unsafe.As<T, float>(ref Unsafe.Add(ref e, x)));
+                                od.StoreUnsafe(ref Unsafe.As<T, float>(ref Unsafe.Add(ref o, x)));
+                            }
+                        for (; x < w; x++)
+                        {
+                            T ve = Unsafe.Add(ref row, 2 * x), vo = Unsafe.Add(ref row, 2 * x + 1);
+                            Unsafe.Add(ref e, x) = sign ? (ve >= T.Zero ? T.One : -T.One) : ve;
+                            Unsafe.Add(ref o, x) = sign ? (vo >= T.Zero ? T.One : -T.One) : vo;
+                        }
+                    }
+                }
+    }
+
+    /// <summary>Writes the result planes of phases (r, 0) and (r, 1) times the mask into the full-size images:
+    /// <c>target[g, c, 2y + r, 2x + s] = result_s · 1[|x| ≤ clip]</c> (see <see cref="WriteUnstackedMasked{T}"/>), the two
+    /// phases interleaved into whole rows; r = 0 and 1 together write every pixel once.</summary>
+    public static void WriteUnstackedMaskedPhases<T>(in Layout layout, ReadOnlySpan<T> even, ReadOnlySpan<T> odd, int channels, Span<T> target, ReadOnlySpan<T> input,
+                                                     int imageStride, T clip, int r) where T : unmanaged, INumber<T>
+    {
+        int h = layout.Height, w = layout.Width, width = 2 * w, plane = 4 * h * w, shift = layout.Pitch + 1;
+        int last = (layout.Images - 1) * imageStride + channels * plane;
+        _ = target[last - 1]; // bounds, once: rows go by reference
+        _ = input[last - 1];
+        _ = even[channels * layout.Positions - 1];
+        _ = odd[channels * layout.Positions - 1];
+        ref T re = ref MemoryMarshal.GetReference(even), ro = ref MemoryMarshal.GetReference(odd);
+        ref T xs = ref MemoryMarshal.GetReference(input), ts = ref MemoryMarshal.GetReference(target);
+        bool vector = Simd.Path != SimdPath.Scalar && Vector256.IsHardwareAccelerated && typeof(T) == typeof(float);
+        Vector256<float> bound = Vector256.Create(float.CreateTruncating(clip));
+        for (int c = 0; c < channels; c++)
+            for (int g = 0; g < layout.Images; g++)
+                for (int y = 0; y < h; y++)
+                {
+                    int from = c * layout.Positions + layout.RowStart(g, y) - shift, at = g * imageStride + c * plane + (2 * y + r) * width;
+                    ref T e = ref Unsafe.Add(ref re, from), o = ref Unsafe.Add(ref ro, from), x = ref Unsafe.Add(ref xs, at), t = ref Unsafe.Add(ref ts, at);
+                    int i = 0;
+                    if (vector)
+                        for (; i + 8 <= w; i += 8)
+                        {
+                            // 8 even and 8 odd columns → 16 interleaved: each half of (evens, odds) zipped by one permutation
+                            Vector256<int> zip = Vector256.Create(0, 4, 1, 5, 2, 6, 3, 7);
+                            Vector256<float> ev = Vector256.LoadUnsafe(ref Unsafe.As<T, float>(ref Unsafe.Add(ref e, i)));
+                            Vector256<float> od = Vector256.LoadUnsafe(ref Unsafe.As<T, float>(ref Unsafe.Add(ref o, i)));
+                            Vector256<float> lo = Vector256.Shuffle(Vector256.Create(ev.GetLower(), od.GetLower()), zip);
+                            Vector256<float> hi = Vector256.Shuffle(Vector256.Create(ev.GetUpper(), od.GetUpper()), zip);
+                            ref float xf = ref Unsafe.As<T, float>(ref Unsafe.Add(ref x, 2 * i)), tf = ref Unsafe.As<T, float>(ref Unsafe.Add(ref t, 2 * i));
+                            (lo * (Vector256.LessThanOrEqual(Vector256.Abs(Vector256.LoadUnsafe(ref xf)), bound) & Vector256<float>.One)).StoreUnsafe(ref tf);
+                            (hi * (Vector256.LessThanOrEqual(Vector256.Abs(Vector256.LoadUnsafe(ref xf, 8)), bound) & Vector256<float>.One)).StoreUnsafe(ref tf, 8);
+                        }
+                    for (; i < w; i++)
+                    {
+                        Unsafe.Add(ref t, 2 * i) = Unsafe.Add(ref e, i) * (T.Abs(Unsafe.Add(ref x, 2 * i)) <= clip ? T.One : T.Zero);
+                        Unsafe.Add(ref t, 2 * i + 1) = Unsafe.Add(ref o, i) * (T.Abs(Unsafe.Add(ref x, 2 * i + 1)) <= clip ? T.One : T.Zero);
+                    }
+                }
     }
 
     /// <summary>Adds the group's weight gradient into <paramref name="gradWeight"/> [O, C, 3, 3]: <paramref name="gradOutput"/>
     /// holds ⌈O/8⌉·8 stacked planes of dY (zero beyond O), <paramref name="input"/> C stacked planes of x.</summary>
     public static void WeightGradient<T>(SimdPath path, in Layout layout, ReadOnlySpan<T> gradOutput, ReadOnlySpan<T> input, int outChannels, int inChannels,
-                                         Span<T> gradWeight) where T : unmanaged, INumber<T>
+                                         Span<T> gradWeight, ReadOnlySpan<int> taps, int channelStride) where T : unmanaged, INumber<T>
     {
-        if (path == SimdPath.Vector512 && Vector512<T>.IsSupported) WeightGradient512(layout, gradOutput, input, outChannels, inChannels, gradWeight);
-        else if (path != SimdPath.Scalar && Vector256<T>.IsSupported) WeightGradient256(layout, gradOutput, input, outChannels, inChannels, gradWeight);
-        else WeightGradientScalar(layout, gradOutput, input, outChannels, inChannels, gradWeight);
+        if (path == SimdPath.Vector512 && Vector512<T>.IsSupported) WeightGradient512(layout, gradOutput, input, outChannels, inChannels, gradWeight, taps, channelStride);
+        else if (path != SimdPath.Scalar && Vector256<T>.IsSupported) WeightGradient256(layout, gradOutput, input, outChannels, inChannels, gradWeight, taps, channelStride);
+        else WeightGradientScalar(layout, gradOutput, input, outChannels, inChannels, gradWeight, taps, channelStride);
     }
 
     /// <summary>Writes the group's input gradient as ⌈C/8⌉·8 planes of <see cref="Layout.Positions"/> values (from
     /// position P) into <paramref name="result"/>: <paramref name="gradOutput"/> holds O stacked planes of dY,
-    /// <paramref name="packedWeight"/> comes from <see cref="PackFlipped{T}"/>.</summary>
+    /// <paramref name="packedWeight"/> comes from <see cref="PackTaps{T}"/>.</summary>
     public static void InputGradient<T>(SimdPath path, in Layout layout, ReadOnlySpan<T> gradOutput, ReadOnlySpan<T> packedWeight, int outChannels, int inChannels,
-                                        Span<T> result) where T : unmanaged, INumber<T>
+                                        Span<T> result, ReadOnlySpan<int> shifts) where T : unmanaged, INumber<T>
     {
-        if (path == SimdPath.Vector512 && Vector512<T>.IsSupported) InputGradient512(layout, gradOutput, packedWeight, outChannels, inChannels, result);
-        else if (path != SimdPath.Scalar && Vector256<T>.IsSupported) InputGradient256(layout, gradOutput, packedWeight, outChannels, inChannels, result);
-        else InputGradientScalar(layout, gradOutput, packedWeight, outChannels, inChannels, result);
+        if (path == SimdPath.Vector512 && Vector512<T>.IsSupported) InputGradient512(layout, gradOutput, packedWeight, outChannels, inChannels, result, shifts);
+        else if (path != SimdPath.Scalar && Vector256<T>.IsSupported) InputGradient256(layout, gradOutput, packedWeight, outChannels, inChannels, result, shifts);
+        else InputGradientScalar(layout, gradOutput, packedWeight, outChannels, inChannels, result, shifts);
     }
 
     /// <summary>Scalar reference: <c>dW[o, c, i, j] += Σ_k D_o[k] · X_c[k + i·P + j]</c>, D_o[k] = Y_o[k + P + 1].</summary>
     internal static void WeightGradientScalar<T>(in Layout layout, ReadOnlySpan<T> gradOutput, ReadOnlySpan<T> input, int outChannels, int inChannels,
-                                                 Span<T> gradWeight) where T : unmanaged, INumber<T>
+                                                 Span<T> gradWeight, ReadOnlySpan<int> taps, int channelStride) where T : unmanaged, INumber<T>
     {
         int p = layout.Pitch, stride = layout.PlaneStride;
         for (int o = 0; o < outChannels; o++)
@@ -268,10 +415,10 @@ internal static class StackedConv3x3
             ReadOnlySpan<T> d = gradOutput.Slice(o * stride + p + 1, layout.Positions);
             for (int c = 0; c < inChannels; c++)
             {
-                ReadOnlySpan<T> x = input.Slice(c * stride, stride);
+                ReadOnlySpan<T> x = input[(c * channelStride)..];
                 for (int t = 0; t < 9; t++)
                 {
-                    int shift = t / 3 * p + t % 3;
+                    int shift = taps[t];
                     T sum = T.Zero;
                     for (int k = 0; k < d.Length; k++) sum += d[k] * x[k + shift];
                     gradWeight[(o * inChannels + c) * 9 + t] += sum;
@@ -282,7 +429,7 @@ internal static class StackedConv3x3
 
     /// <summary>Scalar reference: <c>result[c][k] = Σ_{o,a,b} W'[c, o, a, b] · Y_o[k + a·P + b]</c>.</summary>
     internal static void InputGradientScalar<T>(in Layout layout, ReadOnlySpan<T> gradOutput, ReadOnlySpan<T> packedWeight, int outChannels, int inChannels,
-                                                Span<T> result) where T : unmanaged, INumber<T>
+                                                Span<T> result, ReadOnlySpan<int> shifts) where T : unmanaged, INumber<T>
     {
         int p = layout.Pitch, stride = layout.PlaneStride, blocks = (inChannels + ChannelBlock - 1) / ChannelBlock;
         for (int c = 0; c < blocks * ChannelBlock; c++)
@@ -292,10 +439,10 @@ internal static class StackedConv3x3
             for (int o = 0; o < outChannels; o++)
             {
                 ReadOnlySpan<T> y = gradOutput.Slice(o * stride, stride);
-                for (int t = 0; t < 9; t++)
+                for (int t = 0; t < shifts.Length; t++)
                 {
-                    T weight = packedWeight[((c / ChannelBlock * outChannels + o) * 9 + t) * ChannelBlock + c % ChannelBlock];
-                    int shift = t / 3 * p + t % 3;
+                    T weight = packedWeight[((c / ChannelBlock * outChannels + o) * shifts.Length + t) * ChannelBlock + c % ChannelBlock];
+                    int shift = shifts[t];
                     for (int k = 0; k < target.Length; k++) target[k] += weight * y[k + shift];
                 }
             }
@@ -304,7 +451,7 @@ internal static class StackedConv3x3
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void WeightGradient512<T>(in Layout layout, ReadOnlySpan<T> gradOutput, ReadOnlySpan<T> input, int outChannels, int inChannels,
-                                             Span<T> gradWeight) where T : unmanaged, INumber<T>
+                                             Span<T> gradWeight, ReadOnlySpan<int> taps, int channelStride) where T : unmanaged, INumber<T>
     {
         int p = layout.Pitch, stride = layout.PlaneStride, positions = layout.Positions, lanes = Vector512<T>.Count;
         ref T dy = ref MemoryMarshal.GetReference(gradOutput);
@@ -315,13 +462,14 @@ internal static class StackedConv3x3
             for (int c = 0; c < inChannels; c++)
                 for (int i = 0; i < 3; i++)
                 {
-                    ref T x = ref Unsafe.Add(ref xs, c * stride + i * p);
+                    ref T xc = ref Unsafe.Add(ref xs, c * channelStride);
+                    ref T xa = ref Unsafe.Add(ref xc, taps[3 * i]), xb = ref Unsafe.Add(ref xc, taps[3 * i + 1]), xd = ref Unsafe.Add(ref xc, taps[3 * i + 2]);
                     Vector512<T> a0 = default, a1 = default, a2 = default, b0 = default, b1 = default, b2 = default, c0 = default, c1 = default, c2 = default;
                     Vector512<T> e0 = default, e1 = default, e2 = default, f0 = default, f1 = default, f2 = default, g0 = default, g1 = default, g2 = default;
                     Vector512<T> h0 = default, h1 = default, h2 = default, k0 = default, k1 = default, k2 = default;
                     for (int k = 0; k < positions; k += lanes)
                     {
-                        Vector512<T> x0 = Vector512.LoadUnsafe(ref x, (nuint)k), x1 = Vector512.LoadUnsafe(ref x, (nuint)(k + 1)), x2 = Vector512.LoadUnsafe(ref x, (nuint)(k + 2));
+                        Vector512<T> x0 = Vector512.LoadUnsafe(ref xa, (nuint)k), x1 = Vector512.LoadUnsafe(ref xb, (nuint)k), x2 = Vector512.LoadUnsafe(ref xd, (nuint)k);
                         ref T dk = ref Unsafe.Add(ref d0, k);
                         Vector512<T> d = Vector512.LoadUnsafe(ref dk);
                         a0 = VectorFma.MultiplyAdd(d, x0, a0); a1 = VectorFma.MultiplyAdd(d, x1, a1); a2 = VectorFma.MultiplyAdd(d, x2, a2);
@@ -356,7 +504,7 @@ internal static class StackedConv3x3
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void WeightGradient256<T>(in Layout layout, ReadOnlySpan<T> gradOutput, ReadOnlySpan<T> input, int outChannels, int inChannels,
-                                             Span<T> gradWeight) where T : unmanaged, INumber<T>
+                                             Span<T> gradWeight, ReadOnlySpan<int> taps, int channelStride) where T : unmanaged, INumber<T>
     {
         int p = layout.Pitch, stride = layout.PlaneStride, positions = layout.Positions, lanes = Vector256<T>.Count;
         ref T dy = ref MemoryMarshal.GetReference(gradOutput);
@@ -367,13 +515,14 @@ internal static class StackedConv3x3
             for (int c = 0; c < inChannels; c++)
                 for (int i = 0; i < 3; i++)
                 {
-                    ref T x = ref Unsafe.Add(ref xs, c * stride + i * p);
+                    ref T xc = ref Unsafe.Add(ref xs, c * channelStride);
+                    ref T xa = ref Unsafe.Add(ref xc, taps[3 * i]), xb = ref Unsafe.Add(ref xc, taps[3 * i + 1]), xd = ref Unsafe.Add(ref xc, taps[3 * i + 2]);
                     Vector256<T> a0 = default, a1 = default, a2 = default, b0 = default, b1 = default, b2 = default, c0 = default, c1 = default, c2 = default;
                     Vector256<T> e0 = default, e1 = default, e2 = default, f0 = default, f1 = default, f2 = default, g0 = default, g1 = default, g2 = default;
                     Vector256<T> h0 = default, h1 = default, h2 = default, k0 = default, k1 = default, k2 = default;
                     for (int k = 0; k < positions; k += lanes)
                     {
-                        Vector256<T> x0 = Vector256.LoadUnsafe(ref x, (nuint)k), x1 = Vector256.LoadUnsafe(ref x, (nuint)(k + 1)), x2 = Vector256.LoadUnsafe(ref x, (nuint)(k + 2));
+                        Vector256<T> x0 = Vector256.LoadUnsafe(ref xa, (nuint)k), x1 = Vector256.LoadUnsafe(ref xb, (nuint)k), x2 = Vector256.LoadUnsafe(ref xd, (nuint)k);
                         ref T dk = ref Unsafe.Add(ref d0, k);
                         Vector256<T> d = Vector256.LoadUnsafe(ref dk);
                         a0 = VectorFma.MultiplyAdd(d, x0, a0); a1 = VectorFma.MultiplyAdd(d, x1, a1); a2 = VectorFma.MultiplyAdd(d, x2, a2);
@@ -416,7 +565,7 @@ internal static class StackedConv3x3
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void InputGradient512<T>(in Layout layout, ReadOnlySpan<T> gradOutput, ReadOnlySpan<T> packedWeight, int outChannels, int inChannels,
-                                            Span<T> result) where T : unmanaged, INumber<T>
+                                            Span<T> result, ReadOnlySpan<int> shifts) where T : unmanaged, INumber<T>
     {
         int p = layout.Pitch, stride = layout.PlaneStride, positions = layout.Positions, lanes = Vector512<T>.Count, blocks = (inChannels + ChannelBlock - 1) / ChannelBlock;
         ref T ys = ref MemoryMarshal.GetReference(gradOutput);
@@ -431,10 +580,10 @@ internal static class StackedConv3x3
                 for (int o = 0; o < outChannels; o++)
                 {
                     ref T y = ref Unsafe.Add(ref ys, o * stride + k);
-                    ref T w = ref Unsafe.Add(ref wp, (cb * outChannels + o) * 9 * ChannelBlock);
-                    for (int t = 0; t < 9; t++)
+                    ref T w = ref Unsafe.Add(ref wp, (cb * outChannels + o) * shifts.Length * ChannelBlock);
+                    for (int t = 0; t < shifts.Length; t++)
                     {
-                        ref T source = ref Unsafe.Add(ref y, t / 3 * p + t % 3);
+                        ref T source = ref Unsafe.Add(ref y, shifts[t]);
                         Vector512<T> y0 = Vector512.LoadUnsafe(ref source), y1 = Vector512.LoadUnsafe(ref source, (nuint)lanes), y2 = Vector512.LoadUnsafe(ref source, (nuint)(2 * lanes));
                         ref T wt = ref Unsafe.Add(ref w, t * ChannelBlock);
                         Vector512<T> v = Vector512.Create(wt);
@@ -469,7 +618,7 @@ internal static class StackedConv3x3
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void InputGradient256<T>(in Layout layout, ReadOnlySpan<T> gradOutput, ReadOnlySpan<T> packedWeight, int outChannels, int inChannels,
-                                            Span<T> result) where T : unmanaged, INumber<T>
+                                            Span<T> result, ReadOnlySpan<int> shifts) where T : unmanaged, INumber<T>
     {
         int p = layout.Pitch, stride = layout.PlaneStride, positions = layout.Positions, lanes = Vector256<T>.Count, blocks = (inChannels + ChannelBlock - 1) / ChannelBlock;
         ref T ys = ref MemoryMarshal.GetReference(gradOutput);
@@ -484,10 +633,10 @@ internal static class StackedConv3x3
                 for (int o = 0; o < outChannels; o++)
                 {
                     ref T y = ref Unsafe.Add(ref ys, o * stride + k);
-                    ref T w = ref Unsafe.Add(ref wp, (cb * outChannels + o) * 9 * ChannelBlock);
-                    for (int t = 0; t < 9; t++)
+                    ref T w = ref Unsafe.Add(ref wp, (cb * outChannels + o) * shifts.Length * ChannelBlock);
+                    for (int t = 0; t < shifts.Length; t++)
                     {
-                        ref T source = ref Unsafe.Add(ref y, t / 3 * p + t % 3);
+                        ref T source = ref Unsafe.Add(ref y, shifts[t]);
                         Vector256<T> y0 = Vector256.LoadUnsafe(ref source), y1 = Vector256.LoadUnsafe(ref source, (nuint)lanes), y2 = Vector256.LoadUnsafe(ref source, (nuint)(2 * lanes));
                         ref T wt = ref Unsafe.Add(ref w, t * ChannelBlock);
                         Vector256<T> v = Vector256.Create(wt);

@@ -31,6 +31,10 @@ public class Conv2DKernelsTests
         [70, 3, 3, 4, 8, 3, 3, 1, 1, 1, 1, 1, 1],     // stacked backward: groups of 51 images (1024/20) and a tail of 19 on one thread, 35 per thread on two
         [3, 17, 1, 1, 2, 3, 3, 1, 1, 1, 1, 1, 1],     // stacked backward: 1×1 images (every tap but the centre is padding)
         [2, 5, 9, 33, 6, 3, 3, 1, 1, 1, 1, 1, 1],     // stacked backward: groups of 3 images (1024/340), rows longer than two vectors
+        [3, 5, 6, 10, 9, 3, 3, 2, 2, 1, 1, 1, 1],     // stride 2 on phase planes (BackwardOfSign): even sides, channels not in eights
+        [70, 3, 4, 2, 8, 3, 3, 2, 2, 1, 1, 1, 1],     // stride 2: 2×1 phase planes, groups of 64 and tails
+        [2, 9, 2, 2, 3, 3, 3, 2, 2, 1, 1, 1, 1],      // stride 2: 1×1 phase planes (only the (1, 1) taps read the image)
+        [2, 3, 4, 26, 5, 3, 3, 2, 2, 1, 1, 1, 1],     // stride 2: phase rows of 13 = one 8-column vector step (de/interleave) and a tail of 5
     ];
 
     private static IEnumerable<TestCaseData> Cases()
