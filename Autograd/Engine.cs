@@ -168,7 +168,13 @@ internal static class Engine
 
     private static Tensor AddInto(Tensor existing, bool owned, Tensor grad)
     {
-        Tensor target = owned && existing.IsContiguous ? existing : existing.MaterializeRaw();
+        // A pooled incoming gradient is held by the engine alone (a buffer handed to two inputs is unpooled first), so
+        // when the pending one may not be written, the sum goes into the incoming one: one pass instead of a copy and a
+        // pass. (The sum is the same: float addition commutes.)
+        if ((!owned || !existing.IsContiguous) && grad.Pooled && grad.IsContiguous && existing.IsContiguous)
+            (existing, grad) = (grad, existing);
+        else if (!owned || !existing.IsContiguous) existing = existing.MaterializeRaw();
+        Tensor target = existing;
         Tensor g = grad.IsContiguous ? grad : grad.MaterializeRaw();
         if (target.DType == DType.Float32)
             System.Numerics.Tensors.TensorPrimitives.Add(target.AsSpan<float>(), g.AsSpan<float>(), target.AsSpan<float>());

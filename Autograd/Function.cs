@@ -60,6 +60,11 @@ public abstract class Function
         return output;
     }
 
+    /// <summary>A contiguous gradient buffer with stale contents, for a <see cref="Backward"/> that writes every element
+    /// and returns it as an input's gradient without keeping it (nor a view of it). The engine then owns it: it may add
+    /// another gradient of the same input into it instead of copying, and recycles it when done.</summary>
+    protected static Tensor RentGradient(ReadOnlySpan<int> shape, DType dtype) => Tensor.RentGradient(shape, dtype, clear: false);
+
     /// <summary>True for built-in ops whose <see cref="Backward"/> never keeps its gradOutput (nor a view of it)
     /// beyond the call, so the engine may recycle a pooled gradient after it (see <see cref="GradientPool"/>).
     /// False for every user-defined op.</summary>

@@ -31,7 +31,7 @@ public static partial class Ops
     /// <summary><c>y = c·x</c> for a constant c. Backward: <c>dx = c·dy</c>.</summary>
     public static Tensor Mul(Tensor x, double c) => Unary(x, new AffineKernel("mul_scalar", c, 0));
 
-    private readonly struct AddKernel : IBinaryKernel
+    internal readonly struct AddKernel : IBinaryKernel
     {
         public string Name => "add";
         public void Forward<T>(ReadOnlySpan<T> a, ReadOnlySpan<T> b, Span<T> y) where T : unmanaged, IBinaryFloatingPointIeee754<T> => TensorPrimitives.Add(a, b, y);

@@ -99,6 +99,9 @@ internal sealed class BinaryFunction<TKernel>(TKernel kernel) : Function where T
     protected internal override Tensor?[] Backward(Tensor dy)
     {
         Tensor a = _a!, b = _b!, y = _y!;
+        // y = a + b: both gradients are dy itself, handed on without a copy (the engine unpools a buffer given to two
+        // inputs and copies only if it must write into it)
+        if (typeof(TKernel) == typeof(Ops.AddKernel)) return [NeedsGrad(0) ? dy : null, NeedsGrad(1) ? dy : null];
         Tensor? da = NeedsGrad(0) ? Tensor.RentGradient(a.Shape, a.DType, clear: false) : null, db = NeedsGrad(1) ? Tensor.RentGradient(b.Shape, b.DType, clear: false) : null;
         if (a.DType == DType.Float32)
         {

@@ -11,21 +11,45 @@ namespace BinaryGrad.Kernels;
 internal sealed class ScratchPool<T>(bool pinned) where T : unmanaged
 {
     private const int MaxKept = 64;
-    private readonly Stack<T[]> _free = new();
+    private readonly List<T[]> _free = [];
 
-    /// <summary>An array of at least <paramref name="length"/> elements, contents undefined.</summary>
+    /// <summary>An array of at least <paramref name="length"/> elements, contents undefined: the smallest free one that
+    /// is long enough, else a new one. (Taking just the last one returned dropped it whenever it was too short, so a
+    /// kernel renting buffers of different sizes — the stacked convolution backward rents three per thread — allocated
+    /// fresh arrays on every call.)</summary>
     public T[] Rent(int length)
     {
-        T[]? array;
-        lock (_free) _free.TryPop(out array);
-        if (array is not null && array.Length >= length) return array;
+        lock (_free)
+        {
+            int best = -1;
+            for (int i = 0; i < _free.Count; i++)
+                if (_free[i].Length >= length && (best < 0 || _free[i].Length < _free[best].Length)) best = i;
+            if (best >= 0)
+            {
+                T[] array = _free[best];
+                _free[best] = _free[^1];
+                _free.RemoveAt(_free.Count - 1);
+                return array;
+            }
+        }
         return GC.AllocateUninitializedArray<T>(length, pinned);
     }
 
-    /// <summary>Gives back an array from <see cref="Rent"/>; the caller must not use it afterwards.</summary>
+    /// <summary>Gives back an array from <see cref="Rent"/>; the caller must not use it afterwards. When the pool is
+    /// full, the shortest array kept is dropped if it is shorter than this one.</summary>
     public void Return(T[] array)
     {
         lock (_free)
-            if (_free.Count < MaxKept) _free.Push(array);
+        {
+            if (_free.Count < MaxKept)
+            {
+                _free.Add(array);
+                return;
+            }
+            int shortest = 0;
+            for (int i = 1; i < _free.Count; i++)
+                if (_free[i].Length < _free[shortest].Length) shortest = i;
+            if (_free[shortest].Length < array.Length) _free[shortest] = array;
+        }
     }
 }

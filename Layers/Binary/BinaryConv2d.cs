@@ -60,6 +60,11 @@ public sealed class BinaryConv2d : Module, IBinaryLayer
     /// <summary>Allows the bit-kernel forward when the quantizers permit it (default true).</summary>
     public bool UseBitKernel { get; set; } = true;
 
+    /// <summary>Folds a hard <see cref="SteSign"/> input quantizer into the bit-kernel convolution on float32 inputs
+    /// without bias (<see cref="BinarySignConv2dFunction"/>: the same values and gradients, two memory passes fewer);
+    /// default true. Off, the quantizer runs as its own op.</summary>
+    public bool FuseInputSign { get; set; } = true;
+
     /// <summary>True when the next forward runs on the bit kernel.</summary>
     public bool UsesBitKernel => UseBitKernel && BitKernelPolicy.Applies(_weightQuantizer, _inputQuantizer);
 
@@ -75,7 +80,9 @@ public sealed class BinaryConv2d : Module, IBinaryLayer
         if (x.Shape[2] + 2 * Padding < KernelSize || x.Shape[3] + 2 * Padding < KernelSize)
             throw new ArgumentException($"{this}: the {KernelSize}×{KernelSize} kernel does not fit input {Shapes.Format(x.Shape)} padded by {Padding}.");
         foreach (Quantizer q in Quantizers) q.Training = Training;
-        Tensor input = _inputQuantizer?.Apply(x) ?? x;
+        bool fuseSign = FuseInputSign && UsesBitKernel && x.Shape[0] > 0 && _bias is null && x.DType == DType.Float32
+                        && _inputQuantizer is SteSign { IsHardSign: true };
+        Tensor input = fuseSign ? x : _inputQuantizer?.Apply(x) ?? x;
         if (!UsesBitKernel || x.Shape[0] == 0)
         {
             Tensor weight = _weightQuantizer?.Apply(LatentWeight.Value) ?? LatentWeight.Value;
@@ -101,6 +108,7 @@ public sealed class BinaryConv2d : Module, IBinaryLayer
             }
             (quantized, packed) = (_cache.Quantized!, _cache.Packed);
         }
+        if (fuseSign) return new BinarySignConv2dFunction(packed, shape, BinarySignConv2dFunction.Bound(((SteSign)_inputQuantizer!).ClipValue)).Apply(x, quantized);
         var function = new BinaryConv2dFunction(packed, shape);
         return _bias is null ? function.Apply(input, quantized) : function.Apply(input, quantized, _bias.Value);
     }

@@ -219,6 +219,62 @@ internal sealed class BinaryConv2dFunction(ulong[] packedWeight, BinaryConv2DSha
     }
 }
 
+/// <summary><c>y = conv(sign(x), W)</c> with the clipped straight-through sign folded in: the forward packs the real
+/// input x straight into bits (the packer's <c>x ≥ 0</c> → +1 is <see cref="SteSign"/>'s sign with sign(0) = +1, so
+/// binarize-then-pack equals pack) and the backward is <see cref="Conv2DKernels.BackwardOfSign"/>:
+/// <c>dx = 1[|x| ≤ c]·convᵀ(dY, W)</c>, <c>dW = Σ dY·sign(x)</c>.</summary>
+/// <remarks>Equal to <see cref="SteSign"/> followed by <see cref="BinaryConv2dFunction"/> (the same kernels on the
+/// same ±1 values; a masked-out input gets +0 where the unfused product gave ±0), without the float tensor of signs
+/// the unfused forward writes and the mask pass its backward makes. Float32, no bias.</remarks>
+internal sealed class BinarySignConv2dFunction(ulong[] packedWeight, BinaryConv2DShape shape, float clip) : Function
+{
+    private Tensor? _x, _w;
+    public override string Name => "binary_conv2d";
+
+    /// <summary>The largest float ≤ <paramref name="c"/>, so that <c>|x| ≤ c</c> in float64 ⇔ <c>|x| ≤ bound</c> in
+    /// float32 for every float x (as <see cref="SteSign"/>'s float32 path).</summary>
+    public static float Bound(double c)
+    {
+        float f = (float)c;
+        return f > c ? MathF.BitDecrement(f) : f;
+    }
+
+    private Conv2DGeometry Geometry => new(shape.Batch, shape.InChannels, shape.Height, shape.Width, shape.OutChannels,
+        shape.KernelHeight, shape.KernelWidth, shape.Stride, shape.Stride, shape.Padding, shape.Padding);
+
+    protected override Tensor Forward(Tensor[] inputs)
+    {
+        Tensor x = inputs[0].Contiguous(), w = inputs[1].Contiguous();
+        (_x, _w) = (x, w);
+        Tensor y = Tensor.Uninitialized([shape.Batch, shape.OutChannels, shape.OutHeight, shape.OutWidth], x.DType);
+        int inputWords = checked((int)shape.InputWords);
+        ulong[] packedX = ArrayPool<ulong>.Shared.Rent(inputWords);
+        try
+        {
+            Span<ulong> packed = packedX.AsSpan(0, inputWords);
+            BitPack.PackChannelsLast(x.AsSpan<float>(), packed, shape.Batch, shape.InChannels, shape.Height, shape.Width);
+            BinaryConv2D.Forward(packed, packedWeight, y.AsSpan<float>(), shape, EpilogueConstants.Ones(shape.OutChannels), EpilogueConstants.Zeros(shape.OutChannels));
+            return y;
+        }
+        finally
+        {
+            ArrayPool<ulong>.Shared.Return(packedX);
+        }
+    }
+
+    protected override Tensor?[] Backward(Tensor gradOutput)
+    {
+        Tensor x = _x!, w = _w!, g = gradOutput.Contiguous();
+        Tensor? dx = NeedsGrad(0) ? RentGradient(x.Shape, x.DType) : null; // written whole by the kernel; the engine may add the shortcut's gradient into it
+        Tensor? dw = NeedsGrad(1) ? w.ZerosLike() : null;
+        Conv2DKernels.BackwardOfSign(Geometry, x.AsSpan<float>(), g.AsSpan<float>(), w.AsSpan<float>(), clip,
+            dx is null ? default : dx.AsSpan<float>(), dw is null ? default : dw.AsSpan<float>());
+        return [dx, dw];
+    }
+
+    protected override void ReleaseSaved() => (_x, _w) = (null, null);
+}
+
 /// <summary>Per-channel constant vectors for the kernels' affine epilogue (<c>scale·dot + bias</c>) when a training
 /// forward wants the plain dot: shared read-only arrays of ones and zeros, grown on demand (never written after
 /// creation, so a racing grow only costs an extra array).</summary>

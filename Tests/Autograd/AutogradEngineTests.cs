@@ -25,6 +25,23 @@ public class AutogradEngineTests
         Assert.That(x.Grad!.ToDoubleArray(), Is.EqualTo(new[] { 5.0, -1.0, 4.0 }).Within(1e-12));
     }
 
+    /// <summary>Add hands dy itself to both operands; the engine must neither write into that shared buffer (the other
+    /// operand still reads it) nor lose a path when it sums an operand's gradients. a = 2x and b = 3x meet in s = a + b
+    /// (one dy aliased to both), and a also feeds d = 5a (a fresh buffer) and the loss directly:
+    /// L = Σ w·(s + d + a) in every operand order, so ∂L/∂a = (1 + 5 + 1)·w, ∂L/∂b = w and ∂L/∂x = 2·7w + 3w = 17w.</summary>
+    [TestCase(DType.Float32, 0), TestCase(DType.Float32, 1), TestCase(DType.Float32, 2), TestCase(DType.Float64, 0), TestCase(DType.Float64, 1), TestCase(DType.Float64, 2)]
+    public void AddPassingDyToBothOperands_SumsEveryPathWithoutWritingTheSharedBuffer(DType dtype, int order)
+    {
+        double[] xs = [1, -2, 0.5, 3], ws = [0.25, -1, 2, 0.5];
+        var x = Tensor.FromValues(xs, [4], dtype, requiresGrad: true);
+        Tensor w = Tensor.FromValues(ws, [4], dtype);
+        Tensor a = x * 2, b = x * 3;
+        Tensor s = order == 1 ? b + a : a + b, d = a * 5;
+        Tensor total = order switch { 0 => s + d + a, 1 => a + (d + s), _ => d + (a + s) };
+        Ops.Sum(total * w).Backward();
+        Assert.That(x.Grad!.ToDoubleArray(), Is.EqualTo(ws.Select(v => 17 * v).ToArray()));
+    }
+
     [Test]
     public void Grad_AccumulatesAcrossBackwardCallsUntilZeroGrad()
     {

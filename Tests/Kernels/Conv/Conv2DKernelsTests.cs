@@ -27,6 +27,14 @@ public class Conv2DKernelsTests
         [3, 2, 20, 20, 2, 3, 3, 1, 1, 1, 1, 1, 1],    // groups of 2 (400 pixels): a full group and a tail of one
         [2, 3, 5, 16, 4, 3, 3, 1, 1, 1, 1, 1, 1],     // direct 3×3 forward (rows of 16, outputs in fours); dx by GEMM (3 inputs)
         [3, 8, 4, 32, 12, 3, 3, 1, 1, 1, 1, 1, 1],    // direct 3×3 forward and input gradient, rows of two 2-vector blocks
+        [5, 9, 7, 5, 13, 3, 3, 1, 1, 1, 1, 1, 1],     // stacked backward: odd sides, channels not in eights (a partial 8-block each way)
+        [70, 3, 3, 4, 8, 3, 3, 1, 1, 1, 1, 1, 1],     // stacked backward: groups of 51 images (1024/20) and a tail of 19 on one thread, 35 per thread on two
+        [3, 17, 1, 1, 2, 3, 3, 1, 1, 1, 1, 1, 1],     // stacked backward: 1×1 images (every tap but the centre is padding)
+        [2, 5, 9, 33, 6, 3, 3, 1, 1, 1, 1, 1, 1],     // stacked backward: groups of 3 images (1024/340), rows longer than two vectors
+        [3, 5, 6, 10, 9, 3, 3, 2, 2, 1, 1, 1, 1],     // stride 2 on phase planes (BackwardOfSign): even sides, channels not in eights
+        [70, 3, 4, 2, 8, 3, 3, 2, 2, 1, 1, 1, 1],     // stride 2: 2×1 phase planes, groups of 64 and tails
+        [2, 9, 2, 2, 3, 3, 3, 2, 2, 1, 1, 1, 1],      // stride 2: 1×1 phase planes (only the (1, 1) taps read the image)
+        [2, 3, 4, 26, 5, 3, 3, 2, 2, 1, 1, 1, 1],     // stride 2: phase rows of 13 = one 8-column vector step (de/interleave) and a tail of 5
     ];
 
     private static IEnumerable<TestCaseData> Cases()
@@ -88,9 +96,34 @@ public class Conv2DKernelsTests
         });
     }
 
+    /// <summary>The backward of conv(sign(x), W) under the clipped STE against the naive convolution of the signs: dx
+    /// (written over NaN, so every element must be written) is the naive input gradient times 1[|x| ≤ 2], dW the naive weight gradient of sign(x) (x ≥ 0 → +1, so 0 → +1).
+    /// Integer data, so exact on every path; stacked geometries and general ones (strided, 5×5) alike.</summary>
+    [TestCaseSource(nameof(Cases))]
+    public void BackwardOfSign_EqualsNaiveOfSignsTimesMask(SimdPath path, int threads, int[] shape)
+    {
+        Conv2DGeometry g = Geometry(shape);
+        var random = new Random(shape.Sum() + 2);
+        double[] x = Integers(random, g.InputLength), w = Integers(random, g.WeightLength), dy = Integers(random, g.OutputLength);
+        double[] signs = x.Select(v => v >= 0 ? 1.0 : -1.0).ToArray();
+        var (_, dx0, dw0, _) = Naive(g, signs, w, [], dy);
+        float[] dx = Enumerable.Repeat(float.NaN, g.InputLength).ToArray(), dw = Enumerable.Repeat(1f, g.WeightLength).ToArray(), dwOnly = new float[g.WeightLength];
+        RunWith(path, threads, () =>
+        {
+            Conv2DKernels.BackwardOfSign(g, ToFloat(x), ToFloat(dy), ToFloat(w), 2f, dx, dw);
+            Conv2DKernels.BackwardOfSign(g, ToFloat(x), ToFloat(dy), ToFloat(w), 2f, [], dwOnly);
+        });
+        Assert.Multiple(() =>
+        {
+            Assert.That(dx, Is.EqualTo(ToFloat(dx0.Select((v, i) => Math.Abs(x[i]) <= 2 ? v : 0).ToArray())), "input gradient (written over NaN)");
+            Assert.That(dw, Is.EqualTo(ToFloat(dw0.Select(v => v + 1).ToArray())), "weight gradient (added to ones)");
+            Assert.That(dwOnly, Is.EqualTo(ToFloat(dw0)), "weight gradient alone");
+        });
+    }
+
     /// <summary>The input gradient is the adjoint of the forward map: ⟨conv(x), g⟩ = ⟨x, convᵀ(g)⟩ (no bias), here with
     /// random reals, so it also holds away from integers.</summary>
-    [TestCase(0), TestCase(3), TestCase(7), TestCase(14)]
+    [TestCase(0), TestCase(3), TestCase(7), TestCase(14), TestCase(15), TestCase(18)]
     public void BackwardInput_IsAdjointOfForward(int geometryIndex)
     {
         Conv2DGeometry g = Geometry(Geometries[geometryIndex]);

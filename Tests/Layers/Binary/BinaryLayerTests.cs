@@ -65,6 +65,30 @@ public class BinaryLayerTests
         Assert.That(grads[0], Is.EqualTo(grads[1]).Within(1e-4));
     }
 
+    /// <summary>The sign folded into the convolution (<see cref="BinaryConv2d.FuseInputSign"/>) against the SteSign op
+    /// followed by the convolution: same output, same input and weight gradients, bit for bit. The input holds values
+    /// exactly at ±clip, ±0 and outside the clip window; stride-1 3×3 (stacked kernels) and strided/5×5 (general route).</summary>
+    [TestCase(3, 5, 7, 9, 6, 3, 1, 1, 1.0), TestCase(2, 16, 8, 8, 16, 3, 1, 1, 0.5), TestCase(2, 8, 9, 8, 12, 3, 2, 1, 1.0),
+     TestCase(2, 3, 7, 7, 4, 5, 1, 2, double.PositiveInfinity)]
+    public void BinaryConv2d_FusedInputSign_EqualsSteSignThenConvolution(int n, int c, int h, int w, int o, int k, int stride, int pad, double clip)
+    {
+        var layer = new BinaryConv2d(c, o, k, new Rng((ulong)(c * 31 + h)), new SteSign(), new SteSign(clip), stride, pad);
+        float[] values = Random([n, c, h, w], new Rng(11)).ToArray<float>();
+        float[] special = [1f, -1f, 0.5f, -0.5f, 0f, -0f, 2f, -2f];
+        for (int i = 0; i < values.Length; i += 3) values[i] = special[i / 3 % special.Length];
+        var results = new double[2][];
+        for (int pass = 0; pass < 2; pass++)
+        {
+            layer.FuseInputSign = pass == 0;
+            layer.ZeroGrad();
+            Tensor x = new(values, [n, c, h, w], requiresGrad: true);
+            Tensor y = layer.Forward(x);
+            Ops.Sum(Ops.Mul(y, Tensor.Uniform(y.Shape, new Rng(4), -1, 1))).Backward();
+            results[pass] = [.. y.ToDoubleArray(), .. x.Grad!.ToDoubleArray(), .. layer.LatentWeight.Value.Grad!.ToDoubleArray()];
+        }
+        Assert.That(results[0], Is.EqualTo(results[1]));
+    }
+
     [Test]
     public void BinaryLinear_BitKernelBackward_EqualsFloatBackward()
     {
