@@ -38,7 +38,7 @@ public static class BenchCommand
                 Console.Error.WriteLine($"binarygrad bench: --model and --no-peer apply to 'bench train' and 'bench infer' only, not '{what}'.");
                 return Program.BadInput;
             }
-            if ((r.GetValue(bgm) is not null || r.GetResult(batch) is not null) && what != "infer")
+            if ((r.GetValue(bgm) is not null || r.GetResult(batch) is { Implicit: false }) && what != "infer")
             {
                 Console.Error.WriteLine($"binarygrad bench: --bgm and --batch apply to 'bench infer' only, not '{what}'.");
                 return Program.BadInput;

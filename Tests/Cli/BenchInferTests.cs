@@ -1,5 +1,6 @@
 using System.Text.Json;
 using BinaryGrad.Autograd;
+using BinaryGrad.Cli;
 using BinaryGrad.Binarization;
 using BinaryGrad.Cli.Commands;
 using BinaryGrad.Layers;
@@ -38,6 +39,28 @@ public class BenchInferTests
         Assert.That(BenchInfer.Run(true, TextWriter.Null, error, model, bgm, batch, peer: false), Is.EqualTo(2));
         Assert.That(error.ToString().TrimEnd().Split('\n'), Has.Length.EqualTo(1));
         Assert.That(error.ToString(), Does.StartWith("binarygrad bench infer: ").And.Contain(message));
+    }
+
+    /// <summary>The infer-only options are refused elsewhere only when given: their defaults must not trip the check
+    /// (a default --batch once made every 'bench train' fail).</summary>
+    [TestCase(new[] { "bench", "train", "--model", "nope" }, "--model 'nope' is not known")]
+    [TestCase(new[] { "bench", "gemm", "--batch", "5" }, "--bgm and --batch apply to 'bench infer' only")]
+    [TestCase(new[] { "bench", "kernels", "--bgm", "m.bgm" }, "--bgm and --batch apply to 'bench infer' only")]
+    [NonParallelizable]
+    public void InferOnlyOptions_AreRefusedElsewhere_OnlyWhenGiven(string[] args, string message)
+    {
+        TextWriter saved = Console.Error;
+        var error = new StringWriter();
+        Console.SetError(error);
+        try
+        {
+            Assert.That(Program.Run(args, TextWriter.Null, error), Is.EqualTo(2));
+        }
+        finally
+        {
+            Console.SetError(saved);
+        }
+        Assert.That(error.ToString(), Does.Contain(message));
     }
 
     [Test]
