@@ -53,19 +53,20 @@ public static class KernelThreads
             RunInline(job, body); // nested or concurrent call: the workers are busy
             return;
         }
+        bool owner = false; // only the call that started the workers may mark them idle again
         try
         {
             if (s_running)
             {
-                RunInline(job, body);
+                RunInline(job, body); // nested on the dispatching thread (Monitor is re-entrant)
                 return;
             }
-            s_running = true;
+            s_running = owner = true;
             Dispatch(job, body);
         }
         finally
         {
-            s_running = false;
+            if (owner) s_running = false;
             Monitor.Exit(Gate);
         }
     }

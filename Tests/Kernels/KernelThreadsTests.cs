@@ -59,6 +59,27 @@ public class KernelThreadsTests
         Assert.That(sums, Is.All.EqualTo(200L * 999 * 1000 / 2));
     }
 
+    /// <summary>Two nested calls in the dispatching thread's own range: the first must not mark the workers idle while
+    /// the outer call still runs on them, or the second would dispatch over it.</summary>
+    [Test]
+    public void TwoNestedCallsOnTheDispatchingThread_EachRunEveryRange()
+    {
+        KernelThreads.Count = 2;
+        for (int repeat = 0; repeat < 100; repeat++)
+        {
+            long outer = 0, inner = 0;
+            KernelThreads.For(2, 1, (s, e) =>
+            {
+                if (s == 1) Thread.SpinWait(2000); // keep the worker busy with its outer range
+                for (int call = 0; call < 2; call++)
+                    KernelThreads.For(100, 1, (a, b) => { for (int i = a; i < b; i++) Interlocked.Add(ref inner, i); });
+                Interlocked.Add(ref outer, e - s);
+            });
+            Assert.That(outer, Is.EqualTo(2));
+            Assert.That(inner, Is.EqualTo(2L * 2 * 99 * 100 / 2), $"repeat {repeat}");
+        }
+    }
+
     [Test]
     public void ExceptionInAWorkersRange_ReachesTheCaller_AndThePoolStillWorks()
     {
