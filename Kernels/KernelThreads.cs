@@ -11,7 +11,7 @@ namespace BinaryGrad.Kernels;
 /// microseconds) before it blocks, so back-to-back kernel calls — every layer of an inference forward, every op of
 /// a training step — start in microseconds, where handing chunks to the thread pool cost up to a millisecond when
 /// its threads had gone to sleep (a batch-1 forward of the MNIST MLP took 0.9 ms on two threads and 0.07 ms on one).
-/// A call allocates nothing beyond the caller's delegate. A call made while another is running (from a chunk, or
+/// A call allocates nothing beyond the caller's delegate, and <see cref="For{TBody}"/> with a struct body nothing at all. A call made while another is running (from a chunk, or
 /// from a second thread) runs its chunks one after another on its own thread: the same partition, so the same
 /// results.</para>
 /// </remarks>
@@ -38,13 +38,30 @@ public static class KernelThreads
     public static void For(int length, int grain, Action<int, int> body)
     {
         ArgumentNullException.ThrowIfNull(body);
+        For(length, grain, new DelegateBody(body));
+    }
+
+    /// <summary>A range body as a value: <see cref="For{TBody}"/> then needs no closure or delegate per call, so a
+    /// steady-state forward that runs its kernels through it allocates nothing.</summary>
+    public interface IRangeBody
+    {
+        /// <summary>Runs the range [start, end).</summary>
+        void Run(int start, int end);
+    }
+
+    /// <summary><see cref="For(int, int, Action{int, int})"/> with the body as a struct (captured state in its fields).
+    /// The body is copied once per call; each range runs on a copy, so the body must not rely on state written by
+    /// another range through its own fields (pointers and arrays it holds are shared, as a closure's would be).</summary>
+    /// <exception cref="AggregateException">A range threw; it wraps the first exception.</exception>
+    public static void For<TBody>(int length, int grain, TBody body) where TBody : struct, IRangeBody
+    {
         if (length <= 0) return;
         grain = Math.Max(1, grain);
         int blocks = (length + grain - 1) / grain;
         int parts = Math.Min(Count, blocks);
         if (parts <= 1)
         {
-            body(0, length);
+            body.Run(0, length);
             return;
         }
         var job = new Partition(length, grain, blocks, parts);
@@ -62,13 +79,38 @@ public static class KernelThreads
                 return;
             }
             s_running = owner = true;
-            Dispatch(job, body);
+            // One dispatch at a time holds the gate, so one static slot per body type carries the body to the workers
+            // through a delegate created once per type.
+            BodySlot<TBody>.Body = body;
+            try
+            {
+                Dispatch(job, BodySlot<TBody>.Invoke);
+            }
+            finally
+            {
+                BodySlot<TBody>.Body = default; // drop the references the body holds
+            }
         }
         finally
         {
             if (owner) s_running = false;
             Monitor.Exit(Gate);
         }
+    }
+
+    private static class BodySlot<TBody> where TBody : struct, IRangeBody
+    {
+        public static TBody Body;
+        public static readonly Action<int, int> Invoke = static (start, end) =>
+        {
+            TBody copy = Body;
+            copy.Run(start, end);
+        };
+    }
+
+    private readonly struct DelegateBody(Action<int, int> body) : IRangeBody
+    {
+        public void Run(int start, int end) => body(start, end);
     }
 
     /// <summary>The static partition: part p covers blocks [blocks·p/parts, blocks·(p+1)/parts).</summary>
@@ -81,12 +123,12 @@ public static class KernelThreads
         }
     }
 
-    private static void RunInline(Partition job, Action<int, int> body)
+    private static void RunInline<TBody>(Partition job, TBody body) where TBody : struct, IRangeBody
     {
         for (int part = 0; part < job.Parts; part++)
         {
             (int start, int end) = job.Range(part);
-            if (start < end) body(start, end);
+            if (start < end) body.Run(start, end);
         }
     }
 

@@ -28,9 +28,9 @@ public static unsafe partial class BinaryConv2D
         int groups = (s.OutChannels + groupSize - 1) / groupSize, stepWords = TKernel.StepWords;
         int paddedWidth = s.Width + 2 * s.Padding;
 
-        (int[] rowClass, List<(int Start, int End)> rowRanges) = TapClasses(s.OutHeight, s.KernelHeight, s.Height, s.Stride, s.Padding);
-        (int[] colClass, List<(int Start, int End)> colRanges) = TapClasses(s.OutWidth, s.KernelWidth, s.Width, s.Stride, s.Padding);
-        int[] baseTable = BorderBaseTable(s, tapPrefix, groups, groupSize, rowRanges, colRanges);
+        (int[] rowClass, int[] rowRanges, int rowClasses) = TapClasses(s.OutHeight, s.KernelHeight, s.Height, s.Stride, s.Padding);
+        (int[] colClass, int[] colRanges, int colClasses) = TapClasses(s.OutWidth, s.KernelWidth, s.Width, s.Stride, s.Padding);
+        int[] baseTable = BorderBaseTable(s, tapPrefix, groups, groupSize, rowRanges, rowClasses, colRanges, colClasses);
 
         // per-call tables come from the array pool: a warm inference forward allocates no storage per layer
         int[] offsets = ArrayPool<int>.Shared.Rent(steps);
@@ -47,8 +47,8 @@ public static unsafe partial class BinaryConv2D
             {
                 TKernel.PackGroups(pw, s.OutChannels, s.WeightWordsPerFilter, steps, pg);
                 var plan = new DirectPlan((nint)pin, (nint)pg, (nint)pBase, (nint)pOffsets, (nint)pRow, (nint)pCol,
-                                          rowRanges.Count, colRanges.Count, groups, steps, (nint)scale, (nint)bias);
-                KernelThreads.For(s.Batch * s.OutHeight, 1, (start, end) => DirectRows<TKernel, TOutput>(plan, s, output, start, end));
+                                          rowClasses, colClasses, groups, steps, (nint)scale, (nint)bias);
+                KernelThreads.For(s.Batch * s.OutHeight, 1, new DirectRowsBody<TKernel, TOutput>(plan, s, output));
             }
         }
         finally
@@ -58,6 +58,8 @@ public static unsafe partial class BinaryConv2D
             ArrayPool<int>.Shared.Return(baseTable);
             ArrayPool<int>.Shared.Return(rowClass);
             ArrayPool<int>.Shared.Return(colClass);
+            ArrayPool<int>.Shared.Return(rowRanges);
+            ArrayPool<int>.Shared.Return(colRanges);
         }
     }
 
@@ -67,6 +69,14 @@ public static unsafe partial class BinaryConv2D
     /// <summary>Addresses and sizes shared by every thread of one <see cref="RunDirect"/> call (pinned by it).</summary>
     private readonly record struct DirectPlan(nint Input, nint Groups, nint BaseTable, nint Offsets, nint RowClass, nint ColClass,
                                               int RowClasses, int ColClasses, int GroupCount, int Steps, nint Scale, nint Bias);
+
+    /// <summary>The per-thread body of <see cref="RunDirect"/> as a value, so a call allocates no closure.</summary>
+    private readonly struct DirectRowsBody<TKernel, TOutput>(DirectPlan plan, BinaryConv2DShape shape, TOutput output) : KernelThreads.IRangeBody
+        where TKernel : struct, FilterLanes.IKernel
+        where TOutput : struct, ITileOutput
+    {
+        public void Run(int start, int end) => DirectRows<TKernel, TOutput>(plan, shape, output, start, end);
+    }
 
     /// <summary>Output rows [start, end) (flattened over batch and output height).</summary>
     private static void DirectRows<TKernel, TOutput>(DirectPlan plan, in BinaryConv2DShape s, TOutput output, int start, int end)
@@ -148,48 +158,50 @@ public static unsafe partial class BinaryConv2D
     }
 
     /// <summary>For each output coordinate along one axis, the range [start, end) of kernel taps that fall inside
-    /// the image, numbered by distinct range.</summary>
-    private static (int[] Class, List<(int Start, int End)> Ranges) TapClasses(int outSize, int kernel, int size, int stride, int padding)
+    /// the image, numbered by distinct range: <c>Ranges[2·r]</c>, <c>Ranges[2·r + 1]</c> are range r's start and end.
+    /// Both arrays come from the pool and are returned by <see cref="RunDirect"/>.</summary>
+    private static (int[] Class, int[] Ranges, int Count) TapClasses(int outSize, int kernel, int size, int stride, int padding)
     {
-        int[] classes = ArrayPool<int>.Shared.Rent(outSize); // returned by RunDirect
-        var ranges = new List<(int Start, int End)>();
+        int[] classes = ArrayPool<int>.Shared.Rent(outSize);
+        int[] ranges = ArrayPool<int>.Shared.Rent(2 * outSize);
+        int count = 0;
         for (int o = 0; o < outSize; o++)
         {
-            int k0 = Math.Max(0, padding - o * stride), k1 = Math.Min(kernel, size + padding - o * stride);
-            (int, int) range = (k0, Math.Max(k0, k1));
-            int index = ranges.IndexOf(range);
-            if (index < 0)
+            int k0 = Math.Max(0, padding - o * stride), k1 = Math.Max(k0, Math.Min(kernel, size + padding - o * stride));
+            int index = 0;
+            while (index < count && (ranges[2 * index] != k0 || ranges[2 * index + 1] != k1)) index++;
+            if (index == count)
             {
-                index = ranges.Count;
-                ranges.Add(range);
+                (ranges[2 * count], ranges[2 * count + 1]) = (k0, k1);
+                count++;
             }
             classes[o] = index;
         }
-        return (classes, ranges);
+        return (classes, ranges, count);
     }
 
     /// <summary><c>base[g][r][c][f] = validBits + 2·popcount of filter (g·8 + f)'s taps outside the image</c> for row
     /// class r and column class c, from the 2-D prefix sums of the tap popcounts.</summary>
     private static int[] BorderBaseTable(in BinaryConv2DShape s, int[] tapPrefix, int groups, int groupSize,
-                                         List<(int Start, int End)> rows, List<(int Start, int End)> cols)
+                                         int[] rows, int rowCount, int[] cols, int colCount)
     {
         int kh = s.KernelHeight, kw = s.KernelWidth, pw = kw + 1, prefixStride = (kh + 1) * pw;
-        int length = groups * rows.Count * cols.Count * groupSize;
+        int length = groups * rowCount * colCount * groupSize;
         int[] table = ArrayPool<int>.Shared.Rent(length); // returned by RunDirect
         Array.Clear(table, 0, length); // padding filters stay zero
         for (int g = 0; g < groups; g++)
-            for (int r = 0; r < rows.Count; r++)
-                for (int c = 0; c < cols.Count; c++)
+            for (int r = 0; r < rowCount; r++)
+                for (int c = 0; c < colCount; c++)
                     for (int f = 0; f < groupSize; f++)
                     {
                         int o = g * groupSize + f;
                         if (o >= s.OutChannels) continue;
-                        (int ky0, int ky1) = rows[r];
-                        (int kx0, int kx1) = cols[c];
+                        (int ky0, int ky1) = (rows[2 * r], rows[2 * r + 1]);
+                        (int kx0, int kx1) = (cols[2 * c], cols[2 * c + 1]);
                         int p = o * prefixStride;
                         int valid = tapPrefix[p + ky1 * pw + kx1] - tapPrefix[p + ky0 * pw + kx1] - tapPrefix[p + ky1 * pw + kx0] + tapPrefix[p + ky0 * pw + kx0];
                         int padded = tapPrefix[p + kh * pw + kw] - valid;
-                        table[((g * rows.Count + r) * cols.Count + c) * groupSize + f] = (ky1 - ky0) * (kx1 - kx0) * s.InChannels + 2 * padded;
+                        table[((g * rowCount + r) * colCount + c) * groupSize + f] = (ky1 - ky0) * (kx1 - kx0) * s.InChannels + 2 * padded;
                     }
         return table;
     }

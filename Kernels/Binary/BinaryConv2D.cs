@@ -147,13 +147,7 @@ public static unsafe partial class BinaryConv2D
             }
             fixed (ulong* pin = input, pw = weights)
             fixed (int* pp = tapPrefix)
-            {
-                nint inputAddress = (nint)pin, weightAddress = (nint)pw, prefixAddress = (nint)pp;
-                nint scaleAddress = (nint)scale, biasAddress = (nint)bias;
-                KernelThreads.For(outputPixels, PixelsPerTile, (start, end) =>
-                    RunTiles((ulong*)inputAddress, (ulong*)weightAddress, (int*)prefixAddress, s, output,
-                             (float*)scaleAddress, (float*)biasAddress, start, end, path));
-            }
+                KernelThreads.For(outputPixels, PixelsPerTile, new TilesBody<TOutput>(pin, pw, pp, s, output, scale, bias, path));
         }
         finally
         {
@@ -184,6 +178,15 @@ public static unsafe partial class BinaryConv2D
                 }
             }
         }
+    }
+
+    /// <summary>The im2col path's per-thread body as a value (a lambda capturing the parameters would allocate its
+    /// closure on every call, whichever path the call takes).</summary>
+    private readonly struct TilesBody<TOutput>(ulong* input, ulong* weights, int* tapPrefix, BinaryConv2DShape shape, TOutput output,
+                                               float* scale, float* bias, SimdPath path) : KernelThreads.IRangeBody
+        where TOutput : struct, ITileOutput
+    {
+        public void Run(int start, int end) => RunTiles(input, weights, tapPrefix, shape, output, scale, bias, start, end, path);
     }
 
     /// <summary>Output pixels [start, end) in tiles: im2col the tile, count mismatches with the GEMM kernel against

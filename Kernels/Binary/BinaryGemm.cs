@@ -101,9 +101,31 @@ public static unsafe partial class BinaryGemm
             else RunFilterLanes<FilterLanes.Kernel256, TEpilogue>(a, b, m, n, stride, epilogue);
             return;
         }
-        nint pa = (nint)a, pb = (nint)b;
-        KernelThreads.For(m, RowsPerKernel, (start, end) =>
-            CountMismatches((ulong*)pa, (ulong*)pb, start, end, n, stride, path, epilogue));
+        KernelThreads.For(m, RowsPerKernel, new RowsBody<TEpilogue>(a, b, n, stride, path, epilogue));
+    }
+
+    /// <summary>Rows [start, end) of the popcnt path, as a value so that a call allocates nothing.</summary>
+    private readonly struct RowsBody<TEpilogue>(ulong* a, ulong* b, int n, int stride, SimdPath path, TEpilogue epilogue) : KernelThreads.IRangeBody
+        where TEpilogue : struct, IMismatchEpilogue
+    {
+        public void Run(int start, int end) => CountMismatches(a, b, start, end, n, stride, path, epilogue);
+    }
+
+    /// <summary>Groups [g0, g1) of B packed into filter lanes.</summary>
+    private readonly struct PackGroupsBody<TKernel>(ulong* b, ulong* grouped, int n, int stride, int groupWords) : KernelThreads.IRangeBody
+        where TKernel : struct, FilterLanes.IKernel
+    {
+        public void Run(int g0, int g1) =>
+            TKernel.PackGroups(b + (nint)g0 * TKernel.GroupSize * stride, Math.Min(n, g1 * TKernel.GroupSize) - g0 * TKernel.GroupSize,
+                               stride, stride, grouped + (nint)g0 * groupWords);
+    }
+
+    /// <summary>Rows [start, end) of A against every group of B.</summary>
+    private readonly struct FilterLaneRowsBody<TKernel, TEpilogue>(ulong* a, ulong* grouped, int* offsets, int n, int stride, TEpilogue epilogue) : KernelThreads.IRangeBody
+        where TKernel : struct, FilterLanes.IKernel
+        where TEpilogue : struct, IMismatchEpilogue
+    {
+        public void Run(int start, int end) => FilterLaneRows<TKernel, TEpilogue>(a, grouped, offsets, start, end, n, stride, epilogue);
     }
 
     /// <summary>Filter-lane paths: B's rows grouped 8 (Vector256) or 16 (Vector512) per lane set
@@ -118,24 +140,21 @@ public static unsafe partial class BinaryGemm
         int groupSize = TKernel.GroupSize;
         int groups = (n + groupSize - 1) / groupSize, groupWords = stride * TKernel.StepWords;
         ulong[] groupArray = ArrayPool<ulong>.Shared.Rent(groups * groupWords);
-        int[] offsets = new int[stride];
+        int[] offsets = ArrayPool<int>.Shared.Rent(stride);
         for (int j = 0; j < stride; j++) offsets[j] = TKernel.WordFactor * j;
         try
         {
             fixed (ulong* pg = groupArray)
             fixed (int* po = offsets)
             {
-                nint pa = (nint)a, pb = (nint)b, grouped = (nint)pg, offsetAddress = (nint)po;
-                KernelThreads.For(groups, 1, (g0, g1) =>
-                    TKernel.PackGroups((ulong*)pb + (nint)g0 * groupSize * stride, Math.Min(n, g1 * groupSize) - g0 * groupSize,
-                                       stride, stride, (ulong*)grouped + (nint)g0 * groupWords));
-                KernelThreads.For(m, FilterLanes.PixelsPerBlock, (start, end) =>
-                    FilterLaneRows<TKernel, TEpilogue>((ulong*)pa, (ulong*)grouped, (int*)offsetAddress, start, end, n, stride, epilogue));
+                KernelThreads.For(groups, 1, new PackGroupsBody<TKernel>(b, pg, n, stride, groupWords));
+                KernelThreads.For(m, FilterLanes.PixelsPerBlock, new FilterLaneRowsBody<TKernel, TEpilogue>(a, pg, po, n, stride, epilogue));
             }
         }
         finally
         {
             ArrayPool<ulong>.Shared.Return(groupArray);
+            ArrayPool<int>.Shared.Return(offsets);
         }
     }
 

@@ -214,38 +214,41 @@ public static class BitPack
     internal static unsafe void ChannelsLastVectorized<T>(ReadOnlySpan<T> x, Span<ulong> bits, int batch, int channels, int plane)
         where T : unmanaged, INumber<T>
     {
-        int wpp = WordsPerPixel(channels);
         fixed (T* px = x)
         fixed (ulong* pb = bits)
+            KernelThreads.For(batch, 1, new ChannelsLastBody<T>(px, pb, channels, plane));
+    }
+
+    /// <summary>Images [first, end) of <see cref="ChannelsLastVectorized"/>, as a value so that a call allocates nothing.</summary>
+    private readonly unsafe struct ChannelsLastBody<T>(T* x, ulong* bits, int channels, int plane) : KernelThreads.IRangeBody
+        where T : unmanaged, INumber<T>
+    {
+        public void Run(int first, int end)
         {
-            nint xAddress = (nint)px, bitsAddress = (nint)pb;
-            int imageValues = channels * plane, imageWords = plane * wpp;
-            KernelThreads.For(batch, 1, (first, end) =>
+            int wpp = WordsPerPixel(channels), imageValues = channels * plane, imageWords = plane * wpp;
+            Span<ulong> block = stackalloc ulong[64];
+            for (int n = first; n < end; n++)
             {
-                Span<ulong> block = stackalloc ulong[64];
-                for (int n = first; n < end; n++)
+                var image = new ReadOnlySpan<T>(x + (nint)n * imageValues, imageValues);
+                var words = new Span<ulong>(bits + (nint)n * imageWords, imageWords);
+                if (channels < TransposeMinChannels)
                 {
-                    var image = new ReadOnlySpan<T>((void*)(xAddress + (nint)n * imageValues * sizeof(T)), imageValues);
-                    var words = new Span<ulong>((void*)(bitsAddress + (nint)n * imageWords * sizeof(ulong)), imageWords);
-                    if (channels < TransposeMinChannels)
+                    ScatterChannels(image, words, channels, plane);
+                    continue;
+                }
+                for (int p0 = 0; p0 < plane; p0 += 64)
+                {
+                    int pixels = Math.Min(64, plane - p0);
+                    for (int w = 0; w < wpp; w++)
                     {
-                        ScatterChannels(image, words, channels, plane);
-                        continue;
-                    }
-                    for (int p0 = 0; p0 < plane; p0 += 64)
-                    {
-                        int pixels = Math.Min(64, plane - p0);
-                        for (int w = 0; w < wpp; w++)
-                        {
-                            int c0 = w * 64, count = Math.Min(64, channels - c0);
-                            block.Clear();
-                            for (int c = 0; c < count; c++) PackDispatch(image.Slice((c0 + c) * plane + p0, pixels), block.Slice(c, 1));
-                            Transpose64(block);
-                            for (int j = 0; j < pixels; j++) words[(p0 + j) * wpp + w] = block[j];
-                        }
+                        int c0 = w * 64, count = Math.Min(64, channels - c0);
+                        block.Clear();
+                        for (int c = 0; c < count; c++) PackDispatch(image.Slice((c0 + c) * plane + p0, pixels), block.Slice(c, 1));
+                        Transpose64(block);
+                        for (int j = 0; j < pixels; j++) words[(p0 + j) * wpp + w] = block[j];
                     }
                 }
-            });
+            }
         }
     }
 

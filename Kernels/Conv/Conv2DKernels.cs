@@ -74,23 +74,30 @@ internal static unsafe partial class Conv2DCore<T> where T : unmanaged, INumber<
         g.CheckLength(weight.Length, g.WeightLength, nameof(weight), "The weight");
         g.CheckLength(output.Length, g.OutputLength, nameof(output), "The output");
         CheckBias(g, bias.Length, nameof(bias));
-        Conv2DGeometry geometry = g;
-        int bLength = bias.Length;
         if (DirectConv3x3.Applies<T>(g, g.InChannels, g.OutChannels))
         {
             ForwardDirect(g, input, weight, bias, output);
             return;
         }
+        // Images split across threads, each GEMM on one thread; or, for fewer images than threads, every GEMM threaded.
+        bool split = SplitImages(g);
         fixed (T* px = input, pw = weight, pb = bias, py = output)
         {
-            nint x = (nint)px, w = (nint)pw, b = (nint)pb, y = (nint)py;
-            ForEachImage(g, gemmThreads => (first, end) =>
-            {
-                T[] columns = RentColumns(geometry);
-                for (int n = first; n < end; n++) ForwardImage(geometry, n, gemmThreads, columns, Span(x, geometry.InputLength),
-                    Span(w, geometry.WeightLength), Span(b, bLength), Span(y, geometry.OutputLength));
-                ReturnColumns(columns);
-            });
+            var body = new Im2ColForwardBody(g, px, pw, pb, bias.Length, py, split ? 1 : KernelThreads.Count);
+            if (split) KernelThreads.For(g.Batch, 1, body);
+            else body.Run(0, g.Batch);
+        }
+    }
+
+    /// <summary>Images [first, end) of the im2col forward, as a value so that a call allocates nothing.</summary>
+    private readonly struct Im2ColForwardBody(Conv2DGeometry geometry, T* x, T* w, T* b, int biasLength, T* y, int gemmThreads) : KernelThreads.IRangeBody
+    {
+        public void Run(int first, int end)
+        {
+            T[] columns = RentColumns(geometry);
+            for (int n = first; n < end; n++) ForwardImage(geometry, n, gemmThreads, columns, new ReadOnlySpan<T>(x, geometry.InputLength),
+                new ReadOnlySpan<T>(w, geometry.WeightLength), new ReadOnlySpan<T>(b, biasLength), new Span<T>(y, geometry.OutputLength));
+            ReturnColumns(columns);
         }
     }
 
@@ -201,30 +208,31 @@ internal static unsafe partial class Conv2DCore<T> where T : unmanaged, INumber<
     /// kernel threads.</summary>
     private static void ForwardDirect(in Conv2DGeometry g, ReadOnlySpan<T> input, ReadOnlySpan<T> weight, ReadOnlySpan<T> bias, Span<T> output)
     {
-        Conv2DGeometry geometry = g;
-        int bLength = bias.Length;
         fixed (T* px = input, pw = weight, pb = bias, py = output)
+            KernelThreads.For(g.Batch, 1, new DirectForwardBody(g, px, pw, pb, bias.Length, py));
+    }
+
+    /// <summary>Images [first, end) of <see cref="ForwardDirect"/>, as a value so that a call allocates nothing.</summary>
+    private readonly struct DirectForwardBody(Conv2DGeometry geometry, T* x, T* w, T* b, int biasLength, T* y) : KernelThreads.IRangeBody
+    {
+        public void Run(int first, int end)
         {
-            nint x = (nint)px, w = (nint)pw, b = (nint)pb, y = (nint)py;
-            KernelThreads.For(g.Batch, 1, (first, end) =>
+            int plane = geometry.OutputPlaneLength;
+            T[] padded = s_columns.Rent(geometry.InChannels * (geometry.InHeight + 2) * (geometry.InWidth + 2));
+            ReadOnlySpan<T> weights = new(w, geometry.WeightLength), biases = new(b, biasLength);
+            for (int n = first; n < end; n++)
             {
-                int plane = geometry.OutputPlaneLength;
-                T[] padded = s_columns.Rent(geometry.InChannels * (geometry.InHeight + 2) * (geometry.InWidth + 2));
-                ReadOnlySpan<T> weights = Span(w, geometry.WeightLength), biases = Span(b, bLength);
-                for (int n = first; n < end; n++)
+                DirectConv3x3.Pad(new ReadOnlySpan<T>(x, geometry.InputLength).Slice(n * geometry.InputImageLength, geometry.InputImageLength),
+                    geometry.InChannels, geometry.InHeight, geometry.InWidth, padded);
+                Span<T> image = new Span<T>(y, geometry.OutputLength).Slice(n * geometry.OutputImageLength, geometry.OutputImageLength);
+                DirectConv3x3.Image<T>(padded, weights, image, geometry.InChannels, geometry.OutChannels, geometry.OutHeight, geometry.OutWidth, accumulate: false);
+                for (int o = 0; o < biases.Length; o++)
                 {
-                    DirectConv3x3.Pad(Span(x, geometry.InputLength).Slice(n * geometry.InputImageLength, geometry.InputImageLength),
-                        geometry.InChannels, geometry.InHeight, geometry.InWidth, padded);
-                    Span<T> image = Span(y, geometry.OutputLength).Slice(n * geometry.OutputImageLength, geometry.OutputImageLength);
-                    DirectConv3x3.Image<T>(padded, weights, image, geometry.InChannels, geometry.OutChannels, geometry.OutHeight, geometry.OutWidth, accumulate: false);
-                    for (int o = 0; o < biases.Length; o++)
-                    {
-                        Span<T> channel = image.Slice(o * plane, plane);
-                        TensorPrimitives.Add(channel, biases[o], channel);
-                    }
+                    Span<T> channel = image.Slice(o * plane, plane);
+                    TensorPrimitives.Add(channel, biases[o], channel);
                 }
-                s_columns.Return(padded);
-            });
+            }
+            s_columns.Return(padded);
         }
     }
 

@@ -115,19 +115,26 @@ public static unsafe class Pool2DKernels
         g.CheckLength(output.Length, g.OutputLength, nameof(output), "The output");
         g.CheckLength(argmax.Length, g.OutputLength, nameof(argmax), "The argmax indices");
         bool fast = Simd.Path != SimdPath.Scalar && g is { KernelHeight: 2, KernelWidth: 2, StrideHeight: 2, StrideWidth: 2, PadHeight: 0, PadWidth: 0 };
-        Pool2DGeometry geometry = g;
         fixed (T* px = input, py = output)
         fixed (int* pa = argmax)
         {
-            nint x = (nint)px, y = (nint)py, a = (nint)pa;
-            ForPlanes(g, (first, end) =>
-            {
-                var xs = new ReadOnlySpan<T>((void*)x, geometry.InputLength);
-                var ys = new Span<T>((void*)y, geometry.OutputLength);
-                var indices = new Span<int>((void*)a, geometry.OutputLength);
-                if (fast) MaxForward2x2(geometry, first, end, xs, ys, indices);
-                else MaxForwardReference(geometry, first, end, xs, ys, indices);
-            });
+            var body = new MaxForwardBody<T>(g, px, py, pa, fast);
+            if (g.OutputLength < ThreadedMinOutputs) body.Run(0, g.Batch * g.Channels);
+            else KernelThreads.For(g.Batch * g.Channels, 1, body);
+        }
+    }
+
+    /// <summary>Planes [first, end) of the max-pool forward, as a value so that a call allocates nothing.</summary>
+    private readonly struct MaxForwardBody<T>(Pool2DGeometry geometry, T* x, T* y, int* argmax, bool fast) : KernelThreads.IRangeBody
+        where T : unmanaged, INumber<T>
+    {
+        public void Run(int first, int end)
+        {
+            var xs = new ReadOnlySpan<T>(x, geometry.InputLength);
+            var ys = new Span<T>(y, geometry.OutputLength);
+            var indices = new Span<int>(argmax, geometry.OutputLength);
+            if (fast) MaxForward2x2(geometry, first, end, xs, ys, indices);
+            else MaxForwardReference(geometry, first, end, xs, ys, indices);
         }
     }
 
@@ -275,12 +282,15 @@ public static unsafe class Pool2DKernels
         }
     }
 
+    /// <summary>Outputs below which a pooling runs on the calling thread.</summary>
+    private const int ThreadedMinOutputs = 32 * 1024;
+
     /// <summary>Runs <paramref name="body"/>(first, end) over plane ranges on <see cref="KernelThreads"/>, or inline when
     /// the whole job is small (below ~32 K outputs a thread hop costs more than it saves).</summary>
     private static void ForPlanes(in Pool2DGeometry g, Action<int, int> body)
     {
         int planes = g.Batch * g.Channels;
-        if (g.OutputLength < 32 * 1024) body(0, planes);
+        if (g.OutputLength < ThreadedMinOutputs) body(0, planes);
         else KernelThreads.For(planes, 1, body);
     }
 

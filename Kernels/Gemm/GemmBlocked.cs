@@ -47,28 +47,38 @@ internal static class GemmBlocked<T> where T : unmanaged, INumber<T>
             (nint)Unsafe.AsPointer(ref c), ldc);
     }
 
-    /// <summary>The threaded part of <see cref="MultiplyParallel{TKernel}"/>, in its own method because the worker lambda's
+    /// <summary>The threaded part of <see cref="MultiplyParallel{TKernel}"/>, in its own method because a worker lambda's
     /// closure is allocated on entry to the method that declares the captured variables: inlined above, every
     /// single-threaded call (e.g. one per image of a convolution) would allocate it for nothing.</summary>
     private static unsafe void MultiplySplit<TKernel>(bool transA, bool transB, int m, int n, int k, T alpha,
         nint pa, int lda, nint pb, int ldb, T beta, nint pc, int ldc)
         where TKernel : IGemmMicroKernel<T>
     {
-        // Spans cannot be captured by the worker lambda; the caller's spans are pinned for the whole call.
-        int size = Unsafe.SizeOf<T>();
-        if ((long)n * TKernel.Rows >= (long)m * TKernel.Columns)
+        // Spans cannot be held by the body; the caller's spans are pinned for the whole call.
+        var body = new SplitBody<TKernel>(transA, transB, m, n, k, alpha, pa, lda, pb, ldb, beta, pc, ldc);
+        if ((long)n * TKernel.Rows >= (long)m * TKernel.Columns) KernelThreads.For(n, TKernel.Columns, body with { ByColumns = true });
+        else KernelThreads.For(m, TKernel.Rows, body);
+    }
+
+    /// <summary>One thread's columns [j0, j1) of C (<see cref="ByColumns"/>) or rows [i0, i1), as a value so that a call
+    /// allocates nothing.</summary>
+    private readonly record struct SplitBody<TKernel>(bool TransA, bool TransB, int M, int N, int K, T Alpha,
+        nint A, int Lda, nint B, int Ldb, T Beta, nint C, int Ldc) : KernelThreads.IRangeBody
+        where TKernel : IGemmMicroKernel<T>
+    {
+        public bool ByColumns { get; init; }
+
+        public unsafe void Run(int start, int end)
         {
-            KernelThreads.For(n, TKernel.Columns, (j0, j1) => Multiply<TKernel>(transA, transB, m, j1 - j0, k, alpha,
-                ref Unsafe.AsRef<T>((void*)pa), lda,
-                ref Unsafe.AsRef<T>((void*)(pb + (nint)(transB ? (long)j0 * ldb : j0) * size)), ldb, beta,
-                ref Unsafe.AsRef<T>((void*)(pc + (nint)j0 * size)), ldc));
-        }
-        else
-        {
-            KernelThreads.For(m, TKernel.Rows, (i0, i1) => Multiply<TKernel>(transA, transB, i1 - i0, n, k, alpha,
-                ref Unsafe.AsRef<T>((void*)(pa + (nint)(transA ? i0 : (long)i0 * lda) * size)), lda,
-                ref Unsafe.AsRef<T>((void*)pb), ldb, beta,
-                ref Unsafe.AsRef<T>((void*)(pc + (nint)((long)i0 * ldc) * size)), ldc));
+            int size = Unsafe.SizeOf<T>();
+            if (ByColumns)
+                Multiply<TKernel>(TransA, TransB, M, end - start, K, Alpha, ref Unsafe.AsRef<T>((void*)A), Lda,
+                    ref Unsafe.AsRef<T>((void*)(B + (nint)(TransB ? (long)start * Ldb : start) * size)), Ldb, Beta,
+                    ref Unsafe.AsRef<T>((void*)(C + (nint)start * size)), Ldc);
+            else
+                Multiply<TKernel>(TransA, TransB, end - start, N, K, Alpha,
+                    ref Unsafe.AsRef<T>((void*)(A + (nint)(TransA ? start : (long)start * Lda) * size)), Lda,
+                    ref Unsafe.AsRef<T>((void*)B), Ldb, Beta, ref Unsafe.AsRef<T>((void*)(C + (nint)((long)start * Ldc) * size)), Ldc);
         }
     }
 

@@ -59,7 +59,7 @@ public sealed class BinaryDenseLayer : InferenceLayer
             else Array.Clear(y);
             Gemm.Multiply(false, true, n, Out, In, 1f, x.ToFloats(), In, _unpacked, In, Bias is null ? 0f : 1f, y, Out);
         }
-        return Activation.Float(y, n, Out);
+        return Result(y, null, [n, Out]);
     }
 
     private float[] Unpack()
@@ -128,6 +128,14 @@ public sealed class BinaryConvLayer : InferenceLayer
         return [input[0], OutChannels, s.OutHeight, s.OutWidth];
     }
 
+    /// <summary>The output's height and width for an input of <paramref name="height"/> × <paramref name="width"/> (the
+    /// model's shape chain was checked when it was built, so no checks here, and no array).</summary>
+    internal (int Height, int Width) OutputSize(int height, int width)
+    {
+        BinaryConv2DShape s = Shape(1, height, width);
+        return (s.OutHeight, s.OutWidth);
+    }
+
     /// <summary>The packed channels-last input (packing a float input).</summary>
     internal ulong[] PackedInput(Activation x)
     {
@@ -154,7 +162,7 @@ public sealed class BinaryConvLayer : InferenceLayer
             var g = new Conv2DGeometry(x.Batch, InChannels, x.Shape[2], x.Shape[3], OutChannels, KernelSize, KernelSize, Stride, Stride, Padding, Padding);
             Conv2DKernels.Forward(g, x.ToFloats(), _unpacked, Bias ?? default(ReadOnlySpan<float>), y);
         }
-        return Activation.Float(y, x.Batch, OutChannels, s.OutHeight, s.OutWidth);
+        return Result(y, null, [x.Batch, OutChannels, s.OutHeight, s.OutWidth]);
     }
 
     /// <summary>The fused folded-BN epilogue: float <c>scale·dot + bias</c>, or its signs packed channels-last.</summary>
@@ -166,11 +174,11 @@ public sealed class BinaryConvLayer : InferenceLayer
         {
             ulong[] bits = BitOutput(s.PackedOutputWords);
             BinaryConv2D.ForwardPackedSign(input, _packed, bits, s, affine.Scale, affine.Shift);
-            return Activation.Packed(bits, x.Batch, OutChannels, s.OutHeight, s.OutWidth);
+            return Result(null, bits, [x.Batch, OutChannels, s.OutHeight, s.OutWidth]);
         }
         float[] y = FloatOutput(s.OutputCount);
         BinaryConv2D.Forward(input, _packed, y, s, affine.Scale, affine.Shift);
-        return Activation.Float(y, x.Batch, OutChannels, s.OutHeight, s.OutWidth);
+        return Result(y, null, [x.Batch, OutChannels, s.OutHeight, s.OutWidth]);
     }
 
     /// <summary>A Bi-Real unit with an identity shortcut in one pass: <c>clamp(BN(conv(sign x)) + x, low, high)</c>,
@@ -183,8 +191,8 @@ public sealed class BinaryConvLayer : InferenceLayer
         float[] y = FloatOutput(s.OutputCount);
         ulong[]? signs = withSigns ? BitOutput(s.PackedOutputWords) : null;
         BinaryConv2D.ForwardResidual(PackedInput(x), _packed, y, s, affine.Scale, affine.Shift, x.Floats!, low, high, signs);
-        return signs is null ? Activation.Float(y, x.Batch, OutChannels, s.OutHeight, s.OutWidth)
-                             : Activation.FloatWithSigns(y, signs, x.Batch, OutChannels, s.OutHeight, s.OutWidth);
+        return signs is null ? Result(y, null, [x.Batch, OutChannels, s.OutHeight, s.OutWidth])
+                             : Result(y, signs, [x.Batch, OutChannels, s.OutHeight, s.OutWidth]);
     }
 
     private (AffineLayer Affine, bool Fma, SignThresholds? Thresholds)? _thresholdCache;
@@ -208,11 +216,11 @@ public sealed class BinaryConvLayer : InferenceLayer
         BinaryConv2DShape s = Shape(x.Batch, x.Shape[2], x.Shape[3]);
         ulong[] bits = pool is null ? BitOutput(s.PackedOutputWords) : BitScratch(s.PackedOutputWords);
         BinaryConv2D.ForwardPackedThreshold(PackedInput(x), _packed, bits, s, thresholds.Thresholds, thresholds.Flips);
-        if (pool is null) return Activation.Packed(bits, x.Batch, OutChannels, s.OutHeight, s.OutWidth);
-        int[] pooled = pool.OutputShape([x.Batch, OutChannels, s.OutHeight, s.OutWidth]);
-        ulong[] output = BitOutput((long)pooled[0] * pooled[2] * pooled[3] * BitPack.WordsPerPixel(OutChannels));
+        if (pool is null) return Result(null, bits, [x.Batch, OutChannels, s.OutHeight, s.OutWidth]);
+        int pooledHeight = pool.OutputSide(s.OutHeight), pooledWidth = pool.OutputSide(s.OutWidth);
+        ulong[] output = BitOutput((long)x.Batch * pooledHeight * pooledWidth * BitPack.WordsPerPixel(OutChannels));
         BitPool.MaxPoolChannelsLast(bits, output, x.Batch, OutChannels, s.OutHeight, s.OutWidth, pool.KernelSize, pool.Stride, thresholds.NonDecreasing);
-        return Activation.Packed(output, pooled);
+        return Result(null, output, [x.Batch, OutChannels, pooledHeight, pooledWidth]);
     }
 
     private float[] UnpackFilters()

@@ -15,6 +15,9 @@ public sealed class MaxPoolLayer(int kernelSize, int stride, int padding) : Infe
 
     private int Out(int side) => (side + 2 * Padding - KernelSize) / Stride + 1;
 
+    /// <summary>The pooled length of a side of <paramref name="side"/> pixels.</summary>
+    internal int OutputSide(int side) => Out(side);
+
     public override int[] OutputShape(int[] input) =>
         input.Length == 4 && input[2] + 2 * Padding >= KernelSize && input[3] + 2 * Padding >= KernelSize
             ? [input[0], input[1], Out(input[2]), Out(input[3])]
@@ -28,7 +31,7 @@ public sealed class MaxPoolLayer(int kernelSize, int stride, int padding) : Infe
         // the training op's kernel (Ops.MaxPool2d), so the pooled floats are the evaluation's exactly
         var g = new Pool2DGeometry(n, c, h, w, KernelSize, KernelSize, Stride, Stride, Padding, Padding);
         Pool2DKernels.MaxForward(g, v, y, IntScratch(y.Length));
-        return Activation.Float(y, n, c, oh, ow);
+        return Result(y, null, [n, c, oh, ow]);
     }
 
     internal override void Write(BinaryWriter w) { w.Write(KernelSize); w.Write(Stride); w.Write(Padding); }
@@ -55,7 +58,7 @@ public sealed class HardTanhLayer(float min, float max) : InferenceLayer
         float[] y = FloatOutput(v.Length);
         // the training op's vector clamp, then the same scalar expression for the tail
         for (int i = ActivationKernels.ClampForward<float>(v, y, Min, Max); i < v.Length; i++) y[i] = v[i] < Min ? Min : v[i] > Max ? Max : v[i];
-        return Activation.Float(y, x.Shape);
+        return Result(y, null, x.Shape);
     }
 
     internal override void Write(BinaryWriter w) { w.Write(Min); w.Write(Max); }
@@ -77,7 +80,7 @@ public sealed class ReLULayer : InferenceLayer
         float[] v = x.ToFloats();
         float[] y = FloatOutput(v.Length);
         for (int i = 0; i < v.Length; i++) y[i] = v[i] > 0 ? v[i] : 0f;
-        return Activation.Float(y, x.Shape);
+        return Result(y, null, x.Shape);
     }
 
     internal override void Write(BinaryWriter w) { }
@@ -91,7 +94,12 @@ public sealed class FlattenLayer : InferenceLayer
     public override InferenceLayerKind Kind => InferenceLayerKind.Flatten;
     public override long ParameterBytes => 0;
     public override int[] OutputShape(int[] input) => [input[0], input.Skip(1).Aggregate(1, (a, b) => a * b)];
-    public override Activation Run(Activation x) => Activation.Float(x.ToFloats(), OutputShape(x.Shape));
+    public override Activation Run(Activation x)
+    {
+        int features = 1;
+        for (int axis = 1; axis < x.Shape.Length; axis++) features *= x.Shape[axis];
+        return Result(x.ToFloats(), null, [x.Shape[0], features]);
+    }
     internal override void Write(BinaryWriter w) { }
     public override string ToString() => "Flatten";
 }

@@ -29,6 +29,8 @@ public sealed class Activation
     /// a shortcut and a binary convolution).</summary>
     public static Activation FloatWithSigns(float[] values, ulong[] bits, params int[] shape) => new(shape, values, bits);
 
+    internal static Activation Create(float[]? values, ulong[]? bits, int[] shape) => new(shape, values, bits);
+
     /// <summary>The float values; packed signs unpack to ±1.</summary>
     public float[] ToFloats()
     {
@@ -78,7 +80,28 @@ public abstract class InferenceLayer
     private protected ulong[] BitScratch(long length) => Reuse(ref _bitScratch, length);
     private protected int[] IntScratch(long length) => Reuse(ref _intScratch, length);
 
+    private Activation? _result;
+
+    /// <summary>The activation describing this layer's output: the one of the previous forward when it names the same
+    /// storage and shape (a warm forward then allocates no activation objects), else a new one.</summary>
+    private protected Activation Result(float[]? floats, ulong[]? bits, ReadOnlySpan<int> shape)
+    {
+        if (_result is { } r && r.Floats == floats && r.Bits == bits && shape.SequenceEqual(r.Shape)) return r;
+        return _result = Activation.Create(floats, bits, shape.ToArray());
+    }
+
     private static T[] Reuse<T>(ref T[]? buffer, long length) => buffer is { } b && b.Length == length ? b : (buffer = new T[length]);
+
+    /// <summary>A copy of this layer for another thread: it shares the weights and every derived table (read-only once
+    /// built) and has its own reused storage, so copies may run at the same time on different images.</summary>
+    internal virtual InferenceLayer CopyForThread()
+    {
+        var copy = (InferenceLayer)MemberwiseClone();
+        (copy._floatOutput, copy._floatScratch) = (null, null);
+        (copy._bitOutput, copy._inputBits, copy._bitScratch, copy._intScratch) = (null, null, null, null);
+        copy._result = null;
+        return copy;
+    }
 
     private protected static FormatException Mismatch(InferenceLayer layer, int[] input, string expected) =>
         new($"{layer}: input [{string.Join(",", input)}] does not fit (expected {expected}).");

@@ -42,7 +42,7 @@ public sealed partial class InferenceModel
 
     // The layers reuse their output storage from one forward to the next, so forwards of one model run one at a time.
     private readonly Lock _forwardLock = new();
-    private float[]? _input;
+    private float[]? _logits;
 
     public int Channels { get; }
     public int Height { get; }
@@ -61,7 +61,9 @@ public sealed partial class InferenceModel
         ArgumentNullException.ThrowIfNull(images);
         if (images.Length != (long)batch * Channels * Height * Width)
             throw new ArgumentException($"InferenceModel: {images.Length} values are not {batch} images of {Channels}×{Height}×{Width}.");
-        lock (_forwardLock) return (float[])RunLayers(Layers, Activation.Float(images, batch, Channels, Height, Width)).ToFloats().Clone();
+        var logits = new float[(long)batch * Classes];
+        lock (_forwardLock) RunBatch(images, logits, batch, null);
+        return logits;
     }
 
     /// <summary>Runs <paramref name="layers"/> in order on <paramref name="x"/>, fusing what it can (docs/inference.md):
@@ -85,7 +87,8 @@ public sealed partial class InferenceModel
             long start = timing is null ? 0 : System.Diagnostics.Stopwatch.GetTimestamp();
             AffineLayer? affine = i + 1 < layers.Count ? layers[i + 1] as AffineLayer : null;
             if (layer is ResidualLayer { Shortcut.Count: 0, Main: [BinaryConvLayer { InputSign: true, Bias: null } unitConv, AffineLayer { Fused: false } unitNorm] }
-                && x.Floats is not null && unitConv.OutputShape(x.Shape) is [_, _, int uh, int uw] outShape && uh * uw > 1 && outShape.SequenceEqual(x.Shape))
+                && x.Floats is not null && x.Shape is [_, int xc, int xh, int xw] && unitConv.OutputSize(xh, xw) is (int uh, int uw)
+                && uh * uw > 1 && (unitConv.OutChannels, uh, uw) == (xc, xh, xw))
             {
                 // a Bi-Real unit: BN(conv(sign x)) + x, and the Hardtanh after it, in the conv's store
                 HardTanhLayer? clamp = i + 1 < layers.Count ? layers[i + 1] as HardTanhLayer : null;
@@ -103,7 +106,7 @@ public sealed partial class InferenceModel
                 i = chain.Next;
             }
             else if (layer is BinaryConvLayer { InputSign: true, Bias: null } conv && affine is { Fused: false }
-                && conv.OutputShape(x.Shape) is [_, _, int oh, int ow] && oh * ow > 1) // 1×1 maps: BN evaluates with fma, the epilogue cannot
+                && conv.OutputSize(x.Shape[2], x.Shape[3]) is (int oh, int ow) && oh * ow > 1) // 1×1 maps: BN evaluates with fma, the epilogue cannot
             {
                 int next = i + 2;
                 while (next < layers.Count && layers[next] is HardTanhLayer { PreservesSign: true }) next++;
@@ -152,11 +155,11 @@ public sealed partial class InferenceModel
     private static (AffineLayer Affine, bool FusedMultiplyAdd, MaxPoolLayer? Pool, int Next)? ThresholdChain(IReadOnlyList<InferenceLayer> layers, int index, int[] input)
     {
         int j = index + 1;
-        int[] shape = layers[index].OutputShape(input);
+        (int height, int width) = ((BinaryConvLayer)layers[index]).OutputSize(input[2], input[3]);
         MaxPoolLayer? pool = j < layers.Count ? layers[j] as MaxPoolLayer : null;
-        if (pool is { Padding: 0 })
+        if (pool is { Padding: 0 } && height >= pool.KernelSize && width >= pool.KernelSize)
         {
-            shape = pool.OutputShape(shape);
+            (height, width) = (pool.OutputSide(height), pool.OutputSide(width));
             j++;
         }
         else pool = null;
@@ -164,7 +167,7 @@ public sealed partial class InferenceModel
         j++;
         while (j < layers.Count && layers[j] is HardTanhLayer { PreservesSign: true }) j++;
         if (j >= layers.Count || layers[j] is not BinaryConvLayer { InputSign: true }) return null;
-        return (affine, shape[2] * shape[3] == 1, pool, j);
+        return (affine, height * width == 1, pool, j);
     }
 
     /// <summary>Arg-max class per image (first index on ties, as the trainer counts).</summary>
@@ -189,13 +192,12 @@ public sealed partial class InferenceModel
             throw new ArgumentException($"InferenceModel: {images.Length} values are not {batch} images of {Channels}×{Height}×{Width}.");
         lock (_forwardLock)
         {
-            if (_input?.Length != images.Length) _input = new float[images.Length];
-            images.CopyTo(_input);
-            float[] logits = RunLayers(Layers, Activation.Float(_input, batch, Channels, Height, Width), timing).ToFloats();
+            if (_logits?.Length != (long)batch * Classes) _logits = new float[(long)batch * Classes];
+            RunBatch(images, _logits, batch, timing);
             for (int i = 0; i < batch; i++)
             {
                 int best = 0;
-                for (int c = 1; c < Classes; c++) if (logits[i * Classes + c] > logits[i * Classes + best]) best = c;
+                for (int c = 1; c < Classes; c++) if (_logits[i * Classes + c] > _logits[i * Classes + best]) best = c;
                 predictions[i] = best;
             }
         }

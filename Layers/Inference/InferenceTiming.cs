@@ -22,6 +22,16 @@ public sealed class InferenceTiming
     /// stride; fused steps under their binary layer).</summary>
     public Dictionary<string, long> ByKind { get; } = [];
 
+    /// <summary>Adds <paramref name="other"/>'s ticks divided by <paramref name="divisor"/> (the mean of threads that
+    /// ran side by side).</summary>
+    internal void Add(InferenceTiming other, int divisor)
+    {
+        RealTicks += other.RealTicks / divisor;
+        BinaryTicks += other.BinaryTicks / divisor;
+        OtherTicks += other.OtherTicks / divisor;
+        foreach ((string kind, long ticks) in other.ByKind) ByKind[kind] = ByKind.GetValueOrDefault(kind) + ticks / divisor;
+    }
+
     internal void Add(InferenceLayer layer, long ticks)
     {
         string kind = layer switch

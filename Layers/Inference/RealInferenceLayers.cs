@@ -30,7 +30,7 @@ public sealed class ConvLayer(int inChannels, int outChannels, int kernelSize, i
         var g = new Conv2DGeometry(x.Batch, InChannels, x.Shape[2], x.Shape[3], OutChannels, KernelSize, KernelSize, Stride, Stride, Padding, Padding, Dilation, Dilation);
         float[] y = FloatOutput((long)x.Batch * OutChannels * g.OutHeight * g.OutWidth);
         Conv2DKernels.Forward(g, x.ToFloats(), Weight, Bias ?? default(ReadOnlySpan<float>), y);
-        return Activation.Float(y, x.Batch, OutChannels, g.OutHeight, g.OutWidth);
+        return Result(y, null, [x.Batch, OutChannels, g.OutHeight, g.OutWidth]);
     }
 
     internal override void Write(BinaryWriter w)
@@ -69,7 +69,7 @@ public sealed class DenseLayer(int inFeatures, int outFeatures, float[] weight, 
         if (Bias is not null) for (int r = 0; r < n; r++) Bias.CopyTo(y, r * Out);
         else Array.Clear(y);
         Gemm.Multiply(false, true, n, Out, In, 1f, x.ToFloats(), In, Weight, In, Bias is null ? 0f : 1f, y, Out);
-        return Activation.Float(y, n, Out);
+        return Result(y, null, [n, Out]);
     }
 
     internal override void Write(BinaryWriter w)
@@ -137,7 +137,7 @@ public sealed class AffineLayer(float[] scale, float[] shift, bool fused) : Infe
                     TensorPrimitives.Add(yPlane, Shift[ch], yPlane);
                 }
         }
-        return Activation.Float(y, x.Shape);
+        return Result(y, null, x.Shape);
     }
 
     /// <summary><c>fma(dot, scale, shift)</c> per row of integer dots [N × C] (a binary dense layer's folded BN).</summary>
@@ -148,7 +148,7 @@ public sealed class AffineLayer(float[] scale, float[] shift, bool fused) : Infe
         for (int i = 0; i < v.Length; i++) v[i] = dots[i];
         float[] y = FloatOutput(v.Length);
         for (int i = 0; i < n; i++) TensorPrimitives.FusedMultiplyAdd(v.AsSpan(i * c, c), Scale, Shift, y.AsSpan(i * c, c));
-        return Activation.Float(y, n, c);
+        return Result(y, null, [n, c]);
     }
 
     internal override void Write(BinaryWriter w)

@@ -16,10 +16,18 @@ public sealed class ResidualLayer : InferenceLayer
         (Main, Shortcut) = (main, shortcut);
     }
 
-    public IReadOnlyList<InferenceLayer> Main { get; }
+    public IReadOnlyList<InferenceLayer> Main { get; private set; }
 
     /// <summary>The shortcut's layers; empty for the identity.</summary>
-    public IReadOnlyList<InferenceLayer> Shortcut { get; }
+    public IReadOnlyList<InferenceLayer> Shortcut { get; private set; }
+
+    internal override InferenceLayer CopyForThread()
+    {
+        var copy = (ResidualLayer)base.CopyForThread();
+        copy.Main = [.. Main.Select(layer => layer.CopyForThread())];
+        copy.Shortcut = [.. Shortcut.Select(layer => layer.CopyForThread())];
+        return copy;
+    }
 
     public override InferenceLayerKind Kind => InferenceLayerKind.Residual;
     public override long ParameterBytes => Main.Sum(l => l.ParameterBytes) + Shortcut.Sum(l => l.ParameterBytes);
@@ -37,13 +45,14 @@ public sealed class ResidualLayer : InferenceLayer
     /// <summary>Runs both branches, adding each part's wall time to <paramref name="timing"/> when given.</summary>
     internal Activation Run(Activation x, InferenceTiming? timing)
     {
-        float[] main = InferenceModel.RunLayers(Main, x, timing).ToFloats();
+        Activation mainOutput = InferenceModel.RunLayers(Main, x, timing);
+        float[] main = mainOutput.ToFloats();
         float[] shortcut = InferenceModel.RunLayers(Shortcut, x, timing).ToFloats();
         long start = System.Diagnostics.Stopwatch.GetTimestamp();
         float[] y = FloatOutput(main.Length);
         TensorPrimitives.Add(main, shortcut, y);
         timing?.Add(this, System.Diagnostics.Stopwatch.GetTimestamp() - start);
-        return Activation.Float(y, OutputShape(x.Shape));
+        return Result(y, null, mainOutput.Shape);
     }
 
     internal override void Write(BinaryWriter w)
@@ -99,19 +108,19 @@ public sealed class ZeroPadShortcutLayer : InferenceLayer
 
     public override Activation Run(Activation x)
     {
-        int[] shape = OutputShape(x.Shape);
         float[] v = x.ToFloats();
-        int h = x.Shape[2], w = x.Shape[3], oh = shape[2], ow = shape[3], before = (OutChannels - InChannels) / 2;
-        float[] y = FloatOutput((long)shape[0] * OutChannels * oh * ow);
+        int batch = x.Shape[0], h = x.Shape[2], w = x.Shape[3], oh = (h + Stride - 1) / Stride, ow = (w + Stride - 1) / Stride;
+        int before = (OutChannels - InChannels) / 2;
+        float[] y = FloatOutput((long)batch * OutChannels * oh * ow);
         Array.Clear(y); // the padded channels are zero
-        for (int n = 0; n < shape[0]; n++)
+        for (int n = 0; n < batch; n++)
             for (int c = 0; c < InChannels; c++)
                 for (int i = 0; i < oh; i++)
                 {
                     int source = ((n * InChannels + c) * h + i * Stride) * w, target = ((n * OutChannels + c + before) * oh + i) * ow;
                     for (int j = 0; j < ow; j++) y[target + j] = v[source + j * Stride];
                 }
-        return Activation.Float(y, shape);
+        return Result(y, null, [batch, OutChannels, oh, ow]);
     }
 
     internal override void Write(BinaryWriter w) { w.Write(InChannels); w.Write(OutChannels); w.Write(Stride); }
@@ -133,12 +142,11 @@ public sealed class GlobalAvgPoolLayer : InferenceLayer
 
     public override Activation Run(Activation x)
     {
-        int[] shape = OutputShape(x.Shape);
         float[] v = x.ToFloats();
         int plane = x.Shape[2] * x.Shape[3];
-        float[] y = FloatOutput(shape[0] * shape[1]);
+        float[] y = FloatOutput(x.Shape[0] * x.Shape[1]);
         for (int i = 0; i < y.Length; i++) y[i] = TensorPrimitives.Sum(v.AsSpan(i * plane, plane)) / plane;
-        return Activation.Float(y, shape);
+        return Result(y, null, [x.Shape[0], x.Shape[1]]);
     }
 
     internal override void Write(BinaryWriter w) { }

@@ -37,6 +37,33 @@ public class KernelThreadsTests
         }
     }
 
+    /// <summary>A struct body records its ranges through a shared bag (its fields are copied per range).</summary>
+    private readonly struct RecordingBody(ConcurrentBag<(int, int)> seen, int nestedLength) : KernelThreads.IRangeBody
+    {
+        public void Run(int start, int end)
+        {
+            seen.Add((start, end));
+            if (nestedLength > 0) // a nested call of the same body type from inside a range runs inline, each range once
+            {
+                var inner = new ConcurrentBag<(int, int)>();
+                KernelThreads.For(nestedLength, 1, new RecordingBody(inner, 0));
+                if (inner.Sum(r => r.Item2 - r.Item1) != nestedLength) throw new InvalidOperationException("nested ranges do not cover the length");
+            }
+        }
+    }
+
+    [TestCase(1000, 7, 2, 0), TestCase(65, 64, 4, 0), TestCase(10, 1, 2, 5), TestCase(5, 1, 8, 3)]
+    public void StructBody_RunsTheStaticPartition_EachOnce(int length, int grain, int threads, int nested)
+    {
+        KernelThreads.Count = threads;
+        for (int repeat = 0; repeat < 50; repeat++)
+        {
+            var seen = new ConcurrentBag<(int, int)>();
+            KernelThreads.For(length, grain, new RecordingBody(seen, nested));
+            Assert.That(seen.OrderBy(r => r.Item1), Is.EqualTo(Expected(length, grain, threads)));
+        }
+    }
+
     [Test]
     public void NestedAndConcurrentCalls_RunTheSamePartition()
     {

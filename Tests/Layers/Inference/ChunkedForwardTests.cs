@@ -1,0 +1,103 @@
+using BinaryGrad.Autograd;
+using BinaryGrad.Cli;
+using BinaryGrad.Cli.Commands;
+using BinaryGrad.Cli.Training;
+using BinaryGrad.Kernels;
+using BinaryGrad.Layers;
+using BinaryGrad.Layers.Inference;
+using NUnit.Framework;
+
+namespace BinaryGrad.Tests.Layers.Inference;
+
+/// <summary>The inference model's chunked forward (each thread takes a few images through the whole network on its own
+/// copy of the layers) against the training framework's evaluation forward of the same 1W/1A network, and its steady
+/// state: a warm forward allocates nothing.</summary>
+[TestFixture, Category("Kernels")]
+public class ChunkedForwardTests
+{
+    private static (Module Net, InferenceModel Inference, int[] Shape) Build(string model)
+    {
+        string dataset = model is "mlp" or "cnn" ? "mnist" : "cifar10";
+        BinaryGrad.Datasets.ImageDataset shape = ExportCommand.DatasetShape(dataset);
+        var rng = new Rng(7);
+        Module net = ModelFactory.Create(new TrainOptions { Model = model, Scheme = "bnn", Dataset = dataset }, shape, rng);
+        BenchInfer.RandomizeBatchNorms(net, rng);
+        var inference = InferenceModel.FromModule(net, shape.Channels, shape.Height, shape.Width, shape.ClassCount, dataset);
+        return (net, inference, [shape.Channels, shape.Height, shape.Width]);
+    }
+
+    private static T WithThreads<T>(int threads, Func<T> body)
+    {
+        int saved = KernelThreads.Count;
+        KernelThreads.Count = threads;
+        try
+        {
+            return body();
+        }
+        finally
+        {
+            KernelThreads.Count = saved;
+        }
+    }
+
+    /// <summary>7 images in chunks of 2 (a tail of 1) on 2 threads, and the whole batch on 1: the logits equal the
+    /// evaluation forward's bit for bit (every layer computes an image from that image alone, in an order that does not
+    /// depend on how many images share the call).</summary>
+    [TestCase("mlp"), TestCase("cnn"), TestCase("vgg-small"), TestCase("resnet20")]
+    public void ChunkedLogits_EqualTheFrameworkEvaluation(string model)
+    {
+        (Module net, InferenceModel inference, int[] shape) = Build(model);
+        const int batch = 7;
+        Tensor x = Tensor.Uniform([batch, .. shape], new Rng(3), -2, 2);
+        net.Eval();
+        float[] expected;
+        using (GradMode.NoGrad()) expected = net.Forward(x).ToArray<float>();
+        float[] images = x.ToArray<float>();
+        inference.ImagesPerChunk = 2;
+        float[] chunked = WithThreads(2, () => inference.Forward(images, batch));
+        inference.ImagesPerChunk = 0;
+        float[] whole = WithThreads(1, () => inference.Forward(images, batch));
+        Assert.That(chunked, Is.EqualTo(expected), "chunked");
+        Assert.That(whole, Is.EqualTo(expected), "whole batch");
+    }
+
+    /// <summary>The chunk size follows the widest activation: a CIFAR ResNet-20 (16×32×32 floats in and out, 128 KB an
+    /// image) gets 4 images per chunk in 512 KB; the MLP's activations are small, so a batch of 128 fits in one chunk per
+    /// thread and runs whole; one thread never chunks.</summary>
+    [Test]
+    public void ChunkSize_FollowsTheWidestActivation()
+    {
+        Assert.That(WithThreads(2, () => Build("resnet20").Inference.ChunkSizeFor(128)), Is.EqualTo(4));
+        Assert.That(WithThreads(2, () => Build("mlp").Inference.ChunkSizeFor(128)), Is.EqualTo(0));
+        Assert.That(WithThreads(1, () => Build("resnet20").Inference.ChunkSizeFor(128)), Is.EqualTo(0));
+        Assert.That(WithThreads(2, () => Build("resnet20").Inference.ChunkSizeFor(8)), Is.EqualTo(0), "one chunk per thread: nothing to gain");
+    }
+
+    /// <summary>Once warm, <see cref="InferenceModel.Predict(ReadOnlySpan{float}, Span{int})"/> allocates nothing, chunked
+    /// or whole, on two threads (workers included: the process-wide allocation count is compared). The runtime's own
+    /// background work can allocate a little at any time, so the measurement is taken up to three times and must be zero
+    /// once; allocating code is non-zero every time.</summary>
+    [TestCase("mlp", 4), TestCase("cnn", 4), TestCase("vgg-small", 4), TestCase("resnet20", 4), TestCase("resnet20", 0)]
+    [NonParallelizable]
+    public void WarmPredict_AllocatesNothing(string model, int imagesPerChunk)
+    {
+        (_, InferenceModel inference, int[] shape) = Build(model);
+        inference.ImagesPerChunk = imagesPerChunk;
+        const int batch = 10;
+        float[] images = Tensor.Uniform([batch, .. shape], new Rng(4), -2, 2).ToArray<float>();
+        var predictions = new int[batch];
+        long fewest = WithThreads(2, () =>
+        {
+            for (int i = 0; i < 3; i++) inference.Predict(images, predictions);
+            long best = long.MaxValue;
+            for (int attempt = 0; attempt < 3 && best != 0; attempt++)
+            {
+                long before = GC.GetTotalAllocatedBytes(precise: true);
+                inference.Predict(images, predictions);
+                best = Math.Min(best, GC.GetTotalAllocatedBytes(precise: true) - before);
+            }
+            return best;
+        });
+        Assert.That(fewest, Is.Zero);
+    }
+}
