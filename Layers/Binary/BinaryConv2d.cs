@@ -21,6 +21,9 @@ public sealed class BinaryConv2d : Module, IBinaryLayer
     private readonly Quantizer? _weightQuantizer, _inputQuantizer;
     private readonly Parameter? _bias;
     private readonly PackedWeightCache _cache = new();
+    // The packed ±1 weights of the last training forward, re-packed in place by the next one (the kernel reads them
+    // only inside its forward, so the array is free again once that returns).
+    private ulong[]? _trainingPacked;
     private BinaryConv2DShape _cachedShape;
     private readonly SignFlipCounter _flips;
 
@@ -95,7 +98,7 @@ public sealed class BinaryConv2d : Module, IBinaryLayer
         if (BitKernelPolicy.NeedsWeightGraph(LatentWeight, wq))
         {
             quantized = wq.Apply(LatentWeight.Value);
-            packed = BinaryConv2dFunction.PackWeight(quantized, shape);
+            packed = _trainingPacked = BinaryConv2dFunction.PackWeight(quantized, shape, _trainingPacked);
         }
         else
         {

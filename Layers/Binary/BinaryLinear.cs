@@ -35,6 +35,9 @@ public sealed class BinaryLinear : Module, IBinaryLayer
     private readonly Parameter? _bias;
     private readonly SignFlipCounter _flips;
     private readonly PackedWeightCache _cache = new();
+    // The packed ±1 weights of the last training forward, re-packed in place by the next one (the kernel reads them
+    // only inside its forward, so the array is free again once that returns).
+    private ulong[]? _trainingPacked;
 
     /// <summary>Creates the layer with Glorot-uniform latent weights (as BinaryConnect) and no bias by default: a
     /// following batch norm supplies the shift.</summary>
@@ -84,7 +87,7 @@ public sealed class BinaryLinear : Module, IBinaryLayer
         if (BitKernelPolicy.NeedsWeightGraph(LatentWeight, wq))
         {
             quantized = wq.Apply(LatentWeight.Value);
-            packed = BinaryLinearFunction.PackWeight(quantized);
+            packed = _trainingPacked = BinaryLinearFunction.PackWeight(quantized, _trainingPacked);
         }
         else
         {

@@ -81,10 +81,15 @@ internal sealed class BinaryLinearFunction(ulong[] packedWeight) : Function
         Tensor x = inputs[0].Contiguous(), w = inputs[1].Contiguous();
         (_x, _w) = (x, w);
         int n = x.Shape[0], k = x.Shape[1], o = w.Shape[0];
-        var packedX = new ulong[(long)n * BitPack.WordsPerRow(k)];
+        // per-call scratch from the shared pool: a training step allocates no arrays here
+        int words = checked(n * BitPack.WordsPerRow(k));
+        ulong[] packedArray = ArrayPool<ulong>.Shared.Rent(words);
+        int[] dotArray = ArrayPool<int>.Shared.Rent(n * o);
+        Span<ulong> packedX = packedArray.AsSpan(0, words);
+        packedX.Clear();
         if (x.DType == DType.Float32) BitPack.PackRows(x.AsSpan<float>(), packedX, n, k);
         else BitPack.PackRows(x.AsSpan<double>(), packedX, n, k);
-        int[] dots = new int[n * o];
+        Span<int> dots = dotArray.AsSpan(0, n * o);
         BinaryGemm.Multiply(packedX, packedWeight, dots, n, o, k);
         double[]? bias = inputs.Length > 2 ? inputs[2].ToDoubleArray() : null;
         Tensor y = Tensor.Empty([n, o], x.DType);
@@ -99,6 +104,8 @@ internal sealed class BinaryLinearFunction(ulong[] packedWeight) : Function
             Span<double> ys = y.AsSpan<double>();
             for (int i = 0; i < ys.Length; i++) ys[i] = bias is null ? dots[i] : dots[i] + bias[i % o];
         }
+        ArrayPool<ulong>.Shared.Return(packedArray);
+        ArrayPool<int>.Shared.Return(dotArray);
         return y;
     }
 
@@ -126,11 +133,14 @@ internal sealed class BinaryLinearFunction(ulong[] packedWeight) : Function
 
     protected override void ReleaseSaved() => (_x, _w) = (null, null);
 
-    /// <summary>Packs ±1 weights [O,K] into the GEMM's row layout.</summary>
-    public static ulong[] PackWeight(Tensor w)
+    /// <summary>Packs ±1 weights [O,K] into the GEMM's row layout, into <paramref name="reuse"/> when it has the right
+    /// length (see the convolution's PackWeight), else into a new array.</summary>
+    public static ulong[] PackWeight(Tensor w, ulong[]? reuse = null)
     {
         int o = w.Shape[0], k = w.Shape[1];
-        var packed = new ulong[(long)o * BitPack.WordsPerRow(k)];
+        long length = (long)o * BitPack.WordsPerRow(k);
+        ulong[] packed = reuse is { } r && r.Length == length ? r : new ulong[length];
+        packed.AsSpan().Clear();
         Tensor c = w.Contiguous();
         if (c.DType == DType.Float32) BitPack.PackRows(c.AsSpan<float>(), packed, o, k);
         else BitPack.PackRows(c.AsSpan<double>(), packed, o, k);
@@ -209,12 +219,24 @@ internal sealed class BinaryConv2dFunction(ulong[] packedWeight, BinaryConv2DSha
 
     protected override void ReleaseSaved() => (_x, _w) = (null, null);
 
-    /// <summary>Packs ±1 filters [O,C,k,k] into the kernel's weight layout.</summary>
-    public static ulong[] PackWeight(Tensor w, in BinaryConv2DShape shape)
+    /// <summary>Packs ±1 filters [O,C,k,k] into the kernel's weight layout, into <paramref name="reuse"/> when it has
+    /// the right length (a training step re-packs every step: the layer hands back last step's array, whose forward
+    /// is done with it), else into a new array.</summary>
+    public static ulong[] PackWeight(Tensor w, in BinaryConv2DShape shape, ulong[]? reuse = null)
     {
-        var packed = new ulong[(long)shape.OutChannels * shape.WeightWordsPerFilter];
-        float[] values = w.DType == DType.Float32 ? w.ToArray<float>() : Array.ConvertAll(w.ToArray<double>(), v => (float)v);
-        BinaryConv2D.PackWeights(values, packed, shape);
+        long length = (long)shape.OutChannels * shape.WeightWordsPerFilter;
+        ulong[] packed = reuse is { } r && r.Length == length ? r : new ulong[length];
+        Tensor c = w.Contiguous();
+        if (c.DType == DType.Float32)
+        {
+            BinaryConv2D.PackWeights(c.AsSpan<float>(), packed, shape);
+            return packed;
+        }
+        float[] values = ArrayPool<float>.Shared.Rent(c.Length);
+        ReadOnlySpan<double> source = c.AsSpan<double>();
+        for (int i = 0; i < source.Length; i++) values[i] = (float)source[i];
+        BinaryConv2D.PackWeights(values.AsSpan(0, source.Length), packed, shape);
+        ArrayPool<float>.Shared.Return(values);
         return packed;
     }
 }
