@@ -135,6 +135,14 @@ public static unsafe partial class BinaryConv2D
         {
             BuildTapPopcountPrefixSums(weights, s, tapPrefix);
             SimdPath path = Simd.Path;
+            // At most 32 input channels: one filter per 16- or 32-bit lane, so no lane counts padding bits.
+            int narrow = path == SimdPath.Scalar ? 0 : FilterLanes.NarrowLaneBits(s.InChannels);
+            if (narrow != 0)
+            {
+                if (narrow == 16) RunDirect<FilterLanes.KernelNarrow16, TOutput>(input, weights, s, output, scale, bias, tapPrefix);
+                else RunDirect<FilterLanes.KernelNarrow32, TOutput>(input, weights, s, output, scale, bias, tapPrefix);
+                return;
+            }
             if (path == SimdPath.Vector256)
             {
                 RunDirect<FilterLanes.Kernel256, TOutput>(input, weights, s, output, scale, bias, tapPrefix);

@@ -35,6 +35,11 @@ public class BinaryConv2DTests
         new(2, 32, 4, 4, 64, 3, 3, Stride: 2, Padding: 1),
         new(1, 13, 6, 1, 3, 3, 3, Stride: 1, Padding: 1),
         new(1, 13, 7, 9, 5, 2, 5, Stride: 1, Padding: 2),
+        // the narrow kernels' edges (16- and 32-bit lanes, groups of 16 filters): 17 and 31 channels, a group with one
+        // filter and groups that end one filter in
+        new(1, 17, 6, 7, 17, 3, 3, Stride: 1, Padding: 1),
+        new(2, 31, 5, 5, 33, 3, 3, Stride: 2, Padding: 1),
+        new(1, 16, 7, 6, 1, 3, 3, Stride: 1, Padding: 0),
     ];
 
     private int _savedThreads;
