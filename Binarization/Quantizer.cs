@@ -1,3 +1,4 @@
+using BinaryGrad.Kernels.Sign;
 using BinaryGrad.Autograd;
 
 namespace BinaryGrad.Binarization;

@@ -1,3 +1,4 @@
+using BinaryGrad.Kernels.Sign;
 using System.Globalization;
 
 namespace BinaryGrad.Binarization;

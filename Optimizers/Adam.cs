@@ -1,6 +1,7 @@
 using System.Numerics;
 using System.Runtime.InteropServices;
 using BinaryGrad.Autograd;
+using BinaryGrad.Kernels.Updates;
 using Tensor = BinaryGrad.Autograd.Tensor;
 
 namespace BinaryGrad.Optimizers;
@@ -43,7 +44,7 @@ public class Adam : Optimizer
         Span<T> v = Slot(state, "exp_avg_sq", parameter.Value, out _).AsSpan<T>();
         int t = NextStep(state);
         double lr = group.Lr, wd = group.WeightDecay!.Value, beta1 = group.Beta1!.Value, beta2 = group.Beta2!.Value;
-        var k = new Coefficients<T>
+        var k = new AdamCoefficients<T>
         {
             Decay = T.CreateChecked(DecoupledWeightDecay ? 1 - lr * wd : 1),
             L2 = T.CreateChecked(DecoupledWeightDecay ? 0 : wd),
@@ -55,47 +56,7 @@ public class Adam : Optimizer
             Eps = T.CreateChecked(group.Eps!.Value),
             NegativeStep = T.CreateChecked(-lr / (1 - Math.Pow(beta1, t))),
         };
-        Apply(parameter.Value.AsSpan<T>(), grad.AsSpan<T>(), m, v, k);
-    }
-
-    private struct Coefficients<T>
-    {
-        public T Decay, L2, Beta1, OneMinusBeta1, Beta2, OneMinusBeta2, SqrtCorrection2, Eps, NegativeStep;
-    }
-
-    /// <summary>The whole update in one pass over p, g, m, v (a chain of span-wide primitives would stream the four
-    /// arrays about ten times; the optimizer step is memory-bound, so one pass is several times faster).
-    /// Operation order matches the formula in the class doc term by term.</summary>
-    private static void Apply<T>(Span<T> p, ReadOnlySpan<T> g, Span<T> m, Span<T> v, in Coefficients<T> k)
-        where T : unmanaged, IBinaryFloatingPointIeee754<T>
-    {
-        int i = 0;
-        if (Vector.IsHardwareAccelerated && Vector<T>.IsSupported)
-        {
-            ref T pr = ref MemoryMarshal.GetReference(p), mr = ref MemoryMarshal.GetReference(m), vr = ref MemoryMarshal.GetReference(v);
-            ref T gr = ref MemoryMarshal.GetReference(g);
-            Vector<T> decay = new(k.Decay), l2 = new(k.L2), b1 = new(k.Beta1), c1 = new(k.OneMinusBeta1), b2 = new(k.Beta2),
-                c2 = new(k.OneMinusBeta2), sqrtCorrection2 = new(k.SqrtCorrection2), eps = new(k.Eps), step = new(k.NegativeStep);
-            for (; i <= p.Length - Vector<T>.Count; i += Vector<T>.Count)
-            {
-                nuint at = (nuint)i;
-                Vector<T> pv = Vector.LoadUnsafe(ref pr, at);
-                Vector<T> gv = Vector.LoadUnsafe(ref gr, at) + l2 * pv;
-                pv *= decay;
-                Vector<T> mv = b1 * Vector.LoadUnsafe(ref mr, at) + c1 * gv;
-                Vector<T> vv = b2 * Vector.LoadUnsafe(ref vr, at) + c2 * (gv * gv);
-                mv.StoreUnsafe(ref mr, at);
-                vv.StoreUnsafe(ref vr, at);
-                (pv + step * (mv / (Vector.SquareRoot(vv) / sqrtCorrection2 + eps))).StoreUnsafe(ref pr, at);
-            }
-        }
-        for (; i < p.Length; i++)
-        {
-            T gi = g[i] + k.L2 * p[i];
-            m[i] = k.Beta1 * m[i] + k.OneMinusBeta1 * gi;
-            v[i] = k.Beta2 * v[i] + k.OneMinusBeta2 * (gi * gi);
-            p[i] = p[i] * k.Decay + k.NegativeStep * (m[i] / (T.Sqrt(v[i]) / k.SqrtCorrection2 + k.Eps));
-        }
+        AdamUpdate.Apply(parameter.Value.AsSpan<T>(), grad.AsSpan<T>(), m, v, k);
     }
 }
 

@@ -1,3 +1,4 @@
+using BinaryGrad.Kernels.Updates;
 using System.Numerics;
 using BinaryGrad.Autograd;
 using Tensor = BinaryGrad.Autograd.Tensor;

@@ -1,7 +1,8 @@
+using BinaryGrad.Kernels.Sign;
 using BinaryGrad.Autograd;
 using BinaryGrad.Binarization;
 using NUnit.Framework;
-using Kind = BinaryGrad.Binarization.SignKernels.SurrogateKind;
+using Kind = BinaryGrad.Kernels.Sign.SignKernels.SurrogateKind;
 
 namespace BinaryGrad.Tests.Binarization;
 

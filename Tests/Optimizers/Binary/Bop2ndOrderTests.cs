@@ -1,3 +1,4 @@
+using BinaryGrad.Kernels.Updates;
 using BinaryGrad.Autograd;
 using BinaryGrad.Optimizers.Binary;
 using NUnit.Framework;
