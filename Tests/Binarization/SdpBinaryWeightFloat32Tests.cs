@@ -9,7 +9,7 @@ namespace BinaryGrad.Tests.Binarization;
 /// replaces — the scalar float32 projection <c>Project&lt;float&gt;</c> followed by the float64 loops of
 /// <c>ForwardValues</c>/<c>BackwardValues</c> rounded once — on odd sizes (vector body plus scalar tail). The operation
 /// order is the same, so every comparison is bit-for-bit.</summary>
-[TestFixture, Category("Binarization")]
+[TestFixture, Category("Binarization"), Category("Kernels")]
 public class SdpBinaryWeightFloat32Tests
 {
     private static float[] Normal(int count, ulong seed, double std)

@@ -5,7 +5,7 @@ using NUnit.Framework;
 
 namespace BinaryGrad.Tests.Optimizers.Binary;
 
-[TestFixture, Category("Optimizers")]
+[TestFixture, Category("Optimizers"), Category("Kernels")]
 public class BopTests
 {
     internal static Parameter NewParameter(double[] values, DType dtype, int precision = 1) =>
