@@ -8,7 +8,7 @@ namespace BinaryGrad.Binarization;
 /// gradient mismatch of the STE is smaller near 0 (factor 2) and vanishes smoothly at ±1.
 /// Provenance: verified-code (liuzechun/Bi-Real-net birealnet.py; larq). Paper: Liu et al. 2018, arXiv:1808.00278.
 /// </remarks>
-public sealed class ApproxSign : Quantizer
+public sealed class ApproxSign : ElementwiseQuantizer
 {
     /// <inheritdoc/>
     public override string Name => "approx_sign";

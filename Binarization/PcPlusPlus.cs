@@ -16,7 +16,7 @@ namespace BinaryGrad.Binarization;
 /// <para>Scalar view: Forward = F, Derivative = B'. When F and B are the same object the backward is the exact
 /// derivative and the op is gradient-checked.</para>
 /// </remarks>
-public sealed class PcPlusPlus(string name, ElementMap forward, ElementMap backward, bool signAtInference = true) : Quantizer
+public sealed class PcPlusPlus(string name, ElementMap forward, ElementMap backward, bool signAtInference = true) : ElementwiseQuantizer
 {
     /// <summary>Forward quantizer F.</summary>
     public ElementMap ForwardMap { get; } = forward;
