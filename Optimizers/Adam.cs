@@ -33,30 +33,32 @@ public class Adam : Optimizer
     /// <inheritdoc/>
     protected override void Update(ParameterGroup group, Parameter parameter, Tensor grad, Dictionary<string, Tensor> state)
     {
-        if (parameter.DType == DType.Float32) Update<float>(group, parameter, grad, state);
-        else Update<double>(group, parameter, grad, state);
+        Tensor m = Slot(state, "exp_avg", parameter.Value, out _), v = Slot(state, "exp_avg_sq", parameter.Value, out _);
+        int t = NextStep(state);
+        DTypeDispatch.Run(parameter.DType, new AdamStep(parameter.Value, grad, m, v, group, t, DecoupledWeightDecay));
     }
 
-    private void Update<T>(ParameterGroup group, Parameter parameter, Tensor grad, Dictionary<string, Tensor> state)
-        where T : unmanaged, IBinaryFloatingPointIeee754<T>
+    /// <summary>One Adam step on p with gradient g and moments m, v, in their element type.</summary>
+    private readonly struct AdamStep(Tensor p, Tensor g, Tensor mTensor, Tensor vTensor, ParameterGroup group, int t, bool decoupledWeightDecay) : IDTypeAction
     {
-        Span<T> m = Slot(state, "exp_avg", parameter.Value, out _).AsSpan<T>();
-        Span<T> v = Slot(state, "exp_avg_sq", parameter.Value, out _).AsSpan<T>();
-        int t = NextStep(state);
-        double lr = group.Lr, wd = group.WeightDecay!.Value, beta1 = group.Beta1!.Value, beta2 = group.Beta2!.Value;
-        var k = new AdamCoefficients<T>
+        public void Run<T>() where T : unmanaged, IBinaryFloatingPointIeee754<T>
         {
-            Decay = T.CreateChecked(DecoupledWeightDecay ? 1 - lr * wd : 1),
-            L2 = T.CreateChecked(DecoupledWeightDecay ? 0 : wd),
-            Beta1 = T.CreateChecked(beta1),
-            OneMinusBeta1 = T.CreateChecked(1 - beta1),
-            Beta2 = T.CreateChecked(beta2),
-            OneMinusBeta2 = T.CreateChecked(1 - beta2),
-            SqrtCorrection2 = T.CreateChecked(Math.Sqrt(1 - Math.Pow(beta2, t))),
-            Eps = T.CreateChecked(group.Eps!.Value),
-            NegativeStep = T.CreateChecked(-lr / (1 - Math.Pow(beta1, t))),
-        };
-        AdamUpdate.Apply(parameter.Value.AsSpan<T>(), grad.AsSpan<T>(), m, v, k);
+            Span<T> m = mTensor.AsSpan<T>(), v = vTensor.AsSpan<T>();
+            double lr = group.Lr, wd = group.WeightDecay!.Value, beta1 = group.Beta1!.Value, beta2 = group.Beta2!.Value;
+            var k = new AdamCoefficients<T>
+            {
+                Decay = T.CreateChecked(decoupledWeightDecay ? 1 - lr * wd : 1),
+                L2 = T.CreateChecked(decoupledWeightDecay ? 0 : wd),
+                Beta1 = T.CreateChecked(beta1),
+                OneMinusBeta1 = T.CreateChecked(1 - beta1),
+                Beta2 = T.CreateChecked(beta2),
+                OneMinusBeta2 = T.CreateChecked(1 - beta2),
+                SqrtCorrection2 = T.CreateChecked(Math.Sqrt(1 - Math.Pow(beta2, t))),
+                Eps = T.CreateChecked(group.Eps!.Value),
+                NegativeStep = T.CreateChecked(-lr / (1 - Math.Pow(beta1, t))),
+            };
+            AdamUpdate.Apply(p.AsSpan<T>(), g.AsSpan<T>(), m, v, k);
+        }
     }
 }
 
