@@ -1,4 +1,5 @@
 using BinaryGrad.Kernels.Sign;
+
 namespace BinaryGrad.Binarization;
 
 /// <summary>Bi-Real Net's ApproxSign (Liu et al., ECCV 2018; Larq <c>approx_sign</c>).</summary>

@@ -1,4 +1,5 @@
 using BinaryGrad.Kernels.Sign;
+
 namespace BinaryGrad.Binarization;
 
 /// <summary>ProxConnect++ (Lu, Yu, Li, Partovi Nia, NeurIPS 2023) as one op: a forward quantizer F and a backward

@@ -1,5 +1,5 @@
-using BinaryGrad.Kernels.Sign;
 using BinaryGrad.Autograd;
+using BinaryGrad.Kernels.Sign;
 
 namespace BinaryGrad.Binarization;
 

@@ -1,4 +1,5 @@
 using BinaryGrad.Kernels.Sign;
+
 namespace BinaryGrad.Binarization;
 
 /// <summary>RBNN's training-aware sign surrogate (Lin et al., NeurIPS 2020), without the rotation (see

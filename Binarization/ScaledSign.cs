@@ -1,4 +1,5 @@
 using BinaryGrad.Kernels.Sign;
+
 namespace BinaryGrad.Binarization;
 
 /// <summary>How the gradient treats the XNOR-Net scale α (Rastegari et al. 2016, arXiv:1603.05279; g = dL/dw_b).</summary>

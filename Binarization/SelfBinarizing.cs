@@ -1,5 +1,5 @@
-using BinaryGrad.Kernels.Sign;
 using System.Globalization;
+using BinaryGrad.Kernels.Sign;
 
 namespace BinaryGrad.Binarization;
 

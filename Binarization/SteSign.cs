@@ -1,4 +1,5 @@
 using BinaryGrad.Kernels.Sign;
+
 namespace BinaryGrad.Binarization;
 
 /// <summary>Sign with the (clipped) straight-through estimator: BNN's <c>BinaryTanh</c> activation and Larq

@@ -1,4 +1,5 @@
 using BinaryGrad.Kernels.Sign;
+
 namespace BinaryGrad.Binarization;
 
 /// <summary>SwishSign / SignSwish (BNN+, Darabi et al. 2018; Larq <c>SwishSign</c>).</summary>

@@ -1,6 +1,6 @@
-using BinaryGrad.Kernels.Updates;
 using System.Numerics;
 using BinaryGrad.Autograd;
+using BinaryGrad.Kernels.Updates;
 using Tensor = BinaryGrad.Autograd.Tensor;
 
 namespace BinaryGrad.Optimizers.Binary;

@@ -1,6 +1,6 @@
-using BinaryGrad.Kernels.Sign;
 using BinaryGrad.Autograd;
 using BinaryGrad.Binarization;
+using BinaryGrad.Kernels.Sign;
 using NUnit.Framework;
 using Kind = BinaryGrad.Kernels.Sign.SignKernels.SurrogateKind;
 

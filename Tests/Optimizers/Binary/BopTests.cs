@@ -1,5 +1,5 @@
-using BinaryGrad.Kernels.Updates;
 using BinaryGrad.Autograd;
+using BinaryGrad.Kernels.Updates;
 using BinaryGrad.Optimizers.Binary;
 using NUnit.Framework;
 
