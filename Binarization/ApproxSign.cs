@@ -1,3 +1,5 @@
+using BinaryGrad.Kernels.Sign;
+
 namespace BinaryGrad.Binarization;
 
 /// <summary>Bi-Real Net's ApproxSign (Liu et al., ECCV 2018; Larq <c>approx_sign</c>).</summary>
@@ -7,7 +9,7 @@ namespace BinaryGrad.Binarization;
 /// gradient mismatch of the STE is smaller near 0 (factor 2) and vanishes smoothly at ±1.
 /// Provenance: verified-code (liuzechun/Bi-Real-net birealnet.py; larq). Paper: Liu et al. 2018, arXiv:1808.00278.
 /// </remarks>
-public sealed class ApproxSign : Quantizer
+public sealed class ApproxSign : ElementwiseQuantizer
 {
     /// <inheritdoc/>
     public override string Name => "approx_sign";

@@ -1,4 +1,5 @@
 using BinaryGrad.Autograd;
+using BinaryGrad.Kernels.Sign;
 
 namespace BinaryGrad.Binarization;
 

@@ -1,3 +1,5 @@
+using BinaryGrad.Kernels.Sign;
+
 namespace BinaryGrad.Binarization;
 
 /// <summary>A scalar map x ↦ M(x) with its derivative, possibly schedule-driven: the building block of the PC++

@@ -1,6 +1,6 @@
 using System.Runtime.InteropServices;
-using System.Runtime.Intrinsics;
 using BinaryGrad.Autograd;
+using BinaryGrad.Kernels;
 
 namespace BinaryGrad.Binarization;
 
@@ -30,26 +30,10 @@ internal static class Orthogonal
             {
                 double av = transposeA ? a[p, i] : a[i, p];
                 if (av == 0) continue;
-                MultiplyAdd(row, av, bs.Slice(p * m, m));
+                RowUpdate.MultiplyAdd(row, av, bs.Slice(p * m, m));
             }
         }
         return c;
-    }
-
-    /// <summary>row[j] += av·b[j]: a multiply then an add per element (no FMA), so the vector body gives the scalar
-    /// loop's results bit for bit (the i-p-j order of the accumulation is unchanged).</summary>
-    private static void MultiplyAdd(Span<double> row, double av, ReadOnlySpan<double> b)
-    {
-        int j = 0;
-        if (Vector256.IsHardwareAccelerated)
-        {
-            Vector256<double> scale = Vector256.Create(av);
-            ref double r = ref MemoryMarshal.GetReference(row);
-            ref double br = ref MemoryMarshal.GetReference(b);
-            for (; j <= row.Length - Vector256<double>.Count; j += Vector256<double>.Count)
-                (Vector256.LoadUnsafe(ref r, (nuint)j) + scale * Vector256.LoadUnsafe(ref br, (nuint)j)).StoreUnsafe(ref r, (nuint)j);
-        }
-        for (; j < row.Length; j++) row[j] += av * b[j];
     }
 
     /// <summary>A random orthogonal matrix: Gram–Schmidt on a Gaussian matrix (columns of the Q factor).</summary>

@@ -1,3 +1,5 @@
+using BinaryGrad.Kernels.Sign;
+
 namespace BinaryGrad.Binarization;
 
 /// <summary>ProxConnect++ (Lu, Yu, Li, Partovi Nia, NeurIPS 2023) as one op: a forward quantizer F and a backward
@@ -15,7 +17,7 @@ namespace BinaryGrad.Binarization;
 /// <para>Scalar view: Forward = F, Derivative = B'. When F and B are the same object the backward is the exact
 /// derivative and the op is gradient-checked.</para>
 /// </remarks>
-public sealed class PcPlusPlus(string name, ElementMap forward, ElementMap backward, bool signAtInference = true) : Quantizer
+public sealed class PcPlusPlus(string name, ElementMap forward, ElementMap backward, bool signAtInference = true) : ElementwiseQuantizer
 {
     /// <summary>Forward quantizer F.</summary>
     public ElementMap ForwardMap { get; } = forward;

@@ -9,7 +9,7 @@ namespace BinaryGrad.Binarization;
 /// sign(0) = +1 here (the reference uses torch.sign, which gives 0 at exactly sin(ωθ) = 0).
 /// Provenance: verified-code (edmav4/BiPer cifar10/modules/binarized_modules.py). Paper: Vargas et al. 2024, arXiv:2404.01278.
 /// </remarks>
-public sealed class PeriodicSign(double omega = 20, int stage = 2) : Quantizer
+public sealed class PeriodicSign(double omega = 20, int stage = 2) : ElementwiseQuantizer
 {
     /// <summary>Frequency ω &gt; 0.</summary>
     public double Omega { get; } = omega > 0 ? omega : throw new ArgumentOutOfRangeException(nameof(omega), omega, "PeriodicSign: ω must be > 0.");

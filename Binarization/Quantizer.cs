@@ -1,4 +1,5 @@
 using BinaryGrad.Autograd;
+using BinaryGrad.Kernels.Sign;
 
 namespace BinaryGrad.Binarization;
 
@@ -33,9 +34,10 @@ public readonly record struct TrainingProgress(int Epoch, long Step, int TotalEp
 /// <remarks>
 /// <para><see cref="Apply"/> records exactly one graph node (a private <see cref="Function"/>) whose inputs are x and the
 /// values of <see cref="Parameters"/>, so learnable thresholds and scales receive gradients through the ordinary
-/// engine and optimizers see them as <see cref="Parameter"/>s. Schemes never touch the graph themselves: they override
-/// <see cref="ForwardValues"/> / <see cref="BackwardValues"/> (whole-tensor, float64, row-major), or only the scalar
-/// <see cref="Forward(double)"/> / <see cref="Derivative(double)"/> when they are elementwise. Computation runs in
+/// engine and optimizers see them as <see cref="Parameter"/>s. Schemes never touch the graph themselves. An elementwise
+/// scheme derives from <see cref="ElementwiseQuantizer"/> and writes only the scalar <see cref="Forward(double)"/> /
+/// <see cref="Derivative(double)"/>; any other derives from <see cref="Quantizer"/> and overrides
+/// <see cref="ForwardValues"/> / <see cref="BackwardValues"/> (whole-tensor, float64, row-major). Computation runs in
 /// float64 and is rounded once to the input's dtype, which is at least as accurate as a float32 reference.</para>
 /// <para>The scalar pair is also the teaching/plotting view of the scheme. For per-tensor schemes (XNOR scale, LAB,
 /// SiMaN, …) each subclass documents what the scalar pair means.</para>
@@ -48,7 +50,7 @@ public readonly record struct TrainingProgress(int Epoch, long Step, int TotalEp
 /// difference). The forward keeps a reference to the (contiguous) input for the backward instead of a copy, as
 /// PyTorch's saved tensors do: the input must not be modified in place between forward and backward.</para>
 /// </remarks>
-public abstract class Quantizer
+public abstract partial class Quantizer
 {
     /// <summary>Op name shown in graphs, e.g. <c>ste_sign</c>.</summary>
     public abstract string Name { get; }
@@ -138,18 +140,12 @@ public abstract class Quantizer
         return dx;
     }
 
-    /// <summary>True when the scheme keeps the default elementwise <see cref="ForwardValues"/> and
-    /// <see cref="BackwardValues"/> (only the scalar <see cref="Forward(double)"/>/<see cref="Derivative(double)"/> pair):
-    /// a float32 input without parameters then runs <see cref="ForwardElementwiseFloat32"/>, which gives the float64
-    /// path's results bit for bit without its float64 copies of the tensor. Computed once per concrete type.</summary>
-    private bool IsScalarElementwise => _scalarElementwise ??= ScalarElementwiseTypes.GetOrAdd(GetType(), static t =>
-        DeclaredHere(t, nameof(ForwardValues)) && DeclaredHere(t, nameof(BackwardValues)));
-
-    private bool? _scalarElementwise;
-    private static readonly System.Collections.Concurrent.ConcurrentDictionary<Type, bool> ScalarElementwiseTypes = new();
-
-    private static bool DeclaredHere(Type type, string method) =>
-        type.GetMethod(method, System.Reflection.BindingFlags.Instance | System.Reflection.BindingFlags.NonPublic)?.DeclaringType == typeof(Quantizer);
+    /// <summary>True for an <see cref="ElementwiseQuantizer"/>: the scheme is only its scalar
+    /// <see cref="Forward(double)"/>/<see cref="Derivative(double)"/> pair, so a float32 input without parameters runs
+    /// <see cref="ForwardElementwiseFloat32"/>, which gives the float64 path's results bit for bit without its float64
+    /// copies of the tensor. A direct subclass of <see cref="Quantizer"/> may override the whole-tensor methods, so it
+    /// answers false and always takes the float64 path.</summary>
+    private protected virtual bool IsScalarElementwise => false;
 
     /// <summary>y = (float)Forward(x) per element: the default <see cref="ForwardValues"/> followed by the rounding to
     /// float32 that <c>Tensor.FromValues</c> does, without the float64 arrays.</summary>
@@ -220,126 +216,5 @@ public abstract class Quantizer
         public double[][] ParameterValues { get; } = parameters;
         /// <summary>Scratch the forward may keep for the backward.</summary>
         public object? Saved { get; set; }
-    }
-
-    private sealed class QuantizerFunction(Quantizer q) : Function
-    {
-        private QuantizerCall? _call;
-        private DType[] _types = [];
-        private Tensor? _fastInput;
-        private object? _fastSaved;
-        private bool _elementwise;
-        private double[][]? _fastParameters;
-        private Tensor[]? _tensorParameters;
-
-        public override string Name => q.Name;
-        public override bool IsEstimator => q.IsEstimator;
-
-        protected override Tensor Forward(Tensor[] inputs)
-        {
-            if (inputs.Length == 1 && inputs[0].DType == DType.Float32 && (q.HasFloat32Path || q.IsScalarElementwise))
-            {
-                Tensor x = inputs[0].Contiguous();
-                Tensor output = Tensor.Empty(x.Shape, DType.Float32);
-                _elementwise = !q.HasFloat32Path;
-                if (_elementwise) q.ForwardElementwiseFloat32(x.AsSpan<float>(), output.AsSpan<float>());
-                else _fastSaved = q.ForwardFloat32(x.AsSpan<float>(), x.Shape, output.AsSpan<float>());
-                _fastInput = x;
-                return output;
-            }
-            if (inputs.Length > 1 && q.HasFloat32TensorParameterPath && AllFloat32(inputs))
-            {
-                Tensor x = inputs[0].Contiguous();
-                Tensor output = Tensor.Empty(x.Shape, DType.Float32);
-                _tensorParameters = new Tensor[inputs.Length - 1];
-                for (int i = 1; i < inputs.Length; i++) _tensorParameters[i - 1] = inputs[i].Contiguous();
-                _fastSaved = q.ForwardFloat32WithParameterTensors(x.AsSpan<float>(), x.Shape, _tensorParameters, output.AsSpan<float>());
-                _fastInput = x;
-                return output;
-            }
-            if (inputs.Length > 1 && inputs[0].DType == DType.Float32 && q.HasFloat32ParameterPath)
-            {
-                Tensor x = inputs[0].Contiguous();
-                Tensor output = Tensor.Empty(x.Shape, DType.Float32);
-                _fastParameters = new double[inputs.Length - 1][];
-                for (int i = 1; i < inputs.Length; i++) _fastParameters[i - 1] = inputs[i].ToDoubleArray();
-                _types = [.. inputs.Select(t => t.DType)];
-                _fastSaved = q.ForwardFloat32WithParameters(x.AsSpan<float>(), x.Shape, _fastParameters, output.AsSpan<float>());
-                _fastInput = x;
-                return output;
-            }
-            var ps = new double[inputs.Length - 1][];
-            for (int i = 1; i < inputs.Length; i++) ps[i - 1] = inputs[i].ToDoubleArray();
-            _types = [.. inputs.Select(t => t.DType)];
-            _call = new QuantizerCall(inputs[0].ToDoubleArray(), inputs[0].Shape.ToArray(), ps);
-            double[] y = q.ForwardValues(_call);
-            return Tensor.FromValues(y, _call.Shape, inputs[0].DType);
-        }
-
-        protected override Tensor?[] Backward(Tensor gradOutput)
-        {
-            if (_fastInput is { } tensorInput && _tensorParameters is { } tensors)
-            {
-                Tensor dy = gradOutput.DType == DType.Float32 ? gradOutput.Contiguous() : gradOutput.To(DType.Float32);
-                Tensor gradInput = Tensor.Empty(tensorInput.Shape, DType.Float32);
-                var parameterGrads = new Tensor[tensors.Length];
-                for (int i = 0; i < tensors.Length; i++) parameterGrads[i] = Tensor.Empty(tensors[i].Shape, DType.Float32);
-                q.BackwardFloat32WithParameterTensors(tensorInput.AsSpan<float>(), tensorInput.Shape, _fastSaved, tensors,
-                    dy.AsSpan<float>(), gradInput.AsSpan<float>(), parameterGrads);
-                var results = new Tensor?[1 + tensors.Length];
-                if (NeedsGrad(0)) results[0] = gradInput;
-                for (int i = 0; i < tensors.Length; i++)
-                    if (NeedsGrad(i + 1)) results[i + 1] = parameterGrads[i];
-                return results;
-            }
-            if (_fastInput is { } withParameters && _fastParameters is { } parameters)
-            {
-                Tensor dy = gradOutput.DType == DType.Float32 ? gradOutput.Contiguous() : gradOutput.To(DType.Float32);
-                Tensor gradInput = Tensor.Empty(withParameters.Shape, DType.Float32);
-                var parameterGrads = new double[parameters.Length][];
-                for (int i = 0; i < parameterGrads.Length; i++) parameterGrads[i] = new double[parameters[i].Length];
-                q.BackwardFloat32WithParameters(withParameters.AsSpan<float>(), withParameters.Shape, _fastSaved, parameters,
-                    dy.AsSpan<float>(), gradInput.AsSpan<float>(), parameterGrads);
-                var results = new Tensor?[1 + parameters.Length];
-                if (NeedsGrad(0)) results[0] = gradInput;
-                for (int i = 0; i < parameters.Length; i++)
-                    if (NeedsGrad(i + 1)) results[i + 1] = Tensor.FromValues(parameterGrads[i], Inputs[i + 1].Shape, _types[i + 1]);
-                return results;
-            }
-            if (_fastInput is { } input)
-            {
-                if (!NeedsGrad(0)) return [null];
-                Tensor dy = gradOutput.DType == DType.Float32 ? gradOutput.Contiguous() : gradOutput.To(DType.Float32);
-                Tensor gradInput = Tensor.Empty(input.Shape, DType.Float32);
-                if (_elementwise) q.BackwardElementwiseFloat32(input.AsSpan<float>(), dy.AsSpan<float>(), gradInput.AsSpan<float>());
-                else q.BackwardFloat32(input.AsSpan<float>(), input.Shape, _fastSaved, dy.AsSpan<float>(), gradInput.AsSpan<float>());
-                return [gradInput];
-            }
-            QuantizerCall call = _call!;
-            var grads = new double[call.ParameterValues.Length][];
-            for (int i = 0; i < grads.Length; i++) grads[i] = new double[call.ParameterValues[i].Length];
-            double[] dx = q.BackwardValues(call, gradOutput.ToDoubleArray(), grads);
-            var result = new Tensor?[1 + grads.Length];
-            if (NeedsGrad(0)) result[0] = Tensor.FromValues(dx, call.Shape, _types[0]);
-            for (int i = 0; i < grads.Length; i++)
-                if (NeedsGrad(i + 1)) result[i + 1] = Tensor.FromValues(grads[i], Inputs[i + 1].Shape, _types[i + 1]);
-            return result;
-        }
-
-        protected override void ReleaseSaved()
-        {
-            _call = null;
-            _fastInput = null;
-            _fastSaved = null;
-            _fastParameters = null;
-            _tensorParameters = null;
-        }
-
-        private static bool AllFloat32(Tensor[] inputs)
-        {
-            foreach (Tensor t in inputs)
-                if (t.DType != DType.Float32) return false;
-            return true;
-        }
     }
 }

@@ -1,3 +1,5 @@
+using BinaryGrad.Kernels.Sign;
+
 namespace BinaryGrad.Binarization;
 
 /// <summary>RBNN's training-aware sign surrogate (Lin et al., NeurIPS 2020), without the rotation (see
@@ -9,7 +11,7 @@ namespace BinaryGrad.Binarization;
 /// the derivative of sign. T_min = 1e-2, T_max = 1e1; the schedule follows epochs (<see cref="OnProgress"/>).
 /// Provenance: verified-code (lmbxmu/RBNN cifar/modules/binarized_modules.py, main.py). Paper: Lin et al. 2020, arXiv:2009.13055.
 /// </remarks>
-public sealed class RbnnSign(bool activation = false, double tMin = 1e-2, double tMax = 10) : Quantizer
+public sealed class RbnnSign(bool activation = false, double tMin = 1e-2, double tMax = 10) : ElementwiseQuantizer
 {
     private readonly Schedule _t = Schedule.Geometric(tMin, tMax, ScheduleClock.Epoch);
 

@@ -1,3 +1,5 @@
+using BinaryGrad.Kernels.Sign;
+
 namespace BinaryGrad.Binarization;
 
 /// <summary>How the gradient treats the XNOR-Net scale α (Rastegari et al. 2016, arXiv:1603.05279; g = dL/dw_b).</summary>
@@ -61,9 +63,9 @@ public class ScaledSign(ScaleGradMode mode = ScaleGradMode.Exact, double clipVal
         return alpha;
     }
 
-    /// <summary>Only ScaledSign and MagnitudeAwareSign themselves: a further subclass may override
-    /// <see cref="ForwardValues"/>/<see cref="BackwardValues"/>, which the float32 kernels would silently bypass.</summary>
-    private protected override bool HasFloat32Path => GetType() == typeof(ScaledSign) || GetType() == typeof(MagnitudeAwareSign);
+    /// <summary>Always: the whole-tensor methods below are sealed, so no subclass can change the scheme behind the
+    /// float32 kernels' back (they give the float64 path's results, see <see cref="SignKernels"/>).</summary>
+    private protected override bool HasFloat32Path => true;
 
     private protected override object? ForwardFloat32(ReadOnlySpan<float> x, ReadOnlySpan<int> shape, Span<float> y)
     {
@@ -101,7 +103,7 @@ public class ScaledSign(ScaleGradMode mode = ScaleGradMode.Exact, double clipVal
     }
 
     /// <inheritdoc/>
-    protected override double[] ForwardValues(QuantizerCall call)
+    protected sealed override double[] ForwardValues(QuantizerCall call)
     {
         double[] alpha = ChannelScales(call.X, call.Shape);
         call.Saved = alpha;
@@ -112,7 +114,7 @@ public class ScaledSign(ScaleGradMode mode = ScaleGradMode.Exact, double clipVal
     }
 
     /// <inheritdoc/>
-    protected override double[] BackwardValues(QuantizerCall call, double[] dy, double[][] parameterGrads)
+    protected sealed override double[] BackwardValues(QuantizerCall call, double[] dy, double[][] parameterGrads)
     {
         double[] x = call.X, alpha = (double[])call.Saved!;
         (int channels, int n) = Channels.Weight(call.Shape, x.Length);

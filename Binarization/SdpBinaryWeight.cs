@@ -1,7 +1,5 @@
-using System.Runtime.CompilerServices;
-using System.Runtime.InteropServices;
-using System.Runtime.Intrinsics;
 using BinaryGrad.Autograd;
+using BinaryGrad.Kernels.Sign;
 
 namespace BinaryGrad.Binarization;
 
@@ -32,7 +30,7 @@ namespace BinaryGrad.Binarization;
 /// <c>--optimizer adam --lr 0.02</c>. The per-output-channel learnable scale α of the official layers is not part of
 /// this op: every binary layer of the BinaryGrad models is followed by batch norm, which absorbs it.</para>
 /// <para>Cost: when m and Z are float32 (the models' default) the op runs a float32 span path (Z passed as a tensor,
-/// no float64 copies): the projection is a Vector256 float32 loop with the scalar <see cref="Project{T}"/>'s
+/// no float64 copies): the projection (<see cref="LowRankSignKernels"/>) is a Vector256 float32 loop with the scalar <see cref="Project{T}"/>'s
 /// operations in the same order, and w = m + Zᵀr is summed in float64 lanes (Widen, K multiply-adds in the order
 /// k = 0…K−1, sign, Narrow) exactly as the float64 path sums it, so the signs, dm and dZ = (float)(√S·r_k·db_i) are
 /// bit-identical to the float64 path, with the same draws of r. Any other dtype runs the generic float64 path of
@@ -138,7 +136,7 @@ public sealed class SdpBinaryWeight : Quantizer
         if (_z.Value.Shape[1] != x.Length)
             throw new ArgumentException($"{Name}: the factor Z is [{Rank}, {_z.Value.Shape[1]}] but the weight has {x.Length} elements (shape {Shapes.Format(x.Shape)}); one SdpBinaryWeight serves one layer.");
         using var _ = GradMode.NoGrad();
-        if (x.DType == DType.Float32 && _z.Value.DType == DType.Float32) ProjectFloat32(x.AsSpan<float>(), _z.Value.AsSpan<float>(), Rank, (float)VarianceScale);
+        if (x.DType == DType.Float32 && _z.Value.DType == DType.Float32) LowRankSignKernels.Project(x.AsSpan<float>(), _z.Value.AsSpan<float>(), Rank, (float)VarianceScale);
         else if (x.DType == DType.Float32) Project(x.AsSpan<float>(), _z.Value.AsSpan<float>(), Rank, (float)VarianceScale);
         else Project(x.AsSpan<double>(), _z.Value.AsSpan<double>(), Rank, VarianceScale);
     }
@@ -159,140 +157,6 @@ public sealed class SdpBinaryWeight : Quantizer
         }
     }
 
-    private static bool Vectorized => Vector256.IsHardwareAccelerated;
-
-    /// <summary><see cref="Project{T}"/> for float32, vectorized: the same float32 operations in the same order per
-    /// lane (Σ_k Z_{k,i}² from k = 0, m_i² + Σ/S, √, divisions), so the result is bit-identical; the tail runs the
-    /// scalar loop.</summary>
-    internal static void ProjectFloat32(Span<float> m, Span<float> z, int rank, float s)
-    {
-        int n = m.Length, i = 0;
-        if (Vectorized)
-        {
-            ref float mr = ref MemoryMarshal.GetReference(m);
-            ref float zr = ref MemoryMarshal.GetReference(z);
-            Vector256<float> sv = Vector256.Create(s);
-            for (; i <= n - Vector256<float>.Count; i += Vector256<float>.Count)
-            {
-                Vector256<float> sumSquares = Vector256<float>.Zero;
-                for (int k = 0; k < rank; k++)
-                {
-                    Vector256<float> zk = Vector256.LoadUnsafe(ref zr, (nuint)(k * n + i));
-                    sumSquares += zk * zk;
-                }
-                Vector256<float> mv = Vector256.LoadUnsafe(ref mr, (nuint)i);
-                Vector256<float> a = mv * mv + sumSquares / sv;
-                Vector256<float> positive = Vector256.GreaterThan(a, Vector256<float>.Zero); // A_i ≤ 0 or NaN: left as is
-                Vector256<float> root = Vector256.Sqrt(a);
-                Vector256.ConditionalSelect(positive, mv / root, mv).StoreUnsafe(ref mr, (nuint)i);
-                for (int k = 0; k < rank; k++)
-                {
-                    Vector256<float> zk = Vector256.LoadUnsafe(ref zr, (nuint)(k * n + i));
-                    Vector256.ConditionalSelect(positive, zk / root, zk).StoreUnsafe(ref zr, (nuint)(k * n + i));
-                }
-            }
-        }
-        for (; i < n; i++)
-        {
-            float sumSquares = 0;
-            for (int k = 0; k < rank; k++) sumSquares += z[k * n + i] * z[k * n + i];
-            float a = m[i] * m[i] + sumSquares / s;
-            if (!(a > 0)) continue;
-            float root = MathF.Sqrt(a);
-            m[i] /= root;
-            for (int k = 0; k < rank; k++) z[k * n + i] /= root;
-        }
-    }
-
-    /// <summary>b_i = sign(m_i + Σ_k Z_{k,i}·r_k) for float32 m and Z, summed in float64 lanes in the float64 path's order
-    /// (bit-identical signs); the tail runs <see cref="SampleSignReference"/>.</summary>
-    internal static void SampleSignFloat32(ReadOnlySpan<float> m, ReadOnlySpan<float> z, ReadOnlySpan<double> r, Span<float> b)
-    {
-        int n = m.Length, rank = r.Length, i = 0;
-        if (Vectorized)
-        {
-            ref float mr = ref MemoryMarshal.GetReference(m);
-            ref float zr = ref MemoryMarshal.GetReference(z);
-            ref float br = ref MemoryMarshal.GetReference(b);
-            for (; i <= n - Vector256<float>.Count; i += Vector256<float>.Count)
-            {
-                (Vector256<double> w0, Vector256<double> w1) = Vector256.Widen(Vector256.LoadUnsafe(ref mr, (nuint)i));
-                for (int k = 0; k < rank; k++)
-                {
-                    (Vector256<double> z0, Vector256<double> z1) = Vector256.Widen(Vector256.LoadUnsafe(ref zr, (nuint)(k * n + i)));
-                    Vector256<double> rk = Vector256.Create(r[k]);
-                    w0 += z0 * rk; // separate multiply and add (no FMA), as the scalar w += z·r
-                    w1 += z1 * rk;
-                }
-                Vector256.Narrow(SignLanes(w0), SignLanes(w1)).StoreUnsafe(ref br, (nuint)i);
-            }
-        }
-        SampleSignReference(m, z, r, b, i);
-    }
-
-    /// <summary>sign with sign(±0) = +1 and NaN kept, as <see cref="BinaryMath.Sign"/>.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<double> SignLanes(Vector256<double> w)
-    {
-        Vector256<double> sign = Vector256.ConditionalSelect(Vector256.LessThan(w, Vector256<double>.Zero), Vector256.Create(-1.0), Vector256<double>.One);
-        return Vector256.ConditionalSelect(Vector256.Equals(w, w), sign, w);
-    }
-
-    /// <summary>Scalar reference of <see cref="SampleSignFloat32"/> from element <paramref name="start"/> on: the float64
-    /// path's loop on float32 storage.</summary>
-    internal static void SampleSignReference(ReadOnlySpan<float> m, ReadOnlySpan<float> z, ReadOnlySpan<double> r, Span<float> b, int start = 0)
-    {
-        int n = m.Length;
-        for (int i = start; i < n; i++)
-        {
-            double w = m[i];
-            for (int k = 0; k < r.Length; k++) w += z[k * n + i] * r[k];
-            b[i] = (float)BinaryMath.Sign(w);
-        }
-    }
-
-    /// <summary>dZ_{k,i} = (float)(0 + √S·r_k·db_i) in float64 lanes (the float64 path accumulates into a zeroed array and
-    /// rounds once; bit-identical); the tail runs the scalar loop of <see cref="FactorGradientReference"/>.</summary>
-    internal static void FactorGradientFloat32(ReadOnlySpan<float> dy, ReadOnlySpan<double> r, double rootS, Span<float> dz)
-    {
-        int n = dy.Length;
-        for (int k = 0; k < r.Length; k++)
-        {
-            double scale = rootS * r[k];
-            Span<float> row = dz.Slice(k * n, n);
-            int i = 0;
-            if (Vectorized)
-            {
-                ref float gr = ref MemoryMarshal.GetReference(dy);
-                ref float dr = ref MemoryMarshal.GetReference(row);
-                Vector256<double> sv = Vector256.Create(scale);
-                for (; i <= n - Vector256<float>.Count; i += Vector256<float>.Count)
-                {
-                    (Vector256<double> g0, Vector256<double> g1) = Vector256.Widen(Vector256.LoadUnsafe(ref gr, (nuint)i));
-                    Vector256.Narrow(Vector256<double>.Zero + sv * g0, Vector256<double>.Zero + sv * g1).StoreUnsafe(ref dr, (nuint)i);
-                }
-            }
-            FactorGradientRow(dy, scale, row, i);
-        }
-    }
-
-    /// <summary>Scalar reference of <see cref="FactorGradientFloat32"/>.</summary>
-    internal static void FactorGradientReference(ReadOnlySpan<float> dy, ReadOnlySpan<double> r, double rootS, Span<float> dz)
-    {
-        int n = dy.Length;
-        for (int k = 0; k < r.Length; k++) FactorGradientRow(dy, rootS * r[k], dz.Slice(k * n, n), 0);
-    }
-
-    private static void FactorGradientRow(ReadOnlySpan<float> dy, double scale, Span<float> row, int start)
-    {
-        for (int i = start; i < dy.Length; i++)
-        {
-            double g = 0;
-            g += scale * dy[i];
-            row[i] = (float)g;
-        }
-    }
-
     /// <summary>True: float32 m and Z run the span path (see the class remarks).</summary>
     private protected override bool HasFloat32TensorParameterPath => true;
 
@@ -300,7 +164,7 @@ public sealed class SdpBinaryWeight : Quantizer
     private protected override object? ForwardFloat32WithParameterTensors(ReadOnlySpan<float> x, ReadOnlySpan<int> shape, Tensor[] parameters, Span<float> y)
     {
         double[] r = NextSample();
-        SampleSignFloat32(x, parameters[0].AsSpan<float>(), r, y);
+        LowRankSignKernels.SampleSign(x, parameters[0].AsSpan<float>(), r, y);
         return r;
     }
 
@@ -309,7 +173,7 @@ public sealed class SdpBinaryWeight : Quantizer
         ReadOnlySpan<float> dy, Span<float> dx, Tensor[] parameterGrads)
     {
         dy.CopyTo(dx);
-        FactorGradientFloat32(dy, (double[])saved!, Math.Sqrt(VarianceScale), parameterGrads[0].AsSpan<float>());
+        LowRankSignKernels.FactorGradient(dy, (double[])saved!, Math.Sqrt(VarianceScale), parameterGrads[0].AsSpan<float>());
     }
 
     /// <summary>Step 2: the next r (the given <see cref="NextNoise"/> or a fresh draw), recorded in <see cref="LastNoise"/>.</summary>

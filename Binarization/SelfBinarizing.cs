@@ -1,4 +1,5 @@
 using System.Globalization;
+using BinaryGrad.Kernels.Sign;
 
 namespace BinaryGrad.Binarization;
 
@@ -66,7 +67,7 @@ public sealed class SharpnessSchedule(SharpnessScheduleKind kind, double start =
 /// <para>Binary batch norm: a BN followed by this op becomes a per-channel threshold comparison at deployment
 /// (<see cref="BinaryBatchNorm"/>); BinaryGrad's exporter folds BN + sign in exactly that sense.</para>
 /// </remarks>
-public sealed class TanhSharpen(Schedule sharpness, QuantizerKind kind = QuantizerKind.Both, bool signAtInference = true) : Quantizer
+public sealed class TanhSharpen(Schedule sharpness, QuantizerKind kind = QuantizerKind.Both, bool signAtInference = true) : ElementwiseQuantizer
 {
     /// <summary>The schedule of v.</summary>
     public Schedule Sharpness { get; } = sharpness ?? throw new ArgumentNullException(nameof(sharpness));

@@ -1,3 +1,5 @@
+using BinaryGrad.Kernels.Sign;
+
 namespace BinaryGrad.Binarization;
 
 /// <summary>Sign with the (clipped) straight-through estimator: BNN's <c>BinaryTanh</c> activation and Larq
@@ -9,7 +11,7 @@ namespace BinaryGrad.Binarization;
 /// it also stops pushing activations whose sign can no longer change.
 /// Provenance: verified-code (MatthieuCourbariaux/BinaryNet binary_net.py; larq SteSign). Paper: Hubara et al. 2016, arXiv:1602.02830.
 /// </remarks>
-public sealed class SteSign(double clipValue = 1.0, SignZero zero = SignZero.PlusOne) : Quantizer
+public sealed class SteSign(double clipValue = 1.0, SignZero zero = SignZero.PlusOne) : ElementwiseQuantizer
 {
     /// <summary>The mask bound c (+∞ = no mask).</summary>
     public double ClipValue { get; } = clipValue > 0 ? clipValue : throw new ArgumentOutOfRangeException(nameof(clipValue), clipValue, "SteSign: the clip value must be > 0 (use +∞ for no mask).");

@@ -1,3 +1,5 @@
+using BinaryGrad.Kernels.Sign;
+
 namespace BinaryGrad.Binarization;
 
 /// <summary>SwishSign / SignSwish (BNN+, Darabi et al. 2018; Larq <c>SwishSign</c>).</summary>
@@ -7,7 +9,7 @@ namespace BinaryGrad.Binarization;
 /// values away from 0 — that is the published surrogate, so it is not clamped. Default β = 5 (Larq).
 /// Provenance: verified-code (larq swish_sign). Paper: Darabi et al. 2018, arXiv:1812.11800.
 /// </remarks>
-public sealed class SwishSign(double beta = 5.0) : Quantizer
+public sealed class SwishSign(double beta = 5.0) : ElementwiseQuantizer
 {
     /// <summary>Sharpness β &gt; 0.</summary>
     public double Beta { get; } = beta > 0 ? beta : throw new ArgumentOutOfRangeException(nameof(beta), beta, "SwishSign: β must be > 0.");

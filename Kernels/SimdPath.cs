@@ -27,6 +27,17 @@ public static class Simd
         Vector512.IsHardwareAccelerated ? SimdPath.Vector512 :
         Vector256.IsHardwareAccelerated ? SimdPath.Vector256 : SimdPath.Scalar;
 
+    /// <summary>True when the hardware runs <paramref name="path"/> natively (Scalar always). Reporting and benchmark
+    /// code asks this instead of testing the runtime's vector types itself: software-emulated vectors are exact but
+    /// orders of magnitude slower, so they are worth testing, never timing.</summary>
+    public static bool Accelerates(SimdPath path) => path switch
+    {
+        SimdPath.Scalar => true,
+        SimdPath.Vector256 => Vector256.IsHardwareAccelerated,
+        SimdPath.Vector512 => Vector512.IsHardwareAccelerated,
+        _ => throw new ArgumentOutOfRangeException(nameof(path), path, $"Unknown SIMD path {path}; expected Scalar, Vector256 or Vector512."),
+    };
+
     /// <summary>The path kernels take now: the forced one if any, else <see cref="Best"/>.</summary>
     /// <remarks>Forcing a path wider than the hardware accelerates is allowed: .NET then emulates the
     /// vectors in software, which is slow but exact, so tests can exercise the Vector512 code on an AVX2

@@ -1,6 +1,7 @@
 using System.Numerics;
 using System.Runtime.InteropServices;
 using BinaryGrad.Autograd;
+using BinaryGrad.Kernels.Updates;
 using Tensor = BinaryGrad.Autograd.Tensor;
 
 namespace BinaryGrad.Optimizers;
@@ -32,69 +33,31 @@ public class Adam : Optimizer
     /// <inheritdoc/>
     protected override void Update(ParameterGroup group, Parameter parameter, Tensor grad, Dictionary<string, Tensor> state)
     {
-        if (parameter.DType == DType.Float32) Update<float>(group, parameter, grad, state);
-        else Update<double>(group, parameter, grad, state);
-    }
-
-    private void Update<T>(ParameterGroup group, Parameter parameter, Tensor grad, Dictionary<string, Tensor> state)
-        where T : unmanaged, IBinaryFloatingPointIeee754<T>
-    {
-        Span<T> m = Slot(state, "exp_avg", parameter.Value, out _).AsSpan<T>();
-        Span<T> v = Slot(state, "exp_avg_sq", parameter.Value, out _).AsSpan<T>();
+        Tensor m = Slot(state, "exp_avg", parameter.Value, out _), v = Slot(state, "exp_avg_sq", parameter.Value, out _);
         int t = NextStep(state);
-        double lr = group.Lr, wd = group.WeightDecay!.Value, beta1 = group.Beta1!.Value, beta2 = group.Beta2!.Value;
-        var k = new Coefficients<T>
-        {
-            Decay = T.CreateChecked(DecoupledWeightDecay ? 1 - lr * wd : 1),
-            L2 = T.CreateChecked(DecoupledWeightDecay ? 0 : wd),
-            Beta1 = T.CreateChecked(beta1),
-            OneMinusBeta1 = T.CreateChecked(1 - beta1),
-            Beta2 = T.CreateChecked(beta2),
-            OneMinusBeta2 = T.CreateChecked(1 - beta2),
-            SqrtCorrection2 = T.CreateChecked(Math.Sqrt(1 - Math.Pow(beta2, t))),
-            Eps = T.CreateChecked(group.Eps!.Value),
-            NegativeStep = T.CreateChecked(-lr / (1 - Math.Pow(beta1, t))),
-        };
-        Apply(parameter.Value.AsSpan<T>(), grad.AsSpan<T>(), m, v, k);
+        DTypeDispatch.Run(parameter.DType, new AdamStep(parameter.Value, grad, m, v, group, t, DecoupledWeightDecay));
     }
 
-    private struct Coefficients<T>
+    /// <summary>One Adam step on p with gradient g and moments m, v, in their element type.</summary>
+    private readonly struct AdamStep(Tensor p, Tensor g, Tensor mTensor, Tensor vTensor, ParameterGroup group, int t, bool decoupledWeightDecay) : IDTypeAction
     {
-        public T Decay, L2, Beta1, OneMinusBeta1, Beta2, OneMinusBeta2, SqrtCorrection2, Eps, NegativeStep;
-    }
-
-    /// <summary>The whole update in one pass over p, g, m, v (a chain of span-wide primitives would stream the four
-    /// arrays about ten times; the optimizer step is memory-bound, so one pass is several times faster).
-    /// Operation order matches the formula in the class doc term by term.</summary>
-    private static void Apply<T>(Span<T> p, ReadOnlySpan<T> g, Span<T> m, Span<T> v, in Coefficients<T> k)
-        where T : unmanaged, IBinaryFloatingPointIeee754<T>
-    {
-        int i = 0;
-        if (Vector.IsHardwareAccelerated && Vector<T>.IsSupported)
+        public void Run<T>() where T : unmanaged, IBinaryFloatingPointIeee754<T>
         {
-            ref T pr = ref MemoryMarshal.GetReference(p), mr = ref MemoryMarshal.GetReference(m), vr = ref MemoryMarshal.GetReference(v);
-            ref T gr = ref MemoryMarshal.GetReference(g);
-            Vector<T> decay = new(k.Decay), l2 = new(k.L2), b1 = new(k.Beta1), c1 = new(k.OneMinusBeta1), b2 = new(k.Beta2),
-                c2 = new(k.OneMinusBeta2), sqrtCorrection2 = new(k.SqrtCorrection2), eps = new(k.Eps), step = new(k.NegativeStep);
-            for (; i <= p.Length - Vector<T>.Count; i += Vector<T>.Count)
+            Span<T> m = mTensor.AsSpan<T>(), v = vTensor.AsSpan<T>();
+            double lr = group.Lr, wd = group.WeightDecay!.Value, beta1 = group.Beta1!.Value, beta2 = group.Beta2!.Value;
+            var k = new AdamCoefficients<T>
             {
-                nuint at = (nuint)i;
-                Vector<T> pv = Vector.LoadUnsafe(ref pr, at);
-                Vector<T> gv = Vector.LoadUnsafe(ref gr, at) + l2 * pv;
-                pv *= decay;
-                Vector<T> mv = b1 * Vector.LoadUnsafe(ref mr, at) + c1 * gv;
-                Vector<T> vv = b2 * Vector.LoadUnsafe(ref vr, at) + c2 * (gv * gv);
-                mv.StoreUnsafe(ref mr, at);
-                vv.StoreUnsafe(ref vr, at);
-                (pv + step * (mv / (Vector.SquareRoot(vv) / sqrtCorrection2 + eps))).StoreUnsafe(ref pr, at);
-            }
-        }
-        for (; i < p.Length; i++)
-        {
-            T gi = g[i] + k.L2 * p[i];
-            m[i] = k.Beta1 * m[i] + k.OneMinusBeta1 * gi;
-            v[i] = k.Beta2 * v[i] + k.OneMinusBeta2 * (gi * gi);
-            p[i] = p[i] * k.Decay + k.NegativeStep * (m[i] / (T.Sqrt(v[i]) / k.SqrtCorrection2 + k.Eps));
+                Decay = T.CreateChecked(decoupledWeightDecay ? 1 - lr * wd : 1),
+                L2 = T.CreateChecked(decoupledWeightDecay ? 0 : wd),
+                Beta1 = T.CreateChecked(beta1),
+                OneMinusBeta1 = T.CreateChecked(1 - beta1),
+                Beta2 = T.CreateChecked(beta2),
+                OneMinusBeta2 = T.CreateChecked(1 - beta2),
+                SqrtCorrection2 = T.CreateChecked(Math.Sqrt(1 - Math.Pow(beta2, t))),
+                Eps = T.CreateChecked(group.Eps!.Value),
+                NegativeStep = T.CreateChecked(-lr / (1 - Math.Pow(beta1, t))),
+            };
+            AdamUpdate.Apply(p.AsSpan<T>(), g.AsSpan<T>(), m, v, k);
         }
     }
 }

@@ -42,11 +42,7 @@ internal sealed class UnaryFunction<TKernel>(TKernel kernel) : Function where TK
         Tensor y = Tensor.Uninitialized(x.Shape, x.DType); // kernels assign every element
         TKernel k = kernel;
         // Element i of y depends on x[i] only, so chunks on separate threads give the serial loop's exact values.
-        Chunks(x.Length, (start, length) =>
-        {
-            if (x.DType == DType.Float32) k.Forward<float>(x.AsSpan<float>().Slice(start, length), y.AsSpan<float>().Slice(start, length));
-            else k.Forward<double>(x.AsSpan<double>().Slice(start, length), y.AsSpan<double>().Slice(start, length));
-        });
+        Chunks(x.Length, (start, length) => DTypeDispatch.Run(x.DType, new UnaryChunk(k, x, y, null, null, start, length)));
         (_x, _y) = (x, y);
         return y;
     }
@@ -55,16 +51,20 @@ internal sealed class UnaryFunction<TKernel>(TKernel kernel) : Function where TK
     {
         Tensor x = _x!, y = _y!, dx = Tensor.RentGradient(x.Shape, x.DType, clear: false), g = dy.IsContiguous ? dy : dy.MaterializeRaw();
         TKernel k = kernel;
-        Chunks(x.Length, (start, length) =>
-        {
-            if (x.DType == DType.Float32)
-                k.Backward<float>(x.AsSpan<float>().Slice(start, length), y.AsSpan<float>().Slice(start, length),
-                    g.AsSpan<float>().Slice(start, length), dx.AsSpan<float>().Slice(start, length));
-            else
-                k.Backward<double>(x.AsSpan<double>().Slice(start, length), y.AsSpan<double>().Slice(start, length),
-                    g.AsSpan<double>().Slice(start, length), dx.AsSpan<double>().Slice(start, length));
-        });
+        Chunks(x.Length, (start, length) => DTypeDispatch.Run(x.DType, new UnaryChunk(k, x, y, g, dx, start, length)));
         return [dx];
+    }
+
+    /// <summary>Elements [start, start + length) of the forward (y = f(x), when dy is null) or of the backward
+    /// (dx = dy ⊙ f'(x)), in the tensors' element type.</summary>
+    private readonly struct UnaryChunk(TKernel k, Tensor x, Tensor y, Tensor? dy, Tensor? dx, int start, int length) : IDTypeAction
+    {
+        public void Run<T>() where T : unmanaged, IBinaryFloatingPointIeee754<T>
+        {
+            if (dy is null) k.Forward<T>(x.AsSpan<T>().Slice(start, length), y.AsSpan<T>().Slice(start, length));
+            else k.Backward<T>(x.AsSpan<T>().Slice(start, length), y.AsSpan<T>().Slice(start, length),
+                dy.AsSpan<T>().Slice(start, length), dx!.AsSpan<T>().Slice(start, length));
+        }
     }
 
     /// <summary>Runs <paramref name="body"/>(start, length) over [0, <paramref name="count"/>): inline below 256 K
@@ -90,8 +90,7 @@ internal sealed class BinaryFunction<TKernel>(TKernel kernel) : Function where T
         Tensor a = inputs[0].IsContiguous ? inputs[0] : inputs[0].MaterializeRaw();
         Tensor b = inputs[1].IsContiguous ? inputs[1] : inputs[1].MaterializeRaw();
         Tensor y = Tensor.Uninitialized(a.Shape, a.DType); // kernels assign every element
-        if (a.DType == DType.Float32) kernel.Forward<float>(a.AsSpan<float>(), b.AsSpan<float>(), y.AsSpan<float>());
-        else kernel.Forward<double>(a.AsSpan<double>(), b.AsSpan<double>(), y.AsSpan<double>());
+        DTypeDispatch.Run(a.DType, new BinaryPass(kernel, a, b, y, null, null, null));
         (_a, _b, _y) = (a, b, y);
         return y;
     }
@@ -103,19 +102,25 @@ internal sealed class BinaryFunction<TKernel>(TKernel kernel) : Function where T
         // inputs and copies only if it must write into it)
         if (typeof(TKernel) == typeof(Ops.AddKernel)) return [NeedsGrad(0) ? dy : null, NeedsGrad(1) ? dy : null];
         Tensor? da = NeedsGrad(0) ? Tensor.RentGradient(a.Shape, a.DType, clear: false) : null, db = NeedsGrad(1) ? Tensor.RentGradient(b.Shape, b.DType, clear: false) : null;
-        if (a.DType == DType.Float32)
-        {
-            ReadOnlySpan<float> g = dy.AsContiguousSpan<float>();
-            if (da is not null) kernel.BackwardA<float>(a.AsSpan<float>(), b.AsSpan<float>(), y.AsSpan<float>(), g, da.AsSpan<float>());
-            if (db is not null) kernel.BackwardB<float>(a.AsSpan<float>(), b.AsSpan<float>(), y.AsSpan<float>(), g, db.AsSpan<float>());
-        }
-        else
-        {
-            ReadOnlySpan<double> g = dy.AsContiguousSpan<double>();
-            if (da is not null) kernel.BackwardA<double>(a.AsSpan<double>(), b.AsSpan<double>(), y.AsSpan<double>(), g, da.AsSpan<double>());
-            if (db is not null) kernel.BackwardB<double>(a.AsSpan<double>(), b.AsSpan<double>(), y.AsSpan<double>(), g, db.AsSpan<double>());
-        }
+        DTypeDispatch.Run(a.DType, new BinaryPass(kernel, a, b, y, dy, da, db));
         return [da, db];
+    }
+
+    /// <summary>The forward (y = f(a, b), when dy is null) or the backward (da, db where not null), in the tensors'
+    /// element type.</summary>
+    private readonly struct BinaryPass(TKernel kernel, Tensor a, Tensor b, Tensor y, Tensor? dy, Tensor? da, Tensor? db) : IDTypeAction
+    {
+        public void Run<T>() where T : unmanaged, IBinaryFloatingPointIeee754<T>
+        {
+            if (dy is null)
+            {
+                kernel.Forward<T>(a.AsSpan<T>(), b.AsSpan<T>(), y.AsSpan<T>());
+                return;
+            }
+            ReadOnlySpan<T> g = dy.AsContiguousSpan<T>();
+            if (da is not null) kernel.BackwardA<T>(a.AsSpan<T>(), b.AsSpan<T>(), y.AsSpan<T>(), g, da.AsSpan<T>());
+            if (db is not null) kernel.BackwardB<T>(a.AsSpan<T>(), b.AsSpan<T>(), y.AsSpan<T>(), g, db.AsSpan<T>());
+        }
     }
 
     protected override void ReleaseSaved() => (_a, _b, _y) = (null, null, null);

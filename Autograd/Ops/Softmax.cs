@@ -30,12 +30,11 @@ public static partial class Ops
         {
             Tensor y = inputs[0].MaterializeRaw();
             int n = y.Rank == 0 ? 1 : y.Shape[^1];
-            if (y.DType == DType.Float32) Rows<float>(y.AsSpan<float>(), n);
-            else Rows<double>(y.AsSpan<double>(), n);
+            DTypeDispatch.Run(y.DType, new RowsAction(y, null, n, log, backward: false));
             return _y = y;
         }
 
-        private void Rows<T>(Span<T> data, int n) where T : unmanaged, IBinaryFloatingPointIeee754<T>
+        private static void Rows<T>(Span<T> data, int n, bool log) where T : unmanaged, IBinaryFloatingPointIeee754<T>
         {
             for (int start = 0; start + n <= data.Length && n > 0; start += n)
             {
@@ -66,12 +65,11 @@ public static partial class Ops
         {
             Tensor y = _y!, dx = dy.MaterializeRaw();
             int n = y.Rank == 0 ? 1 : y.Shape[^1];
-            if (y.DType == DType.Float32) BackRows<float>(y.AsSpan<float>(), dx.AsSpan<float>(), n);
-            else BackRows<double>(y.AsSpan<double>(), dx.AsSpan<double>(), n);
+            DTypeDispatch.Run(y.DType, new RowsAction(y, dx, n, log, backward: true));
             return [dx];
         }
 
-        private void BackRows<T>(ReadOnlySpan<T> y, Span<T> g, int n) where T : unmanaged, IBinaryFloatingPointIeee754<T>
+        private static void BackRows<T>(ReadOnlySpan<T> y, Span<T> g, int n, bool log) where T : unmanaged, IBinaryFloatingPointIeee754<T>
         {
             for (int start = 0; start + n <= y.Length && n > 0; start += n)
             {
@@ -91,5 +89,15 @@ public static partial class Ops
         }
 
         protected override void ReleaseSaved() => _y = null;
+
+        /// <summary>The forward (rows of y in place) or the backward (rows of the gradient g in place, from y), per dtype.</summary>
+        private readonly struct RowsAction(Tensor y, Tensor? g, int n, bool log, bool backward) : IDTypeAction
+        {
+            public void Run<T>() where T : unmanaged, IBinaryFloatingPointIeee754<T>
+            {
+                if (backward) BackRows<T>(y.AsSpan<T>(), g!.AsSpan<T>(), n, log);
+                else Rows<T>(y.AsSpan<T>(), n, log);
+            }
+        }
     }
 }

@@ -12,8 +12,8 @@ internal static class AcceleratedPaths
     public static IEnumerable<SimdPath> All()
     {
         yield return SimdPath.Scalar;
-        if (Vector256.IsHardwareAccelerated) yield return SimdPath.Vector256;
-        if (Vector512.IsHardwareAccelerated) yield return SimdPath.Vector512;
+        if (Simd.Accelerates(SimdPath.Vector256)) yield return SimdPath.Vector256;
+        if (Simd.Accelerates(SimdPath.Vector512)) yield return SimdPath.Vector512;
     }
 }
 

@@ -242,14 +242,14 @@ public static class BenchGemmConv
             : "unknown clock";
         // The zmm loop is the peak the Vector512 kernels compete against: Zen 4 runs it on 256-bit units (about the ymm
         // figure), Zen 5 on 512-bit units (about twice it). The nominal clock in /proc/cpuinfo is not the boost clock.
-        string zmm = Vector512.IsHardwareAccelerated ? $", zmm FMA loop {MeasuredFmaPeak(wide: true):F0} GFLOP/s" : "";
+        string zmm = Simd.Accelerates(SimdPath.Vector512) ? $", zmm FMA loop {MeasuredFmaPeak(wide: true):F0} GFLOP/s" : "";
         return $"FMA peak: theoretical {theoretical}; measured ymm FMA loop {MeasuredFmaPeak(wide: false):F0} GFLOP/s{zmm}";
     }
 
     /// <summary>float32 FLOP/s of ten independent FMA chains per thread on all kernel threads, best of three.</summary>
     internal static double MeasuredFmaPeak(bool wide)
     {
-        if (!Vector256.IsHardwareAccelerated || (wide && !Vector512.IsHardwareAccelerated)) return 0;
+        if (!Simd.Accelerates(SimdPath.Vector256) || (wide && !Simd.Accelerates(SimdPath.Vector512))) return 0;
         const int iterations = 20_000_000;
         int lanes = wide ? 16 : 8;
         double best = 0;

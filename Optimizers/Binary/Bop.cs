@@ -1,5 +1,6 @@
 using System.Numerics;
 using BinaryGrad.Autograd;
+using BinaryGrad.Kernels.Updates;
 using Tensor = BinaryGrad.Autograd.Tensor;
 
 namespace BinaryGrad.Optimizers.Binary;
@@ -71,13 +72,15 @@ public sealed class Bop : Optimizer
         Tensor m = Slot(state, "m", parameter.Value, out _);
         long t = NextStep(state) - 1;
         double gamma = Rate(Gamma(t), "γ", t), threshold = Finite(Threshold(t), "τ", t);
-        if (parameter.DType == DType.Float32) Apply<float>(parameter, grad, m, gamma, threshold);
-        else Apply<double>(parameter, grad, m, gamma, threshold);
+        DTypeDispatch.Run(parameter.DType, new FlipStep(parameter.Value, grad, m, gamma, threshold));
     }
 
-    private static void Apply<T>(Parameter parameter, Tensor grad, Tensor m, double gamma, double threshold)
-        where T : unmanaged, IBinaryFloatingPointIeee754<T> =>
-        FlipRule.Bop(parameter.Value.AsSpan<T>(), grad.AsSpan<T>(), m.AsSpan<T>(), T.CreateChecked(gamma), T.CreateChecked(threshold));
+    /// <summary>One Bop step on weights w with gradient g and moment m, in their element type.</summary>
+    private readonly struct FlipStep(Tensor w, Tensor g, Tensor m, double gamma, double threshold) : IDTypeAction
+    {
+        public void Run<T>() where T : unmanaged, IBinaryFloatingPointIeee754<T> =>
+            FlipRule.Bop(w.AsSpan<T>(), g.AsSpan<T>(), m.AsSpan<T>(), T.CreateChecked(gamma), T.CreateChecked(threshold));
+    }
 
     /// <summary>A constant schedule after validating <paramref name="value"/> once, so a bad constant fails at construction.</summary>
     internal static Func<long, double> Constant(double value, string name)

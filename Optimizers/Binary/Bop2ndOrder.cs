@@ -1,5 +1,6 @@
 using System.Numerics;
 using BinaryGrad.Autograd;
+using BinaryGrad.Kernels.Updates;
 using Tensor = BinaryGrad.Autograd.Tensor;
 
 namespace BinaryGrad.Optimizers.Binary;
@@ -101,15 +102,18 @@ public sealed class Bop2ndOrder : Optimizer
             BiasCorrection.DivideByRate => (gamma, sigma),
             _ => (1 - Math.Pow(1 - gamma, t), 1 - Math.Pow(1 - sigma, t)),
         };
-        if (parameter.DType == DType.Float32) Apply<float>(parameter, grad, m, v, gamma, sigma, cm, cv, threshold);
-        else Apply<double>(parameter, grad, m, v, gamma, sigma, cm, cv, threshold);
+        DTypeDispatch.Run(parameter.DType, new SecondOrderStep(parameter.Value, grad, m, v, gamma, sigma, cm, cv, Epsilon, threshold));
     }
 
-    private static void Apply<T>(Parameter parameter, Tensor grad, Tensor m, Tensor v, double gamma, double sigma, double cm, double cv, double threshold)
-        where T : unmanaged, IBinaryFloatingPointIeee754<T>
+    /// <summary>One second-order step on weights w with gradient g and moments m, v, in their element type.</summary>
+    private readonly struct SecondOrderStep(Tensor w, Tensor g, Tensor m, Tensor v, double gamma, double sigma, double cm, double cv,
+        double epsilon, double threshold) : IDTypeAction
     {
-        var k = new SecondOrderCoefficients<T>(T.CreateChecked(gamma), T.CreateChecked(sigma), T.CreateChecked(cm), T.CreateChecked(cv),
-            T.CreateChecked(Epsilon), T.CreateChecked(threshold));
-        FlipRule.SecondOrder(parameter.Value.AsSpan<T>(), grad.AsSpan<T>(), m.AsSpan<T>(), v.AsSpan<T>(), k);
+        public void Run<T>() where T : unmanaged, IBinaryFloatingPointIeee754<T>
+        {
+            var k = new SecondOrderCoefficients<T>(T.CreateChecked(gamma), T.CreateChecked(sigma), T.CreateChecked(cm), T.CreateChecked(cv),
+                T.CreateChecked(epsilon), T.CreateChecked(threshold));
+            FlipRule.SecondOrder(w.AsSpan<T>(), g.AsSpan<T>(), m.AsSpan<T>(), v.AsSpan<T>(), k);
+        }
     }
 }

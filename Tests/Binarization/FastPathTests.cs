@@ -1,14 +1,15 @@
 using BinaryGrad.Autograd;
 using BinaryGrad.Binarization;
+using BinaryGrad.Kernels.Sign;
 using NUnit.Framework;
-using Kind = BinaryGrad.Binarization.SignKernels.SurrogateKind;
+using Kind = BinaryGrad.Kernels.Sign.SignKernels.SurrogateKind;
 
 namespace BinaryGrad.Tests.Binarization;
 
 /// <summary>The float32 fast path of the hard-sign schemes: every vector kernel equals its scalar reference on every
 /// tail length, and every fast scheme equals the float64 formula (computed on a float64 input, rounded once) on odd
 /// shapes holding ±0, ±clip, ±1, subnormals and infinities.</summary>
-[TestFixture, Category("Binarization")]
+[TestFixture, Category("Binarization"), Category("Kernels")]
 public class FastPathTests
 {
     // Empty, tail only, exact multiples of Vector256<float>, vector + tail, and one long run.

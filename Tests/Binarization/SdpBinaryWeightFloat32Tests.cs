@@ -1,5 +1,6 @@
 using BinaryGrad.Autograd;
 using BinaryGrad.Binarization;
+using BinaryGrad.Kernels.Sign;
 using NUnit.Framework;
 
 namespace BinaryGrad.Tests.Binarization;
@@ -8,7 +9,7 @@ namespace BinaryGrad.Tests.Binarization;
 /// replaces — the scalar float32 projection <c>Project&lt;float&gt;</c> followed by the float64 loops of
 /// <c>ForwardValues</c>/<c>BackwardValues</c> rounded once — on odd sizes (vector body plus scalar tail). The operation
 /// order is the same, so every comparison is bit-for-bit.</summary>
-[TestFixture, Category("Binarization")]
+[TestFixture, Category("Binarization"), Category("Kernels")]
 public class SdpBinaryWeightFloat32Tests
 {
     private static float[] Normal(int count, ulong seed, double std)
@@ -29,7 +30,7 @@ public class SdpBinaryWeightFloat32Tests
         for (int k = 0; k < rank; k++) z[k * n] = 0;
         float[] mFast = (float[])m.Clone(), zFast = (float[])z.Clone();
         SdpBinaryWeight.Project<float>(m, z, rank, 100f);
-        SdpBinaryWeight.ProjectFloat32(mFast, zFast, rank, 100f);
+        LowRankSignKernels.Project(mFast, zFast, rank, 100f);
         Assert.That(mFast, Is.EqualTo(m));
         Assert.That(zFast, Is.EqualTo(z));
         Assert.That(mFast[0], Is.EqualTo(0f));
@@ -43,9 +44,9 @@ public class SdpBinaryWeightFloat32Tests
         float[] m = Normal(n, 3, 0.3), z = Normal(rank * n, 4, 1), dy = Normal(n, 5, 1);
         double[] r = [.. Normal(rank, 6, 0.1).Select(v => (double)v)];
         var b = new float[n];
-        SdpBinaryWeight.SampleSignFloat32(m, z, r, b);
+        LowRankSignKernels.SampleSign(m, z, r, b);
         var dz = new float[rank * n];
-        SdpBinaryWeight.FactorGradientFloat32(dy, r, 10, dz);
+        LowRankSignKernels.FactorGradient(dy, r, 10, dz);
         for (int i = 0; i < n; i++)
         {
             double w = m[i];
@@ -56,8 +57,8 @@ public class SdpBinaryWeightFloat32Tests
         }
         var bRef = new float[n];
         var dzRef = new float[rank * n];
-        SdpBinaryWeight.SampleSignReference(m, z, r, bRef);
-        SdpBinaryWeight.FactorGradientReference(dy, r, 10, dzRef);
+        LowRankSignKernels.SampleSignReference(m, z, r, bRef);
+        LowRankSignKernels.FactorGradientReference(dy, r, 10, dzRef);
         Assert.That(b, Is.EqualTo(bRef));
         Assert.That(dz, Is.EqualTo(dzRef));
     }

@@ -1,11 +1,12 @@
 using BinaryGrad.Autograd;
+using BinaryGrad.Kernels.Updates;
 using BinaryGrad.Optimizers.Binary;
 using NUnit.Framework;
 using static BinaryGrad.Tests.Optimizers.Binary.BopTests;
 
 namespace BinaryGrad.Tests.Optimizers.Binary;
 
-[TestFixture, Category("Optimizers")]
+[TestFixture, Category("Optimizers"), Category("Kernels")]
 public class Bop2ndOrderTests
 {
     // Hand-computed oracle (Suarez-Ramirez et al. 2021): γ = 0.05, σ = 0.01, τ = 0.7, w0 = [1, 1, −1, −1], constant g = [1, −1, −2, 0.3].

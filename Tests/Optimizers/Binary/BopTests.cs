@@ -1,10 +1,11 @@
 using BinaryGrad.Autograd;
+using BinaryGrad.Kernels.Updates;
 using BinaryGrad.Optimizers.Binary;
 using NUnit.Framework;
 
 namespace BinaryGrad.Tests.Optimizers.Binary;
 
-[TestFixture, Category("Optimizers")]
+[TestFixture, Category("Optimizers"), Category("Kernels")]
 public class BopTests
 {
     internal static Parameter NewParameter(double[] values, DType dtype, int precision = 1) =>

@@ -2,24 +2,26 @@ using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 
-namespace BinaryGrad.Binarization;
+namespace BinaryGrad.Kernels.Sign;
 
 /// <summary>Float32 span kernels for the hard-sign straight-through schemes: the fast path of
-/// <see cref="Quantizer.Apply"/> when the input is float32 (no float64 arrays, no per-element virtual calls).</summary>
+/// <c>Quantizer.Apply</c> (Binarization) when the input is float32 (no float64 arrays, no per-element virtual calls).</summary>
 /// <remarks>
 /// <para>Each kernel has a Vector256 body and a scalar <c>…Reference</c> beside it (the specification; the vector body
-/// sends its tail there). Results equal the float64 path of <see cref="Quantizer"/> bit for bit: anything that is not
+/// sends its tail there). Results equal the float64 path of <c>Quantizer</c> bit for bit: anything that is not
 /// exact in float32 (products with a float64 scale, ApproxSign's 2 − 2|x|, clip(ρx)) is computed in float64 lanes
 /// (Widen → compute → Narrow) with the same operations in the same order, then rounded once — the documented
 /// "float64 compute, rounded once" contract. Two exceptions, both documented where used: SwishSign's SS'_β uses a
 /// one-exp form (equal within float64 rounding) and per-channel sums use lane-parallel partial sums.</para>
-/// <para>Sign convention (<see cref="Quantizer"/>): x &gt; 0 → +s, x &lt; 0 → −s, ±0 → the given zero value, NaN → NaN.
+/// <para>Sign convention (<c>Quantizer</c>): x &gt; 0 → +s, x &lt; 0 → −s, ±0 → the given zero value, NaN → NaN.
 /// Masks 1[|x| ≤ c] are inclusive, and a masked-out element yields dy·0 (±0, or NaN for a non-finite dy), as the
 /// float64 path's product does.</para>
 /// </remarks>
-internal static class SignKernels
+public static class SignKernels
 {
-    private static bool Vectorized => Vector256.IsHardwareAccelerated;
+    /// <summary>True when the Vector256 bodies run: any <see cref="Simd.Path"/> but <see cref="SimdPath.Scalar"/>
+    /// (so <see cref="Simd.Force"/> and the CI's forced-path runs reach these kernels).</summary>
+    private static bool Vectorized => Simd.Path != SimdPath.Scalar;
 
     /// <summary>The largest float ≤ <paramref name="c"/>, so that for every float a: a ≤ c (in float64) ⇔ a ≤ result.</summary>
     public static float FloatBound(double c)
@@ -135,6 +137,9 @@ internal static class SignKernels
         Vector256.ConditionalSelect(Vector256.IsNaN(x), x,
             Vector256.ConditionalSelect(Vector256.GreaterThanOrEqual(x, Vector256<double>.Zero), Vector256<double>.One, -Vector256<double>.One));
 
+    /// <summary>sign(x) with sign(±0) = +1 and NaN → NaN (the scalar twin of the lane version above).</summary>
+    private static double SignOf(double x) => double.IsNaN(x) ? x : x < 0 ? -1 : 1;
+
     /// <summary>Specification of <see cref="Surrogate"/>.</summary>
     public static void SurrogateReference(SurrogateKind kind, ReadOnlySpan<float> x, ReadOnlySpan<float> dy, Span<float> dx, double p = 0, double c = 0, double q = 0)
     {
@@ -147,7 +152,7 @@ internal static class SignKernels
                 SurrogateKind.Clip => g * (Math.Abs(p * xi) < 1 ? p : 0),
                 SurrogateKind.ScaledMask => p * ((a <= c ? 1 : 0) * g),
                 SurrogateKind.ScaledMaskDiagonal => g / q + p * ((a <= c ? 1 : 0) * g),
-                _ => p * ((a <= c ? 1 : 0) * g) + BinaryMath.Sign(xi) * q,
+                _ => p * ((a <= c ? 1 : 0) * g) + SignOf(xi) * q,
             });
         }
     }
@@ -156,7 +161,7 @@ internal static class SignKernels
     /// SS'_β = 2β·e/(1+e)²·(2 − |z|·(1−e)/(1+e)), z = βx, e = exp(−|z|), and 0 for |z| &gt; 80.</summary>
     /// <remarks>Why this form: it equals β(2 − z·tanh(z/2))/(1 + cosh z) exactly (tanh(|z|/2) = (1−e)/(1+e),
     /// 1 + cosh z = (1+e)²/(2e)) but needs one exp, which Vector256 provides, instead of tanh and cosh. It agrees with
-    /// <see cref="BinaryMath.SignSwishDerivative"/> to float64 rounding, so the float32 results agree to within one ulp
+    /// <c>BinaryMath.SignSwishDerivative</c> to float64 rounding, so the float32 results agree to within one ulp
     /// (identical in all but rare rounding ties; near the zero crossing |z| ≈ 2.399 both are tiny).</remarks>
     public static void SwishTimes(ReadOnlySpan<float> x, ReadOnlySpan<float> dy, Span<float> dx, double beta)
     {
@@ -197,7 +202,7 @@ internal static class SignKernels
     /// <summary>y = (float)SS_β(x), computed in float64 lanes with the one-exp odd form
     /// SS_β(x) = sign(x)·(2/(1+e)·(1 + |z|·e/(1+e)) − 1), z = βx, e = exp(−|z|) (SS_β(0) = 0, NaN → NaN).</summary>
     /// <remarks>Why this form: SS_β is odd and, for z ≥ 0, σ(z) = 1/(1+e), σ(−z) = e/(1+e), so it equals
-    /// <see cref="BinaryMath.SignSwish"/> (2σ(z)(1 + zσ(−z)) − 1) exactly but needs one exp, which Vector256 provides.
+    /// <c>BinaryMath.SignSwish</c> (2σ(z)(1 + zσ(−z)) − 1) exactly but needs one exp, which Vector256 provides.
     /// Both forms subtract 1 from a value near 1 for small |z|, so they agree to float64 rounding in absolute terms
     /// (≈ 1e-16): the float32 results are equal or one ulp apart, except for |x| below ~1e-8 where both carry
     /// an absolute float64 rounding error of the same size.</remarks>
@@ -303,7 +308,7 @@ internal static class SignKernels
             }
             total = Vector256.Sum(s0 + s1);
         }
-        for (; i < x.Length; i++) total += absolute ? Math.Abs((double)x[i]) : BinaryMath.Sign(x[i]) * (double)dy[i];
+        for (; i < x.Length; i++) total += absolute ? Math.Abs((double)x[i]) : SignOf(x[i]) * (double)dy[i];
         return total;
     }
 }

@@ -3,12 +3,13 @@ using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 
-namespace BinaryGrad.Optimizers.Binary;
+namespace BinaryGrad.Kernels.Updates;
 
-/// <summary>The element loops of <see cref="Bop"/> and <see cref="Bop2ndOrder"/>: one fused pass over w, g and the
-/// moments (the step is memory-bound, so one pass beats a chain of span-wide primitives), a Vector256 body and the
-/// scalar reference beside it. Both paths perform the same IEEE operations in the same order, so they agree bit for bit.</summary>
-internal static class FlipRule
+/// <summary>The element loops of the Bop optimizers (Helwegen et al. 2019, NeurIPS; arXiv:1906.02107) and their
+/// second-order variant: one fused pass over w, g and the
+/// moments (the step is memory-bound, so one pass beats a chain of span-wide primitives), a Vector256 body (taken when <see cref="Simd.Path"/> is not
+/// <see cref="SimdPath.Scalar"/>) and the scalar reference beside it. Both paths perform the same IEEE operations in the same order, so they agree bit for bit.</summary>
+public static class FlipRule
 {
     /// <summary>Larq's flip rule <c>w ← sign(−sign(d)·w)</c> with <c>d = w·r − τ</c> and sign(0) = +1 outside:
     /// −w if d &gt; 0, sign(w) if d &lt; 0, and +1 when d = 0 (the inner sign is 0, so the product is ±0 and the outer
@@ -31,7 +32,7 @@ internal static class FlipRule
     public static void Bop<T>(Span<T> w, ReadOnlySpan<T> g, Span<T> m, T gamma, T threshold) where T : unmanaged, IBinaryFloatingPointIeee754<T>
     {
         int i = 0;
-        if (Vector256.IsHardwareAccelerated && Vector256<T>.IsSupported)
+        if (Simd.Path != SimdPath.Scalar && Vector256<T>.IsSupported)
         {
             ref T wr = ref MemoryMarshal.GetReference(w), mr = ref MemoryMarshal.GetReference(m);
             ref T gr = ref MemoryMarshal.GetReference(g);
@@ -65,7 +66,7 @@ internal static class FlipRule
         where T : unmanaged, IBinaryFloatingPointIeee754<T>
     {
         int i = 0;
-        if (Vector256.IsHardwareAccelerated && Vector256<T>.IsSupported)
+        if (Simd.Path != SimdPath.Scalar && Vector256<T>.IsSupported)
         {
             ref T wr = ref MemoryMarshal.GetReference(w), mr = ref MemoryMarshal.GetReference(m), vr = ref MemoryMarshal.GetReference(v);
             ref T gr = ref MemoryMarshal.GetReference(g);
@@ -104,4 +105,4 @@ internal static class FlipRule
 }
 
 /// <summary>Per-step scalars of the second-order rule, already in the parameter's element type.</summary>
-internal readonly record struct SecondOrderCoefficients<T>(T Gamma, T Sigma, T MeanDivisor, T VarianceDivisor, T Epsilon, T Threshold);
+public readonly record struct SecondOrderCoefficients<T>(T Gamma, T Sigma, T MeanDivisor, T VarianceDivisor, T Epsilon, T Threshold);
