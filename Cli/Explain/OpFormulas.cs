@@ -65,7 +65,7 @@ public sealed class OpFormulas
             : _byKey.TryGetValue("T:" + key, out string? type) ? type : null;
     }
 
-    /// <summary>A sentence for the page when <see cref="Lookup"/> finds nothing.</summary>
+    /// <summary>A sentence for the page when <see cref="Lookup(string)"/> finds nothing.</summary>
     public string NotFound(string opName) => _missing.Count > 0
         ? $"no formula: {string.Join(", ", _missing)} not found next to the assemblies"
         : $"'{opName}' has no documented formula";
