@@ -17,15 +17,15 @@ public class BackwardRecordingTests
         return t;
     }
 
-    /// <summary>L = sum(tanh(x @ w) ⊙ y + x @ w): x @ w is used twice (through tanh and directly), so its upstream
-    /// gradient is a sum of two contributions.</summary>
+    /// <summary>L = sum(tanh(x @ w) ⊙ y + x @ w + y): x @ w and y are each used twice, so the upstream gradient of the
+    /// matmul and the accumulated gradient of the leaf y are sums of two contributions.</summary>
     private static (Tensor Loss, Tensor X, Tensor W, Tensor Y, Tensor H, Tensor T) Graph()
     {
         var rng = new Rng(11);
         Tensor x = Leaf([2, 3], rng, "x"), w = Leaf([3, 2], rng, "w"), y = Leaf([2, 2], rng, "y");
         Tensor h = Ops.MatMul(x, w).RetainGrad();
         Tensor t = Ops.Tanh(h).RetainGrad();
-        Tensor loss = Ops.Sum(t * y + h);
+        Tensor loss = Ops.Sum(t * y + h + y);
         return (loss, x, w, y, h, t);
     }
 
@@ -54,8 +54,9 @@ public class BackwardRecordingTests
         BackwardRecording rec = BackwardRecording.Run(loss);
         double[] hv = h.ToDoubleArray(), yv = y.ToDoubleArray();
         GraphNode yNode = rec.Nodes.Single(n => ReferenceEquals(n.Tensor, y)), hNode = rec.Nodes.Single(n => ReferenceEquals(n.Tensor, h));
-        // dL/dy = tanh(h); dL/dh = y ⊙ (1 − tanh²h) + 1, the sum of the two paths
-        Assert.That(rec.AccumulatedAfter(yNode.Id, rec.Steps.Count), Is.EqualTo(hv.Select(Math.Tanh).ToArray()).Within(1e-12));
+        // dL/dy = tanh(h) + 1 and dL/dh = y ⊙ (1 − tanh²h) + 1, each the sum of two paths
+        Assert.That(rec.AccumulatedAfter(yNode.Id, rec.Steps.Count), Is.EqualTo(hv.Select(v => Math.Tanh(v) + 1).ToArray()).Within(1e-12));
+        Assert.That(rec.ContributionsTo(yNode.Id).Count(), Is.EqualTo(2));
         double[] expected = [.. hv.Select((v, i) => yv[i] * (1 - Math.Tanh(v) * Math.Tanh(v)) + 1)];
         Assert.That(rec.AccumulatedAfter(hNode.Id, rec.Steps.Count), Is.EqualTo(expected).Within(1e-12));
         Assert.That(rec.ContributionsTo(hNode.Id).Count(), Is.EqualTo(2), "h receives one gradient per consumer (tanh and add)");
@@ -107,7 +108,7 @@ public class BackwardRecordingTests
             Graph().Loss.Backward();
         }
         Graph().Loss.Backward();
-        Assert.That((inner.Calls, outer.Calls), Is.EqualTo((5, 5)), "5 ops per graph (matmul, tanh, mul, add, sum); the inner scope hides the outer, disposal restores it, none after");
+        Assert.That((inner.Calls, outer.Calls), Is.EqualTo((6, 6)), "6 ops per graph (matmul, tanh, mul, add, add, sum); the inner scope hides the outer, disposal restores it, none after");
     }
 
     private sealed class CountingObserver : IBackwardObserver
