@@ -83,15 +83,26 @@ public sealed record ExplainSubject(string Title, string Description, BackwardRe
         BackwardRecording recording = BackwardRecording.Run(loss);
 
         Tensor[] leaves = [.. parameters.Select(p => p.Value.Value)];
+        long parameterCount = leaves.Sum(l => (long)l.Length);
+        if (parameterCount > MaxCheckedParameters)
+            return new ExplainSubject(StepTitle(options), Describe(options, batch, labels), recording, [],
+                $"Not run: the model has {parameterCount} parameters, and the check costs two forward passes per parameter; it runs for models of at most {MaxCheckedParameters} (e.g. --model mlp --width 16).",
+                options.Scheme == "none" ? null : ResolveScheme(options.Scheme));
         GradCheckResult check = GradCheck.Check(_ => Loss(), leaves);
         List<LeafCheck> checks = CheckLeaves(recording, leaves, check);
         string note = options.Scheme == "none" ? "" :
             $" Scheme {options.Scheme} binarizes with straight-through estimators: their backward is by design not the derivative of the forward, so the check of every parameter upstream of one is expected to fail; that gap is what the estimator is.";
-        return new ExplainSubject($"explain: {options.Model} / {options.Scheme} on {options.Dataset}",
-            $"One training step of --model {options.Model} --scheme {options.Scheme} --width {options.Width} (seed {options.Seed}) on the first {batch.Count} training images of {options.Dataset} " +
-            $"(labels {string.Join(" ", labels)}): forward, cross-entropy loss, backward, in float64.",
-            recording, checks, "Central differences of the loss in float64, step 1e-6, per parameter tensor." + note, options.Scheme == "none" ? null : ResolveScheme(options.Scheme));
+        return new ExplainSubject(StepTitle(options), Describe(options, batch, labels), recording, checks, "Central differences of the loss in float64, step 1e-6, per parameter tensor." + note, options.Scheme == "none" ? null : ResolveScheme(options.Scheme));
     }
+
+    /// <summary>Models with more parameters than this skip the finite-difference check (two forwards per parameter).</summary>
+    public const long MaxCheckedParameters = 20_000;
+
+    private static string StepTitle(TrainOptions options) => $"explain: {options.Model} / {options.Scheme} on {options.Dataset}";
+
+    private static string Describe(TrainOptions options, Batch batch, int[] labels) =>
+        $"One training step of --model {options.Model} --scheme {options.Scheme} --width {options.Width} (seed {options.Seed}) on the first {batch.Count} training images of {options.Dataset} " +
+        $"(labels {string.Join(" ", labels)}): forward, cross-entropy loss, backward, in float64.";
 
     private static Tensor Evaluate(Expression expression, IReadOnlyDictionary<string, Tensor> inputs, Func<Tensor, Tensor> sign, string text)
     {
