@@ -90,6 +90,7 @@ internal static class Engine
             long started = OpProfiler.Enabled ? System.Diagnostics.Stopwatch.GetTimestamp() : 0, bytes = started != 0 ? OpProfiler.AllocatedBytes() : 0;
             Tensor?[] inputGrads = fn.Backward(grad);
             if (started != 0) OpProfiler.Add(fn.Name + " bwd", started, bytes);
+            if (BackwardObserver.Current is { } observer) observer.OnBackward(fn, grad, inputGrads);
             IReadOnlyList<Tensor> inputs = fn.Inputs;
             if (inputGrads.Length != inputs.Count)
                 throw new InvalidOperationException($"{fn.Name}: backward returned {inputGrads.Length} gradients for {inputs.Count} inputs.");

@@ -43,6 +43,7 @@ public static class Program
         root.Subcommands.Add(ExportCommand.Create());
         root.Subcommands.Add(InferCommand.Create());
         root.Subcommands.Add(SummaryCommand.Create());
+        root.Subcommands.Add(ExplainCommand.Create());
         ParseResult parsed = root.Parse(args);
         string verb = parsed.CommandResult.Command == root ? "binarygrad" : $"binarygrad {parsed.CommandResult.Command.Name}";
         if (parsed.Errors.Count > 0)
