@@ -19,7 +19,7 @@ public static class BinaryBenchShapes
     public static readonly (int Batch, int Inputs, int Outputs) DenseLayer = (256, 2048, 2048);
 
     /// <summary>3×3 convolutions, batch 64, stride 1, padding 1: 128 → 128 channels on 16×16, 256 → 256 on 8×8.</summary>
-    public static readonly BinaryConv2DShape[] Convolutions =
+    public static readonly XnorConv2DShape[] Convolutions =
     [
         new(Batch: 64, InChannels: 128, Height: 16, Width: 16, OutChannels: 128, KernelHeight: 3, KernelWidth: 3, Stride: 1, Padding: 1),
         new(Batch: 64, InChannels: 256, Height: 8, Width: 8, OutChannels: 256, KernelHeight: 3, KernelWidth: 3, Stride: 1, Padding: 1),
@@ -29,10 +29,10 @@ public static class BinaryBenchShapes
     public static double GemmOps(int m, int n, int k) => (double)m * n * k;
 
     /// <summary>Binary MACs of a convolution: Batch·OutChannels·OutHeight·OutWidth·InChannels·KernelHeight·KernelWidth.</summary>
-    public static double ConvOps(BinaryConv2DShape s) =>
+    public static double ConvOps(XnorConv2DShape s) =>
         (double)s.Batch * s.OutChannels * s.OutHeight * s.OutWidth * s.InChannels * s.KernelHeight * s.KernelWidth;
 
     /// <summary>Short label for a convolution shape, used as a benchmark parameter name.</summary>
-    public static string Label(BinaryConv2DShape s) =>
+    public static string Label(XnorConv2DShape s) =>
         $"{s.InChannels}->{s.OutChannels} {s.Height}x{s.Width} k{s.KernelHeight} N{s.Batch}";
 }

@@ -144,11 +144,11 @@ public class BinaryDenseLayerBenchmarks
 /// <summary>Binary 3×3 convolutions (batch 64, padding 1) with fused folded batch norm: float NCHW output, and
 /// packed-sign channels-last output (the next binary layer's input).</summary>
 [MedianColumn, MinColumn]
-public class BinaryConv2DBenchmarks
+public class XnorConv2DBenchmarks
 {
     private ulong[] _input = [], _weights = [], _packedOutput = [];
     private float[] _output = [], _scale = [], _bias = [];
-    private BinaryConv2DShape _shape;
+    private XnorConv2DShape _shape;
     private IDisposable? _path;
 
     public static IEnumerable<string> Shapes() => BinaryBenchShapes.Convolutions.Select(BinaryBenchShapes.Label);
@@ -162,14 +162,14 @@ public class BinaryConv2DBenchmarks
     public void Setup()
     {
         _shape = BinaryBenchShapes.Convolutions.Single(s => BinaryBenchShapes.Label(s) == Shape);
-        BinaryConv2DShape s = _shape;
+        XnorConv2DShape s = _shape;
         var random = new Random(5);
         float[] x = Enumerable.Range(0, s.Batch * s.InChannels * s.Height * s.Width).Select(_ => random.NextSingle() - 0.5f).ToArray();
         float[] w = Enumerable.Range(0, s.OutChannels * s.InChannels * s.KernelHeight * s.KernelWidth).Select(_ => random.NextSingle() - 0.5f).ToArray();
         _input = new ulong[s.InputWords];
         BitPack.PackChannelsLast(x, _input, s.Batch, s.InChannels, s.Height, s.Width);
         _weights = new ulong[s.OutChannels * s.WeightWordsPerFilter];
-        BinaryConv2D.PackWeights(w, _weights, s);
+        XnorConv2D.PackWeights(w, _weights, s);
         _scale = Enumerable.Range(0, s.OutChannels).Select(_ => random.NextSingle() + 0.5f).ToArray();
         _bias = Enumerable.Range(0, s.OutChannels).Select(_ => random.NextSingle() - 0.5f).ToArray();
         _output = new float[s.OutputCount];
@@ -180,7 +180,7 @@ public class BinaryConv2DBenchmarks
 
     [GlobalCleanup] public void Cleanup() => _path?.Dispose();
 
-    [Benchmark] public void FusedBatchNormFloat() => BinaryConv2D.Forward(_input, _weights, _output, _shape, _scale, _bias);
+    [Benchmark] public void FusedBatchNormFloat() => XnorConv2D.Forward(_input, _weights, _output, _shape, _scale, _bias);
 
-    [Benchmark] public void FusedBatchNormPackedSign() => BinaryConv2D.ForwardPackedSign(_input, _weights, _packedOutput, _shape, _scale, _bias);
+    [Benchmark] public void FusedBatchNormPackedSign() => XnorConv2D.ForwardPackedSign(_input, _weights, _packedOutput, _shape, _scale, _bias);
 }

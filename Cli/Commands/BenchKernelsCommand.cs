@@ -83,12 +83,12 @@ public static class BenchKernelsCommand
         var random = new Random(s.Channels);
         var g = new Conv2DGeometry(s.Batch, s.Channels, s.Size, s.Size, s.OutChannels, 3, 3, 1, 1, 1, 1);
         float[] x = RandomArray(random, g.InputLength), w = RandomArray(random, g.WeightLength), y = new float[g.OutputLength];
-        var shape = new BinaryConv2DShape(s.Batch, s.Channels, s.Size, s.Size, s.OutChannels, 3, 3, 1, 1);
+        var shape = new XnorConv2DShape(s.Batch, s.Channels, s.Size, s.Size, s.OutChannels, 3, 3, 1, 1);
         ulong[] px = new ulong[shape.InputWords], pw = new ulong[(long)s.OutChannels * shape.WeightWordsPerFilter];
-        BinaryConv2D.PackWeights(w, pw, shape);
+        XnorConv2D.PackWeights(w, pw, shape);
         int[] dots = new int[shape.OutputCount];
         double pack = MedianMs(() => BitPack.PackChannelsLast(x, px, s.Batch, s.Channels, s.Size, s.Size), s.Macs / 64.0);
-        double binary = MedianMs(() => BinaryConv2D.Forward(px, pw, dots, shape), s.Macs / 32.0);
+        double binary = MedianMs(() => XnorConv2D.Forward(px, pw, dots, shape), s.Macs / 32.0);
         double floatMs = MedianMs(() => Conv2DKernels.Forward(g, x, w, default, y), 2.0 * s.Macs);
         return (binary, pack, floatMs);
     }

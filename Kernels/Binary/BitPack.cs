@@ -6,7 +6,7 @@ using System.Runtime.Intrinsics;
 namespace BinaryGrad.Kernels.Binary;
 
 /// <summary>Packs the signs of float or double values into 64-bit words, the operand format of
-/// <see cref="BinaryGemm"/> and <c>BinaryConv2D</c>, and unpacks them back to ±1.</summary>
+/// <see cref="BinaryGemm"/> and <c>XnorConv2D</c>, and unpacks them back to ±1.</summary>
 /// <remarks>
 /// <para><b>Bit convention.</b> Value i lands in word <c>i / 64</c>, bit <c>i % 64</c> (bit 0 is the least
 /// significant). Bit 1 means +1 (<c>x ≥ 0</c>, so both +0 and −0 give +1), bit 0 means −1 (<c>x &lt; 0</c>, and NaN,

@@ -10,9 +10,9 @@ namespace BinaryGrad.Layers;
 /// <para><b>Zero padding.</b> Padded positions contribute 0 to the sum, not ±1: the quantizer runs on the unpadded
 /// input, and the convolution pads the quantized tensor with zeros. This is PyTorch's (and Larq's default
 /// <c>pad_values = 0</c>) behaviour, and exactly what the bit kernel computes by counting only the valid taps of
-/// each receptive field (<see cref="BinaryConv2D"/>'s count correction), so the two forwards agree.</para>
+/// each receptive field (<see cref="XnorConv2D"/>'s count correction), so the two forwards agree.</para>
 /// <para><b>Bit kernel.</b> When both quantizers are hard signs (exactly ±1, no scale) the forward runs on
-/// <see cref="BinaryConv2D"/>: the input is packed channels-last per call, the filters once per change (cached in
+/// <see cref="XnorConv2D"/>: the input is packed channels-last per call, the filters once per change (cached in
 /// evaluation), and the backward is the float convolution's (<see cref="Ops.Conv2D"/>).</para>
 /// <para>Initialisation: Glorot-uniform latent filters with fanIn = in·k², fanOut = out·k² (BinaryConnect/BNN).</para>
 /// </remarks>
@@ -24,7 +24,7 @@ public sealed class BinaryConv2d : Module, IBinaryLayer
     // The packed ±1 weights of the last training forward, re-packed in place by the next one (the kernel reads them
     // only inside its forward, so the array is free again once that returns).
     private ulong[]? _trainingPacked;
-    private BinaryConv2DShape _cachedShape;
+    private XnorConv2DShape _cachedShape;
     private readonly SignFlipCounter _flips;
 
     /// <summary>Creates the layer; no bias by default (a following batch norm supplies the shift).</summary>
@@ -91,7 +91,7 @@ public sealed class BinaryConv2d : Module, IBinaryLayer
             Tensor weight = _weightQuantizer?.Apply(LatentWeight.Value) ?? LatentWeight.Value;
             return Ops.Conv2D(input, weight, _bias?.Value, Stride, Padding);
         }
-        var shape = new BinaryConv2DShape(x.Shape[0], InChannels, x.Shape[2], x.Shape[3], OutChannels, KernelSize, KernelSize, Stride, Padding);
+        var shape = new XnorConv2DShape(x.Shape[0], InChannels, x.Shape[2], x.Shape[3], OutChannels, KernelSize, KernelSize, Stride, Padding);
         Quantizer wq = _weightQuantizer!;
         Tensor quantized;
         ulong[] packed;

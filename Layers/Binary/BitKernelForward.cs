@@ -148,13 +148,13 @@ internal sealed class BinaryLinearFunction(ulong[] packedWeight) : Function
     }
 }
 
-/// <summary>The forward of a zero-padded 2-D convolution on ±1 operands by XNOR-popcount (<see cref="BinaryConv2D"/>),
+/// <summary>The forward of a zero-padded 2-D convolution on ±1 operands by XNOR-popcount (<see cref="XnorConv2D"/>),
 /// with the float convolution's backward (<see cref="Conv2DKernels.BackwardInput(in Conv2DGeometry, ReadOnlySpan{float}, ReadOnlySpan{float}, Span{float})"/>
 /// and <c>BackwardWeight</c>).</summary>
 /// <remarks>Padded positions contribute 0 (not ±1) in both paths: the float convolution reads zeros outside the
 /// image, and the kernel counts only valid taps (<c>dot = |T|·C − 2·Σ_T popcount</c>), so the results are equal
 /// integers. The bias, when present, is added after the dot as in <see cref="BinaryLinearFunction"/>.</remarks>
-internal sealed class BinaryConv2dFunction(ulong[] packedWeight, BinaryConv2DShape shape) : Function
+internal sealed class BinaryConv2dFunction(ulong[] packedWeight, XnorConv2DShape shape) : Function
 {
     private Tensor? _x, _w;
     public override string Name => "binary_conv2d";
@@ -177,12 +177,12 @@ internal sealed class BinaryConv2dFunction(ulong[] packedWeight, BinaryConv2DSha
                 // float32: the kernel's affine epilogue writes 1·dot + bias straight into y (one rounding, as dot + b)
                 BitPack.PackChannelsLast(x.AsSpan<float>(), packed, shape.Batch, shape.InChannels, shape.Height, shape.Width);
                 ReadOnlySpan<float> bias = inputs.Length > 2 ? inputs[2].Contiguous().AsSpan<float>() : EpilogueConstants.Zeros(shape.OutChannels);
-                BinaryConv2D.Forward(packed, packedWeight, y.AsSpan<float>(), shape, EpilogueConstants.Ones(shape.OutChannels), bias);
+                XnorConv2D.Forward(packed, packedWeight, y.AsSpan<float>(), shape, EpilogueConstants.Ones(shape.OutChannels), bias);
                 return y;
             }
             BitPack.PackChannelsLast(x.AsSpan<double>(), packed, shape.Batch, shape.InChannels, shape.Height, shape.Width);
             int[] dots = new int[shape.OutputCount];
-            BinaryConv2D.Forward(packed, packedWeight, dots, shape);
+            XnorConv2D.Forward(packed, packedWeight, dots, shape);
             double[]? biasValues = inputs.Length > 2 ? inputs[2].ToDoubleArray() : null;
             int plane = shape.OutHeight * shape.OutWidth;
             Span<double> ys = y.AsSpan<double>();
@@ -222,20 +222,20 @@ internal sealed class BinaryConv2dFunction(ulong[] packedWeight, BinaryConv2DSha
     /// <summary>Packs ±1 filters [O,C,k,k] into the kernel's weight layout, into <paramref name="reuse"/> when it has
     /// the right length (a training step re-packs every step: the layer hands back last step's array, whose forward
     /// is done with it), else into a new array.</summary>
-    public static ulong[] PackWeight(Tensor w, in BinaryConv2DShape shape, ulong[]? reuse = null)
+    public static ulong[] PackWeight(Tensor w, in XnorConv2DShape shape, ulong[]? reuse = null)
     {
         long length = (long)shape.OutChannels * shape.WeightWordsPerFilter;
         ulong[] packed = reuse is { } r && r.Length == length ? r : new ulong[length];
         Tensor c = w.Contiguous();
         if (c.DType == DType.Float32)
         {
-            BinaryConv2D.PackWeights(c.AsSpan<float>(), packed, shape);
+            XnorConv2D.PackWeights(c.AsSpan<float>(), packed, shape);
             return packed;
         }
         float[] values = ArrayPool<float>.Shared.Rent(c.Length);
         ReadOnlySpan<double> source = c.AsSpan<double>();
         for (int i = 0; i < source.Length; i++) values[i] = (float)source[i];
-        BinaryConv2D.PackWeights(values.AsSpan(0, source.Length), packed, shape);
+        XnorConv2D.PackWeights(values.AsSpan(0, source.Length), packed, shape);
         ArrayPool<float>.Shared.Return(values);
         return packed;
     }
@@ -248,7 +248,7 @@ internal sealed class BinaryConv2dFunction(ulong[] packedWeight, BinaryConv2DSha
 /// <remarks>Equal to <see cref="SteSign"/> followed by <see cref="BinaryConv2dFunction"/> (the same kernels on the
 /// same ±1 values; a masked-out input gets +0 where the unfused product gave ±0), without the float tensor of signs
 /// the unfused forward writes and the mask pass its backward makes. Float32, no bias.</remarks>
-internal sealed class BinarySignConv2dFunction(ulong[] packedWeight, BinaryConv2DShape shape, float clip) : Function
+internal sealed class BinarySignConv2dFunction(ulong[] packedWeight, XnorConv2DShape shape, float clip) : Function
 {
     private Tensor? _x, _w;
     public override string Name => "binary_conv2d";
@@ -275,7 +275,7 @@ internal sealed class BinarySignConv2dFunction(ulong[] packedWeight, BinaryConv2
         {
             Span<ulong> packed = packedX.AsSpan(0, inputWords);
             BitPack.PackChannelsLast(x.AsSpan<float>(), packed, shape.Batch, shape.InChannels, shape.Height, shape.Width);
-            BinaryConv2D.Forward(packed, packedWeight, y.AsSpan<float>(), shape, EpilogueConstants.Ones(shape.OutChannels), EpilogueConstants.Zeros(shape.OutChannels));
+            XnorConv2D.Forward(packed, packedWeight, y.AsSpan<float>(), shape, EpilogueConstants.Ones(shape.OutChannels), EpilogueConstants.Zeros(shape.OutChannels));
             return y;
         }
         finally

@@ -87,8 +87,8 @@ public sealed class BinaryDenseLayer : InferenceLayer
     public override string ToString() => $"BinaryDense({In}→{Out}{(InputSign ? ", sign input" : ", real input")})";
 }
 
-/// <summary>Binary 3-D-filter convolution on ±1 filters (packed in <see cref="BinaryConv2D"/>'s layout), zero
-/// padding contributing 0. With <see cref="InputSign"/> it runs on <see cref="BinaryConv2D"/>, consuming packed input
+/// <summary>Binary 3-D-filter convolution on ±1 filters (packed in <see cref="XnorConv2D"/>'s layout), zero
+/// padding contributing 0. With <see cref="InputSign"/> it runs on <see cref="XnorConv2D"/>, consuming packed input
 /// directly; the model fuses a following <see cref="AffineLayer"/> (folded BatchNorm2d, whose evaluation on maps
 /// larger than 1×1 is <c>x·scale</c> then <c>+ shift</c>) into the kernel's float epilogue <c>scale·dot + bias</c> (the same two
 /// roundings), and when the next consumer is another sign-input binary convolution (possibly through a
@@ -117,14 +117,14 @@ public sealed class BinaryConvLayer : InferenceLayer
     private int FilterWords => Shape(1, KernelSize, KernelSize).WeightWordsPerFilter;
     public override long ParameterBytes => (long)OutChannels * TightFilterWords * 8 + (Bias?.Length ?? 0) * 4L;
 
-    internal BinaryConv2DShape Shape(int batch, int height, int width) =>
+    internal XnorConv2DShape Shape(int batch, int height, int width) =>
         new(batch, InChannels, height, width, OutChannels, KernelSize, KernelSize, Stride, Padding);
 
     public override int[] OutputShape(int[] input)
     {
         if (input.Length != 4 || input[1] != InChannels || input[2] + 2 * Padding < KernelSize || input[3] + 2 * Padding < KernelSize)
             throw Mismatch(this, input, $"[N,{InChannels},H,W] with H, W ≥ {KernelSize - 2 * Padding}");
-        BinaryConv2DShape s = Shape(input[0], input[2], input[3]);
+        XnorConv2DShape s = Shape(input[0], input[2], input[3]);
         return [input[0], OutChannels, s.OutHeight, s.OutWidth];
     }
 
@@ -132,7 +132,7 @@ public sealed class BinaryConvLayer : InferenceLayer
     /// model's shape chain was checked when it was built, so no checks here, and no array).</summary>
     internal (int Height, int Width) OutputSize(int height, int width)
     {
-        BinaryConv2DShape s = Shape(1, height, width);
+        XnorConv2DShape s = Shape(1, height, width);
         return (s.OutHeight, s.OutWidth);
     }
 
@@ -147,13 +147,13 @@ public sealed class BinaryConvLayer : InferenceLayer
 
     public override Activation Run(Activation x)
     {
-        BinaryConv2DShape s = Shape(x.Batch, x.Shape[2], x.Shape[3]);
+        XnorConv2DShape s = Shape(x.Batch, x.Shape[2], x.Shape[3]);
         float[] y = FloatOutput(s.OutputCount);
         int plane = s.OutHeight * s.OutWidth;
         if (InputSign)
         {
             int[] dots = IntScratch(s.OutputCount);
-            BinaryConv2D.Forward(PackedInput(x), _packed, dots, s);
+            XnorConv2D.Forward(PackedInput(x), _packed, dots, s);
             for (int i = 0; i < y.Length; i++) y[i] = Bias is null ? dots[i] : dots[i] + Bias[i / plane % OutChannels];
         }
         else
@@ -168,29 +168,29 @@ public sealed class BinaryConvLayer : InferenceLayer
     /// <summary>The fused folded-BN epilogue: float <c>scale·dot + bias</c>, or its signs packed channels-last.</summary>
     internal Activation RunFused(Activation x, AffineLayer affine, bool packedSign)
     {
-        BinaryConv2DShape s = Shape(x.Batch, x.Shape[2], x.Shape[3]);
+        XnorConv2DShape s = Shape(x.Batch, x.Shape[2], x.Shape[3]);
         ulong[] input = PackedInput(x);
         if (packedSign)
         {
             ulong[] bits = BitOutput(s.PackedOutputWords);
-            BinaryConv2D.ForwardPackedSign(input, _packed, bits, s, affine.Scale, affine.Shift);
+            XnorConv2D.ForwardPackedSign(input, _packed, bits, s, affine.Scale, affine.Shift);
             return Result(null, bits, [x.Batch, OutChannels, s.OutHeight, s.OutWidth]);
         }
         float[] y = FloatOutput(s.OutputCount);
-        BinaryConv2D.Forward(input, _packed, y, s, affine.Scale, affine.Shift);
+        XnorConv2D.Forward(input, _packed, y, s, affine.Scale, affine.Shift);
         return Result(y, null, [x.Batch, OutChannels, s.OutHeight, s.OutWidth]);
     }
 
     /// <summary>A Bi-Real unit with an identity shortcut in one pass: <c>clamp(BN(conv(sign x)) + x, low, high)</c>,
-    /// float NCHW (<see cref="BinaryConv2D.ForwardResidual"/>); <paramref name="x"/> is float.</summary>
+    /// float NCHW (<see cref="XnorConv2D.ForwardResidual"/>); <paramref name="x"/> is float.</summary>
     /// <remarks>With <paramref name="withSigns"/> the store also packs y's signs for the next binary convolution
     /// (the activation then carries both).</remarks>
     internal Activation RunResidual(Activation x, AffineLayer affine, float low, float high, bool withSigns)
     {
-        BinaryConv2DShape s = Shape(x.Batch, x.Shape[2], x.Shape[3]);
+        XnorConv2DShape s = Shape(x.Batch, x.Shape[2], x.Shape[3]);
         float[] y = FloatOutput(s.OutputCount);
         ulong[]? signs = withSigns ? BitOutput(s.PackedOutputWords) : null;
-        BinaryConv2D.ForwardResidual(PackedInput(x), _packed, y, s, affine.Scale, affine.Shift, x.Floats!, low, high, signs);
+        XnorConv2D.ForwardResidual(PackedInput(x), _packed, y, s, affine.Scale, affine.Shift, x.Floats!, low, high, signs);
         return signs is null ? Result(y, null, [x.Batch, OutChannels, s.OutHeight, s.OutWidth])
                              : Result(y, signs, [x.Batch, OutChannels, s.OutHeight, s.OutWidth]);
     }
@@ -213,9 +213,9 @@ public sealed class BinaryConvLayer : InferenceLayer
     /// <c>sign(BN(maxpool(conv)))</c> in float.</summary>
     internal Activation RunThresholds(Activation x, SignThresholds thresholds, MaxPoolLayer? pool)
     {
-        BinaryConv2DShape s = Shape(x.Batch, x.Shape[2], x.Shape[3]);
+        XnorConv2DShape s = Shape(x.Batch, x.Shape[2], x.Shape[3]);
         ulong[] bits = pool is null ? BitOutput(s.PackedOutputWords) : BitScratch(s.PackedOutputWords);
-        BinaryConv2D.ForwardPackedThreshold(PackedInput(x), _packed, bits, s, thresholds.Thresholds, thresholds.Flips);
+        XnorConv2D.ForwardPackedThreshold(PackedInput(x), _packed, bits, s, thresholds.Thresholds, thresholds.Flips);
         if (pool is null) return Result(null, bits, [x.Batch, OutChannels, s.OutHeight, s.OutWidth]);
         int pooledHeight = pool.OutputSide(s.OutHeight), pooledWidth = pool.OutputSide(s.OutWidth);
         ulong[] output = BitOutput((long)x.Batch * pooledHeight * pooledWidth * BitPack.WordsPerPixel(OutChannels));
@@ -246,7 +246,7 @@ public sealed class BinaryConvLayer : InferenceLayer
     {
         int c = r.Size("in-channels"), o = r.Size("out-channels"), k = r.Size("kernel"), stride = r.Size("stride"), pad = r.Count("padding");
         bool sign = r.Bool();
-        var probe = new BinaryConv2DShape(1, c, k, k, o, k, k, stride, pad);
+        var probe = new XnorConv2DShape(1, c, k, k, o, k, k, stride, pad);
         ulong[] packed = r.PackedRows(o, probe.WeightWordsPerFilter, k * k * BitPack.WordsPerPixel(c));
         return new BinaryConvLayer(c, o, k, stride, pad, sign, packed, r.OptionalFloats(o));
     }

@@ -53,9 +53,9 @@ public sealed partial class InferenceModel
             case BinaryConv2d b:
             {
                 Tensor w = QuantizedWeight(b, b.WeightQuantizer, b.LatentWeight, b.InputQuantizer);
-                var shape = new BinaryConv2DShape(1, b.InChannels, b.KernelSize, b.KernelSize, b.OutChannels, b.KernelSize, b.KernelSize, b.Stride, b.Padding);
+                var shape = new XnorConv2DShape(1, b.InChannels, b.KernelSize, b.KernelSize, b.OutChannels, b.KernelSize, b.KernelSize, b.Stride, b.Padding);
                 var packed = new ulong[(long)b.OutChannels * shape.WeightWordsPerFilter];
-                BinaryConv2D.PackWeights(w.ToArray<float>(), packed, shape);
+                XnorConv2D.PackWeights(w.ToArray<float>(), packed, shape);
                 layers.Add(new BinaryConvLayer(b.InChannels, b.OutChannels, b.KernelSize, b.Stride, b.Padding, b.InputQuantizer is not null, packed, Floats(b.Bias)));
                 break;
             }

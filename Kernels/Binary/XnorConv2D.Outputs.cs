@@ -5,13 +5,13 @@ using System.Runtime.Intrinsics.X86;
 namespace BinaryGrad.Kernels.Binary;
 
 /// <summary>The output stores (epilogues) of the binary convolution: what happens to a tile of integer dots.</summary>
-public static unsafe partial class BinaryConv2D
+public static unsafe partial class XnorConv2D
 {
     /// <summary>Writes the dots of a tile of output pixels [<c>first</c>, <c>first + rows</c>) (flattened over
     /// batch and space), <c>dots[r·OutChannels + o]</c>.</summary>
     private interface ITileOutput
     {
-        void Store(in BinaryConv2DShape shape, int first, int rows, int* dots, int ld, float* scale, float* bias);
+        void Store(in XnorConv2DShape shape, int first, int rows, int* dots, int ld, float* scale, float* bias);
     }
 
     /// <summary>NCHW stores channel by channel over the tile's pixels of one image, so consecutive stores are
@@ -20,7 +20,7 @@ public static unsafe partial class BinaryConv2D
     /// stored as 8 runs of 8 ints; the scalar loop copies the rest.</summary>
     private readonly struct IntOutput(int* output, bool vectorized) : ITileOutput
     {
-        public void Store(in BinaryConv2DShape s, int first, int rows, int* dots, int ld, float* scale, float* bias)
+        public void Store(in XnorConv2DShape s, int first, int rows, int* dots, int ld, float* scale, float* bias)
         {
             int plane = s.OutHeight * s.OutWidth, channels = s.OutChannels;
             for (int r0 = 0; r0 < rows;)
@@ -53,7 +53,7 @@ public static unsafe partial class BinaryConv2D
     /// multiplies then adds (two roundings, never fused), the same float as the scalar expression.</summary>
     private readonly struct AffineOutput(float* output, bool vectorized) : ITileOutput
     {
-        public void Store(in BinaryConv2DShape s, int first, int rows, int* dots, int ld, float* scale, float* bias)
+        public void Store(in XnorConv2DShape s, int first, int rows, int* dots, int ld, float* scale, float* bias)
         {
             int plane = s.OutHeight * s.OutWidth, channels = s.OutChannels;
             for (int r0 = 0; r0 < rows;)
@@ -144,12 +144,12 @@ public static unsafe partial class BinaryConv2D
     /// branch-free: the signs are data, and a branch per channel mispredicted half the time.</summary>
     private readonly struct PackedSignOutput(ulong* output, bool vectorized) : ITileOutput
     {
-        public void Store(in BinaryConv2DShape s, int first, int rows, int* dots, int ld, float* scale, float* bias)
+        public void Store(in XnorConv2DShape s, int first, int rows, int* dots, int ld, float* scale, float* bias)
         {
             for (int r = 0; r < rows; r++) StorePixel(s, first + r, dots + (nint)r * ld, scale, bias);
         }
 
-        private void StorePixel(in BinaryConv2DShape s, int outputPixel, int* dots, float* scale, float* bias)
+        private void StorePixel(in XnorConv2DShape s, int outputPixel, int* dots, float* scale, float* bias)
         {
             int wpp = BitPack.WordsPerPixel(s.OutChannels);
             ulong* dst = output + (nint)outputPixel * wpp; // [N][OH][OW] flattened is the output pixel index

@@ -2,7 +2,7 @@ using System.Runtime.Intrinsics;
 
 namespace BinaryGrad.Kernels.Binary;
 
-public static unsafe partial class BinaryConv2D
+public static unsafe partial class XnorConv2D
 {
     /// <summary>A residual unit in one store: <c>y = clamp(fl(fl(scale[o]·dot + bias[o]) + shortcut), low, high)</c>,
     /// float NCHW, with <paramref name="shortcut"/> NCHW of the output's shape (an identity shortcut: the unit's
@@ -14,7 +14,7 @@ public static unsafe partial class BinaryConv2D
     /// <see cref="BitPack.PackChannelsLast(ReadOnlySpan{float}, Span{ulong}, int, int, int, int)"/> makes of y, for the
     /// next unit's binary convolution, written while the tile is in L1 instead of in a pass of its own.</remarks>
     /// <exception cref="ArgumentException">A span is too short, or the shape is invalid.</exception>
-    public static void ForwardResidual(ReadOnlySpan<ulong> input, ReadOnlySpan<ulong> weights, Span<float> output, in BinaryConv2DShape shape,
+    public static void ForwardResidual(ReadOnlySpan<ulong> input, ReadOnlySpan<ulong> weights, Span<float> output, in XnorConv2DShape shape,
                                        ReadOnlySpan<float> scale, ReadOnlySpan<float> bias, ReadOnlySpan<float> shortcut, float low, float high,
                                        Span<ulong> signs = default)
     {
@@ -33,7 +33,7 @@ public static unsafe partial class BinaryConv2D
     /// cache aliasing doubled the 16-channel layers' time.)</summary>
     private readonly struct ResidualOutput(float* output, float* shortcut, float low, float high, ulong* signs, bool vectorized) : ITileOutput
     {
-        public void Store(in BinaryConv2DShape s, int first, int rows, int* dots, int ld, float* scale, float* bias)
+        public void Store(in XnorConv2DShape s, int first, int rows, int* dots, int ld, float* scale, float* bias)
         {
             new AffineOutput(output, vectorized).Store(s, first, rows, dots, ld, scale, bias);
             int plane = s.OutHeight * s.OutWidth, channels = s.OutChannels;

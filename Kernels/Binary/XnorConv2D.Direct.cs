@@ -3,7 +3,7 @@ using System.Runtime.Intrinsics;
 
 namespace BinaryGrad.Kernels.Binary;
 
-public static unsafe partial class BinaryConv2D
+public static unsafe partial class XnorConv2D
 {
     /// <summary>Direct convolution over a zero-padded, nibble-split copy of one image, filters in vector lanes
     /// (<see cref="FilterLanes"/>): no im2col, no horizontal sums.</summary>
@@ -18,7 +18,7 @@ public static unsafe partial class BinaryConv2D
     /// <para>Pixels past the row end in the last block are computed from zero slack after the image and dropped.
     /// Work is split over output rows; each thread rebuilds the padded image when its rows enter a new image.</para>
     /// </remarks>
-    private static void RunDirect<TKernel, TOutput>(ReadOnlySpan<ulong> input, ReadOnlySpan<ulong> weights, BinaryConv2DShape s,
+    private static void RunDirect<TKernel, TOutput>(ReadOnlySpan<ulong> input, ReadOnlySpan<ulong> weights, XnorConv2DShape s,
                                                     TOutput output, float* scale, float* bias, int[] tapPrefix)
         where TKernel : struct, FilterLanes.IKernel
         where TOutput : struct, ITileOutput
@@ -71,7 +71,7 @@ public static unsafe partial class BinaryConv2D
                                               int RowClasses, int ColClasses, int GroupCount, int Steps, nint Scale, nint Bias);
 
     /// <summary>The per-thread body of <see cref="RunDirect"/> as a value, so a call allocates no closure.</summary>
-    private readonly struct DirectRowsBody<TKernel, TOutput>(DirectPlan plan, BinaryConv2DShape shape, TOutput output) : KernelThreads.IRangeBody
+    private readonly struct DirectRowsBody<TKernel, TOutput>(DirectPlan plan, XnorConv2DShape shape, TOutput output) : KernelThreads.IRangeBody
         where TKernel : struct, FilterLanes.IKernel
         where TOutput : struct, ITileOutput
     {
@@ -79,7 +79,7 @@ public static unsafe partial class BinaryConv2D
     }
 
     /// <summary>Output rows [start, end) (flattened over batch and output height).</summary>
-    private static void DirectRows<TKernel, TOutput>(DirectPlan plan, in BinaryConv2DShape s, TOutput output, int start, int end)
+    private static void DirectRows<TKernel, TOutput>(DirectPlan plan, in XnorConv2DShape s, TOutput output, int start, int end)
         where TKernel : struct, FilterLanes.IKernel
         where TOutput : struct, ITileOutput
     {
@@ -148,7 +148,7 @@ public static unsafe partial class BinaryConv2D
 
     /// <summary>Copies image n into the padded scratch (its border stays zero) in the kernel's activation layout
     /// (split into low and high nibbles, <see cref="FilterLanes.Split"/>, or raw).</summary>
-    private static void PreparePaddedImage<TKernel>(ulong* input, in BinaryConv2DShape s, int n, ulong* scratch)
+    private static void PreparePaddedImage<TKernel>(ulong* input, in XnorConv2DShape s, int n, ulong* scratch)
         where TKernel : struct, FilterLanes.IKernel
     {
         int wpp = BitPack.WordsPerPixel(s.InChannels), paddedWidth = s.Width + 2 * s.Padding, rowWords = s.Width * wpp;
@@ -182,7 +182,7 @@ public static unsafe partial class BinaryConv2D
 
     /// <summary><c>base[g][r][c][f] = validBits + 2·popcount of filter (g·8 + f)'s taps outside the image</c> for row
     /// class r and column class c, from the 2-D prefix sums of the tap popcounts.</summary>
-    private static int[] BorderBaseTable(in BinaryConv2DShape s, int[] tapPrefix, int groups, int groupSize,
+    private static int[] BorderBaseTable(in XnorConv2DShape s, int[] tapPrefix, int groups, int groupSize,
                                          int[] rows, int rowCount, int[] cols, int colCount)
     {
         int kh = s.KernelHeight, kw = s.KernelWidth, pw = kw + 1, prefixStride = (kh + 1) * pw;

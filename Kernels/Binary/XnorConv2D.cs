@@ -12,7 +12,7 @@ namespace BinaryGrad.Kernels.Binary;
 /// <para><b>Layouts.</b> Input: channels-last packed activations
 /// (<see cref="BitPack.PackChannelsLast(ReadOnlySpan{float}, Span{ulong}, int, int, int, int)"/>).
 /// Weights: [OutChannels][KernelHeight][KernelWidth][WordsPerPixel(InChannels)] words, each filter padded with
-/// zero words to <see cref="BinaryConv2DShape.WeightWordsPerFilter"/> (<see cref="PackWeights"/>).</para>
+/// zero words to <see cref="XnorConv2DShape.WeightWordsPerFilter"/> (<see cref="PackWeights"/>).</para>
 /// <para><b>Formula.</b> For output (n, o, y, x) let T be the taps (ky, kx) whose input pixel lies inside the image.
 /// Each valid tap contributes the ±1 dot of C channels, so
 /// <c>dot = |T|·C − 2·Σ_{t∈T} popcount(x_t XOR w_{o,t})</c>; padded taps contribute nothing.
@@ -29,7 +29,7 @@ namespace BinaryGrad.Kernels.Binary;
 /// writes (not of an integer threshold <c>dot ≥ ⌈−bias/scale⌉</c>, whose direction flips for negative scales and
 /// whose rounding could differ from the float expression at ties), so the two outputs always agree.</para>
 /// </remarks>
-public static unsafe partial class BinaryConv2D
+public static unsafe partial class XnorConv2D
 {
     /// <summary>Output pixels per im2col tile: 32 rows of ≤ a few hundred bytes stay in L1 while the filters
     /// stream past them.</summary>
@@ -37,7 +37,7 @@ public static unsafe partial class BinaryConv2D
 
     /// <summary>Packs float filters [OutChannels][InChannels][KernelHeight][KernelWidth] (OIHW) into the weight layout
     /// (bit = 1 for w ≥ 0), padding words zero.</summary>
-    public static void PackWeights(ReadOnlySpan<float> weights, Span<ulong> packed, in BinaryConv2DShape shape)
+    public static void PackWeights(ReadOnlySpan<float> weights, Span<ulong> packed, in XnorConv2DShape shape)
     {
         shape.Validate();
         int taps = shape.KernelHeight * shape.KernelWidth, wpp = BitPack.WordsPerPixel(shape.InChannels), row = shape.WeightWordsPerFilter;
@@ -53,7 +53,7 @@ public static unsafe partial class BinaryConv2D
 
     /// <summary>Integer dots, NCHW [Batch][OutChannels][OutHeight][OutWidth]: <c>dot = |T|·C − 2·Σ_T popcount(x XOR w)</c>.</summary>
     /// <exception cref="ArgumentException">A span is too short, or the shape is invalid.</exception>
-    public static void Forward(ReadOnlySpan<ulong> input, ReadOnlySpan<ulong> weights, Span<int> output, in BinaryConv2DShape shape)
+    public static void Forward(ReadOnlySpan<ulong> input, ReadOnlySpan<ulong> weights, Span<int> output, in XnorConv2DShape shape)
     {
         Validate(input, weights, shape);
         BitPack.CheckLength(output.Length, shape.OutputCount, nameof(output));
@@ -62,7 +62,7 @@ public static unsafe partial class BinaryConv2D
 
     /// <summary>Fused folded batch norm: <c>y[n,o,y,x] = scale[o]·dot + bias[o]</c>, float NCHW.</summary>
     /// <exception cref="ArgumentException">A span is too short, or the shape is invalid.</exception>
-    public static void Forward(ReadOnlySpan<ulong> input, ReadOnlySpan<ulong> weights, Span<float> output, in BinaryConv2DShape shape,
+    public static void Forward(ReadOnlySpan<ulong> input, ReadOnlySpan<ulong> weights, Span<float> output, in XnorConv2DShape shape,
                                ReadOnlySpan<float> scale, ReadOnlySpan<float> bias)
     {
         Validate(input, weights, shape, scale, bias);
@@ -74,7 +74,7 @@ public static unsafe partial class BinaryConv2D
     /// channels-last [Batch][OutHeight][OutWidth][WordsPerPixel(OutChannels)] with zero padding bits: exactly what
     /// <see cref="BitPack.PackChannelsLast(ReadOnlySpan{float}, Span{ulong}, int, int, int, int)"/> makes of the float output.</summary>
     /// <exception cref="ArgumentException">A span is too short, or the shape is invalid.</exception>
-    public static void ForwardPackedSign(ReadOnlySpan<ulong> input, ReadOnlySpan<ulong> weights, Span<ulong> output, in BinaryConv2DShape shape,
+    public static void ForwardPackedSign(ReadOnlySpan<ulong> input, ReadOnlySpan<ulong> weights, Span<ulong> output, in XnorConv2DShape shape,
                                          ReadOnlySpan<float> scale, ReadOnlySpan<float> bias)
     {
         Validate(input, weights, shape, scale, bias);
@@ -84,7 +84,7 @@ public static unsafe partial class BinaryConv2D
     }
 
     /// <summary>The specification: for every output, the formula over the valid taps only, one popcount per word.</summary>
-    internal static void Reference(ReadOnlySpan<ulong> input, ReadOnlySpan<ulong> weights, Span<int> output, in BinaryConv2DShape s)
+    internal static void Reference(ReadOnlySpan<ulong> input, ReadOnlySpan<ulong> weights, Span<int> output, in XnorConv2DShape s)
     {
         int wpp = BitPack.WordsPerPixel(s.InChannels), row = s.WeightWordsPerFilter, oh = s.OutHeight, ow = s.OutWidth;
         for (int n = 0; n < s.Batch; n++)
@@ -108,14 +108,14 @@ public static unsafe partial class BinaryConv2D
                     }
     }
 
-    private static void Validate(ReadOnlySpan<ulong> input, ReadOnlySpan<ulong> weights, in BinaryConv2DShape shape)
+    private static void Validate(ReadOnlySpan<ulong> input, ReadOnlySpan<ulong> weights, in XnorConv2DShape shape)
     {
         shape.Validate();
         BitPack.CheckLength(input.Length, shape.InputWords, nameof(input));
         BitPack.CheckLength(weights.Length, (long)shape.OutChannels * shape.WeightWordsPerFilter, nameof(weights));
     }
 
-    private static void Validate(ReadOnlySpan<ulong> input, ReadOnlySpan<ulong> weights, in BinaryConv2DShape shape,
+    private static void Validate(ReadOnlySpan<ulong> input, ReadOnlySpan<ulong> weights, in XnorConv2DShape shape,
                                  ReadOnlySpan<float> scale, ReadOnlySpan<float> bias)
     {
         Validate(input, weights, shape);
@@ -123,7 +123,7 @@ public static unsafe partial class BinaryConv2D
         BitPack.CheckLength(bias.Length, shape.OutChannels, nameof(bias));
     }
 
-    private static void Run<TOutput>(ReadOnlySpan<ulong> input, ReadOnlySpan<ulong> weights, BinaryConv2DShape s,
+    private static void Run<TOutput>(ReadOnlySpan<ulong> input, ReadOnlySpan<ulong> weights, XnorConv2DShape s,
                                      TOutput output, float* scale, float* bias)
         where TOutput : struct, ITileOutput
     {
@@ -165,7 +165,7 @@ public static unsafe partial class BinaryConv2D
 
     /// <summary><c>prefix[o][y][x] = Σ_{ky&lt;y, kx&lt;x} popcount(w_{o,ky,kx})</c>, so the popcount of any rectangle of
     /// taps is four lookups.</summary>
-    private static void BuildTapPopcountPrefixSums(ReadOnlySpan<ulong> weights, in BinaryConv2DShape s, Span<int> prefix)
+    private static void BuildTapPopcountPrefixSums(ReadOnlySpan<ulong> weights, in XnorConv2DShape s, Span<int> prefix)
     {
         int wpp = BitPack.WordsPerPixel(s.InChannels), row = s.WeightWordsPerFilter, pw = s.KernelWidth + 1;
         int prefixStride = (s.KernelHeight + 1) * pw;
@@ -190,7 +190,7 @@ public static unsafe partial class BinaryConv2D
 
     /// <summary>The im2col path's per-thread body as a value (a lambda capturing the parameters would allocate its
     /// closure on every call, whichever path the call takes).</summary>
-    private readonly struct TilesBody<TOutput>(ulong* input, ulong* weights, int* tapPrefix, BinaryConv2DShape shape, TOutput output,
+    private readonly struct TilesBody<TOutput>(ulong* input, ulong* weights, int* tapPrefix, XnorConv2DShape shape, TOutput output,
                                                float* scale, float* bias, SimdPath path) : KernelThreads.IRangeBody
         where TOutput : struct, ITileOutput
     {
@@ -199,7 +199,7 @@ public static unsafe partial class BinaryConv2D
 
     /// <summary>Output pixels [start, end) in tiles: im2col the tile, count mismatches with the GEMM kernel against
     /// all filters, correct for padded taps, and hand each pixel's dots to the output.</summary>
-    private static void RunTiles<TOutput>(ulong* input, ulong* weights, int* tapPrefix, in BinaryConv2DShape s, TOutput output,
+    private static void RunTiles<TOutput>(ulong* input, ulong* weights, int* tapPrefix, in XnorConv2DShape s, TOutput output,
                                           float* scale, float* bias, int start, int end, SimdPath path)
         where TOutput : struct, ITileOutput
     {
@@ -248,7 +248,7 @@ public static unsafe partial class BinaryConv2D
     /// <summary>Copies the receptive field of one output pixel into an aligned row, tap-major like the filters:
     /// padded taps and the row padding become zero words. Along a kernel row the taps are consecutive input pixels,
     /// so the valid ones are one contiguous copy whatever the stride.</summary>
-    private static void GatherPatch(ulong* input, in BinaryConv2DShape s, int outputPixel, ulong* patch)
+    private static void GatherPatch(ulong* input, in XnorConv2DShape s, int outputPixel, ulong* patch)
     {
         int wpp = BitPack.WordsPerPixel(s.InChannels), pixels = s.OutHeight * s.OutWidth, kw = s.KernelWidth;
         int image = outputPixel / pixels, pixel = outputPixel % pixels;

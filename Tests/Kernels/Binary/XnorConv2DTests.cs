@@ -5,14 +5,14 @@ using NUnit.Framework;
 namespace BinaryGrad.Tests.Kernels.Binary;
 
 [TestFixture, Category("Kernels")]
-public class BinaryConv2DTests
+public class XnorConv2DTests
 {
     private static readonly SimdPath[] Paths = [SimdPath.Scalar, SimdPath.Vector256, SimdPath.Vector512];
 
     // Kernel sizes 1, 3, 5 and non-square; stride 1 and 2; padding 0, 1, 2 and more than k/2 (outputs with no
     // valid tap at all); odd spatial sizes; channel counts at and around every word boundary; output tiles of several
     // rows that end mid-image.
-    private static readonly BinaryConv2DShape[] Shapes =
+    private static readonly XnorConv2DShape[] Shapes =
     [
         new(Batch: 1, InChannels: 1, Height: 5, Width: 5, OutChannels: 2, KernelHeight: 3, KernelWidth: 3, Stride: 1, Padding: 1),
         new(2, 3, 7, 5, 4, 3, 3, Stride: 2, Padding: 1),
@@ -51,7 +51,7 @@ public class BinaryConv2DTests
         Enumerable.Range(0, length).Select(_ => random.Next(2) == 0 ? -1f : 1f).ToArray();
 
     /// <summary>The float convolution the binary kernel must equal: NCHW, OIHW filters, zero padding. 7 loops.</summary>
-    private static float[] NaiveConv(float[] x, float[] w, BinaryConv2DShape s)
+    private static float[] NaiveConv(float[] x, float[] w, XnorConv2DShape s)
     {
         int oh = s.OutHeight, ow = s.OutWidth;
         float[] y = new float[s.Batch * s.OutChannels * oh * ow];
@@ -76,14 +76,14 @@ public class BinaryConv2DTests
 
     private sealed record Layer(float[] X, float[] W, ulong[] PackedX, ulong[] PackedW, float[] Scale, float[] Bias);
 
-    private static Layer Make(BinaryConv2DShape s, int seed)
+    private static Layer Make(XnorConv2DShape s, int seed)
     {
         var random = new Random(seed);
         float[] x = RandomSigns(s.Batch * s.InChannels * s.Height * s.Width, random);
         float[] w = RandomSigns(s.OutChannels * s.InChannels * s.KernelHeight * s.KernelWidth, random);
         ulong[] px = new ulong[s.InputWords], pw = new ulong[s.OutChannels * s.WeightWordsPerFilter];
         BitPack.PackChannelsLast(x, px, s.Batch, s.InChannels, s.Height, s.Width);
-        BinaryConv2D.PackWeights(w, pw, s);
+        XnorConv2D.PackWeights(w, pw, s);
         // Negative, zero and positive scales; integer biases make scale·dot + bias = 0 ties common (0 → +1).
         float[] scaleChoices = [-1.5f, -1f, 0f, 0.5f, 2f];
         float[] scale = Enumerable.Range(0, s.OutChannels).Select(_ => scaleChoices[random.Next(scaleChoices.Length)]).ToArray();
@@ -91,7 +91,7 @@ public class BinaryConv2DTests
         return new Layer(x, w, px, pw, scale, bias);
     }
 
-    private static float[] Affine(float[] dots, Layer l, BinaryConv2DShape s)
+    private static float[] Affine(float[] dots, Layer l, XnorConv2DShape s)
     {
         int plane = s.OutHeight * s.OutWidth;
         return dots.Select((d, i) => l.Scale[i / plane % s.OutChannels] * d + l.Bias[i / plane % s.OutChannels]).ToArray();
@@ -104,24 +104,24 @@ public class BinaryConv2DTests
             path.ToString(), $"threads {threads}");
 
     [TestCaseSource(nameof(Cases))]
-    public void Forward_EqualsFloatConvOfSameSigns(BinaryConv2DShape s, SimdPath path, int threads)
+    public void Forward_EqualsFloatConvOfSameSigns(XnorConv2DShape s, SimdPath path, int threads)
     {
         KernelThreads.Count = threads;
         Layer l = Make(s, seed: s.InChannels * 7 + s.KernelHeight);
         float[] expected = NaiveConv(l.X, l.W, s);
         int[] actual = new int[s.OutputCount + 1];
         actual[^1] = 999;
-        using (Simd.Force(path)) BinaryConv2D.Forward(l.PackedX, l.PackedW, actual.AsSpan(0, (int)s.OutputCount), s);
+        using (Simd.Force(path)) XnorConv2D.Forward(l.PackedX, l.PackedW, actual.AsSpan(0, (int)s.OutputCount), s);
         Assert.That(actual[..^1].Select(v => (float)v), Is.EqualTo(expected), "dots");
         Assert.That(actual[^1], Is.EqualTo(999), "wrote past the end");
 
         int[] reference = new int[s.OutputCount];
-        BinaryConv2D.Reference(l.PackedX, l.PackedW, reference, s);
+        XnorConv2D.Reference(l.PackedX, l.PackedW, reference, s);
         Assert.That(reference.Select(v => (float)v), Is.EqualTo(expected), "reference");
     }
 
     [TestCaseSource(nameof(Cases))]
-    public void Forward_FusedAffineAndPackedSign_EqualFloatComputation(BinaryConv2DShape s, SimdPath path, int threads)
+    public void Forward_FusedAffineAndPackedSign_EqualFloatComputation(XnorConv2DShape s, SimdPath path, int threads)
     {
         KernelThreads.Count = threads;
         Layer l = Make(s, seed: s.OutChannels * 13 + s.Padding);
@@ -130,8 +130,8 @@ public class BinaryConv2DTests
         ulong[] packed = Enumerable.Repeat(ulong.MaxValue, (int)s.PackedOutputWords).ToArray(), expectedPacked = new ulong[packed.Length];
         using (Simd.Force(path))
         {
-            BinaryConv2D.Forward(l.PackedX, l.PackedW, actual, s, l.Scale, l.Bias);
-            BinaryConv2D.ForwardPackedSign(l.PackedX, l.PackedW, packed, s, l.Scale, l.Bias);
+            XnorConv2D.Forward(l.PackedX, l.PackedW, actual, s, l.Scale, l.Bias);
+            XnorConv2D.ForwardPackedSign(l.PackedX, l.PackedW, packed, s, l.Scale, l.Bias);
         }
         Assert.That(actual, Is.EqualTo(expected), "scale·dot + bias");
         BitPack.ChannelsLastReference<float>(expected, expectedPacked, s.Batch, s.OutChannels, s.OutHeight * s.OutWidth);
@@ -139,7 +139,7 @@ public class BinaryConv2DTests
     }
 
     [TestCaseSource(nameof(Cases))]
-    public void ForwardPackedThreshold_IsEachChannelsIntegerStep_FlippedWhereAsked(BinaryConv2DShape s, SimdPath path, int threads)
+    public void ForwardPackedThreshold_IsEachChannelsIntegerStep_FlippedWhereAsked(XnorConv2DShape s, SimdPath path, int threads)
     {
         KernelThreads.Count = threads;
         Layer l = Make(s, seed: s.OutChannels * 5 + s.Stride);
@@ -161,12 +161,12 @@ public class BinaryConv2DTests
         ulong[] expected = new ulong[s.PackedOutputWords];
         BitPack.ChannelsLastReference<float>(expectedSigns, expected, s.Batch, s.OutChannels, plane);
         ulong[] actual = Enumerable.Repeat(ulong.MaxValue, (int)s.PackedOutputWords).ToArray();
-        using (Simd.Force(path)) BinaryConv2D.ForwardPackedThreshold(l.PackedX, l.PackedW, actual, s, thresholds, flips);
+        using (Simd.Force(path)) XnorConv2D.ForwardPackedThreshold(l.PackedX, l.PackedW, actual, s, thresholds, flips);
         Assert.That(actual, Is.EqualTo(expected), "(dot ≥ T) XOR flip, packed channels-last with zero padding bits");
     }
 
     [TestCaseSource(nameof(Cases))]
-    public void ForwardResidual_IsAffineThenShortcutAddThenClamp(BinaryConv2DShape s, SimdPath path, int threads)
+    public void ForwardResidual_IsAffineThenShortcutAddThenClamp(XnorConv2DShape s, SimdPath path, int threads)
     {
         KernelThreads.Count = threads;
         Layer l = Make(s, seed: s.Width * 3 + s.OutChannels);
@@ -182,7 +182,7 @@ public class BinaryConv2DTests
             }).ToArray();
             float[] actual = new float[s.OutputCount];
             ulong[] signs = Enumerable.Repeat(ulong.MaxValue, (int)s.PackedOutputWords).ToArray(), expectedSigns = new ulong[signs.Length];
-            using (Simd.Force(path)) BinaryConv2D.ForwardResidual(l.PackedX, l.PackedW, actual, s, l.Scale, l.Bias, shortcut, low, high, signs);
+            using (Simd.Force(path)) XnorConv2D.ForwardResidual(l.PackedX, l.PackedW, actual, s, l.Scale, l.Bias, shortcut, low, high, signs);
             Assert.That(actual, Is.EqualTo(expected), $"clamp to [{low}, {high}]");
             BitPack.ChannelsLastReference<float>(expected, expectedSigns, s.Batch, s.OutChannels, s.OutHeight * s.OutWidth);
             Assert.That(signs, Is.EqualTo(expectedSigns), "the output's signs packed channels-last, zero padding bits");
@@ -192,24 +192,24 @@ public class BinaryConv2DTests
     [Test]
     public void ForwardPackedThreshold_FlipBitPastTheChannels_Throws()
     {
-        var s = new BinaryConv2DShape(1, 3, 5, 5, 4, 3, 3, Stride: 1, Padding: 1);
+        var s = new XnorConv2DShape(1, 3, 5, 5, 4, 3, 3, Stride: 1, Padding: 1);
         Layer l = Make(s, seed: 4);
-        Assert.That(() => BinaryConv2D.ForwardPackedThreshold(l.PackedX, l.PackedW, new ulong[s.PackedOutputWords], s, new int[4], [1UL << 4]),
+        Assert.That(() => XnorConv2D.ForwardPackedThreshold(l.PackedX, l.PackedW, new ulong[s.PackedOutputWords], s, new int[4], [1UL << 4]),
                     Throws.ArgumentException.With.Message.Contains("flip bits past channel 4"));
     }
 
     [Test]
     public void TwoLayerChain_ThroughPackedSigns_EqualsFloatPipeline([ValueSource(nameof(Paths))] SimdPath path)
     {
-        var first = new BinaryConv2DShape(2, 3, 7, 7, 65, 3, 3, Stride: 1, Padding: 1);
-        var second = new BinaryConv2DShape(2, 65, 7, 7, 4, 3, 3, Stride: 2, Padding: 1);
+        var first = new XnorConv2DShape(2, 3, 7, 7, 65, 3, 3, Stride: 1, Padding: 1);
+        var second = new XnorConv2DShape(2, 65, 7, 7, 4, 3, 3, Stride: 2, Padding: 1);
         Layer l1 = Make(first, seed: 1), l2 = Make(second, seed: 2);
         ulong[] hidden = new ulong[first.PackedOutputWords];
         float[] actual = new float[second.OutputCount];
         using (Simd.Force(path))
         {
-            BinaryConv2D.ForwardPackedSign(l1.PackedX, l1.PackedW, hidden, first, l1.Scale, l1.Bias);
-            BinaryConv2D.Forward(hidden, l2.PackedW, actual, second, l2.Scale, l2.Bias);
+            XnorConv2D.ForwardPackedSign(l1.PackedX, l1.PackedW, hidden, first, l1.Scale, l1.Bias);
+            XnorConv2D.Forward(hidden, l2.PackedW, actual, second, l2.Scale, l2.Bias);
         }
         float[] hiddenFloat = Affine(NaiveConv(l1.X, l1.W, first), l1, first).Select(v => v >= 0f ? 1f : -1f).ToArray();
         Assert.That(actual, Is.EqualTo(Affine(NaiveConv(hiddenFloat, l2.W, second), l2, second)));
@@ -217,6 +217,6 @@ public class BinaryConv2DTests
 
     [Test]
     public void Forward_KernelLargerThanPaddedInput_Throws() =>
-        Assert.That(() => BinaryConv2D.Forward(new ulong[4], new ulong[8], new int[1], new BinaryConv2DShape(1, 1, 2, 2, 1, 5, 5)),
+        Assert.That(() => XnorConv2D.Forward(new ulong[4], new ulong[8], new int[1], new XnorConv2DShape(1, 1, 2, 2, 1, 5, 5)),
                     Throws.ArgumentException);
 }

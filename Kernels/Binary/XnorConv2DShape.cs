@@ -3,7 +3,7 @@ namespace BinaryGrad.Kernels.Binary;
 /// <summary>Geometry of a binary 2-D convolution: NCHW input [Batch, InChannels, Height, Width], filters
 /// [OutChannels, InChannels, KernelHeight, KernelWidth], the same <see cref="Stride"/> and zero
 /// <see cref="Padding"/> on both spatial axes.</summary>
-public readonly record struct BinaryConv2DShape(int Batch, int InChannels, int Height, int Width,
+public readonly record struct XnorConv2DShape(int Batch, int InChannels, int Height, int Width,
                                                 int OutChannels, int KernelHeight, int KernelWidth, int Stride = 1, int Padding = 0)
 {
     /// <summary><c>(Height + 2·Padding − KernelHeight) / Stride + 1</c>.</summary>

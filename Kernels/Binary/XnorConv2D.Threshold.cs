@@ -2,7 +2,7 @@ using System.Runtime.Intrinsics;
 
 namespace BinaryGrad.Kernels.Binary;
 
-public static unsafe partial class BinaryConv2D
+public static unsafe partial class XnorConv2D
 {
     /// <summary>Binary layer output through integer thresholds: bit o of output pixel (n, y, x) is
     /// <c>(dot ≥ thresholds[o]) XOR flip_o</c>, where flip_o is bit o of <paramref name="flips"/>
@@ -13,7 +13,7 @@ public static unsafe partial class BinaryConv2D
     /// float expression (see <c>SignThresholds</c> in Layers and docs/inference.md), so this equals the float
     /// epilogue bit for bit while comparing integers only.</remarks>
     /// <exception cref="ArgumentException">A span is too short, a flip padding bit is set, or the shape is invalid.</exception>
-    public static void ForwardPackedThreshold(ReadOnlySpan<ulong> input, ReadOnlySpan<ulong> weights, Span<ulong> output, in BinaryConv2DShape shape,
+    public static void ForwardPackedThreshold(ReadOnlySpan<ulong> input, ReadOnlySpan<ulong> weights, Span<ulong> output, in XnorConv2DShape shape,
                                               ReadOnlySpan<int> thresholds, ReadOnlySpan<ulong> flips)
     {
         Validate(input, weights, shape);
@@ -22,7 +22,7 @@ public static unsafe partial class BinaryConv2D
         int wpp = BitPack.WordsPerPixel(shape.OutChannels);
         BitPack.CheckLength(flips.Length, wpp, nameof(flips));
         if (shape.OutChannels % 64 != 0 && flips[wpp - 1] >> (shape.OutChannels % 64) != 0)
-            throw new ArgumentException($"BinaryConv2D: flip bits past channel {shape.OutChannels} must be zero.", nameof(flips));
+            throw new ArgumentException($"XnorConv2D: flip bits past channel {shape.OutChannels} must be zero.", nameof(flips));
         fixed (ulong* o = output, f = flips)
         fixed (int* t = thresholds) Run(input, weights, shape, new PackedThresholdOutput(o, t, f, Simd.Path != SimdPath.Scalar), null, null);
     }
@@ -30,7 +30,7 @@ public static unsafe partial class BinaryConv2D
     /// <summary>Bits <c>(dot ≥ threshold) XOR flip</c>, 8 channels per integer compare on the vector paths, branch-free.</summary>
     private readonly struct PackedThresholdOutput(ulong* output, int* thresholds, ulong* flips, bool vectorized) : ITileOutput
     {
-        public void Store(in BinaryConv2DShape s, int first, int rows, int* dots, int ld, float* scale, float* bias)
+        public void Store(in XnorConv2DShape s, int first, int rows, int* dots, int ld, float* scale, float* bias)
         {
             int wpp = BitPack.WordsPerPixel(s.OutChannels), channels = s.OutChannels;
             for (int r = 0; r < rows; r++)
