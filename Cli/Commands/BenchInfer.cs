@@ -6,6 +6,7 @@ using BinaryGrad.Cli.Training;
 using BinaryGrad.Kernels;
 using BinaryGrad.Layers;
 using BinaryGrad.Layers.Inference;
+using BinaryGrad.Cli.Progress;
 
 namespace BinaryGrad.Cli.Commands;
 
@@ -62,18 +63,25 @@ public static class BenchInfer
             output.WriteLine($"threads {KernelThreads.Count}, batch {batch}, median of {Runs} runs after warm-up; peer: PyTorch float model, eval mode, fastest of {BenchTrain.PeerConfigurations.Length} thread/BLAS configurations");
             output.WriteLine($"{"model",-12} {"ours img/s",11} {"peer img/s",11} {"ratio",7} {"ours ms@1",10} {"peer ms@1",10} {"real ms",8} {"binary ms",10} {"other ms",9} {"alloc B/batch",14}  peer configuration");
         }
+        int peerCalls = peer ? BenchTrain.PeerConfigurations.Length * jobs.Count(j => j.Model != "custom") : 0;
+        using var progress = StageProgress.OnConsole("bench infer", jobs.Count + peerCalls);
         foreach ((string name, InferenceModel net) in jobs)
         {
+            progress.Show($"{name}: ours at batch {batch} and 1");
             Row row = Measure(name, net, batch);
+            progress.Complete();
             if (peer && name != "custom")
                 foreach ((string config, int threads, bool openMp) in BenchTrain.PeerConfigurations)
                 {
                     string arguments = string.Create(CultureInfo.InvariantCulture, $"{KernelThreads.Count} {name} {batch}");
+                    progress.Show($"{name}: PyTorch, {config}");
                     Dictionary<string, double> measured = BenchGemmConv.RunPeer("torch_infer.py", "torch", arguments, threads, "images_per_s", openMp);
+                    progress.Complete();
                     if (measured.TryGetValue($"{name} batch {batch}", out double imagesPerSecond) && imagesPerSecond > (row.Peer ?? 0))
                         row = row with { Peer = imagesPerSecond, PeerConfig = config };
                     if (measured.TryGetValue($"{name} batch 1", out double q) && 1e3 / q < (row.PeerLatencyMs ?? double.MaxValue)) row = row with { PeerLatencyMs = 1e3 / q };
                 }
+            progress.Clear();
             Write(row, json, output);
         }
         return 0;

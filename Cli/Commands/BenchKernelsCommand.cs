@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Text.Json;
 using BinaryGrad.Kernels;
 using BinaryGrad.Kernels.Binary;
+using BinaryGrad.Cli.Progress;
 
 namespace BinaryGrad.Cli.Commands;
 
@@ -41,12 +42,18 @@ public static class BenchKernelsCommand
         ArgumentNullException.ThrowIfNull(output);
         if (!json) output.WriteLine(Simd.IsaLine);
         if (!json) output.WriteLine($"{"shape",-22} {"binary ms",10} {"GOPS",8} {"pack ms",8} {"float ms",10} {"torch ms",10} {"vs float",9} {"vs torch",9}");
+        using var progress = StageProgress.OnConsole("bench kernels", 2 * Shapes.Length);
         for (int index = 0; index < Shapes.Length; index++)
         {
             Shape s = Shapes[index];
+            progress.Show($"{s.Name}: binary, pack and float kernels");
             (double binary, double pack, double floatMs) = s.IsConv ? Conv(s) : Dense(s);
+            progress.Complete();
+            progress.Show($"{s.Name}: PyTorch");
             Dictionary<string, double> peer = BenchGemmConv.RunPeer(PeerScript, "torch",
                 $"{KernelThreads.Count.ToString(CultureInfo.InvariantCulture)} {index.ToString(CultureInfo.InvariantCulture)}", openBlasThreads: 1, valueKey: "ms");
+            progress.Complete();
+            progress.Clear();
             double? torch = peer.TryGetValue(s.Name, out double t) ? t : null;
             double gops = s.Macs / (binary / 1e3) / 1e9;
             if (json)

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
 using BinaryGrad.Autograd;
+using BinaryGrad.Cli.Progress;
 using BinaryGrad.Cli.Training;
 using BinaryGrad.Kernels;
 using BinaryGrad.Layers;
@@ -63,7 +64,9 @@ public static class BenchTrain
             error.WriteLine($"binarygrad bench train: {e.Message}");
             return Program.BadInput;
         }
-        var rows = jobs.Select(job => Measure(job, profile)).ToList();
+        int peerCalls = peer ? PeerConfigurations.Length * jobs.Where(j => j.PeerArguments is not null).Select(j => j.PeerArguments).Distinct().Count() : 0;
+        using var progress = StageProgress.OnConsole("bench train", jobs.Count * (2 + Runs + (profile ? 1 : 0)) + peerCalls);
+        var rows = jobs.Select(job => Measure(job, profile, progress)).ToList();
         foreach ((string config, int threads, bool openMp) in peer ? PeerConfigurations : [])
         {
             var seen = new HashSet<string>();
@@ -71,10 +74,13 @@ public static class BenchTrain
             {
                 string arguments = KernelThreads.Count.ToString(CultureInfo.InvariantCulture) + job.PeerArguments;
                 if (!seen.Add(arguments)) continue; // the default run measures both float models in one peer call
+                progress.Show($"PyTorch{job.PeerArguments}, {config}");
                 Dictionary<string, double> measured = BenchGemmConv.RunPeer("torch_train.py", "torch", arguments, threads, "images_per_s", openMp);
+                progress.Complete();
                 rows = [.. rows.Select(r => measured.TryGetValue(r.Name, out double p) && p > (r.Peer ?? 0) ? r with { Peer = p, PeerConfig = config } : r)];
             }
         }
+        progress.Clear();
 
         if (json)
         {
@@ -175,10 +181,12 @@ public static class BenchTrain
         return (x, labels);
     }
 
-    private static Row Measure(Job job, bool profile)
+    private static Row Measure(Job job, bool profile, StageProgress progress)
     {
+        progress.Show($"{job.Name}: building");
         var rng = new Rng(42);
         Module model = job.Build(rng);
+        progress.Complete();
         model.Train();
         var optimizer = new Adam(model.NamedParameters(), 1e-3);
         (Tensor x, int[] labels) = RandomBatch(rng, job.InputShape);
@@ -187,6 +195,7 @@ public static class BenchTrain
         // optimized code only after ~30 calls plus a background delay, and a few steps would time unoptimized code.
         // A slow model (seconds per step) stops after WarmupSeconds and at least 3 steps.
         long warm = 0;
+        progress.Show($"{job.Name}: warm-up");
         var warmClock = Stopwatch.StartNew();
         for (int i = 0; (i < WarmupSteps && warmClock.Elapsed.TotalSeconds < 4 * WarmupSeconds) || i < 3 || warmClock.Elapsed.TotalSeconds < WarmupSeconds; i++)
         {
@@ -196,20 +205,24 @@ public static class BenchTrain
         }
         double stepSeconds = Math.Max(1e-6, (double)warm / Stopwatch.Frequency);
         int steps = (int)Math.Clamp(TargetRunSeconds / stepSeconds, 2, 200);
+        progress.Complete();
 
         var times = new double[Runs];
         long allocatedBefore = GC.GetTotalAllocatedBytes(true);
         for (int run = 0; run < Runs; run++)
         {
+            progress.Show(run == 0 ? $"{job.Name}: timed run 1/{Runs}" : $"{job.Name}: timed run {run + 1}/{Runs}, {steps * (double)Batch / times[run - 1]:F0} img/s");
             long start = Stopwatch.GetTimestamp();
             for (int s = 0; s < steps; s++) Step(model, optimizer, x, labels);
             times[run] = Stopwatch.GetElapsedTime(start).TotalSeconds;
+            progress.Complete();
         }
         long allocated = GC.GetTotalAllocatedBytes(true) - allocatedBefore;
         Array.Sort(times);
         ProfileResult? profiled = null;
         if (profile)
         {
+            progress.Show($"{job.Name}: profiled run");
             OpProfiler.Reset();
             OpProfiler.Enabled = true;
             long start = Stopwatch.GetTimestamp();
@@ -217,6 +230,7 @@ public static class BenchTrain
             double seconds = Stopwatch.GetElapsedTime(start).TotalSeconds;
             OpProfiler.Enabled = false;
             profiled = new ProfileResult(steps, seconds / steps, OpProfiler.Totals());
+            progress.Complete();
         }
         using var process = Process.GetCurrentProcess();
         return new Row(job.Name, job.Model, job.Scheme, steps * (double)Batch / times[Runs / 2], null, null, allocated / ((long)Runs * steps),

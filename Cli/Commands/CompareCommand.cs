@@ -67,9 +67,10 @@ public static class CompareCommand
     {
         if (schemes.Count == 0) throw new UsageException("--schemes needs at least one scheme name.");
         var rows = new List<Row>();
-        foreach (string scheme in schemes)
+        for (int run = 0; run < schemes.Count; run++)
         {
-            var trainer = new Trainer(baseOptions with { Scheme = scheme, ShowProgress = baseOptions.ShowProgress }, log);
+            string scheme = schemes[run];
+            var trainer = new Trainer(baseOptions with { Scheme = scheme, ProgressContext = $"{scheme} ({run + 1}/{schemes.Count})" }, log);
             var clock = System.Diagnostics.Stopwatch.StartNew();
             trainer.Run(train, test);
             EpochReport last = trainer.Reports[^1];

@@ -44,6 +44,8 @@ public sealed record TrainOptions
     public int? StopAfterEpochs { get; init; }
     /// <summary>Print the progress bar / lines.</summary>
     public bool ShowProgress { get; init; } = true;
+    /// <summary>Shown before the epoch on the live progress bar only (e.g. <c>compare</c>'s scheme and run number).</summary>
+    public string? ProgressContext { get; init; }
 
     /// <summary>The learning rate used: --lr, else SGD 0.05, else for Bop/Bop2ndOrder the rate of Adam on the real
     /// parameters, 0.01 (<c>BinaryOptimizers.DefaultRealLearningRate</c>, the Bop paper's), else BayesBiNN 1e-4 (official

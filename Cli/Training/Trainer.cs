@@ -204,7 +204,7 @@ public sealed class Trainer
         long correct = 0, seen = 0;
         int batches = loader.BatchesPerEpoch, batchIndex = 0;
         _divergence ??= new DivergenceRule();
-        using var progress = new ProgressReporter(_out, $"epoch {epoch + 1}/{_options.Epochs}", batches, _options.ShowProgress);
+        using var progress = new ProgressReporter(_out, $"epoch {epoch + 1}/{_options.Epochs}", batches, _options.ShowProgress, _options.ProgressContext);
         foreach (Batch batch in loader.Epoch())
         {
             // Everything the step computes (activations, the graph's saved tensors, gradients) is rented from the pool and
@@ -230,6 +230,7 @@ public sealed class Trainer
         }
         if (seen > 0 && _divergence.Epoch(lossSum / seen) is { } epochWhy) throw Diverged(epochWhy, epoch, batchIndex - 1);
         double trainSeconds = clock.Elapsed.TotalSeconds;
+        progress.Status($"testing on {test.Count} images…");
         double testAcc = Evaluate(model, test, normalization, _options.BatchSize);
         double seconds = clock.Elapsed.TotalSeconds;
         // mean over binary layers of the share of weights whose sign changed during this epoch
