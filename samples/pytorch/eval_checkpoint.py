@@ -10,7 +10,7 @@ with the `safetensors` package installed, `safetensors.torch.load_file(path)` gi
 
 It prints the test accuracy, which must match `binarygrad eval --checkpoint CHECKPOINT` to within 0.05 points. From
 here a user can keep training the same weights in PyTorch (e.g. with DistributedDataParallel over many GPUs).
-Models: mlp (MNIST or Fashion-MNIST), vgg-small (CIFAR-10); scheme bnn (sign of the weights, sign of the inputs of
+Models: mlp (MNIST or Fashion-MNIST), vgg-small and resnet20 (CIFAR-10); scheme bnn (sign of the weights, sign of the inputs of
 every binary layer but the first, sign(0) = +1, no scaling factors).
 """
 import argparse, json, os, struct, sys
@@ -51,11 +51,38 @@ class BinaryLinear(nn.Linear):
 
 
 class BinaryConv2d(nn.Conv2d):
-    def __init__(self, i, o):
-        super().__init__(i, o, 3, padding=1, bias=False)
+    def __init__(self, i, o, stride=1):
+        super().__init__(i, o, 3, stride=stride, padding=1, bias=False)
 
     def forward(self, x):
-        return F.conv2d(sign(x), sign(self.weight), padding=1)
+        return F.conv2d(sign(x), sign(self.weight), stride=self.stride, padding=1)
+
+
+class Residual(nn.Module):
+    """y = main(x) + shortcut(x), the shortcut the identity when absent (BinaryGrad's Residual)."""
+
+    def __init__(self, main, shortcut=None):
+        super().__init__()
+        self.main, self.shortcut = main, shortcut
+
+    def forward(self, x):
+        return self.main(x) + (x if self.shortcut is None else self.shortcut(x))
+
+
+class ZeroPadShortcut(nn.Module):
+    """He et al.'s option A: x[:, :, ::s, ::s] with zero channels before and after (no parameters)."""
+
+    def __init__(self, i, o, stride):
+        super().__init__()
+        self.stride, self.before, self.after = stride, (o - i) // 2, o - i - (o - i) // 2
+
+    def forward(self, x):
+        return F.pad(x[:, :, ::self.stride, ::self.stride], (0, 0, 0, 0, self.before, self.after))
+
+
+class GlobalAvgPool(nn.Module):
+    def forward(self, x):
+        return x.mean(dim=(2, 3))
 
 
 def mlp(inputs, hidden, hidden_layers, classes):
@@ -77,6 +104,21 @@ def vgg_small(classes):
         layers += [nn.BatchNorm2d(out), nn.Hardtanh()]
         width = out
     layers += [nn.Flatten(), nn.Linear(width * 4 * 4, classes)]
+    return nn.Sequential(*layers)
+
+
+def resnet20(classes):
+    """Bi-Real units (a real shortcut around every binary 3x3 convolution), zero-padded downsampling shortcuts."""
+    layers = [nn.Conv2d(3, 16, 3, padding=1, bias=False), nn.BatchNorm2d(16), nn.Hardtanh()]
+    width = 16
+    for stage, out in enumerate([16, 32, 64]):
+        for block in range(3):
+            stride = 2 if stage > 0 and block == 0 else 1
+            shortcut = ZeroPadShortcut(width, out, stride) if stride > 1 or width != out else None
+            layers += [Residual(nn.Sequential(BinaryConv2d(width, out, stride), nn.BatchNorm2d(out)), shortcut), nn.Hardtanh()]
+            layers += [Residual(nn.Sequential(BinaryConv2d(out, out), nn.BatchNorm2d(out))), nn.Hardtanh()]
+            width = out
+    layers += [GlobalAvgPool(), nn.BatchNorm1d(width), nn.Linear(width, classes)]
     return nn.Sequential(*layers)
 
 
@@ -123,8 +165,10 @@ def main():
         net = mlp(x[0].numel(), int(meta.get("width", 1024)), 3, classes)
     elif model_name == "vgg-small":
         net = vgg_small(classes)
+    elif model_name == "resnet20":
+        net = resnet20(classes)
     else:
-        sys.exit(f"eval_checkpoint.py: model '{model_name}' is not supported here (mlp, vgg-small are)")
+        sys.exit(f"eval_checkpoint.py: model '{model_name}' is not supported here (mlp, vgg-small, resnet20 are)")
     state = {k[len("model.layers."):]: v for k, v in tensors.items() if k.startswith("model.layers.")}
     state = {k: (v.to(torch.int64) if k.endswith("num_batches_tracked") else v) for k, v in state.items()}
     net.load_state_dict(state, strict=True)
