@@ -141,7 +141,9 @@ public sealed class BinaryConvLayer : InferenceLayer
     {
         if (x.Bits is not null) return x.Bits;
         ulong[] bits = InputBits(Shape(x.Batch, x.Shape[2], x.Shape[3]).InputWords);
-        BitPack.PackChannelsLast(x.Floats!, bits, x.Batch, InChannels, x.Shape[2], x.Shape[3]);
+        // channels-last floats are NCHW images of one pixel each, so the NCHW packer over N·H·W such images gives the bits
+        if (x.ChannelsLast) BitPack.PackChannelsLast(x.Floats!, bits, x.Batch * x.Shape[2] * x.Shape[3], InChannels, 1, 1);
+        else BitPack.PackChannelsLast(x.Floats!, bits, x.Batch, InChannels, x.Shape[2], x.Shape[3]);
         return bits;
     }
 
@@ -183,16 +185,33 @@ public sealed class BinaryConvLayer : InferenceLayer
 
     /// <summary>A Bi-Real unit with an identity shortcut in one pass: <c>clamp(BN(conv(sign x)) + x, low, high)</c>,
     /// float NCHW (<see cref="XnorConv2D.ForwardResidual"/>); <paramref name="x"/> is float.</summary>
-    /// <remarks>With <paramref name="withSigns"/> the store also packs y's signs for the next binary convolution
-    /// (the activation then carries both).</remarks>
-    internal Activation RunResidual(Activation x, AffineLayer affine, float low, float high, bool withSigns)
+    /// <remarks><para>With <paramref name="withSigns"/> the store also packs y's signs for the next binary convolution
+    /// (the activation then carries both).</para>
+    /// <para>With <paramref name="channelsLastOutput"/> (the next layer is another such unit) y is written channels-last,
+    /// the stream's layout inside a chain of units (<see cref="XnorConv2D.ForwardResidualChannelsLast"/>): the first unit
+    /// of a chain transposes its NCHW input once for the shortcut, the last one transposes its output back to NCHW.
+    /// Same values either way, bit for bit.</para></remarks>
+    internal Activation RunResidual(Activation x, AffineLayer affine, float low, float high, bool withSigns, bool channelsLastOutput = false)
     {
         XnorConv2DShape s = Shape(x.Batch, x.Shape[2], x.Shape[3]);
         float[] y = FloatOutput(s.OutputCount);
         ulong[]? signs = withSigns ? BitOutput(s.PackedOutputWords) : null;
-        XnorConv2D.ForwardResidual(PackedInput(x), _packed, y, s, affine.Scale, affine.Shift, x.Floats!, low, high, signs);
-        return signs is null ? Result(y, null, [x.Batch, OutChannels, s.OutHeight, s.OutWidth])
-                             : Result(y, signs, [x.Batch, OutChannels, s.OutHeight, s.OutWidth]);
+        if (!x.ChannelsLast && !channelsLastOutput)
+        {
+            XnorConv2D.ForwardResidual(PackedInput(x), _packed, y, s, affine.Scale, affine.Shift, x.Floats!, low, high, signs);
+            return Result(y, signs, [x.Batch, OutChannels, s.OutHeight, s.OutWidth]);
+        }
+        int pixels = s.OutHeight * s.OutWidth;
+        float[] shortcut = x.Floats!;
+        if (!x.ChannelsLast)
+        {
+            shortcut = FloatScratch(s.OutputCount);
+            XnorConv2D.ChannelsLastFromPlanes(x.Floats!, shortcut, x.Batch, OutChannels, pixels);
+        }
+        float[] target = channelsLastOutput ? y : FloatScratch(s.OutputCount);
+        XnorConv2D.ForwardResidualChannelsLast(PackedInput(x), _packed, target, s, affine.Scale, affine.Shift, shortcut, low, high, signs);
+        if (!channelsLastOutput) XnorConv2D.PlanesFromChannelsLast(target, y, x.Batch, OutChannels, pixels);
+        return Result(y, signs, [x.Batch, OutChannels, s.OutHeight, s.OutWidth], channelsLastOutput);
     }
 
     private (AffineLayer Affine, bool Fma, SignThresholds? Thresholds)? _thresholdCache;

@@ -5,10 +5,12 @@ using BinaryGrad.Kernels.Binary;
 namespace BinaryGrad.Layers.Inference;
 
 /// <summary>Values flowing between inference layers: float NCHW / [N,F], or signs packed channels-last
-/// ([N][H][W][WordsPerPixel(C)], <see cref="BitPack"/>) when a binary convolution feeds another one.</summary>
+/// ([N][H][W][WordsPerPixel(C)], <see cref="BitPack"/>) when a binary convolution feeds another one. Between two
+/// Bi-Real units the floats may be channels-last too (<see cref="ChannelsLast"/>), only ever read by the next unit.</summary>
 public sealed class Activation
 {
-    private Activation(int[] shape, float[]? floats, ulong[]? bits) => (Shape, Floats, Bits) = (shape, floats, bits);
+    private Activation(int[] shape, float[]? floats, ulong[]? bits, bool channelsLast = false) =>
+        (Shape, Floats, Bits, ChannelsLast) = (shape, floats, bits, channelsLast);
 
     /// <summary>Logical shape: [N,C,H,W] or [N,F].</summary>
     public int[] Shape { get; }
@@ -18,6 +20,10 @@ public sealed class Activation
 
     /// <summary>Packed channels-last signs, or null when only float (both may be set: then they agree).</summary>
     public ulong[]? Bits { get; }
+
+    /// <summary>True when <see cref="Floats"/> are [N][H][W][C] (channels-last) rather than NCHW; <see cref="Shape"/>
+    /// stays the logical [N,C,H,W].</summary>
+    public bool ChannelsLast { get; }
 
     public int Batch => Shape[0];
 
@@ -29,11 +35,17 @@ public sealed class Activation
     /// a shortcut and a binary convolution).</summary>
     public static Activation FloatWithSigns(float[] values, ulong[] bits, params int[] shape) => new(shape, values, bits);
 
-    internal static Activation Create(float[]? values, ulong[]? bits, int[] shape) => new(shape, values, bits);
+    internal static Activation Create(float[]? values, ulong[]? bits, int[] shape, bool channelsLast = false) => new(shape, values, bits, channelsLast);
 
-    /// <summary>The float values; packed signs unpack to ±1.</summary>
+    /// <summary>The float values, NCHW; packed signs unpack to ±1, channels-last floats are transposed (a copy).</summary>
     public float[] ToFloats()
     {
+        if (Floats is not null && ChannelsLast)
+        {
+            var planes = new float[Floats.Length];
+            XnorConv2D.PlanesFromChannelsLast(Floats, planes, Shape[0], Shape[1], Shape[2] * Shape[3]);
+            return planes;
+        }
         if (Floats is not null) return Floats;
         var y = new float[Shape.Aggregate(1L, (a, b) => a * b)];
         BitPack.UnpackChannelsLast(Bits!, y, Shape[0], Shape[1], Shape[2], Shape[3]);
@@ -84,10 +96,10 @@ public abstract class InferenceLayer
 
     /// <summary>The activation describing this layer's output: the one of the previous forward when it names the same
     /// storage and shape (a warm forward then allocates no activation objects), else a new one.</summary>
-    private protected Activation Result(float[]? floats, ulong[]? bits, ReadOnlySpan<int> shape)
+    private protected Activation Result(float[]? floats, ulong[]? bits, ReadOnlySpan<int> shape, bool channelsLast = false)
     {
-        if (_result is { } r && r.Floats == floats && r.Bits == bits && shape.SequenceEqual(r.Shape)) return r;
-        return _result = Activation.Create(floats, bits, shape.ToArray());
+        if (_result is { } r && r.Floats == floats && r.Bits == bits && r.ChannelsLast == channelsLast && shape.SequenceEqual(r.Shape)) return r;
+        return _result = Activation.Create(floats, bits, shape.ToArray(), channelsLast);
     }
 
     private static T[] Reuse<T>(ref T[]? buffer, long length) => buffer is { } b && b.Length == length ? b : (buffer = new T[length]);

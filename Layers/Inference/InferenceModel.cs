@@ -86,16 +86,16 @@ public sealed partial class InferenceModel
             InferenceLayer? timed = layer; // the layer the step's time counts under (null: a residual timed its own parts)
             long start = timing is null ? 0 : System.Diagnostics.Stopwatch.GetTimestamp();
             AffineLayer? affine = i + 1 < layers.Count ? layers[i + 1] as AffineLayer : null;
-            if (layer is ResidualLayer { Shortcut.Count: 0, Main: [BinaryConvLayer { InputSign: true, Bias: null } unitConv, AffineLayer { Fused: false } unitNorm] }
-                && x.Floats is not null && x.Shape is [_, int xc, int xh, int xw] && unitConv.OutputSize(xh, xw) is (int uh, int uw)
-                && uh * uw > 1 && (unitConv.OutChannels, uh, uw) == (xc, xh, xw))
+            if (x.Floats is not null && IdentityUnit(layer, x.Shape) is ({ } unitConv, { } unitNorm))
             {
                 // a Bi-Real unit: BN(conv(sign x)) + x, and the Hardtanh after it, in the conv's store
                 HardTanhLayer? clamp = i + 1 < layers.Count ? layers[i + 1] as HardTanhLayer : null;
                 int next = clamp is null ? i + 1 : i + 2;
                 // the next unit's binary convolution takes the signs of this output: pack them in the same store
                 bool signsNext = next < layers.Count && layers[next] is ResidualLayer { Main: [BinaryConvLayer { InputSign: true }, ..] };
-                x = unitConv.RunResidual(x, unitNorm, clamp?.Min ?? float.NegativeInfinity, clamp?.Max ?? float.PositiveInfinity, signsNext);
+                // another such unit next: keep the stream channels-last between them (cheaper stores, same values)
+                bool chain = next < layers.Count && IdentityUnit(layers[next], x.Shape).Conv is not null;
+                x = unitConv.RunResidual(x, unitNorm, clamp?.Min ?? float.NegativeInfinity, clamp?.Max ?? float.PositiveInfinity, signsNext, chain);
                 i = next;
                 timed = unitConv;
             }
@@ -138,6 +138,13 @@ public sealed partial class InferenceModel
         }
         return x;
     }
+
+    /// <summary>The convolution and batch norm of a Bi-Real unit with an identity shortcut, <c>BN(conv(sign x)) + x</c>,
+    /// that keeps <paramref name="shape"/> (so its output is a valid input of the same test), or nulls.</summary>
+    private static (BinaryConvLayer? Conv, AffineLayer? Norm) IdentityUnit(InferenceLayer layer, int[] shape) =>
+        layer is ResidualLayer { Shortcut.Count: 0, Main: [BinaryConvLayer { InputSign: true, Bias: null } conv, AffineLayer { Fused: false } norm] }
+        && shape is [_, int c, int h, int w] && conv.OutputSize(h, w) is (int oh, int ow) && oh * ow > 1 && (conv.OutChannels, oh, ow) == (c, h, w)
+            ? (conv, norm) : (null, null);
 
     /// <summary>Whether the first layer from <paramref name="index"/> on that is not a sign-preserving Hardtanh is a binary
     /// layer with sign input.</summary>

@@ -1,0 +1,112 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+
+namespace BinaryGrad.Kernels.Binary;
+
+public static unsafe partial class XnorConv2D
+{
+    /// <summary><see cref="ForwardResidual"/> on a <b>channels-last</b> residual stream: <paramref name="shortcut"/> and
+    /// <paramref name="output"/> are float NHWC ([Batch][OutHeight][OutWidth][OutChannels]);
+    /// <c>y = clamp(fl(fl(scale[o]·dot + bias[o]) + shortcut), low, high)</c> with the same roundings in the same order,
+    /// so every value equals ForwardResidual's at the transposed position, bit for bit.</summary>
+    /// <remarks>
+    /// <para>Why: the kernel's tile of dots is pixel-major, so an NCHW store transposes it and then adds the shortcut
+    /// plane by plane, and the signs for the next convolution need an 8×8 bit transpose per 8 pixels × 8 channels; in
+    /// ResNet-20's 16-channel stage that store cost as much as the counting. Channels-last, one pixel's outputs are one
+    /// contiguous run: the folded batch norm, the shortcut add, the clamp and the store are a few vector operations
+    /// per 8 channels, and the signs of 8 channels are one compare mask — already the packed channels-last bits.</para>
+    /// <para><paramref name="signs"/>: empty, or y's signs (≥ 0 ⇒ 1) packed channels-last with zero padding bits, as
+    /// <see cref="ForwardResidual"/> writes them.</para>
+    /// </remarks>
+    /// <exception cref="ArgumentException">A span is too short, or the shape is invalid.</exception>
+    public static void ForwardResidualChannelsLast(ReadOnlySpan<ulong> input, ReadOnlySpan<ulong> weights, Span<float> output, in XnorConv2DShape shape,
+                                                   ReadOnlySpan<float> scale, ReadOnlySpan<float> bias, ReadOnlySpan<float> shortcut, float low, float high,
+                                                   Span<ulong> signs = default)
+    {
+        Validate(input, weights, shape, scale, bias);
+        BitPack.CheckLength(output.Length, shape.OutputCount, nameof(output));
+        BitPack.CheckLength(shortcut.Length, shape.OutputCount, nameof(shortcut));
+        if (!signs.IsEmpty) BitPack.CheckLength(signs.Length, shape.PackedOutputWords, nameof(signs));
+        fixed (float* o = output, s = scale, b = bias, r = shortcut)
+        fixed (ulong* bits = signs)
+            Run(input, weights, shape, new ResidualChannelsLastOutput(o, r, low, high, bits, Simd.Path != SimdPath.Scalar), s, b);
+    }
+
+    /// <summary>The channels-last residual store: per output pixel, per 8 channels, multiply, add the bias, add the
+    /// shortcut, clamp (Hardtanh's two selects: a NaN passes, −0 stays), store, and OR the compare mask into the
+    /// pixel's sign word.</summary>
+    private readonly struct ResidualChannelsLastOutput(float* output, float* shortcut, float low, float high, ulong* signs, bool vectorized) : ITileOutput
+    {
+        public void Store(in XnorConv2DShape s, int first, int rows, int* dots, int ld, float* scale, float* bias)
+        {
+            int channels = s.OutChannels, wpp = BitPack.WordsPerPixel(channels);
+            Vector256<float> lo = Vector256.Create(low), hi = Vector256.Create(high);
+            for (int r = 0; r < rows; r++)
+            {
+                nint pixel = first + r;
+                float* y = output + pixel * channels, x = shortcut + pixel * channels;
+                int* d = dots + (nint)r * ld;
+                ulong* bits = signs == null ? null : signs + pixel * wpp;
+                if (bits != null) new Span<ulong>(bits, wpp).Clear();
+                int o = 0;
+                if (vectorized)
+                    for (; o + 8 <= channels; o += 8)
+                    {
+                        Vector256<float> v = Vector256.Multiply(Vector256.Load(scale + o), Vector256.ConvertToSingle(Vector256.Load(d + o)));
+                        v = Vector256.Add(Vector256.Add(v, Vector256.Load(bias + o)), Vector256.Load(x + o));
+                        v = Vector256.ConditionalSelect(Vector256.LessThan(v, lo), lo, Vector256.ConditionalSelect(Vector256.GreaterThan(v, hi), hi, v));
+                        v.Store(y + o);
+                        if (bits != null) bits[o >> 6] |= (ulong)Vector256.GreaterThanOrEqual(v, Vector256<float>.Zero).ExtractMostSignificantBits() << (o & 63);
+                    }
+                for (; o < channels; o++)
+                {
+                    float v = scale[o] * (float)d[o] + bias[o] + x[o];
+                    v = v < low ? low : v > high ? high : v;
+                    y[o] = v;
+                    if (bits != null && v >= 0f) bits[o >> 6] |= 1UL << (o & 63);
+                }
+            }
+        }
+    }
+
+    /// <summary>NCHW → NHWC: <c>destination[(n·P + p)·C + c] = source[(n·C + c)·P + p]</c> for P = <paramref name="pixels"/>
+    /// per image. Exact (data movement only); 8 channels × 8 pixels per register transpose on the vector paths.</summary>
+    public static void ChannelsLastFromPlanes(ReadOnlySpan<float> source, Span<float> destination, int batch, int channels, int pixels)
+    {
+        long count = (long)batch * channels * pixels;
+        BitPack.CheckLength(source.Length, count, nameof(source));
+        BitPack.CheckLength(destination.Length, count, nameof(destination));
+        fixed (float* src = source, dst = destination)
+            for (int n = 0; n < batch; n++)
+                Transpose(src + (nint)n * channels * pixels, dst + (nint)n * channels * pixels, channels, pixels, Simd.Path != SimdPath.Scalar);
+    }
+
+    /// <summary>NHWC → NCHW, the inverse of <see cref="ChannelsLastFromPlanes"/>.</summary>
+    public static void PlanesFromChannelsLast(ReadOnlySpan<float> source, Span<float> destination, int batch, int channels, int pixels)
+    {
+        long count = (long)batch * channels * pixels;
+        BitPack.CheckLength(source.Length, count, nameof(source));
+        BitPack.CheckLength(destination.Length, count, nameof(destination));
+        fixed (float* src = source, dst = destination)
+            for (int n = 0; n < batch; n++)
+                Transpose(src + (nint)n * channels * pixels, dst + (nint)n * channels * pixels, pixels, channels, Simd.Path != SimdPath.Scalar);
+    }
+
+    /// <summary>Transposes a <paramref name="rows"/> × <paramref name="columns"/> row-major matrix:
+    /// <c>destination[j·rows + i] = source[i·columns + j]</c>.</summary>
+    private static void Transpose(float* source, float* destination, int rows, int columns, bool vectorized)
+    {
+        int i = 0;
+        if (vectorized)
+            for (; i + 8 <= rows; i += 8)
+            {
+                int j = 0;
+                for (; j + 8 <= columns; j += 8)
+                    Transpose8x8((int*)source + (nint)i * columns + j, columns, new IntColumns((int*)destination + (nint)j * rows + i, rows));
+                for (; j < columns; j++)
+                    for (int k = 0; k < 8; k++) destination[(nint)j * rows + i + k] = source[(nint)(i + k) * columns + j];
+            }
+        for (; i < rows; i++)
+            for (int j = 0; j < columns; j++) destination[(nint)j * rows + i] = source[(nint)i * columns + j];
+    }
+}

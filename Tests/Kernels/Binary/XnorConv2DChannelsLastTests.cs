@@ -1,0 +1,105 @@
+using BinaryGrad.Kernels;
+using BinaryGrad.Kernels.Binary;
+using NUnit.Framework;
+
+namespace BinaryGrad.Tests.Kernels.Binary;
+
+/// <summary>The channels-last residual store and the layout transposes, against the definition evaluated by hand.</summary>
+[TestFixture, Category("Kernels")]
+public class XnorConv2DChannelsLastTests
+{
+    private static readonly SimdPath[] Paths = [SimdPath.Scalar, SimdPath.Vector256, SimdPath.Vector512];
+
+    // output channels 16 (ResNet-20's stage), 8, odd counts below, between and above a vector and a word (tails)
+    private static readonly XnorConv2DShape[] Shapes =
+    [
+        new(2, 16, 8, 8, 16, 3, 3, 1, 1),
+        new(1, 8, 5, 7, 8, 3, 3, 1, 1),
+        new(3, 5, 6, 5, 5, 3, 3, 1, 1),
+        new(1, 13, 9, 4, 13, 3, 3, 1, 1),
+        new(2, 24, 4, 4, 24, 3, 3, 1, 1),
+        new(1, 70, 3, 5, 70, 3, 3, 1, 1),
+    ];
+
+    private static IEnumerable<TestCaseData> Cases() =>
+        from shape in Shapes from path in Paths from threads in new[] { 1, 2 }
+        select new TestCaseData(shape, path, threads).SetArgDisplayNames(
+            $"N{shape.Batch} C{shape.InChannels} {shape.Height}x{shape.Width} O{shape.OutChannels}", path.ToString(), $"threads {threads}");
+
+    [TestCaseSource(nameof(Cases))]
+    public void ResidualChannelsLast_IsTheNchwUnitTransposed_WithTheSameSigns(XnorConv2DShape s, SimdPath path, int threads)
+    {
+        KernelThreads.Count = threads;
+        var random = new Random(s.OutChannels * 31 + s.Height);
+        float[] x = Enumerable.Range(0, s.Batch * s.InChannels * s.Height * s.Width).Select(_ => random.Next(2) == 0 ? -1f : 1f).ToArray();
+        float[] w = Enumerable.Range(0, s.OutChannels * s.InChannels * 9).Select(_ => random.Next(2) == 0 ? -1f : 1f).ToArray();
+        ulong[] px = new ulong[s.InputWords], pw = new ulong[s.OutChannels * s.WeightWordsPerFilter];
+        BitPack.PackChannelsLast(x, px, s.Batch, s.InChannels, s.Height, s.Width);
+        XnorConv2D.PackWeights(w, pw, s);
+        float[] scale = Enumerable.Range(0, s.OutChannels).Select(_ => new[] { -1.5f, -1f, 0f, 0.5f, 2f }[random.Next(5)]).ToArray();
+        float[] bias = Enumerable.Range(0, s.OutChannels).Select(_ => (float)random.Next(-3, 4)).ToArray();
+        int pixels = s.OutHeight * s.OutWidth, count = (int)s.OutputCount;
+        // quarter-integer shortcuts land on the clamp bounds and on zero often
+        float[] shortcutNhwc = Enumerable.Range(0, count).Select(_ => random.Next(-12, 13) / 4f).ToArray();
+        foreach ((float low, float high) in new[] { (-1f, 1f), (float.NegativeInfinity, float.PositiveInfinity) })
+        {
+            // the definition: the float convolution of the same ±1 tensors, per element y = clamp(scale·dot + bias + shortcut)
+            var expected = new float[count];
+            var expectedSigns = new ulong[s.PackedOutputWords];
+            int wpp = BitPack.WordsPerPixel(s.OutChannels);
+            for (int n = 0; n < s.Batch; n++)
+                for (int oy = 0; oy < s.OutHeight; oy++)
+                    for (int ox = 0; ox < s.OutWidth; ox++)
+                        for (int o = 0; o < s.OutChannels; o++)
+                        {
+                            float dot = 0;
+                            for (int c = 0; c < s.InChannels; c++)
+                                for (int ky = 0; ky < 3; ky++)
+                                    for (int kx = 0; kx < 3; kx++)
+                                    {
+                                        int iy = oy - 1 + ky, ix = ox - 1 + kx;
+                                        if (iy < 0 || iy >= s.Height || ix < 0 || ix >= s.Width) continue;
+                                        dot += x[((n * s.InChannels + c) * s.Height + iy) * s.Width + ix] * w[((o * s.InChannels + c) * 3 + ky) * 3 + kx];
+                                    }
+                            int pixel = (n * s.OutHeight + oy) * s.OutWidth + ox, at = pixel * s.OutChannels + o;
+                            float v = scale[o] * dot + bias[o];
+                            v += shortcutNhwc[at];
+                            v = v < low ? low : v > high ? high : v;
+                            expected[at] = v;
+                            if (v >= 0) expectedSigns[pixel * wpp + o / 64] |= 1UL << (o % 64);
+                        }
+            float[] actual = Enumerable.Repeat(float.NaN, count).ToArray();
+            ulong[] signs = Enumerable.Repeat(ulong.MaxValue, (int)s.PackedOutputWords).ToArray();
+            using (Simd.Force(path)) XnorConv2D.ForwardResidualChannelsLast(px, pw, actual, s, scale, bias, shortcutNhwc, low, high, signs);
+            Assert.That(actual, Is.EqualTo(expected), $"clamp to [{low}, {high}]");
+            Assert.That(signs, Is.EqualTo(expectedSigns), "signs packed channels-last, zero padding bits");
+
+            // and the NCHW store of the same unit, transposed, gives the same floats bit for bit
+            float[] shortcutNchw = new float[count], nchw = new float[count], back = new float[count];
+            using (Simd.Force(path)) XnorConv2D.PlanesFromChannelsLast(shortcutNhwc, shortcutNchw, s.Batch, s.OutChannels, pixels);
+            XnorConv2D.ForwardResidual(px, pw, nchw, s, scale, bias, shortcutNchw, low, high);
+            using (Simd.Force(path)) XnorConv2D.ChannelsLastFromPlanes(nchw, back, s.Batch, s.OutChannels, pixels);
+            Assert.That(back.Select(BitConverter.SingleToInt32Bits), Is.EqualTo(actual.Select(BitConverter.SingleToInt32Bits)));
+        }
+    }
+
+    [TestCase(1, 16, 64), TestCase(2, 5, 13), TestCase(3, 9, 8), TestCase(1, 64, 7), TestCase(2, 1, 1)]
+    public void Transposes_MoveEveryElementToItsPlace_OnEveryPath(int batch, int channels, int pixels)
+    {
+        float[] planes = Enumerable.Range(0, batch * channels * pixels).Select(i => (float)i).ToArray();
+        foreach (SimdPath path in Paths)
+        {
+            float[] nhwc = new float[planes.Length], roundTrip = new float[planes.Length];
+            using (Simd.Force(path))
+            {
+                XnorConv2D.ChannelsLastFromPlanes(planes, nhwc, batch, channels, pixels);
+                XnorConv2D.PlanesFromChannelsLast(nhwc, roundTrip, batch, channels, pixels);
+            }
+            for (int n = 0; n < batch; n++)
+                for (int c = 0; c < channels; c++)
+                    for (int p = 0; p < pixels; p++)
+                        Assert.That(nhwc[(n * pixels + p) * channels + c], Is.EqualTo(planes[(n * channels + c) * pixels + p]), $"{path} n{n} c{c} p{p}");
+            Assert.That(roundTrip, Is.EqualTo(planes), path.ToString());
+        }
+    }
+}
