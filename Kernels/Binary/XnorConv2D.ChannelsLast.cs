@@ -29,22 +29,56 @@ public static unsafe partial class XnorConv2D
         if (!signs.IsEmpty) BitPack.CheckLength(signs.Length, shape.PackedOutputWords, nameof(signs));
         fixed (float* o = output, s = scale, b = bias, r = shortcut)
         fixed (ulong* bits = signs)
-            Run(input, weights, shape, new ResidualChannelsLastOutput(o, r, low, high, bits, Simd.Path != SimdPath.Scalar), s, b);
+            Run(input, weights, shape, new ResidualChannelsLastOutput(o, r, shape.OutChannels, 0, false, low, high, bits, Simd.Path != SimdPath.Scalar), s, b);
+    }
+
+    /// <summary>A downsampling residual unit on the channels-last stream, He et al.'s option-A shortcut fused into the
+    /// store: <c>y[n, i, j, o] = clamp(fl(fl(scale[o]·dot + bias[o]) + x[n, s·i, s·j, o − before]), low, high)</c>, the
+    /// shortcut term being +0 outside <c>before ≤ o − before &lt; shortcutChannels</c>, <c>before =
+    /// ⌊(OutChannels − shortcutChannels)/2⌋</c> and s the convolution's stride. <paramref name="shortcut"/> is the unit's
+    /// input, float NHWC [Batch][Height][Width][shortcutChannels]. The same roundings as the separate passes (the
+    /// folded batch norm, the add of the zero-padded shortcut — +0 included, which turns −0 into +0 as the add does —
+    /// and the clamp), so the values equal them bit for bit.</summary>
+    /// <exception cref="ArgumentException">A span is too short, the shape is invalid, or the shortcut has more
+    /// channels than the output.</exception>
+    public static void ForwardDownsampleResidualChannelsLast(ReadOnlySpan<ulong> input, ReadOnlySpan<ulong> weights, Span<float> output, in XnorConv2DShape shape,
+                                                             ReadOnlySpan<float> scale, ReadOnlySpan<float> bias, ReadOnlySpan<float> shortcut, int shortcutChannels,
+                                                             float low, float high, Span<ulong> signs = default)
+    {
+        Validate(input, weights, shape, scale, bias);
+        if (shortcutChannels < 1 || shortcutChannels > shape.OutChannels)
+            throw new ArgumentException($"XnorConv2D: a zero-pad shortcut of {shortcutChannels} channels cannot feed {shape.OutChannels} output channels.", nameof(shortcutChannels));
+        BitPack.CheckLength(output.Length, shape.OutputCount, nameof(output));
+        BitPack.CheckLength(shortcut.Length, (long)shape.Batch * shape.Height * shape.Width * shortcutChannels, nameof(shortcut));
+        if (!signs.IsEmpty) BitPack.CheckLength(signs.Length, shape.PackedOutputWords, nameof(signs));
+        int before = (shape.OutChannels - shortcutChannels) / 2;
+        fixed (float* o = output, s = scale, b = bias, r = shortcut)
+        fixed (ulong* bits = signs)
+            Run(input, weights, shape, new ResidualChannelsLastOutput(o, r, shortcutChannels, before, true, low, high, bits, Simd.Path != SimdPath.Scalar), s, b);
     }
 
     /// <summary>The channels-last residual store: per output pixel, per 8 channels, multiply, add the bias, add the
     /// shortcut, clamp (Hardtanh's two selects: a NaN passes, −0 stays), store, and OR the compare mask into the
     /// pixel's sign word.</summary>
-    private readonly struct ResidualChannelsLastOutput(float* output, float* shortcut, float low, float high, ulong* signs, bool vectorized) : ITileOutput
+    /// <remarks>The shortcut of output channel o is <c>x[o]</c> for <c>before ≤ o &lt; before + shortcutChannels</c>
+    /// and +0 otherwise, x pointing <paramref name="before"/> channels ahead of the source pixel: the same pixel, or with
+    /// <paramref name="sampled"/> input pixel (s·i, s·j) of output pixel (i, j).</remarks>
+    private readonly struct ResidualChannelsLastOutput(float* output, float* shortcut, int shortcutChannels, int before, bool sampled,
+                                                       float low, float high, ulong* signs, bool vectorized) : ITileOutput
     {
         public void Store(in XnorConv2DShape s, int first, int rows, int* dots, int ld, float* scale, float* bias)
         {
-            int channels = s.OutChannels, wpp = BitPack.WordsPerPixel(channels);
+            int channels = s.OutChannels, wpp = BitPack.WordsPerPixel(channels), plane = s.OutHeight * s.OutWidth, end = before + shortcutChannels;
             Vector256<float> lo = Vector256.Create(low), hi = Vector256.Create(high);
             for (int r = 0; r < rows; r++)
             {
                 nint pixel = first + r;
                 float* y = output + pixel * channels, x = shortcut + pixel * channels;
+                if (sampled)
+                {
+                    int image = (int)(pixel / plane), at = (int)(pixel % plane), i = at / s.OutWidth, j = at % s.OutWidth;
+                    x = shortcut + (((nint)image * s.Height + i * s.Stride) * s.Width + j * s.Stride) * shortcutChannels - before;
+                }
                 int* d = dots + (nint)r * ld;
                 ulong* bits = signs == null ? null : signs + pixel * wpp;
                 if (bits != null) new Span<ulong>(bits, wpp).Clear();
@@ -53,20 +87,29 @@ public static unsafe partial class XnorConv2D
                     for (; o + 8 <= channels; o += 8)
                     {
                         Vector256<float> v = Vector256.Multiply(Vector256.Load(scale + o), Vector256.ConvertToSingle(Vector256.Load(d + o)));
-                        v = Vector256.Add(Vector256.Add(v, Vector256.Load(bias + o)), Vector256.Load(x + o));
+                        Vector256<float> add = o >= before && o + 8 <= end ? Vector256.Load(x + o) : Window(x, o, before, end);
+                        v = Vector256.Add(Vector256.Add(v, Vector256.Load(bias + o)), add);
                         v = Vector256.ConditionalSelect(Vector256.LessThan(v, lo), lo, Vector256.ConditionalSelect(Vector256.GreaterThan(v, hi), hi, v));
                         v.Store(y + o);
                         if (bits != null) bits[o >> 6] |= (ulong)Vector256.GreaterThanOrEqual(v, Vector256<float>.Zero).ExtractMostSignificantBits() << (o & 63);
                     }
                 for (; o < channels; o++)
                 {
-                    float v = scale[o] * (float)d[o] + bias[o] + x[o];
+                    float v = scale[o] * (float)d[o] + bias[o] + (o >= before && o < end ? x[o] : 0f);
                     v = v < low ? low : v > high ? high : v;
                     y[o] = v;
                     if (bits != null && v >= 0f) bits[o >> 6] |= 1UL << (o & 63);
                 }
             }
         }
+    }
+
+    /// <summary>Channels o … o + 7 of the shortcut: x[k] inside [before, end), +0 outside.</summary>
+    private static Vector256<float> Window(float* x, int o, int before, int end)
+    {
+        float* lanes = stackalloc float[8];
+        for (int k = 0; k < 8; k++) lanes[k] = o + k >= before && o + k < end ? x[o + k] : 0f;
+        return Vector256.Load(lanes);
     }
 
     /// <summary>NCHW → NHWC: <c>destination[(n·P + p)·C + c] = source[(n·C + c)·P + p]</c> for P = <paramref name="pixels"/>

@@ -214,6 +214,21 @@ public sealed class BinaryConvLayer : InferenceLayer
         return Result(y, signs, [x.Batch, OutChannels, s.OutHeight, s.OutWidth], channelsLastOutput);
     }
 
+    /// <summary>A downsampling Bi-Real unit on the channels-last stream: <c>clamp(BN(conv(sign x)) + zeroPad(x))</c>
+    /// with He et al.'s option-A shortcut (<paramref name="shortcutChannels"/> input channels sampled at the conv's
+    /// stride, zero channels around them) fused into the store (<see cref="XnorConv2D.ForwardDownsampleResidualChannelsLast"/>).
+    /// <paramref name="x"/> is channels-last; y is channels-last when <paramref name="channelsLastOutput"/>, else NCHW.</summary>
+    internal Activation RunDownsampleResidual(Activation x, AffineLayer affine, int shortcutChannels, float low, float high, bool withSigns, bool channelsLastOutput)
+    {
+        XnorConv2DShape s = Shape(x.Batch, x.Shape[2], x.Shape[3]);
+        float[] y = FloatOutput(s.OutputCount);
+        ulong[]? signs = withSigns ? BitOutput(s.PackedOutputWords) : null;
+        float[] target = channelsLastOutput ? y : FloatScratch(s.OutputCount);
+        XnorConv2D.ForwardDownsampleResidualChannelsLast(PackedInput(x), _packed, target, s, affine.Scale, affine.Shift, x.Floats!, shortcutChannels, low, high, signs);
+        if (!channelsLastOutput) XnorConv2D.PlanesFromChannelsLast(target, y, x.Batch, OutChannels, s.OutHeight * s.OutWidth);
+        return Result(y, signs, [x.Batch, OutChannels, s.OutHeight, s.OutWidth], channelsLastOutput);
+    }
+
     private (AffineLayer Affine, bool Fma, SignThresholds? Thresholds)? _thresholdCache;
 
     /// <summary>The integer thresholds of <paramref name="affine"/> + sign on this layer's dots (derived once and

@@ -94,10 +94,22 @@ public sealed partial class InferenceModel
                 // the next unit's binary convolution takes the signs of this output: pack them in the same store
                 bool signsNext = next < layers.Count && layers[next] is ResidualLayer { Main: [BinaryConvLayer { InputSign: true }, ..] };
                 // another such unit next: keep the stream channels-last between them (cheaper stores, same values)
-                bool chain = next < layers.Count && IdentityUnit(layers[next], x.Shape).Conv is not null;
+                bool chain = next < layers.Count && ChannelsLastUnit(layers[next], x.Shape[1], x.Shape[2], x.Shape[3]);
                 x = unitConv.RunResidual(x, unitNorm, clamp?.Min ?? float.NegativeInfinity, clamp?.Max ?? float.PositiveInfinity, signsNext, chain);
                 i = next;
                 timed = unitConv;
+            }
+            else if (x.ChannelsLast && DownsampleUnit(layer, x.Shape[1], x.Shape[2], x.Shape[3]) is ({ } downConv, { } downNorm, { } zeroPad))
+            {
+                // a downsampling Bi-Real unit inside a channels-last chain: the zero-padded, strided shortcut in the store
+                HardTanhLayer? clamp = i + 1 < layers.Count ? layers[i + 1] as HardTanhLayer : null;
+                int next = clamp is null ? i + 1 : i + 2;
+                bool signsNext = next < layers.Count && layers[next] is ResidualLayer { Main: [BinaryConvLayer { InputSign: true }, ..] };
+                (int oh, int ow) = downConv.OutputSize(x.Shape[2], x.Shape[3]);
+                bool chain = next < layers.Count && ChannelsLastUnit(layers[next], downConv.OutChannels, oh, ow);
+                x = downConv.RunDownsampleResidual(x, downNorm, zeroPad.InChannels, clamp?.Min ?? float.NegativeInfinity, clamp?.Max ?? float.PositiveInfinity, signsNext, chain);
+                i = next;
+                timed = downConv;
             }
             else if (layer is BinaryConvLayer { InputSign: true, Bias: null } binary && ThresholdChain(layers, i, x.Shape) is { } chain
                 && binary.ThresholdsFor(chain.Affine, chain.FusedMultiplyAdd) is { } thresholds)
@@ -142,9 +154,24 @@ public sealed partial class InferenceModel
     /// <summary>The convolution and batch norm of a Bi-Real unit with an identity shortcut, <c>BN(conv(sign x)) + x</c>,
     /// that keeps <paramref name="shape"/> (so its output is a valid input of the same test), or nulls.</summary>
     private static (BinaryConvLayer? Conv, AffineLayer? Norm) IdentityUnit(InferenceLayer layer, int[] shape) =>
+        shape is [_, int c, int h, int w] ? IdentityUnit(layer, c, h, w) : (null, null);
+
+    private static (BinaryConvLayer? Conv, AffineLayer? Norm) IdentityUnit(InferenceLayer layer, int c, int h, int w) =>
         layer is ResidualLayer { Shortcut.Count: 0, Main: [BinaryConvLayer { InputSign: true, Bias: null } conv, AffineLayer { Fused: false } norm] }
-        && shape is [_, int c, int h, int w] && conv.OutputSize(h, w) is (int oh, int ow) && oh * ow > 1 && (conv.OutChannels, oh, ow) == (c, h, w)
+        && conv.OutputSize(h, w) is (int oh, int ow) && oh * ow > 1 && (conv.OutChannels, oh, ow) == (c, h, w)
             ? (conv, norm) : (null, null);
+
+    /// <summary>The parts of a downsampling Bi-Real unit <c>BN(conv(sign x)) + zeroPad(x)</c> on a [N, c, h, w] input whose
+    /// option-A shortcut matches the convolution (same stride, same output channels and size), or nulls.</summary>
+    private static (BinaryConvLayer? Conv, AffineLayer? Norm, ZeroPadShortcutLayer? Shortcut) DownsampleUnit(InferenceLayer layer, int c, int h, int w) =>
+        layer is ResidualLayer { Shortcut: [ZeroPadShortcutLayer zeroPad], Main: [BinaryConvLayer { InputSign: true, Bias: null } conv, AffineLayer { Fused: false } norm] }
+        && zeroPad.InChannels == c && conv.InChannels == c && zeroPad.OutChannels == conv.OutChannels && zeroPad.Stride == conv.Stride
+        && conv.OutputSize(h, w) is (int oh, int ow) && oh * ow > 1 && oh == (h + zeroPad.Stride - 1) / zeroPad.Stride && ow == (w + zeroPad.Stride - 1) / zeroPad.Stride
+            ? (conv, norm, zeroPad) : (null, null, null);
+
+    /// <summary>Whether <paramref name="layer"/>, on a [N, c, h, w] input, is a unit that takes the channels-last stream.</summary>
+    private static bool ChannelsLastUnit(InferenceLayer layer, int c, int h, int w) =>
+        IdentityUnit(layer, c, h, w).Conv is not null || DownsampleUnit(layer, c, h, w).Conv is not null;
 
     /// <summary>Whether the first layer from <paramref name="index"/> on that is not a sign-preserving Hardtanh is a binary
     /// layer with sign input.</summary>

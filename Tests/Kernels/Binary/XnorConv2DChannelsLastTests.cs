@@ -83,6 +83,71 @@ public class XnorConv2DChannelsLastTests
         }
     }
 
+    // (in channels, out channels, side, stride): ResNet-20's 16→32 and 32→64 (before = 8, 16: whole vectors), a
+    // shortcut window that starts and ends inside a vector (5→12: before 3), odd sides, stride 1 with a wider output
+    private static readonly (int In, int Out, int Side, int Stride)[] DownsampleCases = [(16, 32, 8, 2), (32, 64, 5, 2), (5, 12, 7, 2), (3, 9, 5, 1), (20, 70, 6, 2)];
+
+    private static IEnumerable<TestCaseData> Downsamples() =>
+        from c in DownsampleCases from path in Paths from threads in new[] { 1, 2 }
+        select new TestCaseData(c.In, c.Out, c.Side, c.Stride, path, threads);
+
+    [TestCaseSource(nameof(Downsamples))]
+    public void DownsampleResidualChannelsLast_AddsTheStridedZeroPaddedShortcut(int inChannels, int outChannels, int side, int stride, SimdPath path, int threads)
+    {
+        KernelThreads.Count = threads;
+        var s = new XnorConv2DShape(2, inChannels, side, side, outChannels, 3, 3, stride, 1);
+        var random = new Random(inChannels * 7 + outChannels + side);
+        float[] x = Enumerable.Range(0, s.Batch * inChannels * side * side).Select(_ => random.Next(2) == 0 ? -1f : 1f).ToArray();
+        float[] w = Enumerable.Range(0, outChannels * inChannels * 9).Select(_ => random.Next(2) == 0 ? -1f : 1f).ToArray();
+        ulong[] px = new ulong[s.InputWords], pw = new ulong[outChannels * s.WeightWordsPerFilter];
+        BitPack.PackChannelsLast(x, px, s.Batch, inChannels, side, side);
+        XnorConv2D.PackWeights(w, pw, s);
+        float[] scale = Enumerable.Range(0, outChannels).Select(_ => new[] { -1.5f, -1f, 0f, 0.5f, 2f }[random.Next(5)]).ToArray();
+        float[] bias = Enumerable.Range(0, outChannels).Select(_ => (float)random.Next(-3, 4)).ToArray();
+        // the unit's input as the residual stream sees it: NHWC floats, quarter integers (ties with the clamp and zero)
+        float[] shortcut = Enumerable.Range(0, s.Batch * side * side * inChannels).Select(_ => random.Next(-12, 13) / 4f).ToArray();
+        int before = (outChannels - inChannels) / 2, wpp = BitPack.WordsPerPixel(outChannels);
+        var expected = new float[s.OutputCount];
+        var expectedSigns = new ulong[s.PackedOutputWords];
+        for (int n = 0; n < s.Batch; n++)
+            for (int oy = 0; oy < s.OutHeight; oy++)
+                for (int ox = 0; ox < s.OutWidth; ox++)
+                    for (int o = 0; o < outChannels; o++)
+                    {
+                        float dot = 0;
+                        for (int c = 0; c < inChannels; c++)
+                            for (int ky = 0; ky < 3; ky++)
+                                for (int kx = 0; kx < 3; kx++)
+                                {
+                                    int iy = oy * stride - 1 + ky, ix = ox * stride - 1 + kx;
+                                    if (iy < 0 || iy >= side || ix < 0 || ix >= side) continue;
+                                    dot += x[((n * inChannels + c) * side + iy) * side + ix] * w[((o * inChannels + c) * 3 + ky) * 3 + kx];
+                                }
+                        int c0 = o - before;
+                        float add = c0 >= 0 && c0 < inChannels ? shortcut[((n * side + oy * stride) * side + ox * stride) * inChannels + c0] : 0f;
+                        float v = scale[o] * dot + bias[o];
+                        v += add;
+                        v = v < -1f ? -1f : v > 1f ? 1f : v;
+                        int pixel = (n * s.OutHeight + oy) * s.OutWidth + ox;
+                        expected[pixel * outChannels + o] = v;
+                        if (v >= 0) expectedSigns[pixel * wpp + o / 64] |= 1UL << (o % 64);
+                    }
+        float[] actual = Enumerable.Repeat(float.NaN, (int)s.OutputCount).ToArray();
+        ulong[] signs = Enumerable.Repeat(ulong.MaxValue, (int)s.PackedOutputWords).ToArray();
+        using (Simd.Force(path)) XnorConv2D.ForwardDownsampleResidualChannelsLast(px, pw, actual, s, scale, bias, shortcut, inChannels, -1f, 1f, signs);
+        Assert.That(actual.Select(BitConverter.SingleToInt32Bits), Is.EqualTo(expected.Select(BitConverter.SingleToInt32Bits)), "bit for bit, +0 where the shortcut is padding");
+        Assert.That(signs, Is.EqualTo(expectedSigns));
+    }
+
+    [Test]
+    public void DownsampleResidualChannelsLast_ShortcutWiderThanTheOutput_Throws()
+    {
+        var s = new XnorConv2DShape(1, 8, 4, 4, 4, 3, 3, 2, 1);
+        Assert.That(() => XnorConv2D.ForwardDownsampleResidualChannelsLast(new ulong[s.InputWords], new ulong[4 * s.WeightWordsPerFilter], new float[s.OutputCount], s,
+                new float[4], new float[4], new float[128], 8, -1f, 1f),
+            Throws.ArgumentException.With.Message.Contains("8 channels cannot feed 4 output channels"));
+    }
+
     [TestCase(1, 16, 64), TestCase(2, 5, 13), TestCase(3, 9, 8), TestCase(1, 64, 7), TestCase(2, 1, 1)]
     public void Transposes_MoveEveryElementToItsPlace_OnEveryPath(int batch, int channels, int pixels)
     {
