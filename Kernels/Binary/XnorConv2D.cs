@@ -139,7 +139,8 @@ public static unsafe partial class XnorConv2D
             int narrow = path == SimdPath.Scalar ? 0 : FilterLanes.NarrowLaneBits(s.InChannels);
             if (narrow != 0)
             {
-                if (narrow == 16) RunDirect<FilterLanes.KernelNarrow16, TOutput>(input, weights, s, output, scale, bias, tapPrefix);
+                if (narrow == 16 && path == SimdPath.Vector512) RunDirect<FilterLanes.KernelNarrow16x512, TOutput>(input, weights, s, output, scale, bias, tapPrefix);
+                else if (narrow == 16) RunDirect<FilterLanes.KernelNarrow16, TOutput>(input, weights, s, output, scale, bias, tapPrefix);
                 else RunDirect<FilterLanes.KernelNarrow32, TOutput>(input, weights, s, output, scale, bias, tapPrefix);
                 return;
             }
