@@ -34,14 +34,16 @@ public sealed class SteSign(double clipValue = 1.0, SignZero zero = SignZero.Plu
     /// <summary>1[|x| ≤ c].</summary>
     public override double Derivative(double x) => BinaryMath.InsideClip(x, ClipValue);
 
-    private protected override bool HasFloat32Path => true;
-
-    private protected override object? ForwardFloat32(ReadOnlySpan<float> x, ReadOnlySpan<int> shape, Span<float> y)
+    /// <summary>Float32: the vector sign kernel; other types the scalar pair.</summary>
+    protected override object? Forward<T>(ReadOnlySpan<T> x, ReadOnlySpan<int> shape, QuantizerParameters<T> p, Span<T> y)
     {
-        SignKernels.Sign(x, y, 1, Zero == SignZero.PlusOne ? 1 : 0);
+        if (!SignSpans.Sign(x, y, 1, Zero == SignZero.PlusOne ? 1 : 0)) ScalarForward(x, y);
         return null;
     }
 
-    private protected override void BackwardFloat32(ReadOnlySpan<float> x, ReadOnlySpan<int> shape, object? saved, ReadOnlySpan<float> dy, Span<float> dx) =>
-        SignKernels.MaskTimes(x, dy, dx, SignKernels.FloatBound(ClipValue));
+    /// <summary>Float32: the vector mask kernel; other types the scalar pair.</summary>
+    protected override void Backward<T>(ReadOnlySpan<T> x, ReadOnlySpan<int> shape, object? saved, QuantizerParameters<T> p, ReadOnlySpan<T> dy, Span<T> dx)
+    {
+        if (!SignSpans.MaskTimes(x, dy, dx, ClipValue)) ScalarBackward(x, dy, dx);
+    }
 }
