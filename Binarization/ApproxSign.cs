@@ -7,7 +7,7 @@ namespace BinaryGrad.Binarization;
 /// Forward: y = sign(x). Backward: dx = dy · (2 − 2|x|)·1[|x| ≤ 1], the exact derivative of the piecewise-quadratic
 /// F(x) = x² + 2x on [−1, 0), −x² + 2x on [0, 1), ±1 outside — a closer fit to sign than hardtanh, so the
 /// gradient mismatch of the STE is smaller near 0 (factor 2) and vanishes smoothly at ±1.
-/// Provenance: verified-code (liuzechun/Bi-Real-net birealnet.py; larq). Paper: Liu et al. 2018, arXiv:1808.00278.
+/// Provenance: verified-code (liuzechun/Bi-Real-net birealnet.py; larq). Paper: Liu et al. 2018, arXiv:1808.00278. See docs/schemes/straight-through.md.
 /// </remarks>
 public sealed class ApproxSign : ElementwiseQuantizer
 {

@@ -14,7 +14,7 @@ namespace BinaryGrad.Binarization;
 /// Pair with <see cref="ClipLatent"/> after every step and <see cref="GlorotLearningRateScale"/>.</para>
 /// <para>Scalar view: <see cref="Forward(double)"/> is H·sign(x) (deterministic) or the expectation clip(x, −H, H)
 /// (stochastic); <see cref="Derivative(double)"/> = 1.</para>
-/// Provenance: verified-code (MatthieuCourbariaux/BinaryConnect binary_connect.py). Paper: Courbariaux et al. 2015, arXiv:1511.00363.
+/// Provenance: verified-code (MatthieuCourbariaux/BinaryConnect binary_connect.py). Paper: Courbariaux et al. 2015, arXiv:1511.00363. See docs/schemes/straight-through.md.
 /// </remarks>
 public sealed class BinaryConnect : Quantizer
 {

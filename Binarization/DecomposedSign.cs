@@ -92,6 +92,9 @@ public abstract class DecomposedSign : Quantizer, IFactorizedWeight
     /// <summary>What the forward keeps for its backward.</summary>
     private sealed record Saved<T>(T[] W, T[][] Factors);
 
+    /// <summary>Derives the parametrization from the layer's latent weight and mirrors into it (<see cref="IFactorizedWeight"/>).</summary>
+    public override void Bind(Tensor latentWeight, Rng rng) => FactorizedWeights.Bind(this, latentWeight);
+
     /// <inheritdoc/>
     public void Initialize(Tensor latent)
     {

@@ -17,7 +17,7 @@ public enum DoReFaMode
 /// dq/dθ = (1 − t²)/m (through tanh and the division). The tanh squashes outliers and dividing by max|t| uses the
 /// full [−1, 1] range. If every t is 0, m is taken as 1 (Larq would divide by zero). Scalar view of the weight mode
 /// uses m = 1. (For k = 1 the DoReFa paper uses mean|θ|·sign(θ) [REC]; not offered.)
-/// Provenance: verified-code (larq quantizers.py DoReFa). Paper: Zhou et al. 2016, arXiv:1606.06160.
+/// Provenance: verified-code (larq quantizers.py DoReFa). Paper: Zhou et al. 2016, arXiv:1606.06160. See docs/schemes/straight-through.md.
 /// </remarks>
 public sealed class DoReFa(int bits = 2, DoReFaMode mode = DoReFaMode.Activations) : Quantizer
 {

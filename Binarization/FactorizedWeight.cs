@@ -49,6 +49,15 @@ internal static class FactorizedWeights
         }
     }
 
+    /// <summary>The <see cref="Quantizer.Bind"/> of every <see cref="IFactorizedWeight"/>: derive the parametrization
+    /// from the layer's latent weight and mirror the real-valued weights into it.</summary>
+    public static void Bind(IFactorizedWeight quantizer, Tensor latentWeight)
+    {
+        ArgumentNullException.ThrowIfNull(latentWeight);
+        quantizer.Initialize(latentWeight);
+        quantizer.Mirror = latentWeight;
+    }
+
     /// <summary>Throws a readable error unless <paramref name="shape"/> is the shape the quantizer was initialised for.</summary>
     public static void CheckShape(string name, int[]? expected, ReadOnlySpan<int> shape)
     {

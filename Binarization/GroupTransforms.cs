@@ -124,6 +124,9 @@ public sealed class GroupSoftBinary : Quantizer, IFactorizedWeight
     /// <summary>Element i of vertex j of a group of size m.</summary>
     private static double Vertex(int j, int i, int m) => ((j >> (m - 1 - i)) & 1) != 0 ? 1 : -1;
 
+    /// <summary>Derives the parametrization from the layer's latent weight and mirrors into it (<see cref="IFactorizedWeight"/>).</summary>
+    public override void Bind(Tensor latentWeight, Rng rng) => FactorizedWeights.Bind(this, latentWeight);
+
     /// <inheritdoc/>
     public void Initialize(Tensor latent)
     {

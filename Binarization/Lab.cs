@@ -11,7 +11,7 @@ namespace BinaryGrad.Binarization;
 /// backward calls per step, disable <see cref="TrackSecondMoment"/> and pass the optimizer's v through
 /// <see cref="SetSecondMoment"/>. Before any gradient v = 0, so α = mean|θ|. Pair with θ ← clip(θ, −1, 1).</para>
 /// <para>Scalar view: Forward(x) = sign(x) (α = 1), Derivative = 1.</para>
-/// Provenance: verified-code (houlu369/Loss-aware-Binarization FNN/lab.py, optimizer.py). Paper: Hou et al. 2017, arXiv:1611.01600.
+/// Provenance: verified-code (houlu369/Loss-aware-Binarization FNN/lab.py, optimizer.py). Paper: Hou et al. 2017, arXiv:1611.01600. See docs/schemes/scaling.md.
 /// </remarks>
 public sealed class Lab(double beta2 = 0.999, bool trackSecondMoment = true) : Quantizer
 {

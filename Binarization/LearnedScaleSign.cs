@@ -9,7 +9,8 @@ namespace BinaryGrad.Binarization;
 /// scale), dα_o = Σ_{i∈o} dw_b,i·sign(θ_i) (= Σ dOut ⊙ conv(a_b, sign θ)). α is learned by back-propagation instead of
 /// being computed analytically (XNOR), so it can trade off against BN and the loss.
 /// Init: mean|θ| per channel on the first <see cref="Quantizer.Apply"/> (RBNN, SiMaN), or 1.
-/// Scalar view: α = 1. Provenance: verified-code (lmbxmu/RBNN, lmbxmu/SiMaN, edmav4/BiPer). See docs/schemes/scaling.md.
+/// Scalar view: α = 1. Provenance: verified-code (lmbxmu/RBNN, lmbxmu/SiMaN, edmav4/BiPer). Paper: Bulat and
+/// Tzimiropoulos 2019 (XNOR-Net++, BMVC), arXiv:1909.13863. See docs/schemes/scaling.md.
 /// </remarks>
 public sealed class LearnedScaleSign : Quantizer
 {

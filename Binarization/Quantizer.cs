@@ -53,17 +53,11 @@ public abstract partial class Quantizer
     /// <summary>Called once by the layer that owns this weight quantizer, before its parameters are registered, with
     /// the layer's latent weight and the model's RNG. Schemes whose state is shaped like the weight (VISPA's low-rank
     /// factor Z) create it here; schemes with their own initialisation of the latent values (BayesBiNN's natural
-    /// parameters λ = ±λ_init) overwrite them in place. A checkpoint restore runs afterwards and replaces whatever was
-    /// drawn here. Default: a quantizer that owns its parametrization (<see cref="IFactorizedWeight"/>: decomposed
-    /// factors, group logits) derives it from the latent weight and mirrors its real-valued weights into it; any
-    /// other does nothing.</summary>
-    public virtual void Bind(Tensor latentWeight, Rng rng)
-    {
-        ArgumentNullException.ThrowIfNull(latentWeight);
-        if (this is not IFactorizedWeight factorized) return;
-        factorized.Initialize(latentWeight);
-        factorized.Mirror = latentWeight;
-    }
+    /// parameters λ = ±λ_init) overwrite them in place; quantizers that own their parametrization
+    /// (<see cref="IFactorizedWeight"/>: decomposed factors, group logits) derive it from the latent weight and mirror
+    /// their real-valued weights into it. A checkpoint restore runs afterwards and replaces whatever was drawn here.
+    /// Default: nothing.</summary>
+    public virtual void Bind(Tensor latentWeight, Rng rng) => ArgumentNullException.ThrowIfNull(latentWeight);
 
     /// <summary>Forward passes whose logits evaluation averages (test-time Monte-Carlo sampling of stochastic
     /// schemes: VISPA, BayesBiNN with test samples); 1 for deterministic schemes.</summary>

@@ -8,7 +8,7 @@ namespace BinaryGrad.Binarization;
 /// dγ_c = −Σ dx, dζ_c = Σ dy, dβ_c = Σ dy·(u if u ≤ 0 else 0). Init γ = ζ = 0, β = 0.25 (torch PReLU).
 /// Not a quantizer but part of the ReActNet scheme (it reshapes the distribution fed to the next RSign); it is a
 /// <see cref="Quantizer"/> so it shares Apply/Parameters and is gradient-checked. Scalar view uses channel 0.
-/// Provenance: verified-code (liuzechun/ReActNet reactnet.py). Paper: Liu et al. 2020, arXiv:2003.03488.
+/// Provenance: verified-code (liuzechun/ReActNet reactnet.py). Paper: Liu et al. 2020, arXiv:2003.03488. See docs/schemes/straight-through.md.
 /// </remarks>
 public sealed class RPReLU : Quantizer
 {

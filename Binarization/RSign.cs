@@ -9,7 +9,7 @@ namespace BinaryGrad.Binarization;
 /// dα_c = −Σ_{n,h,w} dy·A'(x − α_c). The learnable shift lets each channel choose where it splits its (not
 /// necessarily zero-centred) distribution. The code stores a bias b = −α, init 0; here α itself, init 0.
 /// Scalar view uses α of channel 0.
-/// Provenance: verified-code (liuzechun/ReActNet reactnet.py). Paper: Liu et al. 2020, arXiv:2003.03488.
+/// Provenance: verified-code (liuzechun/ReActNet reactnet.py). Paper: Liu et al. 2020, arXiv:2003.03488. See docs/schemes/straight-through.md.
 /// </remarks>
 public sealed class RSign : Quantizer
 {

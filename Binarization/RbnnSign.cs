@@ -9,7 +9,7 @@ namespace BinaryGrad.Binarization;
 /// k = max(1/t, 1) for weights; activations use k = 1 and t = max(t, 1) (the reference code). Early (small t) the
 /// surrogate is wide and flat, like an identity STE; late (large t) it is a narrow triangle of height √2·t·k, approaching
 /// the derivative of sign. T_min = 1e-2, T_max = 1e1; the schedule follows epochs (<see cref="OnProgress"/>).
-/// Provenance: verified-code (lmbxmu/RBNN cifar/modules/binarized_modules.py, main.py). Paper: Lin et al. 2020, arXiv:2009.13055.
+/// Provenance: verified-code (lmbxmu/RBNN cifar/modules/binarized_modules.py, main.py). Paper: Lin et al. 2020, arXiv:2009.13055. See docs/schemes/straight-through.md.
 /// </remarks>
 public sealed class RbnnSign(bool activation = false, double tMin = 1e-2, double tMax = 10) : ElementwiseQuantizer
 {

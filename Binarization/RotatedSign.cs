@@ -20,7 +20,7 @@ namespace BinaryGrad.Binarization;
 /// stored reference commit draws it), φ ~ U(0, π/2). π/2 is a saddle of the backward above — both (1 − |sin φ|) and
 /// cos φ vanish, so θ and φ receive no gradient and the network cannot learn its weights. The per-channel α on the conv output belongs to the layer. Cost: O(O·a·b·(a + b)) per iteration
 /// plus two SVDs, every forward. Scalar view: Forward = sign, Derivative = the surrogate factor at the current t.</para>
-/// Provenance: verified-code (lmbxmu/RBNN cifar/modules/binarized_modules.py). Paper: Lin et al. 2020, arXiv:2009.13055.
+/// Provenance: verified-code (lmbxmu/RBNN cifar/modules/binarized_modules.py). Paper: Lin et al. 2020, arXiv:2009.13055. See docs/schemes/rotation.md.
 /// </remarks>
 public sealed class RotatedSign : Quantizer
 {
@@ -133,7 +133,7 @@ public sealed class RotatedSign : Quantizer
         return m;
     }
 
-    /// <summary>Scalar float64 reference of the rotation update (one small product per filter); the fast path is
+    /// <summary>Scalar float64 reference of the rotation update (one small product per filter); the batched form is
     /// <see cref="RotationProducts{T}.Update"/>. Kept for the tests that check the batched GEMM form against it.</summary>
     internal static (double[,] R1, double[,] R2) UpdateRotationsReference(double[] w2, int channels, double[,] r1, double[,] r2)
     {

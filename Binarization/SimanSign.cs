@@ -15,7 +15,7 @@ namespace BinaryGrad.Binarization;
 /// exact derivative of the standardisation.</para>
 /// <para>Scalar view: a single standardised value — Forward(x) = sign(|x| − median) is not defined elementwise, so
 /// Forward returns sign(x) and Derivative returns the magnitude factor sign(x) of step 3.</para>
-/// Provenance: verified-code (lmbxmu/SiMaN cifar/modules/binarized_modules.py, main.py). Paper: Lin et al. 2022, arXiv:2102.07981.
+/// Provenance: verified-code (lmbxmu/SiMaN cifar/modules/binarized_modules.py, main.py). Paper: Lin et al. 2022, arXiv:2102.07981. See docs/schemes/straight-through.md.
 /// </remarks>
 public sealed class SimanSign(double percentStart = 15, bool clipLatent = true) : Quantizer
 {

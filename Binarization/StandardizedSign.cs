@@ -9,7 +9,7 @@ namespace BinaryGrad.Binarization;
 /// exact derivative of the standardisation (the reference code lets autograd differentiate it), i.e. dx is the exact
 /// gradient of Σ dy·F(a0(a)) with F the ApproxSign quadratic. Effect: the surrogate window adapts to each sample's spread.
 /// Scalar view: a single already-standardised value — Forward = sign, Derivative = ApproxSign'.
-/// Provenance: verified-code (lmbxmu/SiMaN and edmav4/BiPer binarized_modules.py). Papers: Vargas et al. 2024, arXiv:2404.01278; Lin et al. 2022, arXiv:2102.07981.
+/// Provenance: verified-code (lmbxmu/SiMaN and edmav4/BiPer binarized_modules.py). Papers: Vargas et al. 2024, arXiv:2404.01278; Lin et al. 2022, arXiv:2102.07981. See docs/schemes/straight-through.md.
 /// </remarks>
 public sealed class StandardizedSign(bool center) : Quantizer
 {

@@ -9,7 +9,7 @@ namespace BinaryGrad.Binarization;
 /// (inclusive mask; c = +∞ gives the un-clipped identity STE). Why the mask: BNN's forward is
 /// 2·round(hard_sigmoid(x)) − 1 and round is given an identity gradient, so what remains is the derivative of hardtanh;
 /// it also stops pushing activations whose sign can no longer change.
-/// Provenance: verified-code (MatthieuCourbariaux/BinaryNet binary_net.py; larq SteSign). Paper: Hubara et al. 2016, arXiv:1602.02830.
+/// Provenance: verified-code (MatthieuCourbariaux/BinaryNet binary_net.py; larq SteSign). Paper: Hubara et al. 2016, arXiv:1602.02830. See docs/schemes/straight-through.md.
 /// </remarks>
 public sealed class SteSign(double clipValue = 1.0, SignZero zero = SignZero.PlusOne) : ElementwiseQuantizer
 {

@@ -7,7 +7,7 @@ namespace BinaryGrad.Binarization;
 /// Forward: y = sign(x). Backward: dx = dy · SS'_β(x) with SS_β(x) = 2σ(βx)[1 + βx(1 − σ(βx))] − 1 and
 /// SS'_β(x) = β(2 − βx·tanh(βx/2)) / (1 + cosh(βx)). SS' is negative for |x| &gt; 2.39936/β: the estimator can push
 /// values away from 0 — that is the published surrogate, so it is not clamped. Default β = 5 (Larq).
-/// Provenance: verified-code (larq swish_sign). Paper: Darabi et al. 2018, arXiv:1812.11800.
+/// Provenance: verified-code (larq swish_sign). Paper: Darabi et al. 2018, arXiv:1812.11800. See docs/schemes/straight-through.md.
 /// </remarks>
 public sealed class SwishSign(double beta = 5.0) : ElementwiseQuantizer
 {
