@@ -7,7 +7,7 @@ namespace BinaryGrad.Binarization;
 /// Forward: y = sign(x). Backward: dx = dy · (2 − 2|x|)·1[|x| ≤ 1], the exact derivative of the piecewise-quadratic
 /// F(x) = x² + 2x on [−1, 0), −x² + 2x on [0, 1), ±1 outside — a closer fit to sign than hardtanh, so the
 /// gradient mismatch of the STE is smaller near 0 (factor 2) and vanishes smoothly at ±1.
-/// Provenance: verified-code (liuzechun/Bi-Real-net birealnet.py; larq). Paper: Liu et al. 2018, arXiv:1808.00278.
+/// Provenance: verified-code (liuzechun/Bi-Real-net birealnet.py; larq). Paper: Liu et al. 2018, arXiv:1808.00278. See docs/schemes/straight-through.md.
 /// </remarks>
 public sealed class ApproxSign : ElementwiseQuantizer
 {
@@ -26,14 +26,16 @@ public sealed class ApproxSign : ElementwiseQuantizer
     /// <summary>(2 − 2|x|)·1[|x| ≤ 1].</summary>
     public override double Derivative(double x) => BinaryMath.ApproxSignDerivative(x);
 
-    private protected override bool HasFloat32Path => true;
-
-    private protected override object? ForwardFloat32(ReadOnlySpan<float> x, ReadOnlySpan<int> shape, Span<float> y)
+    /// <summary>Float32: the vector sign kernel; other types the scalar pair.</summary>
+    protected override object? Forward<T>(ReadOnlySpan<T> x, ReadOnlySpan<int> shape, QuantizerParameters<T> p, Span<T> y)
     {
-        SignKernels.Sign(x, y, 1, 1);
+        if (!SignSpans.Sign(x, y, 1, 1)) ScalarForward(x, y);
         return null;
     }
 
-    private protected override void BackwardFloat32(ReadOnlySpan<float> x, ReadOnlySpan<int> shape, object? saved, ReadOnlySpan<float> dy, Span<float> dx) =>
-        SignKernels.Surrogate(SignKernels.SurrogateKind.ApproxSign, x, dy, dx);
+    /// <summary>Float32: the float64-lane surrogate kernel; other types the scalar pair.</summary>
+    protected override void Backward<T>(ReadOnlySpan<T> x, ReadOnlySpan<int> shape, object? saved, QuantizerParameters<T> p, ReadOnlySpan<T> dy, Span<T> dx)
+    {
+        if (!SignSpans.Surrogate(SignKernels.SurrogateKind.ApproxSign, x, dy, dx)) ScalarBackward(x, dy, dx);
+    }
 }

@@ -14,7 +14,7 @@ namespace BinaryGrad.Binarization;
 /// Pair with <see cref="ClipLatent"/> after every step and <see cref="GlorotLearningRateScale"/>.</para>
 /// <para>Scalar view: <see cref="Forward(double)"/> is H·sign(x) (deterministic) or the expectation clip(x, −H, H)
 /// (stochastic); <see cref="Derivative(double)"/> = 1.</para>
-/// Provenance: verified-code (MatthieuCourbariaux/BinaryConnect binary_connect.py). Paper: Courbariaux et al. 2015, arXiv:1511.00363.
+/// Provenance: verified-code (MatthieuCourbariaux/BinaryConnect binary_connect.py). Paper: Courbariaux et al. 2015, arXiv:1511.00363. See docs/schemes/straight-through.md.
 /// </remarks>
 public sealed class BinaryConnect : Quantizer
 {
@@ -61,23 +61,32 @@ public sealed class BinaryConnect : Quantizer
     /// <summary>1 (identity straight-through).</summary>
     public override double Derivative(double x) => 1;
 
-    /// <inheritdoc/>
-    protected override double[] ForwardValues(QuantizerCall call)
+    /// <summary>Deterministic (and stochastic at test time without the latent option): H·sign(θ), the float32 sign
+    /// kernel for float32. Stochastic training: one draw per weight in order from this quantizer's stream, so float32
+    /// and float64 see the same samples.</summary>
+    protected override object? Forward<T>(ReadOnlySpan<T> x, ReadOnlySpan<int> shape, QuantizerParameters<T> p, Span<T> y)
     {
-        double[] x = call.X;
-        double[] y = new double[x.Length];
         if (!Stochastic || (!Training && !StochasticTestUsesLatent))
-            for (int i = 0; i < y.Length; i++) y[i] = H * BinaryMath.Sign(x[i]);
-        else if (!Training)
-            Array.Copy(x, y, x.Length);
+        {
+            if (!SignSpans.Sign(x, y, H, H)) // (float)(H·±1) = ±(float)H
+                for (int i = 0; i < y.Length; i++) y[i] = Num.R<T>(H * BinaryMath.Sign(Num.D(x[i])));
+        }
+        else if (!Training) x.CopyTo(y); // test time: the latent θ itself
         else
+        {
+            T plus = Num.R<T>(H), minus = Num.R<T>(-H);
             for (int i = 0; i < y.Length; i++)
             {
-                double p = Math.Clamp((x[i] / H + 1) / 2, 0, 1);
-                y[i] = _rng.NextDouble() < p ? H : -H;
+                double p1 = Math.Clamp((Num.D(x[i]) / H + 1) / 2, 0, 1);
+                y[i] = _rng.NextDouble() < p1 ? plus : minus;
             }
-        return y;
+        }
+        return null;
     }
+
+    /// <summary>dθ = dw_b.</summary>
+    protected override void Backward<T>(ReadOnlySpan<T> x, ReadOnlySpan<int> shape, object? saved, QuantizerParameters<T> p, ReadOnlySpan<T> dy, Span<T> dx) =>
+        dy.CopyTo(dx);
 
     /// <summary>Stochastic variant: re-initialises the layer's latent weight as the reference code does, θ ~ U(−H, H)
     /// (Courbariaux et al. 2015, arXiv:1511.00363). The sampling probability is hard_sigmoid(θ/H), so with the layers' Glorot init (|θ| ≲ 0.05)
@@ -95,48 +104,15 @@ public sealed class BinaryConnect : Quantizer
             H = GlorotH(fanIn, fanOut);
         }
         if (!Stochastic || !latentWeight.IsContiguous) return;
-        if (latentWeight.DType == DType.Float32)
-            foreach (ref float v in latentWeight.AsSpan<float>()) v = (float)rng.Uniform(-H, H);
-        else
-            foreach (ref double v in latentWeight.AsSpan<double>()) v = rng.Uniform(-H, H);
+        TensorElements.Fill(latentWeight, () => rng.Uniform(-H, H));
     }
 
     /// <summary>Stochastic variant, training: θ ← clip(θ, −H, H) in place before sampling — the reference code's clip
     /// after every optimizer step, applied when the next step reads θ (so an optimizer need not know about it).</summary>
     protected override void Prepare(Tensor x)
     {
-        if (Stochastic && Training && x.IsLeaf && x.IsContiguous && x.RequiresGrad)
-        {
-            if (x.DType == DType.Float32)
-                foreach (ref float v in x.AsSpan<float>()) v = Math.Clamp(v, (float)-H, (float)H);
-            else
-                foreach (ref double v in x.AsSpan<double>()) v = Math.Clamp(v, -H, H);
-        }
+        if (Stochastic && Training && x.IsLeaf && x.IsContiguous && x.RequiresGrad) TensorElements.Clamp(x, -H, H);
     }
-
-    /// <summary>Float32 kernels for every mode except stochastic training (whose draws stay on the float64 path, so the
-    /// sampling stream is unchanged).</summary>
-    private protected override bool HasFloat32Path => true;
-
-    private protected override object? ForwardFloat32(ReadOnlySpan<float> x, ReadOnlySpan<int> shape, Span<float> y)
-    {
-        if (Stochastic && Training)
-        {
-            // the float64 path's draws in the same order from the same stream: the same samples, bit for bit
-            float plus = (float)H, minus = (float)-H;
-            for (int i = 0; i < x.Length; i++)
-            {
-                double p = Math.Clamp((x[i] / H + 1) / 2, 0, 1);
-                y[i] = _rng.NextDouble() < p ? plus : minus;
-            }
-        }
-        else if (Stochastic && StochasticTestUsesLatent) x.CopyTo(y); // test time: the latent θ itself
-        else SignKernels.Sign(x, y, (float)H, (float)H); // (float)(H·±1) = ±(float)H
-        return null;
-    }
-
-    private protected override void BackwardFloat32(ReadOnlySpan<float> x, ReadOnlySpan<int> shape, object? saved, ReadOnlySpan<float> dy, Span<float> dx) =>
-        dy.CopyTo(dx);
 
     /// <summary>Glorot magnitude H = sqrt(1.5/(fan_in + fan_out)).</summary>
     public static double GlorotH(int fanIn, int fanOut) => Math.Sqrt(1.5 / (fanIn + fanOut));
@@ -158,9 +134,6 @@ public sealed class BinaryConnect : Quantizer
     public static void ClipLatent(Parameter theta, double h = 1)
     {
         ArgumentNullException.ThrowIfNull(theta);
-        if (theta.DType == DType.Float32)
-            foreach (ref float v in theta.Value.AsSpan<float>()) v = Math.Clamp(v, (float)-h, (float)h);
-        else
-            foreach (ref double v in theta.Value.AsSpan<double>()) v = Math.Clamp(v, -h, h);
+        TensorElements.Clamp(theta.Value, -h, h);
     }
 }

@@ -5,7 +5,7 @@ internal static class Channels
 {
     /// <summary>Weight layout (BinaryGrad's [O, …] convention): rank ≥ 2 → output channel = axis 0 ([O, C, kH, kW] or [O, I]), each
     /// channel a contiguous run of n = Length/O elements; rank ≤ 1 → the whole tensor is one channel.</summary>
-    public static (int Channels, int PerChannel) Weight(int[] shape, int length) =>
+    public static (int Channels, int PerChannel) Weight(ReadOnlySpan<int> shape, int length) =>
         shape.Length >= 2 && shape[0] > 0 ? (shape[0], length / shape[0]) : (1, length);
 
     /// <summary>Elements per channel block of an activation (product of the dims after the channel axis): element i
@@ -19,7 +19,7 @@ internal static class Channels
 
     /// <summary>Activation channel (axis 1 of [N, C, …]) of flat element <paramref name="i"/>; 0 when the
     /// parameter is shared (<paramref name="channels"/> = 1).</summary>
-    public static int ActivationChannel(int[] shape, int i, int channels)
+    public static int ActivationChannel(ReadOnlySpan<int> shape, int i, int channels)
     {
         if (channels == 1) return 0;
         int inner = 1;

@@ -22,8 +22,8 @@ namespace BinaryGrad.Binarization;
 /// <para>Initialisation (<see cref="Bind"/>): <c>λ = ±(λ_init + √λ_std·ε)</c> with a fair random sign, ε ~ N(0,1)
 /// (defaults λ_init = 10, λ_std = 0). In float32 the relaxed sample with τ = 1e-10 is exactly ±1, so the numerator
 /// is 1e-10/τ = 1 (float64 would differ; see docs/schemes/probabilistic.md).</para>
-/// <para>Float32 tensors run a span kernel in float32 (the official code's precision, with MathF.Log / MathF.Tanh);
-/// float64 tensors the generic path.</para>
+/// <para>The relaxed sample is computed in the tensor's own precision — in float32 the official code's arithmetic
+/// (log, tanh in float32, uniforms with 24 random bits), in float64 the same formulas with 53 random bits.</para>
 /// Provenance: verified-code (team-approx-bayes/BayesBiNN › optimizers/BayesBiNN.py). Paper: Meng et al. 2020, arXiv:2002.10778.
 /// </remarks>
 public sealed class ConcreteBinaryWeight : Quantizer
@@ -103,9 +103,7 @@ public sealed class ConcreteBinaryWeight : Quantizer
             double eps = spread == 0 ? 0 : spread * rng.Normal();
             lambda[i] = (positive ? LambdaInit : -LambdaInit) + eps;
         }
-        Tensor values = Tensor.FromValues(lambda, latentWeight.Shape, latentWeight.DType);
-        if (latentWeight.DType == DType.Float32) values.AsSpan<float>().CopyTo(latentWeight.AsSpan<float>());
-        else values.AsSpan<double>().CopyTo(latentWeight.AsSpan<double>());
+        TensorElements.Write(latentWeight, lambda);
         _rng = new Rng(rng.NextUInt64());
     }
 
@@ -115,100 +113,52 @@ public sealed class ConcreteBinaryWeight : Quantizer
     /// <summary>u in the open interval (0, 1), so ln(u/(1−u)) is finite.</summary>
     private static double Uniform(Rng rng) => ((rng.NextUInt64() >> 11) + 0.5) * (1.0 / (1UL << 53));
 
-    private double[] Uniforms(int n)
-    {
-        double[]? given = NextUniforms;
-        if (given is not null)
-        {
-            if (given.Length != n) throw new ArgumentException($"{Name}: NextUniforms has {given.Length} values; the weight has {n}.");
-            NextUniforms = null;
-            return given;
-        }
-        Rng rng = CallRng();
-        double[] u = new double[n];
-        for (int i = 0; i < n; i++) u[i] = Uniform(rng);
-        return u;
-    }
-
-    /// <inheritdoc/>
-    protected override double[] ForwardValues(QuantizerCall call)
-    {
-        double[] lambda = call.X;
-        double[] w = new double[lambda.Length];
-        if (Training)
-        {
-            double[] u = Uniforms(lambda.Length);
-            for (int i = 0; i < w.Length; i++)
-            {
-                double delta = 0.5 * Math.Log(u[i] / (1 - u[i]));
-                w[i] = Math.Tanh((lambda[i] + delta) / Temperature);
-            }
-            call.Saved = w;
-        }
-        else if (TestSamples == 0)
-            for (int i = 0; i < w.Length; i++) w[i] = Mode(lambda[i]);
-        else
-        {
-            Rng rng = CallRng();
-            for (int i = 0; i < w.Length; i++) w[i] = Uniform(rng) < Sigmoid(2 * lambda[i]) ? 1 : -1;
-        }
-        return w;
-    }
-
-    private static double Sigmoid(double z) => z >= 0 ? 1 / (1 + Math.Exp(-z)) : Math.Exp(z) / (1 + Math.Exp(z));
-
-    /// <summary>dλ = dw·(1 − w_r² + 1e-10)/τ (zero in evaluation: the mode/sample has no gradient).</summary>
-    protected override double[] BackwardValues(QuantizerCall call, double[] dy, double[][] parameterGrads)
-    {
-        double[] dx = new double[dy.Length];
-        if (call.Saved is not double[] w) return dx;
-        for (int i = 0; i < dx.Length; i++) dx[i] = dy[i] * ((1 - w[i] * w[i] + 1e-10) / Temperature);
-        return dx;
-    }
-
-    private protected override bool HasFloat32Path => true;
-
-    /// <summary>Float32 forward in the official code's precision: δ = ½·ln(u/(1−u)), w_r = tanh((λ+δ)/τ); returns w_r
-    /// for the backward (null in evaluation).</summary>
-    private protected override object? ForwardFloat32(ReadOnlySpan<float> x, ReadOnlySpan<int> shape, Span<float> y)
+    /// <summary>Training: the relaxed sample in T (returned for the backward); evaluation: the mode or a Bernoulli sample.</summary>
+    protected override object? Forward<T>(ReadOnlySpan<T> x, ReadOnlySpan<int> shape, QuantizerParameters<T> p, Span<T> y)
     {
         if (!Training)
         {
             if (TestSamples == 0)
-                for (int i = 0; i < x.Length; i++) y[i] = x[i] > 0 ? 1f : -1f;
+                for (int i = 0; i < x.Length; i++) y[i] = Num.R<T>(Mode(Num.D(x[i])));
             else
             {
                 Rng rng = CallRng();
-                for (int i = 0; i < x.Length; i++) y[i] = Uniform(rng) < Sigmoid(2.0 * x[i]) ? 1f : -1f;
+                for (int i = 0; i < x.Length; i++) y[i] = Uniform(rng) < Sigmoid(2 * Num.D(x[i])) ? T.One : T.NegativeOne;
             }
             return null;
         }
-        float tau = (float)Temperature;
-        float[] w = new float[x.Length];
         double[]? given = NextUniforms;
         if (given is not null && given.Length != x.Length)
             throw new ArgumentException($"{Name}: NextUniforms has {given.Length} values; the weight has {x.Length}.");
         NextUniforms = null;
         Rng noise = CallRng();
+        // u with as many random bits as T has significand bits (24 or 53), so u is exact in T and lies in (0, 1)
+        int bits = 1 - T.ILogB(T.BitIncrement(T.One) - T.One);
+        double unit = 1.0 / (1UL << bits);
+        T tau = Num.R<T>(Temperature), two = T.One + T.One;
+        T[] w = new T[x.Length];
         for (int i = 0; i < x.Length; i++)
         {
-            float u = given is null ? (float)(((noise.NextUInt64() >> 40) + 0.5) * (1.0 / (1 << 24))) : (float)given[i];
-            float delta = MathF.Log(u / (1f - u)) / 2f;
-            w[i] = MathF.Tanh((x[i] + delta) / tau);
+            T u = given is null ? Num.R<T>(((noise.NextUInt64() >> (64 - bits)) + 0.5) * unit) : Num.R<T>(given[i]);
+            T delta = T.Log(u / (T.One - u)) / two;
+            w[i] = T.Tanh((x[i] + delta) / tau);
         }
         w.CopyTo(y);
         return w;
     }
 
-    /// <summary>Float32 backward: dλ = dw·(1 − w_r² + 1e-10)/τ in float32 (so |w_r| = 1 gives exactly 1e-10/τ).</summary>
-    private protected override void BackwardFloat32(ReadOnlySpan<float> x, ReadOnlySpan<int> shape, object? saved, ReadOnlySpan<float> dy, Span<float> dx)
+    private static double Sigmoid(double z) => z >= 0 ? 1 / (1 + Math.Exp(-z)) : Math.Exp(z) / (1 + Math.Exp(z));
+
+    /// <summary>dλ = dw·(1 − w_r² + 1e-10)/τ in T (so in float32 |w_r| = 1 gives exactly 1e-10/τ); zero in evaluation:
+    /// the mode/sample has no gradient.</summary>
+    protected override void Backward<T>(ReadOnlySpan<T> x, ReadOnlySpan<int> shape, object? saved, QuantizerParameters<T> p, ReadOnlySpan<T> dy, Span<T> dx)
     {
-        if (saved is not float[] w)
+        if (saved is not T[] w)
         {
             dx.Clear();
             return;
         }
-        float tau = (float)Temperature;
-        for (int i = 0; i < dx.Length; i++) dx[i] = dy[i] * ((1f - w[i] * w[i] + 1e-10f) / tau);
+        T tau = Num.R<T>(Temperature), eps = Num.R<T>(1e-10);
+        for (int i = 0; i < dx.Length; i++) dx[i] = dy[i] * ((T.One - w[i] * w[i] + eps) / tau);
     }
 }

@@ -1,3 +1,4 @@
+using System.Numerics;
 using BinaryGrad.Autograd;
 
 namespace BinaryGrad.Binarization;
@@ -79,62 +80,19 @@ public abstract class DecomposedSign : Quantizer, IFactorizedWeight
     /// returns them in the order the subclass expects in <see cref="Reconstruct"/>.</summary>
     protected abstract IReadOnlyList<(string Name, double[] Values, int[] Shape)> Factorize(double[] weight, int[] shape);
 
-    /// <summary>W from the factor values (in <see cref="Factorize"/> order).</summary>
-    protected abstract double[] Reconstruct(double[][] factors, int[] shape);
+    /// <summary>W from the factor values (in <see cref="Factorize"/> order), in T: the float32 parameters of a float32
+    /// call run on the SGEMM (float32 accumulation), float64 ones on the DGEMM.</summary>
+    protected abstract T[] Reconstruct<T>(T[][] factors, int[] shape) where T : unmanaged, IBinaryFloatingPointIeee754<T>;
 
-    /// <summary>Adds dL/dfactor for dL/dW = <paramref name="dW"/> into <paramref name="factorGrads"/>.</summary>
-    protected abstract void FactorGradients(double[][] factors, int[] shape, double[] dW, double[][] factorGrads);
+    /// <summary>dL/dfactor for dL/dW = <paramref name="dW"/>, one new array per factor (in <see cref="Factorize"/>
+    /// order), computed in T like <see cref="Reconstruct{T}"/>.</summary>
+    protected abstract T[][] FactorGradients<T>(T[][] factors, int[] shape, T[] dW) where T : unmanaged, IBinaryFloatingPointIeee754<T>;
 
-    /// <summary>Float32 twin of <see cref="Reconstruct"/> on the SGEMM (same products, float32 accumulation).</summary>
-    private protected abstract float[] ReconstructFloat32(float[][] factors, int[] shape);
+    /// <summary>What the forward keeps for its backward.</summary>
+    private sealed record Saved<T>(T[] W, T[][] Factors);
 
-    /// <summary>Float32 twin of <see cref="FactorGradients"/>: the products run on the SGEMM, their results are added
-    /// into the float64 <paramref name="factorGrads"/>.</summary>
-    private protected abstract void FactorGradientsFloat32(float[][] factors, int[] shape, float[] dW, double[][] factorGrads);
-
-    /// <summary>The float32 training path (float32 parameters and input): the reconstruction and the factor gradients
-    /// run on the SGEMM instead of the DGEMM. Same formulas and operation order as the float64 path; the only
-    /// difference is float32 accumulation inside the GEMMs (the parameters are float32 anyway, so the float64 path's
-    /// inputs are the same values). Elementwise steps (α·sign(W), the STE mask, dα) stay in float64 per element.</summary>
-    private protected override bool HasFloat32ParameterPath => ParameterDType == DType.Float32;
-
-    /// <summary>What the float32 forward keeps for its backward.</summary>
-    private sealed record Float32Saved(float[] W, float[][] Factors);
-
-    /// <inheritdoc/>
-    private protected override object? ForwardFloat32WithParameters(ReadOnlySpan<float> x, ReadOnlySpan<int> shape, double[][] parameters, Span<float> y)
-    {
-        double[] alpha = parameters[0];
-        var factors = new float[parameters.Length - 1][];
-        for (int f = 0; f < factors.Length; f++)
-        {
-            double[] source = parameters[f + 1];
-            float[] values = factors[f] = new float[source.Length];
-            for (int i = 0; i < values.Length; i++) values[i] = (float)source[i];
-        }
-        float[] w = ReconstructFloat32(factors, _shape!);
-        if (Training) FactorizedWeights.WriteMirror(Mirror, w);
-        int n = w.Length / alpha.Length;
-        for (int i = 0; i < w.Length; i++) y[i] = (float)(alpha[i / n] * Forward(w[i]));
-        return new Float32Saved(w, factors);
-    }
-
-    /// <inheritdoc/>
-    private protected override void BackwardFloat32WithParameters(ReadOnlySpan<float> x, ReadOnlySpan<int> shape, object? saved, double[][] parameters,
-        ReadOnlySpan<float> dy, Span<float> dx, double[][] parameterGrads)
-    {
-        (float[] w, float[][] factors) = (Float32Saved)saved!;
-        double[] alpha = parameters[0], dAlpha = parameterGrads[0];
-        int n = w.Length / alpha.Length;
-        float[] dW = new float[w.Length];
-        for (int i = 0; i < w.Length; i++)
-        {
-            dAlpha[i / n] += dy[i] * Forward(w[i]);
-            dW[i] = (float)(alpha[i / n] * dy[i] * Derivative(w[i]));
-        }
-        FactorGradientsFloat32(factors, _shape!, dW, parameterGrads[1..]);
-        dx.Clear();
-    }
+    /// <summary>Derives the parametrization from the layer's latent weight and mirrors into it (<see cref="IFactorizedWeight"/>).</summary>
+    public override void Bind(Tensor latentWeight, Rng rng) => FactorizedWeights.Bind(this, latentWeight);
 
     /// <inheritdoc/>
     public void Initialize(Tensor latent)
@@ -149,7 +107,7 @@ public abstract class DecomposedSign : Quantizer, IFactorizedWeight
         if (shape.Length < 2) throw new ArgumentException($"{Name}: needs a weight of rank ≥ 2 ([O, I] or [O, C, kH, kW]), got {Shapes.Format(shape)}.");
         double[] w = latent.ToDoubleArray();
         var factors = Factorize(w, shape);
-        double[] reconstructed = Reconstruct([.. factors.Select(f => f.Values)], shape);
+        double[] reconstructed = Reconstruct<double>([.. factors.Select(f => f.Values)], shape);
         (int channels, _) = Channels.Weight(shape, w.Length);
         double[] alpha = ScaleFromMeanAbs ? ScaledSign.ChannelScales(reconstructed, shape) : [.. Enumerable.Repeat(1.0, channels)];
         Scale = new Parameter("scale", Tensor.FromValues(alpha, [channels], ParameterDType));
@@ -167,42 +125,43 @@ public abstract class DecomposedSign : Quantizer, IFactorizedWeight
         FactorizedWeights.CheckShape(Name, _shape, x.Shape);
     }
 
-    /// <inheritdoc/>
-    protected override double[] ForwardValues(QuantizerCall call)
+    /// <summary>W = reconstruct(factors) in T; w_b = α_o·sign(W) in float64, rounded once. The latent input is ignored.</summary>
+    protected override object? Forward<T>(ReadOnlySpan<T> x, ReadOnlySpan<int> shape, QuantizerParameters<T> p, Span<T> y)
     {
-        double[] alpha = call.ParameterValues[0];
-        double[][] factors = call.ParameterValues[1..];
-        double[] w = Reconstruct(factors, _shape!);
+        ReadOnlySpan<T> alpha = p[0];
+        var factors = new T[p.Count - 1][];
+        for (int f = 0; f < factors.Length; f++) factors[f] = p[f + 1].ToArray();
+        T[] w = Reconstruct(factors, _shape!);
         if (Training) FactorizedWeights.WriteMirror(Mirror, w);
         int n = w.Length / alpha.Length;
-        double[] y = new double[w.Length];
-        for (int i = 0; i < y.Length; i++) y[i] = alpha[i / n] * Forward(w[i]);
-        call.Saved = w;
-        return y;
+        for (int i = 0; i < w.Length; i++) y[i] = Num.R<T>(Num.D(alpha[i / n]) * Forward(Num.D(w[i])));
+        return new Saved<T>(w, factors);
     }
 
-    /// <inheritdoc/>
-    protected override double[] BackwardValues(QuantizerCall call, double[] dy, double[][] parameterGrads)
+    /// <summary>dα_o += Σ dy·sign(W) and dW = α·dy·1[|W| ≤ c] in float64 (dW rounded once to T), then the factor
+    /// gradients in T added into the float64 accumulators; the latent input gets a zero gradient.</summary>
+    protected override void Backward<T>(ReadOnlySpan<T> x, ReadOnlySpan<int> shape, object? saved, QuantizerParameters<T> p, ReadOnlySpan<T> dy, Span<T> dx)
     {
-        double[] w = (double[])call.Saved!, alpha = call.ParameterValues[0], dAlpha = parameterGrads[0];
+        (T[] w, T[][] factors) = (Saved<T>)saved!;
+        ReadOnlySpan<T> alpha = p[0];
+        Span<double> dAlpha = p.Gradient(0);
         int n = w.Length / alpha.Length;
-        double[] dW = new double[w.Length];
+        T[] dW = new T[w.Length];
         for (int i = 0; i < w.Length; i++)
         {
-            dAlpha[i / n] += dy[i] * Forward(w[i]);
-            dW[i] = alpha[i / n] * dy[i] * Derivative(w[i]);
+            double a = Num.D(alpha[i / n]), g = Num.D(dy[i]), wi = Num.D(w[i]);
+            dAlpha[i / n] += g * Forward(wi);
+            dW[i] = Num.R<T>(a * g * Derivative(wi));
         }
-        FactorGradients(call.ParameterValues[1..], _shape!, dW, parameterGrads[1..]);
-        return new double[dy.Length];
-    }
-
-    /// <summary>target[i] += values[i] (float32 factor gradients into the float64 parameter gradients).</summary>
-    private protected static void AddInto(double[] target, float[] values)
-    {
-        for (int i = 0; i < values.Length; i++) target[i] += values[i];
+        T[][] grads = FactorGradients(factors, _shape!, dW);
+        for (int f = 0; f < grads.Length; f++)
+        {
+            Span<double> target = p.Gradient(f + 1);
+            for (int i = 0; i < grads[f].Length; i++) target[i] += Num.D(grads[f][i]);
+        }
+        dx.Clear();
     }
 }
-
 /// <summary>Decomposed binary weights, matrix variant (docs/schemes/decomposed.md): the weight reshaped to
 /// <c>W ∈ R^{O×n}</c> (n = C·kH·kW or the input features) is <c>U·Vᵀ</c>, U ∈ R^{O×r}, V ∈ R^{n×r}.</summary>
 /// <remarks>Gradients: <c>dU = dW·V</c>, <c>dV = dWᵀ·U</c>. Init: truncated SVD W₀ ≈ P·diag(s)·Qᵀ of the initial weight,
@@ -232,44 +191,24 @@ public sealed class MatrixDecomposedSign(int maxRank = 256, double steClip = dou
     }
 
     /// <inheritdoc/>
-    protected override double[] Reconstruct(double[][] factors, int[] shape)
+    protected override T[] Reconstruct<T>(T[][] factors, int[] shape)
     {
         (int o, int n) = Dims(shape);
         int r = factors[0].Length / o;
-        double[] w = new double[o * n];
-        Decompositions.MatMul(false, true, o, n, r, factors[0], factors[1], w);
+        T[] w = new T[o * n];
+        TypedDecompositions.MatMul(false, true, o, n, r, factors[0], factors[1], w);
         return w;
     }
 
     /// <inheritdoc/>
-    protected override void FactorGradients(double[][] factors, int[] shape, double[] dW, double[][] factorGrads)
+    protected override T[][] FactorGradients<T>(T[][] factors, int[] shape, T[] dW)
     {
         (int o, int n) = Dims(shape);
         int r = factors[0].Length / o;
-        Decompositions.MatMul(false, false, o, r, n, dW, factors[1], factorGrads[0], accumulate: true);
-        Decompositions.MatMul(true, false, n, r, o, dW, factors[0], factorGrads[1], accumulate: true);
-    }
-
-    /// <inheritdoc/>
-    private protected override float[] ReconstructFloat32(float[][] factors, int[] shape)
-    {
-        (int o, int n) = Dims(shape);
-        int r = factors[0].Length / o;
-        float[] w = new float[o * n];
-        Decompositions.MatMul(false, true, o, n, r, factors[0], factors[1], w);
-        return w;
-    }
-
-    /// <inheritdoc/>
-    private protected override void FactorGradientsFloat32(float[][] factors, int[] shape, float[] dW, double[][] factorGrads)
-    {
-        (int o, int n) = Dims(shape);
-        int r = factors[0].Length / o;
-        float[] dU = new float[o * r], dV = new float[n * r];
-        Decompositions.MatMul(false, false, o, r, n, dW, factors[1], dU);
-        Decompositions.MatMul(true, false, n, r, o, dW, factors[0], dV);
-        AddInto(factorGrads[0], dU);
-        AddInto(factorGrads[1], dV);
+        T[] dU = new T[o * r], dV = new T[n * r];
+        TypedDecompositions.MatMul(false, false, o, r, n, dW, factors[1], dU);
+        TypedDecompositions.MatMul(true, false, n, r, o, dW, factors[0], dV);
+        return [dU, dV];
     }
 }
 
@@ -327,57 +266,31 @@ public sealed class TuckerDecomposedSign(int maxRank = 256, double steClip = dou
     }
 
     /// <inheritdoc/>
-    protected override double[] Reconstruct(double[][] factors, int[] shape) => Chain(factors, shape, skip: -1, out _);
+    protected override T[] Reconstruct<T>(T[][] factors, int[] shape) => Chain(factors, shape, skip: -1, out _);
 
     /// <summary><c>G ×_{m≠skip} U_m</c> (all modes when skip = −1).</summary>
-    private double[] Chain(double[][] factors, int[] shape, int skip, out int[] dims)
+    private T[] Chain<T>(T[][] factors, int[] shape, int skip, out int[] dims) where T : unmanaged, IBinaryFloatingPointIeee754<T>
     {
-        double[] x = factors[0];
+        T[] x = factors[0];
         dims = (int[])_ranks.Clone();
         for (int k = 0; k < shape.Length; k++)
-            if (k != skip) x = Decompositions.ModeProduct(x, dims, k, factors[k + 1], shape[k], _ranks[k], transpose: false, out dims);
+            if (k != skip) x = TypedDecompositions.ModeProduct(x, dims, k, factors[k + 1], shape[k], _ranks[k], transpose: false, out dims);
         return x;
     }
 
     /// <inheritdoc/>
-    protected override void FactorGradients(double[][] factors, int[] shape, double[] dW, double[][] factorGrads)
+    protected override T[][] FactorGradients<T>(T[][] factors, int[] shape, T[] dW)
     {
-        double[] dG = dW;
+        var grads = new T[shape.Length + 1][];
+        T[] dG = dW;
         int[] dims = shape;
-        for (int k = 0; k < shape.Length; k++) dG = Decompositions.ModeProduct(dG, dims, k, factors[k + 1], shape[k], _ranks[k], transpose: true, out dims);
-        for (int i = 0; i < dG.Length; i++) factorGrads[0][i] += dG[i];
+        for (int k = 0; k < shape.Length; k++) dG = TypedDecompositions.ModeProduct(dG, dims, k, factors[k + 1], shape[k], _ranks[k], transpose: true, out dims);
+        grads[0] = dG;
         for (int k = 0; k < shape.Length; k++)
         {
-            double[] p = Chain(factors, shape, k, out int[] pDims);
-            double[] dU = Decompositions.ModeContract(dW, shape, p, pDims, k);
-            for (int i = 0; i < dU.Length; i++) factorGrads[k + 1][i] += dU[i];
+            T[] p = Chain(factors, shape, k, out int[] pDims);
+            grads[k + 1] = TypedDecompositions.ModeContract(dW, shape, p, pDims, k);
         }
-    }
-
-    /// <inheritdoc/>
-    private protected override float[] ReconstructFloat32(float[][] factors, int[] shape) => ChainFloat32(factors, shape, skip: -1, out _);
-
-    /// <summary>Float32 twin of <see cref="Chain"/>.</summary>
-    private float[] ChainFloat32(float[][] factors, int[] shape, int skip, out int[] dims)
-    {
-        float[] x = factors[0];
-        dims = (int[])_ranks.Clone();
-        for (int k = 0; k < shape.Length; k++)
-            if (k != skip) x = Decompositions.ModeProduct(x, dims, k, factors[k + 1], shape[k], _ranks[k], transpose: false, out dims);
-        return x;
-    }
-
-    /// <inheritdoc/>
-    private protected override void FactorGradientsFloat32(float[][] factors, int[] shape, float[] dW, double[][] factorGrads)
-    {
-        float[] dG = dW;
-        int[] dims = shape;
-        for (int k = 0; k < shape.Length; k++) dG = Decompositions.ModeProduct(dG, dims, k, factors[k + 1], shape[k], _ranks[k], transpose: true, out dims);
-        AddInto(factorGrads[0], dG);
-        for (int k = 0; k < shape.Length; k++)
-        {
-            float[] p = ChainFloat32(factors, shape, k, out int[] pDims);
-            AddInto(factorGrads[k + 1], Decompositions.ModeContract(dW, shape, p, pDims, k));
-        }
+        return grads;
     }
 }

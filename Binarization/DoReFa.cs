@@ -17,7 +17,7 @@ public enum DoReFaMode
 /// dq/dθ = (1 − t²)/m (through tanh and the division). The tanh squashes outliers and dividing by max|t| uses the
 /// full [−1, 1] range. If every t is 0, m is taken as 1 (Larq would divide by zero). Scalar view of the weight mode
 /// uses m = 1. (For k = 1 the DoReFa paper uses mean|θ|·sign(θ) [REC]; not offered.)
-/// Provenance: verified-code (larq quantizers.py DoReFa). Paper: Zhou et al. 2016, arXiv:1606.06160.
+/// Provenance: verified-code (larq quantizers.py DoReFa). Paper: Zhou et al. 2016, arXiv:1606.06160. See docs/schemes/straight-through.md.
 /// </remarks>
 public sealed class DoReFa(int bits = 2, DoReFaMode mode = DoReFaMode.Activations) : Quantizer
 {
@@ -46,68 +46,35 @@ public sealed class DoReFa(int bits = 2, DoReFaMode mode = DoReFaMode.Activation
         ? (x >= 0 && x <= 1 ? 1 : 0)
         : 1 - Math.Tanh(x) * Math.Tanh(x);
 
-    private static double MaxAbsTanh(double[] x)
-    {
-        double m = 0;
-        foreach (double v in x) m = Math.Max(m, Math.Abs(Math.Tanh(v)));
-        return m > 0 ? m : 1;
-    }
-
-    /// <inheritdoc/>
-    protected override double[] ForwardValues(QuantizerCall call)
-    {
-        if (Mode == DoReFaMode.Activations) return base.ForwardValues(call);
-        double m = MaxAbsTanh(call.X);
-        call.Saved = m;
-        double[] y = new double[call.X.Length];
-        for (int i = 0; i < y.Length; i++) y[i] = 2 * Math.Round((Math.Tanh(call.X[i]) / (2 * m) + 0.5) * Levels) / Levels - 1;
-        return y;
-    }
-
-    /// <inheritdoc/>
-    protected override double[] BackwardValues(QuantizerCall call, double[] dy, double[][] parameterGrads)
-    {
-        if (Mode == DoReFaMode.Activations) return base.BackwardValues(call, dy, parameterGrads);
-        double m = (double)call.Saved!;
-        double[] dx = new double[dy.Length];
-        for (int i = 0; i < dx.Length; i++)
-        {
-            double t = Math.Tanh(call.X[i]);
-            dx[i] = dy[i] * (1 - t * t) / m;
-        }
-        return dx;
-    }
-
-    // Float32 path: the same float64 formulas per element (bit-identical to the float64 path) without the float64
-    // copies; the weight mode computes tanh once per element and keeps it for the backward.
-    private protected override bool HasFloat32Path => true;
-
-    private protected override object? ForwardFloat32(ReadOnlySpan<float> x, ReadOnlySpan<int> shape, Span<float> y)
+    /// <summary>Activations: the scalar pair per element. Weights: tanh once per element (kept for the backward), m =
+    /// max|tanh θ| (1 when every t is 0 or a NaN makes the maximum NaN), then the quantized value in float64, rounded once.</summary>
+    protected override object? Forward<T>(ReadOnlySpan<T> x, ReadOnlySpan<int> shape, QuantizerParameters<T> p, Span<T> y)
     {
         if (Mode == DoReFaMode.Activations)
         {
-            for (int i = 0; i < x.Length; i++) y[i] = (float)Forward(x[i]);
+            for (int i = 0; i < x.Length; i++) y[i] = Num.R<T>(Forward(Num.D(x[i])));
             return null;
         }
         double[] tanh = GC.AllocateUninitializedArray<double>(x.Length);
         double m = 0;
         for (int i = 0; i < x.Length; i++)
         {
-            tanh[i] = Math.Tanh(x[i]);
+            tanh[i] = Math.Tanh(Num.D(x[i]));
             m = Math.Max(m, Math.Abs(tanh[i]));
         }
-        if (!(m > 0)) m = 1; // as MaxAbsTanh: all-zero weights, or a NaN (Math.Max propagates it), give m = 1
-        for (int i = 0; i < x.Length; i++) y[i] = (float)(2 * Math.Round((tanh[i] / (2 * m) + 0.5) * Levels) / Levels - 1);
+        if (!(m > 0)) m = 1;
+        for (int i = 0; i < x.Length; i++) y[i] = Num.R<T>(2 * Math.Round((tanh[i] / (2 * m) + 0.5) * Levels) / Levels - 1);
         return (tanh, m);
     }
 
-    private protected override void BackwardFloat32(ReadOnlySpan<float> x, ReadOnlySpan<int> shape, object? saved, ReadOnlySpan<float> dy, Span<float> dx)
+    /// <summary>Activations: dy·1[0 ≤ x ≤ 1]; weights: dy·(1 − t²)/m.</summary>
+    protected override void Backward<T>(ReadOnlySpan<T> x, ReadOnlySpan<int> shape, object? saved, QuantizerParameters<T> p, ReadOnlySpan<T> dy, Span<T> dx)
     {
         if (saved is not (double[] tanh, double m))
         {
-            for (int i = 0; i < x.Length; i++) dx[i] = (float)(dy[i] * Derivative(x[i]));
+            for (int i = 0; i < x.Length; i++) dx[i] = Num.R<T>(Num.D(dy[i]) * Derivative(Num.D(x[i])));
             return;
         }
-        for (int i = 0; i < x.Length; i++) dx[i] = (float)(dy[i] * (1 - tanh[i] * tanh[i]) / m);
+        for (int i = 0; i < x.Length; i++) dx[i] = Num.R<T>(Num.D(dy[i]) * (1 - tanh[i] * tanh[i]) / m);
     }
 }

@@ -1,3 +1,4 @@
+using System.Numerics;
 using BinaryGrad.Kernels.Sign;
 
 namespace BinaryGrad.Binarization;
@@ -28,18 +29,33 @@ public abstract class ElementMap
     /// <inheritdoc/>
     public override string ToString() => Name;
 
-    /// <summary>True when <see cref="ValuesFloat32"/> is implemented (the built-in sign, identity, hardtanh and clip maps).</summary>
-    internal virtual bool HasFloat32Value => false;
+    /// <summary>True when <see cref="Values{T}"/> runs a float32 kernel (the built-in sign, identity, hardtanh, clip and
+    /// SS_β maps, and compositions of them).</summary>
+    internal virtual bool HasValueKernel => false;
 
-    /// <summary>y = (float)M(x) over a float32 span, equal to <see cref="Value"/> rounded once.</summary>
-    internal virtual void ValuesFloat32(ReadOnlySpan<float> x, Span<float> y) => throw new NotSupportedException($"{Name}: no float32 values.");
+    /// <summary>y = M(x) over a span: by default M in float64 rounded once; maps with a kernel run it for float32
+    /// (equal to the rounded M, or within an ulp where the map says so).</summary>
+    internal virtual void Values<T>(ReadOnlySpan<T> x, Span<T> y) where T : unmanaged, IBinaryFloatingPointIeee754<T> => ScalarValues(x, y);
 
-    /// <summary>True when <see cref="DerivativeTimesFloat32"/> is implemented (built-in maps except the W-shaped prox and compositions).</summary>
-    internal virtual bool HasFloat32Derivative => false;
+    /// <summary>True when <see cref="DerivativeTimes{T}"/> runs a float32 kernel (built-in maps except the W-shaped prox
+    /// and compositions).</summary>
+    internal virtual bool HasDerivativeKernel => false;
 
-    /// <summary>dx = (float)(dy·M'(x)) over float32 spans, as the float64 path computes it.</summary>
-    internal virtual void DerivativeTimesFloat32(ReadOnlySpan<float> x, ReadOnlySpan<float> dy, Span<float> dx) =>
-        throw new NotSupportedException($"{Name}: no float32 derivative.");
+    /// <summary>dx = dy·M'(x) over spans: by default in float64 rounded once; maps with a kernel run it for float32.</summary>
+    internal virtual void DerivativeTimes<T>(ReadOnlySpan<T> x, ReadOnlySpan<T> dy, Span<T> dx) where T : unmanaged, IBinaryFloatingPointIeee754<T> =>
+        ScalarDerivativeTimes(x, dy, dx);
+
+    /// <summary>y = (T)M(x) per element.</summary>
+    internal void ScalarValues<T>(ReadOnlySpan<T> x, Span<T> y) where T : unmanaged, IBinaryFloatingPointIeee754<T>
+    {
+        for (int i = 0; i < x.Length; i++) y[i] = Num.R<T>(Value(Num.D(x[i])));
+    }
+
+    /// <summary>dx = (T)(dy·M'(x)) per element.</summary>
+    internal void ScalarDerivativeTimes<T>(ReadOnlySpan<T> x, ReadOnlySpan<T> dy, Span<T> dx) where T : unmanaged, IBinaryFloatingPointIeee754<T>
+    {
+        for (int i = 0; i < x.Length; i++) dx[i] = Num.R<T>(Num.D(dy[i]) * Derivative(Num.D(x[i])));
+    }
 
     /// <summary>sign(x), sign(0) = +1: the prox of the indicator of {±1} for every μ (ties broken to +1).</summary>
     public static ElementMap Sign() => new SignMap();
@@ -72,12 +88,17 @@ public abstract class ElementMap
         public override double Derivative(double x) => 0;
         public override bool IsSign => true;
         public override bool IsSmooth => false;
-        internal override bool HasFloat32Value => true;
-        internal override void ValuesFloat32(ReadOnlySpan<float> x, Span<float> y) => SignKernels.Sign(x, y, 1, 1);
-        internal override bool HasFloat32Derivative => true;
+        internal override bool HasValueKernel => true;
+        internal override void Values<T>(ReadOnlySpan<T> x, Span<T> y)
+        {
+            if (!SignSpans.Sign(x, y, 1, 1)) ScalarValues(x, y);
+        }
+        internal override bool HasDerivativeKernel => true;
         // dy·0 (±0, NaN for non-finite dy): no |x| is ≤ −∞, so the mask is 0 everywhere.
-        internal override void DerivativeTimesFloat32(ReadOnlySpan<float> x, ReadOnlySpan<float> dy, Span<float> dx) =>
-            SignKernels.MaskTimes(x, dy, dx, float.NegativeInfinity);
+        internal override void DerivativeTimes<T>(ReadOnlySpan<T> x, ReadOnlySpan<T> dy, Span<T> dx)
+        {
+            if (!SignSpans.MaskTimes(x, dy, dx, double.NegativeInfinity)) ScalarDerivativeTimes(x, dy, dx);
+        }
     }
 
     private sealed class IdentityMap : ElementMap
@@ -85,10 +106,10 @@ public abstract class ElementMap
         public override string Name => "identity";
         public override double Value(double x) => x;
         public override double Derivative(double x) => 1;
-        internal override bool HasFloat32Value => true;
-        internal override void ValuesFloat32(ReadOnlySpan<float> x, Span<float> y) => x.CopyTo(y);
-        internal override bool HasFloat32Derivative => true;
-        internal override void DerivativeTimesFloat32(ReadOnlySpan<float> x, ReadOnlySpan<float> dy, Span<float> dx) => dy.CopyTo(dx);
+        internal override bool HasValueKernel => true;
+        internal override void Values<T>(ReadOnlySpan<T> x, Span<T> y) => x.CopyTo(y);
+        internal override bool HasDerivativeKernel => true;
+        internal override void DerivativeTimes<T>(ReadOnlySpan<T> x, ReadOnlySpan<T> dy, Span<T> dx) => dy.CopyTo(dx);
     }
 
     private sealed class HardTanhMap : ElementMap
@@ -96,10 +117,16 @@ public abstract class ElementMap
         public override string Name => "hardtanh";
         public override double Value(double x) => Math.Clamp(x, -1, 1);
         public override double Derivative(double x) => BinaryMath.InsideClip(x, 1);
-        internal override bool HasFloat32Value => true;
-        internal override void ValuesFloat32(ReadOnlySpan<float> x, Span<float> y) => SignKernels.ClipValues(x, y, 1);
-        internal override bool HasFloat32Derivative => true;
-        internal override void DerivativeTimesFloat32(ReadOnlySpan<float> x, ReadOnlySpan<float> dy, Span<float> dx) => SignKernels.MaskTimes(x, dy, dx, 1);
+        internal override bool HasValueKernel => true;
+        internal override void Values<T>(ReadOnlySpan<T> x, Span<T> y)
+        {
+            if (!SignSpans.ClipValues(x, y, 1)) ScalarValues(x, y);
+        }
+        internal override bool HasDerivativeKernel => true;
+        internal override void DerivativeTimes<T>(ReadOnlySpan<T> x, ReadOnlySpan<T> dy, Span<T> dx)
+        {
+            if (!SignSpans.MaskTimes(x, dy, dx, 1)) ScalarDerivativeTimes(x, dy, dx);
+        }
     }
 
     private sealed class SignSwishMap(Schedule beta) : ElementMap
@@ -109,11 +136,17 @@ public abstract class ElementMap
         public override double Value(double x) => BinaryMath.SignSwish(x, _beta);
         public override double Derivative(double x) => BinaryMath.SignSwishDerivative(x, _beta);
         public override void OnProgress(TrainingProgress progress) => _beta = beta.ValueAt(progress);
-        internal override bool HasFloat32Value => true;
+        internal override bool HasValueKernel => true;
         // one-exp form: equal to Value rounded once, or one ulp apart (see SignKernels.SignSwishValues)
-        internal override void ValuesFloat32(ReadOnlySpan<float> x, Span<float> y) => SignKernels.SignSwishValues(x, y, _beta);
-        internal override bool HasFloat32Derivative => true;
-        internal override void DerivativeTimesFloat32(ReadOnlySpan<float> x, ReadOnlySpan<float> dy, Span<float> dx) => SignKernels.SwishTimes(x, dy, dx, _beta);
+        internal override void Values<T>(ReadOnlySpan<T> x, Span<T> y)
+        {
+            if (!SignSpans.SignSwishValues(x, y, _beta)) ScalarValues(x, y);
+        }
+        internal override bool HasDerivativeKernel => true;
+        internal override void DerivativeTimes<T>(ReadOnlySpan<T> x, ReadOnlySpan<T> dy, Span<T> dx)
+        {
+            if (!SignSpans.SwishTimes(x, dy, dx, _beta)) ScalarDerivativeTimes(x, dy, dx);
+        }
     }
 
     private sealed class ClipMap(Schedule rho) : ElementMap
@@ -123,11 +156,16 @@ public abstract class ElementMap
         public override double Value(double x) => Math.Clamp(_rho * x, -1, 1);
         public override double Derivative(double x) => Math.Abs(_rho * x) < 1 ? _rho : 0;
         public override void OnProgress(TrainingProgress progress) => _rho = rho.ValueAt(progress);
-        internal override bool HasFloat32Value => true;
-        internal override void ValuesFloat32(ReadOnlySpan<float> x, Span<float> y) => SignKernels.ClipValues(x, y, _rho);
-        internal override bool HasFloat32Derivative => true;
-        internal override void DerivativeTimesFloat32(ReadOnlySpan<float> x, ReadOnlySpan<float> dy, Span<float> dx) =>
-            SignKernels.Surrogate(SignKernels.SurrogateKind.Clip, x, dy, dx, _rho);
+        internal override bool HasValueKernel => true;
+        internal override void Values<T>(ReadOnlySpan<T> x, Span<T> y)
+        {
+            if (!SignSpans.ClipValues(x, y, _rho)) ScalarValues(x, y);
+        }
+        internal override bool HasDerivativeKernel => true;
+        internal override void DerivativeTimes<T>(ReadOnlySpan<T> x, ReadOnlySpan<T> dy, Span<T> dx)
+        {
+            if (!SignSpans.Surrogate(SignKernels.SurrogateKind.Clip, x, dy, dx, _rho)) ScalarDerivativeTimes(x, dy, dx);
+        }
     }
 
     private sealed class WShapedMap(Schedule mu) : ElementMap
@@ -159,13 +197,19 @@ public abstract class ElementMap
         public override double Derivative(double x) => outer.Derivative(inner.Value(x)) * inner.Derivative(x);
         public override bool IsSign => outer.IsSign;
         public override bool IsSmooth => outer.IsSmooth && inner.IsSmooth;
-        internal override bool HasFloat32Value => outer.HasFloat32Value && inner.HasFloat32Value;
+        internal override bool HasValueKernel => outer.HasValueKernel && inner.HasValueKernel;
 
-        // inner rounded to float32 before outer: within an ulp or two of Value rounded once (outer is clip/sign/identity)
-        internal override void ValuesFloat32(ReadOnlySpan<float> x, Span<float> y)
+        // with kernels, inner is rounded to T before outer: for float32 within an ulp or two of Value rounded once
+        // (outer is clip/sign/identity), for float64 exactly Value
+        internal override void Values<T>(ReadOnlySpan<T> x, Span<T> y)
         {
-            inner.ValuesFloat32(x, y);
-            outer.ValuesFloat32(y, y);
+            if (!HasValueKernel)
+            {
+                ScalarValues(x, y);
+                return;
+            }
+            inner.Values(x, y);
+            outer.Values(y, y);
         }
 
         public override void OnProgress(TrainingProgress progress)

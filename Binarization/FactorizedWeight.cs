@@ -1,3 +1,4 @@
+using System.Numerics;
 using BinaryGrad.Autograd;
 
 namespace BinaryGrad.Binarization;
@@ -31,29 +32,30 @@ public interface IFactorizedWeight
 /// <summary>Helpers for <see cref="IFactorizedWeight"/> implementations.</summary>
 internal static class FactorizedWeights
 {
-    /// <summary>Copies <paramref name="values"/> into <paramref name="mirror"/> when its length matches.</summary>
-    public static void WriteMirror(Tensor? mirror, double[] values)
+    /// <summary>Copies <paramref name="values"/> into <paramref name="mirror"/> when its length matches (each value
+    /// rounded once to the mirror's dtype: float32 into float32 as is, widened exactly into float64).</summary>
+    public static void WriteMirror<T>(Tensor? mirror, T[] values) where T : unmanaged, IBinaryFloatingPointIeee754<T>
     {
         if (mirror is null || mirror.Length != values.Length || !mirror.IsContiguous) return;
-        if (mirror.DType == DType.Float32)
-        {
-            Span<float> f = mirror.AsSpan<float>();
-            for (int i = 0; i < values.Length; i++) f[i] = (float)values[i];
-        }
-        else values.CopyTo(mirror.AsSpan<double>());
+        DTypeDispatch.Run(mirror.DType, new MirrorWrite<T>(mirror, values));
     }
 
-    /// <summary>Float32 twin of <see cref="WriteMirror(Tensor?, double[])"/> (float32 values into a float32 mirror
-    /// are copied as is; into a float64 mirror widened exactly).</summary>
-    public static void WriteMirror(Tensor? mirror, float[] values)
+    private readonly struct MirrorWrite<T>(Tensor mirror, T[] values) : IDTypeAction where T : unmanaged, IBinaryFloatingPointIeee754<T>
     {
-        if (mirror is null || mirror.Length != values.Length || !mirror.IsContiguous) return;
-        if (mirror.DType == DType.Float32) values.CopyTo(mirror.AsSpan<float>());
-        else
+        public void Run<M>() where M : unmanaged, IBinaryFloatingPointIeee754<M>
         {
-            Span<double> d = mirror.AsSpan<double>();
-            for (int i = 0; i < values.Length; i++) d[i] = values[i];
+            Span<M> target = mirror.AsSpan<M>();
+            for (int i = 0; i < values.Length; i++) target[i] = Num.R<M>(Num.D(values[i]));
         }
+    }
+
+    /// <summary>The <see cref="Quantizer.Bind"/> of every <see cref="IFactorizedWeight"/>: derive the parametrization
+    /// from the layer's latent weight and mirror the real-valued weights into it.</summary>
+    public static void Bind(IFactorizedWeight quantizer, Tensor latentWeight)
+    {
+        ArgumentNullException.ThrowIfNull(latentWeight);
+        quantizer.Initialize(latentWeight);
+        quantizer.Mirror = latentWeight;
     }
 
     /// <summary>Throws a readable error unless <paramref name="shape"/> is the shape the quantizer was initialised for.</summary>

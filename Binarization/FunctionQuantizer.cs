@@ -10,8 +10,9 @@ namespace BinaryGrad.Binarization;
 /// ±1 throws instead of silently giving wrong bit-kernel results.</para>
 /// <para>Declare <paramref name="isSmooth"/> only when s is the exact derivative of q; the gradient checks then
 /// compare it with finite differences. Otherwise the backward is treated (and drawn in graphs) as an estimator.</para>
-/// <para>It runs on the generic float64 path of <see cref="Quantizer"/> (one virtual call per element), which is fine
-/// for experiments; a scheme that earns a place in the registry gets a float32 kernel.</para>
+/// <para>It runs the elementwise loops of <see cref="ElementwiseQuantizer"/> (two delegate calls per element, each value
+/// in float64 and rounded once), which is fine for experiments; a scheme that earns a place in the registry gets a
+/// float32 kernel.</para>
 /// </remarks>
 /// <param name="name">Op name shown in graphs and errors.</param>
 /// <param name="forward">q(x).</param>
@@ -20,7 +21,7 @@ namespace BinaryGrad.Binarization;
 /// <param name="isHardSign">q(x) is exactly ±1 for every x.</param>
 /// <param name="isSmooth">s is the exact derivative of q.</param>
 public sealed class FunctionQuantizer(string name, Func<double, double> forward, Func<double, double> surrogate,
-    QuantizerKind kind = QuantizerKind.Both, bool isHardSign = false, bool isSmooth = false) : Quantizer
+    QuantizerKind kind = QuantizerKind.Both, bool isHardSign = false, bool isSmooth = false) : ElementwiseQuantizer
 {
     private readonly Func<double, double> _forward = forward ?? throw new ArgumentNullException(nameof(forward));
     private readonly Func<double, double> _surrogate = surrogate ?? throw new ArgumentNullException(nameof(surrogate));
@@ -43,14 +44,16 @@ public sealed class FunctionQuantizer(string name, Func<double, double> forward,
     /// <inheritdoc/>
     public override double Derivative(double x) => _surrogate(x);
 
-    /// <inheritdoc/>
-    protected override double[] ForwardValues(QuantizerCall call)
+    /// <summary>The elementwise forward; with <c>isHardSign</c> it checks every float64 value before rounding.</summary>
+    protected override object? Forward<T>(ReadOnlySpan<T> x, ReadOnlySpan<int> shape, QuantizerParameters<T> p, Span<T> y)
     {
-        double[] y = base.ForwardValues(call);
-        if (IsHardSign)
-            for (int i = 0; i < y.Length; i++)
-                if (y[i] is not (1.0 or -1.0) && !double.IsNaN(call.X[i]))
-                    throw new InvalidOperationException($"Scheme '{Name}' is declared hard-sign but its forward gave q({call.X[i]}) = {y[i]}, not ±1. Fix the forward or declare isHardSign: false.");
-        return y;
+        for (int i = 0; i < x.Length; i++)
+        {
+            double xi = Num.D(x[i]), yi = _forward(xi);
+            if (IsHardSign && yi is not (1.0 or -1.0) && !double.IsNaN(xi))
+                throw new InvalidOperationException($"Scheme '{Name}' is declared hard-sign but its forward gave q({xi}) = {yi}, not ±1. Fix the forward or declare isHardSign: false.");
+            y[i] = Num.R<T>(yi);
+        }
+        return null;
     }
 }

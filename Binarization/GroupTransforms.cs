@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Numerics;
 using BinaryGrad.Autograd;
 using BinaryGrad.Kernels;
 
@@ -9,7 +10,7 @@ namespace BinaryGrad.Binarization;
 /// when k does not divide n.</summary>
 internal sealed class WeightGroups
 {
-    public WeightGroups(int[] shape, int length, int groupSize)
+    public WeightGroups(ReadOnlySpan<int> shape, int length, int groupSize)
     {
         (int channels, int n) = Channels.Weight(shape, length);
         var starts = new List<int>();
@@ -123,6 +124,9 @@ public sealed class GroupSoftBinary : Quantizer, IFactorizedWeight
     /// <summary>Element i of vertex j of a group of size m.</summary>
     private static double Vertex(int j, int i, int m) => ((j >> (m - 1 - i)) & 1) != 0 ? 1 : -1;
 
+    /// <summary>Derives the parametrization from the layer's latent weight and mirrors into it (<see cref="IFactorizedWeight"/>).</summary>
+    public override void Bind(Tensor latentWeight, Rng rng) => FactorizedWeights.Bind(this, latentWeight);
+
     /// <inheritdoc/>
     public void Initialize(Tensor latent)
     {
@@ -161,13 +165,14 @@ public sealed class GroupSoftBinary : Quantizer, IFactorizedWeight
         FactorizedWeights.CheckShape(Name, _shape, x.Shape);
     }
 
-    /// <inheritdoc/>
-    protected override double[] ForwardValues(QuantizerCall call)
+    /// <summary>The soft (training) or argmax (evaluation) group weights, in float64 (the logits widened once) and
+    /// rounded once to T; the latent input is ignored.</summary>
+    protected override object? Forward<T>(ReadOnlySpan<T> x, ReadOnlySpan<int> shape, QuantizerParameters<T> p, Span<T> y)
     {
         WeightGroups groups = _groups!;
-        double[] z = call.ParameterValues[0], w = new double[call.X.Length];
+        double[] z = Num.ToDoubles(p[0]), w = new double[x.Length];
         double[]? probabilities = Training ? new double[z.Length] : null;
-        double t = T;
+        double t = this.T;
         // Groups own disjoint ranges of w, z and p, so splitting them over threads changes no sum: same bits for any
         // thread count. (2^k exponentials per k weights make this, not the layer's GEMM, the MLP's main cost.)
         KernelThreads.For(groups.Count, 256, (first, end) =>
@@ -193,19 +198,20 @@ public sealed class GroupSoftBinary : Quantizer, IFactorizedWeight
                 }
             }
         });
-        call.Saved = (probabilities, w);
         if (Training) FactorizedWeights.WriteMirror(Mirror, w);
-        return w;
+        for (int i = 0; i < w.Length; i++) y[i] = Num.R<T>(w[i]);
+        return (probabilities, w);
     }
 
-    /// <inheritdoc/>
-    protected override double[] BackwardValues(QuantizerCall call, double[] dy, double[][] parameterGrads)
+    /// <summary>dz = (p/T)·(v·g − w·g) per vertex (float64 sums); the latent input gets a zero gradient.</summary>
+    protected override void Backward<T>(ReadOnlySpan<T> x, ReadOnlySpan<int> shape, object? saved, QuantizerParameters<T> p, ReadOnlySpan<T> dyT, Span<T> dx)
     {
-        (double[]? probabilities, double[] w) = ((double[]?, double[]))call.Saved!;
-        if (probabilities is null) return new double[dy.Length]; // evaluation: the argmax vertex is piecewise constant in z
+        dx.Clear();
+        (double[]? probabilities, double[] w) = ((double[]?, double[]))saved!;
+        if (probabilities is null) return; // evaluation: the argmax vertex is piecewise constant in z
         WeightGroups groups = _groups!;
-        double[] dz = parameterGrads[0];
-        double t = T;
+        double[] dy = Num.ToDoubles(dyT), dz = new double[probabilities.Length];
+        double t = this.T;
         KernelThreads.For(groups.Count, 256, (first, end) =>
         {
             for (int g = first; g < end; g++)
@@ -221,7 +227,7 @@ public sealed class GroupSoftBinary : Quantizer, IFactorizedWeight
                 }
             }
         });
-        return new double[dy.Length];
+        dz.CopyTo(p.Gradient(0));
     }
 }
 
@@ -292,51 +298,49 @@ public sealed class GroupSphereRelax : Quantizer
     public override double Derivative(double x) =>
         GroupSize == 1 ? 0 : (1 - Blend) * Math.Sqrt(GroupSize) * (GroupSize - 1) / Math.Pow(x * x + GroupSize - 1, 1.5);
 
-    /// <inheritdoc/>
-    protected override double[] ForwardValues(QuantizerCall call)
+    /// <summary>Training: w = (1 − λ)·√m·θ/‖θ‖ + λ·sign(θ) per group (float64, rounded once); evaluation: sign(θ).</summary>
+    protected override object? Forward<T>(ReadOnlySpan<T> x, ReadOnlySpan<int> shape, QuantizerParameters<T> p, Span<T> y)
     {
-        double[] x = call.X, w = new double[x.Length];
-        call.Saved = Training;
         if (!Training)
         {
-            for (int i = 0; i < x.Length; i++) w[i] = BinaryMath.Sign(x[i]);
-            return w;
+            for (int i = 0; i < x.Length; i++) y[i] = Num.R<T>(BinaryMath.Sign(Num.D(x[i])));
+            return false;
         }
-        var groups = new WeightGroups(call.Shape, x.Length, GroupSize);
+        y.Clear(); // a zero group gives w = 0
+        var groups = new WeightGroups(shape, x.Length, GroupSize);
         for (int g = 0; g < groups.Count; g++)
         {
             int start = groups.Starts[g], m = groups.Sizes[g];
             double norm = Norm(x, start, m);
             if (norm == 0) continue;
             double s = (1 - Blend) * Math.Sqrt(m) / norm;
-            for (int i = start; i < start + m; i++) w[i] = s * x[i] + Blend * BinaryMath.Sign(x[i]);
+            for (int i = start; i < start + m; i++) y[i] = Num.R<T>(s * Num.D(x[i]) + Blend * BinaryMath.Sign(Num.D(x[i])));
         }
-        return w;
+        return true;
     }
 
-    /// <inheritdoc/>
-    protected override double[] BackwardValues(QuantizerCall call, double[] dy, double[][] parameterGrads)
+    /// <summary>dθ = (1 − λ)·(√m/‖θ‖)·(g − θ·(θ·g)/‖θ‖²) per group; 0 in evaluation and for a zero group.</summary>
+    protected override void Backward<T>(ReadOnlySpan<T> x, ReadOnlySpan<int> shape, object? saved, QuantizerParameters<T> p, ReadOnlySpan<T> dy, Span<T> dx)
     {
-        double[] x = call.X, dx = new double[x.Length];
-        if (call.Saved is false) return dx; // evaluation: sign(θ) is piecewise constant
-        var groups = new WeightGroups(call.Shape, x.Length, GroupSize);
+        dx.Clear();
+        if (saved is false) return; // evaluation: sign(θ) is piecewise constant
+        var groups = new WeightGroups(shape, x.Length, GroupSize);
         for (int g = 0; g < groups.Count; g++)
         {
             int start = groups.Starts[g], m = groups.Sizes[g];
             double norm = Norm(x, start, m);
             if (norm == 0) continue;
             double dot = 0;
-            for (int i = start; i < start + m; i++) dot += x[i] * dy[i];
+            for (int i = start; i < start + m; i++) dot += Num.D(x[i]) * Num.D(dy[i]);
             double s = (1 - Blend) * Math.Sqrt(m) / norm, c = dot / (norm * norm);
-            for (int i = start; i < start + m; i++) dx[i] = s * (dy[i] - x[i] * c);
+            for (int i = start; i < start + m; i++) dx[i] = Num.R<T>(s * (Num.D(dy[i]) - Num.D(x[i]) * c));
         }
-        return dx;
     }
 
-    private static double Norm(double[] x, int start, int m)
+    private static double Norm<T>(ReadOnlySpan<T> x, int start, int m) where T : unmanaged, IBinaryFloatingPointIeee754<T>
     {
         double s = 0;
-        for (int i = start; i < start + m; i++) s += x[i] * x[i];
+        for (int i = start; i < start + m; i++) s += Num.D(x[i]) * Num.D(x[i]);
         return Math.Sqrt(s);
     }
 }

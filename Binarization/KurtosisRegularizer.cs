@@ -62,8 +62,23 @@ public sealed class KurtosisRegularizer(double target = 1.8, double weight = 1.0
         return (m, sd, k / w.Length);
     }
 
-    private static (double Mean, double Sd, double Kurtosis) Moments(Tensor t) =>
-        t.DType == DType.Float32 ? Moments(t.AsSpan<float>()) : Moments(t.AsSpan<double>());
+    private static (double Mean, double Sd, double Kurtosis) Moments(Tensor t)
+    {
+        var action = new MomentsAction(t);
+        DTypeDispatch.Run(t.DType, ref action);
+        return action.Result;
+    }
+
+    private struct MomentsAction(Tensor t) : IDTypeAction
+    {
+        public (double Mean, double Sd, double Kurtosis) Result;
+        public void Run<T>() where T : unmanaged, IBinaryFloatingPointIeee754<T> => Result = Moments<T>(t.AsSpan<T>());
+    }
+
+    private readonly struct GradientAction(Tensor w, (double Mean, double Sd, double Kurtosis) s, double scale, Tensor dw) : IDTypeAction
+    {
+        public void Run<T>() where T : unmanaged, IBinaryFloatingPointIeee754<T> => KurtosisGradient<T>(w.AsSpan<T>(), s, scale, dw.AsSpan<T>());
+    }
 
     /// <summary>dKurt/dw_i scaled by <paramref name="scale"/>: scale·4/(n·sd)·(z_i³ − mean(z³) − Kurt·z_i·n/(n−1)), written
     /// in w's dtype (computed in float64, rounded once).</summary>
@@ -108,7 +123,7 @@ public sealed class KurtosisRegularizer(double target = 1.8, double weight = 1.0
 
         protected override Tensor Forward(Tensor[] inputs)
         {
-            _w = [.. inputs.Select(t => t.DType is DType.Float32 or DType.Float64 ? t.Contiguous() : t.To(DType.Float64))];
+            _w = [.. inputs.Select(t => t.Contiguous())];
             _moments = [.. _w.Select(Moments)];
             _k = [.. _moments.Select(m => m.Kurtosis)];
             double[] d = [.. _k.Select(k => (k - r.Target) * (k - r.Target))];
@@ -137,8 +152,7 @@ public sealed class KurtosisRegularizer(double target = 1.8, double weight = 1.0
                 };
                 Tensor w = _w[l];
                 Tensor dw = Tensor.Empty(w.Shape, w.DType);
-                if (w.DType == DType.Float32) KurtosisGradient(w.AsSpan<float>(), _moments[l], g * dk, dw.AsSpan<float>());
-                else KurtosisGradient(w.AsSpan<double>(), _moments[l], g * dk, dw.AsSpan<double>());
+                DTypeDispatch.Run(w.DType, new GradientAction(w, _moments[l], g * dk, dw));
                 result[l] = Inputs[l].DType == dw.DType ? dw : dw.To(Inputs[l].DType);
             }
             return result;

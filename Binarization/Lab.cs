@@ -11,7 +11,7 @@ namespace BinaryGrad.Binarization;
 /// backward calls per step, disable <see cref="TrackSecondMoment"/> and pass the optimizer's v through
 /// <see cref="SetSecondMoment"/>. Before any gradient v = 0, so α = mean|θ|. Pair with θ ← clip(θ, −1, 1).</para>
 /// <para>Scalar view: Forward(x) = sign(x) (α = 1), Derivative = 1.</para>
-/// Provenance: verified-code (houlu369/Loss-aware-Binarization FNN/lab.py, optimizer.py). Paper: Hou et al. 2017, arXiv:1611.01600.
+/// Provenance: verified-code (houlu369/Loss-aware-Binarization FNN/lab.py, optimizer.py). Paper: Hou et al. 2017, arXiv:1611.01600. See docs/schemes/scaling.md.
 /// </remarks>
 public sealed class Lab(double beta2 = 0.999, bool trackSecondMoment = true) : Quantizer
 {
@@ -57,47 +57,31 @@ public sealed class Lab(double beta2 = 0.999, bool trackSecondMoment = true) : Q
         return den > 0 ? num / den : 0;
     }
 
-    /// <inheritdoc/>
-    protected override double[] ForwardValues(QuantizerCall call)
-    {
-        if (_v is null || _v.Length != call.X.Length) _v = new double[call.X.Length];
-        double alpha = Scale(call.X, _v);
-        double[] y = new double[call.X.Length];
-        for (int i = 0; i < y.Length; i++) y[i] = alpha * BinaryMath.Sign(call.X[i]);
-        return y;
-    }
-
-    /// <inheritdoc/>
-    protected override double[] BackwardValues(QuantizerCall call, double[] dy, double[][] parameterGrads)
-    {
-        if (TrackSecondMoment && _v is not null && _v.Length == dy.Length)
-            for (int i = 0; i < dy.Length; i++) _v[i] = Beta2 * _v[i] + (1 - Beta2) * dy[i] * dy[i];
-        return (double[])dy.Clone();
-    }
-
-    // Float32 path: the float64 path's arithmetic in the same order (bit-identical) reading the float32 weights and
-    // gradients in place, instead of float64 copies of every latent weight.
-    private protected override bool HasFloat32Path => true;
-
-    private protected override object? ForwardFloat32(ReadOnlySpan<float> x, ReadOnlySpan<int> shape, Span<float> y)
+    /// <summary>w_b = α·sign(θ) with α = <see cref="Scale"/>(θ, v), v created (zeros) on the first call or a size change.</summary>
+    protected override object? Forward<T>(ReadOnlySpan<T> x, ReadOnlySpan<int> shape, QuantizerParameters<T> p, Span<T> y)
     {
         if (_v is null || _v.Length != x.Length) _v = new double[x.Length];
         double num = 0, den = 0;
         for (int i = 0; i < x.Length; i++)
         {
             double d = Math.Sqrt(_v[i]) + 1e-8;
-            num += Math.Abs(d * x[i]);
+            num += Math.Abs(d * Num.D(x[i]));
             den += d;
         }
         double alpha = den > 0 ? num / den : 0;
-        for (int i = 0; i < x.Length; i++) y[i] = (float)(alpha * BinaryMath.Sign(x[i]));
+        for (int i = 0; i < x.Length; i++) y[i] = Num.R<T>(alpha * BinaryMath.Sign(Num.D(x[i])));
         return null;
     }
 
-    private protected override void BackwardFloat32(ReadOnlySpan<float> x, ReadOnlySpan<int> shape, object? saved, ReadOnlySpan<float> dy, Span<float> dx)
+    /// <summary>dθ = dw_b; with <see cref="TrackSecondMoment"/>, v ← β2·v + (1 − β2)·g² from the same gradients.</summary>
+    protected override void Backward<T>(ReadOnlySpan<T> x, ReadOnlySpan<int> shape, object? saved, QuantizerParameters<T> p, ReadOnlySpan<T> dy, Span<T> dx)
     {
         if (TrackSecondMoment && _v is not null && _v.Length == dy.Length)
-            for (int i = 0; i < dy.Length; i++) _v[i] = Beta2 * _v[i] + (1 - Beta2) * dy[i] * dy[i];
+            for (int i = 0; i < dy.Length; i++)
+            {
+                double g = Num.D(dy[i]);
+                _v[i] = Beta2 * _v[i] + (1 - Beta2) * g * g;
+            }
         dy.CopyTo(dx);
     }
 }

@@ -9,7 +9,8 @@ namespace BinaryGrad.Binarization;
 /// scale), dα_o = Σ_{i∈o} dw_b,i·sign(θ_i) (= Σ dOut ⊙ conv(a_b, sign θ)). α is learned by back-propagation instead of
 /// being computed analytically (XNOR), so it can trade off against BN and the loss.
 /// Init: mean|θ| per channel on the first <see cref="Quantizer.Apply"/> (RBNN, SiMaN), or 1.
-/// Scalar view: α = 1. Provenance: verified-code (lmbxmu/RBNN, lmbxmu/SiMaN, edmav4/BiPer). See docs/schemes/scaling.md.
+/// Scalar view: α = 1. Provenance: verified-code (lmbxmu/RBNN, lmbxmu/SiMaN, edmav4/BiPer). Paper: Bulat and
+/// Tzimiropoulos 2019 (XNOR-Net++, BMVC), arXiv:1909.13863. See docs/schemes/scaling.md.
 /// </remarks>
 public sealed class LearnedScaleSign : Quantizer
 {
@@ -64,52 +65,26 @@ public sealed class LearnedScaleSign : Quantizer
         _initialized = true;
     }
 
-    private static int ChannelSize(QuantizerCall call, int scales) => scales == 1 ? call.X.Length : call.X.Length / scales;
-
-    /// <inheritdoc/>
-    protected override double[] ForwardValues(QuantizerCall call)
+    /// <summary>w_b,i = α_o·sign(θ_i).</summary>
+    protected override object? Forward<T>(ReadOnlySpan<T> x, ReadOnlySpan<int> shape, QuantizerParameters<T> p, Span<T> y)
     {
-        double[] a = call.ParameterValues[0];
-        int n = ChannelSize(call, a.Length);
-        double[] y = new double[call.X.Length];
-        for (int i = 0; i < y.Length; i++) y[i] = a[i / n] * BinaryMath.Sign(call.X[i]);
-        return y;
-    }
-
-    /// <inheritdoc/>
-    protected override double[] BackwardValues(QuantizerCall call, double[] dy, double[][] parameterGrads)
-    {
-        double[] a = call.ParameterValues[0], da = parameterGrads[0];
-        int n = ChannelSize(call, a.Length);
-        double[] dx = new double[dy.Length];
-        for (int i = 0; i < dx.Length; i++)
-        {
-            dx[i] = dy[i] * a[i / n] * BinaryMath.InsideClip(call.X[i], ClipValue);
-            da[i / n] += dy[i] * BinaryMath.Sign(call.X[i]);
-        }
-        return dx;
-    }
-
-    // Float32 path: the float64 path's arithmetic (bit-identical) on the float32 weights in place.
-    private protected override bool HasFloat32ParameterPath => true;
-
-    private protected override object? ForwardFloat32WithParameters(ReadOnlySpan<float> x, ReadOnlySpan<int> shape, double[][] parameters, Span<float> y)
-    {
-        double[] a = parameters[0];
+        ReadOnlySpan<T> a = p[0];
         int n = a.Length == 1 ? x.Length : x.Length / a.Length;
-        for (int i = 0; i < x.Length; i++) y[i] = (float)(a[i / n] * BinaryMath.Sign(x[i]));
+        for (int i = 0; i < x.Length; i++) y[i] = Num.R<T>(Num.D(a[i / n]) * BinaryMath.Sign(Num.D(x[i])));
         return null;
     }
 
-    private protected override void BackwardFloat32WithParameters(ReadOnlySpan<float> x, ReadOnlySpan<int> shape, object? saved, double[][] parameters,
-        ReadOnlySpan<float> dy, Span<float> dx, double[][] parameterGrads)
+    /// <summary>dθ = dw_b·α_o·1[|θ| ≤ c]; dα_o += Σ dw_b·sign(θ) in float64.</summary>
+    protected override void Backward<T>(ReadOnlySpan<T> x, ReadOnlySpan<int> shape, object? saved, QuantizerParameters<T> p, ReadOnlySpan<T> dy, Span<T> dx)
     {
-        double[] a = parameters[0], da = parameterGrads[0];
+        ReadOnlySpan<T> a = p[0];
+        Span<double> da = p.Gradient(0);
         int n = a.Length == 1 ? x.Length : x.Length / a.Length;
         for (int i = 0; i < x.Length; i++)
         {
-            dx[i] = (float)(dy[i] * a[i / n] * BinaryMath.InsideClip(x[i], ClipValue));
-            da[i / n] += dy[i] * BinaryMath.Sign(x[i]);
+            double g = Num.D(dy[i]), xi = Num.D(x[i]);
+            dx[i] = Num.R<T>(g * Num.D(a[i / n]) * BinaryMath.InsideClip(xi, ClipValue));
+            da[i / n] += g * BinaryMath.Sign(xi);
         }
     }
 }

@@ -6,7 +6,7 @@ namespace BinaryGrad.Binarization;
 /// (c = 1 by default; +∞ = no mask). Same as <see cref="ScaledSign"/> with <see cref="ScaleGradMode.DetachedScaledSte"/>;
 /// a separate type so layers and the registry can name it as Larq does. Larq reduces over all axes but the last
 /// (channels-last kernels); here over all axes but the first (BinaryGrad's [O, …] layout) — the same grouping.
-/// Provenance: verified-code (larq quantizers.py MagnitudeAwareSign). See docs/schemes/scaling.md.
+/// Provenance: verified-code (larq quantizers.py MagnitudeAwareSign). Paper (the scale): Rastegari et al. 2016, arXiv:1603.05279. See docs/schemes/scaling.md.
 /// </remarks>
 public sealed class MagnitudeAwareSign(double clipValue = 1.0) : ScaledSign(ScaleGradMode.DetachedScaledSte, clipValue)
 {

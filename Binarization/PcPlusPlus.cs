@@ -1,5 +1,3 @@
-using BinaryGrad.Kernels.Sign;
-
 namespace BinaryGrad.Binarization;
 
 /// <summary>ProxConnect++ (Lu, Yu, Li, Partovi Nia, NeurIPS 2023) as one op: a forward quantizer F and a backward
@@ -41,20 +39,28 @@ public sealed class PcPlusPlus(string name, ElementMap forward, ElementMap backw
     /// <summary>B'(x).</summary>
     public override double Derivative(double x) => BackwardMap.Derivative(x);
 
-    /// <summary>Float32 kernels when the deployed forward (F, or sign at test time) and B' both have one (sign, identity,
-    /// hardtanh, clip for F; those and SS_β for B').</summary>
-    private protected override bool HasFloat32Path =>
-        (!Training && SignAtInference || ForwardMap.HasFloat32Value) && BackwardMap.HasFloat32Derivative;
+    /// <summary>The maps' span methods (float32 kernels) when the deployed forward (F, or sign at test time) and B' both
+    /// have a kernel (sign, identity, hardtanh, clip for F; those and SS_β for B'); otherwise the scalar pair for both,
+    /// so which kernels run never depends on one map alone.</summary>
+    private bool UsesKernels => (!Training && SignAtInference || ForwardMap.HasValueKernel) && BackwardMap.HasDerivativeKernel;
 
-    private protected override object? ForwardFloat32(ReadOnlySpan<float> x, ReadOnlySpan<int> shape, Span<float> y)
+    /// <inheritdoc/>
+    protected override object? Forward<T>(ReadOnlySpan<T> x, ReadOnlySpan<int> shape, QuantizerParameters<T> p, Span<T> y)
     {
-        if (!Training && SignAtInference) SignKernels.Sign(x, y, 1, 1);
-        else ForwardMap.ValuesFloat32(x, y);
+        if (!UsesKernels) ScalarForward(x, y);
+        else if (!Training && SignAtInference) DeployedSign.Values(x, y);
+        else ForwardMap.Values(x, y);
         return null;
     }
 
-    private protected override void BackwardFloat32(ReadOnlySpan<float> x, ReadOnlySpan<int> shape, object? saved, ReadOnlySpan<float> dy, Span<float> dx) =>
-        BackwardMap.DerivativeTimesFloat32(x, dy, dx);
+    /// <inheritdoc/>
+    protected override void Backward<T>(ReadOnlySpan<T> x, ReadOnlySpan<int> shape, object? saved, QuantizerParameters<T> p, ReadOnlySpan<T> dy, Span<T> dx)
+    {
+        if (UsesKernels) BackwardMap.DerivativeTimes(x, dy, dx);
+        else ScalarBackward(x, dy, dx);
+    }
+
+    private static readonly ElementMap DeployedSign = ElementMap.Sign();
 
     /// <inheritdoc/>
     public override void OnProgress(TrainingProgress progress)

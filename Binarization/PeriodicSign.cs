@@ -7,7 +7,7 @@ namespace BinaryGrad.Binarization;
 /// the outer sign, exact derivative of the sine of the same period). The periodic latent-to-binary map lets a weight
 /// flip without crossing 0 and keeps gradients bounded. Default ω = 20 (README/scripts; the options default is 30).
 /// sign(0) = +1 here (the reference uses torch.sign, which gives 0 at exactly sin(ωθ) = 0).
-/// Provenance: verified-code (edmav4/BiPer cifar10/modules/binarized_modules.py). Paper: Vargas et al. 2024, arXiv:2404.01278.
+/// Provenance: verified-code (edmav4/BiPer cifar10/modules/binarized_modules.py). Paper: Vargas et al. 2024, arXiv:2404.01278. See docs/schemes/straight-through.md.
 /// </remarks>
 public sealed class PeriodicSign(double omega = 20, int stage = 2) : ElementwiseQuantizer
 {

@@ -8,7 +8,7 @@ namespace BinaryGrad.Binarization;
 /// dγ_c = −Σ dx, dζ_c = Σ dy, dβ_c = Σ dy·(u if u ≤ 0 else 0). Init γ = ζ = 0, β = 0.25 (torch PReLU).
 /// Not a quantizer but part of the ReActNet scheme (it reshapes the distribution fed to the next RSign); it is a
 /// <see cref="Quantizer"/> so it shares Apply/Parameters and is gradient-checked. Scalar view uses channel 0.
-/// Provenance: verified-code (liuzechun/ReActNet reactnet.py). Paper: Liu et al. 2020, arXiv:2003.03488.
+/// Provenance: verified-code (liuzechun/ReActNet reactnet.py). Paper: Liu et al. 2020, arXiv:2003.03488. See docs/schemes/straight-through.md.
 /// </remarks>
 public sealed class RPReLU : Quantizer
 {
@@ -52,68 +52,34 @@ public sealed class RPReLU : Quantizer
     /// <inheritdoc/>
     protected override void Prepare(Tensor x) => Channels.CheckActivation(Name, x.Shape, Shift.Length);
 
-    /// <inheritdoc/>
-    protected override double[] ForwardValues(QuantizerCall call)
+    /// <summary>u = x − γ_c, y = (u if u &gt; 0 else β_c·u) + ζ_c.</summary>
+    protected override object? Forward<T>(ReadOnlySpan<T> x, ReadOnlySpan<int> shape, QuantizerParameters<T> p, Span<T> y)
     {
-        double[] g = call.ParameterValues[0], b = call.ParameterValues[1], z = call.ParameterValues[2];
-        double[] y = new double[call.X.Length];
-        for (int i = 0; i < y.Length; i++)
-        {
-            int c = Channels.ActivationChannel(call.Shape, i, g.Length);
-            double u = call.X[i] - g[c];
-            y[i] = (u > 0 ? u : b[c] * u) + z[c];
-        }
-        return y;
-    }
-
-    /// <inheritdoc/>
-    protected override double[] BackwardValues(QuantizerCall call, double[] dy, double[][] parameterGrads)
-    {
-        double[] g = call.ParameterValues[0], b = call.ParameterValues[1];
-        double[] dg = parameterGrads[0], db = parameterGrads[1], dz = parameterGrads[2];
-        double[] dx = new double[dy.Length];
-        for (int i = 0; i < dx.Length; i++)
-        {
-            int c = Channels.ActivationChannel(call.Shape, i, g.Length);
-            double u = call.X[i] - g[c];
-            dx[i] = dy[i] * (u > 0 ? 1 : b[c]);
-            dg[c] -= dx[i];
-            dz[c] += dy[i];
-            if (u <= 0) db[c] += dy[i] * u;
-        }
-        return dx;
-    }
-
-    // Float32 path: the float64 path's arithmetic (bit-identical) on the float32 activations in place.
-    private protected override bool HasFloat32ParameterPath => true;
-
-    private protected override object? ForwardFloat32WithParameters(ReadOnlySpan<float> x, ReadOnlySpan<int> shape, double[][] parameters, Span<float> y)
-    {
-        double[] g = parameters[0], b = parameters[1], z = parameters[2];
+        ReadOnlySpan<T> g = p[0], b = p[1], z = p[2];
         int inner = Channels.ActivationInner(shape);
         for (int i = 0; i < x.Length; i++)
         {
             int c = g.Length == 1 ? 0 : i / inner % g.Length;
-            double u = x[i] - g[c];
-            y[i] = (float)((u > 0 ? u : b[c] * u) + z[c]);
+            double u = Num.D(x[i]) - Num.D(g[c]);
+            y[i] = Num.R<T>((u > 0 ? u : Num.D(b[c]) * u) + Num.D(z[c]));
         }
         return null;
     }
 
-    private protected override void BackwardFloat32WithParameters(ReadOnlySpan<float> x, ReadOnlySpan<int> shape, object? saved, double[][] parameters,
-        ReadOnlySpan<float> dy, Span<float> dx, double[][] parameterGrads)
+    /// <summary>The exact backward; parameter sums in float64.</summary>
+    protected override void Backward<T>(ReadOnlySpan<T> x, ReadOnlySpan<int> shape, object? saved, QuantizerParameters<T> p, ReadOnlySpan<T> dy, Span<T> dx)
     {
-        double[] g = parameters[0], b = parameters[1];
-        double[] dg = parameterGrads[0], db = parameterGrads[1], dz = parameterGrads[2];
+        ReadOnlySpan<T> g = p[0], b = p[1];
+        Span<double> dg = p.Gradient(0), db = p.Gradient(1), dz = p.Gradient(2);
         int inner = Channels.ActivationInner(shape);
         for (int i = 0; i < x.Length; i++)
         {
             int c = g.Length == 1 ? 0 : i / inner % g.Length;
-            double u = x[i] - g[c], d = dy[i] * (u > 0 ? 1 : b[c]);
-            dx[i] = (float)d;
+            double gi = Num.D(dy[i]), u = Num.D(x[i]) - Num.D(g[c]), d = gi * (u > 0 ? 1 : Num.D(b[c]));
+            dx[i] = Num.R<T>(d);
             dg[c] -= d;
-            dz[c] += dy[i];
-            if (u <= 0) db[c] += dy[i] * u;
+            dz[c] += gi;
+            if (u <= 0) db[c] += gi * u;
         }
     }
 }

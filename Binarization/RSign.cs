@@ -9,7 +9,7 @@ namespace BinaryGrad.Binarization;
 /// dα_c = −Σ_{n,h,w} dy·A'(x − α_c). The learnable shift lets each channel choose where it splits its (not
 /// necessarily zero-centred) distribution. The code stores a bias b = −α, init 0; here α itself, init 0.
 /// Scalar view uses α of channel 0.
-/// Provenance: verified-code (liuzechun/ReActNet reactnet.py). Paper: Liu et al. 2020, arXiv:2003.03488.
+/// Provenance: verified-code (liuzechun/ReActNet reactnet.py). Paper: Liu et al. 2020, arXiv:2003.03488. See docs/schemes/straight-through.md.
 /// </remarks>
 public sealed class RSign : Quantizer
 {
@@ -45,51 +45,27 @@ public sealed class RSign : Quantizer
     /// <inheritdoc/>
     protected override void Prepare(Tensor x) => Channels.CheckActivation(Name, x.Shape, Threshold.Length);
 
-    /// <inheritdoc/>
-    protected override double[] ForwardValues(QuantizerCall call)
+    /// <summary>y = sign(x − α_c).</summary>
+    protected override object? Forward<T>(ReadOnlySpan<T> x, ReadOnlySpan<int> shape, QuantizerParameters<T> p, Span<T> y)
     {
-        double[] a = call.ParameterValues[0];
-        double[] y = new double[call.X.Length];
-        for (int i = 0; i < y.Length; i++) y[i] = BinaryMath.Sign(call.X[i] - a[Channels.ActivationChannel(call.Shape, i, a.Length)]);
-        return y;
-    }
-
-    /// <inheritdoc/>
-    protected override double[] BackwardValues(QuantizerCall call, double[] dy, double[][] parameterGrads)
-    {
-        double[] a = call.ParameterValues[0], da = parameterGrads[0];
-        double[] dx = new double[dy.Length];
-        for (int i = 0; i < dx.Length; i++)
-        {
-            int c = Channels.ActivationChannel(call.Shape, i, a.Length);
-            dx[i] = dy[i] * BinaryMath.ApproxSignDerivative(call.X[i] - a[c]);
-            da[c] -= dx[i];
-        }
-        return dx;
-    }
-
-    // Float32 path: the float64 path's arithmetic (bit-identical) on the float32 activations in place.
-    private protected override bool HasFloat32ParameterPath => true;
-
-    private protected override object? ForwardFloat32WithParameters(ReadOnlySpan<float> x, ReadOnlySpan<int> shape, double[][] parameters, Span<float> y)
-    {
-        double[] a = parameters[0];
+        ReadOnlySpan<T> a = p[0];
         int inner = Channels.ActivationInner(shape);
-        for (int i = 0; i < x.Length; i++) y[i] = (float)BinaryMath.Sign(x[i] - a[a.Length == 1 ? 0 : i / inner % a.Length]);
+        for (int i = 0; i < x.Length; i++) y[i] = Num.R<T>(BinaryMath.Sign(Num.D(x[i]) - Num.D(a[a.Length == 1 ? 0 : i / inner % a.Length])));
         return null;
     }
 
-    private protected override void BackwardFloat32WithParameters(ReadOnlySpan<float> x, ReadOnlySpan<int> shape, object? saved, double[][] parameters,
-        ReadOnlySpan<float> dy, Span<float> dx, double[][] parameterGrads)
+    /// <summary>dx = dy·A'(x − α_c); dα_c −= dx (in float64).</summary>
+    protected override void Backward<T>(ReadOnlySpan<T> x, ReadOnlySpan<int> shape, object? saved, QuantizerParameters<T> p, ReadOnlySpan<T> dy, Span<T> dx)
     {
-        double[] a = parameters[0], da = parameterGrads[0];
+        ReadOnlySpan<T> a = p[0];
+        Span<double> da = p.Gradient(0);
         int inner = Channels.ActivationInner(shape);
         for (int i = 0; i < x.Length; i++)
         {
             int c = a.Length == 1 ? 0 : i / inner % a.Length;
-            double g = dy[i] * BinaryMath.ApproxSignDerivative(x[i] - a[c]);
+            double g = Num.D(dy[i]) * BinaryMath.ApproxSignDerivative(Num.D(x[i]) - Num.D(a[c]));
             da[c] -= g;
-            dx[i] = (float)g;
+            dx[i] = Num.R<T>(g);
         }
     }
 }

@@ -9,7 +9,7 @@ namespace BinaryGrad.Binarization;
 /// k = max(1/t, 1) for weights; activations use k = 1 and t = max(t, 1) (the reference code). Early (small t) the
 /// surrogate is wide and flat, like an identity STE; late (large t) it is a narrow triangle of height √2·t·k, approaching
 /// the derivative of sign. T_min = 1e-2, T_max = 1e1; the schedule follows epochs (<see cref="OnProgress"/>).
-/// Provenance: verified-code (lmbxmu/RBNN cifar/modules/binarized_modules.py, main.py). Paper: Lin et al. 2020, arXiv:2009.13055.
+/// Provenance: verified-code (lmbxmu/RBNN cifar/modules/binarized_modules.py, main.py). Paper: Lin et al. 2020, arXiv:2009.13055. See docs/schemes/straight-through.md.
 /// </remarks>
 public sealed class RbnnSign(bool activation = false, double tMin = 1e-2, double tMax = 10) : ElementwiseQuantizer
 {
@@ -48,19 +48,18 @@ public sealed class RbnnSign(bool activation = false, double tMin = 1e-2, double
     /// <summary>k·(√2·t − t²·|x|)₊.</summary>
     public static double Surrogate(double x, double k, double t) => k * Math.Max(Math.Sqrt(2) * t - t * t * Math.Abs(x), 0);
 
-    // Float32 path: vector sign forward; the surrogate with k and t read once per call instead of per element (the
-    // same float64 arithmetic per element, so bit-identical to the float64 path).
-    private protected override bool HasFloat32Path => true;
-
-    private protected override object? ForwardFloat32(ReadOnlySpan<float> x, ReadOnlySpan<int> shape, Span<float> y)
+    /// <summary>Float32: the vector sign kernel; other types the scalar pair.</summary>
+    protected override object? Forward<T>(ReadOnlySpan<T> x, ReadOnlySpan<int> shape, QuantizerParameters<T> p, Span<T> y)
     {
-        SignKernels.Sign(x, y, 1, 1);
+        if (!SignSpans.Sign(x, y, 1, 1)) ScalarForward(x, y);
         return null;
     }
 
-    private protected override void BackwardFloat32(ReadOnlySpan<float> x, ReadOnlySpan<int> shape, object? saved, ReadOnlySpan<float> dy, Span<float> dx)
+    /// <summary>The surrogate with k and t read once per call instead of per element (the same float64 arithmetic
+    /// per element as <see cref="Derivative"/>).</summary>
+    protected override void Backward<T>(ReadOnlySpan<T> x, ReadOnlySpan<int> shape, object? saved, QuantizerParameters<T> p, ReadOnlySpan<T> dy, Span<T> dx)
     {
         double k = K, t = EffectiveT;
-        for (int i = 0; i < x.Length; i++) dx[i] = (float)(dy[i] * Surrogate(x[i], k, t));
+        for (int i = 0; i < x.Length; i++) dx[i] = Num.R<T>(Num.D(dy[i]) * Surrogate(Num.D(x[i]), k, t));
     }
 }

@@ -1,3 +1,5 @@
+using System.Numerics;
+using System.Runtime.CompilerServices;
 using BinaryGrad.Autograd;
 
 namespace BinaryGrad.Binarization;
@@ -18,14 +20,14 @@ namespace BinaryGrad.Binarization;
 /// stored reference commit draws it), φ ~ U(0, π/2). π/2 is a saddle of the backward above — both (1 − |sin φ|) and
 /// cos φ vanish, so θ and φ receive no gradient and the network cannot learn its weights. The per-channel α on the conv output belongs to the layer. Cost: O(O·a·b·(a + b)) per iteration
 /// plus two SVDs, every forward. Scalar view: Forward = sign, Derivative = the surrogate factor at the current t.</para>
-/// Provenance: verified-code (lmbxmu/RBNN cifar/modules/binarized_modules.py). Paper: Lin et al. 2020, arXiv:2009.13055.
+/// Provenance: verified-code (lmbxmu/RBNN cifar/modules/binarized_modules.py). Paper: Lin et al. 2020, arXiv:2009.13055. See docs/schemes/rotation.md.
 /// </remarks>
 public sealed class RotatedSign : Quantizer
 {
     private readonly Rng _rng;
     private readonly RbnnSign _surrogate;
     private double[,]? _r1, _r2;
-    // float32 products when the scheme runs in float32 (the layers' weights are float32 anyway), float64 otherwise
+    // the products run in the angle's dtype (float32 for the layers' float32 parameters), chosen by DTypeDispatch
     private readonly RotationProducts<float> _single = new();
     private readonly RotationProducts<double> _double = new();
     private int _epoch;
@@ -56,8 +58,6 @@ public sealed class RotatedSign : Quantizer
 
     /// <summary>The per-channel rotation angle φ.</summary>
     public Parameter Angle { get; }
-
-    private bool Single => Angle.Value.DType == DType.Float32;
 
     /// <summary>Epoch period k of the rotation update.</summary>
     public int RotationUpdate { get; }
@@ -133,7 +133,7 @@ public sealed class RotatedSign : Quantizer
         return m;
     }
 
-    /// <summary>Scalar float64 reference of the rotation update (one small product per filter); the fast path is
+    /// <summary>Scalar float64 reference of the rotation update (one small product per filter); the batched form is
     /// <see cref="RotationProducts{T}.Update"/>. Kept for the tests that check the batched GEMM form against it.</summary>
     internal static (double[,] R1, double[,] R2) UpdateRotationsReference(double[] w2, int channels, double[,] r1, double[,] r2)
     {
@@ -186,55 +186,62 @@ public sealed class RotatedSign : Quantizer
 
     private sealed record Saved(double[] W2, (double, double)[] Stats, double[] Rw, double[] W3);
 
-    /// <inheritdoc/>
-    protected override double[] ForwardValues(QuantizerCall call)
+    /// <summary>w2 = standardised θ (float64), the rotation update, Rw = R1ᵀX R2, w3 = w2 + |sin φ|·(Rw − w2), sign(w3).</summary>
+    protected override object? Forward<T>(ReadOnlySpan<T> x, ReadOnlySpan<int> shape, QuantizerParameters<T> p, Span<T> y)
     {
-        double[] x = call.X, phi = call.ParameterValues[0];
-        (int channels, int n) = Channels.Weight(call.Shape, x.Length);
+        ReadOnlySpan<T> phi = p[0];
+        (int channels, int n) = Channels.Weight(shape, x.Length);
         double[] w2 = new double[x.Length];
         var stats = Standardization.Forward(x, channels, center: true, 1e-12, w2);
-        if (UpdateRotation && _epoch % RotationUpdate == 0 && _updateForwards++ % RotationSteps == 0)
-        {
-            if (Single) _single.Update(w2, channels, ref _r1!, ref _r2!);
-            else _double.Update(w2, channels, ref _r1!, ref _r2!);
-        }
-        double[] rw = new double[x.Length], w3 = new double[x.Length], y = new double[x.Length];
-        if (Single) _single.Rotate(w2, channels, _r1!, _r2!, rw);
-        else _double.Rotate(w2, channels, _r1!, _r2!, rw);
+        double[] rw = new double[x.Length], w3 = new double[x.Length];
+        bool update = UpdateRotation && _epoch % RotationUpdate == 0 && _updateForwards++ % RotationSteps == 0;
+        DTypeDispatch.Run(Angle.Value.DType, new Rotation(this, w2, channels, update, rw));
         for (int o = 0; o < channels; o++)
         {
-            double s = Math.Abs(Math.Sin(phi[phi.Length == 1 ? 0 : o]));
+            double s = Math.Abs(Math.Sin(Num.D(phi[phi.Length == 1 ? 0 : o])));
             for (int k = o * n; k < (o + 1) * n; k++)
             {
                 w3[k] = w2[k] + s * (rw[k] - w2[k]);
-                y[k] = BinaryMath.Sign(w3[k]);
+                y[k] = Num.R<T>(BinaryMath.Sign(w3[k]));
             }
         }
-        call.Saved = new Saved(w2, stats, rw, w3);
-        return y;
+        return new Saved(w2, stats, rw, w3);
     }
 
-    /// <inheritdoc/>
-    protected override double[] BackwardValues(QuantizerCall call, double[] dy, double[][] parameterGrads)
+    /// <summary>The rotation update (when due) and Rw in the products' element type P (the angle's dtype).</summary>
+    private readonly struct Rotation(RotatedSign q, double[] w2, int channels, bool update, double[] rw) : IDTypeAction
     {
-        var s = (Saved)call.Saved!;
-        double[] phi = call.ParameterValues[0], dphi = parameterGrads[0];
-        (_, int n) = Channels.Weight(call.Shape, dy.Length);
+        public void Run<P>() where P : unmanaged, IBinaryFloatingPointIeee754<P>
+        {
+            RotationProducts<P> products = typeof(P) == typeof(float) ? Unsafe.As<RotationProducts<P>>(q._single) : Unsafe.As<RotationProducts<P>>(q._double);
+            if (update) products.Update(w2, channels, ref q._r1!, ref q._r2!);
+            products.Rotate(w2, channels, q._r1!, q._r2!, rw);
+        }
+    }
+
+    /// <summary>dw3 = dy·k(√2t − t²|w3|)₊; dφ_c += Σ dw3·sign(sin φ)·cos φ·(Rw − w2); dw2 = dw3·(1 − |sin φ|); then the
+    /// exact standardisation backward.</summary>
+    protected override void Backward<T>(ReadOnlySpan<T> x, ReadOnlySpan<int> shape, object? saved, QuantizerParameters<T> p, ReadOnlySpan<T> dy, Span<T> dx)
+    {
+        var s = (Saved)saved!;
+        ReadOnlySpan<T> phi = p[0];
+        Span<double> dphi = p.Gradient(0);
+        (_, int n) = Channels.Weight(shape, dy.Length);
         (double t, double k) = Surrogate;
         double[] dw2 = new double[dy.Length];
         // sin φ_c and cos φ_c once per channel (the same values the per-element form computed)
         for (int start = 0, channel = 0; start < dy.Length; start += n, channel++)
         {
             int c = phi.Length == 1 ? 0 : channel;
-            double sin = Math.Sin(phi[c]), cos = Math.Cos(phi[c]), keep = 1 - Math.Abs(sin);
+            double angle = Num.D(phi[c]), sin = Math.Sin(angle), cos = Math.Cos(angle), keep = 1 - Math.Abs(sin);
             double angleFactor = Math.Sign(sin) * cos;
             for (int i = start; i < start + n; i++)
             {
-                double dw3 = dy[i] * RbnnSign.Surrogate(s.W3[i], k, t);
+                double dw3 = Num.D(dy[i]) * RbnnSign.Surrogate(s.W3[i], k, t);
                 dphi[c] += dw3 * angleFactor * (s.Rw[i] - s.W2[i]);
                 dw2[i] = dw3 * keep;
             }
         }
-        return Standardization.Backward(call.X, s.W2, s.Stats, center: true, dw2);
+        Standardization.Backward(x, s.W2, s.Stats, center: true, dw2, dx);
     }
 }

@@ -1,3 +1,4 @@
+using System.Numerics;
 using BinaryGrad.Kernels.Sign;
 
 namespace BinaryGrad.Binarization;
@@ -24,7 +25,7 @@ public enum ScaleGradMode
 /// latent filter's magnitude. Backward: see <see cref="ScaleGradMode"/> (implementations disagree; all are offered).
 /// Scalar view: Forward(x) = sign(x) and Derivative(x) = 1[|x| ≤ clip], i.e. α = 1 and the α-terms of
 /// <see cref="ScaleGradMode.Exact"/> omitted; the per-channel α exists only in <see cref="Quantizer.Apply"/>.
-/// Provenance: verified-code (jiecaoyu/XNOR-Net-PyTorch util.py; larq MagnitudeAwareSign; Bi-Real-net). Paper: Rastegari et al. 2016, arXiv:1603.05279.
+/// Provenance: verified-code (jiecaoyu/XNOR-Net-PyTorch util.py; larq MagnitudeAwareSign; Bi-Real-net). Paper: Rastegari et al. 2016, arXiv:1603.05279. See docs/schemes/scaling.md.
 /// </remarks>
 public class ScaledSign(ScaleGradMode mode = ScaleGradMode.Exact, double clipValue = 1.0) : Quantizer
 {
@@ -50,92 +51,74 @@ public class ScaledSign(ScaleGradMode mode = ScaleGradMode.Exact, double clipVal
     public override double Derivative(double x) => BinaryMath.InsideClip(x, ClipValue);
 
     /// <summary>Per-channel α_o = mean |θ| of <paramref name="x"/> laid out as <paramref name="shape"/>.</summary>
-    public static double[] ChannelScales(double[] x, int[] shape)
+    public static double[] ChannelScales(double[] x, int[] shape) => ChannelScales<double>(x, shape);
+
+    /// <summary>α_o = Σ|x|/n summed in order in float64 (the float32 kernel sums in lanes instead; see
+    /// <see cref="SignKernels.ChannelMeanAbs"/>).</summary>
+    private static double[] ChannelScales<T>(ReadOnlySpan<T> x, ReadOnlySpan<int> shape) where T : unmanaged, IBinaryFloatingPointIeee754<T>
     {
         (int channels, int n) = Channels.Weight(shape, x.Length);
+        double[]? kernel = SignSpans.ChannelMeanAbs(x, channels, n);
+        if (kernel is not null) return kernel;
         double[] alpha = new double[channels];
         for (int o = 0; o < channels; o++)
         {
             double s = 0;
-            for (int i = o * n; i < (o + 1) * n; i++) s += Math.Abs(x[i]);
+            for (int i = o * n; i < (o + 1) * n; i++) s += Math.Abs(Num.D(x[i]));
             alpha[o] = n > 0 ? s / n : 0;
         }
         return alpha;
     }
 
-    /// <summary>Always: the whole-tensor methods below are sealed, so no subclass can change the scheme behind the
-    /// float32 kernels' back (they give the float64 path's results, see <see cref="SignKernels"/>).</summary>
-    private protected override bool HasFloat32Path => true;
-
-    private protected override object? ForwardFloat32(ReadOnlySpan<float> x, ReadOnlySpan<int> shape, Span<float> y)
+    /// <summary>w_b = α_o·sign(θ); returns α. Sealed, like the backward, so no subclass changes the scheme behind the
+    /// float32 kernels' back.</summary>
+    protected sealed override object? Forward<T>(ReadOnlySpan<T> x, ReadOnlySpan<int> shape, QuantizerParameters<T> p, Span<T> y)
     {
-        (int channels, int n) = Channels.Weight(shape.ToArray(), x.Length);
-        double[] alpha = SignKernels.ChannelMeanAbs(x, channels, n);
+        double[] alpha = ChannelScales(x, shape);
+        (int channels, int n) = Channels.Weight(shape, x.Length);
         for (int o = 0; o < channels; o++)
-            SignKernels.Sign(x.Slice(o * n, n), y.Slice(o * n, n), (float)alpha[o], (float)alpha[o]); // (float)(α·±1) = ±(float)α
+        {
+            ReadOnlySpan<T> xo = x.Slice(o * n, n);
+            Span<T> yo = y.Slice(o * n, n);
+            if (SignSpans.Sign(xo, yo, alpha[o], alpha[o])) continue; // (float)(α·±1) = ±(float)α
+            for (int i = 0; i < n; i++) yo[i] = Num.R<T>(alpha[o] * BinaryMath.Sign(Num.D(xo[i])));
+        }
         return alpha;
     }
 
-    private protected override void BackwardFloat32(ReadOnlySpan<float> x, ReadOnlySpan<int> shape, object? saved, ReadOnlySpan<float> dy, Span<float> dx)
+    /// <summary>The backward of <see cref="Mode"/>, per output channel.</summary>
+    protected sealed override void Backward<T>(ReadOnlySpan<T> x, ReadOnlySpan<int> shape, object? saved, QuantizerParameters<T> p, ReadOnlySpan<T> dy, Span<T> dx)
     {
         double[] alpha = (double[])saved!;
-        (int channels, int n) = Channels.Weight(shape.ToArray(), x.Length);
+        (int channels, int n) = Channels.Weight(shape, x.Length);
         for (int o = 0; o < channels; o++)
         {
-            ReadOnlySpan<float> xo = x.Slice(o * n, n), dyo = dy.Slice(o * n, n);
-            Span<float> dxo = dx.Slice(o * n, n);
-            switch (Mode)
+            ReadOnlySpan<T> xo = x.Slice(o * n, n), dyo = dy.Slice(o * n, n);
+            Span<T> dxo = dx.Slice(o * n, n);
+            double a = alpha[o];
+            bool kernel = Mode switch
             {
-                case ScaleGradMode.Exact:
-                    SignKernels.Surrogate(SignKernels.SurrogateKind.ScaledMaskExact, xo, dyo, dxo, alpha[o], ClipValue, SignKernels.SignDot(xo, dyo) / n);
-                    break;
-                case ScaleGradMode.DetachedScaledSte:
-                    SignKernels.Surrogate(SignKernels.SurrogateKind.ScaledMask, xo, dyo, dxo, alpha[o], ClipValue);
-                    break;
-                case ScaleGradMode.DetachedUnscaledSte:
-                    SignKernels.MaskTimes(xo, dyo, dxo, SignKernels.FloatBound(ClipValue));
-                    break;
-                default:
-                    SignKernels.Surrogate(SignKernels.SurrogateKind.ScaledMaskDiagonal, xo, dyo, dxo, alpha[o], ClipValue, n);
-                    break;
-            }
-        }
-    }
-
-    /// <inheritdoc/>
-    protected sealed override double[] ForwardValues(QuantizerCall call)
-    {
-        double[] alpha = ChannelScales(call.X, call.Shape);
-        call.Saved = alpha;
-        (_, int n) = Channels.Weight(call.Shape, call.X.Length);
-        double[] y = new double[call.X.Length];
-        for (int i = 0; i < y.Length; i++) y[i] = alpha[i / n] * BinaryMath.Sign(call.X[i]);
-        return y;
-    }
-
-    /// <inheritdoc/>
-    protected sealed override double[] BackwardValues(QuantizerCall call, double[] dy, double[][] parameterGrads)
-    {
-        double[] x = call.X, alpha = (double[])call.Saved!;
-        (int channels, int n) = Channels.Weight(call.Shape, x.Length);
-        double[] dx = new double[x.Length];
-        for (int o = 0; o < channels; o++)
-        {
+                ScaleGradMode.Exact => SignSpans.SignDot(xo, dyo) is double dot
+                    && SignSpans.Surrogate(SignKernels.SurrogateKind.ScaledMaskExact, xo, dyo, dxo, a, ClipValue, dot / n),
+                ScaleGradMode.DetachedScaledSte => SignSpans.Surrogate(SignKernels.SurrogateKind.ScaledMask, xo, dyo, dxo, a, ClipValue),
+                ScaleGradMode.DetachedUnscaledSte => SignSpans.MaskTimes(xo, dyo, dxo, ClipValue),
+                _ => SignSpans.Surrogate(SignKernels.SurrogateKind.ScaledMaskDiagonal, xo, dyo, dxo, a, ClipValue, n),
+            };
+            if (kernel) continue;
             double sg = 0;
             if (Mode == ScaleGradMode.Exact)
-                for (int i = o * n; i < (o + 1) * n; i++) sg += BinaryMath.Sign(x[i]) * dy[i];
-            for (int i = o * n; i < (o + 1) * n; i++)
+                for (int i = 0; i < n; i++) sg += BinaryMath.Sign(Num.D(xo[i])) * Num.D(dyo[i]);
+            for (int i = 0; i < n; i++)
             {
-                double ste = BinaryMath.InsideClip(x[i], ClipValue) * dy[i];
-                dx[i] = Mode switch
+                double xi = Num.D(xo[i]), g = Num.D(dyo[i]), ste = BinaryMath.InsideClip(xi, ClipValue) * g;
+                dxo[i] = Num.R<T>(Mode switch
                 {
-                    ScaleGradMode.Exact => alpha[o] * ste + BinaryMath.Sign(x[i]) * sg / n,
-                    ScaleGradMode.DetachedScaledSte => alpha[o] * ste,
+                    ScaleGradMode.Exact => a * ste + BinaryMath.Sign(xi) * sg / n,
+                    ScaleGradMode.DetachedScaledSte => a * ste,
                     ScaleGradMode.DetachedUnscaledSte => ste,
-                    _ => dy[i] / n + alpha[o] * ste,
-                };
+                    _ => g / n + a * ste,
+                });
             }
         }
-        return dx;
     }
 }

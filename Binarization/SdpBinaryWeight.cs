@@ -1,3 +1,4 @@
+using System.Numerics;
 using BinaryGrad.Autograd;
 using BinaryGrad.Kernels.Sign;
 
@@ -33,8 +34,8 @@ namespace BinaryGrad.Binarization;
 /// no float64 copies): the projection (<see cref="LowRankSignKernels"/>) is a Vector256 float32 loop with the scalar <see cref="Project{T}"/>'s
 /// operations in the same order, and w = m + Zᵀr is summed in float64 lanes (Widen, K multiply-adds in the order
 /// k = 0…K−1, sign, Narrow) exactly as the float64 path sums it, so the signs, dm and dZ = (float)(√S·r_k·db_i) are
-/// bit-identical to the float64 path, with the same draws of r. Any other dtype runs the generic float64 path of
-/// <see cref="Quantizer"/>. Evaluation calls it once per batch and sample.</para>
+/// bit-identical to the float64 loops, with the same draws of r. Float64 (or mixed) tensors run those loops.
+/// Evaluation calls it once per batch and sample.</para>
 /// <para>Scalar view: <see cref="Forward(double)"/> is sign(x) (the Z = 0 case), <see cref="Derivative(double)"/> is 1.</para>
 /// Provenance: verified-code (snownus/bnn_vi › models/sdp_wo_entropy.py). Paper: Orecchia et al. 2024, NeurIPS; docs/schemes/probabilistic.md.
 /// </remarks>
@@ -106,9 +107,7 @@ public sealed class SdpBinaryWeight : Quantizer
         ArgumentNullException.ThrowIfNull(rng);
         (int fanIn, int fanOut) = Fans(latentWeight.Shape);
         double std = Math.Sqrt(2.0 / (fanIn + fanOut));
-        Tensor m = Tensor.Normal(latentWeight.Shape, rng, 0, std, latentWeight.DType);
-        if (latentWeight.DType == DType.Float32) m.AsSpan<float>().CopyTo(latentWeight.AsSpan<float>());
-        else m.AsSpan<double>().CopyTo(latentWeight.AsSpan<double>());
+        TensorElements.Copy(Tensor.Normal(latentWeight.Shape, rng, 0, std, latentWeight.DType), latentWeight);
         _z = new Parameter("z", Tensor.Normal([Rank, latentWeight.Length], rng, 0, std, latentWeight.DType));
         _rng = new Rng(rng.NextUInt64());
     }
@@ -136,9 +135,16 @@ public sealed class SdpBinaryWeight : Quantizer
         if (_z.Value.Shape[1] != x.Length)
             throw new ArgumentException($"{Name}: the factor Z is [{Rank}, {_z.Value.Shape[1]}] but the weight has {x.Length} elements (shape {Shapes.Format(x.Shape)}); one SdpBinaryWeight serves one layer.");
         using var _ = GradMode.NoGrad();
-        if (x.DType == DType.Float32 && _z.Value.DType == DType.Float32) LowRankSignKernels.Project(x.AsSpan<float>(), _z.Value.AsSpan<float>(), Rank, (float)VarianceScale);
-        else if (x.DType == DType.Float32) Project(x.AsSpan<float>(), _z.Value.AsSpan<float>(), Rank, (float)VarianceScale);
-        else Project(x.AsSpan<double>(), _z.Value.AsSpan<double>(), Rank, VarianceScale);
+        DTypeDispatch.Run(x.DType, new Projection(x, _z.Value, Rank, VarianceScale));
+    }
+
+    /// <summary>Step 1 on m and Z of one dtype: the float32 kernel, else <see cref="Project{T}"/>.</summary>
+    private readonly struct Projection(Tensor m, Tensor z, int rank, double s) : IDTypeAction
+    {
+        public void Run<T>() where T : unmanaged, IBinaryFloatingPointIeee754<T>
+        {
+            if (!SignSpans.Project(m.AsSpan<T>(), z.AsSpan<T>(), rank, s)) Project(m.AsSpan<T>(), z.AsSpan<T>(), rank, Num.R<T>(s));
+        }
     }
 
     /// <summary>Step 1 in the parameters' own precision: A_i = m_i² + Σ_k Z_{k,i}²/S, then divide m_i and Z_{:,i} by √A_i.</summary>
@@ -157,23 +163,37 @@ public sealed class SdpBinaryWeight : Quantizer
         }
     }
 
-    /// <summary>True: float32 m and Z run the span path (see the class remarks).</summary>
-    private protected override bool HasFloat32TensorParameterPath => true;
-
-    /// <summary>Steps 2–4 on float32 m and Z (see the class remarks for the exactness).</summary>
-    private protected override object? ForwardFloat32WithParameterTensors(ReadOnlySpan<float> x, ReadOnlySpan<int> shape, Tensor[] parameters, Span<float> y)
+    /// <summary>Steps 2–4: r ~ N(0, I/S), w = m + Zᵀr summed in float64 in the order k = 0…K−1, b = sign(w); float32
+    /// m and Z run the float64-lane kernel with the same operations (see the class remarks).</summary>
+    protected override object? Forward<T>(ReadOnlySpan<T> x, ReadOnlySpan<int> shape, QuantizerParameters<T> p, Span<T> y)
     {
         double[] r = NextSample();
-        LowRankSignKernels.SampleSign(x, parameters[0].AsSpan<float>(), r, y);
+        ReadOnlySpan<T> z = p[0];
+        if (SignSpans.SampleSign(x, z, r, y)) return r;
+        int n = x.Length;
+        for (int i = 0; i < n; i++)
+        {
+            double w = Num.D(x[i]);
+            for (int k = 0; k < Rank; k++) w += Num.D(z[k * n + i]) * r[k];
+            y[i] = Num.R<T>(BinaryMath.Sign(w));
+        }
         return r;
     }
 
-    /// <summary>dm = db; dZ_{k,i} = √S · r_k · db_i, in float32 storage.</summary>
-    private protected override void BackwardFloat32WithParameterTensors(ReadOnlySpan<float> x, ReadOnlySpan<int> shape, object? saved, Tensor[] parameters,
-        ReadOnlySpan<float> dy, Span<float> dx, Tensor[] parameterGrads)
+    /// <summary>dm = db; dZ_{k,i} = √S · r_k · db_i, written in T (Z is as large as the weight).</summary>
+    protected override void Backward<T>(ReadOnlySpan<T> x, ReadOnlySpan<int> shape, object? saved, QuantizerParameters<T> p, ReadOnlySpan<T> dy, Span<T> dx)
     {
+        double[] r = (double[])saved!;
         dy.CopyTo(dx);
-        LowRankSignKernels.FactorGradient(dy, (double[])saved!, Math.Sqrt(VarianceScale), parameterGrads[0].AsSpan<float>());
+        Span<T> dz = p.GradientStorage(0);
+        double rootS = Math.Sqrt(VarianceScale);
+        if (SignSpans.FactorGradient(dy, r, rootS, dz)) return;
+        int n = dy.Length;
+        for (int k = 0; k < Rank; k++)
+        {
+            double scale = rootS * r[k];
+            for (int i = 0; i < n; i++) dz[k * n + i] = Num.R<T>(0.0 + scale * Num.D(dy[i])); // 0 + …: a −0 product gives +0, as an accumulation into zeros
+        }
     }
 
     /// <summary>Step 2: the next r (the given <see cref="NextNoise"/> or a fresh draw), recorded in <see cref="LastNoise"/>.</summary>
@@ -186,43 +206,11 @@ public sealed class SdpBinaryWeight : Quantizer
         return r;
     }
 
-    /// <summary>Steps 2–4: r ~ N(0, I/S), w = m + Zᵀr, b = sign(w).</summary>
-    protected override double[] ForwardValues(QuantizerCall call)
-    {
-        double[] m = call.X, z = call.ParameterValues[0];
-        int n = m.Length;
-        double[] r = NextSample();
-        call.Saved = r;
-        double[] b = new double[n];
-        for (int i = 0; i < n; i++)
-        {
-            double w = m[i];
-            for (int k = 0; k < Rank; k++) w += z[k * n + i] * r[k];
-            b[i] = BinaryMath.Sign(w);
-        }
-        return b;
-    }
-
     private double[] DrawNoise()
     {
         double[] r = new double[Rank];
         double std = 1 / Math.Sqrt(VarianceScale);
         for (int k = 0; k < Rank; k++) r[k] = std * _rng.Normal();
         return r;
-    }
-
-    /// <summary>dm = db; dZ_{k,i} = √S · r_k · db_i.</summary>
-    protected override double[] BackwardValues(QuantizerCall call, double[] dy, double[][] parameterGrads)
-    {
-        double[] r = (double[])call.Saved!;
-        double[] dz = parameterGrads[0];
-        int n = dy.Length;
-        double rootS = Math.Sqrt(VarianceScale);
-        for (int k = 0; k < Rank; k++)
-        {
-            double scale = rootS * r[k];
-            for (int i = 0; i < n; i++) dz[k * n + i] += scale * dy[i];
-        }
-        return (double[])dy.Clone();
     }
 }

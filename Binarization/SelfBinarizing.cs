@@ -101,33 +101,31 @@ public sealed class TanhSharpen(Schedule sharpness, QuantizerKind kind = Quantiz
         return V * (1 - t * t);
     }
 
-    /// <summary>Float32 path (no float64 copies of the tensor, one tanh per element: the forward keeps tanh(v·x) in
-    /// float64 for the backward). Bit for bit equal to the float64 path: both evaluate tanh(v·x) and v·(1 − t²)·dy in
-    /// double from the float inputs and round once.</summary>
-    private protected override bool HasFloat32Path => true;
-
-    private protected override object? ForwardFloat32(ReadOnlySpan<float> x, ReadOnlySpan<int> shape, Span<float> y)
+    /// <summary>One tanh per element: the forward keeps tanh(v·x) in float64 for the backward (both evaluate tanh(v·x)
+    /// and v·(1 − t²)·dy in float64 and round once, as the scalar pair does); deployed, the float32 sign kernel.</summary>
+    protected override object? Forward<T>(ReadOnlySpan<T> x, ReadOnlySpan<int> shape, QuantizerParameters<T> p, Span<T> y)
     {
         if (IsHardSign)
         {
-            SignKernels.Sign(x, y, 1, 1);
+            if (!SignSpans.Sign(x, y, 1, 1)) ScalarForward(x, y);
             return null;
         }
         double v = V;
         double[] t = new double[x.Length];
-        for (int i = 0; i < x.Length; i++) y[i] = (float)(t[i] = Math.Tanh(v * x[i]));
+        for (int i = 0; i < x.Length; i++) y[i] = Num.R<T>(t[i] = Math.Tanh(v * Num.D(x[i])));
         return t;
     }
 
-    private protected override void BackwardFloat32(ReadOnlySpan<float> x, ReadOnlySpan<int> shape, object? saved, ReadOnlySpan<float> dy, Span<float> dx)
+    /// <inheritdoc/>
+    protected override void Backward<T>(ReadOnlySpan<T> x, ReadOnlySpan<int> shape, object? saved, QuantizerParameters<T> p, ReadOnlySpan<T> dy, Span<T> dx)
     {
-        double v = V;
         if (saved is not double[] t)
         {
-            for (int i = 0; i < x.Length; i++) dx[i] = (float)(dy[i] * Derivative(x[i]));
+            ScalarBackward(x, dy, dx);
             return;
         }
-        for (int i = 0; i < x.Length; i++) dx[i] = (float)(dy[i] * (v * (1 - t[i] * t[i])));
+        double v = V;
+        for (int i = 0; i < x.Length; i++) dx[i] = Num.R<T>(Num.D(dy[i]) * (v * (1 - t[i] * t[i])));
     }
 }
 

@@ -15,7 +15,7 @@ namespace BinaryGrad.Binarization;
 /// exact derivative of the standardisation.</para>
 /// <para>Scalar view: a single standardised value — Forward(x) = sign(|x| − median) is not defined elementwise, so
 /// Forward returns sign(x) and Derivative returns the magnitude factor sign(x) of step 3.</para>
-/// Provenance: verified-code (lmbxmu/SiMaN cifar/modules/binarized_modules.py, main.py). Paper: Lin et al. 2022, arXiv:2102.07981.
+/// Provenance: verified-code (lmbxmu/SiMaN cifar/modules/binarized_modules.py, main.py). Paper: Lin et al. 2022, arXiv:2102.07981. See docs/schemes/straight-through.md.
 /// </remarks>
 public sealed class SimanSign(double percentStart = 15, bool clipLatent = true) : Quantizer
 {
@@ -82,59 +82,15 @@ public sealed class SimanSign(double percentStart = 15, bool clipLatent = true) 
             high = Selection.Percentile(magnitudes, 100 - Percent);
         }
         for (int i = 0; i < v.Length; i++) v[i] = Math.Sign(w1[i]) * Math.Clamp(Math.Abs(w1[i]), low, high);
-        if (x.DType == DType.Float32)
-        {
-            Span<float> f = x.AsSpan<float>();
-            for (int i = 0; i < v.Length; i++) f[i] = (float)v[i];
-        }
-        else v.CopyTo(x.AsSpan<double>());
+        TensorElements.Write(x, v);
     }
 
     private sealed record Saved(double[] W2, (double, double)[] Stats);
 
-    /// <inheritdoc/>
-    protected override double[] ForwardValues(QuantizerCall call)
+    /// <summary>Steps 2–3: w2 stays float64 for the backward, which needs it exactly.</summary>
+    protected override object? Forward<T>(ReadOnlySpan<T> x, ReadOnlySpan<int> shape, QuantizerParameters<T> p, Span<T> y)
     {
-        double[] x = call.X;
-        (int channels, int n) = Channels.Weight(call.Shape, x.Length);
-        double[] w2 = new double[x.Length];
-        var stats = Standardization.Forward(x, channels, center: true, 1e-5, w2);
-        call.Saved = new Saved(w2, stats);
-        double[] y = new double[x.Length];
-        double[] keys = new double[n], scratch = new double[n];
-        for (int o = 0; o < channels; o++)
-        {
-            ReadOnlySpan<double> channel = w2.AsSpan(o * n, n);
-            for (int i = 0; i < n; i++) keys[i] = Math.Abs(channel[i]);
-            if (keys.Any(double.IsNaN))
-            {
-                // stable descending sort (NaN last): the definition; selection below needs NaN-free keys
-                y.AsSpan(o * n, n).Fill(-1);
-                int[] order = [.. Enumerable.Range(o * n, n).OrderByDescending(i => Math.Abs(w2[i]))];
-                for (int r = 0; r < n / 2; r++) y[order[r]] = 1;
-            }
-            // the n/2 largest |w2| become +1, ties to the lower index exactly as the stable sort above
-            else Selection.MarkLargest(keys, n / 2, y.AsSpan(o * n, n), scratch);
-        }
-        return y;
-    }
-
-    /// <inheritdoc/>
-    protected override double[] BackwardValues(QuantizerCall call, double[] dy, double[][] parameterGrads)
-    {
-        var s = (Saved)call.Saved!;
-        double[] dw2 = new double[dy.Length];
-        for (int i = 0; i < dw2.Length; i++) dw2[i] = dy[i] * Math.Sign(s.W2[i]);
-        return Standardization.Backward(call.X, s.W2, s.Stats, center: true, dw2);
-    }
-
-    // Float32 path: the float64 path's arithmetic (bit-identical) reading the float32 latent weights in place; w2 stays
-    // float64 because the backward needs it exactly.
-    private protected override bool HasFloat32Path => true;
-
-    private protected override object? ForwardFloat32(ReadOnlySpan<float> x, ReadOnlySpan<int> shape, Span<float> y)
-    {
-        (int channels, int n) = Channels.Weight(shape.ToArray(), x.Length);
+        (int channels, int n) = Channels.Weight(shape, x.Length);
         double[] w2 = GC.AllocateUninitializedArray<double>(x.Length);
         var stats = Standardization.Forward(x, channels, center: true, 1e-5, w2);
         double[] keys = new double[n], scratch = new double[n], marks = new double[n];
@@ -144,21 +100,24 @@ public sealed class SimanSign(double percentStart = 15, bool clipLatent = true) 
             for (int i = 0; i < n; i++) keys[i] = Math.Abs(channel[i]);
             if (keys.Any(double.IsNaN))
             {
+                // stable descending sort (NaN last): the definition; selection below needs NaN-free keys
                 marks.AsSpan().Fill(-1);
                 int[] order = [.. Enumerable.Range(0, n).OrderByDescending(i => keys[i])];
                 for (int r = 0; r < n / 2; r++) marks[order[r]] = 1;
             }
+            // the n/2 largest |w2| become +1, ties to the lower index exactly as the stable sort above
             else Selection.MarkLargest(keys, n / 2, marks, scratch);
-            for (int i = 0; i < n; i++) y[o * n + i] = (float)marks[i];
+            for (int i = 0; i < n; i++) y[o * n + i] = Num.R<T>(marks[i]);
         }
         return new Saved(w2, stats);
     }
 
-    private protected override void BackwardFloat32(ReadOnlySpan<float> x, ReadOnlySpan<int> shape, object? saved, ReadOnlySpan<float> dy, Span<float> dx)
+    /// <summary>dw2 = dw_b·sign(w2), then the exact standardisation backward.</summary>
+    protected override void Backward<T>(ReadOnlySpan<T> x, ReadOnlySpan<int> shape, object? saved, QuantizerParameters<T> p, ReadOnlySpan<T> dy, Span<T> dx)
     {
         var s = (Saved)saved!;
         double[] dw2 = GC.AllocateUninitializedArray<double>(x.Length);
-        for (int i = 0; i < dw2.Length; i++) dw2[i] = dy[i] * Math.Sign(s.W2[i]);
+        for (int i = 0; i < dw2.Length; i++) dw2[i] = Num.D(dy[i]) * Math.Sign(s.W2[i]);
         Standardization.Backward(x, s.W2, s.Stats, center: true, dw2, dx);
     }
 }

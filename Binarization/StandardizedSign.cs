@@ -9,7 +9,7 @@ namespace BinaryGrad.Binarization;
 /// exact derivative of the standardisation (the reference code lets autograd differentiate it), i.e. dx is the exact
 /// gradient of Σ dy·F(a0(a)) with F the ApproxSign quadratic. Effect: the surrogate window adapts to each sample's spread.
 /// Scalar view: a single already-standardised value — Forward = sign, Derivative = ApproxSign'.
-/// Provenance: verified-code (lmbxmu/SiMaN and edmav4/BiPer binarized_modules.py). Papers: Vargas et al. 2024, arXiv:2404.01278; Lin et al. 2022, arXiv:2102.07981.
+/// Provenance: verified-code (lmbxmu/SiMaN and edmav4/BiPer binarized_modules.py). Papers: Vargas et al. 2024, arXiv:2404.01278; Lin et al. 2022, arXiv:2102.07981. See docs/schemes/straight-through.md.
 /// </remarks>
 public sealed class StandardizedSign(bool center) : Quantizer
 {
@@ -33,59 +33,31 @@ public sealed class StandardizedSign(bool center) : Quantizer
 
     private sealed record Saved(double[] Z, (double, double)[] Stats);
 
-    /// <inheritdoc/>
-    protected override double[] ForwardValues(QuantizerCall call)
-    {
-        double[] x = call.X;
-        int groups = call.Shape.Length >= 2 && call.Shape[0] > 0 ? call.Shape[0] : 1;
-        double[] z = new double[x.Length];
-        if (Training || Center)
-        {
-            var stats = Standardization.Forward(x, groups, Center, 1e-5, z);
-            call.Saved = new Saved(z, stats);
-        }
-        else Array.Copy(x, z, x.Length);
-        double[] y = new double[x.Length];
-        for (int i = 0; i < y.Length; i++) y[i] = BinaryMath.Sign(z[i]);
-        return y;
-    }
-
-    /// <inheritdoc/>
-    protected override double[] BackwardValues(QuantizerCall call, double[] dy, double[][] parameterGrads)
-    {
-        if (call.Saved is not Saved s) return base.BackwardValues(call, dy, parameterGrads);
-        double[] dz = new double[dy.Length];
-        for (int i = 0; i < dz.Length; i++) dz[i] = dy[i] * BinaryMath.ApproxSignDerivative(s.Z[i]);
-        return Standardization.Backward(call.X, s.Z, s.Stats, Center, dz);
-    }
-
-    // Float32 path: the float64 path's arithmetic (bit-identical) reading the float32 input in place; z stays float64
-    // because the backward needs it exactly.
-    private protected override bool HasFloat32Path => true;
-
-    private protected override object? ForwardFloat32(ReadOnlySpan<float> x, ReadOnlySpan<int> shape, Span<float> y)
+    /// <summary>y = sign(z); z stays float64 for the backward, which needs it exactly.</summary>
+    protected override object? Forward<T>(ReadOnlySpan<T> x, ReadOnlySpan<int> shape, QuantizerParameters<T> p, Span<T> y)
     {
         if (!(Training || Center))
         {
-            for (int i = 0; i < x.Length; i++) y[i] = (float)BinaryMath.Sign(x[i]);
+            for (int i = 0; i < x.Length; i++) y[i] = Num.R<T>(BinaryMath.Sign(Num.D(x[i])));
             return null;
         }
         int groups = shape.Length >= 2 && shape[0] > 0 ? shape[0] : 1;
         double[] z = GC.AllocateUninitializedArray<double>(x.Length);
         var stats = Standardization.Forward(x, groups, Center, 1e-5, z);
-        for (int i = 0; i < x.Length; i++) y[i] = (float)BinaryMath.Sign(z[i]);
+        for (int i = 0; i < x.Length; i++) y[i] = Num.R<T>(BinaryMath.Sign(z[i]));
         return new Saved(z, stats);
     }
 
-    private protected override void BackwardFloat32(ReadOnlySpan<float> x, ReadOnlySpan<int> shape, object? saved, ReadOnlySpan<float> dy, Span<float> dx)
+    /// <summary>The surrogate on z, then the exact standardisation backward (the scalar pair when not standardised).</summary>
+    protected override void Backward<T>(ReadOnlySpan<T> x, ReadOnlySpan<int> shape, object? saved, QuantizerParameters<T> p, ReadOnlySpan<T> dy, Span<T> dx)
     {
         if (saved is not Saved s)
         {
-            for (int i = 0; i < x.Length; i++) dx[i] = (float)(dy[i] * BinaryMath.ApproxSignDerivative(x[i]));
+            for (int i = 0; i < x.Length; i++) dx[i] = Num.R<T>(Num.D(dy[i]) * BinaryMath.ApproxSignDerivative(Num.D(x[i])));
             return;
         }
         double[] dz = GC.AllocateUninitializedArray<double>(x.Length);
-        for (int i = 0; i < dz.Length; i++) dz[i] = dy[i] * BinaryMath.ApproxSignDerivative(s.Z[i]);
+        for (int i = 0; i < dz.Length; i++) dz[i] = Num.D(dy[i]) * BinaryMath.ApproxSignDerivative(s.Z[i]);
         Standardization.Backward(x, s.Z, s.Stats, Center, dz, dx);
     }
 }

@@ -9,7 +9,7 @@ namespace BinaryGrad.Binarization;
 /// (inclusive mask; c = +∞ gives the un-clipped identity STE). Why the mask: BNN's forward is
 /// 2·round(hard_sigmoid(x)) − 1 and round is given an identity gradient, so what remains is the derivative of hardtanh;
 /// it also stops pushing activations whose sign can no longer change.
-/// Provenance: verified-code (MatthieuCourbariaux/BinaryNet binary_net.py; larq SteSign). Paper: Hubara et al. 2016, arXiv:1602.02830.
+/// Provenance: verified-code (MatthieuCourbariaux/BinaryNet binary_net.py; larq SteSign). Paper: Hubara et al. 2016, arXiv:1602.02830. See docs/schemes/straight-through.md.
 /// </remarks>
 public sealed class SteSign(double clipValue = 1.0, SignZero zero = SignZero.PlusOne) : ElementwiseQuantizer
 {
@@ -34,14 +34,16 @@ public sealed class SteSign(double clipValue = 1.0, SignZero zero = SignZero.Plu
     /// <summary>1[|x| ≤ c].</summary>
     public override double Derivative(double x) => BinaryMath.InsideClip(x, ClipValue);
 
-    private protected override bool HasFloat32Path => true;
-
-    private protected override object? ForwardFloat32(ReadOnlySpan<float> x, ReadOnlySpan<int> shape, Span<float> y)
+    /// <summary>Float32: the vector sign kernel; other types the scalar pair.</summary>
+    protected override object? Forward<T>(ReadOnlySpan<T> x, ReadOnlySpan<int> shape, QuantizerParameters<T> p, Span<T> y)
     {
-        SignKernels.Sign(x, y, 1, Zero == SignZero.PlusOne ? 1 : 0);
+        if (!SignSpans.Sign(x, y, 1, Zero == SignZero.PlusOne ? 1 : 0)) ScalarForward(x, y);
         return null;
     }
 
-    private protected override void BackwardFloat32(ReadOnlySpan<float> x, ReadOnlySpan<int> shape, object? saved, ReadOnlySpan<float> dy, Span<float> dx) =>
-        SignKernels.MaskTimes(x, dy, dx, SignKernels.FloatBound(ClipValue));
+    /// <summary>Float32: the vector mask kernel; other types the scalar pair.</summary>
+    protected override void Backward<T>(ReadOnlySpan<T> x, ReadOnlySpan<int> shape, object? saved, QuantizerParameters<T> p, ReadOnlySpan<T> dy, Span<T> dx)
+    {
+        if (!SignSpans.MaskTimes(x, dy, dx, ClipValue)) ScalarBackward(x, dy, dx);
+    }
 }

@@ -71,6 +71,14 @@ public static class BitPack
     public static void PackChannelsLast(ReadOnlySpan<double> x, Span<ulong> bits, int batch, int channels, int height, int width) =>
         PackChannelsLastCore(x, bits, batch, channels, height, width);
 
+    /// <summary><see cref="PackRows(ReadOnlySpan{float}, Span{ulong}, int, int)"/> for code written once over the element type.</summary>
+    public static void PackRows<T>(ReadOnlySpan<T> x, Span<ulong> bits, int rows, int bitCount) where T : unmanaged, INumber<T> =>
+        PackRowsCore(x, bits, rows, bitCount);
+
+    /// <summary><see cref="PackChannelsLast(ReadOnlySpan{float}, Span{ulong}, int, int, int, int)"/> for code written once over the element type.</summary>
+    public static void PackChannelsLast<T>(ReadOnlySpan<T> x, Span<ulong> bits, int batch, int channels, int height, int width) where T : unmanaged, INumber<T> =>
+        PackChannelsLastCore(x, bits, batch, channels, height, width);
+
     /// <summary>Writes <c>y[i] = bit i ? +1 : −1</c> for <c>i &lt; y.Length</c>: the inverse of <see cref="Pack(ReadOnlySpan{float}, Span{ulong})"/> on ±1 data.</summary>
     public static void Unpack(ReadOnlySpan<ulong> bits, Span<float> y)
     {

@@ -61,6 +61,14 @@ public static partial class Conv2DKernels
     /// <inheritdoc cref="BackwardWeight(in Conv2DGeometry, ReadOnlySpan{float}, ReadOnlySpan{float}, Span{float}, Span{float})"/>
     public static void BackwardWeight(in Conv2DGeometry g, ReadOnlySpan<double> input, ReadOnlySpan<double> gradOutput, Span<double> gradWeight, Span<double> gradBias)
         => Conv2DCore<double>.BackwardWeight(g, input, gradOutput, gradWeight, gradBias);
+
+    /// <summary><see cref="BackwardInput(in Conv2DGeometry, ReadOnlySpan{float}, ReadOnlySpan{float}, Span{float})"/> for code written once over the element type.</summary>
+    public static void BackwardInput<T>(in Conv2DGeometry g, ReadOnlySpan<T> gradOutput, ReadOnlySpan<T> weight, Span<T> gradInput) where T : unmanaged, INumber<T>
+        => Conv2DCore<T>.BackwardInput(g, gradOutput, weight, gradInput);
+
+    /// <summary><see cref="BackwardWeight(in Conv2DGeometry, ReadOnlySpan{float}, ReadOnlySpan{float}, Span{float}, Span{float})"/> for code written once over the element type.</summary>
+    public static void BackwardWeight<T>(in Conv2DGeometry g, ReadOnlySpan<T> input, ReadOnlySpan<T> gradOutput, Span<T> gradWeight, Span<T> gradBias) where T : unmanaged, INumber<T>
+        => Conv2DCore<T>.BackwardWeight(g, input, gradOutput, gradWeight, gradBias);
 }
 
 /// <summary>The element-type-generic implementation behind <see cref="Conv2DKernels"/>.</summary>

@@ -57,6 +57,12 @@ public static class Gemm
         ReadOnlySpan<double> b, int ldb, double beta, Span<double> c, int ldc)
         => Multiply(Simd.Path, KernelThreads.Count, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
 
+    /// <summary>The float or double GEMM (T = float or double) for code written once over the element type; the same
+    /// contract as the <see cref="float"/> overload.</summary>
+    public static void Multiply<T>(bool transA, bool transB, int m, int n, int k, T alpha, ReadOnlySpan<T> a, int lda,
+        ReadOnlySpan<T> b, int ldb, T beta, Span<T> c, int ldc) where T : unmanaged, INumber<T>
+        => Multiply(Simd.Path, KernelThreads.Count, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+
     /// <summary>The GEMM on an explicit path and thread count: validates once, then picks the direct or the
     /// blocked driver. Kernels that already run one thread per image (convolution) pass threads = 1.</summary>
     internal static void Multiply<T>(SimdPath path, int threads, bool transA, bool transB, int m, int n, int k, T alpha,

@@ -4,11 +4,11 @@ using System.Runtime.Intrinsics;
 
 namespace BinaryGrad.Kernels.Sign;
 
-/// <summary>Float32 span kernels for the hard-sign straight-through schemes: the fast path of
-/// <c>Quantizer.Apply</c> (Binarization) when the input is float32 (no float64 arrays, no per-element virtual calls).</summary>
+/// <summary>Float32 span kernels for the hard-sign straight-through schemes: what the quantizers' generic span methods
+/// (Binarization) run for T = float, through <see cref="SignSpans"/> (no float64 arrays, no per-element virtual calls).</summary>
 /// <remarks>
 /// <para>Each kernel has a Vector256 body and a scalar <c>…Reference</c> beside it (the specification; the vector body
-/// sends its tail there). Results equal the float64 path of <c>Quantizer</c> bit for bit: anything that is not
+/// sends its tail there). Results equal the quantizers' float64 formulas (their T = double instantiation) rounded once, bit for bit: anything that is not
 /// exact in float32 (products with a float64 scale, ApproxSign's 2 − 2|x|, clip(ρx)) is computed in float64 lanes
 /// (Widen → compute → Narrow) with the same operations in the same order, then rounded once — the documented
 /// "float64 compute, rounded once" contract. Two exceptions, both documented where used: SwishSign's SS'_β uses a

@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Numerics;
 using BinaryGrad.Autograd;
 using BinaryGrad.Binarization;
 using BinaryGrad.Kernels;
@@ -87,23 +88,13 @@ internal sealed class BinaryLinearFunction(ulong[] packedWeight) : Function
         int[] dotArray = ArrayPool<int>.Shared.Rent(n * o);
         Span<ulong> packedX = packedArray.AsSpan(0, words);
         packedX.Clear();
-        if (x.DType == DType.Float32) BitPack.PackRows(x.AsSpan<float>(), packedX, n, k);
-        else BitPack.PackRows(x.AsSpan<double>(), packedX, n, k);
+        DTypeDispatch.Run(x.DType, new PackRowsAction(x, packedArray, n, k));
         Span<int> dots = dotArray.AsSpan(0, n * o);
         BinaryGemm.Multiply(packedX, packedWeight, dots, n, o, k);
-        double[]? bias = inputs.Length > 2 ? inputs[2].ToDoubleArray() : null;
+        // the bias in x's dtype (rounded once when it is float64 and x float32), added to the exact integer dot in that dtype
+        Tensor? bias = inputs.Length > 2 ? inputs[2].Contiguous().To(x.DType) : null;
         Tensor y = Tensor.Empty([n, o], x.DType);
-        if (x.DType == DType.Float32)
-        {
-            Span<float> ys = y.AsSpan<float>();
-            float[]? b = bias is null ? null : Array.ConvertAll(bias, v => (float)v);
-            for (int i = 0; i < ys.Length; i++) ys[i] = b is null ? dots[i] : dots[i] + b[i % o];
-        }
-        else
-        {
-            Span<double> ys = y.AsSpan<double>();
-            for (int i = 0; i < ys.Length; i++) ys[i] = bias is null ? dots[i] : dots[i] + bias[i % o];
-        }
+        DTypeDispatch.Run(x.DType, new AddBiasAction(dotArray, n * o, bias, o, y));
         ArrayPool<ulong>.Shared.Return(packedArray);
         ArrayPool<int>.Shared.Return(dotArray);
         return y;
@@ -116,19 +107,38 @@ internal sealed class BinaryLinearFunction(ulong[] packedWeight) : Function
         Tensor? dx = NeedsGrad(0) ? Tensor.Empty([n, k], x.DType) : null;
         Tensor? dw = NeedsGrad(1) ? Tensor.Empty([o, k], x.DType) : null;
         Tensor? db = Inputs.Count > 2 && NeedsGrad(2) ? Tensor.Zeros([o], x.DType) : null;
-        if (x.DType == DType.Float32)
-        {
-            if (dx is not null) Gemm.Multiply(false, false, n, k, o, 1f, g.AsSpan<float>(), o, w.AsSpan<float>(), k, 0f, dx.AsSpan<float>(), k);
-            if (dw is not null) Gemm.Multiply(true, false, o, k, n, 1f, g.AsSpan<float>(), o, x.AsSpan<float>(), k, 0f, dw.AsSpan<float>(), k);
-            if (db is not null) { Span<float> d = db.AsSpan<float>(); ReadOnlySpan<float> gs = g.AsSpan<float>(); for (int i = 0; i < gs.Length; i++) d[i % o] += gs[i]; }
-        }
-        else
-        {
-            if (dx is not null) Gemm.Multiply(false, false, n, k, o, 1.0, g.AsSpan<double>(), o, w.AsSpan<double>(), k, 0.0, dx.AsSpan<double>(), k);
-            if (dw is not null) Gemm.Multiply(true, false, o, k, n, 1.0, g.AsSpan<double>(), o, x.AsSpan<double>(), k, 0.0, dw.AsSpan<double>(), k);
-            if (db is not null) { Span<double> d = db.AsSpan<double>(); ReadOnlySpan<double> gs = g.AsSpan<double>(); for (int i = 0; i < gs.Length; i++) d[i % o] += gs[i]; }
-        }
+        DTypeDispatch.Run(x.DType, new LinearBackwardAction(x, w, g, dx, dw, db, n, k, o));
         return Inputs.Count > 2 ? [dx, dw, db] : [dx, dw];
+    }
+
+    private readonly struct PackRowsAction(Tensor x, ulong[] packed, int rows, int bits) : IDTypeAction
+    {
+        public void Run<T>() where T : unmanaged, IBinaryFloatingPointIeee754<T> => BitPack.PackRows<T>(x.AsSpan<T>(), packed, rows, bits);
+    }
+
+    /// <summary>y = dot (+ b), the integer dot converted to T and the bias added in T.</summary>
+    private readonly struct AddBiasAction(int[] dots, int count, Tensor? bias, int o, Tensor y) : IDTypeAction
+    {
+        public void Run<T>() where T : unmanaged, IBinaryFloatingPointIeee754<T>
+        {
+            Span<T> ys = y.AsSpan<T>();
+            ReadOnlySpan<T> b = bias is null ? default : bias.AsSpan<T>();
+            for (int i = 0; i < count; i++) ys[i] = bias is null ? T.CreateTruncating(dots[i]) : T.CreateTruncating(dots[i]) + b[i % o];
+        }
+    }
+
+    /// <summary>dx = dY·W, dW = dYᵀ·X on the float GEMM of x's dtype; db = Σ dY over the batch.</summary>
+    private readonly struct LinearBackwardAction(Tensor x, Tensor w, Tensor g, Tensor? dx, Tensor? dw, Tensor? db, int n, int k, int o) : IDTypeAction
+    {
+        public void Run<T>() where T : unmanaged, IBinaryFloatingPointIeee754<T>
+        {
+            if (dx is not null) Gemm.Multiply(false, false, n, k, o, T.One, g.AsSpan<T>(), o, w.AsSpan<T>(), k, T.Zero, dx.AsSpan<T>(), k);
+            if (dw is not null) Gemm.Multiply(true, false, o, k, n, T.One, g.AsSpan<T>(), o, x.AsSpan<T>(), k, T.Zero, dw.AsSpan<T>(), k);
+            if (db is null) return;
+            Span<T> d = db.AsSpan<T>();
+            ReadOnlySpan<T> gs = g.AsSpan<T>();
+            for (int i = 0; i < gs.Length; i++) d[i % o] += gs[i];
+        }
     }
 
     protected override void ReleaseSaved() => (_x, _w) = (null, null);
@@ -142,8 +152,7 @@ internal sealed class BinaryLinearFunction(ulong[] packedWeight) : Function
         ulong[] packed = reuse is { } r && r.Length == length ? r : new ulong[length];
         packed.AsSpan().Clear();
         Tensor c = w.Contiguous();
-        if (c.DType == DType.Float32) BitPack.PackRows(c.AsSpan<float>(), packed, o, k);
-        else BitPack.PackRows(c.AsSpan<double>(), packed, o, k);
+        DTypeDispatch.Run(c.DType, new PackRowsAction(c, packed, o, k));
         return packed;
     }
 }
@@ -171,22 +180,9 @@ internal sealed class BinaryConv2dFunction(ulong[] packedWeight, XnorConv2DShape
         ulong[] packedX = ArrayPool<ulong>.Shared.Rent(inputWords);
         try
         {
-            Span<ulong> packed = packedX.AsSpan(0, inputWords);
-            if (x.DType == DType.Float32)
-            {
-                // float32: the kernel's affine epilogue writes 1·dot + bias straight into y (one rounding, as dot + b)
-                BitPack.PackChannelsLast(x.AsSpan<float>(), packed, shape.Batch, shape.InChannels, shape.Height, shape.Width);
-                ReadOnlySpan<float> bias = inputs.Length > 2 ? inputs[2].Contiguous().AsSpan<float>() : EpilogueConstants.Zeros(shape.OutChannels);
-                XnorConv2D.Forward(packed, packedWeight, y.AsSpan<float>(), shape, EpilogueConstants.Ones(shape.OutChannels), bias);
-                return y;
-            }
-            BitPack.PackChannelsLast(x.AsSpan<double>(), packed, shape.Batch, shape.InChannels, shape.Height, shape.Width);
-            int[] dots = new int[shape.OutputCount];
-            XnorConv2D.Forward(packed, packedWeight, dots, shape);
-            double[]? biasValues = inputs.Length > 2 ? inputs[2].ToDoubleArray() : null;
-            int plane = shape.OutHeight * shape.OutWidth;
-            Span<double> ys = y.AsSpan<double>();
-            for (int i = 0; i < ys.Length; i++) ys[i] = biasValues is null ? dots[i] : dots[i] + biasValues[i / plane % shape.OutChannels];
+            // y = 1·dot + bias (one rounding, as dot + b; float32 writes it in the kernel's affine epilogue)
+            Tensor? bias = inputs.Length > 2 ? inputs[2].Contiguous().To(x.DType) : null;
+            DTypeDispatch.Run(x.DType, new ConvForwardAction(x, packedX, inputWords, packedWeight, shape, bias, y));
             return y;
         }
         finally
@@ -204,17 +200,28 @@ internal sealed class BinaryConv2dFunction(ulong[] packedWeight, XnorConv2DShape
         bool weightNeeded = NeedsGrad(1), biasNeeded = hasBias && NeedsGrad(2);
         Tensor? dw = weightNeeded || biasNeeded ? w.ZerosLike() : null;
         Tensor? db = biasNeeded ? Tensor.Empty([shape.OutChannels], x.DType) : null;
-        if (x.DType == DType.Float32)
-        {
-            if (dx is not null) Conv2DKernels.BackwardInput(geometry, g.AsSpan<float>(), w.AsSpan<float>(), dx.AsSpan<float>());
-            if (dw is not null) Conv2DKernels.BackwardWeight(geometry, x.AsSpan<float>(), g.AsSpan<float>(), dw.AsSpan<float>(), db is null ? default : db.AsSpan<float>());
-        }
-        else
-        {
-            if (dx is not null) Conv2DKernels.BackwardInput(geometry, g.AsSpan<double>(), w.AsSpan<double>(), dx.AsSpan<double>());
-            if (dw is not null) Conv2DKernels.BackwardWeight(geometry, x.AsSpan<double>(), g.AsSpan<double>(), dw.AsSpan<double>(), db is null ? default : db.AsSpan<double>());
-        }
+        DTypeDispatch.Run(x.DType, new ConvBackwardAction(geometry, x, w, g, dx, dw, db));
         return hasBias ? [dx, weightNeeded ? dw : null, db] : [dx, weightNeeded ? dw : null];
+    }
+
+    private readonly struct ConvForwardAction(Tensor x, ulong[] packedX, int words, ulong[] packedWeight, XnorConv2DShape shape, Tensor? bias, Tensor y) : IDTypeAction
+    {
+        public void Run<T>() where T : unmanaged, IBinaryFloatingPointIeee754<T>
+        {
+            Span<ulong> packed = packedX.AsSpan(0, words);
+            BitPack.PackChannelsLast<T>(x.AsSpan<T>(), packed, shape.Batch, shape.InChannels, shape.Height, shape.Width);
+            XnorConv2D.Forward<T>(packed, packedWeight, y.AsSpan<T>(), shape, EpilogueConstants<T>.Ones(shape.OutChannels),
+                bias is null ? EpilogueConstants<T>.Zeros(shape.OutChannels) : bias.AsSpan<T>());
+        }
+    }
+
+    private readonly struct ConvBackwardAction(Conv2DGeometry geometry, Tensor x, Tensor w, Tensor g, Tensor? dx, Tensor? dw, Tensor? db) : IDTypeAction
+    {
+        public void Run<T>() where T : unmanaged, IBinaryFloatingPointIeee754<T>
+        {
+            if (dx is not null) Conv2DKernels.BackwardInput<T>(geometry, g.AsSpan<T>(), w.AsSpan<T>(), dx.AsSpan<T>());
+            if (dw is not null) Conv2DKernels.BackwardWeight<T>(geometry, x.AsSpan<T>(), g.AsSpan<T>(), dw.AsSpan<T>(), db is null ? default : db.AsSpan<T>());
+        }
     }
 
     protected override void ReleaseSaved() => (_x, _w) = (null, null);
@@ -226,18 +233,13 @@ internal sealed class BinaryConv2dFunction(ulong[] packedWeight, XnorConv2DShape
     {
         long length = (long)shape.OutChannels * shape.WeightWordsPerFilter;
         ulong[] packed = reuse is { } r && r.Length == length ? r : new ulong[length];
-        Tensor c = w.Contiguous();
-        if (c.DType == DType.Float32)
-        {
-            XnorConv2D.PackWeights(c.AsSpan<float>(), packed, shape);
-            return packed;
-        }
-        float[] values = ArrayPool<float>.Shared.Rent(c.Length);
-        ReadOnlySpan<double> source = c.AsSpan<double>();
-        for (int i = 0; i < source.Length; i++) values[i] = (float)source[i];
-        XnorConv2D.PackWeights(values.AsSpan(0, source.Length), packed, shape);
-        ArrayPool<float>.Shared.Return(values);
+        DTypeDispatch.Run(w.DType, new PackFiltersAction(w.Contiguous(), packed, shape));
         return packed;
+    }
+
+    private readonly struct PackFiltersAction(Tensor w, ulong[] packed, XnorConv2DShape shape) : IDTypeAction
+    {
+        public void Run<T>() where T : unmanaged, IBinaryFloatingPointIeee754<T> => XnorConv2D.PackWeights<T>(w.AsSpan<T>(), packed, shape);
     }
 }
 
@@ -275,7 +277,7 @@ internal sealed class BinarySignConv2dFunction(ulong[] packedWeight, XnorConv2DS
         {
             Span<ulong> packed = packedX.AsSpan(0, inputWords);
             BitPack.PackChannelsLast(x.AsSpan<float>(), packed, shape.Batch, shape.InChannels, shape.Height, shape.Width);
-            XnorConv2D.Forward(packed, packedWeight, y.AsSpan<float>(), shape, EpilogueConstants.Ones(shape.OutChannels), EpilogueConstants.Zeros(shape.OutChannels));
+            XnorConv2D.Forward(packed, packedWeight, y.AsSpan<float>(), shape, EpilogueConstants<float>.Ones(shape.OutChannels), EpilogueConstants<float>.Zeros(shape.OutChannels));
             return y;
         }
         finally
@@ -300,21 +302,21 @@ internal sealed class BinarySignConv2dFunction(ulong[] packedWeight, XnorConv2DS
 /// <summary>Per-channel constant vectors for the kernels' affine epilogue (<c>scale·dot + bias</c>) when a training
 /// forward wants the plain dot: shared read-only arrays of ones and zeros, grown on demand (never written after
 /// creation, so a racing grow only costs an extra array).</summary>
-internal static class EpilogueConstants
+internal static class EpilogueConstants<T> where T : unmanaged, INumber<T>
 {
-    private static float[] s_ones = [], s_zeros = [];
+    private static T[] s_ones = [], s_zeros = [];
 
-    public static ReadOnlySpan<float> Ones(int count)
+    public static ReadOnlySpan<T> Ones(int count)
     {
-        float[] ones = s_ones;
-        if (ones.Length < count) s_ones = ones = Enumerable.Repeat(1f, Math.Max(count, 2 * ones.Length)).ToArray();
+        T[] ones = s_ones;
+        if (ones.Length < count) s_ones = ones = Enumerable.Repeat(T.One, Math.Max(count, 2 * ones.Length)).ToArray();
         return ones.AsSpan(0, count);
     }
 
-    public static ReadOnlySpan<float> Zeros(int count)
+    public static ReadOnlySpan<T> Zeros(int count)
     {
-        float[] zeros = s_zeros;
-        if (zeros.Length < count) s_zeros = zeros = new float[Math.Max(count, 2 * zeros.Length)];
+        T[] zeros = s_zeros;
+        if (zeros.Length < count) s_zeros = zeros = new T[Math.Max(count, 2 * zeros.Length)];
         return zeros.AsSpan(0, count);
     }
 }

@@ -6,7 +6,7 @@ namespace BinaryGrad.Tests.Binarization;
 
 /// <summary>The two ways to write a scheme, as the graph node runs them on float32: an <see cref="ElementwiseQuantizer"/>
 /// is exactly its scalar pair (each value in float64, rounded once), and a direct <see cref="Quantizer"/> subclass's
-/// whole-tensor methods are never bypassed by the elementwise float32 loop, even when its scalar pair says otherwise.</summary>
+/// whole-tensor span methods are never bypassed by an elementwise loop, even when its scalar pair says otherwise.</summary>
 [TestFixture, Category("Binarization")]
 public class ElementwiseQuantizerTests
 {
@@ -35,13 +35,19 @@ public class ElementwiseQuantizerTests
         public override double Forward(double x) => x;
         public override double Derivative(double x) => 1;
 
-        protected override double[] ForwardValues(QuantizerCall call)
+        protected override object? Forward<T>(ReadOnlySpan<T> x, ReadOnlySpan<int> shape, QuantizerParameters<T> p, Span<T> y)
         {
-            double mean = call.X.Average();
-            return [.. call.X.Select(v => 2 * v - mean)];
+            double mean = 0;
+            foreach (T v in x) mean += double.CreateTruncating(v);
+            mean /= x.Length;
+            for (int i = 0; i < x.Length; i++) y[i] = T.CreateTruncating(2 * double.CreateTruncating(x[i]) - mean);
+            return null;
         }
 
-        protected override double[] BackwardValues(QuantizerCall call, double[] dy, double[][] parameterGrads) => [.. dy.Select(g => 2 * g)];
+        protected override void Backward<T>(ReadOnlySpan<T> x, ReadOnlySpan<int> shape, object? saved, QuantizerParameters<T> p, ReadOnlySpan<T> dy, Span<T> dx)
+        {
+            for (int i = 0; i < dx.Length; i++) dx[i] = T.CreateTruncating(2 * double.CreateTruncating(dy[i]));
+        }
     }
 
     private static float[] Values(int length, int seed)

@@ -7,7 +7,7 @@ namespace BinaryGrad.Tests.Binarization;
 
 /// <summary>VISPA's float32 span path (<see cref="SdpBinaryWeight"/> with float32 m and Z) against the computation it
 /// replaces — the scalar float32 projection <c>Project&lt;float&gt;</c> followed by the float64 loops of
-/// <c>ForwardValues</c>/<c>BackwardValues</c> rounded once — on odd sizes (vector body plus scalar tail). The operation
+/// the float64 loops of the generic <c>Forward</c>/<c>Backward</c> rounded once — on odd sizes (vector body plus scalar tail). The operation
 /// order is the same, so every comparison is bit-for-bit.</summary>
 [TestFixture, Category("Binarization"), Category("Kernels")]
 public class SdpBinaryWeightFloat32Tests
@@ -81,7 +81,7 @@ public class SdpBinaryWeightFloat32Tests
         double[] r = q.LastNoise;
         b.Backward([.. dyValues.Select(v => (double)v)]);
 
-        // expected: the scalar float32 projection, then the float64 loops of ForwardValues/BackwardValues
+        // expected: the scalar float32 projection, then the float64 loops of the generic Forward/Backward
         float[] mExp = (float[])m0.Clone(), zExp = (float[])z0.Clone();
         SdpBinaryWeight.Project<float>(mExp, zExp, rank, 100f);
         Assert.That(m.AsSpan<float>().ToArray(), Is.EqualTo(mExp), "projected m");
