@@ -1,5 +1,6 @@
 using System.CommandLine;
 using BinaryGrad.Autograd;
+using BinaryGrad.Binarization;
 using BinaryGrad.Cli.Training;
 using BinaryGrad.Datasets;
 using BinaryGrad.Layers;
@@ -43,7 +44,8 @@ public static class SummaryCommand
     public static ModelSummary Summarize(string model, string scheme, string dataset)
     {
         ImageDataset shape = ExportCommand.DatasetShape(dataset);
-        Module built = ModelFactory.Create(new TrainOptions { Model = model, Scheme = scheme, Dataset = dataset }, shape, new Rng(0));
+        SchemeInfo? resolved = SchemeChoice.ForModel(scheme);
+        Module built = ModelFactory.Create(new TrainOptions { Model = model, Scheme = resolved, Dataset = dataset }, shape, new Rng(0));
         return ModelSummary.Of(built, [shape.Channels, shape.Height, shape.Width]);
     }
 }
