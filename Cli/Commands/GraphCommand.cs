@@ -15,7 +15,7 @@ public static class GraphCommand
     public static Command Create()
     {
         var model = new Option<string>("--model") { Description = "Model name (as for train).", DefaultValueFactory = _ => "mlp" };
-        var scheme = new Option<string>("--scheme") { Description = "Binarization scheme (as for train).", DefaultValueFactory = _ => "none" };
+        var scheme = new Option<string>("--scheme") { Description = "Binarization scheme (as for train).", DefaultValueFactory = _ => SchemeChoice.FloatModel };
         var output = new Option<string>("--out") { Description = "The .dot file to write.", Required = true };
         var command = new Command("graph", "Write one training step's autograd graph as Graphviz DOT.") { model, scheme, output };
         command.SetAction(r => Run(r.GetValue(model)!, r.GetValue(scheme)!, r.GetValue(output)!, Console.Out, Console.Error));

@@ -16,7 +16,7 @@ public static class SummaryCommand
     public static Command Create()
     {
         var model = new Option<string>("--model") { Description = $"Model: {string.Join(", ", ModelFactory.Names)}.", DefaultValueFactory = _ => "mlp" };
-        var scheme = new Option<string>("--scheme") { Description = "Binarization scheme; none = float model.", DefaultValueFactory = _ => "none" };
+        var scheme = new Option<string>("--scheme") { Description = "Binarization scheme; none = float model.", DefaultValueFactory = _ => SchemeChoice.FloatModel };
         var dataset = new Option<string>("--dataset") { Description = "Data set whose image shape and classes the model takes.", DefaultValueFactory = _ => "mnist" };
         var command = new Command("summary", "Per-layer parameters, memory, MACs and activation memory of a model.") { model, scheme, dataset };
         command.SetAction(r => Run(r.GetValue(model)!, r.GetValue(scheme)!, r.GetValue(dataset)!, Console.Out, Console.Error));

@@ -26,7 +26,7 @@ public static class TrainCommand
         var augment = new Option<string>("--augment") { Description = "Training augmentation: none, or crop-flip (random crop of the 4-pixel zero-padded image and horizontal flip; the CIFAR-10 recipe).", DefaultValueFactory = _ => "none" };
         var plot = new Option<string?>("--plot") { Description = "Write training curves (loss, accuracy, flip ratio per epoch) as SVG into this directory." };
         var width = new Option<int>("--width") { Description = "Hidden width of the binary MLP (with --scheme).", DefaultValueFactory = _ => 1024 };
-        var scheme = new Option<string>("--scheme") { Description = "Binarization scheme ('binarygrad schemes' lists them); none = float model.", DefaultValueFactory = _ => "none" };
+        var scheme = new Option<string>("--scheme") { Description = "Binarization scheme ('binarygrad schemes' lists them); none = float model.", DefaultValueFactory = _ => SchemeChoice.FloatModel };
         var schemeArgs = new Option<string[]>("--scheme-arg") { Description = "Override a scheme hyper-parameter: key=value (repeatable).", AllowMultipleArgumentsPerToken = false };
         var command = new Command("train", "Train a model on a real data set, evaluating on the test set after every epoch.")
         {
