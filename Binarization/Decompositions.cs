@@ -1,10 +1,13 @@
 using BinaryGrad.Autograd;
 using BinaryGrad.Kernels;
+using MathNet.Numerics.LinearAlgebra;
+using MathNet.Numerics.LinearAlgebra.Factorization;
 
 namespace BinaryGrad.Binarization;
 
 /// <summary>Dense float64 linear algebra for the decomposed weight parametrizations (Bulat et al. 2019, arXiv:1904.07852): products on the
-/// framework GEMM, mode-n products of row-major tensors, a truncated SVD and HOSVD. All matrices are row-major.</summary>
+/// framework GEMM, mode-n products of row-major tensors, unfoldings and the truncated SVD that HOSVD applies to each of them
+/// (MathNet.Numerics). All matrices are row-major.</summary>
 internal static class Decompositions
 {
     /// <summary>C[m×n] = op(A)·op(B) (+ C when <paramref name="accumulate"/>), op = transpose when asked; A stored m×k
@@ -128,144 +131,62 @@ internal static class Decompositions
         return y;
     }
 
-    /// <summary>Orthonormalises the columns of the m×r matrix <paramref name="a"/> in place (modified Gram–Schmidt,
-    /// twice for stability); a column that becomes (numerically) zero is replaced by a unit vector orthogonal to the others.</summary>
-    public static void Orthonormalize(double[] a, int m, int r)
-    {
-        for (int c = 0; c < r; c++)
-        {
-            for (int pass = 0; pass < 2; pass++)
-                for (int p = 0; p < c; p++)
-                {
-                    double dot = 0;
-                    for (int i = 0; i < m; i++) dot += a[i * r + p] * a[i * r + c];
-                    for (int i = 0; i < m; i++) a[i * r + c] -= dot * a[i * r + p];
-                }
-            double norm = 0;
-            for (int i = 0; i < m; i++) norm += a[i * r + c] * a[i * r + c];
-            norm = Math.Sqrt(norm);
-            if (norm > 1e-12)
-            {
-                for (int i = 0; i < m; i++) a[i * r + c] /= norm;
-                continue;
-            }
-            // degenerate column: try the basis vectors e_0, e_1, … until one survives the projection
-            for (int e = 0; e < m; e++)
-            {
-                for (int i = 0; i < m; i++) a[i * r + c] = i == e ? 1 : 0;
-                for (int pass = 0; pass < 2; pass++)
-                    for (int p = 0; p < c; p++)
-                    {
-                        double dot = a[e * r + p];
-                        if (pass == 1) { dot = 0; for (int i = 0; i < m; i++) dot += a[i * r + p] * a[i * r + c]; }
-                        for (int i = 0; i < m; i++) a[i * r + c] -= dot * a[i * r + p];
-                    }
-                norm = 0;
-                for (int i = 0; i < m; i++) norm += a[i * r + c] * a[i * r + c];
-                norm = Math.Sqrt(norm);
-                if (norm > 1e-6)
-                {
-                    for (int i = 0; i < m; i++) a[i * r + c] /= norm;
-                    break;
-                }
-            }
-        }
-    }
-
-    /// <summary>Eigen-decomposition of the symmetric n×n matrix <paramref name="a"/> by cyclic Jacobi rotations:
-    /// returns eigenvalues in decreasing order and the eigenvectors as columns of an n×n matrix.</summary>
-    public static (double[] Values, double[] Vectors) SymmetricEigen(double[] a, int n)
-    {
-        double[] m = (double[])a.Clone(), v = new double[n * n];
-        for (int i = 0; i < n; i++) v[i * n + i] = 1;
-        for (int sweep = 0; sweep < 60; sweep++)
-        {
-            double off = 0, total = 0;
-            for (int i = 0; i < n; i++)
-                for (int j = 0; j < n; j++)
-                {
-                    total += m[i * n + j] * m[i * n + j];
-                    if (i != j) off += m[i * n + j] * m[i * n + j];
-                }
-            if (off <= 1e-30 * Math.Max(total, 1e-300)) break;
-            for (int p = 0; p < n - 1; p++)
-                for (int q = p + 1; q < n; q++)
-                {
-                    double apq = m[p * n + q];
-                    if (Math.Abs(apq) < 1e-300) continue;
-                    double theta = (m[q * n + q] - m[p * n + p]) / (2 * apq);
-                    double t = Math.Sign(theta) / (Math.Abs(theta) + Math.Sqrt(theta * theta + 1));
-                    if (theta == 0) t = 1;
-                    double c = 1 / Math.Sqrt(t * t + 1), s = t * c;
-                    for (int k = 0; k < n; k++)
-                    {
-                        double mkp = m[k * n + p], mkq = m[k * n + q];
-                        m[k * n + p] = c * mkp - s * mkq;
-                        m[k * n + q] = s * mkp + c * mkq;
-                    }
-                    for (int k = 0; k < n; k++)
-                    {
-                        double mpk = m[p * n + k], mqk = m[q * n + k];
-                        m[p * n + k] = c * mpk - s * mqk;
-                        m[q * n + k] = s * mpk + c * mqk;
-                    }
-                    for (int k = 0; k < n; k++)
-                    {
-                        double vkp = v[k * n + p], vkq = v[k * n + q];
-                        v[k * n + p] = c * vkp - s * vkq;
-                        v[k * n + q] = s * vkp + c * vkq;
-                    }
-                }
-        }
-        int[] order = [.. Enumerable.Range(0, n).OrderByDescending(i => m[i * n + i])];
-        double[] values = [.. order.Select(i => m[i * n + i])], vectors = new double[n * n];
-        for (int k = 0; k < n; k++)
-            for (int c = 0; c < n; c++) vectors[k * n + c] = v[k * n + order[c]];
-        return (values, vectors);
-    }
-
-    /// <summary>Rank-r truncated SVD <c>A ≈ U·diag(S)·Vᵀ</c> of the m×n matrix A (U m×r, V n×r, orthonormal columns)
-    /// by a randomized range finder with two power iterations (Halko, Martinsson, Tropp 2011) and an exact
-    /// eigen-decomposition of the l×l Gram matrix, l = min(r + 10, m, n) (oversampling), truncated to r. Exact (up to
-    /// rounding) when l covers the rank of A (always when r + 10 ≥ min(m, n)); otherwise the usual randomized
-    /// approximation with two power iterations.</summary>
+    /// <summary>Rank-r truncated SVD <c>A ≈ U·diag(S)·Vᵀ</c> of the row-major m×n matrix A (U m×r, V n×r, orthonormal
+    /// columns, S decreasing) by a randomized range finder with two power iterations (Halko, Martinsson, Tropp 2011,
+    /// arXiv:0909.4061, Alg. 4.4): Q = orth(A·Ω) for a Gaussian n×l Ω, l = min(r + 10, m, n) (oversampling), refined
+    /// twice by Q ← orth(A·orth(Aᵀ·Q)); then the exact SVD of the small l×n matrix B = Qᵀ·A = U_B·S·Vᵀ gives U = Q·U_B,
+    /// truncated to r. Exact (up to rounding) when l covers the rank of A (always when r + 10 ≥ min(m, n)); otherwise
+    /// the usual randomized approximation. Products run on the framework GEMM, orth() (thin Householder QR) and the SVD
+    /// on MathNet.Numerics: O(m·n·l), where an exact SVD of A would cost O(m·n·min(m, n)) (a 1024×1024 layer at rank 256:
+    /// 10 s against 39 s, measured on two busy cores). Signs: each left vector's largest-magnitude entry is positive (the right vector
+    /// flips with it), so the result does not depend on the library's sign choice.</summary>
     public static (double[] U, double[] S, double[] V) TruncatedSvd(double[] a, int m, int n, int rank, ulong seed = 1)
     {
         rank = Math.Min(rank, Math.Min(m, n));
-        int r = Math.Min(rank + 10, Math.Min(m, n));
+        if (rank <= 0) return (new double[0], [], new double[0]);
+        int l = Math.Min(rank + 10, Math.Min(m, n));
         var rng = new Rng(seed);
-        double[] omega = new double[n * r];
+        double[] omega = new double[n * l];
         for (int i = 0; i < omega.Length; i++) omega[i] = rng.Normal();
-        double[] q = new double[m * r], z = new double[n * r];
-        MatMul(false, false, m, r, n, a, omega, q);
-        Orthonormalize(q, m, r);
+        double[] q = new double[m * l], z = new double[n * l];
+        MatMul(false, false, m, l, n, a, omega, q);
+        q = OrthonormalColumns(q, m, l);
         for (int it = 0; it < 2; it++)
         {
-            MatMul(true, false, n, r, m, a, q, z);
-            Orthonormalize(z, n, r);
-            MatMul(false, false, m, r, n, a, z, q);
-            Orthonormalize(q, m, r);
+            MatMul(true, false, n, l, m, a, q, z);
+            z = OrthonormalColumns(z, n, l);
+            MatMul(false, false, m, l, n, a, z, q);
+            q = OrthonormalColumns(q, m, l);
         }
-        double[] b = new double[r * n], gram = new double[r * r];
-        MatMul(true, false, r, n, m, q, a, b);
-        MatMul(false, true, r, r, n, b, b, gram);
-        (double[] values, double[] e) = SymmetricEigen(gram, r);
-        double[] s = [.. values.Select(v => Math.Sqrt(Math.Max(v, 0)))];
-        double[] u = new double[m * r], vt = new double[n * r];
-        MatMul(false, false, m, r, r, q, e, u);
-        MatMul(true, false, n, r, r, b, e, vt);
-        double tiny = (s.Length == 0 ? 0 : s[0]) * 1e-12;
-        for (int i = 0; i < n; i++)
-            for (int c = 0; c < r; c++) vt[i * r + c] = s[c] > tiny ? vt[i * r + c] / s[c] : 0;
-        return (Columns(u, m, r, rank), s[..rank], Columns(vt, n, r, rank));
+        double[] b = new double[l * n];
+        MatMul(true, false, l, n, m, q, a, b);
+        (Matrix<double> ub, double[] s, Matrix<double> v) = ThinSvd(Matrix<double>.Build.DenseOfRowMajor(l, n, b));
+        Matrix<double> left = Matrix<double>.Build.DenseOfRowMajor(m, l, q) * ub;
+        double[] u = new double[m * rank], vr = new double[n * rank];
+        for (int c = 0; c < rank; c++)
+        {
+            int largest = 0;
+            for (int i = 1; i < m; i++)
+                if (Math.Abs(left[i, c]) > Math.Abs(left[largest, c])) largest = i;
+            double sign = left[largest, c] < 0 ? -1 : 1;
+            for (int i = 0; i < m; i++) u[i * rank + c] = sign * left[i, c];
+            for (int j = 0; j < n; j++) vr[j * rank + c] = sign * v[j, c];
+        }
+        return (u, s[..rank], vr);
     }
 
-    /// <summary>The first <paramref name="keep"/> columns of a rows×cols matrix.</summary>
-    private static double[] Columns(double[] x, int rows, int cols, int keep)
+    /// <summary>An orthonormal basis of the column space of the row-major rows×cols matrix (rows ≥ cols): the Q of
+    /// its thin Householder QR. Q stays orthonormal even when the columns are (numerically) dependent, which the
+    /// range finder's power iterations produce when A's rank is below l.</summary>
+    private static double[] OrthonormalColumns(double[] x, int rows, int cols) =>
+        Matrix<double>.Build.DenseOfRowMajor(rows, cols, x).QR(QRMethod.Thin).Q.ToRowMajorArray();
+
+    /// <summary>Thin SVD <c>B = U·diag(S)·Vᵀ</c> of a k×n matrix, k ≤ n (U k×k, V n×k): Bᵀ = Q·R by thin QR, then the
+    /// k×k SVD R = U_R·S·W_Rᵀ gives B = W_R·S·(Q·U_R)ᵀ, so MathNet never forms the n×n right basis of a full SVD.</summary>
+    private static (Matrix<double> U, double[] S, Matrix<double> V) ThinSvd(Matrix<double> b)
     {
-        if (keep == cols) return x;
-        double[] y = new double[rows * keep];
-        for (int i = 0; i < rows; i++) Array.Copy(x, i * cols, y, i * keep, keep);
-        return y;
+        QR<double> qr = b.Transpose().QR(QRMethod.Thin);
+        Svd<double> small = qr.R.Svd(computeVectors: true);
+        return (small.VT.Transpose(), small.S.ToArray(), qr.Q * small.U);
     }
 }

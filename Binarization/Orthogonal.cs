@@ -1,4 +1,6 @@
 using System.Runtime.InteropServices;
+using MathNet.Numerics.LinearAlgebra;
+using MathNet.Numerics.LinearAlgebra.Factorization;
 using BinaryGrad.Autograd;
 using BinaryGrad.Kernels;
 
@@ -36,122 +38,34 @@ internal static class Orthogonal
         return c;
     }
 
-    /// <summary>A random orthogonal matrix: Gram–Schmidt on a Gaussian matrix (columns of the Q factor).</summary>
+    /// <summary>A random orthogonal matrix: the Q factor of a Gaussian matrix (Householder QR), its columns signed so
+    /// that diag(R) &gt; 0 — the unique Q with that property, i.e. the Gram–Schmidt orthonormalisation of the Gaussian
+    /// columns, which makes Q Haar-distributed (Mezzadri 2007, arXiv:math-ph/0609050).</summary>
     public static double[,] Random(int n, Rng rng)
     {
-        var q = new double[n, n];
+        var gaussian = new double[n, n];
+        // column by column: the draw order fixes the matrix for a given seed
         for (int j = 0; j < n; j++)
-            for (int i = 0; i < n; i++) q[i, j] = rng.Normal();
-        Orthonormalize(q, new bool[n]);
+            for (int i = 0; i < n; i++) gaussian[i, j] = rng.Normal();
+        if (n == 0) return gaussian;
+        QR<double> qr = Matrix<double>.Build.DenseOfArray(gaussian).QR();
+        double[,] q = qr.Q.ToArray();
+        for (int j = 0; j < n; j++)
+            if (qr.R[j, j] < 0)
+                for (int i = 0; i < n; i++) q[i, j] = -q[i, j];
         return q;
     }
 
-    /// <summary>Classical Gram–Schmidt, applied twice for stability, over the columns of a full-rank matrix.</summary>
-    private static void Orthonormalize(double[,] q, bool[] replace)
-    {
-        int n = q.GetLength(0);
-        for (int j = 0; j < n; j++)
-            if (!replace[j]) Project(q, j, Enumerable.Range(0, j).Where(p => !replace[p]));
-        Complete(q, replace);
-    }
-
-    /// <summary>Fills the columns flagged in <paramref name="replace"/> with unit vectors orthogonal to every other
-    /// column, leaving the (orthonormal) unflagged columns untouched.</summary>
-    private static void Complete(double[,] q, bool[] replace)
-    {
-        int n = q.GetLength(0);
-        var done = new List<int>(Enumerable.Range(0, n).Where(p => !replace[p]));
-        int basis = 0;
-        foreach (int j in Enumerable.Range(0, n).Where(p => replace[p]))
-        {
-            while (true)
-            {
-                for (int i = 0; i < n; i++) q[i, j] = i == basis ? 1 : 0;
-                basis++;
-                if (Project(q, j, done) > 1e-6 || basis >= n) break;
-            }
-            done.Add(j);
-        }
-    }
-
-    /// <summary>Removes from column j its components along <paramref name="against"/> (twice) and normalises it;
-    /// returns the norm before normalisation.</summary>
-    private static double Project(double[,] q, int j, IEnumerable<int> against)
-    {
-        int n = q.GetLength(0);
-        int[] ps = [.. against];
-        for (int pass = 0; pass < 2; pass++)
-            foreach (int p in ps)
-            {
-                double dot = 0;
-                for (int i = 0; i < n; i++) dot += q[i, p] * q[i, j];
-                for (int i = 0; i < n; i++) q[i, j] -= dot * q[i, p];
-            }
-        double norm = 0;
-        for (int i = 0; i < n; i++) norm += q[i, j] * q[i, j];
-        norm = Math.Sqrt(norm);
-        if (norm > 0) for (int i = 0; i < n; i++) q[i, j] /= norm;
-        return norm;
-    }
-
-    /// <summary>Singular value decomposition M = U·diag(S)·Vᵀ of a square matrix by one-sided (Hestenes) Jacobi
-    /// rotations: accurate to working precision for the small matrices RBNN uses (a, b ≤ ~100). Left singular vectors
-    /// of zero singular values are completed to an orthonormal basis.</summary>
+    /// <summary>Singular value decomposition M = U·diag(S)·Vᵀ of a square matrix (MathNet.Numerics, Golub–Kahan):
+    /// S in decreasing order, U and V orthogonal — left singular vectors of zero singular values complete an
+    /// orthonormal basis. Singular vectors are unique only up to a common sign per pair (and a rotation within a
+    /// repeated singular value); RBNN uses only the polar factors V·Uᵀ and U·Vᵀ, which do not depend on that choice
+    /// when M has full rank.</summary>
     public static (double[,] U, double[] S, double[,] V) Svd(double[,] m)
     {
-        int n = m.GetLength(0);
-        var u = (double[,])m.Clone();
-        var v = new double[n, n];
-        for (int i = 0; i < n; i++) v[i, i] = 1;
-        for (int sweep = 0; sweep < 80; sweep++)
-        {
-            double off = 0;
-            for (int p = 0; p < n - 1; p++)
-                for (int q = p + 1; q < n; q++)
-                {
-                    double alpha = 0, beta = 0, gamma = 0;
-                    for (int i = 0; i < n; i++)
-                    {
-                        alpha += u[i, p] * u[i, p];
-                        beta += u[i, q] * u[i, q];
-                        gamma += u[i, p] * u[i, q];
-                    }
-                    if (gamma == 0 || Math.Abs(gamma) <= 1e-15 * Math.Sqrt(alpha * beta)) continue;
-                    off = Math.Max(off, Math.Abs(gamma) / Math.Sqrt(alpha * beta));
-                    double zeta = (beta - alpha) / (2 * gamma);
-                    double t = (zeta >= 0 ? 1 : -1) / (Math.Abs(zeta) + Math.Sqrt(1 + zeta * zeta));
-                    double c = 1 / Math.Sqrt(1 + t * t), s = c * t;
-                    Rotate(u, p, q, c, s);
-                    Rotate(v, p, q, c, s);
-                }
-            if (off < 1e-15) break;
-        }
-        double[] sv = new double[n];
-        double max = 0;
-        for (int j = 0; j < n; j++)
-        {
-            double norm = 0;
-            for (int i = 0; i < n; i++) norm += u[i, j] * u[i, j];
-            sv[j] = Math.Sqrt(norm);
-            max = Math.Max(max, sv[j]);
-        }
-        bool[] replace = new bool[n];
-        for (int j = 0; j < n; j++)
-        {
-            replace[j] = sv[j] <= 1e-13 * Math.Max(max, 1e-300);
-            if (!replace[j]) for (int i = 0; i < n; i++) u[i, j] /= sv[j];
-        }
-        if (replace.Any(r => r)) Complete(u, replace);
-        return (u, sv, v);
-    }
-
-    private static void Rotate(double[,] a, int p, int q, double c, double s)
-    {
-        for (int i = 0; i < a.GetLength(0); i++)
-        {
-            double ap = a[i, p], aq = a[i, q];
-            a[i, p] = c * ap - s * aq;
-            a[i, q] = s * ap + c * aq;
-        }
+        if (m.GetLength(0) != m.GetLength(1)) throw new ArgumentException($"Svd: expected a square matrix, got {m.GetLength(0)}×{m.GetLength(1)}.", nameof(m));
+        if (m.Length == 0) return (new double[0, 0], [], new double[0, 0]);
+        Svd<double> svd = Matrix<double>.Build.DenseOfArray(m).Svd(computeVectors: true);
+        return (svd.U.ToArray(), svd.S.ToArray(), svd.VT.Transpose().ToArray());
     }
 }

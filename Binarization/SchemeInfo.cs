@@ -15,6 +15,17 @@ public enum Provenance
     StandardConstruction,
 }
 
+/// <summary>The optimizer a scheme's latent parameters are meant for, when the user names none.</summary>
+public enum SchemeOptimizer
+{
+    /// <summary>Adam on every parameter: latent weights behind a straight-through or surrogate estimator are ordinary
+    /// real parameters.</summary>
+    Adam,
+    /// <summary>BayesBiNN's Bayesian learning rule (Meng et al. 2020, arXiv:2002.10778): the latent values are natural
+    /// parameters λ of Bernoulli weights, which a gradient step on λ does not update meaningfully.</summary>
+    BayesBiNN,
+}
+
 /// <summary>One tunable hyper-parameter of a scheme.</summary>
 /// <param name="Name">Kebab-case key used in overrides, e.g. <c>beta</c>.</param>
 /// <param name="Default">Value used when not overridden.</param>
@@ -98,6 +109,10 @@ public sealed record SchemeInfo(string Name, string Description, Provenance Prov
     /// framework default, 1e-3). Set only where the default measurably fails, e.g. VISPA, whose projection keeps
     /// |m| ≈ 1 so that sign flips need large steps.</summary>
     public double? AdamLearningRate { get; init; }
+
+    /// <summary>The optimizer training uses when none is chosen explicitly (the CLI's default <c>--optimizer adam</c>
+    /// becomes this). Set where the scheme is registered.</summary>
+    public SchemeOptimizer ImpliedOptimizer { get; init; } = SchemeOptimizer.Adam;
 
     /// <summary>Creates the scheme with defaults.</summary>
     public SchemeInstance Create() => Create(new Dictionary<string, double>());

@@ -28,7 +28,7 @@ public static partial class SchemeRegistry
     private static readonly IReadOnlyDictionary<string, (string Family, string Paper)> FamilyAndPaper =
         new Dictionary<string, (string, string)>
         {
-            ["none"] = (SchemeFamilies.Baseline, ""),
+            [FloatBaselineName] = (SchemeFamilies.Baseline, ""),
             ["binaryconnect"] = (SchemeFamilies.StraightThrough, BinaryConnectPaper),
             ["binaryconnect-stochastic"] = (SchemeFamilies.StraightThrough, BinaryConnectPaper),
             ["bnn"] = (SchemeFamilies.StraightThrough, BnnPaper),

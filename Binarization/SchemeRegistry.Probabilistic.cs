@@ -2,7 +2,7 @@ namespace BinaryGrad.Binarization;
 
 public static partial class SchemeRegistry
 {
-    /// <summary>Name of BayesBiNN's scheme: training with it implies the <c>bayesbinn</c> optimizer (the CLI's default).</summary>
+    /// <summary>Name of BayesBiNN's scheme: training with it implies the BayesBiNN optimizer (<see cref="SchemeOptimizer.BayesBiNN"/>).</summary>
     public const string BayesBiNNName = "bayesbinn";
 
     /// <summary>VISPA (Orecchia et al. 2024, NeurIPS) and BayesBiNN (Meng et al. 2020, arXiv:2002.10778): schemes whose weights are random variables, sampled in training
@@ -38,6 +38,7 @@ public static partial class SchemeRegistry
              Hp("prior-lambda", 0, -1e6, 1e6, "Optimizer: λ0, the prior's natural parameter."),
              Hp("momentum", 0, 0, 0.999999, "Optimizer: β of the momentum on the natural gradient (bias-corrected)."),
              Hp("train-set-scale", 1, 1e-6, 1e6, "Optimizer: N = training images × this (official MNIST 1, CIFAR 10).")],
-            a => new SchemeInstance(new ConcreteBinaryWeight(a["temperature"], a.Int("test-samples"), a["lambda-init"], a["lambda-std"], (ulong)a.Int("noise-seed")), null));
+            a => new SchemeInstance(new ConcreteBinaryWeight(a["temperature"], a.Int("test-samples"), a["lambda-init"], a["lambda-std"], (ulong)a.Int("noise-seed")), null))
+        { ImpliedOptimizer = SchemeOptimizer.BayesBiNN };
     }
 }

@@ -6,7 +6,7 @@ public static partial class SchemeRegistry
     /// DoReFa) and the scaled signs (XNOR-Net, magnitude-aware, LAB, learned scale).</summary>
     private static IEnumerable<SchemeInfo> StraightThroughAndScaling()
     {
-        yield return new("none", "Full precision: no quantizer on weights or activations (the float baseline).",
+        yield return new(FloatBaselineName, "Full precision: no quantizer on weights or activations (the float baseline).",
             Provenance.VerifiedCode, "§0", [], _ => new SchemeInstance(null, null));
 
         HyperParameter h = Hp("h", 1, 1e-6, 100, "Binary magnitude H: w_b = ±H (Glorot option: BinaryConnect.GlorotH).");

@@ -15,6 +15,10 @@ public static partial class SchemeRegistry
         return all;
     });
 
+    /// <summary>Name of the float baseline, the scheme with no quantizer. The CLI reads <c>--scheme none</c> as "build
+    /// the float model" rather than a binary model with this scheme.</summary>
+    public const string FloatBaselineName = "none";
+
     private static readonly object _userLock = new();
     private static IReadOnlyList<SchemeInfo> _userSchemes = [];
 

@@ -135,7 +135,7 @@ public static class BenchInfer
     {
         string dataset = name is "mlp" or "cnn" ? "mnist" : "cifar10";
         Datasets.ImageDataset shape = ExportCommand.DatasetShape(dataset);
-        var options = new TrainOptions { Model = name, Scheme = "bnn", Dataset = dataset };
+        var options = new TrainOptions { Model = name, Scheme = SchemeChoice.Registered("bnn"), Dataset = dataset };
         var rng = new Rng(42);
         Module net = ModelFactory.Create(options, shape, rng);
         RandomizeBatchNorms(net, rng);

@@ -134,26 +134,25 @@ public static class BenchTrain
     {
         if (model is null)
         {
-            if (scheme is not null and not "none") throw new UsageException("--scheme needs --model (the default run times the float MLP and CNN).");
+            if (scheme is not null and not SchemeChoice.FloatModel) throw new UsageException("--scheme needs --model (the default run times the float MLP and CNN).");
             return
             [
-                new Job(MlpName, "mlp", "none", rng => Models.Mlp(rng, 784, [512, 512], 10), [Batch, 1, 28, 28], ""),
-                new Job(CnnName, "cnn", "none", rng => Models.SmallCnn(rng, 1, 10, 28), [Batch, 1, 28, 28], ""),
+                new Job(MlpName, "mlp", SchemeChoice.FloatModel, rng => Models.Mlp(rng, 784, [512, 512], 10), [Batch, 1, 28, 28], ""),
+                new Job(CnnName, "cnn", SchemeChoice.FloatModel, rng => Models.SmallCnn(rng, 1, 10, 28), [Batch, 1, 28, 28], ""),
             ];
         }
         if (!ModelFactory.Names.Contains(model))
             throw new UsageException($"--model '{model}' is not known; valid models: {string.Join(", ", ModelFactory.Names)}.");
         // the binary-only networks default to BNN (1W/1A); mlp and cnn default to their float versions
-        scheme ??= model is "mlp" or "cnn" ? "none" : "bnn";
-        if (scheme != "none" && !Binarization.SchemeRegistry.TryGet(scheme, out _))
-            throw new UsageException($"--scheme '{scheme}' is not known; 'binarygrad schemes' lists them.");
+        scheme ??= model is "mlp" or "cnn" ? SchemeChoice.FloatModel : "bnn";
+        Binarization.SchemeInfo? resolved = SchemeChoice.ForModel(scheme);
         string dataset = model is "mlp" or "cnn" ? "mnist" : "cifar10";
         Datasets.ImageDataset shape = ExportCommand.DatasetShape(dataset);
-        var options = new TrainOptions { Model = model, Scheme = scheme, Dataset = dataset };
+        var options = new TrainOptions { Model = model, Scheme = resolved, Dataset = dataset };
         ModelFactory.Create(options, shape, new Rng(0)); // refuses e.g. a float vgg-small before anything is timed
-        string name = model is "mlp" && scheme == "none" ? MlpName : model is "cnn" && scheme == "none" ? CnnName : $"{model} {scheme} batch {Batch}";
+        string name = model is "mlp" && resolved is null ? MlpName : model is "cnn" && resolved is null ? CnnName : $"{model} {scheme} batch {Batch}";
         // the peer script mirrors the float models and the sign/STE schemes (bnn: 1W/1A, binaryconnect: 1W/32A)
-        string? peerArguments = scheme is "none" or "bnn" or "binaryconnect" ? $" {model} {scheme}" : null;
+        string? peerArguments = scheme is SchemeChoice.FloatModel or "bnn" or "binaryconnect" ? $" {model} {scheme}" : null;
         return [new Job(name, model, scheme, rng => ModelFactory.Create(options, shape, rng), [Batch, shape.Channels, shape.Height, shape.Width], peerArguments)];
     }
 

@@ -66,11 +66,13 @@ public static class CompareCommand
     public static IReadOnlyList<Row> Run(TrainOptions baseOptions, IReadOnlyList<string> schemes, TextWriter log, Datasets.ImageDataset? train = null, Datasets.ImageDataset? test = null)
     {
         if (schemes.Count == 0) throw new UsageException("--schemes needs at least one scheme name.");
+        // every name is resolved before the first run, so a typo in the last one does not cost the earlier runs
+        Binarization.SchemeInfo?[] resolved = [.. schemes.Select(SchemeChoice.ForModel)];
         var rows = new List<Row>();
         for (int run = 0; run < schemes.Count; run++)
         {
             string scheme = schemes[run];
-            var trainer = new Trainer(baseOptions with { Scheme = scheme, ProgressContext = $"{scheme} ({run + 1}/{schemes.Count})" }, log);
+            var trainer = new Trainer(baseOptions with { Scheme = resolved[run], ProgressContext = $"{scheme} ({run + 1}/{schemes.Count})" }, log);
             var clock = System.Diagnostics.Stopwatch.StartNew();
             trainer.Run(train, test);
             EpochReport last = trainer.Reports[^1];

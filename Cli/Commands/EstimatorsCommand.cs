@@ -27,7 +27,7 @@ public static class EstimatorsCommand
             return Program.BadInput;
         }
         var plots = new List<SvgPlot>();
-        foreach (SchemeInfo scheme in SchemeRegistry.All.Where(s => s.Name != "none"))
+        foreach (SchemeInfo scheme in SchemeRegistry.All.Where(s => s.Name != SchemeRegistry.FloatBaselineName))
         {
             SvgPlot plot = PlotScheme(scheme);
             plots.Add(plot);

@@ -64,7 +64,7 @@ public static class ExplainCommand
             if (request.Shapes.Length > 0) throw new UsageException("--shape belongs to --expr; a --model step takes its shapes from the data set.");
             var options = new TrainOptions
             {
-                Model = modelName, Scheme = request.Scheme ?? "none", Dataset = request.Dataset, Width = request.Width,
+                Model = modelName, Scheme = SchemeChoice.ForModel(request.Scheme ?? SchemeChoice.FloatModel), Dataset = request.Dataset, Width = request.Width,
                 BatchSize = request.BatchSize, Seed = request.Seed, DataDirectory = request.DataDirectory, ShowProgress = false,
             };
             if (options.Problems().FirstOrDefault() is { } problem) throw new UsageException(problem);
@@ -79,7 +79,8 @@ public static class ExplainCommand
             (string name, int[] dims) = ParseShape(spec);
             if (!shapes.TryAdd(name, dims)) throw new UsageException($"--shape {spec}: '{name}' was already given a shape.");
         }
-        return ExplainSubject.FromExpression(request.Expr!, shapes, request.Seed, request.Scheme);
+        // in an expression "none" is the float baseline scheme like any other (it has no quantizer to play sign)
+        return ExplainSubject.FromExpression(request.Expr!, shapes, request.Seed, request.Scheme is { } schemeName ? SchemeChoice.Registered(schemeName) : null);
     }
 
     /// <summary><c>NAME=D1xD2…</c> (dimensions 1 to 64, at most 4096 elements).</summary>

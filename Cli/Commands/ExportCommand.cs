@@ -34,7 +34,7 @@ public static class ExportCommand
                 throw new UsageException($"--out {outputPath}: exists and is not a .bgm model; refusing to replace it (add --force to replace it anyway).");
             Checkpoint state = Checkpoint.Load(checkpointPath);
             ImageDataset shape = DatasetShape(state.DatasetName);
-            var options = new TrainOptions { Model = state.ModelName, Dataset = state.DatasetName, Scheme = state.SchemeName, SchemeArguments = state.SchemeArguments, Width = state.Width };
+            var options = new TrainOptions { Model = state.ModelName, Dataset = state.DatasetName, Scheme = SchemeChoice.ForModel(state.SchemeName), SchemeArguments = state.SchemeArguments, Width = state.Width };
             Module model = ModelFactory.Create(options, shape, new Rng(0));
             model.LoadStateDict(state.ModelState, strict: true);
             InferenceModel inference = InferenceModel.FromModule(model, shape.Channels, shape.Height, shape.Width, shape.ClassCount, state.DatasetName);

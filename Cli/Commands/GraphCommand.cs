@@ -1,5 +1,6 @@
 using System.CommandLine;
 using BinaryGrad.Autograd;
+using BinaryGrad.Binarization;
 using BinaryGrad.Cli.Training;
 using BinaryGrad.Datasets;
 using BinaryGrad.Layers;
@@ -14,7 +15,7 @@ public static class GraphCommand
     public static Command Create()
     {
         var model = new Option<string>("--model") { Description = "Model name (as for train).", DefaultValueFactory = _ => "mlp" };
-        var scheme = new Option<string>("--scheme") { Description = "Binarization scheme (as for train).", DefaultValueFactory = _ => "none" };
+        var scheme = new Option<string>("--scheme") { Description = "Binarization scheme (as for train).", DefaultValueFactory = _ => SchemeChoice.FloatModel };
         var output = new Option<string>("--out") { Description = "The .dot file to write.", Required = true };
         var command = new Command("graph", "Write one training step's autograd graph as Graphviz DOT.") { model, scheme, output };
         command.SetAction(r => Run(r.GetValue(model)!, r.GetValue(scheme)!, r.GetValue(output)!, Console.Out, Console.Error));
@@ -45,10 +46,11 @@ public static class GraphCommand
     /// <summary>The DOT text of one step of <paramref name="modelName"/> with <paramref name="schemeName"/>.</summary>
     public static string Dot(string modelName, string schemeName)
     {
+        SchemeInfo? scheme = SchemeChoice.ForModel(schemeName);
         var rng = new Rng(1);
         // an MNIST-shaped stand-in: the graph depends on shapes only, so no data needs to be loaded
         var shape = new ImageDataset("mnist", 1, 28, 28, new byte[2 * 784], [3, 7], [.. Enumerable.Range(0, 10).Select(i => i.ToString())]);
-        Module model = ModelFactory.Create(new TrainOptions { Model = modelName, Scheme = schemeName }, shape, rng);
+        Module model = ModelFactory.Create(new TrainOptions { Model = modelName, Scheme = scheme }, shape, rng);
         foreach (var (name, p) in model.NamedParameters()) p.Value.Name = name;
         var images = Tensor.Uniform([2, 1, 28, 28], rng, -1, 1);
         images.Name = "images";

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using BinaryGrad.Autograd;
+using BinaryGrad.Binarization;
 using BinaryGrad.Cli.Training;
 using BinaryGrad.Datasets;
 using BinaryGrad.Layers;
@@ -15,7 +16,7 @@ public static class SummaryCommand
     public static Command Create()
     {
         var model = new Option<string>("--model") { Description = $"Model: {string.Join(", ", ModelFactory.Names)}.", DefaultValueFactory = _ => "mlp" };
-        var scheme = new Option<string>("--scheme") { Description = "Binarization scheme; none = float model.", DefaultValueFactory = _ => "none" };
+        var scheme = new Option<string>("--scheme") { Description = "Binarization scheme; none = float model.", DefaultValueFactory = _ => SchemeChoice.FloatModel };
         var dataset = new Option<string>("--dataset") { Description = "Data set whose image shape and classes the model takes.", DefaultValueFactory = _ => "mnist" };
         var command = new Command("summary", "Per-layer parameters, memory, MACs and activation memory of a model.") { model, scheme, dataset };
         command.SetAction(r => Run(r.GetValue(model)!, r.GetValue(scheme)!, r.GetValue(dataset)!, Console.Out, Console.Error));
@@ -43,7 +44,8 @@ public static class SummaryCommand
     public static ModelSummary Summarize(string model, string scheme, string dataset)
     {
         ImageDataset shape = ExportCommand.DatasetShape(dataset);
-        Module built = ModelFactory.Create(new TrainOptions { Model = model, Scheme = scheme, Dataset = dataset }, shape, new Rng(0));
+        SchemeInfo? resolved = SchemeChoice.ForModel(scheme);
+        Module built = ModelFactory.Create(new TrainOptions { Model = model, Scheme = resolved, Dataset = dataset }, shape, new Rng(0));
         return ModelSummary.Of(built, [shape.Channels, shape.Height, shape.Width]);
     }
 }

@@ -26,7 +26,7 @@ public static class TrainCommand
         var augment = new Option<string>("--augment") { Description = "Training augmentation: none, or crop-flip (random crop of the 4-pixel zero-padded image and horizontal flip; the CIFAR-10 recipe).", DefaultValueFactory = _ => "none" };
         var plot = new Option<string?>("--plot") { Description = "Write training curves (loss, accuracy, flip ratio per epoch) as SVG into this directory." };
         var width = new Option<int>("--width") { Description = "Hidden width of the binary MLP (with --scheme).", DefaultValueFactory = _ => 1024 };
-        var scheme = new Option<string>("--scheme") { Description = "Binarization scheme ('binarygrad schemes' lists them); none = float model.", DefaultValueFactory = _ => "none" };
+        var scheme = new Option<string>("--scheme") { Description = "Binarization scheme ('binarygrad schemes' lists them); none = float model.", DefaultValueFactory = _ => SchemeChoice.FloatModel };
         var schemeArgs = new Option<string[]>("--scheme-arg") { Description = "Override a scheme hyper-parameter: key=value (repeatable).", AllowMultipleArgumentsPerToken = false };
         var command = new Command("train", "Train a model on a real data set, evaluating on the test set after every epoch.")
         {
@@ -35,7 +35,12 @@ public static class TrainCommand
         command.SetAction(r =>
         {
             Dictionary<string, double> arguments;
-            try { arguments = ParseSchemeArguments(r.GetValue(schemeArgs) ?? []); }
+            Binarization.SchemeInfo? resolvedScheme;
+            try
+            {
+                arguments = ParseSchemeArguments(r.GetValue(schemeArgs) ?? []);
+                resolvedScheme = SchemeChoice.ForModel(r.GetValue(scheme)!);
+            }
             catch (UsageException e)
             {
                 Console.Error.WriteLine($"binarygrad train: {e.Message}");
@@ -43,7 +48,7 @@ public static class TrainCommand
             }
             return Run(new TrainOptions
         {
-            Scheme = r.GetValue(scheme)!, SchemeArguments = arguments, Schedule = r.GetValue(schedule)!, Augment = r.GetValue(augment)!, PlotDirectory = r.GetValue(plot), Width = r.GetValue(width),
+            Scheme = resolvedScheme, SchemeArguments = arguments, Schedule = r.GetValue(schedule)!, Augment = r.GetValue(augment)!, PlotDirectory = r.GetValue(plot), Width = r.GetValue(width),
             Dataset = r.GetValue(dataset)!, Model = r.GetValue(model)!, Optimizer = r.GetValue(optimizer)!, LearningRate = r.GetValue(lr),
             Epochs = r.GetValue(epochs), BatchSize = r.GetValue(batchSize), Seed = r.GetValue(seed), Threads = r.GetValue(threads),
             CheckpointPath = r.GetValue(checkpoint), Resume = r.GetValue(resume), InitFrom = r.GetValue(initFrom), JsonPath = r.GetValue(json), DataDirectory = r.GetValue(dataDir),
@@ -109,7 +114,7 @@ public static class EvalCommand
             try
             {
                 Checkpoint state = Checkpoint.Load(r.GetValue(checkpoint)!);
-                var options = new TrainOptions { Model = state.ModelName, Dataset = state.DatasetName, Scheme = state.SchemeName, SchemeArguments = state.SchemeArguments, Width = state.Width, DataDirectory = r.GetValue(dataDir) };
+                var options = new TrainOptions { Model = state.ModelName, Dataset = state.DatasetName, Scheme = SchemeChoice.ForModel(state.SchemeName), SchemeArguments = state.SchemeArguments, Width = state.Width, DataDirectory = r.GetValue(dataDir) };
                 var store = new Datasets.DatasetStore(options.DataDirectory, log: Console.Out);
                 Datasets.ImageDataset test = store.Load(options.Dataset, Datasets.DatasetSplit.Test);
                 Layers.Module model = ModelFactory.Create(options, test, new Autograd.Rng(0));

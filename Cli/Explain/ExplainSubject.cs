@@ -21,7 +21,7 @@ public sealed record ExplainSubject(string Title, string Description, BackwardRe
 {
     /// <summary>Inputs drawn from U(−1, 1) in float64 with <paramref name="seed"/>; a non-scalar result is summed
     /// (the page then explains d sum(f) / d input).</summary>
-    public static ExplainSubject FromExpression(string text, IReadOnlyDictionary<string, int[]> shapes, ulong seed, string? schemeName)
+    public static ExplainSubject FromExpression(string text, IReadOnlyDictionary<string, int[]> shapes, ulong seed, SchemeInfo? scheme)
     {
         Expression expression = Expression.Parse(text);
         string[] names = [.. expression.Names()];
@@ -32,7 +32,6 @@ public sealed record ExplainSubject(string Title, string Description, BackwardRe
         foreach (string name in shapes.Keys)
             if (!names.Contains(name))
                 throw new UsageException($"--shape {name}: '{name}' does not appear in --expr \"{text}\" (inputs used: {string.Join(", ", names)}).");
-        SchemeInfo? scheme = schemeName is null ? null : ResolveScheme(schemeName);
         Func<Tensor, Tensor> sign = scheme is null ? Ops.Sign : x => SignQuantizer(scheme).Apply(x);
 
         var rng = new Rng(seed);
@@ -65,7 +64,6 @@ public sealed record ExplainSubject(string Title, string Description, BackwardRe
     /// finite-difference check of every parameter is meaningful.</summary>
     public static ExplainSubject FromModel(TrainOptions options, int batchSize)
     {
-        if (options.Scheme != "none") ResolveScheme(options.Scheme);
         ImageDataset data;
         try { data = new DatasetStore(options.DataDirectory).Load(options.Dataset, DatasetSplit.Train); }
         catch (Exception e) when (e is DatasetException or ArgumentException) { throw new UsageException(e.Message); }
@@ -87,21 +85,21 @@ public sealed record ExplainSubject(string Title, string Description, BackwardRe
         if (parameterCount > MaxCheckedParameters)
             return new ExplainSubject(StepTitle(options), Describe(options, batch, labels), recording, [],
                 $"Not run: the model has {parameterCount} parameters, and the check costs two forward passes per parameter; it runs for models of at most {MaxCheckedParameters} (e.g. --model mlp --width 16).",
-                options.Scheme == "none" ? null : ResolveScheme(options.Scheme));
+                options.Scheme);
         GradCheckResult check = GradCheck.Check(_ => Loss(), leaves);
         List<LeafCheck> checks = CheckLeaves(recording, leaves, check);
-        string note = options.Scheme == "none" ? "" :
-            $" Scheme {options.Scheme} binarizes with straight-through estimators: their backward is by design not the derivative of the forward, so the check of every parameter upstream of one is expected to fail; that gap is what the estimator is.";
-        return new ExplainSubject(StepTitle(options), Describe(options, batch, labels), recording, checks, "Central differences of the loss in float64, step 1e-6, per parameter tensor." + note, options.Scheme == "none" ? null : ResolveScheme(options.Scheme));
+        string note = options.Scheme is null ? "" :
+            $" Scheme {options.SchemeName} binarizes with straight-through estimators: their backward is by design not the derivative of the forward, so the check of every parameter upstream of one is expected to fail; that gap is what the estimator is.";
+        return new ExplainSubject(StepTitle(options), Describe(options, batch, labels), recording, checks, "Central differences of the loss in float64, step 1e-6, per parameter tensor." + note, options.Scheme);
     }
 
     /// <summary>Models with more parameters than this skip the finite-difference check (two forwards per parameter).</summary>
     public const long MaxCheckedParameters = 20_000;
 
-    private static string StepTitle(TrainOptions options) => $"explain: {options.Model} / {options.Scheme} on {options.Dataset}";
+    private static string StepTitle(TrainOptions options) => $"explain: {options.Model} / {options.SchemeName} on {options.Dataset}";
 
     private static string Describe(TrainOptions options, Batch batch, int[] labels) =>
-        $"One training step of --model {options.Model} --scheme {options.Scheme} --width {options.Width} (seed {options.Seed}) on the first {batch.Count} training images of {options.Dataset} " +
+        $"One training step of --model {options.Model} --scheme {options.SchemeName} --width {options.Width} (seed {options.Seed}) on the first {batch.Count} training images of {options.Dataset} " +
         $"(labels {string.Join(" ", labels)}): forward, cross-entropy loss, backward, in float64.";
 
     private static Tensor Evaluate(Expression expression, IReadOnlyDictionary<string, Tensor> inputs, Func<Tensor, Tensor> sign, string text)
@@ -118,9 +116,6 @@ public sealed record ExplainSubject(string Title, string Description, BackwardRe
         [.. check.Inputs.Select(r => (Report: r, Node: recording.Nodes.FirstOrDefault(n => ReferenceEquals(n.Tensor, leaves[r.Input]))))
             .Where(p => p.Node is not null)
             .Select(p => new LeafCheck(p.Node!.Id, p.Report.MaxRelError, p.Report.MaxAbsError, p.Report.MaxRelError <= check.Tolerance))];
-
-    private static SchemeInfo ResolveScheme(string name) => SchemeRegistry.TryGet(name, out SchemeInfo? scheme) && scheme is not null ? scheme
-        : throw new UsageException($"--scheme '{name}' is not known; valid schemes: {string.Join(", ", SchemeRegistry.All.Select(s => s.Name))}.");
 
     /// <summary>The quantizer that plays <c>sign</c> in an expression: the scheme's activation quantizer, else its weight one.</summary>
     private static Quantizer SignQuantizer(SchemeInfo scheme)

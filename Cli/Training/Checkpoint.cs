@@ -38,7 +38,7 @@ public sealed class Checkpoint
     public double BestTestAcc => _bestTestAcc;
     public string ModelName => Meta("model");
     public string DatasetName => Meta("dataset");
-    public string SchemeName => _metadata.GetValueOrDefault("scheme", "none");
+    public string SchemeName => _metadata.GetValueOrDefault("scheme", SchemeChoice.FloatModel);
     public int Width => _width;
     public IReadOnlyDictionary<string, double> SchemeArguments => _schemeArguments;
     /// <summary>The learning rate the run was written with (<c>learningRate</c>), or null in a checkpoint without it.</summary>
@@ -71,7 +71,7 @@ public sealed class Checkpoint
             ["model"] = options.Model,
             ["dataset"] = options.Dataset,
             ["optimizer"] = options.Optimizer,
-            ["scheme"] = options.Scheme,
+            ["scheme"] = options.SchemeName,
             ["schedule"] = options.Schedule,
             ["augment"] = options.Augment,
             ["width"] = options.Width.ToString(CultureInfo.InvariantCulture),
@@ -200,13 +200,13 @@ public sealed class Checkpoint
 
     /// <summary>Refuses a checkpoint written for another model, data set or scheme.</summary>
     public void CheckCompatible(TrainOptions options) =>
-        RequireSame("checkpoint", ("model", options.Model), ("dataset", options.Dataset), ("scheme", options.Scheme),
+        RequireSame("checkpoint", ("model", options.Model), ("dataset", options.Dataset), ("scheme", options.SchemeName),
             ("optimizer", options.Optimizer), ("schedule", options.Schedule), ("augment", options.Augment));
 
     /// <summary>Refuses, for <c>--init-from</c>, a checkpoint whose weights do not fit this run's network. Only the
     /// network must match; optimizer, schedule and augmentation may change between stages.</summary>
     public void CheckSameNetwork(TrainOptions options) =>
-        RequireSame("--init-from checkpoint", ("model", options.Model), ("dataset", options.Dataset), ("scheme", options.Scheme),
+        RequireSame("--init-from checkpoint", ("model", options.Model), ("dataset", options.Dataset), ("scheme", options.SchemeName),
             ("width", options.Width.ToString(CultureInfo.InvariantCulture)));
 
     private void RequireSame(string what, params (string Key, string Wanted)[] options)

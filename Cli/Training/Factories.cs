@@ -17,22 +17,22 @@ public static class ModelFactory
 
     public static Module Create(TrainOptions options, ImageDataset data, Rng rng)
     {
-        if (options.Scheme != "none") return CreateBinary(options, data, rng);
+        if (options.Scheme is { } scheme) return CreateBinary(options, scheme, data, rng);
         return CreateFloat(options, data, rng);
     }
 
     /// <summary>The binary counterpart of <c>--model</c> with the scheme's quantizers in every layer.</summary>
-    private static Module CreateBinary(TrainOptions options, ImageDataset data, Rng rng)
+    private static Module CreateBinary(TrainOptions options, SchemeInfo scheme, ImageDataset data, Rng rng)
     {
         try
         {
-            SchemeRegistry.Create(options.Scheme, options.SchemeArguments); // validate name and arguments once, up front
+            scheme.Create(options.SchemeArguments); // validate the arguments once, up front
         }
         catch (ArgumentException e)
         {
-            throw new UsageException($"--scheme {options.Scheme}: {e.Message}");
+            throw new UsageException($"--scheme {scheme.Name}: {e.Message}");
         }
-        SchemeInstance NewScheme() => SchemeRegistry.Create(options.Scheme, options.SchemeArguments);
+        SchemeInstance NewScheme() => scheme.Create(options.SchemeArguments);
         return options.Model switch
         {
             "mlp" => BinaryModels.Mlp(rng, NewScheme, data.ImageSize, hidden: options.Width, hiddenLayers: 3, data.ClassCount),
@@ -66,6 +66,14 @@ public static class OptimizerFactory
 {
     public static readonly string[] Names = ["sgd", "adam", "adamw", "bop", "bop2nd", "bayesbinn"];
 
+    /// <summary>The <c>--optimizer</c> name of the optimizer a scheme implies.</summary>
+    public static string NameOf(SchemeOptimizer optimizer) => optimizer switch
+    {
+        SchemeOptimizer.Adam => "adam",
+        SchemeOptimizer.BayesBiNN => "bayesbinn",
+        _ => throw new ArgumentOutOfRangeException(nameof(optimizer), optimizer, "no --optimizer name for this optimizer."),
+    };
+
     /// <summary>The optimizer for <paramref name="parameters"/>; <paramref name="trainSetSize"/> (images in the training
     /// set) is BayesBiNN's N.</summary>
     public static Optimizer Create(TrainOptions options, IEnumerable<KeyValuePair<string, Parameter>> parameters, int trainSetSize = 0)
@@ -77,7 +85,7 @@ public static class OptimizerFactory
             "adam" => new Adam(parameters, lr),
             "adamw" => new AdamW(parameters, lr),
             // Bop/Bop2ndOrder own the binary latent weights (precision 1); everything else goes to Adam(lr)
-            "bop" or "bop2nd" when options.Scheme == "none" =>
+            "bop" or "bop2nd" when options.Scheme is null =>
                 throw new UsageException($"--optimizer {options.Optimizer} flips binary weights; it needs a binary model (--scheme, e.g. bnn)."),
             "bop" or "bop2nd" => BinaryOptimizers.Create(options.Optimizer, parameters, lr),
             "bayesbinn" => CreateBayesBiNN(options, parameters, lr, trainSetSize),
@@ -89,9 +97,9 @@ public static class OptimizerFactory
     /// train-set-scale: defaults merged with --scheme-args).</summary>
     private static Optimizer CreateBayesBiNN(TrainOptions options, IEnumerable<KeyValuePair<string, Parameter>> parameters, double lr, int trainSetSize)
     {
-        if (options.Scheme != SchemeRegistry.BayesBiNNName)
-            throw new UsageException($"--optimizer bayesbinn updates the natural parameters of --scheme {SchemeRegistry.BayesBiNNName}; got --scheme {options.Scheme}.");
-        var settings = SchemeRegistry.Get(SchemeRegistry.BayesBiNNName).HyperParameters.ToDictionary(h => h.Name, h => h.Default);
+        if (options.Scheme is not { ImpliedOptimizer: SchemeOptimizer.BayesBiNN } scheme)
+            throw new UsageException($"--optimizer bayesbinn updates the natural parameters of --scheme {SchemeRegistry.BayesBiNNName}; got --scheme {options.SchemeName}.");
+        var settings = scheme.HyperParameters.ToDictionary(h => h.Name, h => h.Default);
         foreach ((string key, double value) in options.SchemeArguments) settings[key] = value;
         return BinaryOptimizers.CreateBayesBiNN(parameters, lr, Math.Max(1, trainSetSize) * settings["train-set-scale"],
             momentum: settings["momentum"], klReweight: settings["kl-reweight"], priorLambda: settings["prior-lambda"]);

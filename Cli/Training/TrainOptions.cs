@@ -29,7 +29,11 @@ public sealed record TrainOptions
     public string? DataDirectory { get; init; }
     /// <summary>Directory for per-epoch training curves as SVG (loss, accuracy, flip ratio), or null.</summary>
     public string? PlotDirectory { get; init; }
-    public string Scheme { get; init; } = "none";
+    /// <summary>The binarization scheme, resolved from <c>--scheme</c> by <see cref="SchemeChoice"/>; null for the float
+    /// model (<c>--scheme none</c>).</summary>
+    public SchemeInfo? Scheme { get; init; }
+    /// <summary>The <c>--scheme</c> name, as shown, reported and stored in the checkpoint (none for the float model).</summary>
+    public string SchemeName => SchemeChoice.NameOf(Scheme);
     /// <summary>Training-time augmentation: <c>none</c> (default, so runs stay comparable with earlier ones) or
     /// <c>crop-flip</c>, the standard CIFAR-10 recipe (He et al. 2016, §4.2): a random 32×32 window of the image padded
     /// by 4 zero pixels, mirrored with probability ½ (<see cref="BinaryGrad.Datasets.Augmentation"/>). Test images are
@@ -55,12 +59,14 @@ public sealed record TrainOptions
     public double EffectiveLearningRate => LearningRate ?? (Optimizer == "sgd" ? 0.05
         : Optimizer is "bop" or "bop2nd" ? BinaryGrad.Optimizers.Binary.BinaryOptimizers.DefaultRealLearningRate
         : EffectiveOptimizer == "bayesbinn" ? 1e-4
-        : Optimizer is "adam" or "adamw" && SchemeRegistry.TryGet(Scheme, out SchemeInfo? scheme) && scheme!.AdamLearningRate is { } schemeRate ? schemeRate
-        : Model == "cnn" && Scheme == "none" ? 3e-3 : 1e-3);
+        : Optimizer is "adam" or "adamw" && Scheme?.AdamLearningRate is { } schemeRate ? schemeRate
+        : Model == "cnn" && Scheme is null ? 3e-3 : 1e-3);
 
-    /// <summary>The optimizer used: --optimizer, except that --scheme bayesbinn with the default adam means bayesbinn
-    /// (the scheme's latent values are natural parameters that only the Bayesian learning rule updates meaningfully).</summary>
-    public string EffectiveOptimizer => Scheme == "bayesbinn" && Optimizer == "adam" ? "bayesbinn" : Optimizer;
+    /// <summary>The optimizer used: --optimizer, except that the default adam means the scheme's implied optimizer
+    /// (<see cref="SchemeInfo.ImpliedOptimizer"/>: bayesbinn for --scheme bayesbinn, whose latent values are natural
+    /// parameters that only the Bayesian learning rule updates meaningfully).</summary>
+    public string EffectiveOptimizer => Optimizer == OptimizerFactory.NameOf(SchemeOptimizer.Adam) && Scheme is { } scheme
+        ? OptimizerFactory.NameOf(scheme.ImpliedOptimizer) : Optimizer;
 
     /// <summary>One-line problems with the options, empty when they are valid.</summary>
     public IEnumerable<string> Problems()
@@ -68,7 +74,7 @@ public sealed record TrainOptions
         if (Epochs <= 0) yield return $"--epochs must be a positive whole number, got {Epochs}.";
         if (BatchSize <= 0) yield return $"--batch-size must be a positive whole number, got {BatchSize}.";
         if (Width is <= 0 or > Checkpoint.MaxWidth) yield return $"--width must be a whole number from 1 to {Checkpoint.MaxWidth}, got {Width}.";
-        if (SchemeArguments.Count > 0 && Scheme == "none")
+        if (SchemeArguments.Count > 0 && Scheme is null)
             yield return $"--scheme-arg {SchemeArguments.Keys.First()}=… needs --scheme NAME (the float model has no scheme hyper-parameters).";
         if (Threads <= 0) yield return $"--threads must be at least 1, got {Threads}.";
         if (LearningRate is { } rate && !(double.IsFinite(rate) && rate > 0)) yield return $"--lr must be a positive finite number, got {rate.ToString(System.Globalization.CultureInfo.InvariantCulture)}.";

@@ -69,7 +69,7 @@ public sealed class Trainer
         {
             // a layer refused its configuration (e.g. --scheme-arg channels=2 for a scheme whose layers need the input's
             // channel count): the options are at fault, so it is bad input, not a defect
-            throw new UsageException($"--model {_options.Model} --scheme {_options.Scheme}" +
+            throw new UsageException($"--model {_options.Model} --scheme {_options.SchemeName}" +
                 string.Concat(_options.SchemeArguments.Select(a => $" --scheme-arg {a.Key}={a.Value.ToString(CultureInfo.InvariantCulture)}")) +
                 $" cannot be built or run: {e.Message}");
         }
@@ -117,7 +117,7 @@ public sealed class Trainer
 
         long parameters = model.Parameters().Sum(p => (long)p.Length);
         Say($"{Simd.IsaLine}");
-        Say($"Training {_options.Model} ({parameters:N0} parameters, scheme {_options.Scheme}) on {train.Name}: {train.Count} train / {test.Count} test images, " +
+        Say($"Training {_options.Model} ({parameters:N0} parameters, scheme {_options.SchemeName}) on {train.Name}: {train.Count} train / {test.Count} test images, " +
             $"{_options.EffectiveOptimizer} lr {_options.EffectiveLearningRate.ToString(CultureInfo.InvariantCulture)}, batch {_options.BatchSize}, {_options.Epochs} epochs, seed {_options.Seed}" +
             (_options.Augment == "none" ? "." : $", augmentation {_options.Augment}."));
         var wall = Stopwatch.StartNew();
@@ -305,7 +305,7 @@ public sealed class Trainer
         {
             epoch = r.Epoch, trainLoss = r.TrainLoss, trainAcc = r.TrainAcc, testAcc = r.TestAcc,
             imagesPerSec = r.ImagesPerSec, seconds = r.Seconds, flipRatio = r.FlipRatio,
-            binaryLayers = r.BinaryLayers.Select(l => new { layer = l.Layer, flipRatio = l.FlipRatio, outsidePassThrough = l.OutsidePassThrough, meanAbsLatent = l.MeanAbsLatent }), model = _options.Model, scheme = _options.Scheme, dataset = _options.Dataset,
+            binaryLayers = r.BinaryLayers.Select(l => new { layer = l.Layer, flipRatio = l.FlipRatio, outsidePassThrough = l.OutsidePassThrough, meanAbsLatent = l.MeanAbsLatent }), model = _options.Model, scheme = _options.SchemeName, dataset = _options.Dataset,
         });
         Autograd.Serialization.AtomicFile.AppendAllText(_options.JsonPath, line + Environment.NewLine);
     }

@@ -10,7 +10,7 @@ public static class TrainingPlots
     public static void Write(string directory, IReadOnlyList<EpochReport> reports, TrainOptions options)
     {
         Directory.CreateDirectory(directory);
-        string run = $"{options.Model}, scheme {options.Scheme}, {options.Dataset}";
+        string run = $"{options.Model}, scheme {options.SchemeName}, {options.Dataset}";
         Write(directory, "loss.svg", new SvgPlot($"Train loss ({run})", "epoch", "cross-entropy")
             .Add(new Series("train loss", Points(reports, r => r.TrainLoss), SvgPlot.Palette[0])));
         Write(directory, "accuracy.svg", new SvgPlot($"Accuracy ({run})", "epoch", "accuracy")

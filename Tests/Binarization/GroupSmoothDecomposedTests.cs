@@ -266,27 +266,45 @@ public class GroupSmoothDecomposedTests
         Assert.That(QuantizerHarness.Run(q, new double[n], shape).Y, Is.EqualTo(w).Within(1e-10));
     }
 
-    [Test]
-    public void TruncatedSvd_KeepsTheLeadingSingularTriplets()
+    // A = P·diag(5, 2, 0.5)·Qᵀ with orthonormal P (m×3), Q (n×3): rank 2 keeps 5 and 2, error = the dropped 0.5 term.
+    // Tall and wide shapes take the two QR orientations; 3×40 and 40×3 are the Tucker-unfolding shape.
+    [TestCase(6, 4)]
+    [TestCase(4, 6)]
+    [TestCase(40, 3)]
+    [TestCase(3, 40)]
+    public void TruncatedSvd_KeepsTheLeadingSingularTriplets(int m, int n)
     {
-        // A = P·diag(5, 2, 0.5)·Qᵀ with orthonormal P (6×3), Q (4×3): rank 2 keeps 5 and 2, error = the dropped 0.5 term
         var rng = new Rng(9);
-        double[] p = [.. Enumerable.Range(0, 18).Select(_ => rng.Normal())], q = [.. Enumerable.Range(0, 12).Select(_ => rng.Normal())];
-        Decompositions.Orthonormalize(p, 6, 3);
-        Decompositions.Orthonormalize(q, 4, 3);
-        double[] s = [5, 2, 0.5], a = new double[24];
-        for (int i = 0; i < 6; i++) for (int j = 0; j < 4; j++) for (int c = 0; c < 3; c++) a[i * 4 + j] += p[i * 3 + c] * s[c] * q[j * 3 + c];
-        (double[] u, double[] sv, double[] v) = Decompositions.TruncatedSvd(a, 6, 4, 2);
+        double[] p = Orthonormal(m, 3, rng), q = Orthonormal(n, 3, rng);
+        double[] s = [5, 2, 0.5], a = new double[m * n];
+        for (int i = 0; i < m; i++) for (int j = 0; j < n; j++) for (int c = 0; c < 3; c++) a[i * n + j] += p[i * 3 + c] * s[c] * q[j * 3 + c];
+        (double[] u, double[] sv, double[] v) = Decompositions.TruncatedSvd(a, m, n, 2);
         Assert.That(sv, Is.EqualTo(new[] { 5.0, 2.0 }).Within(1e-9));
         double err = 0;
-        for (int i = 0; i < 6; i++)
-            for (int j = 0; j < 4; j++)
+        for (int i = 0; i < m; i++)
+            for (int j = 0; j < n; j++)
             {
-                double r = a[i * 4 + j];
+                double r = a[i * n + j];
                 for (int c = 0; c < 2; c++) r -= u[i * 2 + c] * sv[c] * v[j * 2 + c];
                 err += r * r;
             }
         Assert.That(Math.Sqrt(err), Is.EqualTo(0.5).Within(1e-9));
+        for (int c = 0; c < 2; c++)
+        {
+            // the kept triplets are P's and Q's columns up to one common sign, fixed by the largest entry of u being positive
+            double[] uc = [.. Enumerable.Range(0, m).Select(i => u[i * 2 + c])];
+            Assert.That(uc.MaxBy(Math.Abs), Is.GreaterThan(0), $"sign convention of u{c}");
+            double sign = Math.Sign(Enumerable.Range(0, m).Sum(i => uc[i] * p[i * 3 + c]));
+            for (int i = 0; i < m; i++) Assert.That(uc[i], Is.EqualTo(sign * p[i * 3 + c]).Within(1e-9), $"u{c}[{i}]");
+            for (int j = 0; j < n; j++) Assert.That(v[j * 2 + c], Is.EqualTo(sign * q[j * 3 + c]).Within(1e-9), $"v{c}[{j}]");
+        }
+    }
+
+    /// <summary>A rows×cols matrix (row-major) with orthonormal columns: the Q factor of a Gaussian matrix.</summary>
+    private static double[] Orthonormal(int rows, int cols, Rng rng)
+    {
+        var gaussian = MathNet.Numerics.LinearAlgebra.Matrix<double>.Build.Dense(rows, cols, (_, _) => rng.Normal());
+        return gaussian.QR(MathNet.Numerics.LinearAlgebra.Factorization.QRMethod.Thin).Q.ToRowMajorArray();
     }
 
     [Test]

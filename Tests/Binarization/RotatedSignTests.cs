@@ -62,7 +62,7 @@ public class RotatedSignTests
 
     [TestCase(false)]
     [TestCase(true)]
-    public void JacobiSvd_Reconstructs_WithOrthogonalFactors(bool rankDeficient)
+    public void Svd_Reconstructs_WithOrthogonalFactors(bool rankDeficient)
     {
         var rng = new Rng(21);
         var m = new double[6, 6];
@@ -79,6 +79,33 @@ public class RotatedSignTests
                 Assert.That(x, Is.EqualTo(m[i, j]).Within(1e-10));
             }
         if (rankDeficient) Assert.That(s.Count(x => x < 1e-9), Is.GreaterThanOrEqualTo(1));
+        Assert.That(s, Is.Ordered.Descending);
+    }
+
+    [TestCase(1)]
+    [TestCase(5)]
+    [TestCase(17)]
+    public void RandomRotation_IsGramSchmidtOfTheSameGaussianDraws(int n)
+    {
+        // oracle: modified Gram–Schmidt on the Gaussian columns drawn in the same order (column by column)
+        var rng = new Rng(33);
+        var g = new double[n, n];
+        for (int j = 0; j < n; j++)
+            for (int i = 0; i < n; i++) g[i, j] = rng.Normal();
+        for (int j = 0; j < n; j++)
+        {
+            for (int p = 0; p < j; p++)
+            {
+                double dot = 0;
+                for (int i = 0; i < n; i++) dot += g[i, p] * g[i, j];
+                for (int i = 0; i < n; i++) g[i, j] -= dot * g[i, p];
+            }
+            double norm = Math.Sqrt(Enumerable.Range(0, n).Sum(i => g[i, j] * g[i, j]));
+            for (int i = 0; i < n; i++) g[i, j] /= norm;
+        }
+        double[,] q = Orthogonal.Random(n, new Rng(33));
+        AssertOrthogonal(q);
+        Assert.That(q, Is.EqualTo(g).Within(1e-10));
     }
 
     [TestCase(27, 3, 9)]

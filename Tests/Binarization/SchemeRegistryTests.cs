@@ -22,6 +22,19 @@ public class SchemeRegistryTests
         Assert.That(SchemeRegistry.Names, Is.Unique);
     }
 
+    /// <summary>The schemes whose latent values are not ordinary real parameters, so training them with Adam is
+    /// meaningless: BayesBiNN's are natural parameters of Bernoulli weights (Meng et al. 2020, arXiv:2002.10778).
+    /// Every other built-in scheme trains with Adam.</summary>
+    private static readonly Dictionary<string, SchemeOptimizer> NotAdam = new() { ["bayesbinn"] = SchemeOptimizer.BayesBiNN };
+
+    [TestCaseSource(nameof(Schemes))]
+    public void EveryScheme_ImpliesTheOptimizerItsLatentsNeed(SchemeInfo scheme) =>
+        Assert.That(scheme.ImpliedOptimizer, Is.EqualTo(NotAdam.GetValueOrDefault(scheme.Name, SchemeOptimizer.Adam)));
+
+    [Test]
+    public void ImpliedOptimizer_NonAdamSchemesAreRegistered() =>
+        Assert.That(SchemeRegistry.Names, Is.SupersetOf(NotAdam.Keys));
+
     [TestCaseSource(nameof(Schemes))]
     public void EveryScheme_IsDescribed_AndCreatesWithDefaults(SchemeInfo scheme)
     {

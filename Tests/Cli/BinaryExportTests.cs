@@ -19,7 +19,7 @@ public class BinaryExportTests
 
     private TrainOptions Options(string model, string checkpoint) => new()
     {
-        Dataset = "digits", Model = model, Scheme = "bnn", Optimizer = "adam", Epochs = 1, BatchSize = 64, Seed = 3, Threads = 2,
+        Dataset = "digits", Model = model, Scheme = SchemeChoice.ForModel("bnn"), Optimizer = "adam", Epochs = 1, BatchSize = 64, Seed = 3, Threads = 2,
         CheckpointPath = checkpoint, ShowProgress = false, DataDirectory = _dir,
     };
 

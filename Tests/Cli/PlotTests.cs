@@ -47,7 +47,7 @@ public class PlotTests
     public void TrainingPlots_WriteLossAccuracyAndFlipRatioCurves()
     {
         EpochReport[] reports = [new(1, 0.5, 0.8, 0.85, 100, 1, 0.1), new(2, 0.3, 0.9, 0.92, 100, 1, 0.05)];
-        TrainingPlots.Write(_dir, reports, new TrainOptions { Scheme = "bnn" });
+        TrainingPlots.Write(_dir, reports, new TrainOptions { Scheme = SchemeChoice.ForModel("bnn") });
         Assert.That(Directory.GetFiles(_dir).Select(Path.GetFileName), Is.EquivalentTo(new[] { "loss.svg", "accuracy.svg", "flip-ratio.svg" }));
         Assert.That(XDocument.Load(Path.Combine(_dir, "accuracy.svg")).Descendants().Count(e => e.Name.LocalName == "path"), Is.EqualTo(2));
     }

@@ -12,7 +12,7 @@ namespace BinaryGrad.Tests.Cli;
 public class ResNetCliTests
 {
     private static Module Build(string model, string scheme, string dataset) =>
-        ModelFactory.Create(new TrainOptions { Model = model, Scheme = scheme, Dataset = dataset }, ExportCommand.DatasetShape(dataset), new Rng(0));
+        ModelFactory.Create(new TrainOptions { Model = model, Scheme = SchemeChoice.ForModel(scheme), Dataset = dataset }, ExportCommand.DatasetShape(dataset), new Rng(0));
 
     [TestCase("resnet20", 18, 9), TestCase("resnet20-basic", 18, 9), TestCase("resnet18", 16, 8), TestCase("resnet18-basic", 16, 8)]
     public void ResNetNames_BuildTheirNetworks(string model, int binaryLayers, int blocks)

@@ -17,7 +17,7 @@ public class StochasticSchemeTrainerTests
 
     private TrainOptions Digits(string scheme, int epochs) => new()
     {
-        Dataset = "digits", Model = "mlp", Scheme = scheme, Width = 32, Epochs = epochs, BatchSize = 32, Seed = 5, Threads = 1,
+        Dataset = "digits", Model = "mlp", Scheme = SchemeChoice.ForModel(scheme), Width = 32, Epochs = epochs, BatchSize = 32, Seed = 5, Threads = 1,
         ShowProgress = false, DataDirectory = _dir,
     };
 

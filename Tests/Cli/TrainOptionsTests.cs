@@ -18,15 +18,15 @@ public class TrainOptionsTests
     [TestCase("mlp", "vispa", "adam", 0.5, 0.5)]
     public void EffectiveLearningRate_FollowsTheDocumentedRecipes(string model, string scheme, string optimizer, double? given, double expected)
     {
-        var options = new TrainOptions { Model = model, Scheme = scheme, Optimizer = optimizer, LearningRate = given };
+        var options = new TrainOptions { Model = model, Scheme = SchemeChoice.ForModel(scheme), Optimizer = optimizer, LearningRate = given };
         Assert.That(options.EffectiveLearningRate, Is.EqualTo(expected));
     }
 
     [Test]
     public void BayesBiNN_ImpliesItsOptimizer_UnlessAnotherIsAskedFor()
     {
-        Assert.That(new TrainOptions { Scheme = "bayesbinn" }.EffectiveOptimizer, Is.EqualTo("bayesbinn"));
-        Assert.That(new TrainOptions { Scheme = "bayesbinn", Optimizer = "sgd" }.EffectiveOptimizer, Is.EqualTo("sgd"));
-        Assert.That(new TrainOptions { Scheme = "bnn" }.EffectiveOptimizer, Is.EqualTo("adam"));
+        Assert.That(new TrainOptions { Scheme = SchemeChoice.ForModel("bayesbinn") }.EffectiveOptimizer, Is.EqualTo("bayesbinn"));
+        Assert.That(new TrainOptions { Scheme = SchemeChoice.ForModel("bayesbinn"), Optimizer = "sgd" }.EffectiveOptimizer, Is.EqualTo("sgd"));
+        Assert.That(new TrainOptions { Scheme = SchemeChoice.ForModel("bnn") }.EffectiveOptimizer, Is.EqualTo("adam"));
     }
 }

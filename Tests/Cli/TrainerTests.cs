@@ -34,7 +34,7 @@ public class TrainerTests
     public void BnnScheme_ReportsFlipRatioAndPerLayerStatistics()
     {
         string json = Path.Combine(_dir, "bnn.jsonl");
-        var trainer = new Trainer(Digits(epochs: 2) with { Scheme = "bnn", Width = 64, JsonPath = json }, TextWriter.Null);
+        var trainer = new Trainer(Digits(epochs: 2) with { Scheme = SchemeChoice.ForModel("bnn"), Width = 64, JsonPath = json }, TextWriter.Null);
         double best = trainer.Run();
         Assert.That(best, Is.GreaterThan(0.3), "well above chance (0.1) after 90 steps");
         EpochReport last = trainer.Reports[^1];
@@ -65,7 +65,7 @@ public class TrainerTests
         // The flip ratio of the first epoch after a resume counts from the checkpoint's signs, as the uninterrupted
         // run counts from the previous epoch's; counting from the resumed process's random init would differ.
         string straight = Path.Combine(_dir, "straight.safetensors"), interrupted = Path.Combine(_dir, "interrupted.safetensors");
-        TrainOptions Bnn(string path) => Digits(2, path) with { Scheme = "bnn", Width = 64 };
+        TrainOptions Bnn(string path) => Digits(2, path) with { Scheme = SchemeChoice.ForModel("bnn"), Width = 64 };
         var whole = new Trainer(Bnn(straight), TextWriter.Null);
         whole.Run();
         new Trainer(Bnn(interrupted) with { StopAfterEpochs = 1 }, TextWriter.Null).Run();

@@ -89,7 +89,7 @@ public class FileFormatFuzzTests
         if (!File.Exists(path))
             new Trainer(new TrainOptions
             {
-                Dataset = "digits", Model = "mlp", Scheme = "bnn", Width = 16, Epochs = 1, BatchSize = 256, Seed = 5, Threads = 1,
+                Dataset = "digits", Model = "mlp", Scheme = SchemeChoice.ForModel("bnn"), Width = 16, Epochs = 1, BatchSize = 256, Seed = 5, Threads = 1,
                 CheckpointPath = path, ShowProgress = false, DataDirectory = _dir,
             }, TextWriter.Null).Run();
         return path;

@@ -59,7 +59,7 @@ public class GroupSmoothDecomposedLayerTests
         {
             var options = new TrainOptions
             {
-                Dataset = "digits", Model = "mlp", Scheme = "self-binarizing", Optimizer = "adam", Epochs = 10, BatchSize = 32, Seed = 5,
+                Dataset = "digits", Model = "mlp", Scheme = SchemeChoice.ForModel("self-binarizing"), Optimizer = "adam", Epochs = 10, BatchSize = 32, Seed = 5,
                 Threads = 1, Width = 64, ShowProgress = false, DataDirectory = dir,
             };
             var trainer = new Trainer(options, TextWriter.Null);

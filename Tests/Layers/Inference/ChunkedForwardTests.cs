@@ -20,7 +20,7 @@ public class ChunkedForwardTests
         string dataset = model is "mlp" or "cnn" ? "mnist" : "cifar10";
         BinaryGrad.Datasets.ImageDataset shape = ExportCommand.DatasetShape(dataset);
         var rng = new Rng(7);
-        Module net = ModelFactory.Create(new TrainOptions { Model = model, Scheme = "bnn", Dataset = dataset }, shape, rng);
+        Module net = ModelFactory.Create(new TrainOptions { Model = model, Scheme = SchemeChoice.ForModel("bnn"), Dataset = dataset }, shape, rng);
         BenchInfer.RandomizeBatchNorms(net, rng);
         var inference = InferenceModel.FromModule(net, shape.Channels, shape.Height, shape.Width, shape.ClassCount, dataset);
         return (net, inference, [shape.Channels, shape.Height, shape.Width]);
