@@ -17,7 +17,7 @@ public static partial class SchemeRegistry
             Provenance.StandardConstruction, "§3.3, Part II §2.3",
             [groupSize, Hp("t-start", 1, 1e-6, 1e3, "Temperature T at the start of training."), Hp("t-end", 1e-3, 1e-6, 1e3, "Temperature T at the end (cosine per step)."), binaryActivations],
             a => new SchemeInstance(new GroupSoftBinary(a.Int("group-size"), new CosineAnnealing(a["t-start"], a["t-end"]), a.ParameterDType),
-                a.Flag("binary-activations") ? new SteSign() : null));
+                a.Flag("binary-activations") ? new SteSign() : null)) { Family = SchemeFamilies.GroupTransform, Paper = ShulmanPaper };
         // Measured on the MNIST MLP with its defaults (k = 4, T cosine 1 → 1e-3 per step, Adam 1e-3, 1 thread), deployed as
         // the argmax vertices: 6 epochs 80.02, 85.89, 88.69, 93.87, 95.77, 96.03 %; 2 epochs end at 93.19 %. The deployed
         // accuracy lags the soft training accuracy until T is small, so the schedule needs ≥ 5 epochs to pass 95 %.
@@ -27,7 +27,7 @@ public static partial class SchemeRegistry
             Provenance.StandardConstruction, "Part II §2.3",
             [groupSize, binaryActivations,
              Hp("blend-end", 1, 0, 1, "Final λ of w = (1 − λ)·√k·θ/‖θ‖ + λ·sign(θ), linear per step from 0 (ours; 0 = the plain sphere point, which deployed at 70 % on MNIST).")],
-            a => new SchemeInstance(new GroupSphereRelax(a.Int("group-size"), a["blend-end"]), a.Flag("binary-activations") ? new SteSign() : null));
+            a => new SchemeInstance(new GroupSphereRelax(a.Int("group-size"), a["blend-end"]), a.Flag("binary-activations") ? new SteSign() : null)) { Family = SchemeFamilies.GroupTransform, Paper = ShulmanPaper };
 
         yield return new("self-binarizing",
             "Self-binarizing networks: weights and activations through tanh(v·x) with the exact gradient, v sharpened 1 → 1000 (geometric per epoch; Adam 3e-3 when --lr is not given); deploys sign (BN + sign fold into per-channel thresholds). tanh and schedule are our reading.",
@@ -46,7 +46,7 @@ public static partial class SchemeRegistry
             })
         // Measured on the MNIST MLP, 10 epochs, deployed as sign: the default per-epoch geometric schedule with Adam 3e-3
         // 97.30 % (best 97.45 %), with the generic 1e-3 96.56 %; per step 97.39 % (3e-3) and 96.70 % (1e-3). The rate mattered, not the clock.
-        { AdamLearningRate = 3e-3 };
+        { Family = SchemeFamilies.Smooth, Paper = SelfBinarizingPaper, AdamLearningRate = 3e-3 };
 
         HyperParameter maxRank = Hp("max-rank", 256, 0, 1 << 20, "Cap on every rank (0 = full rank, the construction's default; the cap bounds the cost of wide dense layers).", integer: true);
         HyperParameter steClip = Hp("ste-clip", double.PositiveInfinity, 1e-6, double.PositiveInfinity, "STE mask bound c through sign(W): dW = α·dw_b·1[|W| ≤ c] (∞ = identity).");
@@ -64,6 +64,6 @@ public static partial class SchemeRegistry
                 a => new SchemeInstance(
                     tucker ? new TuckerDecomposedSign(a.Int("max-rank"), a["ste-clip"], a.Flag("scale-init"), a.Flag("linearize"), a.ParameterDType)
                            : new MatrixDecomposedSign(a.Int("max-rank"), a["ste-clip"], a.Flag("scale-init"), a.Flag("linearize"), a.ParameterDType),
-                    new SteSign(a["activation-clip"])));
+                    new SteSign(a["activation-clip"]))) { Family = SchemeFamilies.Decomposed, Paper = DecomposedPaper };
     }
 }

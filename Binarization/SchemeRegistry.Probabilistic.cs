@@ -19,13 +19,13 @@ public static partial class SchemeRegistry
             Provenance.VerifiedCode, "§4.3",
             [Hp("rank", 4, 1, 64, "K: rank of the covariance factor Z (official 1W1A CIFAR: 4).", integer: true), varianceScale, vispaSamples],
             a => new SchemeInstance(new SdpBinaryWeight(a.Int("rank"), a["variance-scale"], a.Int("test-samples")), new ApproxSign()))
-        { AdamLearningRate = VispaAdamLearningRate };
+        { Family = SchemeFamilies.Probabilistic, Paper = VispaPaper, AdamLearningRate = VispaAdamLearningRate };
 
         yield return new("vispa-1w32a", "VISPA 1W32A: the same sampled binary weights with real-valued activations (ReLU in the MLP).",
             Provenance.VerifiedCode, "§4.3",
             [Hp("rank", 8, 1, 64, "K: rank of the covariance factor Z (official 1W32A: 8).", integer: true), varianceScale, vispaSamples],
             a => new SchemeInstance(new SdpBinaryWeight(a.Int("rank"), a["variance-scale"], a.Int("test-samples")), null))
-        { AdamLearningRate = VispaAdamLearningRate };
+        { Family = SchemeFamilies.Probabilistic, Paper = VispaPaper, AdamLearningRate = VispaAdamLearningRate };
 
         yield return new(BayesBiNNName, "BayesBiNN: latent = natural parameters λ (init ±10); training loads tanh((λ+δ)/τ), δ logistic noise, and the bayesbinn optimizer applies the Bayesian learning rule; test: mode sign(λ) or logits averaged over Bernoulli samples. Real activations (ReLU).",
             Provenance.VerifiedCode, "§5.2–5.5",
@@ -39,6 +39,6 @@ public static partial class SchemeRegistry
              Hp("momentum", 0, 0, 0.999999, "Optimizer: β of the momentum on the natural gradient (bias-corrected)."),
              Hp("train-set-scale", 1, 1e-6, 1e6, "Optimizer: N = training images × this (official MNIST 1, CIFAR 10).")],
             a => new SchemeInstance(new ConcreteBinaryWeight(a["temperature"], a.Int("test-samples"), a["lambda-init"], a["lambda-std"], (ulong)a.Int("noise-seed")), null))
-        { ImpliedOptimizer = SchemeOptimizer.BayesBiNN };
+        { Family = SchemeFamilies.Probabilistic, Paper = BayesBiNNPaper, ImpliedOptimizer = SchemeOptimizer.BayesBiNN };
     }
 }

@@ -1,15 +1,15 @@
 namespace BinaryGrad.Binarization;
 
 /// <summary>Every binarization scheme by stable kebab-case name (the names training recipes and the CLI use).</summary>
-/// <remarks>Entries are grouped by family in the <c>SchemeRegistry.*.cs</c> files (each scheme's family and paper are set
-/// in <c>SchemeRegistry.Families.cs</c>); the catalog is
-/// static because the tests and the CLI enumerate it.</remarks>
+/// <remarks>Entries are grouped by family in the <c>SchemeRegistry.*.cs</c> files; each entry sets its scheme's family
+/// and paper itself (the citations are constants in <c>SchemeRegistry.Papers.cs</c>), so a new scheme is one entry plus
+/// its quantizer's file and test. The catalog is static because the tests and the CLI enumerate it.</remarks>
 public static partial class SchemeRegistry
 {
     private static readonly Lazy<IReadOnlyList<SchemeInfo>> _all = new(() =>
     {
         List<SchemeInfo> all = [.. new[] { StraightThroughAndScaling(), Proximal(), SurrogatesAndRotation(), GroupSmoothDecomposed(), Probabilistic() }
-            .SelectMany(s => s).Select(WithFamily)];
+            .SelectMany(s => s).Select(CheckedBuiltIn)];
         var duplicate = all.GroupBy(s => s.Name).FirstOrDefault(g => g.Count() > 1);
         if (duplicate is not null) throw new InvalidOperationException($"SchemeRegistry: duplicate name '{duplicate.Key}'.");
         return all;
