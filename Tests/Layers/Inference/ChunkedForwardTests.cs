@@ -75,8 +75,9 @@ public class ChunkedForwardTests
 
     /// <summary>Once warm, <see cref="InferenceModel.Predict(ReadOnlySpan{float}, Span{int})"/> allocates nothing, chunked
     /// or whole, on two threads (workers included: the process-wide allocation count is compared). The runtime's own
-    /// background work can allocate a little at any time, so the measurement is taken up to three times and must be zero
-    /// once; allocating code is non-zero every time.</summary>
+    /// background work can allocate a little at any time (once seen: 168 bytes in three forwards in a row on a machine
+    /// loaded with parallel builds), so the measurement is taken up to ten times and must be zero once; allocating code
+    /// is non-zero every time.</summary>
     [TestCase("mlp", 4), TestCase("cnn", 4), TestCase("vgg-small", 4), TestCase("resnet20", 4), TestCase("resnet20", 0)]
     [NonParallelizable]
     public void WarmPredict_AllocatesNothing(string model, int imagesPerChunk)
@@ -90,7 +91,7 @@ public class ChunkedForwardTests
         {
             for (int i = 0; i < 3; i++) inference.Predict(images, predictions);
             long best = long.MaxValue;
-            for (int attempt = 0; attempt < 3 && best != 0; attempt++)
+            for (int attempt = 0; attempt < 10 && best != 0; attempt++)
             {
                 long before = GC.GetTotalAllocatedBytes(precise: true);
                 inference.Predict(images, predictions);
