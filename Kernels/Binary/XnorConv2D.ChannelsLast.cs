@@ -66,74 +66,88 @@ public static unsafe partial class XnorConv2D
     private readonly struct ResidualChannelsLastOutput(float* output, float* shortcut, int shortcutChannels, int before, bool sampled,
                                                        float low, float high, ulong* signs, SimdPath path) : ITileOutput
     {
-        private readonly bool vectorized = path != SimdPath.Scalar, wide = path == SimdPath.Vector512;
-
         public void Store(in XnorConv2DShape s, int first, int rows, int* dots, int ld, float* scale, float* bias)
         {
-            int channels = s.OutChannels, wpp = BitPack.WordsPerPixel(channels), plane = s.OutHeight * s.OutWidth, end = before + shortcutChannels;
-            Vector256<float> lo = Vector256.Create(low), hi = Vector256.Create(high);
-            Vector512<float> lo512 = Vector512.Create(low), hi512 = Vector512.Create(high);
-            // output coordinates of the current pixel, stepped along (no divisions per pixel)
-            int image = first / plane, i = first % plane / s.OutWidth, j = first % plane % s.OutWidth;
+            // everything the loop needs in locals and arguments: the vector loop below then holds its constants in
+            // registers (with the fields read through 'this' and a call in the loop, the JIT spilled them every pixel)
+            int channels = s.OutChannels, outWidth = s.OutWidth, outHeight = s.OutHeight, plane = outWidth * outHeight;
+            int wpp = BitPack.WordsPerPixel(channels), end = before + shortcutChannels;
+            float* xBase = shortcut;
+            int image = first / plane, i = first % plane / outWidth, j = first % plane % outWidth;
             for (int r = 0; r < rows; r++)
             {
                 nint pixel = first + r;
-                float* y = output + pixel * channels, x = shortcut + pixel * channels;
+                float* x = xBase + pixel * channels;
                 if (sampled)
                 {
-                    x = shortcut + (((nint)image * s.Height + i * s.Stride) * s.Width + j * s.Stride) * shortcutChannels - before;
-                    if (++j == s.OutWidth)
+                    x = xBase + (((nint)image * s.Height + i * s.Stride) * s.Width + j * s.Stride) * shortcutChannels - before;
+                    if (++j == outWidth)
                     {
                         j = 0;
-                        if (++i == s.OutHeight) (i, image) = (0, image + 1);
+                        if (++i == outHeight) (i, image) = (0, image + 1);
                     }
                 }
-                int* d = dots + (nint)r * ld;
-                ulong* bits = signs == null ? null : signs + pixel * wpp;
-                if (bits != null)
-                    for (int word = 0; word < wpp; word++) bits[word] = 0; // a loop: Span.Clear's call cost per pixel was half this store's time
-                int o = 0;
-                if (wide)
-                    for (; o + 16 <= channels; o += 16)
-                    {
-                        // 16 channels per step on 512-bit units (a 16-channel pixel in one vector): half the operations
-                        Vector512<float> v = Vector512.Multiply(Vector512.Load(scale + o), Vector512.ConvertToSingle(Vector512.Load(d + o)));
-                        Vector512<float> add = o >= before && o + 16 <= end ? Vector512.Load(x + o)
-                            : o + 16 <= before || o >= end ? Vector512<float>.Zero : Vector512.Create(Window(x, o, before, end), Window(x, o + 8, before, end));
-                        v = Vector512.Add(Vector512.Add(v, Vector512.Load(bias + o)), add);
-                        v = Vector512.ConditionalSelect(Vector512.LessThan(v, lo512), lo512, Vector512.ConditionalSelect(Vector512.GreaterThan(v, hi512), hi512, v));
-                        v.Store(y + o);
-                        if (bits != null) bits[o >> 6] |= Vector512.GreaterThanOrEqual(v, Vector512<float>.Zero).ExtractMostSignificantBits() << (o & 63);
-                    }
-                if (vectorized)
-                    for (; o + 8 <= channels; o += 8)
-                    {
-                        Vector256<float> v = Vector256.Multiply(Vector256.Load(scale + o), Vector256.ConvertToSingle(Vector256.Load(d + o)));
-                        Vector256<float> add = o >= before && o + 8 <= end ? Vector256.Load(x + o)
-                            : o + 8 <= before || o >= end ? Vector256<float>.Zero : Window(x, o, before, end);
-                        v = Vector256.Add(Vector256.Add(v, Vector256.Load(bias + o)), add);
-                        v = Vector256.ConditionalSelect(Vector256.LessThan(v, lo), lo, Vector256.ConditionalSelect(Vector256.GreaterThan(v, hi), hi, v));
-                        v.Store(y + o);
-                        if (bits != null) bits[o >> 6] |= (ulong)Vector256.GreaterThanOrEqual(v, Vector256<float>.Zero).ExtractMostSignificantBits() << (o & 63);
-                    }
-                for (; o < channels; o++)
-                {
-                    float v = scale[o] * (float)d[o] + bias[o] + (o >= before && o < end ? x[o] : 0f);
-                    v = v < low ? low : v > high ? high : v;
-                    y[o] = v;
-                    if (bits != null && v >= 0f) bits[o >> 6] |= 1UL << (o & 63);
-                }
+                Pixel(output + pixel * channels, x, dots + (nint)r * ld, scale, bias, signs == null ? null : signs + pixel * wpp,
+                      channels, wpp, before, end, low, high, path);
             }
         }
     }
 
-    /// <summary>Channels o … o + 7 of the shortcut: x[k] inside [before, end), +0 outside.</summary>
-    private static Vector256<float> Window(float* x, int o, int before, int end)
+    /// <summary>One output pixel of the channels-last residual store (see <see cref="ResidualChannelsLastOutput"/>):
+    /// <c>y[o] = clamp(fl(fl(scale[o]·d[o] + bias[o]) + (before ≤ o &lt; end ? x[o] : +0)))</c> and its sign bits.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Pixel(float* y, float* x, int* d, float* scale, float* bias, ulong* bits, int channels, int wpp, int before, int end,
+                              float low, float high, SimdPath path)
     {
-        float* lanes = stackalloc float[8];
-        for (int k = 0; k < 8; k++) lanes[k] = o + k >= before && o + k < end ? x[o + k] : 0f;
-        return Vector256.Load(lanes);
+        if (bits != null)
+            for (int word = 0; word < wpp; word++) bits[word] = 0; // a loop, not Span.Clear: a call per pixel cost more than the pixel
+        int o = 0;
+        if (path == SimdPath.Vector512)
+        {
+            Vector512<float> lo = Vector512.Create(low), hi = Vector512.Create(high);
+            for (; o + 16 <= channels; o += 16)
+            {
+                // 16 channels per step on 512-bit units (a 16-channel pixel is one vector)
+                Vector512<float> v = Vector512.Multiply(Vector512.Load(scale + o), Vector512.ConvertToSingle(Vector512.Load(d + o)));
+                Vector512<float> add = o >= before && o + 16 <= end ? Vector512.Load(x + o)
+                    : o + 16 <= before || o >= end ? Vector512<float>.Zero : Vector512.Create(Window(x, o, before, end), Window(x, o + 8, before, end));
+                v = Vector512.Add(Vector512.Add(v, Vector512.Load(bias + o)), add);
+                v = Vector512.ConditionalSelect(Vector512.LessThan(v, lo), lo, Vector512.ConditionalSelect(Vector512.GreaterThan(v, hi), hi, v));
+                v.Store(y + o);
+                if (bits != null) bits[o >> 6] |= Vector512.GreaterThanOrEqual(v, Vector512<float>.Zero).ExtractMostSignificantBits() << (o & 63);
+            }
+        }
+        if (path != SimdPath.Scalar)
+        {
+            Vector256<float> lo = Vector256.Create(low), hi = Vector256.Create(high);
+            for (; o + 8 <= channels; o += 8)
+            {
+                Vector256<float> v = Vector256.Multiply(Vector256.Load(scale + o), Vector256.ConvertToSingle(Vector256.Load(d + o)));
+                Vector256<float> add = o >= before && o + 8 <= end ? Vector256.Load(x + o)
+                    : o + 8 <= before || o >= end ? Vector256<float>.Zero : Window(x, o, before, end);
+                v = Vector256.Add(Vector256.Add(v, Vector256.Load(bias + o)), add);
+                v = Vector256.ConditionalSelect(Vector256.LessThan(v, lo), lo, Vector256.ConditionalSelect(Vector256.GreaterThan(v, hi), hi, v));
+                v.Store(y + o);
+                if (bits != null) bits[o >> 6] |= (ulong)Vector256.GreaterThanOrEqual(v, Vector256<float>.Zero).ExtractMostSignificantBits() << (o & 63);
+            }
+        }
+        for (; o < channels; o++)
+        {
+            float v = scale[o] * (float)d[o] + bias[o] + (o >= before && o < end ? x[o] : 0f);
+            v = v < low ? low : v > high ? high : v;
+            y[o] = v;
+            if (bits != null && v >= 0f) bits[o >> 6] |= 1UL << (o & 63);
+        }
     }
+
+    /// <summary>Channels o … o + 7 of the shortcut: x[k] inside [before, end), +0 outside (no stack buffer, so it inlines).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<float> Window(float* x, int o, int before, int end) =>
+        Vector256.Create(In(x, o, before, end), In(x, o + 1, before, end), In(x, o + 2, before, end), In(x, o + 3, before, end),
+                         In(x, o + 4, before, end), In(x, o + 5, before, end), In(x, o + 6, before, end), In(x, o + 7, before, end));
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static float In(float* x, int k, int before, int end) => k >= before && k < end ? x[k] : 0f;
 
     /// <summary>NCHW → NHWC: <c>destination[(n·P + p)·C + c] = source[(n·C + c)·P + p]</c> for P = <paramref name="pixels"/>
     /// per image. Exact (data movement only); 8 channels × 8 pixels per register transpose on the vector paths.</summary>
