@@ -99,9 +99,10 @@ public class ChunkedForwardTests
             }
             return best;
         });
-        // On the vector paths (every x86-64 with AVX2) nothing at all. The scalar reference path — a runtime with the
-        // hardware intrinsics switched off — still allocates 168–504 bytes per forward in a place not yet found; it is held
-        // below 4 KB so that it cannot grow unnoticed.
+        // On the vector paths (every x86-64 with AVX2) nothing at all. On the scalar reference path (intrinsics switched
+        // off) a standalone process measures 0 B too, for every model, 1–2 threads, chunked or whole; inside the test host
+        // 168–504 B have been seen: its own threads allocate during the slower scalar forwards, and the count is
+        // process-wide. So that path is held below 4 KB, which any per-layer allocation of ours would exceed.
         if (Simd.Path == SimdPath.Scalar) Assert.That(fewest, Is.LessThan(4096));
         else Assert.That(fewest, Is.Zero);
     }
