@@ -141,6 +141,7 @@ public static unsafe partial class XnorConv2D
             {
                 if (narrow == 16 && path == SimdPath.Vector512) RunDirect<FilterLanes.KernelNarrow16x512, TOutput>(input, weights, s, output, scale, bias, tapPrefix);
                 else if (narrow == 16) RunDirect<FilterLanes.KernelNarrow16, TOutput>(input, weights, s, output, scale, bias, tapPrefix);
+                else if (path == SimdPath.Vector512) RunDirect<FilterLanes.KernelNarrow32x512, TOutput>(input, weights, s, output, scale, bias, tapPrefix);
                 else RunDirect<FilterLanes.KernelNarrow32, TOutput>(input, weights, s, output, scale, bias, tapPrefix);
                 return;
             }
