@@ -17,6 +17,11 @@ internal static unsafe partial class FilterLanes
         Vector512<byte> table = NibbleTable512(), nibble = Vector512.Create((byte)0x0F);
         Vector512<ushort> total01 = default, total23 = default;
         ulong* x1 = x0 + pixelStride, x2 = x1 + pixelStride, x3 = x2 + pixelStride;
+        // adjacent pixels (stride 1): one 32-byte load holds all four words, and one vpermw spreads two of them over
+        // the halves of a vector — 3 operations per step instead of 4 broadcasts and 2 inserts
+        bool adjacent = pixelStride == 1 && Avx512BW.IsSupported;
+        Vector512<ushort> spread01 = Vector512.Create(Vector256.Create((ushort)0), Vector256.Create((ushort)4));
+        Vector512<ushort> spread23 = Vector512.Create(Vector256.Create((ushort)8), Vector256.Create((ushort)12));
         int chunk = ChunkLength(steps);
         for (int j0 = 0; j0 < steps; j0 += chunk)
         {
@@ -26,8 +31,18 @@ internal static unsafe partial class FilterLanes
             {
                 nint off = offsets[j];
                 Vector512<ushort> w = Vector512.Create(Vector256.Load((ushort*)(group + (nint)j * 4)));
-                Vector512<ushort> p01 = Vector512.Create(Vector256.Create(*(ushort*)(x0 + off)), Vector256.Create(*(ushort*)(x1 + off)));
-                Vector512<ushort> p23 = Vector512.Create(Vector256.Create(*(ushort*)(x2 + off)), Vector256.Create(*(ushort*)(x3 + off)));
+                Vector512<ushort> p01, p23;
+                if (adjacent)
+                {
+                    Vector512<ushort> words = Vector256.Load((ushort*)(x0 + off)).ToVector512Unsafe();
+                    p01 = Avx512BW.PermuteVar32x16(words, spread01);
+                    p23 = Avx512BW.PermuteVar32x16(words, spread23);
+                }
+                else
+                {
+                    p01 = Vector512.Create(Vector256.Create(*(ushort*)(x0 + off)), Vector256.Create(*(ushort*)(x1 + off)));
+                    p23 = Vector512.Create(Vector256.Create(*(ushort*)(x2 + off)), Vector256.Create(*(ushort*)(x3 + off)));
+                }
                 a01 += CountBytes512(p01 ^ w, table, nibble);
                 a23 += CountBytes512(p23 ^ w, table, nibble);
             }
