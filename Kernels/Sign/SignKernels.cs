@@ -97,17 +97,7 @@ public static class SignKernels
     /// <see cref="SurrogateKind"/>): every operation as in the float64 path, rounded once.</summary>
     public static void Surrogate(SurrogateKind kind, ReadOnlySpan<float> x, ReadOnlySpan<float> dy, Span<float> dx, double p = 0, double c = 0, double q = 0)
     {
-        int i = 0;
-        if (Vectorized)
-        {
-            ref float xr = ref MemoryMarshal.GetReference(x), gr = ref MemoryMarshal.GetReference(dy), dr = ref MemoryMarshal.GetReference(dx);
-            for (; i <= x.Length - Vector256<float>.Count; i += Vector256<float>.Count)
-            {
-                (Vector256<double> x0, Vector256<double> x1) = Vector256.Widen(Vector256.LoadUnsafe(ref xr, (nuint)i));
-                (Vector256<double> g0, Vector256<double> g1) = Vector256.Widen(Vector256.LoadUnsafe(ref gr, (nuint)i));
-                Vector256.Narrow(SurrogateLanes(kind, x0, g0, p, c, q), SurrogateLanes(kind, x1, g1, p, c, q)).StoreUnsafe(ref dr, (nuint)i);
-            }
-        }
+        int i = MapWidened(x, dy, dx, new SurrogateOp(kind, p, c, q));
         SurrogateReference(kind, x[i..], dy[i..], dx[i..], p, c, q);
     }
 
@@ -165,17 +155,7 @@ public static class SignKernels
     /// (identical in all but rare rounding ties; near the zero crossing |z| ≈ 2.399 both are tiny).</remarks>
     public static void SwishTimes(ReadOnlySpan<float> x, ReadOnlySpan<float> dy, Span<float> dx, double beta)
     {
-        int i = 0;
-        if (Vectorized)
-        {
-            ref float xr = ref MemoryMarshal.GetReference(x), gr = ref MemoryMarshal.GetReference(dy), dr = ref MemoryMarshal.GetReference(dx);
-            for (; i <= x.Length - Vector256<float>.Count; i += Vector256<float>.Count)
-            {
-                (Vector256<double> x0, Vector256<double> x1) = Vector256.Widen(Vector256.LoadUnsafe(ref xr, (nuint)i));
-                (Vector256<double> g0, Vector256<double> g1) = Vector256.Widen(Vector256.LoadUnsafe(ref gr, (nuint)i));
-                Vector256.Narrow(g0 * SwishDerivative(x0, beta), g1 * SwishDerivative(x1, beta)).StoreUnsafe(ref dr, (nuint)i);
-            }
-        }
+        int i = MapWidened(x, dy, dx, new SwishTimesOp(beta));
         SwishTimesReference(x[i..], dy[i..], dx[i..], beta);
     }
 
@@ -208,16 +188,7 @@ public static class SignKernels
     /// an absolute float64 rounding error of the same size.</remarks>
     public static void SignSwishValues(ReadOnlySpan<float> x, Span<float> y, double beta)
     {
-        int i = 0;
-        if (Vectorized)
-        {
-            ref float xr = ref MemoryMarshal.GetReference(x), yr = ref MemoryMarshal.GetReference(y);
-            for (; i <= x.Length - Vector256<float>.Count; i += Vector256<float>.Count)
-            {
-                (Vector256<double> x0, Vector256<double> x1) = Vector256.Widen(Vector256.LoadUnsafe(ref xr, (nuint)i));
-                Vector256.Narrow(SignSwish(x0, beta), SignSwish(x1, beta)).StoreUnsafe(ref yr, (nuint)i);
-            }
-        }
+        int i = MapWidened(x, x, y, new SignSwishOp(beta));
         SignSwishValuesReference(x[i..], y[i..], beta);
     }
 
@@ -246,17 +217,7 @@ public static class SignKernels
     /// <summary>y = (float)clip(ρ·x, −1, 1) computed in float64 (NaN → NaN).</summary>
     public static void ClipValues(ReadOnlySpan<float> x, Span<float> y, double rho)
     {
-        int i = 0;
-        if (Vectorized)
-        {
-            ref float xr = ref MemoryMarshal.GetReference(x), yr = ref MemoryMarshal.GetReference(y);
-            Vector256<double> r = Vector256.Create(rho), lo = -Vector256<double>.One, hi = Vector256<double>.One;
-            for (; i <= x.Length - Vector256<float>.Count; i += Vector256<float>.Count)
-            {
-                (Vector256<double> x0, Vector256<double> x1) = Vector256.Widen(Vector256.LoadUnsafe(ref xr, (nuint)i));
-                Vector256.Narrow(Clamp(r * x0, lo, hi), Clamp(r * x1, lo, hi)).StoreUnsafe(ref yr, (nuint)i);
-            }
-        }
+        int i = MapWidened(x, x, y, new ClipOp(rho));
         ClipValuesReference(x[i..], y[i..], rho);
     }
 
@@ -310,5 +271,53 @@ public static class SignKernels
         }
         for (; i < x.Length; i++) total += absolute ? Math.Abs((double)x[i]) : SignOf(x[i]) * (double)dy[i];
         return total;
+    }
+
+    /// <summary>The float64-lane loop every kernel above shares: each 8 floats of x (and dy) widened to two vectors of
+    /// 4 doubles, <paramref name="op"/> applied, the results narrowed (one rounding) into <paramref name="result"/>.
+    /// Returns the first index not done (the tail, for the caller's scalar reference); 0 off the vector paths.</summary>
+    private static int MapWidened<TOp>(ReadOnlySpan<float> x, ReadOnlySpan<float> dy, Span<float> result, TOp op) where TOp : struct, IDoubleLanes
+    {
+        int i = 0;
+        if (!Vectorized) return 0;
+        ref float xr = ref MemoryMarshal.GetReference(x), gr = ref MemoryMarshal.GetReference(dy), rr = ref MemoryMarshal.GetReference(result);
+        for (; i <= x.Length - Vector256<float>.Count; i += Vector256<float>.Count)
+        {
+            (Vector256<double> x0, Vector256<double> x1) = Vector256.Widen(Vector256.LoadUnsafe(ref xr, (nuint)i));
+            (Vector256<double> g0, Vector256<double> g1) = Vector256.Widen(Vector256.LoadUnsafe(ref gr, (nuint)i));
+            Vector256.Narrow(op.Apply(x0, g0), op.Apply(x1, g1)).StoreUnsafe(ref rr, (nuint)i);
+        }
+        return i;
+    }
+
+    /// <summary>One kernel's per-lane float64 math: f(x, dy) (forward maps ignore dy).</summary>
+    private interface IDoubleLanes
+    {
+        Vector256<double> Apply(Vector256<double> x, Vector256<double> dy);
+    }
+
+    private readonly struct SurrogateOp(SurrogateKind kind, double p, double c, double q) : IDoubleLanes
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public Vector256<double> Apply(Vector256<double> x, Vector256<double> dy) => SurrogateLanes(kind, x, dy, p, c, q);
+    }
+
+    private readonly struct SwishTimesOp(double beta) : IDoubleLanes
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public Vector256<double> Apply(Vector256<double> x, Vector256<double> dy) => dy * SwishDerivative(x, beta);
+    }
+
+    private readonly struct SignSwishOp(double beta) : IDoubleLanes
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public Vector256<double> Apply(Vector256<double> x, Vector256<double> dy) => SignSwish(x, beta);
+    }
+
+    private readonly struct ClipOp(double rho) : IDoubleLanes
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public Vector256<double> Apply(Vector256<double> x, Vector256<double> dy) =>
+            Clamp(Vector256.Create(rho) * x, -Vector256<double>.One, Vector256<double>.One);
     }
 }
