@@ -23,10 +23,7 @@ public static unsafe partial class XnorConv2D
                                                    ReadOnlySpan<float> scale, ReadOnlySpan<float> bias, ReadOnlySpan<float> shortcut, float low, float high,
                                                    Span<ulong> signs = default)
     {
-        Validate(input, weights, shape, scale, bias);
-        BitPack.CheckLength(output.Length, shape.OutputCount, nameof(output));
-        BitPack.CheckLength(shortcut.Length, shape.OutputCount, nameof(shortcut));
-        if (!signs.IsEmpty) BitPack.CheckLength(signs.Length, shape.PackedOutputWords, nameof(signs));
+        ValidateResidual(input, weights, output, shape, scale, bias, shortcut.Length, shape.OutputCount, signs);
         fixed (float* o = output, s = scale, b = bias, r = shortcut)
         fixed (ulong* bits = signs)
             Run(input, weights, shape, new ResidualChannelsLastOutput(o, r, shape.OutChannels, 0, false, low, high, bits, Simd.Path), s, b);
@@ -45,12 +42,9 @@ public static unsafe partial class XnorConv2D
                                                              ReadOnlySpan<float> scale, ReadOnlySpan<float> bias, ReadOnlySpan<float> shortcut, int shortcutChannels,
                                                              float low, float high, Span<ulong> signs = default)
     {
-        Validate(input, weights, shape, scale, bias);
         if (shortcutChannels < 1 || shortcutChannels > shape.OutChannels)
             throw new ArgumentException($"XnorConv2D: a zero-pad shortcut of {shortcutChannels} channels cannot feed {shape.OutChannels} output channels.", nameof(shortcutChannels));
-        BitPack.CheckLength(output.Length, shape.OutputCount, nameof(output));
-        BitPack.CheckLength(shortcut.Length, (long)shape.Batch * shape.Height * shape.Width * shortcutChannels, nameof(shortcut));
-        if (!signs.IsEmpty) BitPack.CheckLength(signs.Length, shape.PackedOutputWords, nameof(signs));
+        ValidateResidual(input, weights, output, shape, scale, bias, shortcut.Length, (long)shape.Batch * shape.Height * shape.Width * shortcutChannels, signs);
         int before = (shape.OutChannels - shortcutChannels) / 2;
         fixed (float* o = output, s = scale, b = bias, r = shortcut)
         fixed (ulong* bits = signs)
@@ -149,11 +143,22 @@ public static unsafe partial class XnorConv2D
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static float In(float* x, int k, int before, int end) => k >= before && k < end ? x[k] : 0f;
 
+    /// <summary>The checks every residual store makes before it runs: the convolution's operands, then the output, the
+    /// shortcut (<paramref name="shortcutCount"/> floats) and, when given, the sign words.</summary>
+    private static void ValidateResidual(ReadOnlySpan<ulong> input, ReadOnlySpan<ulong> weights, Span<float> output, in XnorConv2DShape shape,
+                                         ReadOnlySpan<float> scale, ReadOnlySpan<float> bias, int shortcutLength, long shortcutCount, Span<ulong> signs)
+    {
+        Validate(input, weights, shape, scale, bias);
+        BitPack.CheckLength(output.Length, shape.OutputCount, nameof(output));
+        BitPack.CheckLength(shortcutLength, shortcutCount, "shortcut");
+        if (!signs.IsEmpty) BitPack.CheckLength(signs.Length, shape.PackedOutputWords, nameof(signs));
+    }
+
     /// <summary>NCHW → NHWC: <c>destination[(n·P + p)·C + c] = source[(n·C + c)·P + p]</c> for P = <paramref name="pixels"/>
     /// per image. Exact (data movement only); 8 channels × 8 pixels per register transpose on the vector paths.</summary>
     public static void ChannelsLastFromPlanes(ReadOnlySpan<float> source, Span<float> destination, int batch, int channels, int pixels)
     {
-        long count = (long)batch * channels * pixels;
+        long count = LayoutCount(batch, channels, pixels);
         BitPack.CheckLength(source.Length, count, nameof(source));
         BitPack.CheckLength(destination.Length, count, nameof(destination));
         fixed (float* src = source, dst = destination)
@@ -164,12 +169,19 @@ public static unsafe partial class XnorConv2D
     /// <summary>NHWC → NCHW, the inverse of <see cref="ChannelsLastFromPlanes"/>.</summary>
     public static void PlanesFromChannelsLast(ReadOnlySpan<float> source, Span<float> destination, int batch, int channels, int pixels)
     {
-        long count = (long)batch * channels * pixels;
+        long count = LayoutCount(batch, channels, pixels);
         BitPack.CheckLength(source.Length, count, nameof(source));
         BitPack.CheckLength(destination.Length, count, nameof(destination));
         fixed (float* src = source, dst = destination)
             for (int n = 0; n < batch; n++)
                 Transpose(src + (nint)n * channels * pixels, dst + (nint)n * channels * pixels, pixels, channels, Simd.Path != SimdPath.Scalar);
+    }
+
+    private static long LayoutCount(int batch, int channels, int pixels)
+    {
+        if (batch < 0 || channels < 0 || pixels < 0)
+            throw new ArgumentOutOfRangeException(nameof(batch), $"XnorConv2D: a layout of {batch} images × {channels} channels × {pixels} pixels has a negative size.");
+        return (long)batch * channels * pixels;
     }
 
     /// <summary>Transposes a <paramref name="rows"/> × <paramref name="columns"/> row-major matrix:

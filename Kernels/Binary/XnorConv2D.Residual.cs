@@ -18,10 +18,7 @@ public static unsafe partial class XnorConv2D
                                        ReadOnlySpan<float> scale, ReadOnlySpan<float> bias, ReadOnlySpan<float> shortcut, float low, float high,
                                        Span<ulong> signs = default)
     {
-        Validate(input, weights, shape, scale, bias);
-        BitPack.CheckLength(output.Length, shape.OutputCount, nameof(output));
-        BitPack.CheckLength(shortcut.Length, shape.OutputCount, nameof(shortcut));
-        if (!signs.IsEmpty) BitPack.CheckLength(signs.Length, shape.PackedOutputWords, nameof(signs));
+        ValidateResidual(input, weights, output, shape, scale, bias, shortcut.Length, shape.OutputCount, signs);
         fixed (float* o = output, s = scale, b = bias, r = shortcut)
         fixed (ulong* bits = signs)
             Run(input, weights, shape, new ResidualOutput(o, r, low, high, bits, Simd.Path != SimdPath.Scalar), s, b);

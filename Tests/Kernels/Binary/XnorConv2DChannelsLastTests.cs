@@ -148,6 +148,28 @@ public class XnorConv2DChannelsLastTests
             Throws.ArgumentException.With.Message.Contains("8 channels cannot feed 4 output channels"));
     }
 
+    [Test]
+    public void ResidualChannelsLast_ShortcutOrSignsTooShort_ThrowsNamingTheSpan()
+    {
+        var s = new XnorConv2DShape(1, 16, 4, 4, 16, 3, 3, 1, 1);
+        ulong[] px = new ulong[s.InputWords], pw = new ulong[16 * s.WeightWordsPerFilter];
+        float[] y = new float[s.OutputCount], scale = new float[16], bias = new float[16];
+        Assert.That(() => XnorConv2D.ForwardResidualChannelsLast(px, pw, y, s, scale, bias, new float[s.OutputCount - 1], -1f, 1f),
+            Throws.ArgumentException.With.Property("ParamName").EqualTo("shortcut").And.Message.Contains($"{s.OutputCount - 1} < {s.OutputCount}"));
+        Assert.That(() => XnorConv2D.ForwardResidualChannelsLast(px, pw, y, s, scale, bias, new float[s.OutputCount], -1f, 1f, new ulong[s.PackedOutputWords - 1]),
+            Throws.ArgumentException.With.Property("ParamName").EqualTo("signs"));
+        // the downsampling store's shortcut is the unit's input: Batch·Height·Width·shortcutChannels floats
+        Assert.That(() => XnorConv2D.ForwardDownsampleResidualChannelsLast(px, pw, y, s, scale, bias, new float[4 * 4 * 8 - 1], 8, -1f, 1f),
+            Throws.ArgumentException.With.Property("ParamName").EqualTo("shortcut").And.Message.Contains("127 < 128"));
+    }
+
+    [Test]
+    public void Transposes_NegativeSizeOrShortSpan_Throw()
+    {
+        Assert.That(() => XnorConv2D.ChannelsLastFromPlanes(new float[4], new float[4], 1, -2, 2), Throws.InstanceOf<ArgumentOutOfRangeException>().With.Message.Contains("negative size"));
+        Assert.That(() => XnorConv2D.PlanesFromChannelsLast(new float[6], new float[5], 1, 2, 3), Throws.ArgumentException.With.Property("ParamName").EqualTo("destination"));
+    }
+
     [TestCase(1, 16, 64), TestCase(2, 5, 13), TestCase(3, 9, 8), TestCase(1, 64, 7), TestCase(2, 1, 1)]
     public void Transposes_MoveEveryElementToItsPlace_OnEveryPath(int batch, int channels, int pixels)
     {
