@@ -14,74 +14,82 @@ public static unsafe partial class XnorConv2D
         void Store(in XnorConv2DShape shape, int first, int rows, int* dots, int ld, float* scale, float* bias);
     }
 
-    /// <summary>NCHW stores channel by channel over the tile's pixels of one image, so consecutive stores are
-    /// consecutive addresses (a pixel at a time would stride a whole plane between stores). On the vector paths
-    /// 8 pixels × 8 channels of the pixel-major tile are transposed in registers (<see cref="Transpose8x8"/>) and
-    /// stored as 8 runs of 8 ints; the scalar loop copies the rest.</summary>
+    /// <summary>Integer dots to NCHW (<see cref="StoreNchw{TTarget}"/>).</summary>
     private readonly struct IntOutput(int* output, bool vectorized) : ITileOutput
     {
-        public void Store(in XnorConv2DShape s, int first, int rows, int* dots, int ld, float* scale, float* bias)
+        public void Store(in XnorConv2DShape s, int first, int rows, int* dots, int ld, float* scale, float* bias) =>
+            StoreNchw(s, first, rows, dots, ld, new IntTarget(output), vectorized);
+    }
+
+    /// <summary><c>scale[o]·dot + bias[o]</c> to NCHW (<see cref="StoreNchw{TTarget}"/>); the vector form multiplies then
+    /// adds (two roundings, never fused), the same float as the scalar expression.</summary>
+    private readonly struct AffineOutput(float* output, bool vectorized) : ITileOutput
+    {
+        public void Store(in XnorConv2DShape s, int first, int rows, int* dots, int ld, float* scale, float* bias) =>
+            StoreNchw(s, first, rows, dots, ld, new AffineTarget(output, scale, bias), vectorized);
+    }
+
+    /// <summary>Writes a pixel-major tile of dots (<c>dots[r·ld + o]</c> for output pixels [first, first + rows)) to NCHW
+    /// through <paramref name="target"/>, channel by channel over the tile's pixels of one image, so consecutive stores
+    /// are consecutive addresses (a pixel at a time would stride a whole plane between stores). On the vector paths
+    /// 8 pixels × 8 channels are transposed in registers (<see cref="Transpose8x8"/>) and stored as 8 runs of 8; the
+    /// scalar loop does the rest.</summary>
+    private static void StoreNchw<TTarget>(in XnorConv2DShape s, int first, int rows, int* dots, int ld, TTarget target, bool vectorized)
+        where TTarget : struct, INchwTarget
+    {
+        int plane = s.OutHeight * s.OutWidth, channels = s.OutChannels;
+        for (int r0 = 0; r0 < rows;)
         {
-            int plane = s.OutHeight * s.OutWidth, channels = s.OutChannels;
-            for (int r0 = 0; r0 < rows;)
+            int image = (first + r0) / plane, pixel = (first + r0) % plane, run = Math.Min(rows - r0, plane - pixel);
+            nint plane0 = (nint)image * channels * plane + pixel;
+            int o = 0;
+            for (; vectorized && o + 8 <= channels; o += 8)
             {
-                int image = (first + r0) / plane, pixel = (first + r0) % plane, run = Math.Min(rows - r0, plane - pixel);
-                int* plane0 = output + (nint)image * channels * plane + pixel;
-                int o = 0;
-                for (; vectorized && o + 8 <= channels; o += 8)
-                {
-                    int r = 0;
-                    for (; r + 8 <= run; r += 8)
-                    {
-                        Transpose8x8(dots + (nint)(r0 + r) * ld + o, ld, new IntColumns(plane0 + (nint)o * plane + r, plane));
-                    }
-                    for (int c = 0; c < 8; c++)
-                        for (int rr = r; rr < run; rr++) plane0[(nint)(o + c) * plane + rr] = dots[(nint)(r0 + rr) * ld + o + c];
-                }
-                for (; o < channels; o++)
-                {
-                    int* dst = plane0 + (nint)o * plane;
-                    int* src = dots + (nint)r0 * ld + o;
-                    for (int r = 0; r < run; r++) dst[r] = src[(nint)r * ld];
-                }
-                r0 += run;
+                int r = 0;
+                for (; r + 8 <= run; r += 8)
+                    Transpose8x8(dots + (nint)(r0 + r) * ld + o, ld, new TargetColumns<TTarget>(target, plane0 + (nint)o * plane + r, plane, o));
+                for (int c = 0; c < 8; c++)
+                    for (int rr = r; rr < run; rr++) target.Value(o + c, plane0 + (nint)(o + c) * plane + rr, dots[(nint)(r0 + rr) * ld + o + c]);
             }
+            for (; o < channels; o++)
+                for (int r = 0; r < run; r++) target.Value(o, plane0 + (nint)o * plane + r, dots[(nint)(r0 + r) * ld + o]);
+            r0 += run;
         }
     }
 
-    /// <summary><c>scale[o]·dot + bias[o]</c> to NCHW, stored as <see cref="IntOutput"/> does; the vector form
-    /// multiplies then adds (two roundings, never fused), the same float as the scalar expression.</summary>
-    private readonly struct AffineOutput(float* output, bool vectorized) : ITileOutput
+    /// <summary>Where <see cref="StoreNchw{TTarget}"/> puts channel <c>channel</c>'s values: 8 consecutive ones, or one.</summary>
+    private interface INchwTarget
     {
-        public void Store(in XnorConv2DShape s, int first, int rows, int* dots, int ld, float* scale, float* bias)
-        {
-            int plane = s.OutHeight * s.OutWidth, channels = s.OutChannels;
-            for (int r0 = 0; r0 < rows;)
-            {
-                int image = (first + r0) / plane, pixel = (first + r0) % plane, run = Math.Min(rows - r0, plane - pixel);
-                float* plane0 = output + (nint)image * channels * plane + pixel;
-                int o = 0;
-                for (; vectorized && o + 8 <= channels; o += 8)
-                {
-                    int r = 0;
-                    for (; r + 8 <= run; r += 8)
-                    {
-                        Transpose8x8(dots + (nint)(r0 + r) * ld + o, ld, new AffineColumns(plane0 + (nint)o * plane + r, plane, scale + o, bias + o));
-                    }
-                    for (int c = 0; c < 8; c++)
-                        for (int rr = r; rr < run; rr++)
-                            plane0[(nint)(o + c) * plane + rr] = scale[o + c] * (float)dots[(nint)(r0 + rr) * ld + o + c] + bias[o + c];
-                }
-                for (; o < channels; o++)
-                {
-                    float* dst = plane0 + (nint)o * plane;
-                    int* src = dots + (nint)r0 * ld + o;
-                    float scaleO = scale[o], biasO = bias[o];
-                    for (int r = 0; r < run; r++) dst[r] = scaleO * (float)src[(nint)r * ld] + biasO;
-                }
-                r0 += run;
-            }
-        }
+        void Column(int channel, nint offset, Vector256<int> dots);
+
+        void Value(int channel, nint offset, int dot);
+    }
+
+    private readonly struct IntTarget(int* output) : INchwTarget
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public void Column(int channel, nint offset, Vector256<int> dots) => dots.Store(output + offset);
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public void Value(int channel, nint offset, int dot) => output[offset] = dot;
+    }
+
+    private readonly struct AffineTarget(float* output, float* scale, float* bias) : INchwTarget
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public void Column(int channel, nint offset, Vector256<int> dots) =>
+            Vector256.Add(Vector256.Multiply(Vector256.Create(scale[channel]), Vector256.ConvertToSingle(dots)), Vector256.Create(bias[channel])).Store(output + offset);
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public void Value(int channel, nint offset, int dot) => output[offset] = scale[channel] * (float)dot + bias[channel];
+    }
+
+    /// <summary>Column c of a transposed block to channel <c>firstChannel + c</c> at <c>offset + c·stride</c>.</summary>
+    private readonly struct TargetColumns<TTarget>(TTarget target, nint offset, int stride, int firstChannel) : IColumnSink
+        where TTarget : struct, INchwTarget
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public void Column(int c, Vector256<int> column) => target.Column(firstChannel + c, offset + (nint)c * stride, column);
     }
 
     /// <summary>Transposes the 8×8 int block at <paramref name="source"/> (row stride <paramref name="ld"/>) and hands
@@ -128,16 +136,6 @@ public static unsafe partial class XnorConv2D
     {
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public void Column(int c, Vector256<int> column) => column.Store(destination + (nint)c * stride);
-    }
-
-    /// <summary>Column c as <c>scale[c]·column + bias[c]</c> (multiply then add, two roundings) to
-    /// <c>destination + c·stride</c>.</summary>
-    private readonly struct AffineColumns(float* destination, int stride, float* scale, float* bias) : IColumnSink
-    {
-        [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public void Column(int c, Vector256<int> column) =>
-            Vector256.Add(Vector256.Multiply(Vector256.Create(scale[c]), Vector256.ConvertToSingle(column)), Vector256.Create(bias[c]))
-                     .Store(destination + (nint)c * stride);
     }
 
     /// <summary>Sign bits of <c>scale·dot + bias</c>, 8 channels per compare on the vector paths. Both forms are
