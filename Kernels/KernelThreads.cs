@@ -41,6 +41,22 @@ public static class KernelThreads
         For(length, grain, new DelegateBody(body));
     }
 
+    /// <summary>The index (0, 1, …) of the range that starts at <paramref name="start"/> in the partition
+    /// <see cref="For(int, int, Action{int, int})"/> makes of <paramref name="length"/> with <paramref name="grain"/> at
+    /// the current <see cref="Count"/>. The partition is static, so a body can keep state per range (buffers, copies
+    /// of layers) that the same range finds again on the next call, whichever thread runs it.</summary>
+    /// <exception cref="ArgumentOutOfRangeException">No range starts at <paramref name="start"/>.</exception>
+    public static int RangeIndex(int length, int grain, int start)
+    {
+        grain = Math.Max(1, grain);
+        int blocks = (int)(((long)length + grain - 1) / grain);
+        var job = new Partition(length, grain, blocks, Math.Max(1, Math.Min(Count, blocks)));
+        for (int part = 0; part < job.Parts; part++)
+            if (job.Range(part).Start == start) return part;
+        throw new ArgumentOutOfRangeException(nameof(start), start,
+            $"No range of the partition of {length} (grain {grain}, {job.Parts} parts) starts at {start}.");
+    }
+
     /// <summary>A range body as a value: <see cref="For{TBody}"/> then needs no closure or delegate per call, so a
     /// steady-state forward that runs its kernels through it allocates nothing.</summary>
     public interface IRangeBody
@@ -182,8 +198,9 @@ public static class KernelThreads
         s_workers = workers;
     }
 
-    private static void RunPart(int part)
+    private static void RunPart(int part, Worker worker)
     {
+        long allocatedBefore = GC.GetAllocatedBytesForCurrentThread();
         try
         {
             (int start, int end) = s_job.Range(part);
@@ -195,8 +212,21 @@ public static class KernelThreads
         }
         finally
         {
+            // Recorded before the part is reported done, so the dispatcher sees it once the call returns.
+            Volatile.Write(ref worker.AllocatedBytes, worker.AllocatedBytes + GC.GetAllocatedBytesForCurrentThread() - allocatedBefore);
             Interlocked.Decrement(ref s_pending);
         }
+    }
+
+    /// <summary>Bytes allocated so far on the worker threads inside the parts they ran (the growth of each worker's
+    /// <see cref="GC.GetAllocatedBytesForCurrentThread"/> over each part, summed). With the caller's own count this
+    /// measures what a kernel call allocates on our threads alone: the process-wide count also sees the runtime's and
+    /// a test host's threads, which allocate at any time, and a worker's wait between calls is the runtime's.</summary>
+    internal static long AllocatedBytesOnWorkers()
+    {
+        long total = 0;
+        foreach (Worker worker in s_workers) total += Volatile.Read(ref worker.AllocatedBytes);
+        return total;
     }
 
     /// <summary>One background thread running the part it is given, then waiting (spin, then block) for the next.</summary>
@@ -208,6 +238,7 @@ public static class KernelThreads
         private readonly SemaphoreSlim _wake = new(0);
         private int _part;    // 0: idle; otherwise the part to run
         private int _blocked; // 1 while the worker waits on _wake
+        public long AllocatedBytes; // see AllocatedBytesOnWorkers
 
         public Worker(int index)
         {
@@ -235,7 +266,7 @@ public static class KernelThreads
                     continue;
                 }
                 Volatile.Write(ref _part, 0);
-                RunPart(part);
+                RunPart(part, this);
             }
         }
     }

@@ -60,7 +60,6 @@ public sealed partial class InferenceModel
             _slots = slots;
         }
         foreach (Slot slot in _slots) slot.Timing = timing is null ? null : new InferenceTiming();
-        _slotsTaken = 0;
         fixed (float* pin = images)
             KernelThreads.For(chunks, 1, new ChunksBody(this, pin, batch, chunk, logits));
         // The breakdown is per batch of wall time: the threads ran side by side, so their mean is what the batch took.
@@ -69,16 +68,18 @@ public sealed partial class InferenceModel
     }
 
     private float[]? _wholeInput;
-    private int _slotsTaken;
 
     /// <summary>One thread's range of chunks [first, end): each through the whole network on that thread's slot.</summary>
     private readonly unsafe struct ChunksBody(InferenceModel model, float* images, int batch, int chunk, float[] logits) : KernelThreads.IRangeBody
     {
         public void Run(int first, int end)
         {
-            // each range runs once per call, so the counter hands every range its own slot
-            Slot slot = model._slots![Interlocked.Increment(ref model._slotsTaken) - 1];
-            int imageLength = model.Channels * model.Height * model.Width, chunks = (batch + chunk - 1) / chunk, classes = model.Classes;
+            // A range keeps its slot from call to call (its buffers fit its chunks, the tail's included), whichever
+            // thread runs it; handing slots out first come, first served made a warm forward allocate a tail chunk's
+            // buffers again whenever the other thread started first.
+            int chunks = (batch + chunk - 1) / chunk;
+            Slot slot = model._slots![KernelThreads.RangeIndex(chunks, 1, first)];
+            int imageLength = model.Channels * model.Height * model.Width, classes = model.Classes;
             for (int c = first; c < end; c++)
             {
                 int start = c * chunk, count = Math.Min(chunk, batch - start);

@@ -120,4 +120,32 @@ public class KernelThreadsTests
         KernelThreads.For(10, 1, (s, e) => Interlocked.Add(ref total, e - s));
         Assert.That(total, Is.EqualTo(10));
     }
+
+    /// <summary>What a worker's range allocates is counted (a 4 000-element long array is at least 32 000 bytes), and
+    /// only there: the caller's range allocates on the caller's thread.</summary>
+    [Test]
+    public void AllocatedBytesOnWorkers_CountsWhatTheWorkersRangesAllocate()
+    {
+        KernelThreads.Count = 2;
+        long[]?[] kept = new long[]?[2];
+        KernelThreads.For(2, 1, (s, e) => { }); // start the workers
+        long before = KernelThreads.AllocatedBytesOnWorkers();
+        KernelThreads.For(2, 1, (s, e) => kept[s] = s == 1 ? new long[4000] : null);
+        long workers = KernelThreads.AllocatedBytesOnWorkers() - before;
+        Assert.That(workers, Is.GreaterThanOrEqualTo(32_000).And.LessThan(40_000));
+        Assert.That(kept[1], Has.Length.EqualTo(4000));
+    }
+
+    /// <summary>RangeIndex names each range of the written-out partition by its position, and refuses a start that
+    /// begins no range.</summary>
+    [TestCase(10, 3, 2), TestCase(1000, 7, 3), TestCase(5, 1, 8), TestCase(3, 1, 2), TestCase(1, 1, 1)]
+    public void RangeIndex_IsThePositionInThePartition(int length, int grain, int threads)
+    {
+        KernelThreads.Count = threads;
+        List<(int Start, int End)> ranges = Expected(length, grain, threads);
+        for (int p = 0; p < ranges.Count; p++)
+            Assert.That(KernelThreads.RangeIndex(length, grain, ranges[p].Start), Is.EqualTo(p), $"range {ranges[p]}");
+        var error = Assert.Throws<ArgumentOutOfRangeException>(() => KernelThreads.RangeIndex(length, grain, length + 1));
+        Assert.That(error!.Message, Does.Contain($"starts at {length + 1}"));
+    }
 }

@@ -74,10 +74,11 @@ public class ChunkedForwardTests
     }
 
     /// <summary>Once warm, <see cref="InferenceModel.Predict(ReadOnlySpan{float}, Span{int})"/> allocates nothing, chunked
-    /// or whole, on two threads (workers included: the process-wide allocation count is compared). The runtime's own
-    /// background work can allocate a little at any time (once seen: 168 bytes in three forwards in a row on a machine
-    /// loaded with parallel builds), so the measurement is taken up to ten times and must be zero once; allocating code
-    /// is non-zero every time.</summary>
+    /// (with a tail chunk: 10 images in chunks of 4) or whole, on two threads, on every SIMD path. Counted on our own
+    /// threads — the caller and the kernel workers (<see cref="KernelThreads.AllocatedBytesOnWorkers"/>) — since the
+    /// process-wide count also sees the test host's threads, which allocate while they report earlier results (168 B
+    /// per forward was seen in CI). Five forwards are measured: chunk buffers handed to whichever thread came first
+    /// were re-allocated (0.26–3 MB) on those forwards where the other thread started first.</summary>
     [TestCase("mlp", 4), TestCase("cnn", 4), TestCase("vgg-small", 4), TestCase("resnet20", 4), TestCase("resnet20", 0)]
     [NonParallelizable]
     public void WarmPredict_AllocatesNothing(string model, int imagesPerChunk)
@@ -87,23 +88,18 @@ public class ChunkedForwardTests
         const int batch = 10;
         float[] images = Tensor.Uniform([batch, .. shape], new Rng(4), -2, 2).ToArray<float>();
         var predictions = new int[batch];
-        long fewest = WithThreads(2, () =>
+        long[] allocated = WithThreads(2, () =>
         {
             for (int i = 0; i < 3; i++) inference.Predict(images, predictions);
-            long best = long.MaxValue;
-            for (int attempt = 0; attempt < 10 && best != 0; attempt++)
+            var bytes = new long[5];
+            for (int i = 0; i < bytes.Length; i++)
             {
-                long before = GC.GetTotalAllocatedBytes(precise: true);
+                long before = GC.GetAllocatedBytesForCurrentThread() + KernelThreads.AllocatedBytesOnWorkers();
                 inference.Predict(images, predictions);
-                best = Math.Min(best, GC.GetTotalAllocatedBytes(precise: true) - before);
+                bytes[i] = GC.GetAllocatedBytesForCurrentThread() + KernelThreads.AllocatedBytesOnWorkers() - before;
             }
-            return best;
+            return bytes;
         });
-        // On the vector paths (every x86-64 with AVX2) nothing at all. On the scalar reference path (intrinsics switched
-        // off) a standalone process measures 0 B too, for every model, 1–2 threads, chunked or whole; inside the test host
-        // 168–504 B have been seen: its own threads allocate during the slower scalar forwards, and the count is
-        // process-wide. So that path is held below 4 KB, which any per-layer allocation of ours would exceed.
-        if (Simd.Path == SimdPath.Scalar) Assert.That(fewest, Is.LessThan(4096));
-        else Assert.That(fewest, Is.Zero);
+        Assert.That(allocated, Is.All.Zero);
     }
 }
