@@ -1,10 +1,10 @@
-using System.Buffers;
+using BinaryGrad.Kernels;
 using System.Runtime.CompilerServices;
 
 namespace BinaryGrad.Autograd;
 
 /// <summary>Zeroed temporary spans for one call of an op (e.g. per-channel sums), carved from a single array of the
-/// shared <see cref="ArrayPool{T}"/> and returned on <see cref="Dispose"/>, so a training step does not allocate them
+/// calling thread's <see cref="ScratchPool{T}.ThisThread"/> and returned on <see cref="Dispose"/>, so a training step does not allocate them
 /// anew each time (a <c>new T[c]</c> per temporary used to be most of what an MLP step still allocated).</summary>
 /// <example><code>using var scratch = new Scratch&lt;float&gt;(c, c); Span&lt;float&gt; mean = scratch[0], variance = scratch[1];</code></example>
 internal readonly ref struct Scratch<T> where T : unmanaged
@@ -24,7 +24,7 @@ internal readonly ref struct Scratch<T> where T : unmanaged
             total += lengths[i];
         }
         _offsets[lengths.Length] = total;
-        _array = ArrayPool<T>.Shared.Rent(total);
+        _array = ScratchPool<T>.ThisThread.Rent(total);
         _array.AsSpan(0, total).Clear();
     }
 
@@ -32,7 +32,7 @@ internal readonly ref struct Scratch<T> where T : unmanaged
     public Span<T> this[int part] => _array.AsSpan(_offsets[part], _offsets[part + 1] - _offsets[part]);
 
     /// <summary>Returns the array to the pool; the spans must not be used afterwards.</summary>
-    public void Dispose() => ArrayPool<T>.Shared.Return(_array);
+    public void Dispose() => ScratchPool<T>.ThisThread.Return(_array);
 
     [InlineArray(MaxParts + 1)]
     private struct Offsets

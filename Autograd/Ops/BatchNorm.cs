@@ -1,4 +1,3 @@
-using System.Buffers;
 using System.Numerics;
 using System.Numerics.Tensors;
 using BinaryGrad.Kernels;
@@ -102,7 +101,7 @@ public static partial class Ops
                 ReadOnlySpan<T> xs = x.AsSpan<T>();
                 Span<T> ys = y.AsSpan<T>();
                 ReadOnlySpan<T> gs = gamma is null ? default : gamma.AsContiguousSpan<T>(), bs = beta is null ? default : beta.AsContiguousSpan<T>();
-                T[] centeredArray = training ? ArrayPool<T>.Shared.Rent(plane) : [];
+                T[] centeredArray = training ? ScratchPool<T>.ThisThread.Rent(plane) : [];
                 Span<T> centered = training ? centeredArray.AsSpan(0, plane) : default;
                 for (int ch = first; ch < end; ch++)
                 {
@@ -142,7 +141,7 @@ public static partial class Ops
                         TensorPrimitives.Add(yPlane, shift, yPlane);
                     }
                 }
-                if (training) ArrayPool<T>.Shared.Return(centeredArray);
+                if (training) ScratchPool<T>.ThisThread.Return(centeredArray);
             });
         }
 
@@ -327,7 +326,7 @@ public static partial class Ops
             {
                 ReadOnlySpan<T> xs = x.AsSpan<T>(), gs = dy.AsSpan<T>();
                 ReadOnlySpan<T> gammaValues = gamma is null ? default : gamma.AsContiguousSpan<T>();
-                T[] centeredArray = ArrayPool<T>.Shared.Rent(plane);
+                T[] centeredArray = ScratchPool<T>.ThisThread.Rent(plane);
                 Span<T> centered = centeredArray.AsSpan(0, plane);
                 for (int ch = first; ch < end; ch++)
                 {
@@ -363,22 +362,22 @@ public static partial class Ops
                         TensorPrimitives.Add(dPlane, b, dPlane);
                     }
                 }
-                ArrayPool<T>.Shared.Return(centeredArray);
+                ScratchPool<T>.ThisThread.Return(centeredArray);
             });
         }
 
         /// <summary>Takes <see cref="_mean"/> and <see cref="_invStd"/> (C elements each) from the shared array pool.</summary>
         private void RentStatistics(int channels)
         {
-            _mean = ArrayPool<double>.Shared.Rent(channels);
-            _invStd = ArrayPool<double>.Shared.Rent(channels);
+            _mean = ScratchPool<double>.ThisThread.Rent(channels);
+            _invStd = ScratchPool<double>.ThisThread.Rent(channels);
         }
 
         protected override void ReleaseSaved()
         {
             (_x, _gamma) = (null, null);
-            if (_mean.Length > 0) ArrayPool<double>.Shared.Return(_mean);
-            if (_invStd.Length > 0) ArrayPool<double>.Shared.Return(_invStd);
+            if (_mean.Length > 0) ScratchPool<double>.ThisThread.Return(_mean);
+            if (_invStd.Length > 0) ScratchPool<double>.ThisThread.Return(_invStd);
             (_mean, _invStd) = ([], []);
         }
     }

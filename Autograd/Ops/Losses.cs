@@ -1,3 +1,4 @@
+using BinaryGrad.Kernels;
 using System.Numerics;
 
 namespace BinaryGrad.Autograd;
@@ -15,7 +16,7 @@ public static partial class Ops
         CheckLabels("cross_entropy", logits, labels);
         if (labelSmoothing is < 0 or > 1) throw new ArgumentException($"cross_entropy: label smoothing {labelSmoothing} is outside [0, 1].");
         // The node's copy of the labels comes from the shared array pool and goes back when the node is released.
-        int[] copy = System.Buffers.ArrayPool<int>.Shared.Rent(labels.Length);
+        int[] copy = ScratchPool<int>.ThisThread.Rent(labels.Length);
         labels.CopyTo(copy);
         return new CrossEntropyFunction(copy, labels.Length, labelSmoothing).Apply(logits);
     }
@@ -109,7 +110,7 @@ public static partial class Ops
         protected override void ReleaseSaved()
         {
             _probabilities = null;
-            if (labels.Length > 0) System.Buffers.ArrayPool<int>.Shared.Return(labels);
+            if (labels.Length > 0) ScratchPool<int>.ThisThread.Return(labels);
             labels = [];
         }
     }

@@ -62,7 +62,7 @@ public static partial class Ops
             Tensor x = inputs[0].IsContiguous ? inputs[0] : inputs[0].MaterializeRaw();
             _dtype = x.DType;
             Tensor y = Tensor.Uninitialized(PooledShape(geometry), x.DType);
-            _argmax = System.Buffers.ArrayPool<int>.Shared.Rent(geometry.OutputLength);
+            _argmax = ScratchPool<int>.ThisThread.Rent(geometry.OutputLength);
             Span<int> argmax = _argmax.AsSpan(0, geometry.OutputLength);
             if (x.DType == DType.Float32) Pool2DKernels.MaxForward(geometry, x.AsSpan<float>(), y.AsSpan<float>(), argmax);
             else Pool2DKernels.MaxForward(geometry, x.AsSpan<double>(), y.AsSpan<double>(), argmax);
@@ -80,7 +80,7 @@ public static partial class Ops
 
         protected override void ReleaseSaved()
         {
-            if (_argmax.Length > 0) System.Buffers.ArrayPool<int>.Shared.Return(_argmax);
+            if (_argmax.Length > 0) ScratchPool<int>.ThisThread.Return(_argmax);
             _argmax = [];
         }
     }

@@ -1,4 +1,3 @@
-using System.Buffers;
 using System.Numerics;
 using System.Runtime.Intrinsics;
 
@@ -139,8 +138,8 @@ public static unsafe partial class BinaryGemm
     {
         int groupSize = TKernel.GroupSize;
         int groups = (n + groupSize - 1) / groupSize, groupWords = stride * TKernel.StepWords;
-        ulong[] groupArray = ArrayPool<ulong>.Shared.Rent(groups * groupWords);
-        int[] offsets = ArrayPool<int>.Shared.Rent(stride);
+        ulong[] groupArray = ScratchPool<ulong>.ThisThread.Rent(groups * groupWords);
+        int[] offsets = ScratchPool<int>.ThisThread.Rent(stride);
         for (int j = 0; j < stride; j++) offsets[j] = TKernel.WordFactor * j;
         try
         {
@@ -153,8 +152,8 @@ public static unsafe partial class BinaryGemm
         }
         finally
         {
-            ArrayPool<ulong>.Shared.Return(groupArray);
-            ArrayPool<int>.Shared.Return(offsets);
+            ScratchPool<ulong>.ThisThread.Return(groupArray);
+            ScratchPool<int>.ThisThread.Return(offsets);
         }
     }
 
@@ -172,7 +171,7 @@ public static unsafe partial class BinaryGemm
         int groups = (n + groupSize - 1) / groupSize, groupWords = stride * TKernel.StepWords;
         int chunkRows = Math.Max(block, chunkBytes / (TKernel.WordFactor * sizeof(ulong) * stride) / block * block);
         int factor = TKernel.WordFactor;
-        ulong[] scratchArray = ArrayPool<ulong>.Shared.Rent((chunkRows + block) * factor * stride);
+        ulong[] scratchArray = ScratchPool<ulong>.ThisThread.Rent((chunkRows + block) * factor * stride);
         ulong* totals = stackalloc ulong[FilterLanes.TotalsScratchWords];
         int* counts = stackalloc int[block * FilterLanes.MaxGroupSize];
         fixed (ulong* scratch = scratchArray)
@@ -201,7 +200,7 @@ public static unsafe partial class BinaryGemm
                 }
             }
         }
-        ArrayPool<ulong>.Shared.Return(scratchArray);
+        ScratchPool<ulong>.ThisThread.Return(scratchArray);
     }
 
     /// <summary>Receives each output's mismatch count <c>popcount(A[row] XOR B[col])</c> once, from the kernel

@@ -271,7 +271,7 @@ public static class BitPack
     {
         int wpp = WordsPerPixel(channels), planeWords = WordsPerPixel(plane);
         words.Clear();
-        ulong[]? rented = planeWords > 256 ? System.Buffers.ArrayPool<ulong>.Shared.Rent(planeWords) : null;
+        ulong[]? rented = planeWords > 256 ? ScratchPool<ulong>.ThisThread.Rent(planeWords) : null;
         Span<ulong> planeBits = rented is null ? stackalloc ulong[256] : rented;
         planeBits = planeBits[..planeWords];
         for (int c = 0; c < channels; c++)
@@ -282,7 +282,7 @@ public static class BitPack
             for (int p = 0; p < plane; p++)
                 Unsafe.Add(ref pixel0, p * wpp) |= ((planeBits[p >> 6] >> (p & 63)) & 1) << shift;
         }
-        if (rented is not null) System.Buffers.ArrayPool<ulong>.Shared.Return(rented);
+        if (rented is not null) ScratchPool<ulong>.ThisThread.Return(rented);
     }
 
     /// <summary>Transposes a 64×64 bit matrix in place, row r = <c>m[r]</c>, column c = bit c (so afterwards bit c of

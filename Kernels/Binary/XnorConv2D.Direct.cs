@@ -1,4 +1,3 @@
-using System.Buffers;
 using System.Runtime.Intrinsics;
 
 namespace BinaryGrad.Kernels.Binary;
@@ -33,13 +32,13 @@ public static unsafe partial class XnorConv2D
         int[] baseTable = BorderBaseTable(s, tapPrefix, groups, groupSize, rowRanges, rowClasses, colRanges, colClasses);
 
         // per-call tables come from the array pool: a warm inference forward allocates no storage per layer
-        int[] offsets = ArrayPool<int>.Shared.Rent(steps);
+        int[] offsets = ScratchPool<int>.ThisThread.Rent(steps);
         for (int ky = 0; ky < s.KernelHeight; ky++)
             for (int kx = 0; kx < s.KernelWidth; kx++)
                 for (int w = 0; w < wpp; w++)
                     offsets[(ky * s.KernelWidth + kx) * wpp + w] = TKernel.WordFactor * ((ky * paddedWidth + kx) * wpp + w);
 
-        ulong[] groupArray = ArrayPool<ulong>.Shared.Rent(groups * steps * stepWords);
+        ulong[] groupArray = ScratchPool<ulong>.ThisThread.Rent(groups * steps * stepWords);
         try
         {
             fixed (ulong* pin = input, pw = weights, pg = groupArray)
@@ -53,13 +52,13 @@ public static unsafe partial class XnorConv2D
         }
         finally
         {
-            ArrayPool<ulong>.Shared.Return(groupArray);
-            ArrayPool<int>.Shared.Return(offsets);
-            ArrayPool<int>.Shared.Return(baseTable);
-            ArrayPool<int>.Shared.Return(rowClass);
-            ArrayPool<int>.Shared.Return(colClass);
-            ArrayPool<int>.Shared.Return(rowRanges);
-            ArrayPool<int>.Shared.Return(colRanges);
+            ScratchPool<ulong>.ThisThread.Return(groupArray);
+            ScratchPool<int>.ThisThread.Return(offsets);
+            ScratchPool<int>.ThisThread.Return(baseTable);
+            ScratchPool<int>.ThisThread.Return(rowClass);
+            ScratchPool<int>.ThisThread.Return(colClass);
+            ScratchPool<int>.ThisThread.Return(rowRanges);
+            ScratchPool<int>.ThisThread.Return(colRanges);
         }
     }
 
@@ -91,12 +90,12 @@ public static unsafe partial class XnorConv2D
         nint pixelStride = factor * (nint)s.Stride * wpp;
         // zero slack past the image for the dropped pixels of a last partial block
         int imageWords = paddedHeight * paddedWidth * wpp * factor, scratchWords = imageWords + (block * s.Stride + s.KernelWidth) * wpp * factor;
-        ulong[] scratchArray = ArrayPool<ulong>.Shared.Rent(scratchWords);
+        ulong[] scratchArray = ScratchPool<ulong>.ThisThread.Rent(scratchWords);
         // Several output rows per tile, so that the NCHW store writes runs of TilePixels ints per channel plane
         // instead of one row's: with one 16-pixel row per store, 128 planes took 64 bytes each and the store
         // (write-allocate misses on 128 interleaved streams) cost a third of the 128-channel 16×16 layer.
         int tileRows = Math.Clamp(TilePixels / Math.Max(1, ow), 1, oh);
-        int[] tileArray = ArrayPool<int>.Shared.Rent(tileRows * ow * oPad);
+        int[] tileArray = ScratchPool<int>.ThisThread.Rent(tileRows * ow * oPad);
         ulong* totals = stackalloc ulong[FilterLanes.TotalsScratchWords];
         int* counts = stackalloc int[block * FilterLanes.MaxGroupSize];
         ulong* input = (ulong*)plan.Input, groups = (ulong*)plan.Groups;
@@ -142,8 +141,8 @@ public static unsafe partial class XnorConv2D
                 }
             }
         }
-        ArrayPool<ulong>.Shared.Return(scratchArray);
-        ArrayPool<int>.Shared.Return(tileArray);
+        ScratchPool<ulong>.ThisThread.Return(scratchArray);
+        ScratchPool<int>.ThisThread.Return(tileArray);
     }
 
     /// <summary>Copies image n into the padded scratch (its border stays zero) in the kernel's activation layout
@@ -162,8 +161,8 @@ public static unsafe partial class XnorConv2D
     /// Both arrays come from the pool and are returned by <see cref="RunDirect"/>.</summary>
     private static (int[] Class, int[] Ranges, int Count) TapClasses(int outSize, int kernel, int size, int stride, int padding)
     {
-        int[] classes = ArrayPool<int>.Shared.Rent(outSize);
-        int[] ranges = ArrayPool<int>.Shared.Rent(2 * outSize);
+        int[] classes = ScratchPool<int>.ThisThread.Rent(outSize);
+        int[] ranges = ScratchPool<int>.ThisThread.Rent(2 * outSize);
         int count = 0;
         for (int o = 0; o < outSize; o++)
         {
@@ -187,7 +186,7 @@ public static unsafe partial class XnorConv2D
     {
         int kh = s.KernelHeight, kw = s.KernelWidth, pw = kw + 1, prefixStride = (kh + 1) * pw;
         int length = groups * rowCount * colCount * groupSize;
-        int[] table = ArrayPool<int>.Shared.Rent(length); // returned by RunDirect
+        int[] table = ScratchPool<int>.ThisThread.Rent(length); // returned by RunDirect
         Array.Clear(table, 0, length); // padding filters stay zero
         for (int g = 0; g < groups; g++)
             for (int r = 0; r < rowCount; r++)

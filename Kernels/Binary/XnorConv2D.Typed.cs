@@ -35,9 +35,9 @@ public static partial class XnorConv2D
             PackWeights(MemoryMarshal.Cast<T, float>(weights), packed, shape);
             return;
         }
-        float[] values = System.Buffers.ArrayPool<float>.Shared.Rent(weights.Length);
+        float[] values = ScratchPool<float>.ThisThread.Rent(weights.Length);
         for (int i = 0; i < weights.Length; i++) values[i] = float.CreateTruncating(weights[i]);
         PackWeights(values.AsSpan(0, weights.Length), packed, shape);
-        System.Buffers.ArrayPool<float>.Shared.Return(values);
+        ScratchPool<float>.ThisThread.Return(values);
     }
 }

@@ -1,4 +1,3 @@
-using System.Buffers;
 using System.Runtime.CompilerServices;
 using System.Numerics;
 using System.Runtime.Intrinsics;
@@ -130,7 +129,7 @@ public static unsafe partial class XnorConv2D
         int pixels = s.OutHeight * s.OutWidth, outputPixels = s.Batch * pixels;
         if (outputPixels == 0) return;
         int prefixStride = (s.KernelHeight + 1) * (s.KernelWidth + 1);
-        int[] tapPrefix = ArrayPool<int>.Shared.Rent(s.OutChannels * prefixStride);
+        int[] tapPrefix = ScratchPool<int>.ThisThread.Rent(s.OutChannels * prefixStride);
         try
         {
             BuildTapPopcountPrefixSums(weights, s, tapPrefix);
@@ -161,7 +160,7 @@ public static unsafe partial class XnorConv2D
         }
         finally
         {
-            ArrayPool<int>.Shared.Return(tapPrefix);
+            ScratchPool<int>.ThisThread.Return(tapPrefix);
         }
     }
 
@@ -207,8 +206,8 @@ public static unsafe partial class XnorConv2D
     {
         int row = s.WeightWordsPerFilter, wpp = BitPack.WordsPerPixel(s.InChannels), ow = s.OutWidth, pixels = s.OutHeight * ow;
         int kh = s.KernelHeight, kw = s.KernelWidth, pw = kw + 1, prefixStride = (kh + 1) * pw;
-        ulong[] patchArray = ArrayPool<ulong>.Shared.Rent(PixelsPerTile * row);
-        int[] countArray = ArrayPool<int>.Shared.Rent(PixelsPerTile * s.OutChannels);
+        ulong[] patchArray = ScratchPool<ulong>.ThisThread.Rent(PixelsPerTile * row);
+        int[] countArray = ScratchPool<int>.ThisThread.Rent(PixelsPerTile * s.OutChannels);
         fixed (ulong* patches = patchArray)
         fixed (int* counts = countArray)
         {
@@ -243,8 +242,8 @@ public static unsafe partial class XnorConv2D
                 output.Store(s, tile, tileRows, counts, s.OutChannels, scale, bias);
             }
         }
-        ArrayPool<ulong>.Shared.Return(patchArray);
-        ArrayPool<int>.Shared.Return(countArray);
+        ScratchPool<ulong>.ThisThread.Return(patchArray);
+        ScratchPool<int>.ThisThread.Return(countArray);
     }
 
     /// <summary>Copies the receptive field of one output pixel into an aligned row, tap-major like the filters:

@@ -1,15 +1,31 @@
 namespace BinaryGrad.Kernels;
 
-/// <summary>Scratch arrays (GEMM packing panels, im2col columns) shared by every thread: a kernel call rents one for its
-/// duration and gives it back, so after the first calls no scratch is allocated, whichever threads the work lands on.</summary>
+/// <summary>Scratch arrays (GEMM packing panels, im2col columns, packed patches and count tiles of the bit kernels,
+/// per-channel sums of the ops): a call rents one for its duration and gives it back, so after the first calls no
+/// scratch is allocated. The GEMM keeps pools shared by every thread; everything else uses the calling thread's
+/// (<see cref="ThisThread"/>).</summary>
 /// <remarks>Per-thread caches (<see cref="ThreadStaticAttribute"/>) were not enough: kernel work runs on thread-pool
 /// threads, which the pool retires and replaces over time, and each new thread allocated its own buffers again (a few
 /// hundred KB per CNN training step). Here the number of arrays is the peak number of concurrent renters. An array
 /// that turns out too small is replaced by one of the requested size, so the arrays grow to the largest request and
-/// stay there. Renting takes a lock for a push/pop: negligible beside the GEMM it serves.</remarks>
+/// stay there. Renting takes a lock for a push/pop: negligible beside the GEMM it serves.
+/// <para>Not <see cref="System.Buffers.ArrayPool{T}.Shared"/> either (the bit kernels and the ops used it before): that
+/// pool trims itself after full garbage collections, dropping arrays it judges idle or, when memory is short, all of
+/// them, and the next forward rents them anew. This pool never trims, which is part of what lets
+/// <c>InferenceModel.Predict</c> promise that a warm forward allocates nothing.</para></remarks>
 /// <typeparam name="T">Element type.</typeparam>
-internal sealed class ScratchPool<T>(bool pinned) where T : unmanaged
+public sealed class ScratchPool<T>(bool pinned) where T : unmanaged
 {
+    [ThreadStatic] private static ScratchPool<T>? t_shared;
+
+    /// <summary>The calling thread's pool of unpinned arrays, which every kernel, op and layer uses for scratch it
+    /// rents and returns within one call on one thread.</summary>
+    /// <remarks>One per thread, not one for all: a thread makes the same requests in the same order on every call (the
+    /// partition of work over threads is static), so after one call its pool holds exactly what that thread needs, and
+    /// which arrays are out at once never depends on how the threads happened to interleave. The kernel workers are
+    /// long-lived threads of our own (<see cref="KernelThreads"/>), so their pools live as long as the process.</remarks>
+    public static ScratchPool<T> ThisThread => t_shared ??= new ScratchPool<T>(pinned: false);
+
     private const int MaxKept = 64;
     private readonly List<T[]> _free = [];
 

@@ -1,4 +1,3 @@
-using System.Buffers;
 using System.Numerics;
 using BinaryGrad.Autograd;
 using BinaryGrad.Binarization;
@@ -84,8 +83,8 @@ internal sealed class BinaryLinearFunction(ulong[] packedWeight) : Function
         int n = x.Shape[0], k = x.Shape[1], o = w.Shape[0];
         // per-call scratch from the shared pool: a training step allocates no arrays here
         int words = checked(n * BitPack.WordsPerRow(k));
-        ulong[] packedArray = ArrayPool<ulong>.Shared.Rent(words);
-        int[] dotArray = ArrayPool<int>.Shared.Rent(n * o);
+        ulong[] packedArray = ScratchPool<ulong>.ThisThread.Rent(words);
+        int[] dotArray = ScratchPool<int>.ThisThread.Rent(n * o);
         Span<ulong> packedX = packedArray.AsSpan(0, words);
         packedX.Clear();
         DTypeDispatch.Run(x.DType, new PackRowsAction(x, packedArray, n, k));
@@ -95,8 +94,8 @@ internal sealed class BinaryLinearFunction(ulong[] packedWeight) : Function
         Tensor? bias = inputs.Length > 2 ? inputs[2].Contiguous().To(x.DType) : null;
         Tensor y = Tensor.Empty([n, o], x.DType);
         DTypeDispatch.Run(x.DType, new AddBiasAction(dotArray, n * o, bias, o, y));
-        ArrayPool<ulong>.Shared.Return(packedArray);
-        ArrayPool<int>.Shared.Return(dotArray);
+        ScratchPool<ulong>.ThisThread.Return(packedArray);
+        ScratchPool<int>.ThisThread.Return(dotArray);
         return y;
     }
 
@@ -177,7 +176,7 @@ internal sealed class BinaryConv2dFunction(ulong[] packedWeight, XnorConv2DShape
         (_x, _w) = (x, w);
         Tensor y = Tensor.Uninitialized([shape.Batch, shape.OutChannels, shape.OutHeight, shape.OutWidth], x.DType);
         int inputWords = checked((int)shape.InputWords);
-        ulong[] packedX = ArrayPool<ulong>.Shared.Rent(inputWords);
+        ulong[] packedX = ScratchPool<ulong>.ThisThread.Rent(inputWords);
         try
         {
             // y = 1·dot + bias (one rounding, as dot + b; float32 writes it in the kernel's affine epilogue)
@@ -187,7 +186,7 @@ internal sealed class BinaryConv2dFunction(ulong[] packedWeight, XnorConv2DShape
         }
         finally
         {
-            ArrayPool<ulong>.Shared.Return(packedX);
+            ScratchPool<ulong>.ThisThread.Return(packedX);
         }
     }
 
@@ -272,7 +271,7 @@ internal sealed class BinarySignConv2dFunction(ulong[] packedWeight, XnorConv2DS
         (_x, _w) = (x, w);
         Tensor y = Tensor.Uninitialized([shape.Batch, shape.OutChannels, shape.OutHeight, shape.OutWidth], x.DType);
         int inputWords = checked((int)shape.InputWords);
-        ulong[] packedX = ArrayPool<ulong>.Shared.Rent(inputWords);
+        ulong[] packedX = ScratchPool<ulong>.ThisThread.Rent(inputWords);
         try
         {
             Span<ulong> packed = packedX.AsSpan(0, inputWords);
@@ -282,7 +281,7 @@ internal sealed class BinarySignConv2dFunction(ulong[] packedWeight, XnorConv2DS
         }
         finally
         {
-            ArrayPool<ulong>.Shared.Return(packedX);
+            ScratchPool<ulong>.ThisThread.Return(packedX);
         }
     }
 
