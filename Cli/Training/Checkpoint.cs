@@ -78,6 +78,7 @@ public sealed class Checkpoint
             ["epochs"] = options.Epochs.ToString(CultureInfo.InvariantCulture),
             ["schemeArgs"] = JsonSerializer.Serialize(options.SchemeArguments),
             ["learningRate"] = options.EffectiveLearningRate.ToString("R", CultureInfo.InvariantCulture),
+            ["weightDecay"] = options.EffectiveWeightDecay.ToString("R", CultureInfo.InvariantCulture),
             ["batchSize"] = options.BatchSize.ToString(CultureInfo.InvariantCulture),
             ["seed"] = options.Seed.ToString(CultureInfo.InvariantCulture),
             ["initFrom"] = options.InitFrom ?? "",
@@ -199,9 +200,17 @@ public sealed class Checkpoint
     }
 
     /// <summary>Refuses a checkpoint written for another model, data set or scheme.</summary>
-    public void CheckCompatible(TrainOptions options) =>
+    public void CheckCompatible(TrainOptions options)
+    {
         RequireSame("checkpoint", ("model", options.Model), ("dataset", options.Dataset), ("scheme", options.SchemeName),
             ("optimizer", options.Optimizer), ("schedule", options.Schedule), ("augment", options.Augment));
+        // checkpoints written before --weight-decay existed were trained with the optimizer's default
+        string stored = _metadata.GetValueOrDefault("weightDecay")
+            ?? TrainOptions.DefaultWeightDecay(options.EffectiveOptimizer).ToString("R", CultureInfo.InvariantCulture);
+        string wanted = options.EffectiveWeightDecay.ToString("R", CultureInfo.InvariantCulture);
+        if (stored != wanted)
+            throw new UsageException($"{_source}: checkpoint was written with --weight-decay {stored}, but this run has --weight-decay {wanted}.");
+    }
 
     /// <summary>Refuses, for <c>--init-from</c>, a checkpoint whose weights do not fit this run's network. Only the
     /// network must match; optimizer, schedule and augmentation may change between stages.</summary>

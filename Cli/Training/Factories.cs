@@ -78,12 +78,12 @@ public static class OptimizerFactory
     /// set) is BayesBiNN's N.</summary>
     public static Optimizer Create(TrainOptions options, IEnumerable<KeyValuePair<string, Parameter>> parameters, int trainSetSize = 0)
     {
-        double lr = options.EffectiveLearningRate;
+        double lr = options.EffectiveLearningRate, decay = options.EffectiveWeightDecay;
         return options.EffectiveOptimizer switch
         {
-            "sgd" => new Sgd(parameters, lr, momentum: 0.9),
-            "adam" => new Adam(parameters, lr),
-            "adamw" => new AdamW(parameters, lr),
+            "sgd" => new Sgd(parameters, lr, momentum: 0.9, weightDecay: decay),
+            "adam" => new Adam(parameters, lr, weightDecay: decay),
+            "adamw" => new AdamW(parameters, lr, weightDecay: decay),
             // Bop/Bop2ndOrder own the binary latent weights (precision 1); everything else goes to Adam(lr)
             "bop" or "bop2nd" when options.Scheme is null =>
                 throw new UsageException($"--optimizer {options.Optimizer} flips binary weights; it needs a binary model (--scheme, e.g. bnn)."),

@@ -118,7 +118,8 @@ public sealed class Trainer
         long parameters = model.Parameters().Sum(p => (long)p.Length);
         Say($"{Simd.IsaLine}");
         Say($"Training {_options.Model} ({parameters:N0} parameters, scheme {_options.SchemeName}) on {train.Name}: {train.Count} train / {test.Count} test images, " +
-            $"{_options.EffectiveOptimizer} lr {_options.EffectiveLearningRate.ToString(CultureInfo.InvariantCulture)}, batch {_options.BatchSize}, {_options.Epochs} epochs, seed {_options.Seed}" +
+            $"{_options.EffectiveOptimizer} lr {_options.EffectiveLearningRate.ToString(CultureInfo.InvariantCulture)}" +
+            (_options.EffectiveWeightDecay == 0 ? "" : $" weight decay {_options.EffectiveWeightDecay.ToString(CultureInfo.InvariantCulture)}") + $", batch {_options.BatchSize}, {_options.Epochs} epochs, seed {_options.Seed}" +
             (_options.Augment == "none" ? "." : $", augmentation {_options.Augment}."));
         var wall = Stopwatch.StartNew();
         int epochsThisRun = 0;

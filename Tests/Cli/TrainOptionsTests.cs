@@ -29,4 +29,28 @@ public class TrainOptionsTests
         Assert.That(new TrainOptions { Scheme = SchemeChoice.ForModel("bayesbinn"), Optimizer = "sgd" }.EffectiveOptimizer, Is.EqualTo("sgd"));
         Assert.That(new TrainOptions { Scheme = SchemeChoice.ForModel("bnn") }.EffectiveOptimizer, Is.EqualTo("adam"));
     }
+
+    [TestCase("sgd", null, 0.0)]
+    [TestCase("adam", null, 0.0)]
+    [TestCase("adamw", null, 0.01)]
+    [TestCase("sgd", 1e-4, 1e-4)]
+    [TestCase("adamw", 0.0, 0.0)]
+    public void WeightDecay_DefaultsToPyTorchs_AndReachesTheOptimizer(string optimizer, double? given, double expected)
+    {
+        var options = new TrainOptions { Optimizer = optimizer, WeightDecay = given };
+        Assert.That(options.EffectiveWeightDecay, Is.EqualTo(expected));
+        var parameter = new BinaryGrad.Autograd.Parameter("w", BinaryGrad.Autograd.Tensor.FromValues([1.0, -2.0], [2]));
+        BinaryGrad.Optimizers.Optimizer created = OptimizerFactory.Create(options, [new("w", parameter)]);
+        Assert.That(created.Groups[0].WeightDecay, Is.EqualTo(expected));
+        Assert.That(created, optimizer == "adamw" ? Is.InstanceOf<BinaryGrad.Optimizers.AdamW>() : Is.Not.InstanceOf<BinaryGrad.Optimizers.AdamW>());
+    }
+
+    [TestCase("sgd", -1e-4, "--weight-decay must be a finite number ≥ 0, got -0.0001.")]
+    [TestCase("sgd", double.NaN, "--weight-decay must be a finite number ≥ 0, got NaN.")]
+    [TestCase("bop", 1e-4, "--weight-decay applies to sgd, adam and adamw; --optimizer bop has none.")]
+    public void WeightDecay_OutOfRangeOrWithoutEffect_IsOneLine(string optimizer, double decay, string expected)
+    {
+        var options = new TrainOptions { Optimizer = optimizer, WeightDecay = decay, Scheme = SchemeChoice.ForModel("bnn") };
+        Assert.That(options.Problems(), Is.EqualTo(new[] { expected }));
+    }
 }

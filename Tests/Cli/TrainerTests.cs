@@ -114,6 +114,19 @@ public class TrainerTests
     }
 
     [Test]
+    public void WeightDecay_ChangesTheRun_AndResumeWithAnotherIsRefused()
+    {
+        string plain = Path.Combine(_dir, "plain.safetensors"), decayed = Path.Combine(_dir, "decayed.safetensors");
+        new Trainer(Digits(1, plain) with { Optimizer = "sgd" }, TextWriter.Null).Run();
+        new Trainer(Digits(2, decayed) with { Optimizer = "sgd", WeightDecay = 0.05, StopAfterEpochs = 1 }, TextWriter.Null).Run();
+        Dictionary<string, Tensor> p = Checkpoint.Load(plain).ModelState, d = Checkpoint.Load(decayed).ModelState;
+        Assert.That(d.Keys.Any(name => !d[name].ToDoubleArray().SequenceEqual(p[name].ToDoubleArray())), Is.True, "the decay changes the weights");
+        Assert.That(() => new Trainer(Digits(2, decayed) with { Optimizer = "sgd", Resume = true }, TextWriter.Null).Run(),
+            Throws.InstanceOf<UsageException>().With.Message.EndsWith("checkpoint was written with --weight-decay 0.05, but this run has --weight-decay 0."));
+        Assert.That(() => new Trainer(Digits(2, decayed) with { Optimizer = "sgd", WeightDecay = 0.05, Resume = true }, TextWriter.Null).Run(), Throws.Nothing);
+    }
+
+    [Test]
     public void InitFrom_StartsFromTheCheckpointWeights_NotFromAFreshInit()
     {
         string stage1 = Path.Combine(_dir, "stage1.safetensors");
