@@ -14,6 +14,8 @@ public static class TrainCommand
         var optimizer = new Option<string>("--optimizer") { Description = $"Optimizer: {string.Join(", ", OptimizerFactory.Names)}.", DefaultValueFactory = _ => "adam" };
         var lr = new Option<double?>("--lr") { Description = "Learning rate (default: SGD 0.05; Adam/AdamW 3e-3 for the float CNN, else 1e-3).", CustomParser = ParseNumber };
         var weightDecay = new Option<double?>("--weight-decay") { Description = "L2 weight decay on every parameter: added to the gradient by sgd and adam, decoupled in adamw (default: adamw 0.01, else 0).", CustomParser = ParseNumber };
+        var latentWeightDecay = new Option<double?>("--latent-weight-decay") { Description = "Weight decay of the binary layers' latent weights (default: as --weight-decay; SiMaN's and RBNN's CIFAR recipes use 0).", CustomParser = ParseNumber };
+        var warmup = new Option<int>("--warmup-epochs") { Description = "Epochs of linear learning-rate warm-up before the cosine decay (default 0).", DefaultValueFactory = _ => 0 };
         var epochs = new Option<int>("--epochs") { Description = "Epochs to train.", DefaultValueFactory = _ => 3 };
         var batchSize = new Option<int>("--batch-size") { Description = "Images per batch.", DefaultValueFactory = _ => 128 };
         var seed = new Option<ulong>("--seed") { Description = "Seed of every random choice (init, shuffling, sampling).", DefaultValueFactory = _ => 1UL };
@@ -31,7 +33,7 @@ public static class TrainCommand
         var schemeArgs = new Option<string[]>("--scheme-arg") { Description = "Override a scheme hyper-parameter: key=value (repeatable).", AllowMultipleArgumentsPerToken = false };
         var command = new Command("train", "Train a model on a real data set, evaluating on the test set after every epoch.")
         {
-            dataset, model, optimizer, lr, weightDecay, epochs, batchSize, seed, threads, checkpoint, resume, initFrom, json, dataDir, scheme, schemeArgs, schedule, augment, plot, width,
+            dataset, model, optimizer, lr, weightDecay, latentWeightDecay, epochs, warmup, batchSize, seed, threads, checkpoint, resume, initFrom, json, dataDir, scheme, schemeArgs, schedule, augment, plot, width,
         };
         command.SetAction(r =>
         {
@@ -50,7 +52,7 @@ public static class TrainCommand
             return Run(new TrainOptions
         {
             Scheme = resolvedScheme, SchemeArguments = arguments, Schedule = r.GetValue(schedule)!, Augment = r.GetValue(augment)!, PlotDirectory = r.GetValue(plot), Width = r.GetValue(width),
-            Dataset = r.GetValue(dataset)!, Model = r.GetValue(model)!, Optimizer = r.GetValue(optimizer)!, LearningRate = r.GetValue(lr), WeightDecay = r.GetValue(weightDecay),
+            Dataset = r.GetValue(dataset)!, Model = r.GetValue(model)!, Optimizer = r.GetValue(optimizer)!, LearningRate = r.GetValue(lr), WeightDecay = r.GetValue(weightDecay), LatentWeightDecay = r.GetValue(latentWeightDecay), WarmupEpochs = r.GetValue(warmup),
             Epochs = r.GetValue(epochs), BatchSize = r.GetValue(batchSize), Seed = r.GetValue(seed), Threads = r.GetValue(threads),
             CheckpointPath = r.GetValue(checkpoint), Resume = r.GetValue(resume), InitFrom = r.GetValue(initFrom), JsonPath = r.GetValue(json), DataDirectory = r.GetValue(dataDir),
         });

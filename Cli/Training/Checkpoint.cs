@@ -79,6 +79,8 @@ public sealed class Checkpoint
             ["schemeArgs"] = JsonSerializer.Serialize(options.SchemeArguments),
             ["learningRate"] = options.EffectiveLearningRate.ToString("R", CultureInfo.InvariantCulture),
             ["weightDecay"] = options.EffectiveWeightDecay.ToString("R", CultureInfo.InvariantCulture),
+            ["warmupEpochs"] = options.WarmupEpochs.ToString(CultureInfo.InvariantCulture),
+            ["latentWeightDecay"] = options.EffectiveLatentWeightDecay.ToString("R", CultureInfo.InvariantCulture),
             ["batchSize"] = options.BatchSize.ToString(CultureInfo.InvariantCulture),
             ["seed"] = options.Seed.ToString(CultureInfo.InvariantCulture),
             ["initFrom"] = options.InitFrom ?? "",
@@ -204,12 +206,19 @@ public sealed class Checkpoint
     {
         RequireSame("checkpoint", ("model", options.Model), ("dataset", options.Dataset), ("scheme", options.SchemeName),
             ("optimizer", options.Optimizer), ("schedule", options.Schedule), ("augment", options.Augment));
-        // checkpoints written before --weight-decay existed were trained with the optimizer's default
-        string stored = _metadata.GetValueOrDefault("weightDecay")
-            ?? TrainOptions.DefaultWeightDecay(options.EffectiveOptimizer).ToString("R", CultureInfo.InvariantCulture);
-        string wanted = options.EffectiveWeightDecay.ToString("R", CultureInfo.InvariantCulture);
-        if (stored != wanted)
-            throw new UsageException($"{_source}: checkpoint was written with --weight-decay {stored}, but this run has --weight-decay {wanted}.");
+        // checkpoints written before the decay options existed were trained with the optimizer's default on everything
+        double old = TrainOptions.DefaultWeightDecay(options.EffectiveOptimizer);
+        RequireSameNumber("weight-decay", "weightDecay", options.EffectiveWeightDecay, old);
+        RequireSameNumber("latent-weight-decay", "latentWeightDecay", options.EffectiveLatentWeightDecay, old);
+        RequireSameNumber("warmup-epochs", "warmupEpochs", options.WarmupEpochs, 0);
+    }
+
+    private void RequireSameNumber(string flag, string key, double wanted, double missing)
+    {
+        string stored = _metadata.GetValueOrDefault(key) ?? missing.ToString("R", CultureInfo.InvariantCulture);
+        string given = wanted.ToString("R", CultureInfo.InvariantCulture);
+        if (stored != given)
+            throw new UsageException($"{_source}: checkpoint was written with --{flag} {stored}, but this run has --{flag} {given}.");
     }
 
     /// <summary>Refuses, for <c>--init-from</c>, a checkpoint whose weights do not fit this run's network. Only the

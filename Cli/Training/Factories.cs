@@ -78,12 +78,12 @@ public static class OptimizerFactory
     /// set) is BayesBiNN's N.</summary>
     public static Optimizer Create(TrainOptions options, IEnumerable<KeyValuePair<string, Parameter>> parameters, int trainSetSize = 0)
     {
-        double lr = options.EffectiveLearningRate, decay = options.EffectiveWeightDecay;
+        double lr = options.EffectiveLearningRate;
         return options.EffectiveOptimizer switch
         {
-            "sgd" => new Sgd(parameters, lr, momentum: 0.9, weightDecay: decay),
-            "adam" => new Adam(parameters, lr, weightDecay: decay),
-            "adamw" => new AdamW(parameters, lr, weightDecay: decay),
+            "sgd" => new Sgd(DecayGroups(options, parameters), lr, momentum: 0.9),
+            "adam" => new Adam(DecayGroups(options, parameters), lr),
+            "adamw" => new AdamW(DecayGroups(options, parameters), lr),
             // Bop/Bop2ndOrder own the binary latent weights (precision 1); everything else goes to Adam(lr)
             "bop" or "bop2nd" when options.Scheme is null =>
                 throw new UsageException($"--optimizer {options.Optimizer} flips binary weights; it needs a binary model (--scheme, e.g. bnn)."),
@@ -91,6 +91,21 @@ public static class OptimizerFactory
             "bayesbinn" => CreateBayesBiNN(options, parameters, lr, trainSetSize),
             _ => throw new UsageException($"--optimizer '{options.Optimizer}' is not known; valid optimizers: {string.Join(", ", Names)}."),
         };
+    }
+
+    /// <summary>One group with <see cref="TrainOptions.EffectiveWeightDecay"/>; or, when the latent binary weights
+    /// decay differently (<see cref="TrainOptions.EffectiveLatentWeightDecay"/>), the real parameters in one group and
+    /// the latent weights (<see cref="Parameter.Precision"/> = 1) in a second.</summary>
+    private static List<ParameterGroup> DecayGroups(TrainOptions options, IEnumerable<KeyValuePair<string, Parameter>> parameters)
+    {
+        double decay = options.EffectiveWeightDecay, latentDecay = options.EffectiveLatentWeightDecay;
+        List<KeyValuePair<string, Parameter>> all = [.. parameters];
+        if (latentDecay == decay || !all.Any(e => e.Value.Precision == 1)) return [new ParameterGroup(all) { WeightDecay = decay }];
+        return
+        [
+            new ParameterGroup(all.Where(e => e.Value.Precision != 1)) { WeightDecay = decay },
+            new ParameterGroup(all.Where(e => e.Value.Precision == 1)) { WeightDecay = latentDecay },
+        ];
     }
 
     /// <summary>BayesBiNN's optimizer with the scheme's optimizer hyper-parameters (kl-reweight, prior-lambda, momentum,

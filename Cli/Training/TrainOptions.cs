@@ -12,13 +12,21 @@ public sealed record TrainOptions
     public double? LearningRate { get; init; }
     /// <summary>L2 weight decay: added to the gradient (<c>g + wd·θ</c>) by sgd and adam, as PyTorch's
     /// <c>weight_decay</c>; decoupled (<c>θ·(1 − lr·wd)</c>) by adamw. Null: adamw 0.01 (PyTorch's default), else 0.
-    /// It applies to every parameter, batch-norm affine and latent binary weights included, as in the CIFAR recipes
-    /// of IR-Net and ReCU (SGD, momentum 0.9, weight decay 1e-4).</summary>
+    /// It applies to every parameter, and to the binary layers' latent weights too unless
+    /// <see cref="LatentWeightDecay"/> says otherwise.</summary>
     public double? WeightDecay { get; init; }
+    /// <summary>Weight decay of the binary layers' latent weights (<see cref="BinaryGrad.Autograd.Parameter.Precision"/>
+    /// = 1); null: the same as <see cref="EffectiveWeightDecay"/>. SiMaN's and RBNN's CIFAR code decays the real
+    /// parameters (stem, classifier, batch norm) by 5e-4 and the latent weights not at all: only their signs matter,
+    /// and decay would pull every latent weight towards zero, where its sign flips on the smallest gradient.</summary>
+    public double? LatentWeightDecay { get; init; }
     public int Epochs { get; init; } = 3;
     /// <summary>Learning-rate schedule over the whole run, per step: cosine (default: decays to 0, which gains a few
     /// tenths of a percent on MNIST over a constant rate), constant, or step (×0.1 at 50 % and 75 % of training).</summary>
     public string Schedule { get; init; } = "cosine";
+    /// <summary>Epochs of linear warm-up before the cosine decay (<c>lr·(t + 1)/W</c> for the first W steps, per step),
+    /// as in SiMaN's and RBNN's CIFAR recipes (5 epochs at lr 0.1); 0 (default) starts at the full rate.</summary>
+    public int WarmupEpochs { get; init; }
     public int BatchSize { get; init; } = 128;
     public ulong Seed { get; init; } = 1;
     public int Threads { get; init; } = Environment.ProcessorCount;
@@ -70,6 +78,9 @@ public sealed record TrainOptions
     /// <summary>The weight decay used: --weight-decay, else 0.01 for adamw and 0 for everything else.</summary>
     public double EffectiveWeightDecay => WeightDecay ?? DefaultWeightDecay(EffectiveOptimizer);
 
+    /// <summary>The latent weights' decay used: --latent-weight-decay, else <see cref="EffectiveWeightDecay"/>.</summary>
+    public double EffectiveLatentWeightDecay => LatentWeightDecay ?? EffectiveWeightDecay;
+
     /// <summary>The weight decay an optimizer gets without --weight-decay (also what checkpoints written before the
     /// option existed were trained with).</summary>
     public static double DefaultWeightDecay(string optimizer) => optimizer == "adamw" ? 0.01 : 0;
@@ -90,13 +101,20 @@ public sealed record TrainOptions
             yield return $"--scheme-arg {SchemeArguments.Keys.First()}=… needs --scheme NAME (the float model has no scheme hyper-parameters).";
         if (Threads <= 0) yield return $"--threads must be at least 1, got {Threads}.";
         if (LearningRate is { } rate && !(double.IsFinite(rate) && rate > 0)) yield return $"--lr must be a positive finite number, got {rate.ToString(System.Globalization.CultureInfo.InvariantCulture)}.";
-        if (WeightDecay is { } decay)
+        foreach ((string flag, double? value) in new[] { ("--weight-decay", WeightDecay), ("--latent-weight-decay", LatentWeightDecay) })
         {
+            if (value is not { } decay) continue;
             if (!(double.IsFinite(decay) && decay >= 0))
-                yield return $"--weight-decay must be a finite number ≥ 0, got {decay.ToString(System.Globalization.CultureInfo.InvariantCulture)}.";
+                yield return $"{flag} must be a finite number ≥ 0, got {decay.ToString(System.Globalization.CultureInfo.InvariantCulture)}.";
             else if (EffectiveOptimizer is not ("sgd" or "adam" or "adamw"))
-                yield return $"--weight-decay applies to sgd, adam and adamw; --optimizer {EffectiveOptimizer} has none.";
+                yield return $"{flag} applies to sgd, adam and adamw; --optimizer {EffectiveOptimizer} has none.";
         }
+        if (LatentWeightDecay is not null && Scheme is null)
+            yield return "--latent-weight-decay needs --scheme NAME (the float model has no latent binary weights).";
+        if (WarmupEpochs < 0 || WarmupEpochs >= Epochs && WarmupEpochs > 0)
+            yield return $"--warmup-epochs must be a whole number from 0 to --epochs − 1 ({Epochs - 1}), got {WarmupEpochs}.";
+        else if (WarmupEpochs > 0 && Schedule != "cosine")
+            yield return $"--warmup-epochs goes with --schedule cosine, not {Schedule}.";
         if (Schedule is not ("cosine" or "constant" or "step")) yield return $"--schedule '{Schedule}' is not known; valid schedules: cosine, constant, step.";
         if (Augment is not ("none" or "crop-flip")) yield return $"--augment '{Augment}' is not known; valid choices: none, crop-flip.";
         if (Resume && CheckpointPath is null) yield return "--resume needs --checkpoint PATH (the checkpoint to continue from).";

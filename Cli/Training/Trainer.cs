@@ -119,7 +119,9 @@ public sealed class Trainer
         Say($"{Simd.IsaLine}");
         Say($"Training {_options.Model} ({parameters:N0} parameters, scheme {_options.SchemeName}) on {train.Name}: {train.Count} train / {test.Count} test images, " +
             $"{_options.EffectiveOptimizer} lr {_options.EffectiveLearningRate.ToString(CultureInfo.InvariantCulture)}" +
-            (_options.EffectiveWeightDecay == 0 ? "" : $" weight decay {_options.EffectiveWeightDecay.ToString(CultureInfo.InvariantCulture)}") + $", batch {_options.BatchSize}, {_options.Epochs} epochs, seed {_options.Seed}" +
+            (_options.EffectiveWeightDecay == 0 ? "" : $" weight decay {_options.EffectiveWeightDecay.ToString(CultureInfo.InvariantCulture)}") +
+            (_options.EffectiveLatentWeightDecay == _options.EffectiveWeightDecay ? "" : $" (latent weights {_options.EffectiveLatentWeightDecay.ToString(CultureInfo.InvariantCulture)})") + $", batch {_options.BatchSize}, {_options.Epochs} epochs" +
+            (_options.WarmupEpochs == 0 ? "" : $" ({_options.WarmupEpochs} of warm-up)") + $", seed {_options.Seed}" +
             (_options.Augment == "none" ? "." : $", augmentation {_options.Augment}."));
         var wall = Stopwatch.StartNew();
         int epochsThisRun = 0;
@@ -327,7 +329,7 @@ public static class Schedules
         double lr = options.EffectiveLearningRate;
         return options.Schedule switch
         {
-            "cosine" => new CosineWithWarmup(lr, warmupSteps: 0, totalSteps: total),
+            "cosine" => new CosineWithWarmup(lr, warmupSteps: options.WarmupEpochs * batchesPerEpoch, totalSteps: total),
             "step" => new MilestoneSchedule(lr, [total / 2, total * 3 / 4]),
             _ => null,
         };

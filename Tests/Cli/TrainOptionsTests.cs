@@ -53,4 +53,40 @@ public class TrainOptionsTests
         var options = new TrainOptions { Optimizer = optimizer, WeightDecay = decay, Scheme = SchemeChoice.ForModel("bnn") };
         Assert.That(options.Problems(), Is.EqualTo(new[] { expected }));
     }
+
+    /// <summary>SiMaN's recipe: decay on the real parameters, none on the latent binary weights — two groups; without
+    /// --latent-weight-decay, one group as before.</summary>
+    [Test]
+    public void LatentWeightDecay_PutsTheLatentWeightsInTheirOwnGroup()
+    {
+        var real = new BinaryGrad.Autograd.Parameter("bn.weight", BinaryGrad.Autograd.Tensor.FromValues([1.0, 2.0], [2]));
+        var latent = new BinaryGrad.Autograd.Parameter("conv.weight", BinaryGrad.Autograd.Tensor.FromValues([0.5, -0.5], [2]), precision: 1);
+        KeyValuePair<string, BinaryGrad.Autograd.Parameter>[] named = [new("bn.weight", real), new("conv.weight", latent)];
+        var options = new TrainOptions { Optimizer = "sgd", Scheme = SchemeChoice.ForModel("bnn"), WeightDecay = 5e-4 };
+
+        BinaryGrad.Optimizers.Optimizer same = OptimizerFactory.Create(options, named);
+        Assert.That(same.Groups, Has.Count.EqualTo(1));
+        Assert.That(same.Groups[0].WeightDecay, Is.EqualTo(5e-4));
+
+        BinaryGrad.Optimizers.Optimizer split = OptimizerFactory.Create(options with { LatentWeightDecay = 0 }, named);
+        Assert.That(split.Groups.Select(g => (g.Parameters.Single().Name, g.WeightDecay)),
+            Is.EqualTo(new[] { ("bn.weight", (double?)5e-4), ("conv.weight", (double?)0.0) }));
+        Assert.That(new TrainOptions { LatentWeightDecay = 0 }.Problems(),
+            Is.EqualTo(new[] { "--latent-weight-decay needs --scheme NAME (the float model has no latent binary weights)." }));
+    }
+
+    /// <summary>--warmup-epochs 2 of 10 with 3 batches an epoch: lr·(t+1)/6 for the first 6 steps, then the cosine over
+    /// the remaining 24 (its first step at the full rate, its midpoint at half).</summary>
+    [Test]
+    public void WarmupEpochs_RampLinearly_ThenTheCosine()
+    {
+        var options = new TrainOptions { Optimizer = "sgd", LearningRate = 0.1, Epochs = 10, WarmupEpochs = 2 };
+        BinaryGrad.Optimizers.ILearningRateSchedule schedule = Schedules.Create(options, batchesPerEpoch: 3)!;
+        Assert.That(schedule.At(0), Is.EqualTo(0.1 / 6).Within(1e-15));
+        Assert.That(schedule.At(5), Is.EqualTo(0.1).Within(1e-15));
+        Assert.That(schedule.At(6), Is.EqualTo(0.1).Within(1e-15));
+        Assert.That(schedule.At(6 + 12), Is.EqualTo(0.05).Within(1e-15));
+        Assert.That(new TrainOptions { Epochs = 5, WarmupEpochs = 5 }.Problems(), Has.Some.Contains("--warmup-epochs must be a whole number from 0 to --epochs − 1 (4), got 5."));
+        Assert.That(new TrainOptions { Epochs = 5, WarmupEpochs = 1, Schedule = "step" }.Problems(), Has.Some.EqualTo("--warmup-epochs goes with --schedule cosine, not step."));
+    }
 }
