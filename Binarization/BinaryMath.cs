@@ -14,6 +14,7 @@ public enum SignZero
 public static class BinaryMath
 {
     /// <summary>sign(x) = +1 if x ≥ 0 else −1 (NaN → NaN); with <see cref="SignZero.Zero"/>, sign(0) = 0.</summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)] // per element in the quantizer loops
     public static double Sign(double x, SignZero zero = SignZero.PlusOne) =>
         double.IsNaN(x) ? x : x > 0 ? 1 : x < 0 ? -1 : zero == SignZero.PlusOne ? 1 : 0;
 
@@ -22,6 +23,7 @@ public static class BinaryMath
 
     /// <summary>The ApproxSign (Bi-Real) surrogate derivative (2 − 2|x|)·1[|x| ≤ 1], the derivative of the piecewise
     /// quadratic F(x) = x² + 2x (−1 ≤ x &lt; 0), −x² + 2x (0 ≤ x &lt; 1), ±1 outside.</summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
     public static double ApproxSignDerivative(double x) => Math.Abs(x) <= 1 ? 2 - 2 * Math.Abs(x) : 0;
 
     /// <summary>The piecewise quadratic ApproxSign surrogate F (see <see cref="ApproxSignDerivative"/>).</summary>

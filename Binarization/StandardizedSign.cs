@@ -1,3 +1,6 @@
+using System.Numerics;
+using BinaryGrad.Kernels;
+
 namespace BinaryGrad.Binarization;
 
 /// <summary>Activation sign after per-sample standardisation, with the ApproxSign surrogate (SiMaN, BiPer).</summary>
@@ -31,33 +34,101 @@ public sealed class StandardizedSign(bool center) : Quantizer
     /// <summary>(2 − 2|x|)·1[|x| ≤ 1].</summary>
     public override double Derivative(double x) => BinaryMath.ApproxSignDerivative(x);
 
-    private sealed record Saved(double[] Z, (double, double)[] Stats);
+    /// <summary>The per-sample statistics: z is recomputed from them and x in the backward
+    /// (<see cref="Standardization.Z"/>, bit for bit the forward's), so no float64 copy of the activation is kept — a
+    /// CIFAR ResNet-20 batch would need 32 MB per layer, allocated and collected every step.</summary>
+    private sealed record Saved((double Mean, double Scale)[] Stats);
 
-    /// <summary>y = sign(z); z stays float64 for the backward, which needs it exactly.</summary>
-    protected override object? Forward<T>(ReadOnlySpan<T> x, ReadOnlySpan<int> shape, QuantizerParameters<T> p, Span<T> y)
+    /// <summary>y = sign(z), the samples spread over the kernel threads.</summary>
+    protected override unsafe object? Forward<T>(ReadOnlySpan<T> x, ReadOnlySpan<int> shape, QuantizerParameters<T> p, Span<T> y)
     {
         if (!(Training || Center))
         {
             for (int i = 0; i < x.Length; i++) y[i] = Num.R<T>(BinaryMath.Sign(Num.D(x[i])));
             return null;
         }
-        int groups = shape.Length >= 2 && shape[0] > 0 ? shape[0] : 1;
-        double[] z = GC.AllocateUninitializedArray<double>(x.Length);
-        var stats = Standardization.Forward(x, groups, Center, 1e-5, z);
-        for (int i = 0; i < x.Length; i++) y[i] = Num.R<T>(BinaryMath.Sign(z[i]));
-        return new Saved(z, stats);
+        int groups = shape.Length >= 2 && shape[0] > 0 ? shape[0] : 1, n = x.Length / groups;
+        var stats = Standardization.Statistics(x, groups, 1e-5);
+        fixed (T* px = x, py = y)
+            KernelThreads.For(groups, Standardization.GroupGrain(n), new SignBody<T>(px, py, n, stats, Center));
+        return new Saved(stats);
     }
 
-    /// <summary>The surrogate on z, then the exact standardisation backward (the scalar pair when not standardised).</summary>
-    protected override void Backward<T>(ReadOnlySpan<T> x, ReadOnlySpan<int> shape, object? saved, QuantizerParameters<T> p, ReadOnlySpan<T> dy, Span<T> dx)
+    private readonly unsafe struct SignBody<T>(T* x, T* y, int n, (double Mean, double Scale)[] stats, bool center) : KernelThreads.IRangeBody
+        where T : unmanaged, IBinaryFloatingPointIeee754<T>
+    {
+        public void Run(int start, int end)
+        {
+            for (int g = start; g < end; g++)
+                for (long i = (long)g * n, stop = i + n; i < stop; i++)
+                    y[i] = Num.R<T>(Standardization.SignOfZ(Num.D(x[i]), stats[g].Mean, stats[g].Scale, center));
+        }
+    }
+
+    /// <summary>The surrogate on z, then the exact standardisation backward (the scalar pair when not standardised):
+    /// per sample, Σdz and Σdz·z in one pass, dv in a second, z and dz = dy·(2 − 2|z|)₊ recomputed in each.</summary>
+    protected override unsafe void Backward<T>(ReadOnlySpan<T> x, ReadOnlySpan<int> shape, object? saved, QuantizerParameters<T> p, ReadOnlySpan<T> dy, Span<T> dx)
     {
         if (saved is not Saved s)
         {
             for (int i = 0; i < x.Length; i++) dx[i] = Num.R<T>(Num.D(dy[i]) * BinaryMath.ApproxSignDerivative(Num.D(x[i])));
             return;
         }
-        double[] dz = GC.AllocateUninitializedArray<double>(x.Length);
-        for (int i = 0; i < dz.Length; i++) dz[i] = Num.D(dy[i]) * BinaryMath.ApproxSignDerivative(s.Z[i]);
-        Standardization.Backward(x, s.Z, s.Stats, Center, dz, dx);
+        int groups = s.Stats.Length, n = x.Length / groups;
+        fixed (T* px = x, pdy = dy, pdx = dx)
+            KernelThreads.For(groups, Standardization.GroupGrain(n), new BackwardBody<T>(px, pdy, pdx, n, s.Stats, Center));
+    }
+
+    private readonly unsafe struct BackwardBody<T>(T* x, T* dy, T* dx, int n, (double Mean, double Scale)[] stats, bool center) : KernelThreads.IRangeBody
+        where T : unmanaged, IBinaryFloatingPointIeee754<T>
+    {
+        /// <summary>Adds element i's dz = dy·(2 − 2|z|)₊ to <paramref name="sum"/> and dz·z to <paramref name="dot"/>.
+        /// Where |d| &gt; s, |z| ≥ 1 (z = ±1 after rounding, or beyond) and the surrogate is 0: dz = dy·0, and dz·d has
+        /// the sign (or NaN) of dz·z, so both sums come out exactly as with z, without the division.</summary>
+        private void Accumulate(long i, (double Mean, double Scale) group, ref double sum, ref double dot)
+        {
+            double d = Num.D(x[i]) - (center ? group.Mean : 0);
+            if (Math.Abs(d) > group.Scale)
+            {
+                double zero = Num.D(dy[i]) * 0.0;
+                sum += zero;
+                dot += zero * d;
+                return;
+            }
+            double z = Standardization.Z(Num.D(x[i]), group.Mean, group.Scale, center);
+            double dz = Num.D(dy[i]) * BinaryMath.ApproxSignDerivative(z);
+            sum += dz;
+            dot += dz * z;
+        }
+
+        public void Run(int start, int end)
+        {
+            for (int g = start; g < end; g++)
+            {
+                (double Mean, double Scale) group = stats[g];
+                long first = (long)g * n, stop = first + n;
+                // Σdz and Σdz·z as four interleaved partial sums (element i to sum i mod 4), like the statistics
+                double sum0 = 0, sum1 = 0, sum2 = 0, sum3 = 0, dot0 = 0, dot1 = 0, dot2 = 0, dot3 = 0;
+                long i = first;
+                for (; i + 4 <= stop; i += 4)
+                {
+                    Accumulate(i, group, ref sum0, ref dot0);
+                    Accumulate(i + 1, group, ref sum1, ref dot1);
+                    Accumulate(i + 2, group, ref sum2, ref dot2);
+                    Accumulate(i + 3, group, ref sum3, ref dot3);
+                }
+                for (; i < stop; i++) Accumulate(i, group, ref sum0, ref dot0);
+                double sum = (sum0 + sum1) + (sum2 + sum3), dot = (dot0 + dot1) + (dot2 + dot3);
+                (double meanDz, double k) = Standardization.Coefficients(group.Scale, center, n, sum, dot);
+                double shift = center ? group.Mean : 0;
+                for (i = first; i < stop; i++)
+                {
+                    double v = Num.D(x[i]);
+                    double dz = Math.Abs(v - shift) > group.Scale ? Num.D(dy[i]) * 0.0
+                        : Num.D(dy[i]) * BinaryMath.ApproxSignDerivative(Standardization.Z(v, group.Mean, group.Scale, center));
+                    dx[i] = Num.R<T>(Standardization.Gradient(dz, v, group, meanDz, k));
+                }
+            }
+        }
     }
 }
