@@ -1,4 +1,5 @@
 using System.Numerics;
+using System.Runtime.Intrinsics;
 using BinaryGrad.Kernels;
 
 namespace BinaryGrad.Binarization;
@@ -62,6 +63,20 @@ internal static class Standardization
     {
         double s0 = 0, s1 = 0, s2 = 0, s3 = 0;
         int i = 0;
+        if (typeof(T) == typeof(float) && Simd.Path != SimdPath.Scalar && n >= 8)
+        {
+            // the same four sums in four float64 lanes (eight floats widened per step: elements i..i+3, then i+4..i+7),
+            // bit for bit the scalar loop's; Vector256 on the Vector512 path too, which would sum in another order
+            Vector256<double> sums = Vector256<double>.Zero, mean = Vector256.Create(m);
+            for (; i + 8 <= n; i += 8)
+            {
+                (Vector256<double> lower, Vector256<double> upper) = Vector256.Widen(Vector256.Load((float*)values + i));
+                Vector256<double> dLower = lower - mean, dUpper = upper - mean;
+                sums += squares ? dLower * dLower : dLower;
+                sums += squares ? dUpper * dUpper : dUpper;
+            }
+            (s0, s1, s2, s3) = (sums[0], sums[1], sums[2], sums[3]);
+        }
         for (; i + 4 <= n; i += 4)
         {
             s0 += Term(values[i], m, squares);

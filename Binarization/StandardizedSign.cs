@@ -14,7 +14,7 @@ namespace BinaryGrad.Binarization;
 /// Scalar view: a single already-standardised value — Forward = sign, Derivative = ApproxSign'.
 /// Provenance: verified-code (lmbxmu/SiMaN and edmav4/BiPer binarized_modules.py). Papers: Vargas et al. 2024, arXiv:2404.01278; Lin et al. 2022, arXiv:2102.07981. See docs/schemes/straight-through.md.
 /// </remarks>
-public sealed class StandardizedSign(bool center) : Quantizer
+public sealed partial class StandardizedSign(bool center) : Quantizer
 {
     /// <summary>Subtract the per-sample mean (SiMaN) or only divide by the standard deviation (BiPer).</summary>
     public bool Center { get; } = center;
@@ -60,8 +60,13 @@ public sealed class StandardizedSign(bool center) : Quantizer
         public void Run(int start, int end)
         {
             for (int g = start; g < end; g++)
-                for (long i = (long)g * n, stop = i + n; i < stop; i++)
+            {
+                long first = (long)g * n, stop = first + n;
+                // the float32 vector loop does what it can (see SignVector), the scalar loop the rest
+                long i = first + (typeof(T) == typeof(float) ? SignVector((float*)x + first, (float*)y + first, n, stats[g], center) : 0);
+                for (; i < stop; i++)
                     y[i] = Num.R<T>(Standardization.SignOfZ(Num.D(x[i]), stats[g].Mean, stats[g].Scale, center));
+            }
         }
     }
 
@@ -110,6 +115,8 @@ public sealed class StandardizedSign(bool center) : Quantizer
                 // Σdz and Σdz·z as four interleaved partial sums (element i to sum i mod 4), like the statistics
                 double sum0 = 0, sum1 = 0, sum2 = 0, sum3 = 0, dot0 = 0, dot1 = 0, dot2 = 0, dot3 = 0;
                 long i = first;
+                if (typeof(T) == typeof(float))
+                    i += SumsVector((float*)x + first, (float*)dy + first, n, group, center, ref sum0, ref sum1, ref sum2, ref sum3, ref dot0, ref dot1, ref dot2, ref dot3);
                 for (; i + 4 <= stop; i += 4)
                 {
                     Accumulate(i, group, ref sum0, ref dot0);
@@ -121,7 +128,8 @@ public sealed class StandardizedSign(bool center) : Quantizer
                 double sum = (sum0 + sum1) + (sum2 + sum3), dot = (dot0 + dot1) + (dot2 + dot3);
                 (double meanDz, double k) = Standardization.Coefficients(group.Scale, center, n, sum, dot);
                 double shift = center ? group.Mean : 0;
-                for (i = first; i < stop; i++)
+                i = first + (typeof(T) == typeof(float) ? GradientVector((float*)x + first, (float*)dy + first, (float*)dx + first, n, group, center, meanDz, k) : 0);
+                for (; i < stop; i++)
                 {
                     double v = Num.D(x[i]);
                     double dz = Math.Abs(v - shift) > group.Scale ? Num.D(dy[i]) * 0.0
