@@ -47,11 +47,35 @@ public sealed partial class StandardizedSign(bool center) : Quantizer
             for (int i = 0; i < x.Length; i++) y[i] = Num.R<T>(BinaryMath.Sign(Num.D(x[i])));
             return null;
         }
-        int groups = shape.Length >= 2 && shape[0] > 0 ? shape[0] : 1, n = x.Length / groups;
-        var stats = Standardization.Statistics(x, groups, 1e-5);
+        int groups = shape.Length >= 2 && shape[0] > 0 ? shape[0] : 1;
+        return new Saved(Signs(x, groups, y));
+    }
+
+    /// <summary>ε of the standardisation (the reference code's 1e-5).</summary>
+    private const double Epsilon = 1e-5;
+
+    /// <summary>y = sign(z) over <paramref name="groups"/> samples; returns their statistics.</summary>
+    private unsafe (double Mean, double Scale)[] Signs<T>(ReadOnlySpan<T> x, int groups, Span<T> y) where T : unmanaged, IBinaryFloatingPointIeee754<T>
+    {
+        int n = x.Length / groups;
+        var stats = Standardization.Statistics(x, groups, Epsilon);
         fixed (T* px = x, py = y)
             KernelThreads.For(groups, Standardization.GroupGrain(n), new SignBody<T>(px, py, n, stats, Center));
-        return new Saved(stats);
+        return stats;
+    }
+
+    /// <summary>The test-time forward of the centred quantizer (SiMaN) on float32 values: y = ±1, the sign of each
+    /// value less the mean of its own image (<paramref name="images"/> contiguous runs of <paramref name="x"/>) —
+    /// the very loops <see cref="Quantizer.Apply"/> runs in evaluation mode, so an inference model that calls this
+    /// reproduces the framework's evaluation bit for bit.</summary>
+    /// <exception cref="InvalidOperationException">The quantizer does not centre (BiPer's is sign(x) at test time).</exception>
+    /// <exception cref="ArgumentException">The lengths do not match, or <paramref name="x"/> is not whole images.</exception>
+    public void CenteredSigns(ReadOnlySpan<float> x, int images, Span<float> y)
+    {
+        if (!Center) throw new InvalidOperationException($"{Name}: only the centring quantizer (SiMaN) has per-image signs at test time.");
+        if (images <= 0 || x.Length % images != 0 || y.Length != x.Length)
+            throw new ArgumentException($"{Name}: {x.Length} values (output {y.Length}) are not {images} whole images.");
+        Signs(x, images, y);
     }
 
     private readonly unsafe struct SignBody<T>(T* x, T* y, int n, (double Mean, double Scale)[] stats, bool center) : KernelThreads.IRangeBody

@@ -1,4 +1,5 @@
 using System.Numerics.Tensors;
+using BinaryGrad.Binarization;
 using BinaryGrad.Kernels;
 using BinaryGrad.Kernels.Binary;
 
@@ -66,6 +67,30 @@ public sealed class HardTanhLayer(float min, float max) : InferenceLayer
     internal static HardTanhLayer Read(BgmReader r) => new(r.Float(), r.Float());
 
     public override string ToString() => $"HardTanh({Min}, {Max})";
+}
+
+/// <summary>SiMaN's test-time activation (<see cref="StandardizedSign"/> with centring), before a binary layer:
+/// y = ±1, the sign of x less the mean of its own image (all C·H·W values, float64 sums). The binary layer then packs
+/// these signs as they are. The fused Bi-Real paths do not apply to a unit that starts with it (they pack sign(x)).</summary>
+public sealed class CenteredSignLayer : InferenceLayer
+{
+    private static readonly StandardizedSign Quantizer = new(center: true);
+
+    public override InferenceLayerKind Kind => InferenceLayerKind.CenteredSign;
+    public override long ParameterBytes => 0;
+    public override int[] OutputShape(int[] input) => input;
+
+    public override Activation Run(Activation x)
+    {
+        float[] v = x.ToFloats();
+        float[] y = FloatOutput(v.Length);
+        Quantizer.CenteredSigns(v, x.Batch, y);
+        return Result(y, null, x.Shape);
+    }
+
+    internal override void Write(BinaryWriter w) { }
+
+    public override string ToString() => "CenteredSign(per-image mean)";
 }
 
 /// <summary><c>max(x, 0)</c>.</summary>

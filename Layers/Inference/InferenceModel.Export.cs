@@ -43,6 +43,7 @@ public sealed partial class InferenceModel
         {
             case BinaryLinear b:
             {
+                if (b.InputQuantizer is StandardizedSign { Center: true }) layers.Add(new CenteredSignLayer());
                 Tensor w = QuantizedWeight(b, b.WeightQuantizer, b.LatentWeight, b.InputQuantizer);
                 float[] values = w.ToArray<float>();
                 var packed = new ulong[(long)b.OutFeatures * BitPack.WordsPerRow(b.InFeatures)];
@@ -52,6 +53,7 @@ public sealed partial class InferenceModel
             }
             case BinaryConv2d b:
             {
+                if (b.InputQuantizer is StandardizedSign { Center: true }) layers.Add(new CenteredSignLayer());
                 Tensor w = QuantizedWeight(b, b.WeightQuantizer, b.LatentWeight, b.InputQuantizer);
                 var shape = new XnorConv2DShape(1, b.InChannels, b.KernelSize, b.KernelSize, b.OutChannels, b.KernelSize, b.KernelSize, b.Stride, b.Padding);
                 var packed = new ulong[(long)b.OutChannels * shape.WeightWordsPerFilter];
@@ -100,10 +102,6 @@ public sealed partial class InferenceModel
             throw new NotSupportedException($"export: {layer}: weight quantizer '{weights?.Name ?? "none"}' does not give exact ±1 weights (a hard sign without scale is required).");
         if (inputs is { IsHardSign: false })
             throw new NotSupportedException($"export: {layer}: input quantizer '{inputs.Name}' is not a hard sign.");
-        // SiMaN's activations are sign(x − mean) with each sample's own mean at test time too; the bit-packed layers
-        // take sign(x), so such a model would run, and predict differently from eval, if it were exported
-        if (inputs is StandardizedSign { Center: true })
-            throw new NotSupportedException($"export: {layer}: input quantizer '{inputs.Name}' (SiMaN) subtracts each image's own mean before the sign at test time; the bit-packed format has no per-image centring, so this model cannot be exported yet (evaluate it with 'binarygrad eval').");
         return weights.Apply(latent.Value).To(DType.Float32);
     }
 

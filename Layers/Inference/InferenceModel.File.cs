@@ -154,6 +154,7 @@ public sealed partial class InferenceModel
             InferenceLayerKind.Residual => ResidualLayer.Read(r, depth),
             InferenceLayerKind.ZeroPadShortcut => ZeroPadShortcutLayer.Read(r),
             InferenceLayerKind.GlobalAvgPool => new GlobalAvgPoolLayer(),
+            InferenceLayerKind.CenteredSign => new CenteredSignLayer(),
             _ => throw new FormatException($"{what} has unknown kind {kind}."),
         };
     }
