@@ -82,6 +82,12 @@ public abstract partial class Quantizer
         return new QuantizerFunction(this).Apply(inputs);
     }
 
+    /// <summary>True (the default) when the binary weight deployed is the sign of the latent value (scaled or not), so a
+    /// layer counts its flips on the latent signs. False for a weight quantizer whose binary value is decided
+    /// otherwise (SiMaN: by magnitude rank within the filter); the layer then counts flips on this quantizer's
+    /// evaluation output, which must be cheap and free of lazy initialisation.</summary>
+    public virtual bool BinaryIsLatentSign => true;
+
     /// <summary>Called by <see cref="Apply"/> before anything else: lazy initialisation that needs the input
     /// (e.g. a scale initialised to mean|θ|) and shape validation.</summary>
     protected virtual void Prepare(Tensor x) { }

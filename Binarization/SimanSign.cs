@@ -36,6 +36,10 @@ public sealed class SimanSign(double percentStart = 15, bool clipLatent = true) 
     /// <inheritdoc/>
     public override bool IsSmooth => false;
 
+    /// <summary>False: the binary weight is +1 for the larger-magnitude half of each filter, whatever the latent sign
+    /// (which after the first epochs almost never changes: the latent clipping keeps |θ| away from 0).</summary>
+    public override bool BinaryIsLatentSign => false;
+
     /// <inheritdoc/>
     public override void OnProgress(TrainingProgress progress) => Percent = _percent.ValueAt(progress);
 

@@ -52,7 +52,7 @@ public sealed class BinaryLinear : Module, IBinaryLayer
         weightQuantizer?.Bind(LatentWeight.Value, rng); // factors, logits, natural parameters exist before registration
         if (weightQuantizer is not null) RegisterModule("weight_quantizer", new QuantizerModule(weightQuantizer));
         if (inputQuantizer is not null) RegisterModule("input_quantizer", new QuantizerModule(inputQuantizer));
-        _flips = new SignFlipCounter(LatentWeight);
+        _flips = new SignFlipCounter(LatentWeight, weightQuantizer);
     }
 
     public int InFeatures { get; }

@@ -1,18 +1,22 @@
 using BinaryGrad.Autograd;
+using BinaryGrad.Binarization;
 
 namespace BinaryGrad.Layers;
 
-/// <summary>The flip ratio of a binary layer: the share of latent weights whose sign (w ≥ 0 → +1, else −1) changed
-/// since the last snapshot. Reads the parameter's current value each time, so a dtype conversion or a load that
-/// replaces the tensor is followed.</summary>
+/// <summary>The flip ratio of a binary layer: the share of binary weights whose sign (w ≥ 0 → +1, else −1) changed
+/// since the last snapshot — the latent weights' signs, or, for a weight quantizer whose binary value is not the
+/// latent sign (<see cref="Quantizer.BinaryIsLatentSign"/> false: SiMaN), the signs of its evaluation output. Reads
+/// the parameter's current value each time, so a dtype conversion or a load that replaces the tensor is followed.</summary>
 internal sealed class SignFlipCounter
 {
     private readonly Parameter _weights;
+    private readonly Quantizer? _rankQuantizer;
     private bool[] _nonNegative;
 
-    public SignFlipCounter(Parameter weights)
+    public SignFlipCounter(Parameter weights, Quantizer? weightQuantizer = null)
     {
         _weights = weights;
+        _rankQuantizer = weightQuantizer is { BinaryIsLatentSign: false } ? weightQuantizer : null;
         _nonNegative = Signs();
     }
 
@@ -34,9 +38,21 @@ internal sealed class SignFlipCounter
 
     private bool[] Signs()
     {
-        double[] w = _weights.Value.ToDoubleArray();
+        double[] w = _rankQuantizer is null ? _weights.Value.ToDoubleArray() : BinaryWeights(_rankQuantizer);
         var s = new bool[w.Length];
         for (int i = 0; i < w.Length; i++) s[i] = w[i] >= 0;
         return s;
+    }
+
+    /// <summary>The quantizer's evaluation output on the current latent weights (its training flag restored).</summary>
+    private double[] BinaryWeights(Quantizer quantizer)
+    {
+        bool training = quantizer.Training;
+        quantizer.Training = false;
+        try
+        {
+            using (GradMode.NoGrad()) return quantizer.Apply(_weights.Value).ToDoubleArray();
+        }
+        finally { quantizer.Training = training; }
     }
 }

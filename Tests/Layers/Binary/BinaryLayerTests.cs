@@ -136,6 +136,25 @@ public class BinaryLayerTests
         Assert.That(layers[1].FlipRatioSinceLastCall(), Is.EqualTo(3.0 / 30));
     }
 
+    /// <summary>SiMaN's binary weights are +1 for the larger-magnitude half of each filter, not the latent sign. One
+    /// 2×2 filter θ = (0.1, 0.2, 0.3, 0.4): |θ − mean| = (.15, .05, .05, .15), binary (+1, −1, −1, +1); then
+    /// θ = (0.2, 0.1, 0.4, 0.3): |θ − mean| = (.05, .15, .15, .05), binary (−1, +1, +1, −1). All four binary weights
+    /// flip while no latent sign does, so the ratio is 1 (it was 0 when counted on the latent signs).</summary>
+    [Test]
+    public void FlipRatio_OfSiman_CountsTheBinaryWeights_NotTheLatentSigns()
+    {
+        var quantizer = new SimanSign(clipLatent: false) { Training = true };
+        var layer = new BinaryConv2d(1, 1, 2, new Rng(1), quantizer, null);
+        Span<float> w = layer.LatentWeight.Value.AsSpan<float>();
+        float[] before = [0.1f, 0.2f, 0.3f, 0.4f], after = [0.2f, 0.1f, 0.4f, 0.3f];
+        before.CopyTo(w);
+        layer.FlipRatioSinceLastCall(); // snapshot of the first filter
+        after.CopyTo(layer.LatentWeight.Value.AsSpan<float>());
+        Assert.That(layer.FlipRatioSinceLastCall(), Is.EqualTo(1.0));
+        Assert.That(layer.FlipRatioSinceLastCall(), Is.EqualTo(0.0), "nothing changed since");
+        Assert.That(quantizer.Training, Is.True, "the counter restores the training flag it borrows");
+    }
+
     [Test]
     public void ScaledOrRealInput_UsesFloatPath()
     {
