@@ -111,23 +111,28 @@ public sealed partial class StandardizedSign(bool center) : Quantizer
     private readonly unsafe struct BackwardBody<T>(T* x, T* dy, T* dx, int n, (double Mean, double Scale)[] stats, bool center) : KernelThreads.IRangeBody
         where T : unmanaged, IBinaryFloatingPointIeee754<T>
     {
-        /// <summary>Adds element i's dz = dy·(2 − 2|z|)₊ to <paramref name="sum"/> and dz·z to <paramref name="dot"/>.
-        /// Where |d| &gt; s, |z| ≥ 1 (z = ±1 after rounding, or beyond) and the surrogate is 0: dz = dy·0, and dz·d has
-        /// the sign (or NaN) of dz·z, so both sums come out exactly as with z, without the division.</summary>
-        private void Accumulate(long i, (double Mean, double Scale) group, ref double sum, ref double dot)
+        /// <summary>Element i's dz = dy·(2 − 2|z|)₊ and its term for Σdz·z. Where |d| &gt; s, |z| ≥ 1 (z = ±1 after
+        /// rounding, or beyond) and the surrogate is 0: dz = dy·0 and the term dz·d, which has the sign (or NaN) of
+        /// dz·z, so the sums come out exactly as with z, without the division.</summary>
+        private (double Dz, double Term) Surrogate(long i, (double Mean, double Scale) group)
         {
             double d = Num.D(x[i]) - (center ? group.Mean : 0);
             if (Math.Abs(d) > group.Scale)
             {
                 double zero = Num.D(dy[i]) * 0.0;
-                sum += zero;
-                dot += zero * d;
-                return;
+                return (zero, zero * d);
             }
             double z = Standardization.Z(Num.D(x[i]), group.Mean, group.Scale, center);
             double dz = Num.D(dy[i]) * BinaryMath.ApproxSignDerivative(z);
+            return (dz, dz * z);
+        }
+
+        /// <summary>Adds element i's dz to <paramref name="sum"/> and its term to <paramref name="dot"/>.</summary>
+        private void Accumulate(long i, (double Mean, double Scale) group, ref double sum, ref double dot)
+        {
+            (double dz, double term) = Surrogate(i, group);
             sum += dz;
-            dot += dz * z;
+            dot += term;
         }
 
         public void Run(int start, int end)
@@ -151,13 +156,10 @@ public sealed partial class StandardizedSign(bool center) : Quantizer
                 for (; i < stop; i++) Accumulate(i, group, ref sum0, ref dot0);
                 double sum = (sum0 + sum1) + (sum2 + sum3), dot = (dot0 + dot1) + (dot2 + dot3);
                 (double meanDz, double k) = Standardization.Coefficients(group.Scale, center, n, sum, dot);
-                double shift = center ? group.Mean : 0;
                 i = first + (typeof(T) == typeof(float) ? GradientVector((float*)x + first, (float*)dy + first, (float*)dx + first, n, group, center, meanDz, k) : 0);
                 for (; i < stop; i++)
                 {
-                    double v = Num.D(x[i]);
-                    double dz = Math.Abs(v - shift) > group.Scale ? Num.D(dy[i]) * 0.0
-                        : Num.D(dy[i]) * BinaryMath.ApproxSignDerivative(Standardization.Z(v, group.Mean, group.Scale, center));
+                    double v = Num.D(x[i]), dz = Surrogate(i, group).Dz;
                     dx[i] = Num.R<T>(Standardization.Gradient(dz, v, group, meanDz, k));
                 }
             }
