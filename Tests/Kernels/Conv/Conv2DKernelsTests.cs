@@ -27,6 +27,7 @@ public class Conv2DKernelsTests
         [3, 2, 20, 20, 2, 3, 3, 1, 1, 1, 1, 1, 1],    // groups of 2 (400 pixels): a full group and a tail of one
         [2, 3, 5, 16, 4, 3, 3, 1, 1, 1, 1, 1, 1],     // direct 3×3 forward (rows of 16, outputs in fours); dx by GEMM (3 inputs)
         [3, 8, 4, 32, 12, 3, 3, 1, 1, 1, 1, 1, 1],    // direct 3×3 forward and input gradient, rows of two 2-vector blocks
+        [2, 4, 3, 64, 8, 3, 3, 1, 1, 1, 1, 1, 1],     // direct 3×3 on the 512-bit path: rows of two 2-zmm blocks (float), four (double)
         [5, 9, 7, 5, 13, 3, 3, 1, 1, 1, 1, 1, 1],     // stacked backward: odd sides, channels not in eights (a partial 8-block each way)
         [70, 3, 3, 4, 8, 3, 3, 1, 1, 1, 1, 1, 1],     // stacked backward: groups of 51 images (1024/20) and a tail of 19 on one thread, 35 per thread on two
         [3, 17, 1, 1, 2, 3, 3, 1, 1, 1, 1, 1, 1],     // stacked backward: 1×1 images (every tap but the centre is padding)
