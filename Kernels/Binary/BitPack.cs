@@ -24,7 +24,7 @@ namespace BinaryGrad.Kernels.Binary;
 /// words. The per-pixel stride is tight (<c>ceil(C/64)</c>, not aligned) because the convolution gathers the
 /// taps of a receptive field into one aligned row anyway.</para>
 /// </remarks>
-public static class BitPack
+public static partial class BitPack
 {
     /// <summary>Row stride granularity of packed matrices, in words: 4 words = 256 bits = one Vector256.</summary>
     public const int RowAlignmentWords = 4;
@@ -66,6 +66,21 @@ public static class BitPack
     /// <exception cref="ArgumentException">A span is too short for the shape.</exception>
     public static void PackChannelsLast(ReadOnlySpan<float> x, Span<ulong> bits, int batch, int channels, int height, int width) =>
         PackChannelsLastCore(x, bits, batch, channels, height, width);
+
+    /// <summary>Packs per-channel comparisons of NCHW activations channels-last, as
+    /// <see cref="PackChannelsLast(ReadOnlySpan{float}, Span{ulong}, int, int, int, int)"/> does signs: bit c of pixel p
+    /// is <c>x[n, c, p] ≤ thresholds[c]</c> where bit c of <paramref name="below"/> is set, else
+    /// <c>x[n, c, p] ≥ thresholds[c]</c> (NaN gives 0 either way). Thresholds of 0 and no <paramref name="below"/> bits
+    /// are the sign pack. The inference model packs <c>sign(BN(conv))</c> this way in one pass over a real
+    /// convolution's output, the batch norm folded into the thresholds (docs/inference.md).</summary>
+    /// <exception cref="ArgumentException">A span is too short for the shape.</exception>
+    public static void PackChannelsLast(ReadOnlySpan<float> x, Span<ulong> bits, int batch, int channels, int height, int width,
+                                        ReadOnlySpan<float> thresholds, ReadOnlySpan<ulong> below)
+    {
+        CheckLength(thresholds.Length, channels, nameof(thresholds));
+        CheckLength(below.Length, WordsPerPixel(channels), nameof(below));
+        PackChannelsLastCore(x, bits, batch, channels, height, width, thresholds, below);
+    }
 
     /// <inheritdoc cref="PackChannelsLast(ReadOnlySpan{float}, Span{ulong}, int, int, int, int)"/>
     public static void PackChannelsLast(ReadOnlySpan<double> x, Span<ulong> bits, int batch, int channels, int height, int width) =>
@@ -113,16 +128,20 @@ public static class BitPack
 
     // ---- implementation -------------------------------------------------------------------------------------
 
-    private static void PackDispatch<T>(ReadOnlySpan<T> x, Span<ulong> bits) where T : unmanaged, INumber<T>
+    private static void PackDispatch<T>(ReadOnlySpan<T> x, Span<ulong> bits) where T : unmanaged, INumber<T> =>
+        PackDispatch(x, bits, T.Zero, false);
+
+    /// <summary>Packs <c>x ≥ threshold</c> (or <c>x ≤ threshold</c> when <paramref name="below"/>) per value.</summary>
+    private static void PackDispatch<T>(ReadOnlySpan<T> x, Span<ulong> bits, T threshold, bool below) where T : unmanaged, INumber<T>
     {
         int words = WordsPerPixel(x.Length);
         if (bits.Length < words) throw new ArgumentException("Too few packed words.", nameof(bits));
         bits = bits[..words];
         switch (Simd.Path)
         {
-            case SimdPath.Vector512: Vectorized512(x, bits); break;
-            case SimdPath.Vector256: Vectorized256(x, bits); break;
-            default: Reference(x, bits); break;
+            case SimdPath.Vector512: Vectorized512(x, bits, threshold, below); break;
+            case SimdPath.Vector256: Vectorized256(x, bits, threshold, below); break;
+            default: Reference(x, bits, threshold, below); break;
         }
     }
 
@@ -141,51 +160,61 @@ public static class BitPack
     }
 
     /// <summary>The specification: one bit per value, <c>x ≥ 0</c> ⇒ 1. Clears the tail bits of the last word.</summary>
-    internal static void Reference<T>(ReadOnlySpan<T> x, Span<ulong> bits) where T : unmanaged, INumber<T>
+    internal static void Reference<T>(ReadOnlySpan<T> x, Span<ulong> bits) where T : unmanaged, INumber<T> => Reference(x, bits, T.Zero, false);
+
+    /// <summary>One bit per value, <c>x ≥ threshold</c> (<c>x ≤ threshold</c> when <paramref name="below"/>) ⇒ 1.</summary>
+    internal static void Reference<T>(ReadOnlySpan<T> x, Span<ulong> bits, T threshold, bool below) where T : unmanaged, INumber<T>
     {
         bits[..WordsPerPixel(x.Length)].Clear();
         for (int i = 0; i < x.Length; i++)
-            if (x[i] >= T.Zero) bits[i >> 6] |= 1UL << (i & 63);
+            if (below ? x[i] <= threshold : x[i] >= threshold) bits[i >> 6] |= 1UL << (i & 63);
     }
 
     /// <summary>64 values per word from <c>64 / Vector256&lt;T&gt;.Count</c> comparisons, each giving its lanes'
     /// bits at once through <c>ExtractMostSignificantBits</c> (all-ones lanes have their top bit set).</summary>
-    internal static void Vectorized256<T>(ReadOnlySpan<T> x, Span<ulong> bits) where T : unmanaged, INumber<T>
+    internal static void Vectorized256<T>(ReadOnlySpan<T> x, Span<ulong> bits, T threshold, bool below) where T : unmanaged, INumber<T>
     {
         int lanes = Vector256<T>.Count, full = x.Length / 64;
         ref T xRef = ref MemoryMarshal.GetReference(x);
+        Vector256<T> t = Vector256.Create(threshold);
         for (int w = 0; w < full; w++)
         {
             ulong word = 0;
             for (int j = 0; j < 64; j += lanes)
             {
                 Vector256<T> v = Vector256.LoadUnsafe(ref xRef, (nuint)(w * 64 + j));
-                word |= (ulong)Vector256.GreaterThanOrEqual(v, Vector256<T>.Zero).ExtractMostSignificantBits() << j;
+                word |= (ulong)(below ? Vector256.LessThanOrEqual(v, t) : Vector256.GreaterThanOrEqual(v, t)).ExtractMostSignificantBits() << j;
             }
             bits[w] = word;
         }
-        Reference(x[(full * 64)..], bits[full..]); // fewer than 64 values left
+        Reference(x[(full * 64)..], bits[full..], threshold, below); // fewer than 64 values left
     }
 
     /// <summary>As <see cref="Vectorized256"/> with 512-bit comparisons.</summary>
-    internal static void Vectorized512<T>(ReadOnlySpan<T> x, Span<ulong> bits) where T : unmanaged, INumber<T>
+    internal static void Vectorized512<T>(ReadOnlySpan<T> x, Span<ulong> bits, T threshold, bool below) where T : unmanaged, INumber<T>
     {
         int lanes = Vector512<T>.Count, full = x.Length / 64;
         ref T xRef = ref MemoryMarshal.GetReference(x);
+        Vector512<T> t = Vector512.Create(threshold);
         for (int w = 0; w < full; w++)
         {
             ulong word = 0;
             for (int j = 0; j < 64; j += lanes)
             {
                 Vector512<T> v = Vector512.LoadUnsafe(ref xRef, (nuint)(w * 64 + j));
-                word |= Vector512.GreaterThanOrEqual(v, Vector512<T>.Zero).ExtractMostSignificantBits() << j;
+                word |= (below ? Vector512.LessThanOrEqual(v, t) : Vector512.GreaterThanOrEqual(v, t)).ExtractMostSignificantBits() << j;
             }
             bits[w] = word;
         }
-        Reference(x[(full * 64)..], bits[full..]);
+        Reference(x[(full * 64)..], bits[full..], threshold, below);
     }
 
     private static void PackChannelsLastCore<T>(ReadOnlySpan<T> x, Span<ulong> bits, int batch, int channels, int height, int width)
+        where T : unmanaged, INumber<T> => PackChannelsLastCore(x, bits, batch, channels, height, width, default, default);
+
+    /// <summary>Empty <paramref name="thresholds"/> and <paramref name="below"/>: the sign pack (thresholds 0, none below).</summary>
+    private static void PackChannelsLastCore<T>(ReadOnlySpan<T> x, Span<ulong> bits, int batch, int channels, int height, int width,
+                                                ReadOnlySpan<T> thresholds, ReadOnlySpan<ulong> below)
         where T : unmanaged, INumber<T>
     {
         ArgumentOutOfRangeException.ThrowIfNegative(batch);
@@ -195,21 +224,34 @@ public static class BitPack
         int wpp = WordsPerPixel(channels), plane = height * width;
         CheckLength(x.Length, (long)batch * channels * plane, nameof(x));
         CheckLength(bits.Length, (long)batch * plane * wpp, nameof(bits));
-        if (Simd.Path == SimdPath.Scalar) ChannelsLastReference(x, bits, batch, channels, plane);
-        else ChannelsLastVectorized(x, bits, batch, channels, plane);
+        if (Simd.Path == SimdPath.Scalar) ChannelsLastReference(x, bits, batch, channels, plane, thresholds, below);
+        else ChannelsLastVectorized(x, bits, batch, channels, plane, thresholds, below);
     }
 
     /// <summary>The specification of the channels-last layout: bit c of pixel p's words is <c>x[n, c, p] ≥ 0</c>.</summary>
     internal static void ChannelsLastReference<T>(ReadOnlySpan<T> x, Span<ulong> bits, int batch, int channels, int plane)
+        where T : unmanaged, INumber<T> => ChannelsLastReference(x, bits, batch, channels, plane, default, default);
+
+    /// <summary>The specification of the threshold pack: bit c of pixel p is <c>x[n, c, p] ≤ thresholds[c]</c> where bit c of
+    /// <paramref name="below"/> is set, else <c>x[n, c, p] ≥ thresholds[c]</c>; empty spans mean thresholds 0, none below.</summary>
+    internal static void ChannelsLastReference<T>(ReadOnlySpan<T> x, Span<ulong> bits, int batch, int channels, int plane,
+                                                  ReadOnlySpan<T> thresholds, ReadOnlySpan<ulong> below)
         where T : unmanaged, INumber<T>
     {
         int wpp = WordsPerPixel(channels);
         bits[..(batch * plane * wpp)].Clear();
         for (int n = 0; n < batch; n++)
             for (int c = 0; c < channels; c++)
+            {
+                T t = thresholds.IsEmpty ? T.Zero : thresholds[c];
+                bool isBelow = !below.IsEmpty && ((below[c >> 6] >> (c & 63)) & 1) != 0;
                 for (int p = 0; p < plane; p++)
-                    if (x[(n * channels + c) * plane + p] >= T.Zero)
+                {
+                    T v = x[(n * channels + c) * plane + p];
+                    if (isBelow ? v <= t : v >= t)
                         bits[(n * plane + p) * wpp + (c >> 6)] |= 1UL << (c & 63);
+                }
+            }
     }
 
     /// <summary>Channels are strided in NCHW, so the bits cannot be formed a word at a time. With
@@ -219,16 +261,17 @@ public static class BitPack
     /// in row j exactly pixel p0 + j's channel word. Fewer channels go through <see cref="ScatterChannels"/>. Images
     /// are split across <see cref="KernelThreads"/> (their words are disjoint, so the result does not depend on the
     /// split).</summary>
-    internal static unsafe void ChannelsLastVectorized<T>(ReadOnlySpan<T> x, Span<ulong> bits, int batch, int channels, int plane)
+    internal static unsafe void ChannelsLastVectorized<T>(ReadOnlySpan<T> x, Span<ulong> bits, int batch, int channels, int plane,
+                                                          ReadOnlySpan<T> thresholds = default, ReadOnlySpan<ulong> below = default)
         where T : unmanaged, INumber<T>
     {
-        fixed (T* px = x)
-        fixed (ulong* pb = bits)
-            KernelThreads.For(batch, 1, new ChannelsLastBody<T>(px, pb, channels, plane));
+        fixed (T* px = x, pt = thresholds)
+        fixed (ulong* pb = bits, pl = below)
+            KernelThreads.For(batch, 1, new ChannelsLastBody<T>(px, pb, channels, plane, pt, pl));
     }
 
     /// <summary>Images [first, end) of <see cref="ChannelsLastVectorized"/>, as a value so that a call allocates nothing.</summary>
-    private readonly unsafe struct ChannelsLastBody<T>(T* x, ulong* bits, int channels, int plane) : KernelThreads.IRangeBody
+    private readonly unsafe struct ChannelsLastBody<T>(T* x, ulong* bits, int channels, int plane, T* thresholds, ulong* below) : KernelThreads.IRangeBody
         where T : unmanaged, INumber<T>
     {
         public void Run(int first, int end)
@@ -237,11 +280,17 @@ public static class BitPack
             Span<ulong> block = stackalloc ulong[64];
             for (int n = first; n < end; n++)
             {
+                if (typeof(T) == typeof(float))
+                {
+                    // floats: channel planes OR-ed into pixel words a vector of pixels at a time (no transpose)
+                    ChannelsLastFloat((float*)(x + (nint)n * imageValues), bits + (nint)n * imageWords, channels, plane, (float*)thresholds, below);
+                    continue;
+                }
                 var image = new ReadOnlySpan<T>(x + (nint)n * imageValues, imageValues);
                 var words = new Span<ulong>(bits + (nint)n * imageWords, imageWords);
                 if (channels < TransposeMinChannels)
                 {
-                    ScatterChannels(image, words, channels, plane);
+                    ScatterChannels(image, words, channels, plane, thresholds, below);
                     continue;
                 }
                 for (int p0 = 0; p0 < plane; p0 += 64)
@@ -251,7 +300,8 @@ public static class BitPack
                     {
                         int c0 = w * 64, count = Math.Min(64, channels - c0);
                         block.Clear();
-                        for (int c = 0; c < count; c++) PackDispatch(image.Slice((c0 + c) * plane + p0, pixels), block.Slice(c, 1));
+                        for (int c = 0; c < count; c++)
+                            PackDispatch(image.Slice((c0 + c) * plane + p0, pixels), block.Slice(c, 1), Threshold(thresholds, c0 + c), IsBelow(below, c0 + c));
                         Transpose64(block);
                         for (int j = 0; j < pixels; j++) words[(p0 + j) * wpp + w] = block[j];
                     }
@@ -267,7 +317,8 @@ public static class BitPack
 
     /// <summary>One image, few channels: each channel plane is packed into a bitmap (one bit per pixel), then each
     /// pixel's bit is or-ed into bit c of that pixel's word.</summary>
-    private static void ScatterChannels<T>(ReadOnlySpan<T> image, Span<ulong> words, int channels, int plane) where T : unmanaged, INumber<T>
+    private static unsafe void ScatterChannels<T>(ReadOnlySpan<T> image, Span<ulong> words, int channels, int plane, T* thresholds, ulong* below)
+        where T : unmanaged, INumber<T>
     {
         int wpp = WordsPerPixel(channels), planeWords = WordsPerPixel(plane);
         words.Clear();
@@ -276,7 +327,7 @@ public static class BitPack
         planeBits = planeBits[..planeWords];
         for (int c = 0; c < channels; c++)
         {
-            PackDispatch(image.Slice(c * plane, plane), planeBits);
+            PackDispatch(image.Slice(c * plane, plane), planeBits, Threshold(thresholds, c), IsBelow(below, c));
             ref ulong pixel0 = ref words[c >> 6];
             int shift = c & 63;
             for (int p = 0; p < plane; p++)
@@ -284,6 +335,12 @@ public static class BitPack
         }
         if (rented is not null) ScratchPool<ulong>.ThisThread.Return(rented);
     }
+
+    /// <summary>Channel c's threshold (0 without thresholds).</summary>
+    private static unsafe T Threshold<T>(T* thresholds, int c) where T : unmanaged, INumber<T> => thresholds is null ? T.Zero : thresholds[c];
+
+    /// <summary>Whether channel c compares <c>x ≤ threshold</c> (false without a mask).</summary>
+    private static unsafe bool IsBelow(ulong* below, int c) => below is not null && ((below[c >> 6] >> (c & 63)) & 1) != 0;
 
     /// <summary>Transposes a 64×64 bit matrix in place, row r = <c>m[r]</c>, column c = bit c (so afterwards bit c of
     /// row r is the former bit r of row c): recursive block swaps of 32, 16, …, 1 (Hacker's Delight §7-3).</summary>

@@ -91,6 +91,58 @@ public class BitPackTests
         Assert.That(unpacked, Is.EqualTo(x.Select(SignOf).ToArray()), "round trip");
     }
 
+    /// <summary>The threshold pack against the rule written out here: bit c of pixel p is <c>x ≤ t_c</c> for channels in the
+    /// mask, else <c>x ≥ t_c</c>; thresholds include ±0, ±∞ and values equal to some inputs (ties), inputs NaN and ±0.
+    /// Planes of 15, 135 and 667 pixels (inside one vector block, several with a tail, past one 512-pixel block).</summary>
+    [Test]
+    public void PackChannelsLastThresholds_EveryPath_MatchesTheComparisons(
+        [ValueSource(nameof(Paths))] SimdPath path, [Values(1, 5, 33, 64, 65, 130)] int channels, [Values(15, 135, 667)] int plane)
+    {
+        const int batch = 2;
+        (int height, int width) = plane switch { 15 => (3, 5), 135 => (9, 15), _ => (23, 29) };
+        float[] x = WithSpecials(batch * channels * plane, seed: channels + plane);
+        var random = new Random(channels);
+        float[] specials = [0f, -0f, float.PositiveInfinity, float.NegativeInfinity, 0.25f];
+        float[] thresholds = Enumerable.Range(0, channels)
+            .Select(c => random.Next(3) == 0 ? specials[random.Next(specials.Length)] : x[random.Next(x.Length)] is float v && !float.IsNaN(v) ? v : 0.5f)
+            .ToArray();
+        ulong[] below = Enumerable.Range(0, BitPack.WordsPerPixel(channels)).Select(_ => (ulong)random.NextInt64()).ToArray();
+        int last = channels % 64;
+        if (last != 0) below[^1] &= (1UL << last) - 1;
+        int wpp = BitPack.WordsPerPixel(channels);
+        var expected = new ulong[batch * plane * wpp];
+        for (int n = 0; n < batch; n++)
+            for (int c = 0; c < channels; c++)
+                for (int p = 0; p < plane; p++)
+                {
+                    float v = x[(n * channels + c) * plane + p];
+                    bool isBelow = ((below[c >> 6] >> (c & 63)) & 1) != 0;
+                    if (isBelow ? v <= thresholds[c] : v >= thresholds[c]) expected[(n * plane + p) * wpp + (c >> 6)] |= 1UL << (c & 63);
+                }
+        ulong[] actual = Enumerable.Repeat(ulong.MaxValue, expected.Length).ToArray(), reference = new ulong[expected.Length];
+        using (Simd.Force(path)) BitPack.PackChannelsLast(x, actual, batch, channels, height, width, thresholds, below);
+        BitPack.ChannelsLastReference<float>(x, reference, batch, channels, plane, thresholds, below);
+        Assert.That(actual, Is.EqualTo(expected), "packed");
+        Assert.That(reference, Is.EqualTo(expected), "reference");
+    }
+
+    [Test]
+    public void PackChannelsLast_LargePlane_EveryPath_MatchesReference([ValueSource(nameof(Paths))] SimdPath path, [Values(3, 64, 100)] int channels)
+    {
+        const int batch = 2, height = 23, width = 29; // 667 pixels: one whole 512-pixel block, a partial one and a tail
+        float[] x = WithSpecials(batch * channels * height * width, seed: 7 * channels);
+        int words = batch * height * width * BitPack.WordsPerPixel(channels);
+        ulong[] expected = new ulong[words], actual = Enumerable.Repeat(ulong.MaxValue, words).ToArray();
+        BitPack.ChannelsLastReference<float>(x, expected, batch, channels, height * width);
+        using (Simd.Force(path)) BitPack.PackChannelsLast(x, actual, batch, channels, height, width);
+        Assert.That(actual, Is.EqualTo(expected));
+    }
+
+    [Test]
+    public void PackChannelsLastThresholds_TooFewThresholds_Throws() =>
+        Assert.That(() => BitPack.PackChannelsLast(new float[2 * 4], new ulong[4], 1, 2, 2, 2, new float[1], new ulong[1]),
+                    Throws.ArgumentException.With.Message.Contains("thresholds"));
+
     [Test]
     public void Transpose64_MovesBitCOfRowRToBitROfRowC()
     {
