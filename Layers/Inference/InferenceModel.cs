@@ -126,6 +126,15 @@ public sealed partial class InferenceModel
                 x = conv.RunFused(x, affine, packed);
                 i = packed ? next : i + 2;
             }
+            else if (layer is ConvLayer real && affine is { Fused: false } && x.Floats is not null && !x.ChannelsLast
+                && NextBinaryConv(layers, i + 2) is int consumer
+                && real.OutputSize(x.Shape[2], x.Shape[3]) is (int rh, int rw)
+                && real.SignsFor(affine, rh * rw == 1) is { } signs)
+            {
+                // a real convolution whose batch-normed signs feed a binary convolution: only the bits are stored
+                x = real.RunSigns(x, signs);
+                i = consumer;
+            }
             else if (layer is BinaryDenseLayer { InputSign: true, Bias: null } dense && affine is { Fused: true })
             {
                 x = affine.RunOnDots(dense.Dots(x), x.Batch);
@@ -179,6 +188,14 @@ public sealed partial class InferenceModel
     {
         while (index < layers.Count && layers[index] is HardTanhLayer { PreservesSign: true }) index++;
         return index < layers.Count && layers[index] is BinaryConvLayer { InputSign: true } or BinaryDenseLayer { InputSign: true };
+    }
+
+    /// <summary>The index of the sign-input binary convolution at <paramref name="index"/>, past any sign-preserving
+    /// Hardtanh before it, or null when another layer comes first.</summary>
+    private static int? NextBinaryConv(IReadOnlyList<InferenceLayer> layers, int index)
+    {
+        while (index < layers.Count && layers[index] is HardTanhLayer { PreservesSign: true }) index++;
+        return index < layers.Count && layers[index] is BinaryConvLayer { InputSign: true } ? index : null;
     }
 
     /// <summary>The layers after the binary convolution at <paramref name="index"/> when they are

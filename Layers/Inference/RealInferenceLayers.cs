@@ -33,6 +33,56 @@ public sealed class ConvLayer(int inChannels, int outChannels, int kernelSize, i
         return Result(y, null, [x.Batch, OutChannels, g.OutHeight, g.OutWidth]);
     }
 
+    private (AffineLayer Affine, bool Fma, FloatSignThresholds? Signs)? _signsCache;
+
+    /// <summary>The comparisons of <paramref name="affine"/> + sign on this layer's output (derived once and cached), or
+    /// null when some channel's batch norm is not monotone (the separate batch norm is used then).</summary>
+    internal FloatSignThresholds? SignsFor(AffineLayer affine, bool fusedMultiplyAdd)
+    {
+        if (_signsCache is { } cached && cached.Affine == affine && cached.Fma == fusedMultiplyAdd) return cached.Signs;
+        FloatSignThresholds.TryDerive(affine, fusedMultiplyAdd, out FloatSignThresholds? signs);
+        _signsCache = (affine, fusedMultiplyAdd, signs);
+        return signs;
+    }
+
+    /// <summary>The output's height and width for an input of <paramref name="height"/> × <paramref name="width"/>.</summary>
+    internal (int Height, int Width) OutputSize(int height, int width) => (Out(height), Out(width));
+
+    /// <summary>The convolution, its folded batch norm and the sign a binary convolution takes next, image by image:
+    /// each image's float output goes to a per-thread scratch (512 KB for VGG-Small's 128×32×32 stem, in L2) and only its
+    /// signs, packed channels-last by the comparisons of <paramref name="signs"/>, are stored. The same bits as the
+    /// convolution, <see cref="AffineLayer.Run"/> and the sign pack one after another, without writing and re-reading
+    /// two float tensors.</summary>
+    internal unsafe Activation RunSigns(Activation x, FloatSignThresholds signs)
+    {
+        var g = new Conv2DGeometry(1, InChannels, x.Shape[2], x.Shape[3], OutChannels, KernelSize, KernelSize, Stride, Stride, Padding, Padding, Dilation, Dilation);
+        long imageWords = (long)g.OutHeight * g.OutWidth * BitPack.WordsPerPixel(OutChannels);
+        ulong[] bits = BitOutput(x.Batch * imageWords);
+        fixed (float* px = x.ToFloats())
+        fixed (ulong* pb = bits)
+            KernelThreads.For(x.Batch, 1, new SignsBody(this, g, px, pb, signs));
+        return Result(null, bits, [x.Batch, OutChannels, g.OutHeight, g.OutWidth]);
+    }
+
+    /// <summary>Images [first, end) of <see cref="RunSigns"/>, as a value so that a call allocates nothing.</summary>
+    private readonly unsafe struct SignsBody(ConvLayer layer, Conv2DGeometry image, float* x, ulong* bits, FloatSignThresholds signs) : KernelThreads.IRangeBody
+    {
+        public void Run(int first, int end)
+        {
+            int words = image.OutHeight * image.OutWidth * BitPack.WordsPerPixel(layer.OutChannels);
+            float[] output = ScratchPool<float>.ThisThread.Rent(image.OutputLength);
+            for (int n = first; n < end; n++)
+            {
+                Span<float> y = output.AsSpan(0, image.OutputLength);
+                Conv2DKernels.Forward(image, new ReadOnlySpan<float>(x + (nint)n * image.InputLength, image.InputLength), layer.Weight,
+                                      layer.Bias ?? default(ReadOnlySpan<float>), y);
+                BitPack.PackChannelsLast(y, new Span<ulong>(bits + (nint)n * words, words), 1, layer.OutChannels, image.OutHeight, image.OutWidth,
+                                         signs.Thresholds, signs.Below);
+            }
+            ScratchPool<float>.ThisThread.Return(output);
+        }
+    }
+
     internal override void Write(BinaryWriter w)
     {
         w.Write(InChannels); w.Write(OutChannels); w.Write(KernelSize); w.Write(Stride); w.Write(Padding); w.Write(Dilation);
