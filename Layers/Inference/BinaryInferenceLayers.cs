@@ -97,6 +97,7 @@ public sealed class BinaryConvLayer : InferenceLayer
 {
     private readonly ulong[] _packed;   // [Out × WeightWordsPerFilter]
     private float[]? _unpacked;
+    private float[]? _unitScale, _zeroBias; // the float store's scale and bias for plain dots (+ bias)
 
     public BinaryConvLayer(int inChannels, int outChannels, int kernelSize, int stride, int padding, bool inputSign, ulong[] packed, float[]? bias)
     {
@@ -151,12 +152,12 @@ public sealed class BinaryConvLayer : InferenceLayer
     {
         XnorConv2DShape s = Shape(x.Batch, x.Shape[2], x.Shape[3]);
         float[] y = FloatOutput(s.OutputCount);
-        int plane = s.OutHeight * s.OutWidth;
         if (InputSign)
         {
-            int[] dots = IntScratch(s.OutputCount);
-            XnorConv2D.Forward(PackedInput(x), _packed, dots, s);
-            for (int i = 0; i < y.Length; i++) y[i] = Bias is null ? dots[i] : dots[i] + Bias[i / plane % OutChannels];
+            // y = dot (+ bias) through the kernel's vectorized float store: 1·dot is exact (|dot| < 2²⁴), so
+            // fl(fl(1·dot) + b) = fl(dot + b), the training forward's single rounding (and +0 for b = 0)
+            _unitScale ??= Enumerable.Repeat(1f, OutChannels).ToArray();
+            XnorConv2D.Forward(PackedInput(x), _packed, y, s, _unitScale, Bias ?? (_zeroBias ??= new float[OutChannels]));
         }
         else
         {
