@@ -40,7 +40,7 @@ internal static unsafe partial class FilterLanes
     /// <remarks>
     /// <para>Each (pixel, filter vector) accumulator keeps bit-sliced counters <c>ones</c>, <c>twos</c>,
     /// <c>fours</c>: a carry-save adder <c>CSA(a, b, c) = (a⊕b⊕c, maj(a, b, c))</c> is one <c>vpternlogq</c> each
-    /// (truth tables 0x96 and 0xE8). Eight inputs <c>d_j = x_j ⊕ w_j</c> cost 8 XORs and 7 CSAs (14 ternary ops)
+    /// (truth tables 0x96 for the sum and, from the new sum, 0xB2 for the carry). Eight inputs <c>d_j = x_j ⊕ w_j</c> cost 8 XORs and 7 CSAs (14 ternary ops)
     /// and leave one "eights" vector, counted with the nibble lookup (and, shift, and, 2 <c>vpshufb</c>, add, add:
     /// 7 ops) into byte counters; so 29 vector ops per 8 × 512 bits, against 48 for the nibble lookup with
     /// pre-split nibbles (<see cref="Block256"/>'s method on 512-bit vectors, which this kernel replaced: measured in L1 on
@@ -50,103 +50,126 @@ internal static unsafe partial class FilterLanes
     /// <para><b>Bound</b> (Zen 4: four 256-bit vector pipes, so two 512-bit ops per cycle): 29/2 = 14.5 cycles per
     /// 4096 bits, i.e. 282 bits per cycle per core (1.02 T bit-MACs/s per core at 3.6 GHz). A loop of independent
     /// <c>vpternlogq zmm</c> sustains 1.72 per cycle there, so 243 bits per cycle is the bound with the measured
-    /// op rate. Measured in L1 (one core, 64 steps): 201–211 bits per cycle.</para>
-    /// <para>Two accumulators at a time (two pixels against one vector of 8 filters, 4 passes per block): each
-    /// weight vector is loaded once for both, and the ~20 live vectors stay in the 32 zmm registers — four
-    /// accumulators at once needed over 32 and spilled. Without AVX-512F the same bits come from portable vector
-    /// operations (the emulated path). <c>totalsScratch</c> is unused: the 64-bit sums stay in registers.</para>
+    /// op rate. Measured in L1 (one core, 64 steps): 201–211 bits per cycle. Zen 5 runs four 512-bit pipes (independent
+    /// <c>vpternlogq zmm</c> measured at 3.5 per cycle), which doubles that bound; the loads, offsets and moves around the
+    /// adders are what the four-pixel form below trims.</para>
+    /// <para>Four accumulators at a time (four pixels against one vector of 8 filters, two passes per group): each
+    /// weight vector and tap offset is loaded once for all four, and no adder keeps a copy of its old sum (the carry is
+    /// taken from the new sum, <see cref="Csa"/>), so the ~30 live vectors fit the 32 zmm registers. Two pixels at a
+    /// time (the kernel before) loaded every weight vector and offset twice as often; in L1 on Zen 5, one core, bits per
+    /// cycle at 16 / 32 / 64 / 128 steps: 222 / 251 / 305 / 330 with two pixels, 262 / 319 / 366 / 392 with four. Without
+    /// AVX-512F the same bits come from portable vector operations (the emulated path). <c>totalsScratch</c> is
+    /// unused: the 64-bit sums stay in registers.</para>
     /// </remarks>
     internal static void BlockCsa512(ulong* x0, nint pixelStride, int* offsets, int steps, ulong* group,
                                      ulong* totalsScratch, int* counts)
     {
-        ulong* x2 = x0 + 2 * pixelStride;
-        for (int half = 0; half < FiltersPerGroupCsa; half += 8)
-        {
-            CsaTwoPixels(x0, x0 + pixelStride, offsets, steps, group + half, counts + half, counts + FiltersPerGroupCsa + half);
-            CsaTwoPixels(x2, x2 + pixelStride, offsets, steps, group + half, counts + 2 * FiltersPerGroupCsa + half, counts + 3 * FiltersPerGroupCsa + half);
-        }
+        CsaFourPixels(x0, pixelStride, offsets, steps, group, counts);
+        CsaFourPixels(x0, pixelStride, offsets, steps, group + 8, counts + 8);
     }
 
-    /// <summary>Two pixels against 8 filters (one vector of the group, at <paramref name="w"/> + 16·j per step):
-    /// two accumulators share each weight load; 8 counts each to <paramref name="countsA"/>, <paramref name="countsB"/>.</summary>
-    private static void CsaTwoPixels(ulong* xa, ulong* xb, int* offsets, int steps, ulong* w, int* countsA, int* countsB)
+    /// <summary>Four pixels against 8 filters (one vector of the group, at <paramref name="w"/> + 16·j per step): four
+    /// accumulators share each weight load and tap offset; 8 counts per pixel i to <c>counts + 16·i</c>.</summary>
+    private static void CsaFourPixels(ulong* x, nint ps, int* offsets, int steps, ulong* w, int* counts)
     {
         const int stepWords = FiltersPerGroupCsa;
         Vector512<byte> table = BitCount.NibbleTable512, low = Vector512.Create((byte)0x0F);
-        Vector512<ulong> onesA = default, onesB = default, twosA = default, twosB = default, foursA = default, foursB = default;
-        Vector512<ulong> totalA = default, totalB = default;
+        Vector512<ulong> onesA = default, onesB = default, onesC = default, onesD = default;
+        Vector512<ulong> twosA = default, twosB = default, twosC = default, twosD = default;
+        Vector512<ulong> foursA = default, foursB = default, foursC = default, foursD = default;
+        Vector512<ulong> totalA = default, totalB = default, totalC = default, totalD = default;
         int blocks = steps / StepsPerCsaBlock, j = 0;
         for (int b0 = 0; b0 < blocks; b0 += MaxCsaBlocksPerByteSum)
         {
             int b1 = Math.Min(blocks, b0 + MaxCsaBlocksPerByteSum);
-            Vector512<byte> eightsA = default, eightsB = default;
+            Vector512<byte> eightsA = default, eightsB = default, eightsC = default, eightsD = default;
             for (int b = b0; b < b1; b++, j += StepsPerCsaBlock)
             {
                 ulong* wj = w + (nint)j * stepWords;
                 int* off = offsets + j;
-                // steps 0..3: two carry pairs into twos, carry p4 (weight 4)
-                Pair(xa, xb, wj, off, 0, ref onesA, ref onesB, out Vector512<ulong> carryA, out Vector512<ulong> carryB);
-                Pair(xa, xb, wj, off, 2, ref onesA, ref onesB, out Vector512<ulong> carry2A, out Vector512<ulong> carry2B);
-                Vector512<ulong> p4A = Csa(ref twosA, carryA, carry2A), p4B = Csa(ref twosB, carryB, carry2B);
-                // steps 4..7 likewise (q4), then fours ⊕ p4 ⊕ q4 carries one eights vector
-                Pair(xa, xb, wj, off, 4, ref onesA, ref onesB, out carryA, out carryB);
-                Pair(xa, xb, wj, off, 6, ref onesA, ref onesB, out carry2A, out carry2B);
-                Vector512<ulong> q4A = Csa(ref twosA, carryA, carry2A), q4B = Csa(ref twosB, carryB, carry2B);
-                eightsA += BitCount.ByteCounts(Csa(ref foursA, p4A, q4A), table, low);
-                eightsB += BitCount.ByteCounts(Csa(ref foursB, p4B, q4B), table, low);
+                // steps 0..3: two carry pairs per pixel into twos, carrying p4 (weight 4)
+                Pair(x, ps, wj, off, 0, ref onesA, ref onesB, ref onesC, ref onesD, out Vector512<ulong> cA, out Vector512<ulong> cB, out Vector512<ulong> cC, out Vector512<ulong> cD);
+                Pair(x, ps, wj, off, 2, ref onesA, ref onesB, ref onesC, ref onesD, out Vector512<ulong> dA, out Vector512<ulong> dB, out Vector512<ulong> dC, out Vector512<ulong> dD);
+                Vector512<ulong> p4A = Csa(ref twosA, cA, dA), p4B = Csa(ref twosB, cB, dB), p4C = Csa(ref twosC, cC, dC), p4D = Csa(ref twosD, cD, dD);
+                // steps 4..7 likewise (q4), then fours ⊕ p4 ⊕ q4 carries one eights vector per pixel
+                Pair(x, ps, wj, off, 4, ref onesA, ref onesB, ref onesC, ref onesD, out cA, out cB, out cC, out cD);
+                Pair(x, ps, wj, off, 6, ref onesA, ref onesB, ref onesC, ref onesD, out dA, out dB, out dC, out dD);
+                eightsA += BitCount.ByteCounts(Csa(ref foursA, p4A, Csa(ref twosA, cA, dA)), table, low);
+                eightsB += BitCount.ByteCounts(Csa(ref foursB, p4B, Csa(ref twosB, cB, dB)), table, low);
+                eightsC += BitCount.ByteCounts(Csa(ref foursC, p4C, Csa(ref twosC, cC, dC)), table, low);
+                eightsD += BitCount.ByteCounts(Csa(ref foursD, p4D, Csa(ref twosD, cD, dD)), table, low);
             }
             totalA += BitCount.SumBytes(eightsA) << 3;
             totalB += BitCount.SumBytes(eightsB) << 3;
+            totalC += BitCount.SumBytes(eightsC) << 3;
+            totalD += BitCount.SumBytes(eightsD) << 3;
         }
         // tail pairs: one more CSA into ones each, its carry (weight 2) counted directly — 11 ops per pair instead of
         // 14 for two lookups (a 128-channel 3×3 conv has 18 steps: 2 blocks and one tail pair)
-        Vector512<byte> carriesA = default, carriesB = default;
+        Vector512<byte> carriesA = default, carriesB = default, carriesC = default, carriesD = default;
         for (; j + 2 <= steps; j += 2)
         {
-            Pair(xa, xb, w + (nint)j * stepWords, offsets + j, 0, ref onesA, ref onesB, out Vector512<ulong> carryA, out Vector512<ulong> carryB);
-            carriesA += BitCount.ByteCounts(carryA, table, low);
-            carriesB += BitCount.ByteCounts(carryB, table, low);
+            Pair(x, ps, w + (nint)j * stepWords, offsets + j, 0, ref onesA, ref onesB, ref onesC, ref onesD,
+                 out Vector512<ulong> cA, out Vector512<ulong> cB, out Vector512<ulong> cC, out Vector512<ulong> cD);
+            carriesA += BitCount.ByteCounts(cA, table, low);
+            carriesB += BitCount.ByteCounts(cB, table, low);
+            carriesC += BitCount.ByteCounts(cC, table, low);
+            carriesD += BitCount.ByteCounts(cD, table, low);
         }
         // per byte: ones + 2·twos + 4·fours ≤ 8 + 16 + 32, 2·carries ≤ 2·3·8, one last lookup ≤ 8: ≤ 112
         Vector512<byte> restA = Weighted(onesA, twosA, foursA, table, low) + carriesA + carriesA;
         Vector512<byte> restB = Weighted(onesB, twosB, foursB, table, low) + carriesB + carriesB;
+        Vector512<byte> restC = Weighted(onesC, twosC, foursC, table, low) + carriesC + carriesC;
+        Vector512<byte> restD = Weighted(onesD, twosD, foursD, table, low) + carriesD + carriesD;
         if (j < steps)
         {
             Vector512<ulong> wv = Vector512.Load(w + (nint)j * stepWords);
-            restA += BitCount.ByteCounts(Vector512.Create(xa[offsets[j]]) ^ wv, table, low);
-            restB += BitCount.ByteCounts(Vector512.Create(xb[offsets[j]]) ^ wv, table, low);
+            ulong* p = x + offsets[j];
+            restA += BitCount.ByteCounts(Vector512.Create(p[0]) ^ wv, table, low);
+            restB += BitCount.ByteCounts(Vector512.Create(p[ps]) ^ wv, table, low);
+            restC += BitCount.ByteCounts(Vector512.Create(p[2 * ps]) ^ wv, table, low);
+            restD += BitCount.ByteCounts(Vector512.Create(p[3 * ps]) ^ wv, table, low);
         }
         totalA += BitCount.SumBytes(restA);
         totalB += BitCount.SumBytes(restB);
-        // 64-bit lane sums (< 2³¹) narrowed to 8 ints in filter order
-        Vector512.Narrow(totalA, totalB).AsInt32().GetLower().Store(countsA);
-        Vector512.Narrow(totalA, totalB).AsInt32().GetUpper().Store(countsB);
+        totalC += BitCount.SumBytes(restC);
+        totalD += BitCount.SumBytes(restD);
+        // 64-bit lane sums (< 2³¹) narrowed to 8 ints per pixel, in filter order
+        Vector512<int> ab = Vector512.Narrow(totalA, totalB).AsInt32(), cd = Vector512.Narrow(totalC, totalD).AsInt32();
+        ab.GetLower().Store(counts);
+        ab.GetUpper().Store(counts + FiltersPerGroupCsa);
+        cd.GetLower().Store(counts + 2 * FiltersPerGroupCsa);
+        cd.GetUpper().Store(counts + 3 * FiltersPerGroupCsa);
     }
 
-    /// <summary>Steps <paramref name="first"/> and +1 for two pixels: d = x ⊕ w per step, then
-    /// <c>ones, carry = CSA(ones, d_first, d_first+1)</c> per pixel.</summary>
+    /// <summary>Steps <paramref name="first"/> and +1 for four pixels <paramref name="ps"/> words apart: d = x ⊕ w per
+    /// step, then <c>ones, carry = CSA(ones, d_first, d_first+1)</c> per pixel.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Pair(ulong* xa, ulong* xb, ulong* w, int* off, int first,
-                             ref Vector512<ulong> onesA, ref Vector512<ulong> onesB, out Vector512<ulong> carryA, out Vector512<ulong> carryB)
+    private static void Pair(ulong* x, nint ps, ulong* w, int* off, int first,
+                             ref Vector512<ulong> onesA, ref Vector512<ulong> onesB, ref Vector512<ulong> onesC, ref Vector512<ulong> onesD,
+                             out Vector512<ulong> carryA, out Vector512<ulong> carryB, out Vector512<ulong> carryC, out Vector512<ulong> carryD)
     {
         const int stepWords = FiltersPerGroupCsa;
         Vector512<ulong> w0 = Vector512.Load(w + first * stepWords), w1 = Vector512.Load(w + (first + 1) * stepWords);
-        nint o0 = off[first], o1 = off[first + 1];
-        carryA = Csa(ref onesA, Vector512.Create(xa[o0]) ^ w0, Vector512.Create(xa[o1]) ^ w1);
-        carryB = Csa(ref onesB, Vector512.Create(xb[o0]) ^ w0, Vector512.Create(xb[o1]) ^ w1);
+        ulong* p0 = x + off[first], p1 = x + off[first + 1];
+        carryA = Csa(ref onesA, Vector512.Create(p0[0]) ^ w0, Vector512.Create(p1[0]) ^ w1);
+        carryB = Csa(ref onesB, Vector512.Create(p0[ps]) ^ w0, Vector512.Create(p1[ps]) ^ w1);
+        carryC = Csa(ref onesC, Vector512.Create(p0[2 * ps]) ^ w0, Vector512.Create(p1[2 * ps]) ^ w1);
+        carryD = Csa(ref onesD, Vector512.Create(p0[3 * ps]) ^ w0, Vector512.Create(p1[3 * ps]) ^ w1);
     }
 
     /// <summary>Carry-save adder on bit slices: <c>sum ← sum ⊕ b ⊕ c</c>, returns the carry <c>maj(sum, b, c)</c>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector512<ulong> Csa(ref Vector512<ulong> sum, Vector512<ulong> b, Vector512<ulong> c)
     {
-        Vector512<ulong> a = sum;
         if (Avx512F.IsSupported)
         {
-            sum = Avx512F.TernaryLogic(a, b, c, 0x96);
-            return Avx512F.TernaryLogic(a, b, c, 0xE8);
+            // the carry from the new sum s' = a ⊕ b ⊕ c: maj(a, b, c) = (b = c) ? b : ¬s' (truth table 0xB2 on b, s', c),
+            // so the old sum need not be kept (no register copy per adder); b is dead afterwards and takes the carry
+            sum = Avx512F.TernaryLogic(sum, b, c, 0x96);
+            return Avx512F.TernaryLogic(b, sum, c, 0xB2);
         }
-        Vector512<ulong> u = a ^ b;
+        Vector512<ulong> a = sum, u = a ^ b;
         sum = u ^ c;
         return (a & b) | (u & c);
     }
