@@ -21,12 +21,12 @@ public static unsafe partial class XnorConv2D
     /// <exception cref="ArgumentException">A span is too short, or the shape is invalid.</exception>
     public static void ForwardResidualChannelsLast(ReadOnlySpan<ulong> input, ReadOnlySpan<ulong> weights, Span<float> output, in XnorConv2DShape shape,
                                                    ReadOnlySpan<float> scale, ReadOnlySpan<float> bias, ReadOnlySpan<float> shortcut, float low, float high,
-                                                   Span<ulong> signs = default)
+                                                   Span<ulong> signs = default, XnorConv2DPlan? plan = null)
     {
         ValidateResidual(input, weights, output, shape, scale, bias, shortcut.Length, shape.OutputCount, signs);
         fixed (float* o = output, s = scale, b = bias, r = shortcut)
         fixed (ulong* bits = signs)
-            Run(input, weights, shape, new ResidualChannelsLastOutput(o, r, shape.OutChannels, 0, false, low, high, bits, Simd.Path), s, b);
+            Run(input, weights, shape, new ResidualChannelsLastOutput(o, r, shape.OutChannels, 0, false, low, high, bits, Simd.Path), s, b, plan);
     }
 
     /// <summary>A downsampling residual unit on the channels-last stream, He et al.'s option-A shortcut fused into the
@@ -40,7 +40,7 @@ public static unsafe partial class XnorConv2D
     /// channels than the output.</exception>
     public static void ForwardDownsampleResidualChannelsLast(ReadOnlySpan<ulong> input, ReadOnlySpan<ulong> weights, Span<float> output, in XnorConv2DShape shape,
                                                              ReadOnlySpan<float> scale, ReadOnlySpan<float> bias, ReadOnlySpan<float> shortcut, int shortcutChannels,
-                                                             float low, float high, Span<ulong> signs = default)
+                                                             float low, float high, Span<ulong> signs = default, XnorConv2DPlan? plan = null)
     {
         if (shortcutChannels < 1 || shortcutChannels > shape.OutChannels)
             throw new ArgumentException($"XnorConv2D: a zero-pad shortcut of {shortcutChannels} channels cannot feed {shape.OutChannels} output channels.", nameof(shortcutChannels));
@@ -48,7 +48,7 @@ public static unsafe partial class XnorConv2D
         int before = (shape.OutChannels - shortcutChannels) / 2;
         fixed (float* o = output, s = scale, b = bias, r = shortcut)
         fixed (ulong* bits = signs)
-            Run(input, weights, shape, new ResidualChannelsLastOutput(o, r, shortcutChannels, before, true, low, high, bits, Simd.Path), s, b);
+            Run(input, weights, shape, new ResidualChannelsLastOutput(o, r, shortcutChannels, before, true, low, high, bits, Simd.Path), s, b, plan);
     }
 
     /// <summary>The channels-last residual store: per output pixel, per 8 channels, multiply, add the bias, add the

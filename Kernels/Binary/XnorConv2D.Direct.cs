@@ -17,50 +17,74 @@ public static unsafe partial class XnorConv2D
     /// <para>Pixels past the row end in the last block are computed from zero slack after the image and dropped.
     /// Work is split over output rows; each thread rebuilds the padded image when its rows enter a new image.</para>
     /// </remarks>
-    private static void RunDirect<TKernel, TOutput>(ReadOnlySpan<ulong> input, ReadOnlySpan<ulong> weights, XnorConv2DShape s,
-                                                    TOutput output, float* scale, float* bias, int[] tapPrefix)
+    private static void RunDirect<TKernel, TOutput>(ReadOnlySpan<ulong> input, XnorConv2DShape s, TOutput output, float* scale, float* bias,
+                                                    DirectTables t)
         where TKernel : struct, FilterLanes.IKernel
         where TOutput : struct, ITileOutput
+    {
+        fixed (ulong* pin = input, pg = t.Groups)
+        fixed (int* pBase = t.BaseTable, pOffsets = t.Offsets, pRow = t.RowClass, pCol = t.ColClass)
+        {
+            var plan = new DirectPlan((nint)pin, (nint)pg, (nint)pBase, (nint)pOffsets, (nint)pRow, (nint)pCol,
+                                      t.RowClasses, t.ColClasses, t.GroupCount, t.Steps, (nint)scale, (nint)bias);
+            KernelThreads.For(s.Batch * s.OutHeight, 1, new DirectRowsBody<TKernel, TOutput>(plan, s, output));
+        }
+    }
+
+    /// <summary>What <see cref="RunDirect"/> needs besides the input, derived from the filters and the geometry (not the
+    /// batch): the filters packed into the kernel's lanes, the tap offsets, the border classes of rows and columns and
+    /// the per-class base table. Kept by an <see cref="XnorConv2DPlan"/>, or taken from the pool for one call.</summary>
+    internal sealed class DirectTables(ulong[] groups, int[] baseTable, int[] offsets, int[] rowClass, int[] colClass, int[] rowRanges, int[] colRanges,
+                                       int rowClasses, int colClasses, int groupCount, int steps, bool pooled)
+    {
+        public ulong[] Groups { get; } = groups;
+        public int[] BaseTable { get; } = baseTable;
+        public int[] Offsets { get; } = offsets;
+        public int[] RowClass { get; } = rowClass;
+        public int[] ColClass { get; } = colClass;
+        public int RowClasses { get; } = rowClasses;
+        public int ColClasses { get; } = colClasses;
+        public int GroupCount { get; } = groupCount;
+        public int Steps { get; } = steps;
+
+        /// <summary>Returns pooled arrays to the calling thread's pool (a plan's own arrays stay).</summary>
+        public void Return()
+        {
+            if (!pooled) return;
+            ScratchPool<ulong>.ThisThread.Return(Groups);
+            foreach (int[] array in (int[][])[BaseTable, Offsets, RowClass, ColClass, rowRanges, colRanges]) ScratchPool<int>.ThisThread.Return(array);
+        }
+    }
+
+    /// <summary>Builds the <see cref="DirectTables"/> of <paramref name="weights"/> for <paramref name="s"/>'s geometry,
+    /// in pooled arrays (one call) or new ones (a plan).</summary>
+    private static DirectTables BuildDirectTables<TKernel>(ReadOnlySpan<ulong> weights, in XnorConv2DShape s, int[] tapPrefix, bool pooled)
+        where TKernel : struct, FilterLanes.IKernel
     {
         int groupSize = TKernel.GroupSize;
         int wpp = BitPack.WordsPerPixel(s.InChannels), taps = s.KernelHeight * s.KernelWidth, steps = taps * wpp;
         int groups = (s.OutChannels + groupSize - 1) / groupSize, stepWords = TKernel.StepWords;
         int paddedWidth = s.Width + 2 * s.Padding;
 
-        (int[] rowClass, int[] rowRanges, int rowClasses) = TapClasses(s.OutHeight, s.KernelHeight, s.Height, s.Stride, s.Padding);
-        (int[] colClass, int[] colRanges, int colClasses) = TapClasses(s.OutWidth, s.KernelWidth, s.Width, s.Stride, s.Padding);
-        int[] baseTable = BorderBaseTable(s, tapPrefix, groups, groupSize, rowRanges, rowClasses, colRanges, colClasses);
+        (int[] rowClass, int[] rowRanges, int rowClasses) = TapClasses(s.OutHeight, s.KernelHeight, s.Height, s.Stride, s.Padding, pooled);
+        (int[] colClass, int[] colRanges, int colClasses) = TapClasses(s.OutWidth, s.KernelWidth, s.Width, s.Stride, s.Padding, pooled);
+        int[] baseTable = BorderBaseTable(s, tapPrefix, groups, groupSize, rowRanges, rowClasses, colRanges, colClasses, pooled);
 
-        // per-call tables come from the array pool: a warm inference forward allocates no storage per layer
-        int[] offsets = ScratchPool<int>.ThisThread.Rent(steps);
+        int[] offsets = NewOrRented<int>(steps, pooled);
         for (int ky = 0; ky < s.KernelHeight; ky++)
             for (int kx = 0; kx < s.KernelWidth; kx++)
                 for (int w = 0; w < wpp; w++)
                     offsets[(ky * s.KernelWidth + kx) * wpp + w] = TKernel.WordFactor * ((ky * paddedWidth + kx) * wpp + w);
 
-        ulong[] groupArray = ScratchPool<ulong>.ThisThread.Rent(groups * steps * stepWords);
-        try
-        {
-            fixed (ulong* pin = input, pw = weights, pg = groupArray)
-            fixed (int* pBase = baseTable, pOffsets = offsets, pRow = rowClass, pCol = colClass)
-            {
-                TKernel.PackGroups(pw, s.OutChannels, s.WeightWordsPerFilter, steps, pg);
-                var plan = new DirectPlan((nint)pin, (nint)pg, (nint)pBase, (nint)pOffsets, (nint)pRow, (nint)pCol,
-                                          rowClasses, colClasses, groups, steps, (nint)scale, (nint)bias);
-                KernelThreads.For(s.Batch * s.OutHeight, 1, new DirectRowsBody<TKernel, TOutput>(plan, s, output));
-            }
-        }
-        finally
-        {
-            ScratchPool<ulong>.ThisThread.Return(groupArray);
-            ScratchPool<int>.ThisThread.Return(offsets);
-            ScratchPool<int>.ThisThread.Return(baseTable);
-            ScratchPool<int>.ThisThread.Return(rowClass);
-            ScratchPool<int>.ThisThread.Return(colClass);
-            ScratchPool<int>.ThisThread.Return(rowRanges);
-            ScratchPool<int>.ThisThread.Return(colRanges);
-        }
+        ulong[] groupArray = NewOrRented<ulong>(groups * steps * stepWords, pooled);
+        fixed (ulong* pw = weights, pg = groupArray)
+            TKernel.PackGroups(pw, s.OutChannels, s.WeightWordsPerFilter, steps, pg);
+        return new DirectTables(groupArray, baseTable, offsets, rowClass, colClass, rowRanges, colRanges, rowClasses, colClasses, groups, steps, pooled);
     }
+
+    /// <summary>An array of at least <paramref name="length"/> elements: rented from the thread's pool, or new.</summary>
+    private static T[] NewOrRented<T>(int length, bool pooled) where T : unmanaged =>
+        pooled ? ScratchPool<T>.ThisThread.Rent(length) : new T[length];
 
     /// <summary>Output pixels per tile handed to the output store (a 16×16 plane of 128 channels: 128 KB of ints, in L2).</summary>
     private const int TilePixels = 256;
@@ -158,11 +182,11 @@ public static unsafe partial class XnorConv2D
 
     /// <summary>For each output coordinate along one axis, the range [start, end) of kernel taps that fall inside
     /// the image, numbered by distinct range: <c>Ranges[2·r]</c>, <c>Ranges[2·r + 1]</c> are range r's start and end.
-    /// Both arrays come from the pool and are returned by <see cref="RunDirect"/>.</summary>
-    private static (int[] Class, int[] Ranges, int Count) TapClasses(int outSize, int kernel, int size, int stride, int padding)
+    /// Both arrays come from the pool (returned by <see cref="DirectTables.Return"/>) or are new.</summary>
+    private static (int[] Class, int[] Ranges, int Count) TapClasses(int outSize, int kernel, int size, int stride, int padding, bool pooled)
     {
-        int[] classes = ScratchPool<int>.ThisThread.Rent(outSize);
-        int[] ranges = ScratchPool<int>.ThisThread.Rent(2 * outSize);
+        int[] classes = NewOrRented<int>(outSize, pooled);
+        int[] ranges = NewOrRented<int>(2 * outSize, pooled);
         int count = 0;
         for (int o = 0; o < outSize; o++)
         {
@@ -182,11 +206,11 @@ public static unsafe partial class XnorConv2D
     /// <summary><c>base[g][r][c][f] = validBits + 2·popcount of filter (g·8 + f)'s taps outside the image</c> for row
     /// class r and column class c, from the 2-D prefix sums of the tap popcounts.</summary>
     private static int[] BorderBaseTable(in XnorConv2DShape s, int[] tapPrefix, int groups, int groupSize,
-                                         int[] rows, int rowCount, int[] cols, int colCount)
+                                         int[] rows, int rowCount, int[] cols, int colCount, bool pooled)
     {
         int kh = s.KernelHeight, kw = s.KernelWidth, pw = kw + 1, prefixStride = (kh + 1) * pw;
         int length = groups * rowCount * colCount * groupSize;
-        int[] table = ScratchPool<int>.ThisThread.Rent(length); // returned by RunDirect
+        int[] table = NewOrRented<int>(length, pooled);
         Array.Clear(table, 0, length); // padding filters stay zero
         for (int g = 0; g < groups; g++)
             for (int r = 0; r < rowCount; r++)

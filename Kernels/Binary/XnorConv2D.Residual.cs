@@ -16,12 +16,12 @@ public static unsafe partial class XnorConv2D
     /// <exception cref="ArgumentException">A span is too short, or the shape is invalid.</exception>
     public static void ForwardResidual(ReadOnlySpan<ulong> input, ReadOnlySpan<ulong> weights, Span<float> output, in XnorConv2DShape shape,
                                        ReadOnlySpan<float> scale, ReadOnlySpan<float> bias, ReadOnlySpan<float> shortcut, float low, float high,
-                                       Span<ulong> signs = default)
+                                       Span<ulong> signs = default, XnorConv2DPlan? plan = null)
     {
         ValidateResidual(input, weights, output, shape, scale, bias, shortcut.Length, shape.OutputCount, signs);
         fixed (float* o = output, s = scale, b = bias, r = shortcut)
         fixed (ulong* bits = signs)
-            Run(input, weights, shape, new ResidualOutput(o, r, low, high, bits, Simd.Path != SimdPath.Scalar), s, b);
+            Run(input, weights, shape, new ResidualOutput(o, r, low, high, bits, Simd.Path != SimdPath.Scalar), s, b, plan);
     }
 
     /// <summary>The residual unit's store: the tile's <c>scale·dot + bias</c> first, exactly as

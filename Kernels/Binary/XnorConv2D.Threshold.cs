@@ -14,7 +14,7 @@ public static unsafe partial class XnorConv2D
     /// epilogue bit for bit while comparing integers only.</remarks>
     /// <exception cref="ArgumentException">A span is too short, a flip padding bit is set, or the shape is invalid.</exception>
     public static void ForwardPackedThreshold(ReadOnlySpan<ulong> input, ReadOnlySpan<ulong> weights, Span<ulong> output, in XnorConv2DShape shape,
-                                              ReadOnlySpan<int> thresholds, ReadOnlySpan<ulong> flips)
+                                              ReadOnlySpan<int> thresholds, ReadOnlySpan<ulong> flips, XnorConv2DPlan? plan = null)
     {
         Validate(input, weights, shape);
         BitPack.CheckLength(output.Length, shape.PackedOutputWords, nameof(output));
@@ -24,7 +24,7 @@ public static unsafe partial class XnorConv2D
         if (shape.OutChannels % 64 != 0 && flips[wpp - 1] >> (shape.OutChannels % 64) != 0)
             throw new ArgumentException($"XnorConv2D: flip bits past channel {shape.OutChannels} must be zero.", nameof(flips));
         fixed (ulong* o = output, f = flips)
-        fixed (int* t = thresholds) Run(input, weights, shape, new PackedThresholdOutput(o, t, f, Simd.Path != SimdPath.Scalar), null, null);
+        fixed (int* t = thresholds) Run(input, weights, shape, new PackedThresholdOutput(o, t, f, Simd.Path != SimdPath.Scalar), null, null, plan);
     }
 
     /// <summary>Bits <c>(dot ≥ threshold) XOR flip</c>, 8 channels per integer compare on the vector paths, branch-free.</summary>

@@ -13,7 +13,7 @@ public static partial class XnorConv2D
     {
         if (typeof(T) == typeof(float))
         {
-            Forward(input, weights, MemoryMarshal.Cast<T, float>(output), shape, MemoryMarshal.Cast<T, float>(scale), MemoryMarshal.Cast<T, float>(bias));
+            Forward(input, weights, MemoryMarshal.Cast<T, float>(output), shape, MemoryMarshal.Cast<T, float>(scale), MemoryMarshal.Cast<T, float>(bias), plan: null);
             return;
         }
         int[] dots = new int[shape.OutputCount];

@@ -27,6 +27,9 @@ namespace BinaryGrad.Kernels.Binary;
 /// so a chain of binary layers never unpacks to float. The sign is taken of the very float the float epilogue
 /// writes (not of an integer threshold <c>dot ≥ ⌈−bias/scale⌉</c>, whose direction flips for negative scales and
 /// whose rounding could differ from the float expression at ties), so the two outputs always agree.</para>
+/// <para><b>Plans.</b> Every forward takes an optional <see cref="XnorConv2DPlan"/> (<see cref="Plan"/>): the filters
+/// packed into the kernel's lanes, their tap popcounts and the border tables for one geometry, made once. Without one
+/// (or with one for another path or image size) a call prepares them itself from the thread's pool.</para>
 /// </remarks>
 public static unsafe partial class XnorConv2D
 {
@@ -52,21 +55,21 @@ public static unsafe partial class XnorConv2D
 
     /// <summary>Integer dots, NCHW [Batch][OutChannels][OutHeight][OutWidth]: <c>dot = |T|·C − 2·Σ_T popcount(x XOR w)</c>.</summary>
     /// <exception cref="ArgumentException">A span is too short, or the shape is invalid.</exception>
-    public static void Forward(ReadOnlySpan<ulong> input, ReadOnlySpan<ulong> weights, Span<int> output, in XnorConv2DShape shape)
+    public static void Forward(ReadOnlySpan<ulong> input, ReadOnlySpan<ulong> weights, Span<int> output, in XnorConv2DShape shape, XnorConv2DPlan? plan = null)
     {
         Validate(input, weights, shape);
         BitPack.CheckLength(output.Length, shape.OutputCount, nameof(output));
-        fixed (int* o = output) Run(input, weights, shape, new IntOutput(o, Simd.Path != SimdPath.Scalar), null, null);
+        fixed (int* o = output) Run(input, weights, shape, new IntOutput(o, Simd.Path != SimdPath.Scalar), null, null, plan);
     }
 
     /// <summary>Fused folded batch norm: <c>y[n,o,y,x] = scale[o]·dot + bias[o]</c>, float NCHW.</summary>
     /// <exception cref="ArgumentException">A span is too short, or the shape is invalid.</exception>
     public static void Forward(ReadOnlySpan<ulong> input, ReadOnlySpan<ulong> weights, Span<float> output, in XnorConv2DShape shape,
-                               ReadOnlySpan<float> scale, ReadOnlySpan<float> bias)
+                               ReadOnlySpan<float> scale, ReadOnlySpan<float> bias, XnorConv2DPlan? plan = null)
     {
         Validate(input, weights, shape, scale, bias);
         BitPack.CheckLength(output.Length, shape.OutputCount, nameof(output));
-        fixed (float* o = output, s = scale, b = bias) Run(input, weights, shape, new AffineOutput(o, Simd.Path != SimdPath.Scalar), s, b);
+        fixed (float* o = output, s = scale, b = bias) Run(input, weights, shape, new AffineOutput(o, Simd.Path != SimdPath.Scalar), s, b, plan);
     }
 
     /// <summary>Binary layer output: bit o of output pixel (n, y, x) is <c>scale[o]·dot + bias[o] ≥ 0</c>, packed
@@ -74,12 +77,12 @@ public static unsafe partial class XnorConv2D
     /// <see cref="BitPack.PackChannelsLast(ReadOnlySpan{float}, Span{ulong}, int, int, int, int)"/> makes of the float output.</summary>
     /// <exception cref="ArgumentException">A span is too short, or the shape is invalid.</exception>
     public static void ForwardPackedSign(ReadOnlySpan<ulong> input, ReadOnlySpan<ulong> weights, Span<ulong> output, in XnorConv2DShape shape,
-                                         ReadOnlySpan<float> scale, ReadOnlySpan<float> bias)
+                                         ReadOnlySpan<float> scale, ReadOnlySpan<float> bias, XnorConv2DPlan? plan = null)
     {
         Validate(input, weights, shape, scale, bias);
         BitPack.CheckLength(output.Length, shape.PackedOutputWords, nameof(output));
         fixed (ulong* o = output)
-        fixed (float* s = scale, b = bias) Run(input, weights, shape, new PackedSignOutput(o, Simd.Path != SimdPath.Scalar), s, b);
+        fixed (float* s = scale, b = bias) Run(input, weights, shape, new PackedSignOutput(o, Simd.Path != SimdPath.Scalar), s, b, plan);
     }
 
     /// <summary>The specification: for every output, the formula over the valid taps only, one popcount per word.</summary>
@@ -122,37 +125,68 @@ public static unsafe partial class XnorConv2D
         BitPack.CheckLength(bias.Length, shape.OutChannels, nameof(bias));
     }
 
+    /// <summary>The kernel a geometry runs on: filters in 16- or 32-bit lanes for at most 32 input channels (so no lane
+    /// counts padding bits), 64-bit lanes with nibble lookups on 256-bit vectors, carry-save adders on 512-bit ones, or
+    /// the scalar im2col path.</summary>
+    private enum KernelChoice { Narrow16x512, Narrow16, Narrow32x512, Narrow32, Lanes256, Csa512, Scalar }
+
+    private static KernelChoice Choose(SimdPath path, int inChannels)
+    {
+        if (path == SimdPath.Scalar) return KernelChoice.Scalar;
+        int narrow = FilterLanes.NarrowLaneBits(inChannels);
+        if (narrow == 16) return path == SimdPath.Vector512 ? KernelChoice.Narrow16x512 : KernelChoice.Narrow16;
+        if (narrow == 32) return path == SimdPath.Vector512 ? KernelChoice.Narrow32x512 : KernelChoice.Narrow32;
+        return path == SimdPath.Vector256 ? KernelChoice.Lanes256 : KernelChoice.Csa512;
+    }
+
+    /// <summary>Prepares <paramref name="weights"/> for repeated forwards of <paramref name="shape"/> (any batch): the
+    /// tap popcounts, the filters packed into the kernel's lanes and the border tables, which every call otherwise
+    /// rebuilds. An inference layer runs once per chunk of a few images, and for VGG-Small's 256- and 512-channel layers
+    /// this set-up was a tenth of the call. The plan holds for the SIMD path it was made on; a call on another path, or
+    /// with another shape, ignores it and prepares afresh.</summary>
+    /// <exception cref="ArgumentException">The weights are too short, or the shape is invalid.</exception>
+    public static XnorConv2DPlan Plan(ReadOnlySpan<ulong> weights, in XnorConv2DShape shape)
+    {
+        XnorConv2DShape s = shape with { Batch = 0 };
+        s.Validate();
+        BitPack.CheckLength(weights.Length, (long)s.OutChannels * s.WeightWordsPerFilter, nameof(weights));
+        SimdPath path = Simd.Path;
+        var tapPrefix = new int[s.OutChannels * (s.KernelHeight + 1) * (s.KernelWidth + 1)];
+        BuildTapPopcountPrefixSums(weights, s, tapPrefix);
+        DirectTables? tables = Choose(path, s.InChannels) switch
+        {
+            KernelChoice.Narrow16x512 => BuildDirectTables<FilterLanes.KernelNarrow16x512>(weights, s, tapPrefix, pooled: false),
+            KernelChoice.Narrow16 => BuildDirectTables<FilterLanes.KernelNarrow16>(weights, s, tapPrefix, pooled: false),
+            KernelChoice.Narrow32x512 => BuildDirectTables<FilterLanes.KernelNarrow32x512>(weights, s, tapPrefix, pooled: false),
+            KernelChoice.Narrow32 => BuildDirectTables<FilterLanes.KernelNarrow32>(weights, s, tapPrefix, pooled: false),
+            KernelChoice.Lanes256 => BuildDirectTables<FilterLanes.Kernel256>(weights, s, tapPrefix, pooled: false),
+            KernelChoice.Csa512 => BuildDirectTables<FilterLanes.KernelCsa512>(weights, s, tapPrefix, pooled: false),
+            _ => null,
+        };
+        return new XnorConv2DPlan(s, path, tapPrefix, tables);
+    }
+
     private static void Run<TOutput>(ReadOnlySpan<ulong> input, ReadOnlySpan<ulong> weights, XnorConv2DShape s,
-                                     TOutput output, float* scale, float* bias)
+                                     TOutput output, float* scale, float* bias, XnorConv2DPlan? plan = null)
         where TOutput : struct, ITileOutput
     {
         int pixels = s.OutHeight * s.OutWidth, outputPixels = s.Batch * pixels;
         if (outputPixels == 0) return;
+        if (plan is not null && !plan.Fits(s)) plan = null;
         int prefixStride = (s.KernelHeight + 1) * (s.KernelWidth + 1);
-        int[] tapPrefix = ScratchPool<int>.ThisThread.Rent(s.OutChannels * prefixStride);
+        int[] tapPrefix = plan?.TapPrefix ?? ScratchPool<int>.ThisThread.Rent(s.OutChannels * prefixStride);
         try
         {
-            BuildTapPopcountPrefixSums(weights, s, tapPrefix);
+            if (plan is null) BuildTapPopcountPrefixSums(weights, s, tapPrefix);
             SimdPath path = Simd.Path;
-            // At most 32 input channels: one filter per 16- or 32-bit lane, so no lane counts padding bits.
-            int narrow = path == SimdPath.Scalar ? 0 : FilterLanes.NarrowLaneBits(s.InChannels);
-            if (narrow != 0)
+            switch (Choose(path, s.InChannels))
             {
-                if (narrow == 16 && path == SimdPath.Vector512) RunDirect<FilterLanes.KernelNarrow16x512, TOutput>(input, weights, s, output, scale, bias, tapPrefix);
-                else if (narrow == 16) RunDirect<FilterLanes.KernelNarrow16, TOutput>(input, weights, s, output, scale, bias, tapPrefix);
-                else if (path == SimdPath.Vector512) RunDirect<FilterLanes.KernelNarrow32x512, TOutput>(input, weights, s, output, scale, bias, tapPrefix);
-                else RunDirect<FilterLanes.KernelNarrow32, TOutput>(input, weights, s, output, scale, bias, tapPrefix);
-                return;
-            }
-            if (path == SimdPath.Vector256)
-            {
-                RunDirect<FilterLanes.Kernel256, TOutput>(input, weights, s, output, scale, bias, tapPrefix);
-                return;
-            }
-            if (path == SimdPath.Vector512)
-            {
-                RunDirect<FilterLanes.KernelCsa512, TOutput>(input, weights, s, output, scale, bias, tapPrefix);
-                return;
+                case KernelChoice.Narrow16x512: RunPlanned<FilterLanes.KernelNarrow16x512, TOutput>(input, weights, s, output, scale, bias, tapPrefix, plan); return;
+                case KernelChoice.Narrow16: RunPlanned<FilterLanes.KernelNarrow16, TOutput>(input, weights, s, output, scale, bias, tapPrefix, plan); return;
+                case KernelChoice.Narrow32x512: RunPlanned<FilterLanes.KernelNarrow32x512, TOutput>(input, weights, s, output, scale, bias, tapPrefix, plan); return;
+                case KernelChoice.Narrow32: RunPlanned<FilterLanes.KernelNarrow32, TOutput>(input, weights, s, output, scale, bias, tapPrefix, plan); return;
+                case KernelChoice.Lanes256: RunPlanned<FilterLanes.Kernel256, TOutput>(input, weights, s, output, scale, bias, tapPrefix, plan); return;
+                case KernelChoice.Csa512: RunPlanned<FilterLanes.KernelCsa512, TOutput>(input, weights, s, output, scale, bias, tapPrefix, plan); return;
             }
             fixed (ulong* pin = input, pw = weights)
             fixed (int* pp = tapPrefix)
@@ -160,7 +194,24 @@ public static unsafe partial class XnorConv2D
         }
         finally
         {
-            ScratchPool<int>.ThisThread.Return(tapPrefix);
+            if (plan is null) ScratchPool<int>.ThisThread.Return(tapPrefix);
+        }
+    }
+
+    /// <summary>The direct path with the plan's tables, or with tables prepared for this call (from the pool).</summary>
+    private static void RunPlanned<TKernel, TOutput>(ReadOnlySpan<ulong> input, ReadOnlySpan<ulong> weights, XnorConv2DShape s,
+                                                     TOutput output, float* scale, float* bias, int[] tapPrefix, XnorConv2DPlan? plan)
+        where TKernel : struct, FilterLanes.IKernel
+        where TOutput : struct, ITileOutput
+    {
+        DirectTables tables = plan?.Tables ?? BuildDirectTables<TKernel>(weights, s, tapPrefix, pooled: true);
+        try
+        {
+            RunDirect<TKernel, TOutput>(input, s, output, scale, bias, tables);
+        }
+        finally
+        {
+            if (plan is null) tables.Return();
         }
     }
 

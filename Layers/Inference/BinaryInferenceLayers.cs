@@ -98,6 +98,16 @@ public sealed class BinaryConvLayer : InferenceLayer
     private readonly ulong[] _packed;   // [Out × WeightWordsPerFilter]
     private float[]? _unpacked;
     private float[]? _unitScale, _zeroBias; // the float store's scale and bias for plain dots (+ bias)
+    private XnorConv2DPlan? _plan;
+
+    /// <summary>The filters prepared for the kernel at this geometry (<see cref="XnorConv2D.Plan"/>), made on the first
+    /// forward and kept: a layer runs once per chunk of a few images, and rebuilding the lane-packed filters and border
+    /// tables each time cost VGG-Small's wide layers a tenth of their time. Read-only, so thread copies share it.</summary>
+    private XnorConv2DPlan PlanFor(in XnorConv2DShape s)
+    {
+        if (_plan is not { } plan || !plan.Fits(s)) _plan = plan = XnorConv2D.Plan(_packed, s);
+        return plan;
+    }
 
     public BinaryConvLayer(int inChannels, int outChannels, int kernelSize, int stride, int padding, bool inputSign, ulong[] packed, float[]? bias)
     {
@@ -157,7 +167,7 @@ public sealed class BinaryConvLayer : InferenceLayer
             // y = dot (+ bias) through the kernel's vectorized float store: 1·dot is exact (|dot| < 2²⁴), so
             // fl(fl(1·dot) + b) = fl(dot + b), the training forward's single rounding (and +0 for b = 0)
             _unitScale ??= Enumerable.Repeat(1f, OutChannels).ToArray();
-            XnorConv2D.Forward(PackedInput(x), _packed, y, s, _unitScale, Bias ?? (_zeroBias ??= new float[OutChannels]));
+            XnorConv2D.Forward(PackedInput(x), _packed, y, s, _unitScale, Bias ?? (_zeroBias ??= new float[OutChannels]), PlanFor(s));
         }
         else
         {
@@ -176,11 +186,11 @@ public sealed class BinaryConvLayer : InferenceLayer
         if (packedSign)
         {
             ulong[] bits = BitOutput(s.PackedOutputWords);
-            XnorConv2D.ForwardPackedSign(input, _packed, bits, s, affine.Scale, affine.Shift);
+            XnorConv2D.ForwardPackedSign(input, _packed, bits, s, affine.Scale, affine.Shift, PlanFor(s));
             return Result(null, bits, [x.Batch, OutChannels, s.OutHeight, s.OutWidth]);
         }
         float[] y = FloatOutput(s.OutputCount);
-        XnorConv2D.Forward(input, _packed, y, s, affine.Scale, affine.Shift);
+        XnorConv2D.Forward(input, _packed, y, s, affine.Scale, affine.Shift, PlanFor(s));
         return Result(y, null, [x.Batch, OutChannels, s.OutHeight, s.OutWidth]);
     }
 
@@ -199,7 +209,7 @@ public sealed class BinaryConvLayer : InferenceLayer
         ulong[]? signs = withSigns ? BitOutput(s.PackedOutputWords) : null;
         if (!x.ChannelsLast && !channelsLastOutput)
         {
-            XnorConv2D.ForwardResidual(PackedInput(x), _packed, y, s, affine.Scale, affine.Shift, x.Floats!, low, high, signs);
+            XnorConv2D.ForwardResidual(PackedInput(x), _packed, y, s, affine.Scale, affine.Shift, x.Floats!, low, high, signs, PlanFor(s));
             return Result(y, signs, [x.Batch, OutChannels, s.OutHeight, s.OutWidth]);
         }
         int pixels = s.OutHeight * s.OutWidth;
@@ -210,7 +220,7 @@ public sealed class BinaryConvLayer : InferenceLayer
             XnorConv2D.ChannelsLastFromPlanes(x.Floats!, shortcut, x.Batch, OutChannels, pixels);
         }
         float[] target = channelsLastOutput ? y : FloatScratch(s.OutputCount);
-        XnorConv2D.ForwardResidualChannelsLast(PackedInput(x), _packed, target, s, affine.Scale, affine.Shift, shortcut, low, high, signs);
+        XnorConv2D.ForwardResidualChannelsLast(PackedInput(x), _packed, target, s, affine.Scale, affine.Shift, shortcut, low, high, signs, PlanFor(s));
         if (!channelsLastOutput) XnorConv2D.PlanesFromChannelsLast(target, y, x.Batch, OutChannels, pixels);
         return Result(y, signs, [x.Batch, OutChannels, s.OutHeight, s.OutWidth], channelsLastOutput);
     }
@@ -225,7 +235,7 @@ public sealed class BinaryConvLayer : InferenceLayer
         float[] y = FloatOutput(s.OutputCount);
         ulong[]? signs = withSigns ? BitOutput(s.PackedOutputWords) : null;
         float[] target = channelsLastOutput ? y : FloatScratch(s.OutputCount);
-        XnorConv2D.ForwardDownsampleResidualChannelsLast(PackedInput(x), _packed, target, s, affine.Scale, affine.Shift, x.Floats!, shortcutChannels, low, high, signs);
+        XnorConv2D.ForwardDownsampleResidualChannelsLast(PackedInput(x), _packed, target, s, affine.Scale, affine.Shift, x.Floats!, shortcutChannels, low, high, signs, PlanFor(s));
         if (!channelsLastOutput) XnorConv2D.PlanesFromChannelsLast(target, y, x.Batch, OutChannels, s.OutHeight * s.OutWidth);
         return Result(y, signs, [x.Batch, OutChannels, s.OutHeight, s.OutWidth], channelsLastOutput);
     }
@@ -250,7 +260,7 @@ public sealed class BinaryConvLayer : InferenceLayer
     {
         XnorConv2DShape s = Shape(x.Batch, x.Shape[2], x.Shape[3]);
         ulong[] bits = pool is null ? BitOutput(s.PackedOutputWords) : BitScratch(s.PackedOutputWords);
-        XnorConv2D.ForwardPackedThreshold(PackedInput(x), _packed, bits, s, thresholds.Thresholds, thresholds.Flips);
+        XnorConv2D.ForwardPackedThreshold(PackedInput(x), _packed, bits, s, thresholds.Thresholds, thresholds.Flips, PlanFor(s));
         if (pool is null) return Result(null, bits, [x.Batch, OutChannels, s.OutHeight, s.OutWidth]);
         int pooledHeight = pool.OutputSide(s.OutHeight), pooledWidth = pool.OutputSide(s.OutWidth);
         ulong[] output = BitOutput((long)x.Batch * pooledHeight * pooledWidth * BitPack.WordsPerPixel(OutChannels));

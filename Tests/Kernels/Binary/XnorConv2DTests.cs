@@ -120,6 +120,32 @@ public class XnorConv2DTests
         Assert.That(reference.Select(v => (float)v), Is.EqualTo(expected), "reference");
     }
 
+    /// <summary>A plan (the filters prepared once) gives the naive convolution's dots, for the batch it was made with and
+    /// another; made on another path or for another image size it is ignored, and the result is still exact.</summary>
+    [TestCaseSource(nameof(Cases))]
+    public void Forward_WithPlan_EqualsFloatConv_AndMismatchedPlansAreIgnored(XnorConv2DShape s, SimdPath path, int threads)
+    {
+        KernelThreads.Count = threads;
+        Layer l = Make(s, seed: s.OutChannels * 5 + s.Stride);
+        float[] expected = NaiveConv(l.X, l.W, s);
+        XnorConv2DPlan plan;
+        using (Simd.Force(path)) plan = XnorConv2D.Plan(l.PackedW, s with { Batch = 1 });
+        XnorConv2DPlan otherPath;
+        using (Simd.Force(path == SimdPath.Scalar ? SimdPath.Vector256 : SimdPath.Scalar)) otherPath = XnorConv2D.Plan(l.PackedW, s);
+        XnorConv2DPlan otherSize = XnorConv2D.Plan(l.PackedW, s with { Height = s.Height + 1 });
+        foreach ((string name, XnorConv2DPlan p) in new[] { ("plan", plan), ("other path", otherPath), ("other size", otherSize) })
+        {
+            int[] actual = new int[s.OutputCount];
+            using (Simd.Force(path))
+            {
+                Assert.That(p.Fits(s), Is.EqualTo(name == "plan"), name);
+                XnorConv2D.Forward(l.PackedX, l.PackedW, actual, s, p);
+                XnorConv2D.Forward(l.PackedX, l.PackedW, actual, s, p); // a plan is reusable
+            }
+            Assert.That(actual.Select(v => (float)v), Is.EqualTo(expected), name);
+        }
+    }
+
     [TestCaseSource(nameof(Cases))]
     public void Forward_FusedAffineAndPackedSign_EqualFloatComputation(XnorConv2DShape s, SimdPath path, int threads)
     {
