@@ -30,12 +30,37 @@ public static unsafe partial class BinaryGemm
     /// <param name="n">Rows of B, columns of C.</param>
     /// <param name="k">Reduction length in bits (±1 values per row).</param>
     /// <exception cref="ArgumentException">A span is too short for the shape.</exception>
-    public static void Multiply(ReadOnlySpan<ulong> a, ReadOnlySpan<ulong> b, Span<int> c, int m, int n, int k)
+    /// <param name="plan">B prepared once (<see cref="Plan"/>), or null to prepare it in the call.</param>
+    public static void Multiply(ReadOnlySpan<ulong> a, ReadOnlySpan<ulong> b, Span<int> c, int m, int n, int k, BinaryGemmPlan? plan = null)
     {
         int stride = Validate(a, b, c.Length, m, n, k);
         fixed (ulong* pa = a, pb = b)
         fixed (int* pc = c)
-            Run(pa, pb, m, n, stride, new DotEpilogue(pc, n, k));
+            Run(pa, pb, m, n, stride, new DotEpilogue(pc, n, k), plan);
+    }
+
+    /// <summary>Prepares B [<paramref name="n"/> × <paramref name="k"/>] (a weight matrix multiplied again and again) for
+    /// the current SIMD path: its rows interleaved into the kernel's filter lanes, which every call otherwise redoes
+    /// (16 K words for a 1 024 × 1 024 layer). A call on another path, or with another B shape, ignores the plan.</summary>
+    /// <exception cref="ArgumentException">B is too short for the shape.</exception>
+    public static BinaryGemmPlan Plan(ReadOnlySpan<ulong> b, int n, int k)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(n);
+        int stride = BitPack.WordsPerRow(k);
+        BitPack.CheckLength(b.Length, (long)n * stride, nameof(b));
+        SimdPath path = Simd.Path;
+        if (path == SimdPath.Scalar || stride == 0) return new BinaryGemmPlan(path, n, stride, null);
+        fixed (ulong* pb = b)
+            return new BinaryGemmPlan(path, n, stride, path == SimdPath.Vector512 ? GroupRows<FilterLanes.KernelCsa512>(pb, n, stride) : GroupRows<FilterLanes.Kernel256>(pb, n, stride));
+    }
+
+    /// <summary>B's rows interleaved into filter lanes, in a new array.</summary>
+    private static ulong[] GroupRows<TKernel>(ulong* b, int n, int stride) where TKernel : struct, FilterLanes.IKernel
+    {
+        int groups = (n + TKernel.GroupSize - 1) / TKernel.GroupSize, groupWords = stride * TKernel.StepWords;
+        var grouped = new ulong[Math.Max(1, groups * groupWords)];
+        fixed (ulong* pg = grouped) KernelThreads.For(groups, 1, new PackGroupsBody<TKernel>(b, pg, n, stride, groupWords));
+        return grouped;
     }
 
     /// <summary>Fused epilogue: <c>y[i,j] = scale[j]·(K − 2·popcount(A[i] XOR B[j])) + bias[j]</c>, a binary dense
@@ -44,14 +69,14 @@ public static unsafe partial class BinaryGemm
     /// the same float expression evaluated on the exact integer dot.</remarks>
     /// <exception cref="ArgumentException">A span is too short for the shape.</exception>
     public static void Multiply(ReadOnlySpan<ulong> a, ReadOnlySpan<ulong> b, Span<float> y, int m, int n, int k,
-                                ReadOnlySpan<float> scale, ReadOnlySpan<float> bias)
+                                ReadOnlySpan<float> scale, ReadOnlySpan<float> bias, BinaryGemmPlan? plan = null)
     {
         int stride = Validate(a, b, y.Length, m, n, k);
         BitPack.CheckLength(scale.Length, n, nameof(scale));
         BitPack.CheckLength(bias.Length, n, nameof(bias));
         fixed (ulong* pa = a, pb = b)
         fixed (float* py = y, ps = scale, pbias = bias)
-            Run(pa, pb, m, n, stride, new ScaledDotEpilogue(py, n, k, ps, pbias));
+            Run(pa, pb, m, n, stride, new ScaledDotEpilogue(py, n, k, ps, pbias), plan);
     }
 
     /// <summary>The specification: one popcount per word, no blocking, no threads.</summary>
@@ -89,15 +114,16 @@ public static unsafe partial class BinaryGemm
     }
 
     /// <summary>Splits rows of A over <see cref="KernelThreads"/>; each thread runs the blocked kernel on its rows.</summary>
-    private static void Run<TEpilogue>(ulong* a, ulong* b, int m, int n, int stride, TEpilogue epilogue)
+    private static void Run<TEpilogue>(ulong* a, ulong* b, int m, int n, int stride, TEpilogue epilogue, BinaryGemmPlan? plan = null)
         where TEpilogue : struct, IMismatchEpilogue
     {
         if (m == 0 || n == 0) return;
         SimdPath path = Simd.Path;
         if (path != SimdPath.Scalar && stride > 0 && m >= FilterLanes.PixelsPerBlock) // fewer rows would waste lanes
         {
-            if (path == SimdPath.Vector512) RunFilterLanes<FilterLanes.KernelCsa512, TEpilogue>(a, b, m, n, stride, epilogue);
-            else RunFilterLanes<FilterLanes.Kernel256, TEpilogue>(a, b, m, n, stride, epilogue);
+            ulong[]? grouped = plan is not null && plan.Fits(n, stride) ? plan.Grouped : null;
+            if (path == SimdPath.Vector512) RunFilterLanes<FilterLanes.KernelCsa512, TEpilogue>(a, b, m, n, stride, epilogue, grouped);
+            else RunFilterLanes<FilterLanes.Kernel256, TEpilogue>(a, b, m, n, stride, epilogue, grouped);
             return;
         }
         KernelThreads.For(m, RowsPerKernel, new RowsBody<TEpilogue>(a, b, n, stride, path, epilogue));
@@ -132,13 +158,13 @@ public static unsafe partial class BinaryGemm
     /// kernel's layout (nibble halves, or raw words; a chunk stays in L2) and runs every group (in L1) over the chunk,
     /// 4 rows per <c>TKernel.Block</c>. Rows past the chunk in a last
     /// partial block read zero slack rows and are dropped, as are lanes past n.</summary>
-    private static void RunFilterLanes<TKernel, TEpilogue>(ulong* a, ulong* b, int m, int n, int stride, TEpilogue epilogue)
+    private static void RunFilterLanes<TKernel, TEpilogue>(ulong* a, ulong* b, int m, int n, int stride, TEpilogue epilogue, ulong[]? planned)
         where TKernel : struct, FilterLanes.IKernel
         where TEpilogue : struct, IMismatchEpilogue
     {
         int groupSize = TKernel.GroupSize;
         int groups = (n + groupSize - 1) / groupSize, groupWords = stride * TKernel.StepWords;
-        ulong[] groupArray = ScratchPool<ulong>.ThisThread.Rent(groups * groupWords);
+        ulong[] groupArray = planned ?? ScratchPool<ulong>.ThisThread.Rent(groups * groupWords);
         int[] offsets = ScratchPool<int>.ThisThread.Rent(stride);
         for (int j = 0; j < stride; j++) offsets[j] = TKernel.WordFactor * j;
         try
@@ -146,13 +172,13 @@ public static unsafe partial class BinaryGemm
             fixed (ulong* pg = groupArray)
             fixed (int* po = offsets)
             {
-                KernelThreads.For(groups, 1, new PackGroupsBody<TKernel>(b, pg, n, stride, groupWords));
+                if (planned is null) KernelThreads.For(groups, 1, new PackGroupsBody<TKernel>(b, pg, n, stride, groupWords));
                 KernelThreads.For(m, FilterLanes.PixelsPerBlock, new FilterLaneRowsBody<TKernel, TEpilogue>(a, pg, po, n, stride, epilogue));
             }
         }
         finally
         {
-            ScratchPool<ulong>.ThisThread.Return(groupArray);
+            if (planned is null) ScratchPool<ulong>.ThisThread.Return(groupArray);
             ScratchPool<int>.ThisThread.Return(offsets);
         }
     }

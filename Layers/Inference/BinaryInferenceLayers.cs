@@ -14,6 +14,7 @@ public sealed class BinaryDenseLayer : InferenceLayer
 {
     private readonly ulong[] _packed;   // [Out × WordsPerRow(In)], aligned for the GEMM
     private float[]? _unpacked;          // ±1 [Out × In] for a real input
+    private BinaryGemmPlan? _plan;       // the weights grouped into the GEMM's lanes, made on the first forward
 
     public BinaryDenseLayer(int inFeatures, int outFeatures, bool inputSign, ulong[] packedRows, float[]? bias)
     {
@@ -39,7 +40,7 @@ public sealed class BinaryDenseLayer : InferenceLayer
         ulong[] packedX = InputBits((long)n * BitPack.WordsPerRow(In));
         BitPack.PackRows(x.ToFloats(), packedX, n, In);
         int[] dots = IntScratch(n * Out);
-        BinaryGemm.Multiply(packedX, _packed, dots, n, Out, In);
+        BinaryGemm.Multiply(packedX, _packed, dots, n, Out, In, _plan is { } plan && plan.Path == Simd.Path ? plan : _plan = BinaryGemm.Plan(_packed, Out, In));
         return dots;
     }
 

@@ -74,6 +74,29 @@ public class BinaryGemmTests
         }
     }
 
+    /// <summary>With a plan of B (the rows grouped into lanes once) the product equals the float dots of the signs, call
+    /// after call; plans for another path or another B shape are ignored.</summary>
+    [Test]
+    public void Multiply_WithPlan_EveryPath_EqualsFloatDots([ValueSource(nameof(Paths))] SimdPath path, [Values(1, 2)] int threads,
+                                                            [Values(65, 513, 1000)] int k)
+    {
+        KernelThreads.Count = threads;
+        Operands o = Make(37, 33, k, seed: k + 5);
+        float[] expected = FloatDots(o);
+        BinaryGemmPlan plan;
+        using (Simd.Force(path)) plan = BinaryGemm.Plan(o.PackedB, o.N, k);
+        BinaryGemmPlan otherPath;
+        using (Simd.Force(path == SimdPath.Vector512 ? SimdPath.Vector256 : SimdPath.Vector512)) otherPath = BinaryGemm.Plan(o.PackedB, o.N, k);
+        BinaryGemmPlan otherShape = BinaryGemm.Plan(o.PackedB, o.N - 1, k);
+        foreach ((string name, BinaryGemmPlan p) in new[] { ("plan", plan), ("other path", otherPath), ("other shape", otherShape) })
+        {
+            int[] actual = new int[o.M * o.N];
+            using (Simd.Force(path))
+                for (int call = 0; call < 2; call++) BinaryGemm.Multiply(o.PackedA, o.PackedB, actual, o.M, o.N, k, p);
+            Assert.That(actual.Select(v => (float)v), Is.EqualTo(expected), name);
+        }
+    }
+
     [Test]
     public void Multiply_FusedEpilogue_EveryPath_EqualsScaleTimesFloatDotPlusBias(
         [ValueSource(nameof(Paths))] SimdPath path, [Values(1, 2)] int threads, [Values(1, 65, 513)] int k)
