@@ -79,6 +79,44 @@ public static unsafe partial class BinaryGemm
             Run(pa, pb, m, n, stride, new ScaledDotEpilogue(py, n, k, ps, pbias), plan);
     }
 
+    /// <summary>A binary dense layer whose batch-normed signs feed another one: bit j of packed row i is
+    /// <c>(K − 2·popcount(A[i] XOR B[j]) ≥ thresholds[j]) XOR flip_j</c> (flip_j = bit j of <paramref name="flips"/>), rows
+    /// [<paramref name="m"/> × <see cref="BitPack.WordsPerRow"/>(<paramref name="n"/>)] with zero padding bits: exactly what
+    /// <see cref="BitPack.PackRows(ReadOnlySpan{float}, Span{ulong}, int, int)"/> makes of the signs, so the next layer
+    /// takes them as its packed input. The thresholds are the batch norm and sign folded into integers
+    /// (docs/inference.md).</summary>
+    /// <exception cref="ArgumentException">A span is too short for the shape, or a flip bit past n is set.</exception>
+    public static void MultiplyPackedThreshold(ReadOnlySpan<ulong> a, ReadOnlySpan<ulong> b, Span<ulong> bits, int m, int n, int k,
+                                               ReadOnlySpan<int> thresholds, ReadOnlySpan<ulong> flips, BinaryGemmPlan? plan = null)
+    {
+        int stride = Validate(a, b, (int)Math.Min(int.MaxValue, (long)m * n), m, n, k);
+        int outStride = BitPack.WordsPerRow(n);
+        BitPack.CheckLength(bits.Length, (long)m * outStride, nameof(bits));
+        BitPack.CheckLength(thresholds.Length, n, nameof(thresholds));
+        BitPack.CheckLength(flips.Length, BitPack.WordsPerPixel(n), nameof(flips));
+        if (n % 64 != 0 && flips[BitPack.WordsPerPixel(n) - 1] >> (n % 64) != 0)
+            throw new ArgumentException($"BinaryGemm: flip bits past column {n} must be zero.", nameof(flips));
+        bits[..(m * outStride)].Clear(); // the epilogue sets the bits of columns < n; padding stays zero
+        fixed (ulong* pa = a, pb = b, pbits = bits, pf = flips)
+        fixed (int* pt = thresholds)
+            Run(pa, pb, m, n, stride, new PackedThresholdEpilogue(pbits, outStride, k, pt, pf), plan);
+    }
+
+    /// <summary>The specification of <see cref="MultiplyPackedThreshold"/>: the reference dots, compared and flipped
+    /// one at a time.</summary>
+    internal static void ReferencePackedThreshold(ReadOnlySpan<ulong> a, ReadOnlySpan<ulong> b, Span<ulong> bits, int m, int n, int k,
+                                                  ReadOnlySpan<int> thresholds, ReadOnlySpan<ulong> flips)
+    {
+        int[] dots = new int[m * n];
+        Reference(a, b, dots, m, n, k);
+        int outStride = BitPack.WordsPerRow(n);
+        bits[..(m * outStride)].Clear();
+        for (int i = 0; i < m; i++)
+            for (int j = 0; j < n; j++)
+                if ((dots[i * n + j] >= thresholds[j]) != (((flips[j >> 6] >> (j & 63)) & 1) != 0))
+                    bits[i * outStride + (j >> 6)] |= 1UL << (j & 63);
+    }
+
     /// <summary>The specification: one popcount per word, no blocking, no threads.</summary>
     internal static void Reference(ReadOnlySpan<ulong> a, ReadOnlySpan<ulong> b, Span<int> c, int m, int n, int k)
     {
@@ -259,6 +297,27 @@ public static unsafe partial class BinaryGemm
         {
             Vector256<float> dots = Vector256.ConvertToSingle(Vector256.Create(k) - (mismatches << 1));
             Vector256.Add(Vector256.Multiply(Vector256.Load(scale + col), dots), Vector256.Load(bias + col)).Store(y + (nint)row * ld + col);
+        }
+    }
+
+    /// <summary>Sets bit col of packed row <c>row</c> to <c>(K − 2·mismatches ≥ threshold[col]) XOR flip_col</c> in
+    /// zeroed rows of <paramref name="ld"/> words. Columns come in groups of 8 from byte 0 of a row (the filter-lane paths)
+    /// or one at a time (the popcnt path); a row is written by one thread only.</summary>
+    internal readonly struct PackedThresholdEpilogue(ulong* bits, int ld, int k, int* thresholds, ulong* flips) : IMismatchEpilogue
+    {
+        public void Store(int row, int col, int mismatches)
+        {
+            bool bit = (k - 2 * mismatches >= thresholds[col]) != (((flips[col >> 6] >> (col & 63)) & 1) != 0);
+            if (bit) bits[(nint)row * ld + (col >> 6)] |= 1UL << (col & 63);
+        }
+
+        /// <summary>Columns col..col+7 (col a multiple of 8): one byte of the row.</summary>
+        public void Store8(int row, int col, Vector256<int> mismatches)
+        {
+            Vector256<int> dots = Vector256.Create(k) - (mismatches << 1);
+            uint set = Vector256.GreaterThanOrEqual(dots, Vector256.Load(thresholds + col)).ExtractMostSignificantBits();
+            byte flip = ((byte*)flips)[col >> 3];
+            ((byte*)(bits + (nint)row * ld))[col >> 3] = (byte)(set ^ flip);
         }
     }
 

@@ -37,11 +37,43 @@ public sealed class BinaryDenseLayer : InferenceLayer
     internal int[] Dots(Activation x)
     {
         int n = x.Batch;
-        ulong[] packedX = InputBits((long)n * BitPack.WordsPerRow(In));
-        BitPack.PackRows(x.ToFloats(), packedX, n, In);
         int[] dots = IntScratch(n * Out);
-        BinaryGemm.Multiply(packedX, _packed, dots, n, Out, In, _plan is { } plan && plan.Path == Simd.Path ? plan : _plan = BinaryGemm.Plan(_packed, Out, In));
+        BinaryGemm.Multiply(PackedInput(x), _packed, dots, n, Out, In, Plan());
         return dots;
+    }
+
+    /// <summary>The input's signs as packed rows: the bits a previous binary dense layer wrote, or packed from floats.</summary>
+    private ulong[] PackedInput(Activation x)
+    {
+        if (x.Bits is not null) return x.Bits;
+        ulong[] packedX = InputBits((long)x.Batch * BitPack.WordsPerRow(In));
+        BitPack.PackRows(x.ToFloats(), packedX, x.Batch, In);
+        return packedX;
+    }
+
+    /// <summary>The weights grouped into the GEMM's lanes for the current path, made on first use.</summary>
+    private BinaryGemmPlan Plan() => _plan is { } plan && plan.Path == Simd.Path ? plan : _plan = BinaryGemm.Plan(_packed, Out, In);
+
+    private (AffineLayer Affine, SignThresholds? Thresholds)? _thresholdCache;
+
+    /// <summary>The integer thresholds of the folded BatchNorm1d <paramref name="affine"/> + sign on this layer's dots
+    /// (one rounding, <c>fma(d, scale, shift)</c>), derived once; null when some channel is not a single step.</summary>
+    internal SignThresholds? ThresholdsFor(AffineLayer affine)
+    {
+        if (_thresholdCache is { } cached && cached.Affine == affine) return cached.Thresholds;
+        SignThresholds.TryDerive(affine, In, fusedMultiplyAdd: true, out SignThresholds? thresholds);
+        _thresholdCache = (affine, thresholds);
+        return thresholds;
+    }
+
+    /// <summary>The signs of <c>BN(dots)</c> as the next binary dense layer's packed rows [N × WordsPerRow(Out)], by
+    /// integer thresholds in the GEMM's epilogue: no float exists between the two layers.</summary>
+    internal Activation RunThresholds(Activation x, SignThresholds thresholds)
+    {
+        int n = x.Batch;
+        ulong[] bits = BitOutput((long)n * BitPack.WordsPerRow(Out));
+        BinaryGemm.MultiplyPackedThreshold(PackedInput(x), _packed, bits, n, Out, In, thresholds.Thresholds, thresholds.Flips, Plan());
+        return Result(null, bits, [n, Out]);
     }
 
     public override Activation Run(Activation x)

@@ -5,7 +5,8 @@ using BinaryGrad.Kernels.Binary;
 namespace BinaryGrad.Layers.Inference;
 
 /// <summary>Values flowing between inference layers: float NCHW / [N,F], or signs packed channels-last
-/// ([N][H][W][WordsPerPixel(C)], <see cref="BitPack"/>) when a binary convolution feeds another one. Between two
+/// ([N][H][W][WordsPerPixel(C)], <see cref="BitPack"/>) when a binary convolution feeds another one, or packed rows
+/// ([N][WordsPerRow(F)]) when a binary dense layer feeds another one. Between two
 /// Bi-Real units the floats may be channels-last too (<see cref="ChannelsLast"/>), only ever read by the next unit.</summary>
 public sealed class Activation
 {
@@ -48,7 +49,8 @@ public sealed class Activation
         }
         if (Floats is not null) return Floats;
         var y = new float[Shape.Aggregate(1L, (a, b) => a * b)];
-        BitPack.UnpackChannelsLast(Bits!, y, Shape[0], Shape[1], Shape[2], Shape[3]);
+        if (Shape.Length == 2) BitPack.UnpackRows(Bits!, y, Shape[0], Shape[1]);
+        else BitPack.UnpackChannelsLast(Bits!, y, Shape[0], Shape[1], Shape[2], Shape[3]);
         return y;
     }
 }

@@ -74,7 +74,8 @@ public sealed partial class InferenceModel
     /// convolution writes those bits directly, by integer thresholds (<see cref="SignThresholds"/>), pooling on bits;</item>
     /// <item>otherwise a binary convolution followed by its batch norm runs the float epilogue, packing its signs when a
     /// binary convolution follows;</item>
-    /// <item>a binary dense layer with sign input hands its dots to its fused batch norm;</item>
+    /// <item>a binary dense layer with sign input whose batch-normed signs feed another writes them as packed rows, by
+    /// integer thresholds in the GEMM's epilogue; otherwise it hands its dots to its fused batch norm;</item>
     /// <item>a sign-preserving Hardtanh right before a sign-input binary layer is skipped;</item>
     /// <item>every other layer runs on its own.</item>
     /// </list></summary>
@@ -134,6 +135,13 @@ public sealed partial class InferenceModel
                 // a real convolution whose batch-normed signs feed a binary convolution: only the bits are stored
                 x = real.RunSigns(x, signs);
                 i = consumer;
+            }
+            else if (layer is BinaryDenseLayer { InputSign: true, Bias: null } chained && affine is { Fused: true }
+                && NextBinaryDense(layers, i + 2) is int denseConsumer && chained.ThresholdsFor(affine) is { } denseThresholds)
+            {
+                // a binary dense layer whose batch-normed signs feed another: integer thresholds, packed rows
+                x = chained.RunThresholds(x, denseThresholds);
+                i = denseConsumer;
             }
             else if (layer is BinaryDenseLayer { InputSign: true, Bias: null } dense && affine is { Fused: true })
             {
@@ -196,6 +204,14 @@ public sealed partial class InferenceModel
     {
         while (index < layers.Count && layers[index] is HardTanhLayer { PreservesSign: true }) index++;
         return index < layers.Count && layers[index] is BinaryConvLayer { InputSign: true } ? index : null;
+    }
+
+    /// <summary>The index of the sign-input binary dense layer at <paramref name="index"/>, past any sign-preserving
+    /// Hardtanh before it, or null when another layer comes first.</summary>
+    private static int? NextBinaryDense(IReadOnlyList<InferenceLayer> layers, int index)
+    {
+        while (index < layers.Count && layers[index] is HardTanhLayer { PreservesSign: true }) index++;
+        return index < layers.Count && layers[index] is BinaryDenseLayer { InputSign: true } ? index : null;
     }
 
     /// <summary>The layers after the binary convolution at <paramref name="index"/> when they are

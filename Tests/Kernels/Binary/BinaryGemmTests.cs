@@ -74,6 +74,48 @@ public class BinaryGemmTests
         }
     }
 
+    /// <summary>The packed-threshold epilogue against the rule written out here on the float dots of the signs: bit j of
+    /// row i is (dot ≥ T_j) XOR flip_j, rows of WordsPerRow(n) words with zero padding; thresholds at, above and below the
+    /// dots (ties), always and never; n with a partial byte and word (33, 70), m below and above the lane paths' 4 rows.</summary>
+    [Test]
+    public void MultiplyPackedThreshold_EveryPath_EqualsComparedFloatDots([ValueSource(nameof(Paths))] SimdPath path, [Values(1, 2)] int threads,
+                                                                      [Values(65, 1000)] int k, [Values(3, 37)] int m, [Values(33, 70)] int n)
+    {
+        KernelThreads.Count = threads;
+        Operands o = Make(m, n, k, seed: k + 3 * n + m);
+        float[] dots = FloatDots(o);
+        var random = new Random(n);
+        int[] thresholds = Enumerable.Range(0, n).Select(j => random.Next(5) switch
+        {
+            0 => int.MinValue,                        // always
+            1 => int.MaxValue,                        // never
+            2 => (int)dots[random.Next(m) * n + j],   // a tie with some row's dot
+            _ => random.Next(-k, k + 1),
+        }).ToArray();
+        ulong[] flips = new ulong[BitPack.WordsPerPixel(n)];
+        for (int j = 0; j < n; j++) if (random.Next(3) == 0) flips[j >> 6] |= 1UL << (j & 63);
+        int stride = BitPack.WordsPerRow(n);
+        var expected = new ulong[m * stride];
+        for (int i = 0; i < m; i++)
+            for (int j = 0; j < n; j++)
+                if ((dots[i * n + j] >= thresholds[j]) != (((flips[j >> 6] >> (j & 63)) & 1) != 0)) expected[i * stride + (j >> 6)] |= 1UL << (j & 63);
+        ulong[] actual = Enumerable.Repeat(ulong.MaxValue, m * stride + 1).ToArray(), reference = new ulong[m * stride];
+        using (Simd.Force(path))
+            BinaryGemm.MultiplyPackedThreshold(o.PackedA, o.PackedB, actual.AsSpan(0, m * stride), m, n, k, thresholds, flips, BinaryGemm.Plan(o.PackedB, n, k));
+        BinaryGemm.ReferencePackedThreshold(o.PackedA, o.PackedB, reference, m, n, k, thresholds, flips);
+        Assert.That(actual[..^1], Is.EqualTo(expected), "packed");
+        Assert.That(actual[^1], Is.EqualTo(ulong.MaxValue), "wrote past the end");
+        Assert.That(reference, Is.EqualTo(expected), "reference");
+    }
+
+    [Test]
+    public void MultiplyPackedThreshold_FlipBitPastTheColumns_Throws()
+    {
+        Operands o = Make(4, 10, 64, seed: 1);
+        Assert.That(() => BinaryGemm.MultiplyPackedThreshold(o.PackedA, o.PackedB, new ulong[4 * 4], 4, 10, 64, new int[10], [1UL << 10]),
+                    Throws.ArgumentException.With.Message.Contains("past column 10"));
+    }
+
     /// <summary>With a plan of B (the rows grouped into lanes once) the product equals the float dots of the signs, call
     /// after call; plans for another path or another B shape are ignored.</summary>
     [Test]
