@@ -89,7 +89,7 @@ public static unsafe partial class BinaryGemm
     public static void MultiplyPackedThreshold(ReadOnlySpan<ulong> a, ReadOnlySpan<ulong> b, Span<ulong> bits, int m, int n, int k,
                                                ReadOnlySpan<int> thresholds, ReadOnlySpan<ulong> flips, BinaryGemmPlan? plan = null)
     {
-        int stride = Validate(a, b, (int)Math.Min(int.MaxValue, (long)m * n), m, n, k);
+        int stride = ValidateOperands(a, b, m, n, k);
         int outStride = BitPack.WordsPerRow(n);
         BitPack.CheckLength(bits.Length, (long)m * outStride, nameof(bits));
         BitPack.CheckLength(thresholds.Length, n, nameof(thresholds));
@@ -142,12 +142,19 @@ public static unsafe partial class BinaryGemm
 
     private static int Validate(ReadOnlySpan<ulong> a, ReadOnlySpan<ulong> b, int outputLength, int m, int n, int k)
     {
+        int stride = ValidateOperands(a, b, m, n, k);
+        BitPack.CheckLength(outputLength, (long)m * n, "c");
+        return stride;
+    }
+
+    /// <summary>Checks the shape and both operands; returns the words per packed row.</summary>
+    private static int ValidateOperands(ReadOnlySpan<ulong> a, ReadOnlySpan<ulong> b, int m, int n, int k)
+    {
         ArgumentOutOfRangeException.ThrowIfNegative(m);
         ArgumentOutOfRangeException.ThrowIfNegative(n);
         int stride = BitPack.WordsPerRow(k);
         BitPack.CheckLength(a.Length, (long)m * stride, nameof(a));
         BitPack.CheckLength(b.Length, (long)n * stride, nameof(b));
-        BitPack.CheckLength(outputLength, (long)m * n, "c");
         return stride;
     }
 
