@@ -1,4 +1,5 @@
 using System.Numerics.Tensors;
+using System.Runtime.Intrinsics;
 using BinaryGrad.Kernels;
 using BinaryGrad.Kernels.Binary;
 
@@ -179,6 +180,18 @@ public sealed class AffineLayer(float[] scale, float[] shift, bool fused) : Infe
         for (int i = 0; i < n; i++)
         {
             if (plane == 1) TensorPrimitives.FusedMultiplyAdd(v.AsSpan(i * c, c), Scale, Shift, y.AsSpan(i * c, c));
+            else if (plane < 64)
+                // small maps (VGG-Small's last 4×4): two library calls per 16-value plane cost more than the arithmetic;
+                // the same two roundings (multiply, then add) written out
+                for (int ch = 0; ch < c; ch++)
+                {
+                    float scale = Scale[ch], shift = Shift[ch];
+                    int offset = (i * c + ch) * plane, p = 0;
+                    if (Simd.Path == SimdPath.Vector512)
+                        for (Vector512<float> s512 = Vector512.Create(scale), b512 = Vector512.Create(shift); p + 16 <= plane; p += 16)
+                            (Vector512.Create(v.AsSpan(offset + p, 16)) * s512 + b512).CopyTo(y.AsSpan(offset + p, 16));
+                    for (; p < plane; p++) y[offset + p] = v[offset + p] * scale + shift;
+                }
             else
                 for (int ch = 0; ch < c; ch++)
                 {
