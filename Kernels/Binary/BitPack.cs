@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Numerics;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
@@ -128,20 +129,16 @@ public static partial class BitPack
 
     // ---- implementation -------------------------------------------------------------------------------------
 
-    private static void PackDispatch<T>(ReadOnlySpan<T> x, Span<ulong> bits) where T : unmanaged, INumber<T> =>
-        PackDispatch(x, bits, T.Zero, false);
-
-    /// <summary>Packs <c>x ≥ threshold</c> (or <c>x ≤ threshold</c> when <paramref name="below"/>) per value.</summary>
-    private static void PackDispatch<T>(ReadOnlySpan<T> x, Span<ulong> bits, T threshold, bool below) where T : unmanaged, INumber<T>
+    private static void PackDispatch<T>(ReadOnlySpan<T> x, Span<ulong> bits) where T : unmanaged, INumber<T>
     {
         int words = WordsPerPixel(x.Length);
         if (bits.Length < words) throw new ArgumentException("Too few packed words.", nameof(bits));
         bits = bits[..words];
         switch (Simd.Path)
         {
-            case SimdPath.Vector512: Vectorized512(x, bits, threshold, below); break;
-            case SimdPath.Vector256: Vectorized256(x, bits, threshold, below); break;
-            default: Reference(x, bits, threshold, below); break;
+            case SimdPath.Vector512: Vectorized512(x, bits); break;
+            case SimdPath.Vector256: Vectorized256(x, bits); break;
+            default: Reference(x, bits); break;
         }
     }
 
@@ -160,53 +157,48 @@ public static partial class BitPack
     }
 
     /// <summary>The specification: one bit per value, <c>x ≥ 0</c> ⇒ 1. Clears the tail bits of the last word.</summary>
-    internal static void Reference<T>(ReadOnlySpan<T> x, Span<ulong> bits) where T : unmanaged, INumber<T> => Reference(x, bits, T.Zero, false);
-
-    /// <summary>One bit per value, <c>x ≥ threshold</c> (<c>x ≤ threshold</c> when <paramref name="below"/>) ⇒ 1.</summary>
-    internal static void Reference<T>(ReadOnlySpan<T> x, Span<ulong> bits, T threshold, bool below) where T : unmanaged, INumber<T>
+    internal static void Reference<T>(ReadOnlySpan<T> x, Span<ulong> bits) where T : unmanaged, INumber<T>
     {
         bits[..WordsPerPixel(x.Length)].Clear();
         for (int i = 0; i < x.Length; i++)
-            if (below ? x[i] <= threshold : x[i] >= threshold) bits[i >> 6] |= 1UL << (i & 63);
+            if (x[i] >= T.Zero) bits[i >> 6] |= 1UL << (i & 63);
     }
 
     /// <summary>64 values per word from <c>64 / Vector256&lt;T&gt;.Count</c> comparisons, each giving its lanes'
     /// bits at once through <c>ExtractMostSignificantBits</c> (all-ones lanes have their top bit set).</summary>
-    internal static void Vectorized256<T>(ReadOnlySpan<T> x, Span<ulong> bits, T threshold, bool below) where T : unmanaged, INumber<T>
+    internal static void Vectorized256<T>(ReadOnlySpan<T> x, Span<ulong> bits) where T : unmanaged, INumber<T>
     {
         int lanes = Vector256<T>.Count, full = x.Length / 64;
         ref T xRef = ref MemoryMarshal.GetReference(x);
-        Vector256<T> t = Vector256.Create(threshold);
         for (int w = 0; w < full; w++)
         {
             ulong word = 0;
             for (int j = 0; j < 64; j += lanes)
             {
                 Vector256<T> v = Vector256.LoadUnsafe(ref xRef, (nuint)(w * 64 + j));
-                word |= (ulong)(below ? Vector256.LessThanOrEqual(v, t) : Vector256.GreaterThanOrEqual(v, t)).ExtractMostSignificantBits() << j;
+                word |= (ulong)Vector256.GreaterThanOrEqual(v, Vector256<T>.Zero).ExtractMostSignificantBits() << j;
             }
             bits[w] = word;
         }
-        Reference(x[(full * 64)..], bits[full..], threshold, below); // fewer than 64 values left
+        Reference(x[(full * 64)..], bits[full..]); // fewer than 64 values left
     }
 
     /// <summary>As <see cref="Vectorized256"/> with 512-bit comparisons.</summary>
-    internal static void Vectorized512<T>(ReadOnlySpan<T> x, Span<ulong> bits, T threshold, bool below) where T : unmanaged, INumber<T>
+    internal static void Vectorized512<T>(ReadOnlySpan<T> x, Span<ulong> bits) where T : unmanaged, INumber<T>
     {
         int lanes = Vector512<T>.Count, full = x.Length / 64;
         ref T xRef = ref MemoryMarshal.GetReference(x);
-        Vector512<T> t = Vector512.Create(threshold);
         for (int w = 0; w < full; w++)
         {
             ulong word = 0;
             for (int j = 0; j < 64; j += lanes)
             {
                 Vector512<T> v = Vector512.LoadUnsafe(ref xRef, (nuint)(w * 64 + j));
-                word |= (below ? Vector512.LessThanOrEqual(v, t) : Vector512.GreaterThanOrEqual(v, t)).ExtractMostSignificantBits() << j;
+                word |= Vector512.GreaterThanOrEqual(v, Vector512<T>.Zero).ExtractMostSignificantBits() << j;
             }
             bits[w] = word;
         }
-        Reference(x[(full * 64)..], bits[full..], threshold, below);
+        Reference(x[(full * 64)..], bits[full..]);
     }
 
     private static void PackChannelsLastCore<T>(ReadOnlySpan<T> x, Span<ulong> bits, int batch, int channels, int height, int width)
@@ -254,7 +246,8 @@ public static partial class BitPack
             }
     }
 
-    /// <summary>Channels are strided in NCHW, so the bits cannot be formed a word at a time. With
+    /// <summary>Float images go through <see cref="ChannelsLastFloat"/> (with or without per-channel thresholds). Other
+    /// element types (double): channels are strided in NCHW, so the bits cannot be formed a word at a time. With
     /// <see cref="TransposeMinChannels"/> channels or more, per image and 64 pixels at a time: each channel's plane
     /// row is packed with the vectorized row pack into one 64-bit word (bit j = pixel p0 + j), 64 channels of those
     /// words form a 64×64 bit matrix, and its transpose (<see cref="Transpose64"/>, six rounds of masked swaps) holds
@@ -288,9 +281,10 @@ public static partial class BitPack
                 }
                 var image = new ReadOnlySpan<T>(x + (nint)n * imageValues, imageValues);
                 var words = new Span<ulong>(bits + (nint)n * imageWords, imageWords);
+                Debug.Assert(thresholds is null && below is null, "thresholds are packed from float images only");
                 if (channels < TransposeMinChannels)
                 {
-                    ScatterChannels(image, words, channels, plane, thresholds, below);
+                    ScatterChannels(image, words, channels, plane);
                     continue;
                 }
                 for (int p0 = 0; p0 < plane; p0 += 64)
@@ -300,8 +294,7 @@ public static partial class BitPack
                     {
                         int c0 = w * 64, count = Math.Min(64, channels - c0);
                         block.Clear();
-                        for (int c = 0; c < count; c++)
-                            PackDispatch(image.Slice((c0 + c) * plane + p0, pixels), block.Slice(c, 1), Threshold(thresholds, c0 + c), IsBelow(below, c0 + c));
+                        for (int c = 0; c < count; c++) PackDispatch(image.Slice((c0 + c) * plane + p0, pixels), block.Slice(c, 1));
                         Transpose64(block);
                         for (int j = 0; j < pixels; j++) words[(p0 + j) * wpp + w] = block[j];
                     }
@@ -317,8 +310,7 @@ public static partial class BitPack
 
     /// <summary>One image, few channels: each channel plane is packed into a bitmap (one bit per pixel), then each
     /// pixel's bit is or-ed into bit c of that pixel's word.</summary>
-    private static unsafe void ScatterChannels<T>(ReadOnlySpan<T> image, Span<ulong> words, int channels, int plane, T* thresholds, ulong* below)
-        where T : unmanaged, INumber<T>
+    private static void ScatterChannels<T>(ReadOnlySpan<T> image, Span<ulong> words, int channels, int plane) where T : unmanaged, INumber<T>
     {
         int wpp = WordsPerPixel(channels), planeWords = WordsPerPixel(plane);
         words.Clear();
@@ -327,7 +319,7 @@ public static partial class BitPack
         planeBits = planeBits[..planeWords];
         for (int c = 0; c < channels; c++)
         {
-            PackDispatch(image.Slice(c * plane, plane), planeBits, Threshold(thresholds, c), IsBelow(below, c));
+            PackDispatch(image.Slice(c * plane, plane), planeBits);
             ref ulong pixel0 = ref words[c >> 6];
             int shift = c & 63;
             for (int p = 0; p < plane; p++)
@@ -335,9 +327,6 @@ public static partial class BitPack
         }
         if (rented is not null) ScratchPool<ulong>.ThisThread.Return(rented);
     }
-
-    /// <summary>Channel c's threshold (0 without thresholds).</summary>
-    private static unsafe T Threshold<T>(T* thresholds, int c) where T : unmanaged, INumber<T> => thresholds is null ? T.Zero : thresholds[c];
 
     /// <summary>Whether channel c compares <c>x ≤ threshold</c> (false without a mask).</summary>
     private static unsafe bool IsBelow(ulong* below, int c) => below is not null && ((below[c >> 6] >> (c & 63)) & 1) != 0;

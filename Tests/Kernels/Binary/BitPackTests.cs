@@ -126,6 +126,22 @@ public class BitPackTests
         Assert.That(reference, Is.EqualTo(expected), "reference");
     }
 
+    /// <summary>Doubles take the row-pack-and-transpose path (64 channels and more) or the scatter path (fewer), floats
+    /// never do: the same values as doubles pack to the float reference's bits on every path.</summary>
+    [Test]
+    public void PackChannelsLast_Double_EveryPath_MatchesFloatReference(
+        [ValueSource(nameof(Paths))] SimdPath path, [Values(1, 3, 31, 32, 64, 65, 130)] int channels, [Values(15, 135)] int plane)
+    {
+        const int batch = 3;
+        (int height, int width) = plane == 15 ? (3, 5) : (9, 15);
+        float[] x = WithSpecials(batch * channels * plane, seed: 11 * channels + plane);
+        int words = batch * plane * BitPack.WordsPerPixel(channels);
+        ulong[] expected = new ulong[words], actual = Enumerable.Repeat(ulong.MaxValue, words).ToArray();
+        BitPack.ChannelsLastReference<float>(x, expected, batch, channels, plane);
+        using (Simd.Force(path)) BitPack.PackChannelsLast(x.Select(v => (double)v).ToArray(), actual, batch, channels, height, width);
+        Assert.That(actual, Is.EqualTo(expected));
+    }
+
     [Test]
     public void PackChannelsLast_LargePlane_EveryPath_MatchesReference([ValueSource(nameof(Paths))] SimdPath path, [Values(3, 64, 100)] int channels)
     {
