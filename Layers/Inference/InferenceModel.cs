@@ -121,14 +121,13 @@ public sealed partial class InferenceModel
             else if (layer is BinaryConvLayer { InputSign: true, Bias: null } conv && affine is { Fused: false }
                 && conv.OutputSize(x.Shape[2], x.Shape[3]) is (int oh, int ow) && oh * ow > 1) // 1×1 maps: BN evaluates with fma, the epilogue cannot
             {
-                int next = i + 2;
-                while (next < layers.Count && layers[next] is HardTanhLayer { PreservesSign: true }) next++;
-                bool packed = next < layers.Count && layers[next] is BinaryConvLayer { InputSign: true };
+                (int next, InferenceLayer? consumer) = PastSignClamps(layers, i + 2);
+                bool packed = consumer is BinaryConvLayer { InputSign: true };
                 x = conv.RunFused(x, affine, packed);
                 i = packed ? next : i + 2;
             }
             else if (layer is ConvLayer real && affine is { Fused: false } && x.Floats is not null && !x.ChannelsLast
-                && NextBinaryConv(layers, i + 2) is int consumer
+                && PastSignClamps(layers, i + 2) is (int consumer, BinaryConvLayer { InputSign: true })
                 && real.OutputSize(x.Shape[2], x.Shape[3]) is (int rh, int rw)
                 && real.SignsFor(affine, rh * rw == 1) is { } signs)
             {
@@ -137,7 +136,8 @@ public sealed partial class InferenceModel
                 i = consumer;
             }
             else if (layer is BinaryDenseLayer { InputSign: true, Bias: null } chained && affine is { Fused: true }
-                && NextBinaryDense(layers, i + 2) is int denseConsumer && chained.ThresholdsFor(affine) is { } denseThresholds)
+                && PastSignClamps(layers, i + 2) is (int denseConsumer, BinaryDenseLayer { InputSign: true })
+                && chained.ThresholdsFor(affine) is { } denseThresholds)
             {
                 // a binary dense layer whose batch-normed signs feed another: integer thresholds, packed rows
                 x = chained.RunThresholds(x, denseThresholds);
@@ -190,29 +190,18 @@ public sealed partial class InferenceModel
     private static bool ChannelsLastUnit(InferenceLayer layer, int c, int h, int w) =>
         IdentityUnit(layer, c, h, w).Conv is not null || DownsampleUnit(layer, c, h, w).Conv is not null;
 
+    /// <summary>The first layer from <paramref name="index"/> on that is not a sign-preserving Hardtanh, and its index
+    /// (<c>(Count, null)</c> past the end): a layer that takes only signs sees through such clamps.</summary>
+    private static (int Index, InferenceLayer? Layer) PastSignClamps(IReadOnlyList<InferenceLayer> layers, int index)
+    {
+        while (index < layers.Count && layers[index] is HardTanhLayer { PreservesSign: true }) index++;
+        return (index, index < layers.Count ? layers[index] : null);
+    }
+
     /// <summary>Whether the first layer from <paramref name="index"/> on that is not a sign-preserving Hardtanh is a binary
     /// layer with sign input.</summary>
-    private static bool SignConsumerFollows(IReadOnlyList<InferenceLayer> layers, int index)
-    {
-        while (index < layers.Count && layers[index] is HardTanhLayer { PreservesSign: true }) index++;
-        return index < layers.Count && layers[index] is BinaryConvLayer { InputSign: true } or BinaryDenseLayer { InputSign: true };
-    }
-
-    /// <summary>The index of the sign-input binary convolution at <paramref name="index"/>, past any sign-preserving
-    /// Hardtanh before it, or null when another layer comes first.</summary>
-    private static int? NextBinaryConv(IReadOnlyList<InferenceLayer> layers, int index)
-    {
-        while (index < layers.Count && layers[index] is HardTanhLayer { PreservesSign: true }) index++;
-        return index < layers.Count && layers[index] is BinaryConvLayer { InputSign: true } ? index : null;
-    }
-
-    /// <summary>The index of the sign-input binary dense layer at <paramref name="index"/>, past any sign-preserving
-    /// Hardtanh before it, or null when another layer comes first.</summary>
-    private static int? NextBinaryDense(IReadOnlyList<InferenceLayer> layers, int index)
-    {
-        while (index < layers.Count && layers[index] is HardTanhLayer { PreservesSign: true }) index++;
-        return index < layers.Count && layers[index] is BinaryDenseLayer { InputSign: true } ? index : null;
-    }
+    private static bool SignConsumerFollows(IReadOnlyList<InferenceLayer> layers, int index) =>
+        PastSignClamps(layers, index).Layer is BinaryConvLayer { InputSign: true } or BinaryDenseLayer { InputSign: true };
 
     /// <summary>The layers after the binary convolution at <paramref name="index"/> when they are
     /// <c>[MaxPool (no padding)] → BatchNorm2d → [sign-preserving Hardtanh]* → sign-input binary convolution</c>: the
@@ -231,10 +220,8 @@ public sealed partial class InferenceModel
         }
         else pool = null;
         if (j >= layers.Count || layers[j] is not AffineLayer { Fused: false } affine) return null;
-        j++;
-        while (j < layers.Count && layers[j] is HardTanhLayer { PreservesSign: true }) j++;
-        if (j >= layers.Count || layers[j] is not BinaryConvLayer { InputSign: true }) return null;
-        return (affine, height * width == 1, pool, j);
+        if (PastSignClamps(layers, j + 1) is not (int next, BinaryConvLayer { InputSign: true })) return null;
+        return (affine, height * width == 1, pool, next);
     }
 
     /// <summary>Arg-max class per image (first index on ties, as the trainer counts).</summary>
