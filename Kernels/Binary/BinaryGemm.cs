@@ -41,7 +41,8 @@ public static unsafe partial class BinaryGemm
 
     /// <summary>Prepares B [<paramref name="n"/> × <paramref name="k"/>] (a weight matrix multiplied again and again) for
     /// the current SIMD path: its rows interleaved into the kernel's filter lanes, which every call otherwise redoes
-    /// (16 K words for a 1 024 × 1 024 layer). A call on another path, or with another B shape, ignores the plan.</summary>
+    /// (16 K words for a 1 024 × 1 024 layer). A call on another path, or with another B shape, ignores the plan. The plan
+    /// holds a copy of B's bits: pass it only with the same B (a layer keeps the two together).</summary>
     /// <exception cref="ArgumentException">B is too short for the shape.</exception>
     public static BinaryGemmPlan Plan(ReadOnlySpan<ulong> b, int n, int k)
     {

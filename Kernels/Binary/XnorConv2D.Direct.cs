@@ -33,8 +33,9 @@ public static unsafe partial class XnorConv2D
 
     /// <summary>What <see cref="RunDirect"/> needs besides the input, derived from the filters and the geometry (not the
     /// batch): the filters packed into the kernel's lanes, the tap offsets, the border classes of rows and columns and
-    /// the per-class base table. Kept by an <see cref="XnorConv2DPlan"/>, or taken from the pool for one call.</summary>
-    internal sealed class DirectTables(ulong[] groups, int[] baseTable, int[] offsets, int[] rowClass, int[] colClass, int[] rowRanges, int[] colRanges,
+    /// the per-class base table. Kept by an <see cref="XnorConv2DPlan"/>, or taken from the pool for one call (a struct,
+    /// so that a call without a plan — every training forward — allocates nothing for it).</summary>
+    internal readonly struct DirectTables(ulong[] groups, int[] baseTable, int[] offsets, int[] rowClass, int[] colClass, int[] rowRanges, int[] colRanges,
                                        int rowClasses, int colClasses, int groupCount, int steps, bool pooled)
     {
         public ulong[] Groups { get; } = groups;
@@ -52,7 +53,13 @@ public static unsafe partial class XnorConv2D
         {
             if (!pooled) return;
             ScratchPool<ulong>.ThisThread.Return(Groups);
-            foreach (int[] array in (int[][])[BaseTable, Offsets, RowClass, ColClass, rowRanges, colRanges]) ScratchPool<int>.ThisThread.Return(array);
+            ScratchPool<int> ints = ScratchPool<int>.ThisThread;
+            ints.Return(BaseTable);
+            ints.Return(Offsets);
+            ints.Return(RowClass);
+            ints.Return(ColClass);
+            ints.Return(rowRanges);
+            ints.Return(colRanges);
         }
     }
 

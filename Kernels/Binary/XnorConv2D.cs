@@ -143,7 +143,8 @@ public static unsafe partial class XnorConv2D
     /// tap popcounts, the filters packed into the kernel's lanes and the border tables, which every call otherwise
     /// rebuilds. An inference layer runs once per chunk of a few images, and for VGG-Small's 256- and 512-channel layers
     /// this set-up was a tenth of the call. The plan holds for the SIMD path it was made on; a call on another path, or
-    /// with another shape, ignores it and prepares afresh.</summary>
+    /// with another shape, ignores it and prepares afresh. A plan holds a copy of these weights' bits, not a reference to
+    /// them: pass it only with the same weights (a layer keeps the two together); with others the result is wrong.</summary>
     /// <exception cref="ArgumentException">The weights are too short, or the shape is invalid.</exception>
     public static XnorConv2DPlan Plan(ReadOnlySpan<ulong> weights, in XnorConv2DShape shape)
     {
