@@ -60,6 +60,8 @@ public static unsafe partial class XnorConv2D
     private readonly struct ResidualChannelsLastOutput(float* output, float* shortcut, int shortcutChannels, int before, bool sampled,
                                                        float low, float high, ulong* signs, SimdPath path) : ITileOutput
     {
+        public int RowUnit => 1;
+
         public void Store(in XnorConv2DShape s, int first, int rows, int* dots, int ld, float* scale, float* bias)
         {
             // everything the loop needs in locals and arguments: the vector loop below then holds its constants in

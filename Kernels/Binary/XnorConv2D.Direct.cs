@@ -27,7 +27,8 @@ public static unsafe partial class XnorConv2D
         {
             var plan = new DirectPlan((nint)pin, (nint)pg, (nint)pBase, (nint)pOffsets, (nint)pRow, (nint)pCol,
                                       t.RowClasses, t.ColClasses, t.GroupCount, t.Steps, (nint)scale, (nint)bias);
-            KernelThreads.For(s.Batch * s.OutHeight, 1, new DirectRowsBody<TKernel, TOutput>(plan, s, output));
+            int unit = output.RowUnit; // whole row pairs for a pooling store: a unit is never split between threads
+            KernelThreads.For(s.Batch * s.OutHeight / unit, 1, new DirectRowsBody<TKernel, TOutput>(plan, s, output));
         }
     }
 
@@ -105,7 +106,7 @@ public static unsafe partial class XnorConv2D
         where TKernel : struct, FilterLanes.IKernel
         where TOutput : struct, ITileOutput
     {
-        public void Run(int start, int end) => DirectRows<TKernel, TOutput>(plan, shape, output, start, end);
+        public void Run(int start, int end) => DirectRows<TKernel, TOutput>(plan, shape, output, start * output.RowUnit, end * output.RowUnit);
     }
 
     /// <summary>Output rows [start, end) (flattened over batch and output height).</summary>
@@ -125,7 +126,8 @@ public static unsafe partial class XnorConv2D
         // Several output rows per tile, so that the NCHW store writes runs of TilePixels ints per channel plane
         // instead of one row's: with one 16-pixel row per store, 128 planes took 64 bytes each and the store
         // (write-allocate misses on 128 interleaved streams) cost a third of the 128-channel 16×16 layer.
-        int tileRows = Math.Clamp(TilePixels / Math.Max(1, ow), 1, oh);
+        int unit = output.RowUnit, tileRows = Math.Clamp(TilePixels / Math.Max(1, ow), 1, oh);
+        tileRows = Math.Max(unit, tileRows / unit * unit); // tiles of whole units (the caller's range is whole units)
         int[] tileArray = ScratchPool<int>.ThisThread.Rent(tileRows * ow * oPad);
         ulong* totals = stackalloc ulong[FilterLanes.TotalsScratchWords];
         int* counts = stackalloc int[block * FilterLanes.MaxGroupSize];

@@ -12,11 +12,17 @@ public static unsafe partial class XnorConv2D
     private interface ITileOutput
     {
         void Store(in XnorConv2DShape shape, int first, int rows, int* dots, int ld, float* scale, float* bias);
+
+        /// <summary>Output rows a tile never splits (the direct path's tiles and thread ranges are whole units of them):
+        /// 1, or 2 for a store that pools row pairs.</summary>
+        int RowUnit { get; }
     }
 
     /// <summary>Integer dots to NCHW (<see cref="StoreNchw{TTarget}"/>).</summary>
     private readonly struct IntOutput(int* output, bool vectorized) : ITileOutput
     {
+        public int RowUnit => 1;
+
         public void Store(in XnorConv2DShape s, int first, int rows, int* dots, int ld, float* scale, float* bias) =>
             StoreNchw(s, first, rows, dots, ld, new IntTarget(output), vectorized);
     }
@@ -25,8 +31,46 @@ public static unsafe partial class XnorConv2D
     /// adds (two roundings, never fused), the same float as the scalar expression.</summary>
     private readonly struct AffineOutput(float* output, bool vectorized) : ITileOutput
     {
+        public int RowUnit => 1;
+
         public void Store(in XnorConv2DShape s, int first, int rows, int* dots, int ld, float* scale, float* bias) =>
             StoreNchw(s, first, rows, dots, ld, new AffineTarget(output, scale, bias), vectorized);
+    }
+
+    /// <summary>A 2×2 max-pool (stride 2) of the dots, then <c>fl(fl(scale[o]·m) + bias[o])</c>, float NCHW
+    /// [Batch][OutChannels][OutHeight/2][OutWidth/2]. Tiles are whole row pairs (<see cref="RowUnit"/> 2), so every
+    /// window lies in one tile.</summary>
+    private readonly struct PooledAffineOutput(float* output, bool vectorized) : ITileOutput
+    {
+        public int RowUnit => 2;
+
+        public void Store(in XnorConv2DShape s, int first, int rows, int* dots, int ld, float* scale, float* bias)
+        {
+            int ow = s.OutWidth, plane = s.OutHeight * ow, pooledWidth = ow / 2, pooledPlane = plane / 4, channels = s.OutChannels;
+            for (int r0 = 0; r0 < rows; r0 += 2 * ow)
+            {
+                int pixel = first + r0, image = pixel / plane, pooledRow = pixel % plane / ow / 2;
+                float* pooled = output + (nint)image * channels * pooledPlane + pooledRow * pooledWidth;
+                for (int px = 0; px < pooledWidth; px++)
+                {
+                    int* top = dots + (nint)(r0 + 2 * px) * ld, bottom = top + (nint)ow * ld;
+                    int o = 0;
+                    for (; vectorized && o + 8 <= channels; o += 8)
+                    {
+                        Vector256<int> m = Vector256.Max(Vector256.Max(Vector256.Load(top + o), Vector256.Load(top + ld + o)),
+                                                         Vector256.Max(Vector256.Load(bottom + o), Vector256.Load(bottom + ld + o)));
+                        // multiply, round, add, round (never an fma): BatchNorm2d's evaluation on the pooled float
+                        Vector256<float> y = Vector256.Add(Vector256.Multiply(Vector256.ConvertToSingle(m), Vector256.Load(scale + o)), Vector256.Load(bias + o));
+                        for (int c = 0; c < 8; c++) pooled[(nint)(o + c) * pooledPlane + px] = y.GetElement(c);
+                    }
+                    for (; o < channels; o++)
+                    {
+                        int m = Math.Max(Math.Max(top[o], top[ld + o]), Math.Max(bottom[o], bottom[ld + o]));
+                        pooled[(nint)o * pooledPlane + px] = scale[o] * (float)m + bias[o];
+                    }
+                }
+            }
+        }
     }
 
     /// <summary>Writes a pixel-major tile of dots (<c>dots[r·ld + o]</c> for output pixels [first, first + rows)) to NCHW
@@ -142,6 +186,8 @@ public static unsafe partial class XnorConv2D
     /// branch-free: the signs are data, and a branch per channel mispredicted half the time.</summary>
     private readonly struct PackedSignOutput(ulong* output, bool vectorized) : ITileOutput
     {
+        public int RowUnit => 1;
+
         public void Store(in XnorConv2DShape s, int first, int rows, int* dots, int ld, float* scale, float* bias)
         {
             for (int r = 0; r < rows; r++) StorePixel(s, first + r, dots + (nint)r * ld, scale, bias);

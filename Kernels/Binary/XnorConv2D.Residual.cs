@@ -30,6 +30,8 @@ public static unsafe partial class XnorConv2D
     /// cache aliasing doubled the 16-channel layers' time.)</summary>
     private readonly struct ResidualOutput(float* output, float* shortcut, float low, float high, ulong* signs, bool vectorized) : ITileOutput
     {
+        public int RowUnit => 1;
+
         public void Store(in XnorConv2DShape s, int first, int rows, int* dots, int ld, float* scale, float* bias)
         {
             new AffineOutput(output, vectorized).Store(s, first, rows, dots, ld, scale, bias);

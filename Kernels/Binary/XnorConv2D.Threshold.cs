@@ -30,6 +30,8 @@ public static unsafe partial class XnorConv2D
     /// <summary>Bits <c>(dot ≥ threshold) XOR flip</c>, 8 channels per integer compare on the vector paths, branch-free.</summary>
     private readonly struct PackedThresholdOutput(ulong* output, int* thresholds, ulong* flips, bool vectorized) : ITileOutput
     {
+        public int RowUnit => 1;
+
         public void Store(in XnorConv2DShape s, int first, int rows, int* dots, int ld, float* scale, float* bias)
         {
             int wpp = BitPack.WordsPerPixel(s.OutChannels), channels = s.OutChannels;

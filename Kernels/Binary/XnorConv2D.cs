@@ -72,6 +72,48 @@ public static unsafe partial class XnorConv2D
         fixed (float* o = output, s = scale, b = bias) Run(input, weights, shape, new AffineOutput(o, Simd.Path != SimdPath.Scalar), s, b, plan);
     }
 
+    /// <summary>The convolution, a 2×2 max-pool of stride 2 and a folded batch norm in one pass:
+    /// <c>y[n,o,py,px] = fl(fl(scale[o]·m) + bias[o])</c> with m the largest of the four dots of window (py, px), float
+    /// NCHW [Batch][OutChannels][OutHeight/2][OutWidth/2]. This is MaxPool2d(2) then BatchNorm2d's evaluation (multiply,
+    /// round, add, round) on the float dots bit for bit, since the int → float conversion of a dot (|dot| &lt; 2²⁴) is exact
+    /// and monotone, so it commutes with the max; the full-size map is never written.</summary>
+    /// <exception cref="ArgumentException">A span is too short, the output size is odd, or the shape is invalid.</exception>
+    public static void ForwardMaxPool2Affine(ReadOnlySpan<ulong> input, ReadOnlySpan<ulong> weights, Span<float> output, in XnorConv2DShape shape,
+                                             ReadOnlySpan<float> scale, ReadOnlySpan<float> bias, XnorConv2DPlan? plan = null)
+    {
+        Validate(input, weights, shape, scale, bias);
+        if (shape.OutHeight % 2 != 0 || shape.OutWidth % 2 != 0)
+            throw new ArgumentException($"XnorConv2D: a 2×2 max-pool needs an even output size, not {shape.OutHeight}×{shape.OutWidth}.", nameof(shape));
+        BitPack.CheckLength(output.Length, shape.OutputCount / 4, nameof(output));
+        if (Simd.Path != SimdPath.Scalar)
+        {
+            fixed (float* o = output, s = scale, b = bias) Run(input, weights, shape, new PooledAffineOutput(o, vectorized: true), s, b, plan);
+            return;
+        }
+        // the scalar path's tiles are pixel runs, not row pairs: the dots first, then the windows
+        int[] dots = ScratchPool<int>.ThisThread.Rent((int)shape.OutputCount);
+        try
+        {
+            Forward(input, weights, dots.AsSpan(0, (int)shape.OutputCount), shape, plan);
+            int oh = shape.OutHeight, ow = shape.OutWidth;
+            for (int map = 0; map < shape.Batch * shape.OutChannels; map++)
+            {
+                int o = map % shape.OutChannels;
+                for (int py = 0; py < oh / 2; py++)
+                    for (int px = 0; px < ow / 2; px++)
+                    {
+                        int at = (map * oh + 2 * py) * ow + 2 * px;
+                        int m = Math.Max(Math.Max(dots[at], dots[at + 1]), Math.Max(dots[at + ow], dots[at + ow + 1]));
+                        output[(map * (oh / 2) + py) * (ow / 2) + px] = scale[o] * (float)m + bias[o];
+                    }
+            }
+        }
+        finally
+        {
+            ScratchPool<int>.ThisThread.Return(dots);
+        }
+    }
+
     /// <summary>Binary layer output: bit o of output pixel (n, y, x) is <c>scale[o]·dot + bias[o] ≥ 0</c>, packed
     /// channels-last [Batch][OutHeight][OutWidth][WordsPerPixel(OutChannels)] with zero padding bits: exactly what
     /// <see cref="BitPack.PackChannelsLast(ReadOnlySpan{float}, Span{ulong}, int, int, int, int)"/> makes of the float output.</summary>

@@ -227,6 +227,17 @@ public sealed class BinaryConvLayer : InferenceLayer
         return Result(y, null, [x.Batch, OutChannels, s.OutHeight, s.OutWidth]);
     }
 
+    /// <summary>This convolution, a 2×2 max-pool of stride 2 and the batch norm after it in one pass
+    /// (<see cref="XnorConv2D.ForwardMaxPool2Affine"/>): float NCHW at the pooled size, the full-size map never written.
+    /// For a bias-free convolution with sign input and an even output size (the caller checks).</summary>
+    internal Activation RunPooledAffine(Activation x, AffineLayer affine)
+    {
+        XnorConv2DShape s = Shape(x.Batch, x.Shape[2], x.Shape[3]);
+        float[] y = FloatOutput(s.OutputCount / 4);
+        XnorConv2D.ForwardMaxPool2Affine(PackedInput(x), _packed, y, s, affine.Scale, affine.Shift, PlanFor(s));
+        return Result(y, null, [x.Batch, OutChannels, s.OutHeight / 2, s.OutWidth / 2]);
+    }
+
     /// <summary>A Bi-Real unit with an identity shortcut in one pass: <c>clamp(BN(conv(sign x)) + x, low, high)</c>,
     /// float NCHW (<see cref="XnorConv2D.ForwardResidual"/>); <paramref name="x"/> is float.</summary>
     /// <remarks><para>With <paramref name="withSigns"/> the store also packs y's signs for the next binary convolution

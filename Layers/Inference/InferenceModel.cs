@@ -118,6 +118,12 @@ public sealed partial class InferenceModel
                 x = binary.RunThresholds(x, thresholds, chain.Pool);
                 i = chain.Next;
             }
+            else if (layer is BinaryConvLayer { InputSign: true, Bias: null } pooling && PooledNorm(layers, i, x.Shape) is { } pooledNorm)
+            {
+                // conv → 2×2 max-pool → BatchNorm2d whose output is not signs (VGG-Small's last conv): pooled in the store
+                x = pooling.RunPooledAffine(x, pooledNorm);
+                i += 3;
+            }
             else if (layer is BinaryConvLayer { InputSign: true, Bias: null } conv && affine is { Fused: false }
                 && conv.OutputSize(x.Shape[2], x.Shape[3]) is (int oh, int ow) && oh * ow > 1) // 1×1 maps: BN evaluates with fma, the epilogue cannot
             {
@@ -222,6 +228,17 @@ public sealed partial class InferenceModel
         if (j >= layers.Count || layers[j] is not AffineLayer { Fused: false } affine) return null;
         if (PastSignClamps(layers, j + 1) is not (int next, BinaryConvLayer { InputSign: true })) return null;
         return (affine, height * width == 1, pool, next);
+    }
+
+    /// <summary>The batch norm after the binary convolution at <paramref name="index"/> when the layers are
+    /// <c>MaxPool(2, stride 2, no padding) → BatchNorm2d</c> on an even output size whose pooled map has more than one
+    /// pixel (on 1×1 maps BatchNorm2d evaluates as an fma, which the store does not), or null.</summary>
+    private static AffineLayer? PooledNorm(IReadOnlyList<InferenceLayer> layers, int index, int[] input)
+    {
+        if (index + 2 >= layers.Count || layers[index + 1] is not MaxPoolLayer { KernelSize: 2, Stride: 2, Padding: 0 }
+            || layers[index + 2] is not AffineLayer { Fused: false } norm) return null;
+        (int height, int width) = ((BinaryConvLayer)layers[index]).OutputSize(input[2], input[3]);
+        return height % 2 == 0 && width % 2 == 0 && height * width > 4 ? norm : null;
     }
 
     /// <summary>Arg-max class per image (first index on ties, as the trainer counts).</summary>

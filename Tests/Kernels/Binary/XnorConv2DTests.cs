@@ -215,6 +215,58 @@ public class XnorConv2DTests
         }
     }
 
+    /// <summary>Shapes with an even output size for the fused 2×2 pool: the even ones of <see cref="Shapes"/>, a VGG-like
+    /// 128-channel layer (2 words per pixel, 16-filter groups with a partial last one), tiles of several row pairs that
+    /// cross images, the narrow kernels, stride 2, and 1-pixel pooled maps.</summary>
+    private static IEnumerable<TestCaseData> PoolCases() =>
+        from shape in Shapes.Where(s => s.OutHeight % 2 == 0 && s.OutWidth % 2 == 0).Concat(
+        [
+            new(2, 128, 8, 8, 20, 3, 3, Stride: 1, Padding: 1),
+            new(3, 70, 6, 40, 20, 3, 3, Stride: 1, Padding: 1),
+            new(2, 16, 8, 8, 16, 3, 3, Stride: 1, Padding: 1),
+            new(2, 32, 8, 7, 33, 3, 3, Stride: 2, Padding: 1),
+            new(3, 65, 2, 2, 9, 3, 3, Stride: 1, Padding: 1),
+        ])
+        from path in Paths from threads in new[] { 1, 2 }
+        select new TestCaseData(shape, path, threads).SetArgDisplayNames(
+            $"N{shape.Batch} C{shape.InChannels} {shape.Height}x{shape.Width} O{shape.OutChannels} k{shape.KernelHeight}x{shape.KernelWidth} s{shape.Stride} p{shape.Padding}",
+            path.ToString(), $"threads {threads}");
+
+    /// <summary>The fused pool equals MaxPool2d(2) of the naive convolution's dots, then scale·m + bias in float (multiply,
+    /// round, add, round), NCHW; nothing past the pooled output is written.</summary>
+    [TestCaseSource(nameof(PoolCases))]
+    public void ForwardMaxPool2Affine_IsPoolOfTheDotsThenAffine(XnorConv2DShape s, SimdPath path, int threads)
+    {
+        KernelThreads.Count = threads;
+        Layer l = Make(s, seed: s.OutChannels * 3 + s.Width);
+        float[] dots = NaiveConv(l.X, l.W, s);
+        int oh = s.OutHeight, ow = s.OutWidth, ph = oh / 2, pw = ow / 2;
+        var expected = new float[s.Batch * s.OutChannels * ph * pw];
+        for (int map = 0; map < s.Batch * s.OutChannels; map++)
+            for (int py = 0; py < ph; py++)
+                for (int px = 0; px < pw; px++)
+                {
+                    float m = float.NegativeInfinity;
+                    for (int dy = 0; dy < 2; dy++)
+                        for (int dx = 0; dx < 2; dx++) m = Math.Max(m, dots[(map * oh + 2 * py + dy) * ow + 2 * px + dx]);
+                    int o = map % s.OutChannels;
+                    expected[(map * ph + py) * pw + px] = l.Scale[o] * m + l.Bias[o];
+                }
+        float[] actual = Enumerable.Repeat(float.NaN, expected.Length + 1).ToArray();
+        using (Simd.Force(path)) XnorConv2D.ForwardMaxPool2Affine(l.PackedX, l.PackedW, actual.AsSpan(0, expected.Length), s, l.Scale, l.Bias);
+        Assert.That(actual[..^1], Is.EqualTo(expected), "BN(maxpool(dots))");
+        Assert.That(actual[^1], Is.NaN, "wrote past the end");
+    }
+
+    [Test]
+    public void ForwardMaxPool2Affine_OddOutputSize_Throws()
+    {
+        var s = new XnorConv2DShape(1, 64, 5, 6, 4, 3, 3, Stride: 1, Padding: 1);
+        Layer l = Make(s, seed: 2);
+        Assert.That(() => XnorConv2D.ForwardMaxPool2Affine(l.PackedX, l.PackedW, new float[s.OutputCount], s, l.Scale, l.Bias),
+                    Throws.ArgumentException.With.Message.Contains("even output size, not 5×6"));
+    }
+
     [Test]
     public void ForwardPackedThreshold_FlipBitPastTheChannels_Throws()
     {
