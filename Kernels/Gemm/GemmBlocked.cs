@@ -37,27 +37,32 @@ internal static class GemmBlocked<T> where T : unmanaged, INumber<T>
 
     /// <summary>Multiplies on <see cref="KernelThreads.Count"/> threads (arguments already validated).</summary>
     public static unsafe void MultiplyParallel<TKernel>(bool transA, bool transB, int m, int n, int k, T alpha,
-        ref T a, int lda, ref T b, int ldb, T beta, ref T c, int ldc, int threads)
+        ref T a, int lda, ref T b, int ldb, T beta, ref T c, int ldc, int threads, Prepacked prepacked = default)
         where TKernel : IGemmMicroKernel<T>
     {
         if (threads <= 1)
         {
-            Multiply<TKernel>(transA, transB, m, n, k, alpha, ref a, lda, ref b, ldb, beta, ref c, ldc);
+            Multiply<TKernel>(transA, transB, m, n, k, alpha, ref a, lda, ref b, ldb, beta, ref c, ldc, prepacked, 0);
             return;
         }
         MultiplySplit<TKernel>(transA, transB, m, n, k, alpha, (nint)Unsafe.AsPointer(ref a), lda, (nint)Unsafe.AsPointer(ref b), ldb, beta,
-            (nint)Unsafe.AsPointer(ref c), ldc);
+            (nint)Unsafe.AsPointer(ref c), ldc, prepacked);
     }
+
+    /// <summary>op(B) already packed for the whole product (<see cref="GemmPackedB"/>): the KC-deep panel of rows
+    /// [pc, pc + KC) starts at <c>Data + pc·PanelColumns</c> and holds every column's NR-wide sliver in order, so a strip
+    /// of columns starting at a multiple of NR finds its slivers at an offset. <c>Data = 0</c>: pack per call.</summary>
+    internal readonly record struct Prepacked(nint Data, int PanelColumns);
 
     /// <summary>The threaded part of <see cref="MultiplyParallel{TKernel}"/>, in its own method because a worker lambda's
     /// closure is allocated on entry to the method that declares the captured variables: inlined above, every
     /// single-threaded call (e.g. one per image of a convolution) would allocate it for nothing.</summary>
     private static unsafe void MultiplySplit<TKernel>(bool transA, bool transB, int m, int n, int k, T alpha,
-        nint pa, int lda, nint pb, int ldb, T beta, nint pc, int ldc)
+        nint pa, int lda, nint pb, int ldb, T beta, nint pc, int ldc, Prepacked prepacked)
         where TKernel : IGemmMicroKernel<T>
     {
         // Spans cannot be held by the body; the caller's spans are pinned for the whole call.
-        var body = new SplitBody<TKernel>(transA, transB, m, n, k, alpha, pa, lda, pb, ldb, beta, pc, ldc);
+        var body = new SplitBody<TKernel>(transA, transB, m, n, k, alpha, pa, lda, pb, ldb, beta, pc, ldc, prepacked);
         if ((long)n * TKernel.Rows >= (long)m * TKernel.Columns) KernelThreads.For(n, TKernel.Columns, body with { ByColumns = true });
         else KernelThreads.For(m, TKernel.Rows, body);
     }
@@ -65,7 +70,7 @@ internal static class GemmBlocked<T> where T : unmanaged, INumber<T>
     /// <summary>One thread's columns [j0, j1) of C (<see cref="ByColumns"/>) or rows [i0, i1), as a value so that a call
     /// allocates nothing.</summary>
     private readonly record struct SplitBody<TKernel>(bool TransA, bool TransB, int M, int N, int K, T Alpha,
-        nint A, int Lda, nint B, int Ldb, T Beta, nint C, int Ldc) : KernelThreads.IRangeBody
+        nint A, int Lda, nint B, int Ldb, T Beta, nint C, int Ldc, Prepacked Prepacked) : KernelThreads.IRangeBody
         where TKernel : IGemmMicroKernel<T>
     {
         public bool ByColumns { get; init; }
@@ -76,27 +81,29 @@ internal static class GemmBlocked<T> where T : unmanaged, INumber<T>
             if (ByColumns)
                 Multiply<TKernel>(TransA, TransB, M, end - start, K, Alpha, ref Unsafe.AsRef<T>((void*)A), Lda,
                     ref Unsafe.AsRef<T>((void*)(B + (nint)(TransB ? (long)start * Ldb : start) * size)), Ldb, Beta,
-                    ref Unsafe.AsRef<T>((void*)(C + (nint)start * size)), Ldc);
+                    ref Unsafe.AsRef<T>((void*)(C + (nint)start * size)), Ldc, Prepacked, start);
             else
                 Multiply<TKernel>(TransA, TransB, end - start, N, K, Alpha,
                     ref Unsafe.AsRef<T>((void*)(A + (nint)(TransA ? start : (long)start * Lda) * size)), Lda,
-                    ref Unsafe.AsRef<T>((void*)B), Ldb, Beta, ref Unsafe.AsRef<T>((void*)(C + (nint)((long)start * Ldc) * size)), Ldc);
+                    ref Unsafe.AsRef<T>((void*)B), Ldb, Beta, ref Unsafe.AsRef<T>((void*)(C + (nint)((long)start * Ldc) * size)), Ldc, Prepacked, 0);
         }
     }
 
     /// <summary>The sequential blocked product on the calling thread (m, n, k ≥ 1, α ≠ 0, arguments validated).
-    /// The referenced memory must stay put (pinned or on the stack) during the call.</summary>
+    /// The referenced memory must stay put (pinned or on the stack) during the call. With <c>prepacked</c> (op(B) packed
+    /// beforehand for all columns of the whole product) the panels are read from it, this product's column 0 being
+    /// column <c>firstColumn</c> there (a multiple of NR), instead of packed here.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)] // hot from the first call: no slow tier-0 code while tiering catches up
-    public static void Multiply<TKernel>(bool transA, bool transB, int m, int n, int k, T alpha,
-        ref T a, int lda, ref T b, int ldb, T beta, ref T c, int ldc)
+    public static unsafe void Multiply<TKernel>(bool transA, bool transB, int m, int n, int k, T alpha,
+        ref T a, int lda, ref T b, int ldb, T beta, ref T c, int ldc, Prepacked prepacked = default, int firstColumn = 0)
         where TKernel : IGemmMicroKernel<T>
     {
         int mr = TKernel.Rows, nr = TKernel.Columns;
         int nc0 = Math.Min(ColumnBlock, RoundUp(n, nr)), kc0 = Math.Min(DepthBlock, k), mc0 = Math.Min(RowBlock, RoundUp(m, mr));
         int slack = 64 / Unsafe.SizeOf<T>();
-        T[] arrayA = s_packedA.Rent(mc0 * kc0 + slack), arrayB = s_packedB.Rent(nc0 * kc0 + slack);
+        T[] arrayA = s_packedA.Rent(mc0 * kc0 + slack), arrayB = prepacked.Data == 0 ? s_packedB.Rent(nc0 * kc0 + slack) : [];
         Span<T> packedA = Aligned(arrayA, mc0 * kc0);
-        Span<T> packedB = Aligned(arrayB, nc0 * kc0);
+        Span<T> packedB = prepacked.Data == 0 ? Aligned(arrayB, nc0 * kc0) : default;
         Span<T> edgeTile = stackalloc T[mr * nr];
         for (int jc = 0; jc < n; jc += ColumnBlock)
         {
@@ -105,7 +112,8 @@ internal static class GemmBlocked<T> where T : unmanaged, INumber<T>
             {
                 int kc = Math.Min(DepthBlock, k - pc);
                 T blockBeta = pc == 0 ? beta : T.One;
-                PackB(transB, ref b, ldb, pc, jc, kc, nc, nr, packedB);
+                if (prepacked.Data == 0) PackB(transB, ref b, ldb, pc, jc, kc, nc, nr, packedB);
+                else packedB = new Span<T>((T*)prepacked.Data + (nint)pc * prepacked.PanelColumns + (nint)(firstColumn + jc) * kc, RoundUp(nc, nr) * kc);
                 for (int ic = 0; ic < m; ic += RowBlock)
                 {
                     int mc = Math.Min(RowBlock, m - ic);
@@ -116,7 +124,20 @@ internal static class GemmBlocked<T> where T : unmanaged, INumber<T>
             }
         }
         s_packedA.Return(arrayA);
-        s_packedB.Return(arrayB);
+        if (prepacked.Data == 0) s_packedB.Return(arrayB);
+    }
+
+    /// <summary>Packs op(B) [k × n] whole, as <see cref="Multiply{TKernel}"/> packs it panel by panel: KC-deep panels one
+    /// after the other, each every column's NR-wide slivers (<see cref="Prepacked"/>), into <paramref name="packed"/>
+    /// (at least <c>k · RoundUp(n, NR)</c> elements, 64-byte aligned).</summary>
+    public static void PackWhole(bool transB, int k, int n, int nr, ref T b, int ldb, Span<T> packed)
+    {
+        int panelColumns = RoundUp(n, nr);
+        for (int pc = 0; pc < k; pc += DepthBlock)
+        {
+            int kc = Math.Min(DepthBlock, k - pc);
+            PackB(transB, ref b, ldb, pc, 0, kc, n, nr, packed.Slice(pc * panelColumns, kc * panelColumns));
+        }
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -314,5 +335,5 @@ internal static class GemmBlocked<T> where T : unmanaged, INumber<T>
         return buffer.AsSpan(offset, length);
     }
 
-    private static int RoundUp(int value, int multiple) => (value + multiple - 1) / multiple * multiple;
+    internal static int RoundUp(int value, int multiple) => (value + multiple - 1) / multiple * multiple;
 }

@@ -14,6 +14,7 @@ public sealed class BinaryDenseLayer : InferenceLayer
 {
     private readonly ulong[] _packed;   // [Out × WordsPerRow(In)], aligned for the GEMM
     private float[]? _unpacked;          // ±1 [Out × In] for a real input
+    private GemmPackedB? _packedWeights; // _unpacked as the float GEMM's B, packed on the first real-input forward
     private BinaryGemmPlan? _plan;       // the weights grouped into the GEMM's lanes, made on the first forward
 
     public BinaryDenseLayer(int inFeatures, int outFeatures, bool inputSign, ulong[] packedRows, float[]? bias)
@@ -88,9 +89,11 @@ public sealed class BinaryDenseLayer : InferenceLayer
         else
         {
             _unpacked ??= Unpack();
+            // the ±1 weights packed for the GEMM once (on this path), not on every forward
+            if (_packedWeights?.Path != Simd.Path) _packedWeights = Gemm.PackB(true, In, Out, _unpacked, In);
             if (Bias is not null) for (int r = 0; r < n; r++) Bias.CopyTo(y, r * Out);
             else Array.Clear(y);
-            Gemm.Multiply(false, true, n, Out, In, 1f, x.ToFloats(), In, _unpacked, In, Bias is null ? 0f : 1f, y, Out);
+            Gemm.Multiply(false, true, n, Out, In, 1f, x.ToFloats(), In, _unpacked, In, Bias is null ? 0f : 1f, y, Out, _packedWeights);
         }
         return Result(y, null, [n, Out]);
     }

@@ -119,9 +119,13 @@ public sealed class DenseLayer(int inFeatures, int outFeatures, float[] weight, 
         float[] y = FloatOutput(n * Out);
         if (Bias is not null) for (int r = 0; r < n; r++) Bias.CopyTo(y, r * Out);
         else Array.Clear(y);
-        Gemm.Multiply(false, true, n, Out, In, 1f, x.ToFloats(), In, Weight, In, Bias is null ? 0f : 1f, y, Out);
+        // the weights packed for the GEMM once (on this path), not on every forward
+        if (_packedWeights?.Path != Simd.Path) _packedWeights = Gemm.PackB(true, In, Out, Weight, In);
+        Gemm.Multiply(false, true, n, Out, In, 1f, x.ToFloats(), In, Weight, In, Bias is null ? 0f : 1f, y, Out, _packedWeights);
         return Result(y, null, [n, Out]);
     }
+
+    private GemmPackedB? _packedWeights;
 
     internal override void Write(BinaryWriter w)
     {

@@ -154,6 +154,44 @@ public class GemmTests
         });
     }
 
+    /// <summary>A B packed once (Gemm.PackB) gives the reference on integer data and, on random reals, the very floats
+    /// of the same call without it, on both transposes, every path, 1 and 2 threads; the shapes cross KC = 256, end in
+    /// partial slivers and split unevenly between threads. A packed B of another shape is ignored.</summary>
+    [Test]
+    public void Multiply_WithPackedB_EqualsReferenceAndTheUnpackedCall([ValueSource(nameof(Paths))] SimdPath path, [Values(false, true)] bool transB,
+        [Values(1, 2)] int threads, [Values(1, 77, 130)] int m, [Values(33, 100, 1024)] int n, [Values(300, 784)] int k)
+    {
+        if (path == SimdPath.Vector512 && !System.Runtime.Intrinsics.Vector512.IsHardwareAccelerated && (long)m * n * k > 1_000_000) return; // emulated: too slow
+        int saved = KernelThreads.Count;
+        try
+        {
+            KernelThreads.Count = threads;
+            using (Simd.Force(path))
+            {
+                var p = Problem<float>.Create(false, transB, m, n, k, seed: m + n + k);
+                GemmPackedB packed = Gemm.PackB(transB, k, n, p.B, p.Ldb);
+                float[] expected = p.C.ToArray(), actual = p.C.ToArray();
+                Gemm.Reference(false, transB, m, n, k, -1f, p.A, p.Lda, p.B, p.Ldb, 0.5f, expected, p.Ldc);
+                Gemm.Multiply(false, transB, m, n, k, -1f, p.A, p.Lda, p.B, p.Ldb, 0.5f, actual, p.Ldc, packed);
+                Assert.That(actual, Is.EqualTo(expected), "integer data: the reference");
+
+                var random = new Random(k);
+                float[] a = Enumerable.Range(0, p.A.Length).Select(_ => (float)random.NextDouble() * 2 - 1).ToArray();
+                float[] b = Enumerable.Range(0, p.B.Length).Select(_ => (float)random.NextDouble() * 2 - 1).ToArray();
+                GemmPackedB packedReal = Gemm.PackB(transB, k, n, b, p.Ldb);
+                float[] plain = new float[p.C.Length], withPacked = new float[p.C.Length];
+                Gemm.Multiply(false, transB, m, n, k, 1f, a, p.Lda, b, p.Ldb, 0f, plain, p.Ldc);
+                Gemm.Multiply(false, transB, m, n, k, 1f, a, p.Lda, b, p.Ldb, 0f, withPacked, p.Ldc, packedReal);
+                Assert.That(withPacked, Is.EqualTo(plain), "reals: the unpacked call's floats");
+
+                float[] ignored = p.C.ToArray();
+                Gemm.Multiply(false, transB, m, n, k, -1f, p.A, p.Lda, p.B, p.Ldb, 0.5f, ignored, p.Ldc, Gemm.PackB(transB, k - 1, n, p.B, p.Ldb));
+                Assert.That(ignored, Is.EqualTo(expected), "a packed B of another depth is ignored");
+            }
+        }
+        finally { KernelThreads.Count = saved; }
+    }
+
     [Test]
     public void PublicMultiply_UsesForcedPathAndKernelThreads([Values] SimdPath path, [Values(1, 2)] int threads)
     {
