@@ -158,7 +158,15 @@ public static class BenchGemmConv
         var results = new Dictionary<string, double>();
         string? scriptPath = FindPeerScript(script);
         string? python = scriptPath is null ? null : FindPython(module);
-        if (scriptPath is null || python is null) return results;
+        if (scriptPath is null || python is null)
+        {
+            // said once per script, on stderr (a --json reader sees only the null peer fields)
+            if (s_peerProblemsSaid.Add(script))
+                Console.Error.WriteLine(scriptPath is null
+                    ? $"bench: no peer: Bench/peers/{script} is neither above the working directory nor beside the binary ({AppContext.BaseDirectory})."
+                    : $"bench: no peer: no python3 here imports '{module}' (Bench/peers/install-peers.sh installs the Debian packages).");
+            return results;
+        }
         var start = new ProcessStartInfo(python, $"\"{scriptPath}\" {arguments}")
         {
             RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false,
@@ -198,6 +206,8 @@ public static class BenchGemmConv
         ("MALLOC_MMAP_MAX_", "0"),
         ("MALLOC_TRIM_THRESHOLD_", "68719476736"),
     ];
+
+    private static readonly HashSet<string> s_peerProblemsSaid = [];
 
     private static string? FindPeerScript(string script)
     {
