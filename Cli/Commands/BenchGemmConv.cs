@@ -163,8 +163,8 @@ public static class BenchGemmConv
             // said once per script, on stderr (a --json reader sees only the null peer fields)
             if (s_peerProblemsSaid.Add(script))
                 Console.Error.WriteLine(scriptPath is null
-                    ? $"bench: no peer: Bench/peers/{script} is neither above the working directory nor beside the binary ({AppContext.BaseDirectory})."
-                    : $"bench: no peer: no python3 here imports '{module}' (Bench/peers/install-peers.sh installs the Debian packages).");
+                    ? $"bench: no peer: Bench/peers/{script} is neither in the working directory or a folder above it nor beside the binary ({AppContext.BaseDirectory})."
+                    : $"bench: no peer: no python3 here imports '{module}' (the Debian packages python3-torch and python3-numpy provide it; a clone's Bench/peers/install-peers.sh installs them).");
             return results;
         }
         var start = new ProcessStartInfo(python, $"\"{scriptPath}\" {arguments}")

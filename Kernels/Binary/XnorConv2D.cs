@@ -75,7 +75,8 @@ public static unsafe partial class XnorConv2D
     /// <summary>The convolution, a 2×2 max-pool of stride 2 and a folded batch norm in one pass:
     /// <c>y[n,o,py,px] = fl(fl(scale[o]·m) + bias[o])</c> with m the largest of the four dots of window (py, px), float
     /// NCHW [Batch][OutChannels][OutHeight/2][OutWidth/2]. This is MaxPool2d(2) then BatchNorm2d's evaluation (multiply,
-    /// round, add, round) on the float dots bit for bit, since the int → float conversion of a dot (|dot| &lt; 2²⁴) is exact
+    /// round, add, round: its form on maps larger than 1×1; on 1×1 maps it is one fma, which this store does not do) on
+    /// the float dots bit for bit, since the int → float conversion of a dot (|dot| &lt; 2²⁴) is exact
     /// and monotone, so it commutes with the max; the full-size map is never written.</summary>
     /// <exception cref="ArgumentException">A span is too short, the output size is odd, or the shape is invalid.</exception>
     public static void ForwardMaxPool2Affine(ReadOnlySpan<ulong> input, ReadOnlySpan<ulong> weights, Span<float> output, in XnorConv2DShape shape,
@@ -298,6 +299,8 @@ public static unsafe partial class XnorConv2D
                                           float* scale, float* bias, int start, int end, SimdPath path)
         where TOutput : struct, ITileOutput
     {
+        // pixel runs, not whole row pairs: a pooling store never comes here (ForwardMaxPool2Affine pools the dots itself)
+        System.Diagnostics.Debug.Assert(output.RowUnit == 1, "the im2col path's tiles ignore RowUnit");
         int row = s.WeightWordsPerFilter, wpp = BitPack.WordsPerPixel(s.InChannels), ow = s.OutWidth, pixels = s.OutHeight * ow;
         int kh = s.KernelHeight, kw = s.KernelWidth, pw = kw + 1, prefixStride = (kh + 1) * pw;
         ulong[] patchArray = ScratchPool<ulong>.ThisThread.Rent(PixelsPerTile * row);

@@ -146,6 +146,9 @@ public static class Gemm
                     break;
             }
         }
+        // the workers read the packed array through a raw address: pinned, but only reachable through packedB, which a
+        // caller may pass as a temporary, so it must outlive the product
+        GC.KeepAlive(packedB);
     }
 
     /// <summary>The direct path for small products (m, n, k ≥ 1, α ≠ 0, validated): no packing, no buffers, one

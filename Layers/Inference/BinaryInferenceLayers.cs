@@ -89,7 +89,8 @@ public sealed class BinaryDenseLayer : InferenceLayer
         else
         {
             _unpacked ??= Unpack();
-            // the ±1 weights packed for the GEMM once (on this path), not on every forward
+            // the ±1 weights packed for the GEMM once (on this path), not on every forward (read on the GEMM's blocked
+            // path, batches of about 16 rows and more)
             if (_packedWeights?.Path != Simd.Path) _packedWeights = Gemm.PackB(true, In, Out, _unpacked, In);
             if (Bias is not null) for (int r = 0; r < n; r++) Bias.CopyTo(y, r * Out);
             else Array.Clear(y);

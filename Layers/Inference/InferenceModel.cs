@@ -76,6 +76,8 @@ public sealed partial class InferenceModel
     /// binary convolution follows;</item>
     /// <item>a binary dense layer with sign input whose batch-normed signs feed another writes them as packed rows, by
     /// integer thresholds in the GEMM's epilogue; otherwise it hands its dots to its fused batch norm;</item>
+    /// <item>a binary convolution followed by a 2×2 max-pool and a batch norm whose output stays float (VGG-Small's last)
+    /// pools the dots and applies the batch norm in its store, at the pooled size;</item>
     /// <item>a sign-preserving Hardtanh right before a sign-input binary layer is skipped;</item>
     /// <item>every other layer runs on its own.</item>
     /// </list></summary>

@@ -100,7 +100,8 @@ public sealed class ConvLayer(int inChannels, int outChannels, int kernelSize, i
     public override string ToString() => $"Conv({InChannels}→{OutChannels}, k={KernelSize}, stride={Stride}, padding={Padding})";
 }
 
-/// <summary>Real dense layer <c>y = x·Wᵀ + b</c>, float32 (bias rows then an accumulating GEMM, as <c>Ops.Linear</c>).</summary>
+/// <summary>Real dense layer <c>y = x·Wᵀ + b</c>, float32 (bias rows then an accumulating GEMM, as <c>Ops.Linear</c>).
+/// The first forward packs <see cref="Weight"/> for the GEMM; later changes to its elements are not seen.</summary>
 public sealed class DenseLayer(int inFeatures, int outFeatures, float[] weight, float[]? bias) : InferenceLayer
 {
     public int In { get; } = inFeatures;
@@ -119,7 +120,8 @@ public sealed class DenseLayer(int inFeatures, int outFeatures, float[] weight, 
         float[] y = FloatOutput(n * Out);
         if (Bias is not null) for (int r = 0; r < n; r++) Bias.CopyTo(y, r * Out);
         else Array.Clear(y);
-        // the weights packed for the GEMM once (on this path), not on every forward
+        // the weights packed for the GEMM once (on this path), not on every forward; a copy of Weight as it is now (the
+        // GEMM reads the packed panels only on its blocked path, batches of about 16 rows and more, and ignores them below)
         if (_packedWeights?.Path != Simd.Path) _packedWeights = Gemm.PackB(true, In, Out, Weight, In);
         Gemm.Multiply(false, true, n, Out, In, 1f, x.ToFloats(), In, Weight, In, Bias is null ? 0f : 1f, y, Out, _packedWeights);
         return Result(y, null, [n, Out]);

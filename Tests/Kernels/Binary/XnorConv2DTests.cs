@@ -226,6 +226,9 @@ public class XnorConv2DTests
             new(2, 16, 8, 8, 16, 3, 3, Stride: 1, Padding: 1),
             new(2, 32, 8, 7, 33, 3, 3, Stride: 2, Padding: 1),
             new(3, 65, 2, 2, 9, 3, 3, Stride: 1, Padding: 1),
+            // 256 / 36 = 7 rows per tile rounded down to 6, and 300-pixel rows (one row per tile rounded up to a pair)
+            new(2, 64, 6, 36, 8, 3, 3, Stride: 1, Padding: 1),
+            new(1, 64, 4, 300, 8, 1, 1, Stride: 1, Padding: 0),
         ])
         from path in Paths from threads in new[] { 1, 2 }
         select new TestCaseData(shape, path, threads).SetArgDisplayNames(
@@ -239,6 +242,11 @@ public class XnorConv2DTests
     {
         KernelThreads.Count = threads;
         Layer l = Make(s, seed: s.OutChannels * 3 + s.Width);
+        // real scales and shifts (not the dyadic ones of Make): scale·m then rounds, so an fma or another order would show
+        var random = new Random(s.OutChannels + 7 * s.Height);
+        float[] scale = Enumerable.Range(0, s.OutChannels).Select(_ => (float)(random.NextDouble() * 4 - 2)).ToArray();
+        float[] shift = Enumerable.Range(0, s.OutChannels).Select(_ => (float)(random.NextDouble() * 10 - 5)).ToArray();
+        l = l with { Scale = scale, Bias = shift };
         float[] dots = NaiveConv(l.X, l.W, s);
         int oh = s.OutHeight, ow = s.OutWidth, ph = oh / 2, pw = ow / 2;
         var expected = new float[s.Batch * s.OutChannels * ph * pw];

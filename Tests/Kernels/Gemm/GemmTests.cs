@@ -192,6 +192,32 @@ public class GemmTests
         finally { KernelThreads.Count = saved; }
     }
 
+    /// <summary>A packed B past the blocked driver's 4 096-column block (n = 5 003: panels of several column blocks and a
+    /// partial last sliver) gives the unpacked call's floats on random reals, on each path and 1 or 2 threads.</summary>
+    [Test]
+    public void Multiply_WithPackedB_PastOneColumnBlock_EqualsTheUnpackedCall([ValueSource(nameof(Paths))] SimdPath path, [Values(false, true)] bool transB,
+        [Values(1, 2)] int threads)
+    {
+        const int m = 20, n = 5003, k = 70;
+        int saved = KernelThreads.Count;
+        try
+        {
+            KernelThreads.Count = threads;
+            using (Simd.Force(path))
+            {
+                var random = new Random(n + (transB ? 1 : 0));
+                float[] a = Enumerable.Range(0, m * k).Select(_ => (float)random.NextDouble() * 2 - 1).ToArray();
+                float[] b = Enumerable.Range(0, n * k).Select(_ => (float)random.NextDouble() * 2 - 1).ToArray();
+                int ldb = transB ? k : n;
+                float[] plain = new float[m * n], withPacked = new float[m * n];
+                Gemm.Multiply(false, transB, m, n, k, 1f, a, k, b, ldb, 0f, plain, n);
+                Gemm.Multiply(false, transB, m, n, k, 1f, a, k, b, ldb, 0f, withPacked, n, Gemm.PackB(transB, k, n, b, ldb));
+                Assert.That(withPacked, Is.EqualTo(plain));
+            }
+        }
+        finally { KernelThreads.Count = saved; }
+    }
+
     [Test]
     public void PublicMultiply_UsesForcedPathAndKernelThreads([Values] SimdPath path, [Values(1, 2)] int threads)
     {
