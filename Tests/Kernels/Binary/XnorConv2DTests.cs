@@ -97,8 +97,11 @@ public class XnorConv2DTests
         return dots.Select((d, i) => l.Scale[i / plane % s.OutChannels] * d + l.Bias[i / plane % s.OutChannels]).ToArray();
     }
 
-    private static IEnumerable<TestCaseData> Cases() =>
-        from shape in Shapes from path in Paths from threads in new[] { 1, 2 }
+    private static IEnumerable<TestCaseData> Cases() => CasesOf(Shapes);
+
+    /// <summary>Each shape on every path with 1 and 2 threads, named by its geometry.</summary>
+    private static IEnumerable<TestCaseData> CasesOf(IEnumerable<XnorConv2DShape> shapes) =>
+        from shape in shapes from path in Paths from threads in new[] { 1, 2 }
         select new TestCaseData(shape, path, threads).SetArgDisplayNames(
             $"N{shape.Batch} C{shape.InChannels} {shape.Height}x{shape.Width} O{shape.OutChannels} k{shape.KernelHeight}x{shape.KernelWidth} s{shape.Stride} p{shape.Padding}",
             path.ToString(), $"threads {threads}");
@@ -218,8 +221,8 @@ public class XnorConv2DTests
     /// <summary>Shapes with an even output size for the fused 2×2 pool: the even ones of <see cref="Shapes"/>, a VGG-like
     /// 128-channel layer (2 words per pixel, 16-filter groups with a partial last one), tiles of several row pairs that
     /// cross images, the narrow kernels, stride 2, and 1-pixel pooled maps.</summary>
-    private static IEnumerable<TestCaseData> PoolCases() =>
-        from shape in Shapes.Where(s => s.OutHeight % 2 == 0 && s.OutWidth % 2 == 0).Concat(
+    private static IEnumerable<TestCaseData> PoolCases() => CasesOf(
+        Shapes.Where(s => s.OutHeight % 2 == 0 && s.OutWidth % 2 == 0).Concat(
         [
             new(2, 128, 8, 8, 20, 3, 3, Stride: 1, Padding: 1),
             new(3, 70, 6, 40, 20, 3, 3, Stride: 1, Padding: 1),
@@ -229,11 +232,7 @@ public class XnorConv2DTests
             // 256 / 36 = 7 rows per tile rounded down to 6, and 300-pixel rows (one row per tile rounded up to a pair)
             new(2, 64, 6, 36, 8, 3, 3, Stride: 1, Padding: 1),
             new(1, 64, 4, 300, 8, 1, 1, Stride: 1, Padding: 0),
-        ])
-        from path in Paths from threads in new[] { 1, 2 }
-        select new TestCaseData(shape, path, threads).SetArgDisplayNames(
-            $"N{shape.Batch} C{shape.InChannels} {shape.Height}x{shape.Width} O{shape.OutChannels} k{shape.KernelHeight}x{shape.KernelWidth} s{shape.Stride} p{shape.Padding}",
-            path.ToString(), $"threads {threads}");
+        ]));
 
     /// <summary>The fused pool equals MaxPool2d(2) of the naive convolution's dots, then scale·m + bias in float (multiply,
     /// round, add, round), NCHW; nothing past the pooled output is written.</summary>
