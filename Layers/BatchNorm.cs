@@ -43,11 +43,25 @@ public abstract class BatchNormBase : Module
     /// <inheritdoc/>
     public override Tensor Forward(Tensor x)
     {
+        CheckInput(x);
+        if (Training) _batchesTracked.Value.AsSpan<double>()[0] += 1;
+        return Ops.BatchNorm(x, Weight?.Value, Bias?.Value, RunningMean, RunningVar, Training, Momentum, Eps);
+    }
+
+    /// <summary><c>clamp(this(x) + shortcut, min, max)</c> as one op (<see cref="Ops.BatchNormAddClamp"/>): a Bi-Real
+    /// unit's batch norm, residual add and Hardtanh, bit for bit the three applied one after the other.</summary>
+    public Tensor ForwardAddClamp(Tensor x, Tensor shortcut, double min, double max)
+    {
+        CheckInput(x);
+        if (Training) _batchesTracked.Value.AsSpan<double>()[0] += 1;
+        return Ops.BatchNormAddClamp(x, Weight?.Value, Bias?.Value, RunningMean, RunningVar, shortcut, Training, Momentum, Eps, min, max);
+    }
+
+    private void CheckInput(Tensor x)
+    {
         ArgumentNullException.ThrowIfNull(x);
         if (x.Rank != _inputRank || x.Shape[1] != Features)
             throw new ArgumentException($"{GetType().Name}({Features}): input {Shapes.Format(x.Shape)} must be {(_inputRank == 2 ? "[N," + Features + "]" : "[N," + Features + ",H,W]")}.");
-        if (Training) _batchesTracked.Value.AsSpan<double>()[0] += 1;
-        return Ops.BatchNorm(x, Weight?.Value, Bias?.Value, RunningMean, RunningVar, Training, Momentum, Eps);
     }
 
     /// <inheritdoc/>

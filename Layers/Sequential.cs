@@ -32,9 +32,30 @@ public sealed class Sequential : Module, IReadOnlyList<Module>
     /// <inheritdoc/>
     public override Tensor Forward(Tensor x)
     {
-        foreach (Module m in _modules) x = m.Forward(x);
+        for (int i = 0; i < _modules.Count; i++)
+        {
+            // a residual unit ending in batch norm, then Hardtanh: one fused pass (Residual.ForwardClamped), same bits
+            if (i + 1 < _modules.Count && _modules[i] is Residual residual && _modules[i + 1] is HardTanh clamp
+                && residual.ForwardClamped(x, clamp.Min, clamp.Max) is { } fused)
+            {
+                x = fused;
+                i++;
+                continue;
+            }
+            x = _modules[i].Forward(x);
+        }
         return x;
     }
+
+    /// <summary>Runs the first <paramref name="count"/> modules only.</summary>
+    internal Tensor ForwardPrefix(Tensor x, int count)
+    {
+        for (int i = 0; i < count; i++) x = _modules[i].Forward(x);
+        return x;
+    }
+
+    /// <summary>The modules in order.</summary>
+    internal IReadOnlyList<Module> Modules => _modules;
 
     /// <inheritdoc/>
     public IEnumerator<Module> GetEnumerator() => _modules.GetEnumerator();

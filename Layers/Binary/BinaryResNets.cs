@@ -51,6 +51,19 @@ public sealed class Residual : Module
             throw new ArgumentException($"residual: the main branch gives {Shapes.Format(main.Shape)} but the shortcut gives {Shapes.Format(shortcut.Shape)} for input {Shapes.Format(x.Shape)}.");
         return Ops.Add(main, shortcut);
     }
+
+    /// <summary><c>clamp(Forward(x), min, max)</c> in one pass when the main branch is a <see cref="Sequential"/> that
+    /// ends in a <see cref="BatchNorm2d"/> (a Bi-Real unit followed by its Hardtanh): the batch norm, the add and the
+    /// clamp run as <see cref="Ops.BatchNormAddClamp"/>, bit for bit the separate ops. Null when the branch has another
+    /// form (the caller then runs the modules one by one).</summary>
+    internal Tensor? ForwardClamped(Tensor x, double min, double max)
+    {
+        if (Main is not Sequential { Modules: [.., BatchNorm2d norm] } main) return null;
+        Tensor beforeNorm = main.ForwardPrefix(x, main.Modules.Count - 1), shortcut = Shortcut is null ? x : Shortcut.Forward(x);
+        if (!Shapes.Equal(beforeNorm.Shape, shortcut.Shape))
+            throw new ArgumentException($"residual: the main branch gives {Shapes.Format(beforeNorm.Shape)} but the shortcut gives {Shapes.Format(shortcut.Shape)} for input {Shapes.Format(x.Shape)}.");
+        return norm.ForwardAddClamp(beforeNorm, shortcut, min, max);
+    }
 }
 
 /// <summary>He et al.'s option-A shortcut: <c>y[n, c + before, i, j] = x[n, c, s·i, s·j]</c> and zero in the

@@ -116,6 +116,38 @@ public class BinaryResNetTests
         Assert.That(bits, Is.EqualTo(floats));
     }
 
+    /// <summary>A Bi-Real unit followed by Hardtanh inside a <see cref="Sequential"/> runs as one fused op, and gives
+    /// bit for bit what its modules give one by one: output, input and parameter gradients, running statistics.</summary>
+    [Test]
+    public void ResidualThenHardTanh_RunsFused_AsTheModulesOneByOne([Values] bool training, [Values] bool downsample)
+    {
+        (Sequential Net, Residual Unit, Tensor X) Build()
+        {
+            var rng = new Rng(5);
+            var unit = new Residual(new Sequential(new Conv2d(4, downsample ? 8 : 4, 3, rng, stride: downsample ? 2 : 1, padding: 1, bias: false),
+                new BatchNorm2d(downsample ? 8 : 4)), downsample ? new ZeroPadShortcut(4, 8, 2) : null);
+            var net = new Sequential(unit, new HardTanh());
+            net.Train(training);
+            return (net, unit, Tensor.Normal([3, 4, 6, 6], new Rng(6), requiresGrad: true));
+        }
+        (Sequential net, _, Tensor x) = Build();
+        Tensor y = net.Forward(x);
+        Assert.That(y.GradFn!.Name, Is.EqualTo("batch_norm_add_clamp"));
+        y.Backward(Tensor.Normal(y.Shape, new Rng(7)));
+
+        (Sequential twin, Residual twinUnit, Tensor twinX) = Build();
+        Tensor expected = Ops.HardTanh(twinUnit.Forward(twinX));
+        Assert.That(expected.GradFn!.Name, Is.EqualTo("hardtanh"));
+        expected.Backward(Tensor.Normal(expected.Shape, new Rng(7)));
+
+        Assert.That(y.ToArray<float>(), Is.EqualTo(expected.ToArray<float>()), "output");
+        Assert.That(x.Grad!.ToArray<float>(), Is.EqualTo(twinX.Grad!.ToArray<float>()), "input gradient");
+        foreach (((string name, Parameter p), (_, Parameter q)) in net.NamedParameters().Zip(twin.NamedParameters()))
+            Assert.That(p.Grad!.ToArray<float>(), Is.EqualTo(q.Grad!.ToArray<float>()), name);
+        foreach (((string name, Tensor b), (_, Tensor c)) in net.NamedBuffers().Zip(twin.NamedBuffers()))
+            Assert.That(b.ToDoubleArray(), Is.EqualTo(c.ToDoubleArray()), name);
+    }
+
     /// <summary>Every module below <paramref name="m"/>, depth first.</summary>
     internal static IEnumerable<Module> Descendants(Module m) => m.NamedChildren().SelectMany(c => new[] { c.Value }.Concat(Descendants(c.Value)));
 }
