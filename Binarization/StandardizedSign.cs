@@ -95,7 +95,8 @@ public sealed partial class StandardizedSign(bool center) : Quantizer
     }
 
     /// <summary>The surrogate on z, then the exact standardisation backward (the scalar pair when not standardised):
-    /// per sample, Σdz and Σdz·z in one pass, dv in a second, z and dz = dy·(2 − 2|z|)₊ recomputed in each.</summary>
+    /// per sample, Σdz and Σdz·z in one pass, which also keeps dz = dy·(2 − 2|z|)₊ (float64, one sample's worth
+    /// of the thread's scratch, in L2), and dv in a second pass from the kept dz.</summary>
     protected override unsafe void Backward<T>(ReadOnlySpan<T> x, ReadOnlySpan<int> shape, object? saved, QuantizerParameters<T> p, ReadOnlySpan<T> dy, Span<T> dx)
     {
         if (saved is not Saved s)
@@ -127,42 +128,44 @@ public sealed partial class StandardizedSign(bool center) : Quantizer
             return (dz, dz * z);
         }
 
-        /// <summary>Adds element i's dz to <paramref name="sum"/> and its term to <paramref name="dot"/>.</summary>
-        private void Accumulate(long i, (double Mean, double Scale) group, ref double sum, ref double dot)
+        /// <summary>Adds element i's dz to <paramref name="sum"/> and its term to <paramref name="dot"/>, and keeps dz.</summary>
+        private void Accumulate(long i, (double Mean, double Scale) group, ref double sum, ref double dot, double* kept)
         {
             (double dz, double term) = Surrogate(i, group);
+            *kept = dz;
             sum += dz;
             dot += term;
         }
 
         public void Run(int start, int end)
         {
-            for (int g = start; g < end; g++)
-            {
-                (double Mean, double Scale) group = stats[g];
-                long first = (long)g * n, stop = first + n;
-                // Σdz and Σdz·z as four interleaved partial sums (element i to sum i mod 4), like the statistics
-                double sum0 = 0, sum1 = 0, sum2 = 0, sum3 = 0, dot0 = 0, dot1 = 0, dot2 = 0, dot3 = 0;
-                long i = first;
-                if (typeof(T) == typeof(float))
-                    i += SumsVector((float*)x + first, (float*)dy + first, n, group, center, ref sum0, ref sum1, ref sum2, ref sum3, ref dot0, ref dot1, ref dot2, ref dot3);
-                for (; i + 4 <= stop; i += 4)
+            var pool = ScratchPool<double>.ThisThread;
+            double[] keptArray = pool.Rent(n);
+            fixed (double* kept = keptArray)
+                for (int g = start; g < end; g++)
                 {
-                    Accumulate(i, group, ref sum0, ref dot0);
-                    Accumulate(i + 1, group, ref sum1, ref dot1);
-                    Accumulate(i + 2, group, ref sum2, ref dot2);
-                    Accumulate(i + 3, group, ref sum3, ref dot3);
+                    (double Mean, double Scale) group = stats[g];
+                    long first = (long)g * n, stop = first + n;
+                    double* dz = kept - first; // dz[i] for i in [first, stop)
+                    // Σdz and Σdz·z as four interleaved partial sums (element i to sum i mod 4), like the statistics
+                    double sum0 = 0, sum1 = 0, sum2 = 0, sum3 = 0, dot0 = 0, dot1 = 0, dot2 = 0, dot3 = 0;
+                    long i = first;
+                    if (typeof(T) == typeof(float))
+                        i += SumsVector((float*)x + first, (float*)dy + first, kept, n, group, center, ref sum0, ref sum1, ref sum2, ref sum3, ref dot0, ref dot1, ref dot2, ref dot3);
+                    for (; i + 4 <= stop; i += 4)
+                    {
+                        Accumulate(i, group, ref sum0, ref dot0, dz + i);
+                        Accumulate(i + 1, group, ref sum1, ref dot1, dz + i + 1);
+                        Accumulate(i + 2, group, ref sum2, ref dot2, dz + i + 2);
+                        Accumulate(i + 3, group, ref sum3, ref dot3, dz + i + 3);
+                    }
+                    for (; i < stop; i++) Accumulate(i, group, ref sum0, ref dot0, dz + i);
+                    double sum = (sum0 + sum1) + (sum2 + sum3), dot = (dot0 + dot1) + (dot2 + dot3);
+                    (double meanDz, double k) = Standardization.Coefficients(group.Scale, center, n, sum, dot);
+                    i = first + (typeof(T) == typeof(float) ? GradientVector((float*)x + first, kept, (float*)dx + first, n, group, meanDz, k) : 0);
+                    for (; i < stop; i++) dx[i] = Num.R<T>(Standardization.Gradient(dz[i], Num.D(x[i]), group, meanDz, k));
                 }
-                for (; i < stop; i++) Accumulate(i, group, ref sum0, ref dot0);
-                double sum = (sum0 + sum1) + (sum2 + sum3), dot = (dot0 + dot1) + (dot2 + dot3);
-                (double meanDz, double k) = Standardization.Coefficients(group.Scale, center, n, sum, dot);
-                i = first + (typeof(T) == typeof(float) ? GradientVector((float*)x + first, (float*)dy + first, (float*)dx + first, n, group, center, meanDz, k) : 0);
-                for (; i < stop; i++)
-                {
-                    double v = Num.D(x[i]), dz = Surrogate(i, group).Dz;
-                    dx[i] = Num.R<T>(Standardization.Gradient(dz, v, group, meanDz, k));
-                }
-            }
+            pool.Return(keptArray);
         }
     }
 }
