@@ -99,7 +99,7 @@ public sealed class SimanSign(double percentStart = 15, bool clipLatent = true) 
             }
             else
             {
-                // quickselect instead of a sort of the whole layer: same order statistics, O(n) instead of O(n log n)
+                // selection instead of a sort of the whole layer: the same order statistics without the O(n log n)
                 low = Selection.Percentile(magnitudes, percent);
                 high = Selection.Percentile(magnitudes, 100 - percent);
             }
@@ -121,12 +121,17 @@ public sealed class SimanSign(double percentStart = 15, bool clipLatent = true) 
         (int channels, int n) = Channels.Weight(shape, x.Length);
         double[] w2 = GC.AllocateUninitializedArray<double>(x.Length);
         var stats = Standardization.Forward(x, channels, center: true, 1e-5, w2);
-        double[] keys = new double[n], scratch = new double[n], marks = new double[n];
+        double[] keys = new double[n], marks = new double[n];
         for (int o = 0; o < channels; o++)
         {
             ReadOnlySpan<double> channel = w2.AsSpan(o * n, n);
-            for (int i = 0; i < n; i++) keys[i] = Math.Abs(channel[i]);
-            if (keys.Any(double.IsNaN))
+            bool anyNaN = false;
+            for (int i = 0; i < n; i++)
+            {
+                keys[i] = Math.Abs(channel[i]);
+                anyNaN |= double.IsNaN(keys[i]);
+            }
+            if (anyNaN)
             {
                 // stable descending sort (NaN last): the definition; selection below needs NaN-free keys
                 marks.AsSpan().Fill(-1);
@@ -134,7 +139,7 @@ public sealed class SimanSign(double percentStart = 15, bool clipLatent = true) 
                 for (int r = 0; r < n / 2; r++) marks[order[r]] = 1;
             }
             // the n/2 largest |w2| become +1, ties to the lower index exactly as the stable sort above
-            else Selection.MarkLargest(keys, n / 2, marks, scratch);
+            else Selection.MarkLargest(keys, n / 2, marks);
             for (int i = 0; i < n; i++) y[o * n + i] = Num.R<T>(marks[i]);
         }
         return new Saved(w2, stats);
