@@ -195,6 +195,18 @@ internal sealed class BinaryConv2dFunction(ulong[] packedWeight, XnorConv2DShape
         Tensor x = _x!, w = _w!, g = gradOutput.Contiguous();
         Conv2DGeometry geometry = Geometry;
         bool hasBias = Inputs.Count > 2;
+        if (!hasBias && x.DType == DType.Float32)
+        {
+            // x is a hard-sign quantizer's ±1 output (what the XNOR forward presumes), so sign(x) = x and the window
+            // 1[|x| ≤ ∞] passes every element: the backward of a sign convolution gives these same gradients, with the
+            // output gradient stacked once for both products and dx written rather than zeroed and added into (e.g.
+            // SiMaN's standardised sign, which is not folded into the convolution)
+            Tensor? gradInput = NeedsGrad(0) ? RentGradient(x.Shape, x.DType) : null;
+            Tensor? gradWeight = NeedsGrad(1) ? w.ZerosLike() : null;
+            Conv2DKernels.BackwardOfSign(geometry, x.AsSpan<float>(), g.AsSpan<float>(), w.AsSpan<float>(), float.PositiveInfinity,
+                gradInput is null ? default : gradInput.AsSpan<float>(), gradWeight is null ? default : gradWeight.AsSpan<float>());
+            return [gradInput, gradWeight];
+        }
         Tensor? dx = NeedsGrad(0) ? x.ZerosLike() : null;
         bool weightNeeded = NeedsGrad(1), biasNeeded = hasBias && NeedsGrad(2);
         Tensor? dw = weightNeeded || biasNeeded ? w.ZerosLike() : null;

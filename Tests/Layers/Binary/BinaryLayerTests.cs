@@ -65,6 +65,31 @@ public class BinaryLayerTests
         Assert.That(grads[0], Is.EqualTo(grads[1]).Within(1e-4));
     }
 
+    /// <summary>Without bias, the bit-kernel convolution of an input quantizer's ±1 output (not folded in: SiMaN's
+    /// standardised sign, and SteSign with folding off) takes the shared-stacking backward of a sign convolution; its
+    /// input and weight gradients equal the float convolution's: stride-1 and stride-2 3×3 (stacked kernels), 5×5
+    /// (general route).</summary>
+    [TestCase(2, 5, 6, 6, 4, 3, 1, 1, true), TestCase(2, 8, 8, 8, 16, 3, 2, 1, true), TestCase(2, 3, 7, 7, 4, 5, 1, 2, false), TestCase(3, 16, 8, 8, 16, 3, 1, 1, false)]
+    public void BinaryConv2d_BitKernelBackwardWithoutBias_EqualsFloatBackward(int n, int c, int h, int w, int o, int k, int stride, int pad, bool standardized)
+    {
+        var layer = new BinaryConv2d(c, o, k, new Rng(5), new SteSign(), standardized ? new StandardizedSign(center: true) : new SteSign(), stride, pad)
+        {
+            FuseInputSign = false,
+        };
+        double[][] grads = new double[2][];
+        for (int pass = 0; pass < 2; pass++)
+        {
+            layer.UseBitKernel = pass == 0;
+            layer.ZeroGrad();
+            Tensor x = new(Random([n, c, h, w], new Rng(9)).ToArray<float>(), [n, c, h, w], requiresGrad: true);
+            Tensor y = layer.Forward(x);
+            Ops.Sum(Ops.Mul(y, Tensor.Uniform(y.Shape, new Rng(4), -1, 1))).Backward();
+            grads[pass] = [.. x.Grad!.ToDoubleArray(), .. layer.LatentWeight.Value.Grad!.ToDoubleArray()];
+        }
+        Assert.That(grads[0].Count(v => v != 0), Is.GreaterThan(grads[0].Length / 4), "gradients flow");
+        Assert.That(grads[0], Is.EqualTo(grads[1]).Within(1e-4));
+    }
+
     /// <summary>The sign folded into the convolution (<see cref="BinaryConv2d.FuseInputSign"/>) against the SteSign op
     /// followed by the convolution: same output, same input and weight gradients, bit for bit. The input holds values
     /// exactly at ±clip, ±0 and outside the clip window; stride-1 3×3 (stacked kernels) and strided/5×5 (general route).</summary>
