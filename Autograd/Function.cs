@@ -7,7 +7,8 @@ namespace BinaryGrad.Autograd;
 /// values and keeps in fields what <see cref="Backward"/> needs; <see cref="Backward"/> returns one gradient per
 /// input, of the input's shape and type, or null where no gradient is needed (<see cref="NeedsGrad"/>). The
 /// engine does all accumulation: a backward never has to add into anything. Forward runs with recording off,
-/// and so does Backward, so both may freely use other <c>Ops</c>.
+/// and so does Backward, so both may freely use other <c>Ops</c>. (One exception, for built-in kernels that can
+/// accumulate in their own output pass: <see cref="TakePendingGradient"/>.)
 /// </remarks>
 public abstract class Function
 {
@@ -64,6 +65,24 @@ public abstract class Function
     /// and returns it as an input's gradient without keeping it (nor a view of it). The engine then owns it: it may add
     /// another gradient of the same input into it instead of copying, and recycles it when done.</summary>
     protected static Tensor RentGradient(ReadOnlySpan<int> shape, DType dtype) => Tensor.RentGradient(shape, dtype, clear: false);
+
+    /// <summary>For a backward that can add an input's gradient into a buffer in the pass that writes it: the gradient
+    /// the engine has already collected for input <paramref name="index"/> (from the input's other consumers, e.g. a
+    /// residual shortcut), handed over when the engine alone holds it (a pooled, contiguous buffer of the input's shape
+    /// and type). The backward must then add its own gradient into it and return it as that input's gradient; the
+    /// engine would otherwise add the two in a separate pass (same floats: addition commutes). Null when nothing is
+    /// collected yet, the input is a leaf, the buffer may not be written, or a <see cref="BackwardObserver"/> watches
+    /// (it is shown each node's own gradients); then the backward returns its gradient as usual.</summary>
+    protected Tensor? TakePendingGradient(int index)
+    {
+        // an observer (binarygrad explain) is shown each node's own input gradients, not sums with other paths'
+        if (BackwardObserver.Current is not null) return null;
+        Tensor input = _inputs[index];
+        if (input.GradFn is not { } producer || producer.PendingGrad is not { } pending) return null;
+        if (!pending.Pooled || !pending.IsContiguous || pending.DType != input.DType || !Shapes.Equal(pending.Shape, input.Shape)) return null;
+        producer.PendingGrad = null;
+        return pending;
+    }
 
     /// <summary>True for built-in ops whose <see cref="Backward"/> never keeps its gradOutput (nor a view of it)
     /// beyond the call, so the engine may recycle a pooled gradient after it (see <see cref="GradientPool"/>).

@@ -9,7 +9,7 @@ namespace BinaryGrad.Kernels;
 internal static unsafe partial class Conv2DCore<T> where T : unmanaged, INumber<T>
 {
     public static void BackwardOfSign(in Conv2DGeometry g, ReadOnlySpan<T> input, ReadOnlySpan<T> gradOutput, ReadOnlySpan<T> weight, T clip,
-                                      Span<T> gradInput, Span<T> gradWeight)
+                                      Span<T> gradInput, Span<T> gradWeight, bool accumulate = false)
     {
         g.CheckLength(input.Length, g.InputLength, nameof(input), "The input");
         g.CheckLength(gradOutput.Length, g.OutputLength, nameof(gradOutput), "The output gradient");
@@ -30,12 +30,12 @@ internal static unsafe partial class Conv2DCore<T> where T : unmanaged, INumber<
             {
                 buffer.Clear();
                 BackwardInput(g, gradOutput, weight, buffer);
-                StackedConv3x3.WriteMasked<T>(buffer, input, gradInput, clip);
+                StackedConv3x3.WriteMasked<T>(buffer, input, gradInput, clip, accumulate);
             }
             s_columns.Return(scratch);
             return;
         }
-        BackwardOfSignStacked(g, input, gradOutput, weight, clip, gradInput, gradWeight);
+        BackwardOfSignStacked(g, input, gradOutput, weight, clip, gradInput, gradWeight, accumulate);
     }
 
     /// <summary><see cref="BackwardOfSign"/> by <see cref="StackedConv3x3"/>: per thread and group of images, dY stacked
@@ -44,7 +44,7 @@ internal static unsafe partial class Conv2DCore<T> where T : unmanaged, INumber<
     /// input-gradient pass per phase with that phase's taps. dW is summed per thread and the sums added in image order,
     /// as in <see cref="BackwardWeightStacked"/>.</summary>
     private static void BackwardOfSignStacked(in Conv2DGeometry g, ReadOnlySpan<T> input, ReadOnlySpan<T> gradOutput, ReadOnlySpan<T> weight, T clip,
-                                              Span<T> gradInput, Span<T> gradWeight)
+                                              Span<T> gradInput, Span<T> gradWeight, bool accumulate)
     {
         Conv2DGeometry geometry = g;
         bool needInput = !gradInput.IsEmpty, needWeight = !gradWeight.IsEmpty, strided = g.StrideHeight == 2;
@@ -103,9 +103,9 @@ internal static unsafe partial class Conv2DCore<T> where T : unmanaged, INumber<
                         ReadOnlySpan<T> filters = Span(w, packedLength).Slice(inPlanes * geometry.OutChannels * phaseStart[ph], inPlanes * geometry.OutChannels * count);
                         Span<T> into = result.AsSpan(ph % 2 * half, half);
                         StackedConv3x3.InputGradient<T>(path, layout, stackedY, filters, geometry.OutChannels, geometry.InChannels, into, yShifts[..count]);
-                        if (!strided) StackedConv3x3.WriteUnstackedMasked<T>(layout, into, geometry.InChannels, target, images, geometry.InputImageLength, clip);
+                        if (!strided) StackedConv3x3.WriteUnstackedMasked<T>(layout, into, geometry.InChannels, target, images, geometry.InputImageLength, clip, accumulate);
                         else if (ph % 2 == 1) // phases (r, 0) and (r, 1) done: write rows 2y + r whole
-                            StackedConv3x3.WriteUnstackedMaskedPhases<T>(layout, result.AsSpan(0, half), into, geometry.InChannels, target, images, geometry.InputImageLength, clip, ph / 2);
+                            StackedConv3x3.WriteUnstackedMaskedPhases<T>(layout, result.AsSpan(0, half), into, geometry.InChannels, target, images, geometry.InputImageLength, clip, ph / 2, accumulate);
                     }
                 }
                 s_columns.Return(stackedY);

@@ -52,11 +52,14 @@ public static partial class Conv2DKernels
     /// needed: a fresh gradient tensor skips a zeroing pass and a read) and adds
     /// <c>Σ_{n,p,q} dY[n,o,p,q]·sign(x)[n,c,…]</c> into <paramref name="gradWeight"/> (either may be empty to skip it).
     /// sign follows the bit packer: <c>x ≥ 0</c> → +1, else −1. One call shares the stacked output gradient between
-    /// the two products and replaces the separate sign forward (a tensor written) and mask backward (a pass).</summary>
+    /// the two products and replaces the separate sign forward (a tensor written) and mask backward (a pass). With
+    /// <paramref name="accumulate"/> the input gradient is <b>added</b> to what <paramref name="gradInput"/> holds (x's
+    /// gradient from its other consumers, e.g. a residual shortcut) in the same write, instead of a separate pass
+    /// adding the two; the sums are the same floats (addition commutes).</summary>
     /// <exception cref="ArgumentException">A span is shorter than the geometry needs.</exception>
     public static void BackwardOfSign(in Conv2DGeometry g, ReadOnlySpan<float> input, ReadOnlySpan<float> gradOutput, ReadOnlySpan<float> weight, float clip,
-                                      Span<float> gradInput, Span<float> gradWeight)
-        => Conv2DCore<float>.BackwardOfSign(g, input, gradOutput, weight, clip, gradInput, gradWeight);
+                                      Span<float> gradInput, Span<float> gradWeight, bool accumulate = false)
+        => Conv2DCore<float>.BackwardOfSign(g, input, gradOutput, weight, clip, gradInput, gradWeight, accumulate);
 
     /// <inheritdoc cref="BackwardWeight(in Conv2DGeometry, ReadOnlySpan{float}, ReadOnlySpan{float}, Span{float}, Span{float})"/>
     public static void BackwardWeight(in Conv2DGeometry g, ReadOnlySpan<double> input, ReadOnlySpan<double> gradOutput, Span<double> gradWeight, Span<double> gradBias)

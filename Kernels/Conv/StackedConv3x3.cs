@@ -123,10 +123,11 @@ internal static partial class StackedConv3x3
     public static void Sign<T>(ReadOnlySpan<T> source, Span<T> target) where T : unmanaged, INumber<T> =>
         SignRow(Simd.Path, ref MemoryMarshal.GetReference(source), ref MemoryMarshal.GetReference(target[..source.Length]), source.Length);
 
-    /// <summary><c>target[i] = result[i] · 1[|x[i]| ≤ clip]</c> over a whole span.</summary>
-    public static void WriteMasked<T>(ReadOnlySpan<T> result, ReadOnlySpan<T> input, Span<T> target, T clip) where T : unmanaged, INumber<T> =>
+    /// <summary><c>target[i] = result[i] · 1[|x[i]| ≤ clip]</c> over a whole span (with <paramref name="accumulate"/>,
+    /// <c>target[i] += …</c>).</summary>
+    public static void WriteMasked<T>(ReadOnlySpan<T> result, ReadOnlySpan<T> input, Span<T> target, T clip, bool accumulate = false) where T : unmanaged, INumber<T> =>
         MaskedRow(Simd.Path, ref MemoryMarshal.GetReference(result), ref MemoryMarshal.GetReference(input[..result.Length]),
-                  ref MemoryMarshal.GetReference(target[..result.Length]), result.Length, clip);
+                  ref MemoryMarshal.GetReference(target[..result.Length]), result.Length, clip, accumulate);
 
     /// <summary><c>target[i] = source[i] ≥ 0 ? 1 : −1</c> for one row (vector on the vector paths, scalar tail).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -148,9 +149,11 @@ internal static partial class StackedConv3x3
     /// sign's input into images [channels, H, W] at <c>target[g·imageStride …]</c>:
     /// <c>target[i] = result[i] · 1[|x[i]| ≤ clip]</c>, x laid out like the target (a product, not a select, so a masked
     /// non-finite result still gives NaN, as the unfused mask does). Overwrites, so the target needs no clearing: every
-    /// pixel of every image is written once.</summary>
-    public static void WriteUnstackedMasked<T>(in Layout layout, ReadOnlySpan<T> result, int channels, Span<T> target, ReadOnlySpan<T> input, int imageStride, T clip)
-        where T : unmanaged, INumber<T>
+    /// pixel of every image is written once. With <paramref name="accumulate"/> it adds instead:
+    /// <c>target[i] = target[i] + result[i] · 1[…]</c>, the sum a separate gradient accumulation would make (float
+    /// addition commutes), in the same pass.</summary>
+    public static void WriteUnstackedMasked<T>(in Layout layout, ReadOnlySpan<T> result, int channels, Span<T> target, ReadOnlySpan<T> input, int imageStride, T clip,
+        bool accumulate = false) where T : unmanaged, INumber<T>
     {
         int h = layout.Height, w = layout.Width, plane = h * w, shift = layout.Pitch + 1; // result k is position P + k = plane index k + P + 1
         int last = (layout.Images - 1) * imageStride + channels * plane;
@@ -165,12 +168,12 @@ internal static partial class StackedConv3x3
                 ref T source = ref Unsafe.Add(ref r, c * layout.Positions + layout.RowStart(g, 0) - shift);
                 int at = g * imageStride + c * plane;
                 for (int y = 0; y < h; y++)
-                    MaskedRow(path, ref Unsafe.Add(ref source, y * layout.Pitch), ref Unsafe.Add(ref x, at + y * w), ref Unsafe.Add(ref t, at + y * w), w, clip);
+                    MaskedRow(path, ref Unsafe.Add(ref source, y * layout.Pitch), ref Unsafe.Add(ref x, at + y * w), ref Unsafe.Add(ref t, at + y * w), w, clip, accumulate);
             }
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void MaskedRow<T>(SimdPath path, ref T source, ref T x, ref T target, int count, T clip) where T : unmanaged, INumber<T>
+    private static void MaskedRow<T>(SimdPath path, ref T source, ref T x, ref T target, int count, T clip, bool accumulate) where T : unmanaged, INumber<T>
     {
         int i = 0;
         if (path == SimdPath.Vector512 && Vector512<T>.IsSupported)
@@ -179,7 +182,8 @@ internal static partial class StackedConv3x3
             for (; i + Vector512<T>.Count <= count; i += Vector512<T>.Count)
             {
                 Vector512<T> inside = Vector512.LessThanOrEqual(Vector512.Abs(Vector512.LoadUnsafe(ref x, (nuint)i)), bound) & Vector512<T>.One;
-                (Vector512.LoadUnsafe(ref source, (nuint)i) * inside).StoreUnsafe(ref target, (nuint)i);
+                Vector512<T> value = Vector512.LoadUnsafe(ref source, (nuint)i) * inside;
+                (accumulate ? Vector512.LoadUnsafe(ref target, (nuint)i) + value : value).StoreUnsafe(ref target, (nuint)i);
             }
         }
         if (path != SimdPath.Scalar && Vector256<T>.IsSupported)
@@ -188,10 +192,15 @@ internal static partial class StackedConv3x3
             for (; i + Vector256<T>.Count <= count; i += Vector256<T>.Count)
             {
                 Vector256<T> inside = Vector256.LessThanOrEqual(Vector256.Abs(Vector256.LoadUnsafe(ref x, (nuint)i)), bound) & Vector256<T>.One;
-                (Vector256.LoadUnsafe(ref source, (nuint)i) * inside).StoreUnsafe(ref target, (nuint)i);
+                Vector256<T> value = Vector256.LoadUnsafe(ref source, (nuint)i) * inside;
+                (accumulate ? Vector256.LoadUnsafe(ref target, (nuint)i) + value : value).StoreUnsafe(ref target, (nuint)i);
             }
         }
-        for (; i < count; i++) Unsafe.Add(ref target, i) = Unsafe.Add(ref source, i) * (T.Abs(Unsafe.Add(ref x, i)) <= clip ? T.One : T.Zero);
+        for (; i < count; i++)
+        {
+            T value = Unsafe.Add(ref source, i) * (T.Abs(Unsafe.Add(ref x, i)) <= clip ? T.One : T.Zero);
+            Unsafe.Add(ref target, i) = accumulate ? Unsafe.Add(ref target, i) + value : value;
+        }
     }
 
     /// <summary>Adds the first <paramref name="channels"/> result planes (<see cref="Layout.Positions"/> long each, from
@@ -342,9 +351,10 @@ internal static partial class StackedConv3x3
 
     /// <summary>Writes the result planes of phases (r, 0) and (r, 1) times the mask into the full-size images:
     /// <c>target[g, c, 2y + r, 2x + s] = result_s · 1[|x| ≤ clip]</c> (see <see cref="WriteUnstackedMasked{T}"/>), the two
-    /// phases interleaved into whole rows; r = 0 and 1 together write every pixel once.</summary>
+    /// phases interleaved into whole rows; r = 0 and 1 together write every pixel once (with
+    /// <paramref name="accumulate"/>, add to it).</summary>
     public static void WriteUnstackedMaskedPhases<T>(in Layout layout, ReadOnlySpan<T> even, ReadOnlySpan<T> odd, int channels, Span<T> target, ReadOnlySpan<T> input,
-                                                     int imageStride, T clip, int r) where T : unmanaged, INumber<T>
+                                                     int imageStride, T clip, int r, bool accumulate = false) where T : unmanaged, INumber<T>
     {
         int h = layout.Height, w = layout.Width, width = 2 * w, plane = 4 * h * w, shift = layout.Pitch + 1;
         int last = (layout.Images - 1) * imageStride + channels * plane;
@@ -373,13 +383,17 @@ internal static partial class StackedConv3x3
                             Vector256<float> lo = Vector256.Shuffle(Vector256.Create(ev.GetLower(), od.GetLower()), zip);
                             Vector256<float> hi = Vector256.Shuffle(Vector256.Create(ev.GetUpper(), od.GetUpper()), zip);
                             ref float xf = ref Unsafe.As<T, float>(ref Unsafe.Add(ref x, 2 * i)), tf = ref Unsafe.As<T, float>(ref Unsafe.Add(ref t, 2 * i));
-                            (lo * (Vector256.LessThanOrEqual(Vector256.Abs(Vector256.LoadUnsafe(ref xf)), bound) & Vector256<float>.One)).StoreUnsafe(ref tf);
-                            (hi * (Vector256.LessThanOrEqual(Vector256.Abs(Vector256.LoadUnsafe(ref xf, 8)), bound) & Vector256<float>.One)).StoreUnsafe(ref tf, 8);
+                            lo *= Vector256.LessThanOrEqual(Vector256.Abs(Vector256.LoadUnsafe(ref xf)), bound) & Vector256<float>.One;
+                            hi *= Vector256.LessThanOrEqual(Vector256.Abs(Vector256.LoadUnsafe(ref xf, 8)), bound) & Vector256<float>.One;
+                            (accumulate ? Vector256.LoadUnsafe(ref tf) + lo : lo).StoreUnsafe(ref tf);
+                            (accumulate ? Vector256.LoadUnsafe(ref tf, 8) + hi : hi).StoreUnsafe(ref tf, 8);
                         }
                     for (; i < w; i++)
                     {
-                        Unsafe.Add(ref t, 2 * i) = Unsafe.Add(ref e, i) * (T.Abs(Unsafe.Add(ref x, 2 * i)) <= clip ? T.One : T.Zero);
-                        Unsafe.Add(ref t, 2 * i + 1) = Unsafe.Add(ref o, i) * (T.Abs(Unsafe.Add(ref x, 2 * i + 1)) <= clip ? T.One : T.Zero);
+                        T evenValue = Unsafe.Add(ref e, i) * (T.Abs(Unsafe.Add(ref x, 2 * i)) <= clip ? T.One : T.Zero);
+                        T oddValue = Unsafe.Add(ref o, i) * (T.Abs(Unsafe.Add(ref x, 2 * i + 1)) <= clip ? T.One : T.Zero);
+                        Unsafe.Add(ref t, 2 * i) = accumulate ? Unsafe.Add(ref t, 2 * i) + evenValue : evenValue;
+                        Unsafe.Add(ref t, 2 * i + 1) = accumulate ? Unsafe.Add(ref t, 2 * i + 1) + oddValue : oddValue;
                     }
                 }
     }

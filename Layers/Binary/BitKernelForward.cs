@@ -201,10 +201,11 @@ internal sealed class BinaryConv2dFunction(ulong[] packedWeight, XnorConv2DShape
             // 1[|x| ≤ ∞] passes every element: the backward of a sign convolution gives these same gradients, with the
             // output gradient stacked once for both products and dx written rather than zeroed and added into (e.g.
             // SiMaN's standardised sign, which is not folded into the convolution)
-            Tensor? gradInput = NeedsGrad(0) ? RentGradient(x.Shape, x.DType) : null;
+            Tensor? pending = NeedsGrad(0) ? TakePendingGradient(0) : null;
+            Tensor? gradInput = NeedsGrad(0) ? pending ?? RentGradient(x.Shape, x.DType) : null;
             Tensor? gradWeight = NeedsGrad(1) ? w.ZerosLike() : null;
             Conv2DKernels.BackwardOfSign(geometry, x.AsSpan<float>(), g.AsSpan<float>(), w.AsSpan<float>(), float.PositiveInfinity,
-                gradInput is null ? default : gradInput.AsSpan<float>(), gradWeight is null ? default : gradWeight.AsSpan<float>());
+                gradInput is null ? default : gradInput.AsSpan<float>(), gradWeight is null ? default : gradWeight.AsSpan<float>(), accumulate: pending is not null);
             return [gradInput, gradWeight];
         }
         Tensor? dx = NeedsGrad(0) ? x.ZerosLike() : null;
@@ -300,10 +301,12 @@ internal sealed class BinarySignConv2dFunction(ulong[] packedWeight, XnorConv2DS
     protected override Tensor?[] Backward(Tensor gradOutput)
     {
         Tensor x = _x!, w = _w!, g = gradOutput.Contiguous();
-        Tensor? dx = NeedsGrad(0) ? RentGradient(x.Shape, x.DType) : null; // written whole by the kernel; the engine may add the shortcut's gradient into it
+        // x's gradient from its other consumers (a residual shortcut's, collected first) is added in the kernel's write
+        Tensor? pending = NeedsGrad(0) ? TakePendingGradient(0) : null;
+        Tensor? dx = NeedsGrad(0) ? pending ?? RentGradient(x.Shape, x.DType) : null; // written whole by the kernel
         Tensor? dw = NeedsGrad(1) ? w.ZerosLike() : null;
         Conv2DKernels.BackwardOfSign(Geometry, x.AsSpan<float>(), g.AsSpan<float>(), w.AsSpan<float>(), clip,
-            dx is null ? default : dx.AsSpan<float>(), dw is null ? default : dw.AsSpan<float>());
+            dx is null ? default : dx.AsSpan<float>(), dw is null ? default : dw.AsSpan<float>(), accumulate: pending is not null);
         return [dx, dw];
     }
 

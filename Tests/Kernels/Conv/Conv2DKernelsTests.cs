@@ -122,6 +122,21 @@ public class Conv2DKernelsTests
         });
     }
 
+    /// <summary>With <c>accumulate</c>, BackwardOfSign adds the masked input gradient to what dx holds (another
+    /// consumer's gradient): dx = prior + naive·1[|x| ≤ 2], every element, on every path and geometry (integers, so exact).</summary>
+    [TestCaseSource(nameof(Cases))]
+    public void BackwardOfSign_Accumulating_AddsToTheGradientHeld(SimdPath path, int threads, int[] shape)
+    {
+        Conv2DGeometry g = Geometry(shape);
+        var random = new Random(shape.Sum() + 3);
+        double[] x = Integers(random, g.InputLength), w = Integers(random, g.WeightLength), dy = Integers(random, g.OutputLength);
+        double[] prior = Integers(random, g.InputLength);
+        var (_, dx0, _, _) = Naive(g, x.Select(v => v >= 0 ? 1.0 : -1.0).ToArray(), w, [], dy);
+        float[] dx = ToFloat(prior), dw = new float[g.WeightLength];
+        RunWith(path, threads, () => Conv2DKernels.BackwardOfSign(g, ToFloat(x), ToFloat(dy), ToFloat(w), 2f, dx, dw, accumulate: true));
+        Assert.That(dx, Is.EqualTo(ToFloat(dx0.Select((v, i) => prior[i] + (Math.Abs(x[i]) <= 2 ? v : 0)).ToArray())));
+    }
+
     /// <summary>The input gradient is the adjoint of the forward map: ⟨conv(x), g⟩ = ⟨x, convᵀ(g)⟩ (no bias), here with
     /// random reals, so it also holds away from integers.</summary>
     [TestCase(0), TestCase(3), TestCase(7), TestCase(14), TestCase(15), TestCase(18)]

@@ -148,6 +148,29 @@ public class BinaryResNetTests
             Assert.That(b.ToDoubleArray(), Is.EqualTo(c.ToDoubleArray()), name);
     }
 
+    /// <summary>The whole training step's gradients of a 1W/1A ResNet-20 (tiny images): the bit-kernel layers — the
+    /// sign folded into each convolution, whose backward adds the residual shortcut's gradient into x's in its own
+    /// write (<c>Function.TakePendingGradient</c>) — against the float convolutions, where the engine adds the two.
+    /// Input gradient and every parameter gradient, within float rounding (the kernels sum in other orders).</summary>
+    [Test]
+    public void BitKernelTrainingBackward_EqualsFloatBackward()
+    {
+        (Tensor X, double[] Grads) Step(bool bits)
+        {
+            BinaryClassifier net = BinaryResNets.ResNet20(new Rng(3), Bnn, imageSize: 8);
+            foreach (BinaryConv2d conv in net.BinaryLayers.Cast<BinaryConv2d>()) conv.UseBitKernel = bits;
+            Tensor x = Tensor.Normal([3, 3, 8, 8], new Rng(4), requiresGrad: true);
+            Tensor logits = net.Forward(x);
+            Ops.Sum(Ops.Mul(logits, Tensor.Normal(logits.Shape, new Rng(5)))).Backward();
+            return (x, [.. x.Grad!.ToDoubleArray(), .. net.Parameters().SelectMany(p => p.Grad!.ToDoubleArray())]);
+        }
+        (Tensor x, double[] bits) = Step(bits: true);
+        (_, double[] floats) = Step(bits: false);
+        Assert.That(x.Grad!.ToDoubleArray().Count(v => v != 0), Is.GreaterThan(x.Length / 2), "the gradient reaches the input");
+        double scale = floats.Max(Math.Abs);
+        Assert.That(bits, Is.EqualTo(floats).Within(1e-4 * scale));
+    }
+
     /// <summary>Every module below <paramref name="m"/>, depth first.</summary>
     internal static IEnumerable<Module> Descendants(Module m) => m.NamedChildren().SelectMany(c => new[] { c.Value }.Concat(Descendants(c.Value)));
 }
