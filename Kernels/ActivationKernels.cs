@@ -44,6 +44,44 @@ public static class ActivationKernels
         return i;
     }
 
+    /// <summary>How many of <paramref name="x"/> equal <paramref name="value"/> (vector compares and bit counts on the
+    /// vector paths, the scalar loop otherwise and for the tail).</summary>
+    public static long CountEqual<T>(ReadOnlySpan<T> x, T value) where T : unmanaged, IBinaryFloatingPointIeee754<T>
+    {
+        long count = 0;
+        int i = 0;
+        if (Simd.Path != SimdPath.Scalar && Vector.IsHardwareAccelerated && Vector<T>.IsSupported)
+        {
+            ref T xr = ref System.Runtime.InteropServices.MemoryMarshal.GetReference(x);
+            Vector<T> target = new(value), ones = Vector<T>.Zero;
+            // per lane a count of ones in T: exact up to 2^24 per lane (float), far beyond the planes this serves
+            for (; i <= x.Length - Vector<T>.Count && i < 1 << 24; i += Vector<T>.Count)
+                ones += Vector.ConditionalSelect(Vector.Equals(Vector.LoadUnsafe(ref xr, (nuint)i), target), Vector<T>.One, Vector<T>.Zero);
+            count = long.CreateTruncating(Vector.Sum(ones));
+        }
+        for (; i < x.Length; i++) count += x[i] == value ? 1 : 0;
+        return count;
+    }
+
+    /// <summary>The backward of a clamp given its output y when no input fell exactly on a bound:
+    /// <c>dx = lo &lt; y &lt; hi ? dy : 0</c>; returns how many leading elements it did.</summary>
+    public static int OpenWindowBackward<T>(ReadOnlySpan<T> y, ReadOnlySpan<T> dy, Span<T> dx, T lo, T hi) where T : unmanaged, IBinaryFloatingPointIeee754<T>
+    {
+        if (Simd.Path == SimdPath.Scalar || !Vector.IsHardwareAccelerated || !Vector<T>.IsSupported) return 0;
+        ref T yr = ref System.Runtime.InteropServices.MemoryMarshal.GetReference(y);
+        ref T gr = ref System.Runtime.InteropServices.MemoryMarshal.GetReference(dy);
+        ref T dr = ref System.Runtime.InteropServices.MemoryMarshal.GetReference(dx);
+        Vector<T> low = new(lo), high = new(hi);
+        int i = 0;
+        for (; i <= dx.Length - Vector<T>.Count; i += Vector<T>.Count)
+        {
+            Vector<T> v = Vector.LoadUnsafe(ref yr, (nuint)i);
+            Vector<T> inside = Vector.BitwiseAnd(Vector.GreaterThan(v, low), Vector.LessThan(v, high));
+            Vector.ConditionalSelect(inside, Vector.LoadUnsafe(ref gr, (nuint)i), Vector<T>.Zero).StoreUnsafe(ref dr, (nuint)i);
+        }
+        return i;
+    }
+
     /// <summary>The vector form of the clamp backward, <c>dx = lo ≤ x ≤ hi ? dy : 0</c>; returns how many leading
     /// elements it did.</summary>
     public static int ClampBackward<T>(ReadOnlySpan<T> x, ReadOnlySpan<T> dy, Span<T> dx, T lo, T hi) where T : unmanaged, IBinaryFloatingPointIeee754<T>
