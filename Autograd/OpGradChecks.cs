@@ -79,5 +79,10 @@ public static class OpGradChecks
         Case("mse", 57, r => P(t => Ops.Mse(t[0], t[1]), L(r, 3, 4), L(r, 4))),
         Case("copy", 58, r => P(t => Ops.Exp(t[0].Transpose().Contiguous()), L(r, 2, 3))),
         Case("expand", 59, r => P(t => Ops.Exp(t[0].Expand(3, 2, 4)), L(r, 2, 1))),
+        Case("subsample_pad", 60, r => P(t => Ops.SubsamplePad(t[0], 2, 1, 2), L(r, 2, 3, 5, 4))),
+        Case("subsample_pad/view-stride3", 61, r => P(t => Ops.SubsamplePad(t[0].Transpose(2, 3), 3, 0, 1), L(r, 1, 2, 4, 7))),
+        // the clamp window widened to ±1.5 so that most a = BN(x) + s fall inside it (random a sit on no bound)
+        Case("batch_norm_add_clamp", 62, r => P(t => Ops.BatchNormAddClamp(t[0], t[1], t[2], null, null, t[3], training: true, min: -1.5, max: 1.5),
+            L(r, 3, 2, 2, 3), Pos(r, 2), L(r, 2), L(r, 3, 2, 2, 3))),
     ];
 }

@@ -70,8 +70,8 @@ public sealed class Residual : Module
 /// <c>before = ⌊(out − in)/2⌋</c> channels in front and the rest behind (<c>F.pad(x[:, :, ::2, ::2], (0,0,0,0,p,p))</c>
 /// in the reference code, where p = out/4 = (out − in)/2). Output side <c>⌈side/s⌉</c>, which equals a stride-s,
 /// padding-1 3×3 convolution's for every side.</summary>
-/// <remarks>Backward (through <see cref="Ops.Slice"/> and <see cref="Ops.Pad"/>): dx is dy's interior channels at the
-/// sampled positions and zero elsewhere.</remarks>
+/// <remarks>One op, <see cref="Ops.SubsamplePad"/> (equal to <see cref="Ops.Slice"/> twice, then <see cref="Ops.Pad"/>).
+/// Backward: dx is dy's interior channels at the sampled positions and zero elsewhere.</remarks>
 public sealed class ZeroPadShortcut : Module
 {
     public ZeroPadShortcut(int inChannels, int outChannels, int stride)
@@ -95,13 +95,8 @@ public sealed class ZeroPadShortcut : Module
         ArgumentNullException.ThrowIfNull(x);
         if (x.Rank != 4 || x.Shape[1] != InChannels)
             throw new ArgumentException($"{this}: expected input [N,{InChannels},H,W], got {Shapes.Format(x.Shape)}.");
-        Tensor y = x;
-        if (Stride > 1)
-        {
-            y = Ops.Slice(y, 2, 0, (x.Shape[2] + Stride - 1) / Stride, Stride);
-            y = Ops.Slice(y, 3, 0, (x.Shape[3] + Stride - 1) / Stride, Stride);
-        }
-        return OutChannels == InChannels ? y : Ops.Pad(y, [0, 0, Before, OutChannels - InChannels - Before]);
+        if (Stride == 1 && OutChannels == InChannels) return x;
+        return Ops.SubsamplePad(x, Stride, Before, OutChannels - InChannels - Before);
     }
 
     /// <inheritdoc/>
