@@ -83,7 +83,7 @@ public static partial class Ops
             return HardTanh(Add(BatchNorm(x, gamma, beta, runningMean, runningVar, training, momentum, eps), shortcut), min, max);
         CheckBatchNormArguments(x, gamma, beta, runningMean, runningVar, training);
         var function = new BatchNormFunction(gamma is not null, beta is not null, runningMean, runningVar, training, momentum, eps, (min, max));
-        Tensor s = shortcut.IsContiguous ? shortcut : shortcut.MaterializeRaw();
+        Tensor s = shortcut; // recorded as given (a copy made here would be outside the graph); Forward materializes a view
         return (gamma, beta) switch
         {
             ({ } g, { } b) => function.Apply(x, g, b, s),
@@ -121,7 +121,7 @@ public static partial class Ops
         {
             Tensor x = inputs[0].IsContiguous ? inputs[0] : inputs[0].MaterializeRaw();
             Tensor? gamma = hasGamma ? inputs[1] : null, beta = hasBeta ? inputs[hasGamma ? 2 : 1] : null;
-            (_x, _gamma, _beta, _shortcut) = (x, gamma, beta, clamp is null ? null : inputs[^1]);
+            (_x, _gamma, _beta, _shortcut) = (x, gamma, beta, clamp is null ? null : inputs[^1].IsContiguous ? inputs[^1] : inputs[^1].MaterializeRaw());
             _onBounds = 0;
             Tensor y = Tensor.Uninitialized(x.Shape, x.DType);
             bool planes = x.Rank == 4 && x.Length / (x.Shape[0] * x.Shape[1]) > 1;

@@ -114,6 +114,16 @@ public class BatchNormAddClampTests
             x, gamma, beta, s);
     }
 
+    /// <summary>A shortcut given as a view (non-contiguous) still receives its gradient.</summary>
+    [Test]
+    public void ShortcutView_GetsItsGradient()
+    {
+        Tensor x = Tensor.Normal([2, 3, 4, 4], new Rng(1)), s = Tensor.Normal([2, 3, 4, 4], new Rng(2), requiresGrad: true);
+        Tensor y = Ops.BatchNormAddClamp(x, null, null, null, null, s.Transpose(2, 3), training: true, min: -10, max: 10);
+        Ops.Sum(y).Backward();
+        Assert.That(s.Grad!.ToDoubleArray(), Is.All.EqualTo(1.0));
+    }
+
     [Test]
     public void ShortcutOfAnotherShape_NamesBoth()
     {
