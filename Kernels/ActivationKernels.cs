@@ -63,28 +63,10 @@ public static class ActivationKernels
         return count;
     }
 
-    /// <summary>The backward of a clamp given its output y when no input fell exactly on a bound:
-    /// <c>dx = lo &lt; y &lt; hi ? dy : 0</c>; returns how many leading elements it did.</summary>
-    public static int OpenWindowBackward<T>(ReadOnlySpan<T> y, ReadOnlySpan<T> dy, Span<T> dx, T lo, T hi) where T : unmanaged, IBinaryFloatingPointIeee754<T>
-    {
-        if (Simd.Path == SimdPath.Scalar || !Vector.IsHardwareAccelerated || !Vector<T>.IsSupported) return 0;
-        ref T yr = ref System.Runtime.InteropServices.MemoryMarshal.GetReference(y);
-        ref T gr = ref System.Runtime.InteropServices.MemoryMarshal.GetReference(dy);
-        ref T dr = ref System.Runtime.InteropServices.MemoryMarshal.GetReference(dx);
-        Vector<T> low = new(lo), high = new(hi);
-        int i = 0;
-        for (; i <= dx.Length - Vector<T>.Count; i += Vector<T>.Count)
-        {
-            Vector<T> v = Vector.LoadUnsafe(ref yr, (nuint)i);
-            Vector<T> inside = Vector.BitwiseAnd(Vector.GreaterThan(v, low), Vector.LessThan(v, high));
-            Vector.ConditionalSelect(inside, Vector.LoadUnsafe(ref gr, (nuint)i), Vector<T>.Zero).StoreUnsafe(ref dr, (nuint)i);
-        }
-        return i;
-    }
-
-    /// <summary>The vector form of the clamp backward, <c>dx = lo ≤ x ≤ hi ? dy : 0</c>; returns how many leading
-    /// elements it did.</summary>
-    public static int ClampBackward<T>(ReadOnlySpan<T> x, ReadOnlySpan<T> dy, Span<T> dx, T lo, T hi) where T : unmanaged, IBinaryFloatingPointIeee754<T>
+    /// <summary>The vector form of the clamp backward, <c>dx = lo ≤ x ≤ hi ? dy : 0</c>, or with
+    /// <paramref name="inclusive"/> false the open window <c>lo &lt; x &lt; hi</c> (the backward read from a clamp's output
+    /// when no input fell exactly on a bound); returns how many leading elements it did.</summary>
+    public static int ClampBackward<T>(ReadOnlySpan<T> x, ReadOnlySpan<T> dy, Span<T> dx, T lo, T hi, bool inclusive = true) where T : unmanaged, IBinaryFloatingPointIeee754<T>
     {
         if (Simd.Path == SimdPath.Scalar || !Vector.IsHardwareAccelerated || !Vector<T>.IsSupported) return 0;
         ref T xr = ref System.Runtime.InteropServices.MemoryMarshal.GetReference(x);
@@ -95,7 +77,9 @@ public static class ActivationKernels
         for (; i <= dx.Length - Vector<T>.Count; i += Vector<T>.Count)
         {
             Vector<T> v = Vector.LoadUnsafe(ref xr, (nuint)i);
-            Vector<T> inside = Vector.BitwiseAnd(Vector.GreaterThanOrEqual(v, low), Vector.LessThanOrEqual(v, high));
+            Vector<T> inside = inclusive
+                ? Vector.BitwiseAnd(Vector.GreaterThanOrEqual(v, low), Vector.LessThanOrEqual(v, high))
+                : Vector.BitwiseAnd(Vector.GreaterThan(v, low), Vector.LessThan(v, high));
             Vector.ConditionalSelect(inside, Vector.LoadUnsafe(ref gr, (nuint)i), Vector<T>.Zero).StoreUnsafe(ref dr, (nuint)i);
         }
         return i;

@@ -461,7 +461,7 @@ public static partial class Ops
                 {
                     ReadOnlySpan<T> yv = y.AsSpan<T>()[first..end], g = dy.AsSpan<T>()[first..end];
                     Span<T> d = dz.AsSpan<T>()[first..end];
-                    for (int j = ActivationKernels.OpenWindowBackward(yv, g, d, lo, hi); j < d.Length; j++) d[j] = yv[j] > lo && yv[j] < hi ? g[j] : T.Zero;
+                    for (int j = ActivationKernels.ClampBackward(yv, g, d, lo, hi, inclusive: false); j < d.Length; j++) d[j] = yv[j] > lo && yv[j] < hi ? g[j] : T.Zero;
                 });
                 return;
             }

@@ -17,6 +17,29 @@ public class ActivationKernelsTests
         return Enumerable.Range(0, length).Select(_ => random.Next(3) == 0 ? Specials[random.Next(Specials.Length)] : (float)(random.NextDouble() * 6 - 3)).ToArray();
     }
 
+    /// <summary>The open-window backward (<c>lo &lt; x &lt; hi</c>) and the count of values equal to a bound against
+    /// their scalar definitions, with the bounds themselves, NaN and ±0 among the values.</summary>
+    [Test]
+    public void OpenWindowBackwardAndCountEqual_EqualTheScalarDefinitions([ValueSource(nameof(Paths))] SimdPath path, [Values(1, 7, 8, 17, 67)] int length)
+    {
+        float[] x = Values(length, 3 * length), dy = Values(length, 3 * length + 1), dx = new float[length];
+        int done;
+        long ones, minusOnes;
+        using (Simd.Force(path))
+        {
+            done = ActivationKernels.ClampBackward<float>(x, dy, dx, -1f, 1f, inclusive: false);
+            (ones, minusOnes) = (ActivationKernels.CountEqual<float>(x, 1f), ActivationKernels.CountEqual<float>(x, -1f));
+        }
+        if (path == SimdPath.Scalar) Assert.That(done, Is.Zero);
+        for (int i = 0; i < done; i++)
+        {
+            float expected = x[i] > -1f && x[i] < 1f ? dy[i] : 0f;
+            Assert.That(BitConverter.SingleToInt32Bits(dx[i]), Is.EqualTo(BitConverter.SingleToInt32Bits(expected)), $"dx[{i}] for x = {x[i]}");
+        }
+        Assert.That(ones, Is.EqualTo(x.Count(v => v == 1f)), "values equal to 1");
+        Assert.That(minusOnes, Is.EqualTo(x.Count(v => v == -1f)), "values equal to −1");
+    }
+
     [Test]
     public void Clamp_ForwardAndBackward_EqualTheScalarLoop([ValueSource(nameof(Paths))] SimdPath path, [Values(1, 7, 8, 17, 67)] int length)
     {
