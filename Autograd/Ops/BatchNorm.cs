@@ -305,8 +305,11 @@ public static partial class Ops
             Tensor? dGamma = hasGamma && NeedsGrad(1) ? Tensor.Empty([channels], x.DType) : null;
             Tensor? dBeta = hasBeta && NeedsGrad(hasGamma ? 2 : 1) ? Tensor.Empty([channels], x.DType) : null;
             bool planes = x.Rank == 4 && x.Length / (x.Shape[0] * channels) > 1;
-            // the fused op's dz = dy·1[min ≤ a ≤ max] is the shortcut's gradient too, so it is written in full
-            Tensor? dz = clamp is null ? null : Tensor.RentGradient(x.Shape, x.DType, clear: false);
+            // the fused op's dz = dy·1[min ≤ a ≤ max] is the shortcut's gradient too, so it is written in full; when the
+            // shortcut needs none it is scratch of the step (a rented gradient nobody takes would never go back)
+            int shortcutIndex = 1 + (hasGamma ? 1 : 0) + (hasBeta ? 1 : 0);
+            Tensor? dz = clamp is null ? null
+                : NeedsGrad(shortcutIndex) ? Tensor.RentGradient(x.Shape, x.DType, clear: false) : Tensor.Uninitialized(x.Shape, x.DType);
             if (dz is not null)
             {
                 if (x.DType == DType.Float32) ClampGradients<float>(x, g, dz); else ClampGradients<double>(x, g, dz);
@@ -325,7 +328,7 @@ public static partial class Ops
                 (false, true) => [dx, dBeta],
                 _ => [dx],
             };
-            return dz is null ? grads : [.. grads, NeedsGrad(grads.Length) ? dz : null];
+            return dz is null ? grads : [.. grads, NeedsGrad(shortcutIndex) ? dz : null];
         }
 
         private void Gradients<T>(Tensor x, Tensor dy, Tensor? dx, Tensor? dGamma, Tensor? dBeta) where T : unmanaged, IBinaryFloatingPointIeee754<T>

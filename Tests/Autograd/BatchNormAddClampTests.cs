@@ -124,6 +124,22 @@ public class BatchNormAddClampTests
         Assert.That(s.Grad!.ToDoubleArray(), Is.All.EqualTo(1.0));
     }
 
+    /// <summary>A shortcut that needs no gradient: x's gradient is still the composite's, and the shortcut gets none.</summary>
+    [Test]
+    public void ConstantShortcut_InputGradientAsComposite()
+    {
+        double[] Run(bool fused)
+        {
+            Tensor x = Tensor.Normal([2, 3, 4, 4], new Rng(1), requiresGrad: true), s = Tensor.Normal([2, 3, 4, 4], new Rng(2));
+            Tensor y = fused ? Ops.BatchNormAddClamp(x, null, null, null, null, s, training: true)
+                             : Ops.HardTanh(Ops.Add(Ops.BatchNorm(x, null, null, null, null, training: true), s));
+            Ops.Sum(Ops.Mul(y, Tensor.Normal(y.Shape, new Rng(3)))).Backward();
+            Assert.That(s.Grad, Is.Null);
+            return x.Grad!.ToDoubleArray();
+        }
+        Assert.That(Run(fused: true), Is.EqualTo(Run(fused: false)));
+    }
+
     [Test]
     public void ShortcutOfAnotherShape_NamesBoth()
     {
