@@ -198,9 +198,12 @@ internal sealed class BinaryConv2dFunction(ulong[] packedWeight, XnorConv2DShape
         if (!hasBias && x.DType == DType.Float32)
         {
             // x is a hard-sign quantizer's ±1 output (what the XNOR forward presumes), so sign(x) = x and the window
-            // 1[|x| ≤ ∞] passes every element: the backward of a sign convolution gives these same gradients, with the
-            // output gradient stacked once for both products and dx written rather than zeroed and added into (e.g.
-            // SiMaN's standardised sign, which is not folded into the convolution)
+            // 1[|x| ≤ ∞] passes every element: the backward of a sign convolution gives the float convolution's
+            // gradients, with the output gradient stacked once for both products and dx written rather than zeroed and
+            // added into (e.g. SiMaN's standardised sign, which is not folded into the convolution). Where x is not ±1
+            // — a NaN from a diverged layer — this backward follows the forward instead: the forward packed sign(x)
+            // (NaN → −1), dW takes that sign and dx is 0 there (|NaN| ≤ ∞ is false), where the float64 path still
+            // propagates the NaN. The float32 forward never saw the NaN either; the loss shows the divergence.
             Tensor? pending = NeedsGrad(0) ? TakePendingGradient(0) : null;
             Tensor? gradInput = NeedsGrad(0) ? pending ?? RentGradient(x.Shape, x.DType) : null;
             Tensor? gradWeight = NeedsGrad(1) ? w.ZerosLike() : null;
