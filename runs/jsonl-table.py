@@ -7,20 +7,45 @@ epoch, hours (the epochs' own times summed), train loss, train and test accuracy
 flip ratio. Every figure is read from the JSON lines the training wrote; nothing is computed but the running sum.
 """
 import json
+import os
 import sys
 
+def fail(message):
+    print(f"jsonl-table: {message}", file=sys.stderr)
+    sys.exit(2)
+
+
+if len(sys.argv) != 4:
+    fail("usage: jsonl-table.py RUN.jsonl DOC.md MARKER")
 run, doc, marker = sys.argv[1:4]
 rows = ["| epoch | hours | train loss | train acc | test acc | s/epoch | img/s | flip ratio |",
         "|---|---|---|---|---|---|---|---|"]
 hours = 0.0
-for line in open(run):
-    e = json.loads(line)
-    hours += e["seconds"] / 3600
-    rows.append(f"| {e['epoch']} | {hours:.2f} | {e['trainLoss']:.3f} | {100 * e['trainAcc']:.2f} % | **{100 * e['testAcc']:.2f} %** | "
-                f"{e['seconds']:.0f} | {e['imagesPerSec']:.0f} | {100 * e['flipRatio']:.2f} % |")
-text = open(doc).read()
+try:
+    lines = open(run).read().splitlines()
+except OSError as e:
+    fail(f"cannot read {run}: {e.strerror}")
+for number, line in enumerate(lines, 1):
+    try:
+        e = json.loads(line)
+        hours += e["seconds"] / 3600
+        rows.append(f"| {e['epoch']} | {hours:.2f} | {e['trainLoss']:.3f} | {100 * e['trainAcc']:.2f} % | **{100 * e['testAcc']:.2f} %** | "
+                    f"{e['seconds']:.0f} | {e['imagesPerSec']:.0f} | {100 * e['flipRatio']:.2f} % |")
+    except (ValueError, KeyError, TypeError) as error:
+        fail(f"{run}, line {number}: expected one epoch object of train --json (epoch, seconds, trainLoss, trainAcc, testAcc, "
+             f"imagesPerSec, flipRatio): {error}")
+try:
+    text = open(doc).read()
+except OSError as e:
+    fail(f"cannot read {doc}: {e.strerror}")
 start, end = f"<!-- {marker}-start -->", f"<!-- {marker}-end -->"
+if text.count(start) != 1 or text.count(end) != 1 or text.index(start) > text.index(end):
+    fail(f"{doc} must hold '{start}' once, then '{end}' once")
 head, rest = text.split(start)
 _, tail = rest.split(end)
-open(doc, "w").write(head + start + "\n" + "\n".join(rows) + "\n" + end + tail)
+# written beside the document, then renamed over it: an interrupted run leaves the document as it was
+temporary = doc + ".tmp"
+with open(temporary, "w") as out:
+    out.write(head + start + "\n" + "\n".join(rows) + "\n" + end + tail)
+os.replace(temporary, doc)
 print(f"{len(rows) - 2} epochs written between the {marker} markers of {doc}")
