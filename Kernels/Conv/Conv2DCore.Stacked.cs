@@ -16,6 +16,7 @@ internal static unsafe partial class Conv2DCore<T> where T : unmanaged, INumber<
         g.CheckLength(weight.Length, g.WeightLength, nameof(weight), "The weight");
         if (!gradInput.IsEmpty) g.CheckLength(gradInput.Length, g.InputLength, nameof(gradInput), "The input gradient");
         if (!gradWeight.IsEmpty) g.CheckLength(gradWeight.Length, g.WeightLength, nameof(gradWeight), "The weight gradient");
+        if (TryBackwardOfSignByLookup(g, input, gradOutput, weight, clip, gradInput, gradWeight, accumulate)) return;
         if (!StackedConv3x3.Applies(g) && !StackedConv3x3.AppliesStride2(g))
         {
             // the general route: sign(x) and the unmasked input gradient in scratch, then the masked write
