@@ -85,6 +85,7 @@ internal static unsafe partial class Conv2DCore<T> where T : unmanaged, INumber<
         g.CheckLength(weight.Length, g.WeightLength, nameof(weight), "The weight");
         g.CheckLength(output.Length, g.OutputLength, nameof(output), "The output");
         CheckBias(g, bias.Length, nameof(bias));
+        if (TryForwardByLookup(g, input, weight, bias, output)) return;
         if (DirectConv3x3.Applies<T>(g, g.InChannels, g.OutChannels))
         {
             ForwardDirect(g, input, weight, bias, output);
@@ -155,6 +156,7 @@ internal static unsafe partial class Conv2DCore<T> where T : unmanaged, INumber<
         g.CheckLength(gradOutput.Length, g.OutputLength, nameof(gradOutput), "The output gradient");
         g.CheckLength(weight.Length, g.WeightLength, nameof(weight), "The weight");
         g.CheckLength(gradInput.Length, g.InputLength, nameof(gradInput), "The input gradient");
+        if (TryBackwardInputByLookup(g, gradOutput, weight, gradInput)) return;
         if (StackedConv3x3.Applies(g))
         {
             BackwardInputStacked(g, gradOutput, weight, gradInput);

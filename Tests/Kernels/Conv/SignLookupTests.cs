@@ -53,13 +53,13 @@ public unsafe class SignLookupTests
         }
     }
 
-    // batch, C_in, H, W, C_out: every one takes the look-up path (3×3, stride 1, pad 1, channels ≥ 64, C_out in 32s, W in 4s ≤ 60)
+    // batch, C_in, H, W, C_out: every one takes the look-up backward (3×3, stride 1, pad 1, channels ≥ 128, C_out in 32s, W in 4s ≤ 60)
     private static readonly int[][] Shapes =
     [
-        [3, 64, 8, 8, 64],     // groups of 12 images (1024/81): one partial group per thread
-        [2, 72, 4, 12, 96],    // a partial block of 8 input channels, three output blocks, rows of three pixel groups
-        [1, 64, 2, 60, 64],    // the widest row a word holds (60 + two padding bits)
-        [2, 130, 5, 4, 128],   // 1 170 weight-gradient rows of the last channel block not in sixes; 4-wide rows (every group touches both sides)
+        [3, 128, 8, 8, 128],   // groups of 12 images (1024/81): one partial group per thread
+        [2, 136, 4, 12, 160],  // a partial block of 8 input channels, five output blocks, rows of three pixel groups
+        [1, 128, 2, 60, 128],  // the widest row a word holds (60 + two padding bits)
+        [2, 130, 5, 4, 128],   // 18 weight-gradient rows in the last channel block (not in sixes); 4-wide rows; C_in not in fours: the forward takes the multiply-adds
     ];
 
     private static IEnumerable<TestCaseData> Cases()
@@ -99,6 +99,57 @@ public unsafe class SignLookupTests
             Assert.That(dw, Is.EqualTo(ToFloat(dw0.Select(v => v + 1).ToArray())), "weight gradient (added to ones)");
             Assert.That(dwOnly, Is.EqualTo(ToFloat(dw0)), "weight gradient alone");
         });
+    }
+
+    /// <summary>The forward <c>y = conv(x, W) + b</c> and the input gradient <c>dx += convᵀ(dY, W)</c> with ±1 filters (a
+    /// binary-weight, real-activation layer) by look-up, against the naive convolution on small integers (exact): y
+    /// written over NaN, dx added to a prior gradient.</summary>
+    [TestCaseSource(nameof(Cases))]
+    public void ForwardAndInputGradient_ByLookup_EqualNaive_OnIntegers(SimdPath path, int threads, int[] shape)
+    {
+        Conv2DGeometry g = Geometry(shape);
+        var random = new Random(shape.Sum() + 5);
+        double[] x = Integers(random, g.InputLength), dy = Integers(random, g.OutputLength), prior = Integers(random, g.InputLength);
+        double[] b = Integers(random, g.OutChannels);
+        double[] w = Enumerable.Range(0, g.WeightLength).Select(_ => random.Next(2) * 2 - 1.0).ToArray();
+        var (y0, dx0) = NaiveForwardAndInputGradient(g, x, w, b, dy);
+        float[] y = Enumerable.Repeat(float.NaN, g.OutputLength).ToArray(), dx = ToFloat(prior);
+        RunWith(path, threads, () =>
+        {
+            Conv2DKernels.Forward(g, ToFloat(x), ToFloat(w), ToFloat(b), y);
+            Conv2DKernels.BackwardInput(g, ToFloat(dy), ToFloat(w), dx);
+        });
+        Assert.Multiple(() =>
+        {
+            Assert.That(Conv2DCore<float>.LookupAppliesToProduct(g, g.OutChannels, g.InChannels), "the input gradient takes the look-up path");
+            Assert.That(y, Is.EqualTo(ToFloat(y0)), "forward (written over NaN)");
+            Assert.That(dx, Is.EqualTo(ToFloat(dx0.Select((v, i) => v + prior[i]).ToArray())), "input gradient (added to a prior one)");
+        });
+    }
+
+    private static (double[] Y, double[] Dx) NaiveForwardAndInputGradient(Conv2DGeometry g, double[] x, double[] w, double[] b, double[] dy)
+    {
+        double[] y = new double[g.OutputLength], dx = new double[g.InputLength];
+        for (int n = 0; n < g.Batch; n++)
+        for (int o = 0; o < g.OutChannels; o++)
+        for (int p = 0; p < g.OutHeight; p++)
+        for (int q = 0; q < g.OutWidth; q++)
+        {
+            int yi = ((n * g.OutChannels + o) * g.OutHeight + p) * g.OutWidth + q;
+            double sum = b[o];
+            for (int c = 0; c < g.InChannels; c++)
+            for (int i = 0; i < 3; i++)
+            for (int j = 0; j < 3; j++)
+            {
+                int row = p + i - 1, col = q + j - 1;
+                if (row < 0 || row >= g.InHeight || col < 0 || col >= g.InWidth) continue;
+                int xi = ((n * g.InChannels + c) * g.InHeight + row) * g.InWidth + col, wi = ((o * g.InChannels + c) * 3 + i) * 3 + j;
+                sum += w[wi] * x[xi];
+                dx[xi] += w[wi] * dy[yi];
+            }
+            y[yi] = sum;
+        }
+        return (y, dx);
     }
 
     /// <summary>Random reals: the look-up backward agrees with the naive convolution in double to float rounding
