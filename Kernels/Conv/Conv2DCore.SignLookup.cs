@@ -197,7 +197,7 @@ internal static unsafe partial class Conv2DCore<T> where T : unmanaged, INumber<
         {
             var pool = ScratchPool<float>.ThisThread;
             int inC = geometry.InChannels, outC = geometry.OutChannels;
-            int height = geometry.OutHeight, width = geometry.OutWidth, group = StackedConv3x3.GroupSize(height, width), plane = height * width;
+            int height = geometry.OutHeight, width = geometry.OutWidth, group = StackedConv3x3.GroupSize(height, width);
             var full = new StackedConv3x3.Layout(Math.Min(group, end - first), height, width);
             float[] tables = pool.Rent(SignLookup.BlockGroups * SignLookup.TableLength + 16), stackedX = pool.Rent(inC * full.PlaneStride);
             float[] result = pool.Rent(outC * full.Positions + 16);
@@ -206,25 +206,15 @@ internal static unsafe partial class Conv2DCore<T> where T : unmanaged, INumber<
             fixed (float* ptables = tables, pstacked = stackedX, presult = result)
             {
                 float* alignedTables = Align64(ptables), alignedResult = Align64(presult);
-                int shift = full.Pitch + 1; // result k is position P + k, plane index k + P + 1
                 for (int n = first; n < end; n += group)
                 {
                     var layout = new StackedConv3x3.Layout(Math.Min(group, end - n), height, width);
                     StackedConv3x3.Stack<float>(layout, xs[(n * geometry.InputImageLength)..], geometry.InputImageLength, inC, inC, stackedX);
                     StackedConv3x3.Stride1Offsets(layout.Pitch, xOffsets, yShifts);
                     CorrelateByLookup(path, layout, pstacked, inC, outC, patterns, alignedTables, alignedResult, xOffsets);
-                    // y = sum + b, unstacked
-                    for (int o = 0; o < outC; o++)
-                        for (int img = 0; img < layout.Images; img++)
-                        {
-                            float* into = y + ((n + img) * outC + o) * plane;
-                            for (int row = 0; row < height; row++)
-                            {
-                                var from = new ReadOnlySpan<float>(alignedResult + o * layout.Positions + layout.RowStart(img, row) - shift, width);
-                                if (biasLength > 0) TensorPrimitives.Add(from, biases[o], new Span<float>(into + row * width, width));
-                                else from.CopyTo(new Span<float>(into + row * width, width));
-                            }
-                        }
+                    StackedConv3x3.WriteUnstacked(layout, new ReadOnlySpan<float>(alignedResult, outC * layout.Positions), outC,
+                        new Span<float>(y + n * geometry.OutputImageLength, (end - n) * geometry.OutputImageLength), geometry.OutputImageLength,
+                        new ReadOnlySpan<float>(biases, biasLength));
                 }
             }
             pool.Return(tables);

@@ -218,6 +218,43 @@ internal static partial class StackedConv3x3
         }
     }
 
+    /// <summary>Writes the result planes back to NCHW plus a per-channel bias: <c>target[g, c, y, x] = result[c][…] + bias[c]</c>
+    /// (no bias when <paramref name="bias"/> is empty: a copy), every pixel written once (a forward's output, no
+    /// clearing needed). Inline vector moves per row, as <see cref="AddUnstacked{T}"/>.</summary>
+    public static void WriteUnstacked(in Layout layout, ReadOnlySpan<float> result, int channels, Span<float> target, int imageStride, ReadOnlySpan<float> bias)
+    {
+        int h = layout.Height, w = layout.Width, plane = h * w, shift = layout.Pitch + 1; // result k is position P + k = plane index k + P + 1
+        _ = target[(layout.Images - 1) * imageStride + channels * plane - 1]; // bounds, once: rows go by reference
+        _ = result[channels * layout.Positions - 1];
+        if (!bias.IsEmpty) _ = bias[channels - 1];
+        SimdPath path = Simd.Path;
+        ref float r = ref MemoryMarshal.GetReference(result), t = ref MemoryMarshal.GetReference(target);
+        for (int c = 0; c < channels; c++)
+        {
+            float add = bias.IsEmpty ? 0f : bias[c];
+            for (int g = 0; g < layout.Images; g++)
+                for (int y = 0; y < h; y++)
+                {
+                    ref float from = ref Unsafe.Add(ref r, c * layout.Positions + layout.RowStart(g, y) - shift);
+                    ref float into = ref Unsafe.Add(ref t, g * imageStride + c * plane + y * w);
+                    if (bias.IsEmpty) CopyRow(path, ref from, ref into, w);
+                    else BiasRow(path, ref from, ref into, w, add);
+                }
+        }
+    }
+
+    /// <summary><c>target[i] = source[i] + bias</c> for one short image row (inline vectors, scalar tail).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void BiasRow(SimdPath path, ref float source, ref float target, int count, float bias)
+    {
+        int i = 0;
+        if (path == SimdPath.Vector512)
+            for (; i + 16 <= count; i += 16) (Vector512.LoadUnsafe(ref source, (nuint)i) + Vector512.Create(bias)).StoreUnsafe(ref target, (nuint)i);
+        if (path != SimdPath.Scalar)
+            for (; i + 8 <= count; i += 8) (Vector256.LoadUnsafe(ref source, (nuint)i) + Vector256.Create(bias)).StoreUnsafe(ref target, (nuint)i);
+        for (; i < count; i++) Unsafe.Add(ref target, i) = Unsafe.Add(ref source, i) + bias;
+    }
+
     /// <summary><c>target[0 … count) += source[0 … count)</c> for one short image row: inline vector adds (a library call
     /// per 8–32-element row cost ~90 ns, more than the adds), scalar on the scalar path and for the tail.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

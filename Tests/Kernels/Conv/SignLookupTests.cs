@@ -114,15 +114,19 @@ public unsafe class SignLookupTests
         double[] w = Enumerable.Range(0, g.WeightLength).Select(_ => random.Next(2) * 2 - 1.0).ToArray();
         var (y0, dx0) = NaiveForwardAndInputGradient(g, x, w, b, dy);
         float[] y = Enumerable.Repeat(float.NaN, g.OutputLength).ToArray(), dx = ToFloat(prior);
+        float[] yNoBias = Enumerable.Repeat(float.NaN, g.OutputLength).ToArray();
+        int plane = g.OutHeight * g.OutWidth;
         RunWith(path, threads, () =>
         {
             Conv2DKernels.Forward(g, ToFloat(x), ToFloat(w), ToFloat(b), y);
+            Conv2DKernels.Forward(g, ToFloat(x), ToFloat(w), [], yNoBias);
             Conv2DKernels.BackwardInput(g, ToFloat(dy), ToFloat(w), dx);
         });
         Assert.Multiple(() =>
         {
             Assert.That(Conv2DCore<float>.LookupAppliesToProduct(g, g.OutChannels, g.InChannels), "the input gradient takes the look-up path");
             Assert.That(y, Is.EqualTo(ToFloat(y0)), "forward (written over NaN)");
+            Assert.That(yNoBias, Is.EqualTo(ToFloat(y0.Select((v, i) => v - b[i / plane % g.OutChannels]).ToArray())), "forward without bias");
             Assert.That(dx, Is.EqualTo(ToFloat(dx0.Select((v, i) => v + prior[i]).ToArray())), "input gradient (added to a prior one)");
         });
     }
