@@ -26,7 +26,10 @@ namespace BinaryGrad.Kernels;
 /// gradient of a binary-weight, real-activation convolution (<see cref="TryForwardByLookup"/>,
 /// <see cref="TryBackwardInputByLookup"/>).</para>
 /// <para><b>Rounding.</b> Sums regrouped in fours (and, for dW, the padding correction): the same value as the
-/// multiply-add kernels on small integers, a different rounding on reals; the SIMD paths agree bit for bit.</para>
+/// multiply-add kernels on small integers, a different rounding on reals; the SIMD paths agree bit for bit.
+/// Non-finite values: a NaN anywhere in a sum gives NaN, as before; an infinite dY next to the image border gives NaN
+/// in dW where the multiply-adds give ±∞ (the correction subtracts the ∞ the look-up added) — either way the step
+/// has diverged, and the loss shows it. x's sign follows the bit packer (NaN → −1).</para>
 /// </remarks>
 internal static unsafe partial class Conv2DCore<T> where T : unmanaged, INumber<T>
 {
