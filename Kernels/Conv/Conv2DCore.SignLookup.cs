@@ -186,42 +186,45 @@ internal static unsafe partial class Conv2DCore<T> where T : unmanaged, INumber<
                 }
         fixed (T* px = input, pb = bias, py = output)
         fixed (byte* ppatterns = patterns)
-            KernelThreads.For(g.Batch, 1, new LookupForwardBody(g, Simd.Path, (float*)px, (float*)pb, bias.Length, (float*)py, ppatterns));
+            KernelThreads.For(g.Batch, 1, new LookupCorrelationBody(g, Simd.Path, forward: true, (float*)px, ppatterns, (float*)py, (float*)pb, bias.Length));
         ScratchPool<byte>.ThisThread.Return(patterns);
         return true;
     }
 
-    /// <summary>Images [first, end) of <see cref="TryForwardByLookup"/>, as a value so that an inference forward
-    /// allocates nothing.</summary>
-    private readonly struct LookupForwardBody(Conv2DGeometry geometry, SimdPath path, float* x, float* biases, int biasLength, float* y, byte* patterns)
-        : KernelThreads.IRangeBody
+    /// <summary>Images [first, end) of <see cref="TryForwardByLookup"/> (<paramref name="forward"/>: planes x, rows the
+    /// output channels, y = sum + b written) or <see cref="TryBackwardInputByLookup"/> (planes dY, rows the input
+    /// channels, dx += sum), as a value so that a call allocates nothing.</summary>
+    private readonly struct LookupCorrelationBody(Conv2DGeometry geometry, SimdPath path, bool forward, float* source, byte* patterns, float* target,
+                                                  float* biases, int biasLength) : KernelThreads.IRangeBody
     {
         public void Run(int first, int end)
         {
             var pool = ScratchPool<float>.ThisThread;
-            int inC = geometry.InChannels, outC = geometry.OutChannels;
+            int planes = forward ? geometry.InChannels : geometry.OutChannels, rows = forward ? geometry.OutChannels : geometry.InChannels;
+            int sourceImage = forward ? geometry.InputImageLength : geometry.OutputImageLength, targetImage = forward ? geometry.OutputImageLength : geometry.InputImageLength;
             int height = geometry.OutHeight, width = geometry.OutWidth, group = StackedConv3x3.GroupSize(height, width);
             var full = new StackedConv3x3.Layout(Math.Min(group, end - first), height, width);
-            float[] tables = pool.Rent(SignLookup.BlockGroups * SignLookup.TableLength + 16), stackedX = pool.Rent(inC * full.PlaneStride);
-            float[] result = pool.Rent(outC * full.Positions + 16);
+            float[] tables = pool.Rent(SignLookup.BlockGroups * SignLookup.TableLength + 16), stacked = pool.Rent(planes * full.PlaneStride);
+            float[] result = pool.Rent(rows * full.Positions + 16);
             Span<int> xOffsets = stackalloc int[9], yShifts = stackalloc int[9];
-            var xs = new ReadOnlySpan<float>(x, geometry.InputLength);
-            fixed (float* ptables = tables, pstacked = stackedX, presult = result)
+            var sources = new ReadOnlySpan<float>(source, geometry.Batch * sourceImage);
+            fixed (float* ptables = tables, pstacked = stacked, presult = result)
             {
                 float* alignedTables = Align64(ptables), alignedResult = Align64(presult);
                 for (int n = first; n < end; n += group)
                 {
                     var layout = new StackedConv3x3.Layout(Math.Min(group, end - n), height, width);
-                    StackedConv3x3.Stack<float>(layout, xs[(n * geometry.InputImageLength)..], geometry.InputImageLength, inC, inC, stackedX);
+                    StackedConv3x3.Stack<float>(layout, sources[(n * sourceImage)..], sourceImage, planes, planes, stacked);
                     StackedConv3x3.Stride1Offsets(layout.Pitch, xOffsets, yShifts);
-                    CorrelateByLookup(path, layout, pstacked, inC, outC, patterns, alignedTables, alignedResult, xOffsets);
-                    StackedConv3x3.WriteUnstacked(layout, new ReadOnlySpan<float>(alignedResult, outC * layout.Positions), outC,
-                        new Span<float>(y + n * geometry.OutputImageLength, (end - n) * geometry.OutputImageLength), geometry.OutputImageLength,
-                        new ReadOnlySpan<float>(biases, biasLength));
+                    CorrelateByLookup(path, layout, pstacked, planes, rows, patterns, alignedTables, alignedResult, forward ? xOffsets : yShifts);
+                    var sums = new ReadOnlySpan<float>(alignedResult, rows * layout.Positions);
+                    var into = new Span<float>(target + n * targetImage, (end - n) * targetImage);
+                    if (forward) StackedConv3x3.WriteUnstacked(layout, sums, rows, into, targetImage, new ReadOnlySpan<float>(biases, biasLength));
+                    else StackedConv3x3.AddUnstacked<float>(layout, sums, rows, into, targetImage);
                 }
             }
             pool.Return(tables);
-            pool.Return(stackedX);
+            pool.Return(stacked);
             pool.Return(result);
         }
     }
@@ -240,41 +243,10 @@ internal static unsafe partial class Conv2DCore<T> where T : unmanaged, INumber<
 
     private static void BackwardInputByLookup(in Conv2DGeometry g, ReadOnlySpan<T> gradOutput, ReadOnlySpan<float> filters, Span<T> gradInput)
     {
-        Conv2DGeometry geometry = g;
-        int inC = g.InChannels, outC = g.OutChannels;
-        byte[] patterns = InputGradientPatterns(filters, outC, inC);
-        SimdPath path = Simd.Path;
+        byte[] patterns = InputGradientPatterns(filters, g.OutChannels, g.InChannels);
         fixed (T* pdy = gradOutput, pdx = gradInput)
         fixed (byte* ppatterns = patterns)
-        {
-            nint dy = (nint)pdy, dx = (nint)pdx, pat = (nint)ppatterns;
-            KernelThreads.For(g.Batch, 1, (first, end) =>
-            {
-                var pool = ScratchPool<float>.ThisThread;
-                int height = geometry.OutHeight, width = geometry.OutWidth, group = StackedConv3x3.GroupSize(height, width);
-                var full = new StackedConv3x3.Layout(Math.Min(group, end - first), height, width);
-                float[] tables = pool.Rent(SignLookup.BlockGroups * SignLookup.TableLength + 16), stackedY = pool.Rent(outC * full.PlaneStride);
-                float[] result = pool.Rent(inC * full.Positions + 16);
-                Span<int> xOffsets = stackalloc int[9], yShifts = stackalloc int[9];
-                ReadOnlySpan<float> dys = MemoryMarshal.Cast<T, float>(Span(dy, geometry.OutputLength));
-                fixed (float* ptables = tables, pstacked = stackedY, presult = result)
-                {
-                    float* alignedTables = Align64(ptables), alignedResult = Align64(presult);
-                    for (int n = first; n < end; n += group)
-                    {
-                        var layout = new StackedConv3x3.Layout(Math.Min(group, end - n), height, width);
-                        StackedConv3x3.Stack<float>(layout, dys[(n * geometry.OutputImageLength)..], geometry.OutputImageLength, outC, outC, stackedY);
-                        StackedConv3x3.Stride1Offsets(layout.Pitch, xOffsets, yShifts);
-                        CorrelateByLookup(path, layout, pstacked, outC, inC, (byte*)pat, alignedTables, alignedResult, yShifts);
-                        Span<float> target = MemoryMarshal.Cast<T, float>(Span(dx, geometry.InputLength))[(n * geometry.InputImageLength)..];
-                        StackedConv3x3.AddUnstacked<float>(layout, new ReadOnlySpan<float>(alignedResult, inC * layout.Positions), inC, target, geometry.InputImageLength);
-                    }
-                }
-                pool.Return(tables);
-                pool.Return(stackedY);
-                pool.Return(result);
-            });
-        }
+            KernelThreads.For(g.Batch, 1, new LookupCorrelationBody(g, Simd.Path, forward: false, (float*)pdy, ppatterns, (float*)pdx, null, 0));
         ScratchPool<byte>.ThisThread.Return(patterns);
     }
 

@@ -112,7 +112,7 @@ public unsafe class SignLookupTests
         double[] x = Integers(random, g.InputLength), dy = Integers(random, g.OutputLength), prior = Integers(random, g.InputLength);
         double[] b = Integers(random, g.OutChannels);
         double[] w = Enumerable.Range(0, g.WeightLength).Select(_ => random.Next(2) * 2 - 1.0).ToArray();
-        var (y0, dx0) = NaiveForwardAndInputGradient(g, x, w, b, dy);
+        var (y0, dx0, _) = Naive(g, x, w, b, dy);
         float[] y = Enumerable.Repeat(float.NaN, g.OutputLength).ToArray(), dx = ToFloat(prior);
         float[] yNoBias = Enumerable.Repeat(float.NaN, g.OutputLength).ToArray();
         int plane = g.OutHeight * g.OutWidth;
@@ -129,31 +129,6 @@ public unsafe class SignLookupTests
             Assert.That(yNoBias, Is.EqualTo(ToFloat(y0.Select((v, i) => v - b[i / plane % g.OutChannels]).ToArray())), "forward without bias");
             Assert.That(dx, Is.EqualTo(ToFloat(dx0.Select((v, i) => v + prior[i]).ToArray())), "input gradient (added to a prior one)");
         });
-    }
-
-    private static (double[] Y, double[] Dx) NaiveForwardAndInputGradient(Conv2DGeometry g, double[] x, double[] w, double[] b, double[] dy)
-    {
-        double[] y = new double[g.OutputLength], dx = new double[g.InputLength];
-        for (int n = 0; n < g.Batch; n++)
-        for (int o = 0; o < g.OutChannels; o++)
-        for (int p = 0; p < g.OutHeight; p++)
-        for (int q = 0; q < g.OutWidth; q++)
-        {
-            int yi = ((n * g.OutChannels + o) * g.OutHeight + p) * g.OutWidth + q;
-            double sum = b[o];
-            for (int c = 0; c < g.InChannels; c++)
-            for (int i = 0; i < 3; i++)
-            for (int j = 0; j < 3; j++)
-            {
-                int row = p + i - 1, col = q + j - 1;
-                if (row < 0 || row >= g.InHeight || col < 0 || col >= g.InWidth) continue;
-                int xi = ((n * g.InChannels + c) * g.InHeight + row) * g.InWidth + col, wi = ((o * g.InChannels + c) * 3 + i) * 3 + j;
-                sum += w[wi] * x[xi];
-                dx[xi] += w[wi] * dy[yi];
-            }
-            y[yi] = sum;
-        }
-        return (y, dx);
     }
 
     /// <summary>Random reals: the look-up backward agrees with the naive convolution in double to float rounding
@@ -207,13 +182,22 @@ public unsafe class SignLookupTests
     /// <summary>dx and dW of y = conv(sign x, W) (3×3, stride 1, pad 1), in double: dx is the unmasked input gradient.</summary>
     private static (double[] Dx, double[] Dw) NaiveOfSigns(Conv2DGeometry g, double[] x, double[] w, double[] dy)
     {
-        double[] dx = new double[g.InputLength], dw = new double[g.WeightLength];
+        var (_, dx, dw) = Naive(g, x, w, new double[g.OutChannels], dy);
+        return (dx, dw);
+    }
+
+    /// <summary>The 3×3 stride-1 pad-1 convolution y = conv(x, W) + b, its input gradient dx = convᵀ(dY, W), and the weight
+    /// gradient of conv(sign x, W), Σ dY · sign x (x ≥ 0 → +1), all in double.</summary>
+    private static (double[] Y, double[] Dx, double[] DwOfSigns) Naive(Conv2DGeometry g, double[] x, double[] w, double[] b, double[] dy)
+    {
+        double[] y = new double[g.OutputLength], dx = new double[g.InputLength], dw = new double[g.WeightLength];
         for (int n = 0; n < g.Batch; n++)
         for (int o = 0; o < g.OutChannels; o++)
         for (int p = 0; p < g.OutHeight; p++)
         for (int q = 0; q < g.OutWidth; q++)
         {
-            double d = dy[((n * g.OutChannels + o) * g.OutHeight + p) * g.OutWidth + q];
+            int yi = ((n * g.OutChannels + o) * g.OutHeight + p) * g.OutWidth + q;
+            double d = dy[yi], sum = b[o];
             for (int c = 0; c < g.InChannels; c++)
             for (int i = 0; i < 3; i++)
             for (int j = 0; j < 3; j++)
@@ -221,11 +205,13 @@ public unsafe class SignLookupTests
                 int row = p + i - 1, col = q + j - 1;
                 if (row < 0 || row >= g.InHeight || col < 0 || col >= g.InWidth) continue;
                 int xi = ((n * g.InChannels + c) * g.InHeight + row) * g.InWidth + col, wi = ((o * g.InChannels + c) * 3 + i) * 3 + j;
+                sum += w[wi] * x[xi];
                 dx[xi] += w[wi] * d;
                 dw[wi] += (x[xi] >= 0 ? 1 : -1) * d;
             }
+            y[yi] = sum;
         }
-        return (dx, dw);
+        return (y, dx, dw);
     }
 
     /// <summary>Σ |dY| over the output channel of weight element <paramref name="wi"/>: a bound on the magnitudes its
