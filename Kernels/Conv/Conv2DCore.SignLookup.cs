@@ -250,9 +250,15 @@ internal static unsafe partial class Conv2DCore<T> where T : unmanaged, INumber<
         ScratchPool<byte>.ThisThread.Return(patterns);
     }
 
-    /// <summary>Input channels per block of weight-gradient rows (9 rows each): the rows' sign patterns for a block of
-    /// pixels are gathered once and every output block's tables serve them.</summary>
+    /// <summary>At most this many input channels per block of weight-gradient rows (9 rows each): the rows' sign patterns
+    /// for a block of pixels are gathered once, and every output block's tables serve them.</summary>
     private const int SignBlockChannels = 64;
+
+    /// <summary>Input channels per block of weight-gradient rows for <paramref name="outC"/> output channels: the block's
+    /// sums (9 · channels · C_out floats) are read and written for every 16 tables, so they are kept to about 512 KB, in
+    /// L2 (64 channels at C_out = 128, 56 at 256, 28 at 512; at 512 the 64-channel block's 1.2 MB streamed from L3:
+    /// the 512→512 8×8 weight gradient 39.6 → 28.8 ms in SignLookupBenchmarks).</summary>
+    private static int SignChannelsPerBlock(int outC) => Math.Clamp(524288 / (36 * outC), 16, SignBlockChannels);
 
     private static float* Align64(float* p) => (float*)(((nint)p + 63) & ~(nint)63);
 
@@ -379,9 +385,10 @@ internal static unsafe partial class Conv2DCore<T> where T : unmanaged, INumber<
         TransposeWithCorrection(gradOutput, images, outC, height, width, transposed, correction);
         SignWords(input, images, inC, height, width, words);
         int quads = pixels / 4;
-        for (int cb = 0; cb < inC; cb += SignBlockChannels)
+        int perBlock = SignChannelsPerBlock(outC);
+        for (int cb = 0; cb < inC; cb += perBlock)
         {
-            int channels = Math.Min(SignBlockChannels, inC - cb), count9 = 9 * channels;
+            int channels = Math.Min(perBlock, inC - cb), count9 = 9 * channels;
             for (int pb = 0; pb < quads; pb += SignLookup.BlockGroups)
             {
                 int groups = Math.Min(SignLookup.BlockGroups, quads - pb);

@@ -60,6 +60,7 @@ public unsafe class SignLookupTests
         [2, 136, 4, 12, 160],  // a partial block of 8 input channels, five output blocks, rows of three pixel groups
         [1, 128, 2, 60, 128],  // the widest row a word holds (60 + two padding bits)
         [2, 130, 5, 4, 128],   // 18 weight-gradient rows in the last channel block (not in sixes); 4-wide rows; C_in not in fours: the forward takes the multiply-adds
+        [1, 128, 2, 8, 512],   // C_out 512: weight-gradient channel blocks of 28 (four and a partial one of 16)
     ];
 
     private static IEnumerable<TestCaseData> Cases()
