@@ -62,7 +62,7 @@ internal static unsafe partial class Conv2DCore<T> where T : unmanaged, INumber<
     {
         Conv2DGeometry geometry = g;
         bool needInput = !gradInput.IsEmpty, needWeight = !gradWeight.IsEmpty;
-        int inC = g.InChannels, outC = g.OutChannels, weightLength = g.WeightLength, groupsK = 9 * outC / 4;
+        int inC = g.InChannels, outC = g.OutChannels, weightLength = g.WeightLength;
         float bound = float.CreateTruncating(clip);
         byte[] patterns = needInput ? InputGradientPatterns(filters, outC, inC) : [];
         PartialSums partials = t_partials ??= new PartialSums();

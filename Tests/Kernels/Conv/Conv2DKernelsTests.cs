@@ -1,5 +1,6 @@
 using BinaryGrad.Kernels;
 using NUnit.Framework;
+using static BinaryGrad.Tests.Kernels.Conv.ConvTestData;
 
 namespace BinaryGrad.Tests.Kernels.Conv;
 
@@ -210,19 +211,4 @@ public class Conv2DKernelsTests
         }
         return (y, dx, dw, db);
     }
-
-    private static void RunWith(SimdPath path, int threads, Action body)
-    {
-        int saved = KernelThreads.Count;
-        try
-        {
-            KernelThreads.Count = threads;
-            using (Simd.Force(path)) body();
-        }
-        finally { KernelThreads.Count = saved; }
-    }
-
-    private static double[] Integers(Random random, int length) => Enumerable.Range(0, length).Select(_ => (double)random.Next(-3, 4)).ToArray();
-    private static double[] Reals(Random random, int length) => Enumerable.Range(0, length).Select(_ => random.NextDouble() * 2 - 1).ToArray();
-    private static float[] ToFloat(double[] values) => values.Select(v => (float)v).ToArray();
 }

@@ -1,5 +1,6 @@
 using BinaryGrad.Kernels;
 using NUnit.Framework;
+using static BinaryGrad.Tests.Kernels.Conv.ConvTestData;
 
 namespace BinaryGrad.Tests.Kernels.Conv;
 
@@ -225,19 +226,4 @@ public unsafe class SignLookupTests
             for (int p = 0; p < plane; p++) sum += Math.Abs(dy[(n * g.OutChannels + o) * plane + p]);
         return sum;
     }
-
-    private static void RunWith(SimdPath path, int threads, Action body)
-    {
-        int saved = KernelThreads.Count;
-        try
-        {
-            KernelThreads.Count = threads;
-            using (Simd.Force(path)) body();
-        }
-        finally { KernelThreads.Count = saved; }
-    }
-
-    private static double[] Integers(Random random, int length) => Enumerable.Range(0, length).Select(_ => (double)random.Next(-3, 4)).ToArray();
-    private static double[] Reals(Random random, int length) => Enumerable.Range(0, length).Select(_ => random.NextDouble() * 2 - 1).ToArray();
-    private static float[] ToFloat(double[] values) => values.Select(v => (float)v).ToArray();
 }
