@@ -1,6 +1,7 @@
 using System.Numerics;
 using System.Numerics.Tensors;
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 
 namespace BinaryGrad.Kernels;
 
@@ -165,6 +166,8 @@ internal static unsafe partial class Conv2DCore<T> where T : unmanaged, INumber<
         PartialSums partials = t_partials ??= new PartialSums();
         partials.Prepare(KernelThreads.Count, length);
         SimdPath path = Simd.Path;
+        // float32 with whole 32-channel output blocks: output channels in the lanes, sums kept transposed (dWᵀ[c, t, o])
+        bool acrossOutputs = typeof(T) == typeof(float) && StackedConv3x3.AcrossOutputsApplies(path, g.OutChannels);
         fixed (T* px = input, pdy = gradOutput)
         {
             nint x = (nint)px, dy = (nint)pdy;
@@ -175,6 +178,7 @@ internal static unsafe partial class Conv2DCore<T> where T : unmanaged, INumber<
                 int group = StackedConv3x3.GroupSize(geometry.OutHeight, geometry.OutWidth), plane = geometry.OutputPlaneLength;
                 var full = new StackedConv3x3.Layout(Math.Min(group, end - first), geometry.OutHeight, geometry.OutWidth);
                 T[] stackedY = s_columns.Rent(outPlanes * full.PlaneStride), stackedX = s_columns.Rent(geometry.InChannels * full.PlaneStride);
+                T[] transposedY = acrossOutputs ? s_columns.Rent(full.Positions * geometry.OutChannels + 16) : []; // + 16: room to align to 64 bytes
                 Span<int> xOffsets = stackalloc int[9], yShifts = stackalloc int[9];
                 ReadOnlySpan<T> dys = Span(dy, geometry.OutputLength);
                 for (int n = first; n < end; n += group)
@@ -184,18 +188,33 @@ internal static unsafe partial class Conv2DCore<T> where T : unmanaged, INumber<
                     StackedConv3x3.Stack<T>(layout, Span(x, geometry.InputLength)[(n * geometry.InputImageLength)..], geometry.InputImageLength,
                         geometry.InChannels, geometry.InChannels, stackedX);
                     StackedConv3x3.Stride1Offsets(layout.Pitch, xOffsets, yShifts);
-                    StackedConv3x3.WeightGradient<T>(path, layout, stackedY, stackedX, geometry.OutChannels, geometry.InChannels, sums[..weightLength], xOffsets, layout.PlaneStride);
+                    if (acrossOutputs)
+                        fixed (T* ys = stackedY, xs = stackedX, dt = transposedY, w = sums)
+                        {
+                            // rows of Dᵀ on cache-line boundaries (O is a multiple of 32 floats), so no vector load straddles two lines
+                            float* aligned = (float*)(((nint)dt + 63) & ~(nint)63);
+                            StackedConv3x3.TransposeGradOutput(layout, (float*)ys, geometry.OutChannels, aligned);
+                            StackedConv3x3.WeightGradientAcrossOutputs(path, layout.Positions, aligned, geometry.OutChannels, (float*)xs, geometry.InChannels,
+                                layout.PlaneStride, xOffsets, (float*)w);
+                        }
+                    else
+                        StackedConv3x3.WeightGradient<T>(path, layout, stackedY, stackedX, geometry.OutChannels, geometry.InChannels, sums[..weightLength], xOffsets,
+                            layout.PlaneStride);
                 }
                 for (int o = 0; o < biasLength; o++)
                     for (int n = first; n < end; n++) sums[weightLength + o] += TensorPrimitives.Sum(dys.Slice(n * geometry.OutputImageLength + o * plane, plane));
                 s_columns.Return(stackedY);
                 s_columns.Return(stackedX);
+                if (acrossOutputs) s_columns.Return(transposedY);
             });
         }
         for (int i = 0, count = partials.SortByImage(); i < count; i++)
         {
             T[] partial = partials[i];
-            TensorPrimitives.Add(gradWeight[..weightLength], partial.AsSpan(0, weightLength), gradWeight[..weightLength]);
+            if (acrossOutputs)
+                StackedConv3x3.AddTransposedWeightGradient(MemoryMarshal.Cast<T, float>(partial.AsSpan(0, weightLength)), g.OutChannels, g.InChannels,
+                    MemoryMarshal.Cast<T, float>(gradWeight[..weightLength]));
+            else TensorPrimitives.Add(gradWeight[..weightLength], partial.AsSpan(0, weightLength), gradWeight[..weightLength]);
             if (biasLength > 0) TensorPrimitives.Add(gradBias, partial.AsSpan(weightLength, biasLength), gradBias);
         }
     }
