@@ -68,6 +68,7 @@ internal static unsafe partial class Conv2DCore<T> where T : unmanaged, INumber<
         PartialSums partials = t_partials ??= new PartialSums();
         partials.Prepare(KernelThreads.Count, weightLength);
         SimdPath path = Simd.Path;
+        bool acrossOutputs = needWeight && AcrossOutputs(path, g.OutChannels);
         fixed (T* px = input, pdy = gradOutput, pw = packed, pdx = gradInput)
         {
             nint x = (nint)px, dy = (nint)pdy, w = (nint)pw, dx = (nint)pdx;
@@ -80,6 +81,7 @@ internal static unsafe partial class Conv2DCore<T> where T : unmanaged, INumber<
                 T[] stackedY = s_columns.Rent(outPlanes * full.PlaneStride);
                 T[] stackedX = needWeight ? s_columns.Rent(phases * geometry.InChannels * full.PlaneStride) : [];
                 T[] result = needInput ? s_columns.Rent((strided ? 2 : 1) * inPlanes * full.Positions) : [];
+                T[] transposedY = acrossOutputs ? RentPanels(full, geometry.OutChannels) : [];
                 ReadOnlySpan<T> xs = Span(x, geometry.InputLength), dys = Span(dy, geometry.OutputLength);
                 Span<int> xOffsets = stackalloc int[9], yShifts = stackalloc int[9], taps = stackalloc int[9];
                 for (int n = first; n < end; n += group)
@@ -93,7 +95,7 @@ internal static unsafe partial class Conv2DCore<T> where T : unmanaged, INumber<
                     {
                         if (strided) StackedConv3x3.StackPhases<T>(layout, images, geometry.InputImageLength, geometry.InChannels, stackedX, sign: true);
                         else StackedConv3x3.Stack<T>(layout, images, geometry.InputImageLength, geometry.InChannels, geometry.InChannels, stackedX, sign: true);
-                        StackedConv3x3.WeightGradient<T>(path, layout, stackedY, stackedX, geometry.OutChannels, geometry.InChannels, sums, xOffsets,
+                        GroupWeightGradient(path, layout, stackedY, stackedX, transposedY, geometry.OutChannels, geometry.InChannels, sums, xOffsets,
                             phases * layout.PlaneStride);
                     }
                     if (!needInput) continue;
@@ -113,12 +115,50 @@ internal static unsafe partial class Conv2DCore<T> where T : unmanaged, INumber<
                 s_columns.Return(stackedY);
                 if (needWeight) s_columns.Return(stackedX);
                 if (needInput) s_columns.Return(result);
+                if (acrossOutputs) s_columns.Return(transposedY);
             });
         }
         s_columns.Return(packed);
         if (!needWeight) return;
         for (int i = 0, count = partials.SortByImage(); i < count; i++)
-            TensorPrimitives.Add(gradWeight[..weightLength], partials[i].AsSpan(0, weightLength), gradWeight[..weightLength]);
+            AddPartialWeightGradient(acrossOutputs, partials[i], g, gradWeight[..weightLength]);
+    }
+
+    /// <summary>True when the float weight gradient runs with the output channels in the lanes
+    /// (<see cref="StackedConv3x3.WeightGradientAcrossOutputs"/>): float32 and whole 32-channel output blocks on
+    /// 512-bit vectors. The per-thread sums are then kept transposed, dWᵀ[c, t, o].</summary>
+    private static bool AcrossOutputs(SimdPath path, int outChannels) => typeof(T) == typeof(float) && StackedConv3x3.AcrossOutputsApplies(path, outChannels);
+
+    // Panels of Dᵀ for a full group, + 16 floats of room to start them on a 64-byte boundary.
+    private static T[] RentPanels(in StackedConv3x3.Layout full, int outChannels) => s_columns.Rent(full.Positions * outChannels + 16);
+
+    /// <summary>Adds one stacked group's weight gradient into a thread's sums: transposed, with the output channels in
+    /// the lanes, when <paramref name="panels"/> was rented (<see cref="AcrossOutputs"/>), else by
+    /// <see cref="StackedConv3x3.WeightGradient{T}"/>.</summary>
+    private static void GroupWeightGradient(SimdPath path, in StackedConv3x3.Layout layout, T[] stackedY, T[] stackedX, T[] panels, int outChannels, int inChannels,
+                                            Span<T> sums, ReadOnlySpan<int> xOffsets, int channelStride)
+    {
+        if (panels.Length == 0)
+        {
+            StackedConv3x3.WeightGradient<T>(path, layout, stackedY, stackedX, outChannels, inChannels, sums, xOffsets, channelStride);
+            return;
+        }
+        fixed (T* ys = stackedY, xs = stackedX, dt = panels, w = sums)
+        {
+            // panel rows on cache-line boundaries (32 floats each), so no vector load straddles two lines
+            float* aligned = (float*)(((nint)dt + 63) & ~(nint)63);
+            StackedConv3x3.TransposeGradOutput(layout, (float*)ys, outChannels, aligned);
+            StackedConv3x3.WeightGradientAcrossOutputs(path, layout.Positions, aligned, outChannels, (float*)xs, inChannels, channelStride, xOffsets, (float*)w);
+        }
+    }
+
+    /// <summary>Adds a thread's weight-gradient sums into dW, transposing them back if they were kept transposed.</summary>
+    private static void AddPartialWeightGradient(bool transposed, T[] partial, in Conv2DGeometry g, Span<T> gradWeight)
+    {
+        if (transposed)
+            StackedConv3x3.AddTransposedWeightGradient(MemoryMarshal.Cast<T, float>(partial.AsSpan(0, g.WeightLength)), g.OutChannels, g.InChannels,
+                MemoryMarshal.Cast<T, float>(gradWeight));
+        else TensorPrimitives.Add(gradWeight, partial.AsSpan(0, g.WeightLength), gradWeight);
     }
 
     /// <summary>The input gradient by <see cref="StackedConv3x3"/>: per thread, groups of images stacked into flat
@@ -166,8 +206,7 @@ internal static unsafe partial class Conv2DCore<T> where T : unmanaged, INumber<
         PartialSums partials = t_partials ??= new PartialSums();
         partials.Prepare(KernelThreads.Count, length);
         SimdPath path = Simd.Path;
-        // float32 with whole 32-channel output blocks: output channels in the lanes, sums kept transposed (dWᵀ[c, t, o])
-        bool acrossOutputs = typeof(T) == typeof(float) && StackedConv3x3.AcrossOutputsApplies(path, g.OutChannels);
+        bool acrossOutputs = AcrossOutputs(path, g.OutChannels);
         fixed (T* px = input, pdy = gradOutput)
         {
             nint x = (nint)px, dy = (nint)pdy;
@@ -178,7 +217,7 @@ internal static unsafe partial class Conv2DCore<T> where T : unmanaged, INumber<
                 int group = StackedConv3x3.GroupSize(geometry.OutHeight, geometry.OutWidth), plane = geometry.OutputPlaneLength;
                 var full = new StackedConv3x3.Layout(Math.Min(group, end - first), geometry.OutHeight, geometry.OutWidth);
                 T[] stackedY = s_columns.Rent(outPlanes * full.PlaneStride), stackedX = s_columns.Rent(geometry.InChannels * full.PlaneStride);
-                T[] transposedY = acrossOutputs ? s_columns.Rent(full.Positions * geometry.OutChannels + 16) : []; // + 16: room to align to 64 bytes
+                T[] transposedY = acrossOutputs ? RentPanels(full, geometry.OutChannels) : [];
                 Span<int> xOffsets = stackalloc int[9], yShifts = stackalloc int[9];
                 ReadOnlySpan<T> dys = Span(dy, geometry.OutputLength);
                 for (int n = first; n < end; n += group)
@@ -188,18 +227,8 @@ internal static unsafe partial class Conv2DCore<T> where T : unmanaged, INumber<
                     StackedConv3x3.Stack<T>(layout, Span(x, geometry.InputLength)[(n * geometry.InputImageLength)..], geometry.InputImageLength,
                         geometry.InChannels, geometry.InChannels, stackedX);
                     StackedConv3x3.Stride1Offsets(layout.Pitch, xOffsets, yShifts);
-                    if (acrossOutputs)
-                        fixed (T* ys = stackedY, xs = stackedX, dt = transposedY, w = sums)
-                        {
-                            // rows of Dᵀ on cache-line boundaries (O is a multiple of 32 floats), so no vector load straddles two lines
-                            float* aligned = (float*)(((nint)dt + 63) & ~(nint)63);
-                            StackedConv3x3.TransposeGradOutput(layout, (float*)ys, geometry.OutChannels, aligned);
-                            StackedConv3x3.WeightGradientAcrossOutputs(path, layout.Positions, aligned, geometry.OutChannels, (float*)xs, geometry.InChannels,
-                                layout.PlaneStride, xOffsets, (float*)w);
-                        }
-                    else
-                        StackedConv3x3.WeightGradient<T>(path, layout, stackedY, stackedX, geometry.OutChannels, geometry.InChannels, sums[..weightLength], xOffsets,
-                            layout.PlaneStride);
+                    GroupWeightGradient(path, layout, stackedY, stackedX, transposedY, geometry.OutChannels, geometry.InChannels, sums[..weightLength], xOffsets,
+                        layout.PlaneStride);
                 }
                 for (int o = 0; o < biasLength; o++)
                     for (int n = first; n < end; n++) sums[weightLength + o] += TensorPrimitives.Sum(dys.Slice(n * geometry.OutputImageLength + o * plane, plane));
@@ -211,10 +240,7 @@ internal static unsafe partial class Conv2DCore<T> where T : unmanaged, INumber<
         for (int i = 0, count = partials.SortByImage(); i < count; i++)
         {
             T[] partial = partials[i];
-            if (acrossOutputs)
-                StackedConv3x3.AddTransposedWeightGradient(MemoryMarshal.Cast<T, float>(partial.AsSpan(0, weightLength)), g.OutChannels, g.InChannels,
-                    MemoryMarshal.Cast<T, float>(gradWeight[..weightLength]));
-            else TensorPrimitives.Add(gradWeight[..weightLength], partial.AsSpan(0, weightLength), gradWeight[..weightLength]);
+            AddPartialWeightGradient(acrossOutputs, partial, g, gradWeight[..weightLength]);
             if (biasLength > 0) TensorPrimitives.Add(gradBias, partial.AsSpan(weightLength, biasLength), gradBias);
         }
     }

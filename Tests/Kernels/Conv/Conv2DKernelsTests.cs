@@ -39,6 +39,7 @@ public class Conv2DKernelsTests
         [2, 3, 4, 26, 5, 3, 3, 2, 2, 1, 1, 1, 1],     // stride 2: phase rows of 13 = one 8-column vector step (de/interleave) and a tail of 5
         [3, 5, 6, 7, 32, 3, 3, 1, 1, 1, 1, 1, 1],     // float weight gradient with the 32 output channels in the lanes (Vector512), groups of 18 images
         [2, 3, 9, 33, 64, 3, 3, 1, 1, 1, 1, 1, 1],    // the same with two 32-channel panels, groups of 3 images (rows longer than two vectors)
+        [3, 4, 6, 8, 32, 3, 3, 2, 2, 1, 1, 1, 1],     // the same on stride-2 phase planes (BackwardOfSign: taps four planes apart)
     ];
 
     private static IEnumerable<TestCaseData> Cases()
