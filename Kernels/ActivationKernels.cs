@@ -63,6 +63,45 @@ public static class ActivationKernels
         return count;
     }
 
+    /// <summary>The vector form of the batch norm + residual add + clamp epilogue, <c>a = (x·scale + shift) + s</c>,
+    /// <c>y = a &lt; lo ? lo : a &gt; hi ? hi : a</c> lane by lane: the product and both sums each rounded in that order
+    /// (no fused multiply-add), the clamp as two selects, exactly the scalar loop's result per element; adds to
+    /// <paramref name="onBounds"/> how many a equal lo or hi. One pass instead of five over the plane (scale, shift,
+    /// add, count, clamp). Returns how many leading elements it did.</summary>
+    public static int ScaleShiftAddClamp<T>(ReadOnlySpan<T> x, T scale, T shift, ReadOnlySpan<T> s, Span<T> y, T lo, T hi, ref long onBounds)
+        where T : unmanaged, IBinaryFloatingPointIeee754<T>
+    {
+        if (Simd.Path == SimdPath.Scalar || !Vector.IsHardwareAccelerated || !Vector<T>.IsSupported) return 0;
+        _ = x[y.Length - 1];
+        _ = s[y.Length - 1];
+        ref T xr = ref System.Runtime.InteropServices.MemoryMarshal.GetReference(x);
+        ref T sr = ref System.Runtime.InteropServices.MemoryMarshal.GetReference(s);
+        ref T yr = ref System.Runtime.InteropServices.MemoryMarshal.GetReference(y);
+        Vector<T> k = new(scale), b = new(shift), low = new(lo), high = new(hi), onBound = Vector<T>.Zero;
+        int i = 0;
+        // per lane a count of ones in T: exact up to 2^24 per lane (float), far beyond the planes this serves
+        for (; i <= y.Length - Vector<T>.Count && i < 1 << 24; i += Vector<T>.Count)
+        {
+            Vector<T> a = Vector.LoadUnsafe(ref xr, (nuint)i) * k + b + Vector.LoadUnsafe(ref sr, (nuint)i);
+            onBound += Vector.ConditionalSelect(Vector.BitwiseOr(Vector.Equals(a, low), Vector.Equals(a, high)), Vector<T>.One, Vector<T>.Zero);
+            Vector.ConditionalSelect(Vector.LessThan(a, low), low, Vector.ConditionalSelect(Vector.GreaterThan(a, high), high, a)).StoreUnsafe(ref yr, (nuint)i);
+        }
+        onBounds += long.CreateTruncating(Vector.Sum(onBound));
+        return i;
+    }
+
+    /// <summary>Scalar reference of <see cref="ScaleShiftAddClamp{T}"/> (and its tail) for elements from <paramref name="start"/> on.</summary>
+    public static void ScaleShiftAddClampScalar<T>(ReadOnlySpan<T> x, T scale, T shift, ReadOnlySpan<T> s, Span<T> y, T lo, T hi, ref long onBounds, int start = 0)
+        where T : unmanaged, IBinaryFloatingPointIeee754<T>
+    {
+        for (int i = start; i < y.Length; i++)
+        {
+            T a = x[i] * scale + shift + s[i];
+            if (a == lo || a == hi) onBounds++;
+            y[i] = a < lo ? lo : a > hi ? hi : a;
+        }
+    }
+
     /// <summary>The vector form of the clamp backward, <c>dx = lo ≤ x ≤ hi ? dy : 0</c>, or with
     /// <paramref name="inclusive"/> false the open window <c>lo &lt; x &lt; hi</c> (the backward read from a clamp's output
     /// when no input fell exactly on a bound); returns how many leading elements it did.</summary>

@@ -184,11 +184,19 @@ public static partial class Ops
                     (T scale, T shift) = ScaleShift(gs, bs, ch);
                     for (int i = 0; i < n; i++)
                     {
-                        Span<T> yPlane = ys.Slice((i * c + ch) * plane, plane);
-                        TensorPrimitives.Multiply(xs.Slice((i * c + ch) * plane, plane), scale, yPlane);
-                        TensorPrimitives.Add(yPlane, shift, yPlane);
+                        int at = (i * c + ch) * plane;
+                        Span<T> yPlane = ys.Slice(at, plane);
                         if (clamp is { } window)
-                            onBounds += AddClamp(yPlane, _shortcut!.AsSpan<T>().Slice((i * c + ch) * plane, plane), window);
+                        {
+                            // the fused op's epilogue in one pass: y = clamp((x·scale + shift) + shortcut), same roundings
+                            ReadOnlySpan<T> shortcut = _shortcut!.AsSpan<T>().Slice(at, plane);
+                            T lo = T.CreateTruncating(window.Min), hi = T.CreateTruncating(window.Max);
+                            int done = ActivationKernels.ScaleShiftAddClamp(xs.Slice(at, plane), scale, shift, shortcut, yPlane, lo, hi, ref onBounds);
+                            ActivationKernels.ScaleShiftAddClampScalar(xs.Slice(at, plane), scale, shift, shortcut, yPlane, lo, hi, ref onBounds, done);
+                            continue;
+                        }
+                        TensorPrimitives.Multiply(xs.Slice(at, plane), scale, yPlane);
+                        TensorPrimitives.Add(yPlane, shift, yPlane);
                     }
                 }
                 if (training) ScratchPool<T>.ThisThread.Return(centeredArray);
@@ -273,17 +281,6 @@ public static partial class Ops
         {
             double s = (gammaValues.IsEmpty ? 1 : double.CreateChecked(gammaValues[ch])) * _invStd[ch];
             return (T.CreateChecked(s), T.CreateChecked((betaValues.IsEmpty ? 0 : double.CreateChecked(betaValues[ch])) - _mean[ch] * s));
-        }
-
-        /// <summary>b ← clamp(b + s) in place, the composite's add, then its Hardtanh forward (same selects); returns how
-        /// many b + s fell exactly on a bound.</summary>
-        private static long AddClamp<T>(Span<T> b, ReadOnlySpan<T> s, (double Min, double Max) window) where T : unmanaged, IBinaryFloatingPointIeee754<T>
-        {
-            TensorPrimitives.Add(b, s, b);
-            T lo = T.CreateTruncating(window.Min), hi = T.CreateTruncating(window.Max);
-            long onBounds = ActivationKernels.CountEqual<T>(b, lo) + (hi == lo ? 0 : ActivationKernels.CountEqual<T>(b, hi));
-            for (int i = ActivationKernels.ClampForward<T>(b, b, lo, hi); i < b.Length; i++) b[i] = b[i] < lo ? lo : b[i] > hi ? hi : b[i];
-            return onBounds;
         }
 
         /// <summary>sums[c] = Σ over the channel's elements of <paramref name="values"/> (x laid out [N,C,plane]).</summary>

@@ -40,6 +40,33 @@ public class ActivationKernelsTests
         Assert.That(minusOnes, Is.EqualTo(x.Count(v => v == -1f)), "values equal to −1");
     }
 
+    /// <summary>The batch-norm epilogue a = (x·scale + shift) + s, y = clamp(a), against the formula written out here
+    /// (three roundings, two selects) bit for bit, and its count of a on a bound against a count of the same a; scale
+    /// 0.5 and shift 0.5 put many a exactly on ±1.</summary>
+    [Test]
+    public void ScaleShiftAddClamp_EqualsTheFormula_AndCountsTheBounds([ValueSource(nameof(Paths))] SimdPath path, [Values(1, 7, 8, 17, 67)] int length)
+    {
+        float[] x = Values(length, 5 * length), s = Values(length, 5 * length + 1), y = new float[length];
+        const float Scale = 0.5f, Shift = 0.5f;
+        long onBounds = 0;
+        int done;
+        using (Simd.Force(path))
+        {
+            done = ActivationKernels.ScaleShiftAddClamp<float>(x, Scale, Shift, s, y, -1f, 1f, ref onBounds);
+            ActivationKernels.ScaleShiftAddClampScalar<float>(x, Scale, Shift, s, y, -1f, 1f, ref onBounds, done);
+        }
+        if (path == SimdPath.Scalar) Assert.That(done, Is.Zero);
+        long expectedOnBounds = 0;
+        for (int i = 0; i < length; i++)
+        {
+            float product = x[i] * Scale, shifted = product + Shift, a = shifted + s[i];
+            if (a == 1f || a == -1f) expectedOnBounds++;
+            float expected = a < -1f ? -1f : a > 1f ? 1f : a;
+            Assert.That(BitConverter.SingleToInt32Bits(y[i]), Is.EqualTo(BitConverter.SingleToInt32Bits(expected)), $"y[{i}] for x = {x[i]}, s = {s[i]}");
+        }
+        Assert.That(onBounds, Is.EqualTo(expectedOnBounds), "values of a on a bound");
+    }
+
     [Test]
     public void Clamp_ForwardAndBackward_EqualTheScalarLoop([ValueSource(nameof(Paths))] SimdPath path, [Values(1, 7, 8, 17, 67)] int length)
     {
