@@ -435,10 +435,13 @@ public static partial class Ops
                     {
                         int at = (i * c + ch) * plane;
                         Span<T> dPlane = dxs.Slice(at, plane);
-                        TensorPrimitives.Multiply(gs.Slice(at, plane), k, dPlane);
-                        if (!training) continue;
-                        TensorPrimitives.MultiplyAdd(xs.Slice(at, plane), a, dPlane, dPlane);
-                        TensorPrimitives.Add(dPlane, b, dPlane);
+                        if (!training)
+                        {
+                            TensorPrimitives.Multiply(gs.Slice(at, plane), k, dPlane);
+                            continue;
+                        }
+                        int done = ActivationKernels.BatchNormInputGradient(gs.Slice(at, plane), xs.Slice(at, plane), k, a, b, dPlane);
+                        ActivationKernels.BatchNormInputGradientScalar(gs.Slice(at, plane), xs.Slice(at, plane), k, a, b, dPlane, done);
                     }
                 }
                 ScratchPool<T>.ThisThread.Return(centeredArray);

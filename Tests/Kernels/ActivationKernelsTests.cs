@@ -67,6 +67,27 @@ public class ActivationKernelsTests
         Assert.That(onBounds, Is.EqualTo(expectedOnBounds), "values of a on a bound");
     }
 
+    /// <summary>Batch norm's input gradient dx = (x·a + dy·k) + b against the formula written out here (four roundings
+    /// in that order), bit for bit.</summary>
+    [Test]
+    public void BatchNormInputGradient_EqualsTheFormula([ValueSource(nameof(Paths))] SimdPath path, [Values(1, 7, 8, 17, 67)] int length)
+    {
+        float[] dy = Values(length, 7 * length), x = Values(length, 7 * length + 1), dx = new float[length];
+        const float K = 1.7f, A = -0.3f, B = 0.11f;
+        int done;
+        using (Simd.Force(path))
+        {
+            done = ActivationKernels.BatchNormInputGradient<float>(dy, x, K, A, B, dx);
+            ActivationKernels.BatchNormInputGradientScalar<float>(dy, x, K, A, B, dx, done);
+        }
+        if (path == SimdPath.Scalar) Assert.That(done, Is.Zero);
+        for (int i = 0; i < length; i++)
+        {
+            float fromX = x[i] * A, fromDy = dy[i] * K, sum = fromX + fromDy, expected = sum + B;
+            Assert.That(BitConverter.SingleToInt32Bits(dx[i]), Is.EqualTo(BitConverter.SingleToInt32Bits(expected)), $"dx[{i}] for x = {x[i]}, dy = {dy[i]}");
+        }
+    }
+
     [Test]
     public void Clamp_ForwardAndBackward_EqualTheScalarLoop([ValueSource(nameof(Paths))] SimdPath path, [Values(1, 7, 8, 17, 67)] int length)
     {
