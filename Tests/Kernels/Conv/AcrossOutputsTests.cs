@@ -22,15 +22,15 @@ public unsafe class AcrossOutputsTests
         Span<int> taps = stackalloc int[9], unused = stackalloc int[9];
         StackedConv3x3.Stride1Offsets(p, taps, unused);
         float[] panels = new float[positions * outC], vector = (float[])start.Clone(), scalar = (float[])start.Clone();
+        // without 512-bit vectors (the CI's forced AVX2 and scalar runs) the kernel falls back to the scalar reference
+        bool hasKernel = StackedConv3x3.AcrossOutputsApplies(SimdPath.Vector512, outC);
         fixed (float* ys = stackedY, xs = stackedX, dt = panels, v = vector, s = scalar)
         {
             StackedConv3x3.TransposeGradOutput(layout, ys, outC, dt);
-            if (StackedConv3x3.AcrossOutputsApplies(SimdPath.Vector512, outC))
-                StackedConv3x3.WeightGradientAcrossOutputs(SimdPath.Vector512, positions, dt, outC, xs, inC, stride, taps, v);
-            else Assert.Ignore("no 512-bit vectors on this machine: only the scalar reference is checked");
+            StackedConv3x3.WeightGradientAcrossOutputs(SimdPath.Vector512, positions, dt, outC, xs, inC, stride, taps, v);
             StackedConv3x3.WeightGradientAcrossOutputsScalar(positions, dt, outC, xs, inC, stride, taps, s);
         }
-        Assert.That(vector, Is.EqualTo(scalar), "512-bit kernel against the scalar reference");
+        Assert.That(vector, Is.EqualTo(scalar), hasKernel ? "512-bit kernel against the scalar reference" : "the fallback is the scalar reference");
         for (int c = 0; c < inC; c++)
             for (int t = 0; t < 9; t++)
                 for (int o = 0; o < outC; o++)
