@@ -8,8 +8,8 @@ namespace BinaryGrad.Kernels;
 /// <para><b>Why.</b> <see cref="WeightGradient{T}"/> puts the flat positions in the lanes: every (o, c, tap) sum ends
 /// in a lane sum, and its loads of D and of the shifted X planes start at odd offsets, so most of them straddle two
 /// cache lines. Here the sum runs the other way round: with D transposed (<c>Dᵀ[k, o] = D_o[k]</c>, written once per
-/// group, O·K elements against the O·C·9·K multiply-adds), one step of k multiplies a vector of 16 output channels
-/// of Dᵀ by one broadcast X value per tap, <c>dWᵀ[c, t, o…o+15] += Dᵀ[k, o…o+15] · X_c[k + tap_t]</c>. The aligned
+/// group as K × 32 panels, O·K elements against the O·C·9·K multiply-adds), one step of k multiplies a vector of 16
+/// output channels of Dᵀ by one broadcast X value per tap, <c>dWᵀ[c, t, o…o+15] += Dᵀ[k, o…o+15] · X_c[k + tap_t]</c>. The aligned
 /// Dᵀ rows and the broadcasts are whole-line loads, no lane is ever summed, and the accumulators run over the whole
 /// group.</para>
 /// <para><b>Register block:</b> 32 output channels (two 512-bit vectors) × the 9 taps of one input channel = 18
@@ -17,8 +17,10 @@ namespace BinaryGrad.Kernels;
 /// the multiply-adds, not the loads.</para>
 /// <para><b>Layout of the result:</b> transposed, <c>dWᵀ[(c·9 + t)·O + o]</c>, so that the lanes store whole; the caller
 /// transposes it into dW[o, c, t] once per backward (<see cref="AddTransposedWeightGradient"/>).</para>
-/// <para><b>Rounding:</b> each dW element is one chain of fused multiply-adds in increasing k, per group, the same
-/// on every path (the scalar reference uses <see cref="MathF.FusedMultiplyAdd"/>), so the paths agree bit for bit.</para>
+/// <para><b>Rounding:</b> each dW element is one chain of fused multiply-adds in increasing k per group, in the
+/// kernel and in its scalar reference (<see cref="MathF.FusedMultiplyAdd"/>), which agree bit for bit. Against the
+/// lane-sum kernel (the AVX2 and scalar paths of the convolution) the sums are grouped differently: equal on small
+/// integers, different rounding on reals.</para>
 /// </remarks>
 internal static unsafe partial class StackedConv3x3
 {
@@ -26,7 +28,8 @@ internal static unsafe partial class StackedConv3x3
     public const int OutputLanesBlock = 32;
 
     /// <summary>True when <see cref="WeightGradientAcrossOutputs"/> has a vector kernel for this path and channel count
-    /// (512-bit vectors: 18 accumulators need more than AVX2's 16 registers).</summary>
+    /// (512-bit vectors: 18 accumulators need more than AVX2's 16 registers, and a 12-accumulator 256-bit variant, one
+    /// pass per filter row, measured slower than the lane-sum kernel; docs/cifar10.md).</summary>
     public static bool AcrossOutputsApplies(SimdPath path, int outChannels) =>
         path == SimdPath.Vector512 && Vector512.IsHardwareAccelerated && outChannels % OutputLanesBlock == 0;
 

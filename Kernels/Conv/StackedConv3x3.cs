@@ -23,7 +23,9 @@ namespace BinaryGrad.Kernels;
 /// output gradient read from position P (it is zero on every position that is not a pixel, so the sum over
 /// non-pixels adds nothing). Register block: 8 output channels × the 3 taps of one filter row = 24 vector
 /// accumulators; per vector step 8 loads of D, 3 of X, 24 fused multiply-adds. The lanes are summed at the end of
-/// each group into dW (per-thread partial sums, added in image order by the caller).</para>
+/// each group into dW (per-thread partial sums, added in image order by the caller). In float32 with output channels
+/// in 32s on 512-bit vectors the caller takes the output-lanes kernel instead (StackedConv3x3.AcrossOutputs.cs):
+/// no lane sums and no line-straddling loads.</para>
 /// <para><b>Input gradient.</b> <c>dX[g, c, y, x] = Σ_{o,i,j} W[o, c, i, j] · dY[g, o, y − i + 1, x − j + 1]</c>; at
 /// output position q = P + k this is <c>Σ_{o,a,b} W[o, c, 2 − a, 2 − b] · Y_o[k + a·P + b]</c> (the filters
 /// transposed and rotated 180°, <see cref="PackTaps{T}"/>). Register block: 8 input channels × 3 vectors = 24
