@@ -2,8 +2,8 @@ using System.Numerics;
 
 namespace BinaryGrad.Kernels;
 
-/// <summary>Vector loops of the activation ops (the ops themselves, with their formulas, are in Autograd's
-/// <c>Ops</c>): each does the leading elements lane by lane with exactly the scalar loop's result per element, returns
+/// <summary>Vector loops of the activation ops and of batch norm's element-wise passes (the ops themselves, with
+/// their formulas, are in Autograd's <c>Ops</c>): each does the leading elements lane by lane with exactly the scalar loop's result per element, returns
 /// how many it did, and does none on the scalar path (<see cref="Simd.Path"/>), so forcing a path reaches them.</summary>
 public static class ActivationKernels
 {
@@ -12,7 +12,7 @@ public static class ActivationKernels
     /// leading elements it did (the scalar loop does the tail).</summary>
     public static int LeakyReluBackward<T>(ReadOnlySpan<T> x, ReadOnlySpan<T> dy, Span<T> dx, T slope) where T : unmanaged, IBinaryFloatingPointIeee754<T>
     {
-        if (Simd.Path == SimdPath.Scalar || !Vector.IsHardwareAccelerated || !Vector<T>.IsSupported) return 0;
+        if (!Vectorized<T>()) return 0;
         ref T xr = ref System.Runtime.InteropServices.MemoryMarshal.GetReference(x);
         ref T gr = ref System.Runtime.InteropServices.MemoryMarshal.GetReference(dy);
         ref T dr = ref System.Runtime.InteropServices.MemoryMarshal.GetReference(dx);
@@ -31,7 +31,7 @@ public static class ActivationKernels
     /// leading elements it did.</summary>
     public static int ClampForward<T>(ReadOnlySpan<T> x, Span<T> y, T lo, T hi) where T : unmanaged, IBinaryFloatingPointIeee754<T>
     {
-        if (Simd.Path == SimdPath.Scalar || !Vector.IsHardwareAccelerated || !Vector<T>.IsSupported) return 0;
+        if (!Vectorized<T>()) return 0;
         ref T xr = ref System.Runtime.InteropServices.MemoryMarshal.GetReference(x);
         ref T yr = ref System.Runtime.InteropServices.MemoryMarshal.GetReference(y);
         Vector<T> low = new(lo), high = new(hi);
@@ -50,7 +50,7 @@ public static class ActivationKernels
     {
         long count = 0;
         int i = 0;
-        if (Simd.Path != SimdPath.Scalar && Vector.IsHardwareAccelerated && Vector<T>.IsSupported)
+        if (Vectorized<T>())
         {
             ref T xr = ref System.Runtime.InteropServices.MemoryMarshal.GetReference(x);
             Vector<T> target = new(value), ones = Vector<T>.Zero;
@@ -71,9 +71,8 @@ public static class ActivationKernels
     public static int ScaleShiftAddClamp<T>(ReadOnlySpan<T> x, T scale, T shift, ReadOnlySpan<T> s, Span<T> y, T lo, T hi, ref long onBounds)
         where T : unmanaged, IBinaryFloatingPointIeee754<T>
     {
-        if (Simd.Path == SimdPath.Scalar || !Vector.IsHardwareAccelerated || !Vector<T>.IsSupported) return 0;
-        _ = x[y.Length - 1];
-        _ = s[y.Length - 1];
+        CheckLengths(nameof(ScaleShiftAddClamp), y.Length, (nameof(x), x.Length), (nameof(s), s.Length));
+        if (!Vectorized<T>()) return 0;
         ref T xr = ref System.Runtime.InteropServices.MemoryMarshal.GetReference(x);
         ref T sr = ref System.Runtime.InteropServices.MemoryMarshal.GetReference(s);
         ref T yr = ref System.Runtime.InteropServices.MemoryMarshal.GetReference(y);
@@ -94,6 +93,7 @@ public static class ActivationKernels
     public static void ScaleShiftAddClampScalar<T>(ReadOnlySpan<T> x, T scale, T shift, ReadOnlySpan<T> s, Span<T> y, T lo, T hi, ref long onBounds, int start = 0)
         where T : unmanaged, IBinaryFloatingPointIeee754<T>
     {
+        CheckLengths(nameof(ScaleShiftAddClampScalar), y.Length, (nameof(x), x.Length), (nameof(s), s.Length));
         for (int i = start; i < y.Length; i++)
         {
             T a = x[i] * scale + shift + s[i];
@@ -108,9 +108,8 @@ public static class ActivationKernels
     /// elements it did.</summary>
     public static int BatchNormInputGradient<T>(ReadOnlySpan<T> dy, ReadOnlySpan<T> x, T k, T a, T b, Span<T> dx) where T : unmanaged, IBinaryFloatingPointIeee754<T>
     {
-        if (Simd.Path == SimdPath.Scalar || !Vector.IsHardwareAccelerated || !Vector<T>.IsSupported) return 0;
-        _ = dy[dx.Length - 1];
-        _ = x[dx.Length - 1];
+        CheckLengths(nameof(BatchNormInputGradient), dx.Length, (nameof(dy), dy.Length), (nameof(x), x.Length));
+        if (!Vectorized<T>()) return 0;
         ref T gr = ref System.Runtime.InteropServices.MemoryMarshal.GetReference(dy);
         ref T xr = ref System.Runtime.InteropServices.MemoryMarshal.GetReference(x);
         ref T dr = ref System.Runtime.InteropServices.MemoryMarshal.GetReference(dx);
@@ -124,6 +123,7 @@ public static class ActivationKernels
     /// <summary>Scalar reference of <see cref="BatchNormInputGradient{T}"/> (and its tail) for elements from <paramref name="start"/> on.</summary>
     public static void BatchNormInputGradientScalar<T>(ReadOnlySpan<T> dy, ReadOnlySpan<T> x, T k, T a, T b, Span<T> dx, int start = 0) where T : unmanaged, IBinaryFloatingPointIeee754<T>
     {
+        CheckLengths(nameof(BatchNormInputGradientScalar), dx.Length, (nameof(dy), dy.Length), (nameof(x), x.Length));
         for (int i = start; i < dx.Length; i++) dx[i] = x[i] * a + dy[i] * k + b;
     }
 
@@ -132,7 +132,7 @@ public static class ActivationKernels
     /// when no input fell exactly on a bound); returns how many leading elements it did.</summary>
     public static int ClampBackward<T>(ReadOnlySpan<T> x, ReadOnlySpan<T> dy, Span<T> dx, T lo, T hi, bool inclusive = true) where T : unmanaged, IBinaryFloatingPointIeee754<T>
     {
-        if (Simd.Path == SimdPath.Scalar || !Vector.IsHardwareAccelerated || !Vector<T>.IsSupported) return 0;
+        if (!Vectorized<T>()) return 0;
         ref T xr = ref System.Runtime.InteropServices.MemoryMarshal.GetReference(x);
         ref T gr = ref System.Runtime.InteropServices.MemoryMarshal.GetReference(dy);
         ref T dr = ref System.Runtime.InteropServices.MemoryMarshal.GetReference(dx);
@@ -147,5 +147,15 @@ public static class ActivationKernels
             Vector.ConditionalSelect(inside, Vector.LoadUnsafe(ref gr, (nuint)i), Vector<T>.Zero).StoreUnsafe(ref dr, (nuint)i);
         }
         return i;
+    }
+
+    // The vector loops run unless the scalar path is forced or T has no hardware vectors.
+    private static bool Vectorized<T>() where T : unmanaged =>
+        Simd.Path != SimdPath.Scalar && Vector.IsHardwareAccelerated && Vector<T>.IsSupported;
+
+    private static void CheckLengths(string kernel, int outputLength, (string Name, int Length) first, (string Name, int Length) second)
+    {
+        if (first.Length < outputLength || second.Length < outputLength)
+            throw new ArgumentException($"{kernel}: {first.Name} has {first.Length} elements and {second.Name} {second.Length}; each needs at least the output's {outputLength}.");
     }
 }

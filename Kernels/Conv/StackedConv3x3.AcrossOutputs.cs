@@ -39,6 +39,7 @@ internal static unsafe partial class StackedConv3x3
     /// stays in L2 while every input channel reads it.</summary>
     public static void TransposeGradOutput(in Layout layout, float* stackedY, int outChannels, float* dt)
     {
+        CheckWholePanels(outChannels);
         int positions = layout.Positions, stride = layout.PlaneStride, origin = layout.Pitch + 1;
         const int Tile = 16;
         for (int ob = 0; ob < outChannels; ob += OutputLanesBlock)
@@ -61,6 +62,7 @@ internal static unsafe partial class StackedConv3x3
     public static void WeightGradientAcrossOutputs(SimdPath path, int positions, float* dt, int outChannels, float* input, int inChannels, int channelStride,
                                                    ReadOnlySpan<int> taps, float* gradWeightT)
     {
+        CheckWholePanels(outChannels);
         if (!AcrossOutputsApplies(path, outChannels))
         {
             WeightGradientAcrossOutputsScalar(positions, dt, outChannels, input, inChannels, channelStride, taps, gradWeightT);
@@ -75,6 +77,8 @@ internal static unsafe partial class StackedConv3x3
     internal static void WeightGradientAcrossOutputsScalar(int positions, float* dt, int outChannels, float* input, int inChannels, int channelStride,
                                                            ReadOnlySpan<int> taps, float* gradWeightT)
     {
+        CheckWholePanels(outChannels);
+        CheckWholePanels(outChannels);
         for (int c = 0; c < inChannels; c++)
             for (int t = 0; t < 9; t++)
             {
@@ -87,6 +91,13 @@ internal static unsafe partial class StackedConv3x3
                     gradWeightT[(c * 9 + t) * outChannels + o] = sum;
                 }
             }
+    }
+
+    // The panels hold 32 output channels each; a partial panel would read stacked planes past the last channel.
+    private static void CheckWholePanels(int outChannels)
+    {
+        if (outChannels <= 0 || outChannels % OutputLanesBlock != 0)
+            throw new ArgumentException($"The output-lanes weight gradient takes output channels in whole blocks of {OutputLanesBlock}, not {outChannels}.", nameof(outChannels));
     }
 
     /// <summary>Adds <c>dWᵀ[(c·9 + t)·O + o]</c> into <c>gradWeight[(o·C + c)·9 + t]</c>.</summary>

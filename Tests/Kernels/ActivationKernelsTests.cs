@@ -88,6 +88,24 @@ public class ActivationKernelsTests
         }
     }
 
+    /// <summary>The batch-norm loops on empty planes do nothing, and an input shorter than the output is named, not an
+    /// index out of range.</summary>
+    [Test]
+    public void BatchNormLoops_EmptyPlanesAndShortInputs([ValueSource(nameof(Paths))] SimdPath path)
+    {
+        long onBounds = 0;
+        using (Simd.Force(path))
+        {
+            Assert.That(ActivationKernels.ScaleShiftAddClamp<float>([], 1f, 0f, [], [], -1f, 1f, ref onBounds), Is.Zero);
+            Assert.That(ActivationKernels.BatchNormInputGradient<float>([], [], 1f, 0f, 0f, []), Is.Zero);
+            var error = Assert.Throws<ArgumentException>(() => ActivationKernels.BatchNormInputGradient<float>(new float[9], new float[8], 1f, 0f, 0f, new float[9]));
+            Assert.That(error!.Message, Does.Contain("x 8").And.Contain("output's 9"));
+            error = Assert.Throws<ArgumentException>(() => { long n = 0; ActivationKernels.ScaleShiftAddClamp<float>(new float[3], 1f, 0f, new float[2], new float[3], -1f, 1f, ref n); });
+            Assert.That(error!.Message, Does.Contain("s 2"));
+        }
+        Assert.That(onBounds, Is.Zero);
+    }
+
     [Test]
     public void Clamp_ForwardAndBackward_EqualTheScalarLoop([ValueSource(nameof(Paths))] SimdPath path, [Values(1, 7, 8, 17, 67)] int length)
     {

@@ -42,6 +42,15 @@ public unsafe class AcrossOutputsTests
     }
 
     [Test]
+    public void OutputChannelsNotInWholePanels_AreRefused()
+    {
+        var layout = new StackedConv3x3.Layout(1, 2, 2);
+        float[] buffer = new float[64 * layout.PlaneStride];
+        var error = Assert.Throws<ArgumentException>(() => { fixed (float* p = buffer) StackedConv3x3.TransposeGradOutput(layout, p, 40, p); });
+        Assert.That(error!.Message, Does.Contain("blocks of 32, not 40"));
+    }
+
+    [Test]
     public void AddTransposed_PutsEachSumAtItsFilterTap()
     {
         const int outC = 3, inC = 2;
