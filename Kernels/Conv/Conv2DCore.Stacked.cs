@@ -69,6 +69,7 @@ internal static unsafe partial class Conv2DCore<T> where T : unmanaged, INumber<
         partials.Prepare(KernelThreads.Count, weightLength);
         SimdPath path = Simd.Path;
         bool acrossOutputs = needWeight && AcrossOutputs(path, g.OutChannels);
+        bool winograd = acrossOutputs && !strided && Winograd(path, g);
         fixed (T* px = input, pdy = gradOutput, pw = packed, pdx = gradInput)
         {
             nint x = (nint)px, dy = (nint)pdy, w = (nint)pw, dx = (nint)pdx;
@@ -82,6 +83,7 @@ internal static unsafe partial class Conv2DCore<T> where T : unmanaged, INumber<
                 T[] stackedX = needWeight ? s_columns.Rent(phases * geometry.InChannels * full.PlaneStride) : [];
                 T[] result = needInput ? s_columns.Rent((strided ? 2 : 1) * inPlanes * full.Positions) : [];
                 T[] transposedY = acrossOutputs ? RentPanels(full, geometry.OutChannels) : [];
+                T[] transforms = winograd ? RentWinograd(full, geometry) : [];
                 ReadOnlySpan<T> xs = Span(x, geometry.InputLength), dys = Span(dy, geometry.OutputLength);
                 Span<int> xOffsets = stackalloc int[9], yShifts = stackalloc int[9], taps = stackalloc int[9];
                 for (int n = first; n < end; n += group)
@@ -96,7 +98,7 @@ internal static unsafe partial class Conv2DCore<T> where T : unmanaged, INumber<
                         if (strided) StackedConv3x3.StackPhases<T>(layout, images, geometry.InputImageLength, geometry.InChannels, stackedX, sign: true);
                         else StackedConv3x3.Stack<T>(layout, images, geometry.InputImageLength, geometry.InChannels, geometry.InChannels, stackedX, sign: true);
                         GroupWeightGradient(path, layout, stackedY, stackedX, transposedY, geometry.OutChannels, geometry.InChannels, sums, xOffsets,
-                            phases * layout.PlaneStride);
+                            phases * layout.PlaneStride, transforms);
                     }
                     if (!needInput) continue;
                     Span<T> target = Span(dx, geometry.InputLength)[(n * geometry.InputImageLength)..];
@@ -111,6 +113,11 @@ internal static unsafe partial class Conv2DCore<T> where T : unmanaged, INumber<
                         else if (ph % 2 == 1) // phases (r, 0) and (r, 1) done: write rows 2y + r whole
                             StackedConv3x3.WriteUnstackedMaskedPhases<T>(layout, result.AsSpan(0, half), into, geometry.InChannels, target, images, geometry.InputImageLength, clip, ph / 2, accumulate);
                     }
+                }
+                if (winograd)
+                {
+                    FinishWinograd(path, transforms, geometry, sums);
+                    s_columns.Return(transforms);
                 }
                 s_columns.Return(stackedY);
                 if (needWeight) s_columns.Return(stackedX);
@@ -132,24 +139,60 @@ internal static unsafe partial class Conv2DCore<T> where T : unmanaged, INumber<
     // Panels of Dᵀ for a full group, + 16 floats of room to start them on a 64-byte boundary.
     private static T[] RentPanels(in StackedConv3x3.Layout full, int outChannels) => s_columns.Rent(full.Positions * outChannels + 16);
 
-    /// <summary>Adds one stacked group's weight gradient into a thread's sums: transposed, with the output channels in
-    /// the lanes, when <paramref name="panels"/> was rented (<see cref="AcrossOutputs"/>), else by
+    /// <summary>True when the float weight gradient runs by Winograd's F(3×3, 2×2) (<see cref="StackedConv3x3.WinogradProducts"/>):
+    /// where the output-lanes kernel runs, on images of even sides. The caller checks for stride 1.</summary>
+    private static bool Winograd(SimdPath path, in Conv2DGeometry g) =>
+        AcrossOutputs(path, g.OutChannels) && StackedConv3x3.WinogradApplies(path, g.OutChannels, g.InChannels, g.OutHeight, g.OutWidth);
+
+    /// <summary>A thread's Winograd buffers for groups up to <paramref name="full"/>: the sums M (16·C·O, cleared, kept
+    /// over all the thread's groups) at the start, then one group's V (16·C·T') and U (16·O·T), each rounded up to 64
+    /// bytes within the fixed block that uses them (the pool's arrays are not pinned, so M stays at offset 0).</summary>
+    private static T[] RentWinograd(in StackedConv3x3.Layout full, in Conv2DGeometry g)
+    {
+        int points = StackedConv3x3.WinogradPoints, sums = points * g.InChannels * g.OutChannels;
+        T[] buffer = s_columns.Rent(sums + points * g.InChannels * StackedConv3x3.WinogradPaddedTiles(full)
+                                    + points * g.OutChannels * StackedConv3x3.WinogradTiles(full) + 48);
+        buffer.AsSpan(0, sums).Clear();
+        return buffer;
+    }
+
+    /// <summary>Adds one stacked group's weight gradient into a thread's sums: by Winograd into the thread's M when
+    /// <paramref name="transforms"/> was rented (<see cref="Winograd"/>), transposed with the output channels in the
+    /// lanes when <paramref name="panels"/> was rented (<see cref="AcrossOutputs"/>), else by
     /// <see cref="StackedConv3x3.WeightGradient{T}"/>.</summary>
     private static void GroupWeightGradient(SimdPath path, in StackedConv3x3.Layout layout, T[] stackedY, T[] stackedX, T[] panels, int outChannels, int inChannels,
-                                            Span<T> sums, ReadOnlySpan<int> xOffsets, int channelStride)
+                                            Span<T> sums, ReadOnlySpan<int> xOffsets, int channelStride, T[] transforms)
     {
         if (panels.Length == 0)
         {
             StackedConv3x3.WeightGradient<T>(path, layout, stackedY, stackedX, outChannels, inChannels, sums, xOffsets, channelStride);
             return;
         }
-        fixed (T* ys = stackedY, xs = stackedX, dt = panels, w = sums)
+        fixed (T* ys = stackedY, xs = stackedX, dt = panels, w = sums, wino = transforms)
         {
             // panel rows on cache-line boundaries (32 floats each), so no vector load straddles two lines
-            float* aligned = (float*)(((nint)dt + 63) & ~(nint)63);
+            float* aligned = Align64((float*)dt);
             StackedConv3x3.TransposeGradOutput(layout, (float*)ys, outChannels, aligned);
-            StackedConv3x3.WeightGradientAcrossOutputs(path, layout.Positions, aligned, outChannels, (float*)xs, inChannels, channelStride, xOffsets, (float*)w);
+            if (transforms.Length == 0)
+            {
+                StackedConv3x3.WeightGradientAcrossOutputs(path, layout.Positions, aligned, outChannels, (float*)xs, inChannels, channelStride, xOffsets, (float*)w);
+                return;
+            }
+            int points = StackedConv3x3.WinogradPoints, tiles = StackedConv3x3.WinogradTiles(layout), padded = StackedConv3x3.WinogradPaddedTiles(layout);
+            float* m = (float*)wino, v = Align64(m + points * inChannels * outChannels), u = Align64(v + points * inChannels * padded);
+            StackedConv3x3.WinogradTransformGradOutput(path, layout, aligned, outChannels, u);
+            StackedConv3x3.WinogradTransformInput(path, layout, (float*)xs, inChannels, channelStride, padded, v);
+            for (int p = 0; p < points; p++)
+                StackedConv3x3.WinogradProducts(path, tiles, u + p * outChannels * tiles, outChannels, v + p * inChannels * padded, inChannels, padded,
+                    m + p * inChannels * outChannels);
         }
+    }
+
+    /// <summary>Adds the 3×3 gradient that a thread's Winograd sums M stand for into its (transposed) weight-gradient sums.</summary>
+    private static void FinishWinograd(SimdPath path, T[] transforms, in Conv2DGeometry g, Span<T> sums)
+    {
+        fixed (T* wino = transforms, w = sums)
+            StackedConv3x3.WinogradGradient(path, (float*)wino, g.OutChannels, g.InChannels, (float*)w);
     }
 
     /// <summary>Adds a thread's weight-gradient sums into dW, transposing them back if they were kept transposed.</summary>
@@ -206,7 +249,7 @@ internal static unsafe partial class Conv2DCore<T> where T : unmanaged, INumber<
         PartialSums partials = t_partials ??= new PartialSums();
         partials.Prepare(KernelThreads.Count, length);
         SimdPath path = Simd.Path;
-        bool acrossOutputs = AcrossOutputs(path, g.OutChannels);
+        bool acrossOutputs = AcrossOutputs(path, g.OutChannels), winograd = acrossOutputs && Winograd(path, g);
         fixed (T* px = input, pdy = gradOutput)
         {
             nint x = (nint)px, dy = (nint)pdy;
@@ -218,6 +261,7 @@ internal static unsafe partial class Conv2DCore<T> where T : unmanaged, INumber<
                 var full = new StackedConv3x3.Layout(Math.Min(group, end - first), geometry.OutHeight, geometry.OutWidth);
                 T[] stackedY = s_columns.Rent(outPlanes * full.PlaneStride), stackedX = s_columns.Rent(geometry.InChannels * full.PlaneStride);
                 T[] transposedY = acrossOutputs ? RentPanels(full, geometry.OutChannels) : [];
+                T[] transforms = winograd ? RentWinograd(full, geometry) : [];
                 Span<int> xOffsets = stackalloc int[9], yShifts = stackalloc int[9];
                 ReadOnlySpan<T> dys = Span(dy, geometry.OutputLength);
                 for (int n = first; n < end; n += group)
@@ -228,13 +272,15 @@ internal static unsafe partial class Conv2DCore<T> where T : unmanaged, INumber<
                         geometry.InChannels, geometry.InChannels, stackedX);
                     StackedConv3x3.Stride1Offsets(layout.Pitch, xOffsets, yShifts);
                     GroupWeightGradient(path, layout, stackedY, stackedX, transposedY, geometry.OutChannels, geometry.InChannels, sums[..weightLength], xOffsets,
-                        layout.PlaneStride);
+                        layout.PlaneStride, transforms);
                 }
+                if (winograd) FinishWinograd(path, transforms, geometry, sums[..weightLength]);
                 for (int o = 0; o < biasLength; o++)
                     for (int n = first; n < end; n++) sums[weightLength + o] += TensorPrimitives.Sum(dys.Slice(n * geometry.OutputImageLength + o * plane, plane));
                 s_columns.Return(stackedY);
                 s_columns.Return(stackedX);
                 if (acrossOutputs) s_columns.Return(transposedY);
+                if (winograd) s_columns.Return(transforms);
             });
         }
         for (int i = 0, count = partials.SortByImage(); i < count; i++)

@@ -40,6 +40,9 @@ public class Conv2DKernelsTests
         [3, 5, 6, 7, 32, 3, 3, 1, 1, 1, 1, 1, 1],     // float weight gradient with the 32 output channels in the lanes (Vector512), groups of 18 images
         [2, 3, 9, 33, 64, 3, 3, 1, 1, 1, 1, 1, 1],    // the same with two 32-channel panels, groups of 3 images (rows longer than two vectors)
         [3, 4, 6, 8, 32, 3, 3, 2, 2, 1, 1, 1, 1],     // the same on stride-2 phase planes (BackwardOfSign: taps four planes apart)
+        [2, 130, 6, 8, 128, 3, 3, 1, 1, 1, 1, 1, 1],  // Winograd weight gradient (Vector512, even sides, ≥ 128 channels): blocks of 12, one of 8, two single channels; 4-tile rows
+        [1, 128, 4, 32, 160, 3, 3, 1, 1, 1, 1, 1, 1], // Winograd: five 32-channel panels, 16-tile rows
+        [66, 128, 2, 2, 128, 3, 3, 1, 1, 1, 1, 1, 1], // Winograd: 2×2 images in groups of 64 and a tail of 2 (one thread), 1-tile rows (scalar gathers)
     ];
 
     private static IEnumerable<TestCaseData> Cases()
