@@ -40,12 +40,44 @@ public abstract class BatchNormBase : Module
     /// <summary>Training batches seen so far.</summary>
     public long BatchesTracked => (long)_batchesTracked.Value.Item();
 
+    // During BatchNormRecalibration: the number of batches averaged so far, else null.
+    private int? _recalibrated;
+    private double _trackedBefore;
+
+    /// <summary>Starts re-estimating the running statistics (<see cref="BatchNormRecalibration"/>): training mode for
+    /// this layer alone, and each following batch moves the running statistics by momentum 1/(k + 1) for its
+    /// 0-based index k, so after K batches they are the plain averages of the K batches' means and unbiased variances
+    /// (PyTorch's <c>momentum=None</c>).</summary>
+    internal void BeginRecalibration()
+    {
+        _recalibrated = 0;
+        _trackedBefore = _batchesTracked.Value.AsSpan<double>()[0];
+        Train(true);
+    }
+
+    /// <summary>Ends <see cref="BeginRecalibration"/>: evaluation mode, and the training-batch counter as it was.</summary>
+    internal void EndRecalibration()
+    {
+        _recalibrated = null;
+        _batchesTracked.Value.AsSpan<double>()[0] = _trackedBefore;
+        Train(false);
+    }
+
+    // The momentum of the next training batch: the layer's own, or the running average's while recalibrating.
+    private double NextMomentum()
+    {
+        if (!Training) return Momentum;
+        _batchesTracked.Value.AsSpan<double>()[0] += 1;
+        if (_recalibrated is not int k) return Momentum;
+        _recalibrated = k + 1;
+        return 1.0 / (k + 1);
+    }
+
     /// <inheritdoc/>
     public override Tensor Forward(Tensor x)
     {
         CheckInput(x);
-        if (Training) _batchesTracked.Value.AsSpan<double>()[0] += 1;
-        return Ops.BatchNorm(x, Weight?.Value, Bias?.Value, RunningMean, RunningVar, Training, Momentum, Eps);
+        return Ops.BatchNorm(x, Weight?.Value, Bias?.Value, RunningMean, RunningVar, Training, NextMomentum(), Eps);
     }
 
     /// <summary><c>clamp(this(x) + shortcut, min, max)</c> as one op (<see cref="Ops.BatchNormAddClamp"/>): a Bi-Real
@@ -53,8 +85,7 @@ public abstract class BatchNormBase : Module
     public Tensor ForwardAddClamp(Tensor x, Tensor shortcut, double min, double max)
     {
         CheckInput(x);
-        if (Training) _batchesTracked.Value.AsSpan<double>()[0] += 1;
-        return Ops.BatchNormAddClamp(x, Weight?.Value, Bias?.Value, RunningMean, RunningVar, shortcut, Training, Momentum, Eps, min, max);
+        return Ops.BatchNormAddClamp(x, Weight?.Value, Bias?.Value, RunningMean, RunningVar, shortcut, Training, NextMomentum(), Eps, min, max);
     }
 
     private void CheckInput(Tensor x)
@@ -75,3 +106,48 @@ public sealed class BatchNorm1d(int features, double momentum = 0.1, double eps 
 /// <summary>Batch normalisation of image channels, input [N,C,H,W] (statistics over N, H, W); see <see cref="BatchNormBase"/>.</summary>
 public sealed class BatchNorm2d(int channels, double momentum = 0.1, double eps = 1e-5, bool affine = true)
     : BatchNormBase(channels, 4, momentum, eps, affine);
+
+/// <summary>Re-estimates every batch norm's running statistics of a trained network from a stream of (training)
+/// batches, the rest of the network in evaluation mode: the standard step before evaluating or exporting a binary
+/// network whose running averages lag its weights (at a high learning rate a quarter of the binary weights flip per
+/// epoch, and momentum 0.1 averages over about the last ten steps of a moving network; docs/cifar10.md).</summary>
+/// <remarks>Each batch norm's running mean and variance become the plain averages, over the batches, of the batch
+/// means and unbiased batch variances it sees (its input computed by the layers before it with their re-estimated
+/// statistics, in one pass). The layers' training-batch counters are left as they were; no gradient is recorded.</remarks>
+public static class BatchNormRecalibration
+{
+    /// <summary>Runs <paramref name="model"/> on every batch of <paramref name="batches"/> and returns how many there
+    /// were; afterwards the model is in evaluation mode.</summary>
+    /// <exception cref="ArgumentException">The model has no batch norm.</exception>
+    public static int Run(Module model, IEnumerable<Tensor> batches)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        ArgumentNullException.ThrowIfNull(batches);
+        List<BatchNormBase> norms = [.. Descendants(model).OfType<BatchNormBase>()];
+        if (norms.Count == 0) throw new ArgumentException($"{model.GetType().Name} has no batch norm whose statistics could be re-estimated.", nameof(model));
+        model.Eval();
+        int count = 0;
+        try
+        {
+            foreach (BatchNormBase norm in norms) norm.BeginRecalibration();
+            using (GradMode.NoGrad())
+                foreach (Tensor batch in batches)
+                {
+                    model.Forward(batch);
+                    count++;
+                }
+        }
+        finally
+        {
+            foreach (BatchNormBase norm in norms) norm.EndRecalibration();
+        }
+        return count;
+    }
+
+    private static IEnumerable<Module> Descendants(Module module)
+    {
+        yield return module;
+        foreach ((_, Module child) in module.NamedChildren())
+            foreach (Module inner in Descendants(child)) yield return inner;
+    }
+}

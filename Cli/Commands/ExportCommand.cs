@@ -17,15 +17,21 @@ public static class ExportCommand
         var checkpoint = new Option<string>("--checkpoint") { Description = "Checkpoint written by 'binarygrad train'.", Required = true };
         var output = new Option<string>("--out") { Description = "Inference model to write (.bgm).", Required = true };
         var force = new Option<bool>("--force") { Description = "Replace --out even if it exists and is not a .bgm model." };
-        var command = new Command("export", "Export a checkpoint as a bit-packed inference model (.bgm).") { checkpoint, output, force };
-        command.SetAction(r => Run(r.GetValue(checkpoint)!, r.GetValue(output)!, Console.Out, Console.Error, r.GetValue(force)));
+        var recalibrate = new Option<int?>("--recalibrate-bn")
+        {
+            Description = "First re-estimate the batch norms' running statistics from this many training images (no augmentation, the rest of the network in evaluation mode).",
+        };
+        var dataDir = new Option<string?>("--data-dir") { Description = "Data directory for --recalibrate-bn (else $BINARYGRAD_DATA, else a per-user cache)." };
+        var command = new Command("export", "Export a checkpoint as a bit-packed inference model (.bgm).") { checkpoint, output, force, recalibrate, dataDir };
+        command.SetAction(r => Run(r.GetValue(checkpoint)!, r.GetValue(output)!, Console.Out, Console.Error, r.GetValue(force), r.GetValue(recalibrate), r.GetValue(dataDir)));
         return command;
     }
 
     /// <summary>Exports; returns 0, or <see cref="Program.BadInput"/> after a one-line error.</summary>
     /// <remarks>The output is checked before the checkpoint is read: never the checkpoint itself, and an existing file
     /// is replaced only if it is a .bgm model (its magic bytes), unless <paramref name="force"/>.</remarks>
-    public static int Run(string checkpointPath, string outputPath, TextWriter output, TextWriter error, bool force = false)
+    public static int Run(string checkpointPath, string outputPath, TextWriter output, TextWriter error, bool force = false,
+                          int? recalibrateImages = null, string? dataDirectory = null)
     {
         try
         {
@@ -37,6 +43,12 @@ public static class ExportCommand
             var options = new TrainOptions { Model = state.ModelName, Dataset = state.DatasetName, Scheme = SchemeChoice.ForModel(state.SchemeName), SchemeArguments = state.SchemeArguments, Width = state.Width };
             Module model = ModelFactory.Create(options, shape, new Rng(0));
             model.LoadStateDict(state.ModelState, strict: true);
+            if (recalibrateImages is int images)
+            {
+                var store = new DatasetStore(dataDirectory, log: output);
+                int used = Trainer.RecalibrateBatchNorm(model, store.Load(state.DatasetName, DatasetSplit.Train), Normalization.For(state.DatasetName), images);
+                output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"Batch-norm running statistics re-estimated from the first {used:N0} training images."));
+            }
             InferenceModel inference = InferenceModel.FromModule(model, shape.Channels, shape.Height, shape.Width, shape.ClassCount, state.DatasetName);
             inference.Save(outputPath);
             long bgm = new FileInfo(outputPath).Length, ckpt = new FileInfo(checkpointPath).Length, float32 = model.ParameterCount * 4;

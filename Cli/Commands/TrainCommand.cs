@@ -112,7 +112,11 @@ public static class EvalCommand
     {
         var checkpoint = new Option<string>("--checkpoint") { Description = "Checkpoint written by 'binarygrad train'.", Required = true };
         var dataDir = new Option<string?>("--data-dir") { Description = "Data directory (else $BINARYGRAD_DATA, else a per-user cache)." };
-        var command = new Command("eval", "Evaluate a checkpoint on the test set.") { checkpoint, dataDir };
+        var recalibrate = new Option<int?>("--recalibrate-bn")
+        {
+            Description = "First re-estimate the batch norms' running statistics from this many training images (no augmentation, the rest of the network in evaluation mode).",
+        };
+        var command = new Command("eval", "Evaluate a checkpoint on the test set.") { checkpoint, dataDir, recalibrate };
         command.SetAction(r =>
         {
             try
@@ -123,6 +127,11 @@ public static class EvalCommand
                 Datasets.ImageDataset test = store.Load(options.Dataset, Datasets.DatasetSplit.Test);
                 Layers.Module model = ModelFactory.Create(options, test, new Autograd.Rng(0));
                 model.LoadStateDict(state.ModelState, strict: true);
+                if (r.GetValue(recalibrate) is int images)
+                {
+                    int used = Trainer.RecalibrateBatchNorm(model, store.Load(options.Dataset, Datasets.DatasetSplit.Train), Datasets.Normalization.For(options.Dataset), images);
+                    Console.WriteLine($"Batch-norm running statistics re-estimated from the first {used.ToString("N0", CultureInfo.InvariantCulture)} training images.");
+                }
                 double accuracy = Trainer.Evaluate(model, test, Datasets.Normalization.For(options.Dataset), 256);
                 Console.WriteLine($"{options.Model} on {test.Name}: test accuracy {accuracy.ToString("P2", CultureInfo.InvariantCulture)} ({test.Count} images).");
                 return 0;

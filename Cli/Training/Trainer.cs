@@ -278,6 +278,28 @@ public sealed class Trainer
         return data.Count == 0 ? 0 : (double)correct / data.Count;
     }
 
+    /// <summary>Re-estimates the batch norms' running statistics (<see cref="BatchNormRecalibration"/>) from the first
+    /// images of <paramref name="train"/>, in order and without augmentation, in whole batches until at least
+    /// <paramref name="images"/> are used; returns how many were. Leaves the model in evaluation mode.</summary>
+    public static int RecalibrateBatchNorm(Module model, ImageDataset train, Normalization normalization, int images, int batchSize = 256)
+    {
+        if (images < 2) throw new UsageException($"--recalibrate-bn takes a number of training images of at least 2 (a batch variance needs two), not {images}.");
+        int used = 0;
+        IEnumerable<Tensor> Batches()
+        {
+            foreach (Batch batch in DataLoader.ForEvaluation(train, batchSize, normalization).Epoch())
+            {
+                if (used >= images) yield break;
+                if (batch.Count < 2) continue; // one image has no unbiased variance
+                using TensorPool.StepScope step = TensorPool.BeginStep();
+                used += batch.Count;
+                yield return BatchTensor(batch);
+            }
+        }
+        BatchNormRecalibration.Run(model, Batches());
+        return used;
+    }
+
     /// <summary>The batch's images as an NCHW float32 tensor (copied: the loader reuses its buffers; inside a
     /// <see cref="TensorPool"/> step scope the copy's storage comes from the pool).</summary>
     public static Tensor BatchTensor(Batch batch)

@@ -67,6 +67,33 @@ public class BinaryExportTests
     }
 
     [Test]
+    public void ExportWithRecalibratedBatchNorm_CarriesTheReestimatedStatistics()
+    {
+        string checkpoint = Path.Combine(_dir, "mlp.safetensors"), plain = Path.Combine(_dir, "plain.bgm"), recalibrated = Path.Combine(_dir, "recalibrated.bgm");
+        var trainer = new Trainer(Options("mlp", checkpoint), TextWriter.Null);
+        trainer.Run();
+        var output = new StringWriter();
+        Assert.That(ExportCommand.Run(checkpoint, plain, TextWriter.Null, TextWriter.Null), Is.EqualTo(0));
+        Assert.That(ExportCommand.Run(checkpoint, recalibrated, output, TextWriter.Null, recalibrateImages: 500, dataDirectory: _dir), Is.EqualTo(0));
+        // whole batches of 256: 512 images
+        Assert.That(output.ToString(), Does.Contain("re-estimated from the first 512 training images"));
+
+        // the same network, its statistics re-estimated in the framework from the same images, evaluated there
+        Checkpoint state = Checkpoint.Load(checkpoint);
+        Module model = trainer.Model!;
+        model.LoadStateDict(state.ModelState, strict: true);
+        ImageDataset train = Digits.Load(DatasetSplit.Train), test = Digits.Load(DatasetSplit.Test);
+        Assert.That(Trainer.RecalibrateBatchNorm(model, train, Normalization.For("digits"), 500), Is.EqualTo(512));
+        float[] expected = FrameworkLogits(model, test, 64);
+        Assert.That(InferenceLogits(InferenceModel.Load(recalibrated), test, 64), Is.EqualTo(expected), "the export carries the re-estimated statistics");
+        Assert.That(InferenceLogits(InferenceModel.Load(plain), test, 64), Is.Not.EqualTo(expected), "and they differ from the trained running averages");
+
+        var error = new StringWriter();
+        Assert.That(ExportCommand.Run(checkpoint, recalibrated, TextWriter.Null, error, recalibrateImages: 1, dataDirectory: _dir), Is.EqualTo(2));
+        Assert.That(error.ToString(), Does.Contain("--recalibrate-bn takes a number of training images of at least 2"));
+    }
+
+    [Test]
     public void VggSmall_PackedSignChain_MatchesFrameworkLogitsExactly()
     {
         var rng = new Rng(11);
