@@ -16,7 +16,7 @@ namespace BinaryGrad.Kernels;
 /// "Fast Algorithms for Convolutional Neural Networks", with the roles of filter and output swapped). Over its 16
 /// points the sum over tiles is 16 independent products <c>M_p[c, o] = Σ_tiles U_p[tile, o] · V_p[c, tile]</c>,
 /// each run like the output-lanes kernel, and the 3×3 gradient is read off M at the end.</para>
-/// <para><b>Transforms</b> (points p = 4a + b; checked against the direct sum in StackedConv3x3WinogradTests):
+/// <para><b>Transforms</b> (points p = 4a + b; checked against the direct sum in Tests/Kernels/Conv/WinogradTests.cs):
 /// <list type="bullet">
 /// <item>output gradient tile <c>d</c> (2×2, rows y, y + 1, columns x, x + 1): <c>U = A·d·Aᵀ</c> with
 /// <c>A = [[1, 0], [½, ½], [½, −½], [0, 1]]</c>;</item>
@@ -29,8 +29,8 @@ namespace BinaryGrad.Kernels;
 /// the direct sum, by about as much.</para>
 /// <para><b>Where it runs:</b> float32, 512-bit vectors, output channels in whole 32s (as the output-lanes kernel),
 /// at least <see cref="WinogradMinChannels"/> channels each way, stride 1 and even image sides, so that the 2×2 tiles
-/// cover every pixel. The products accumulate in M over all of a
-/// thread's groups; <see cref="WinogradGradient"/> turns M into dW once per backward.</para>
+/// cover every pixel. The products accumulate in M over all of a thread's groups; <see cref="WinogradGradient"/>
+/// turns M into dW once per backward.</para>
 /// <para><b>Rounding:</b> the vector kernels and their scalar references (<c>…Scalar</c>) evaluate the same float
 /// operations on every element, and M's sums are one fused multiply-add chain per element in tile order, so they agree
 /// bit for bit.</para>
