@@ -86,6 +86,17 @@ public class RobustnessRegressionTests
     // ---- unhandled exceptions ------------------------------------------------------------------------------
 
     [Test]
+    public void Eval_RecalibratesBatchNormFirst_AndRefusesTooFewImages()
+    {
+        var result = Run("eval", "--checkpoint", _checkpoint, "--data-dir", _dir, "--recalibrate-bn", "300");
+        Assert.That(result.Code, Is.EqualTo(0), result.Error);
+        // whole batches of 256 until at least 300 images
+        Assert.That(result.Out, Does.Contain("re-estimated from the first 512 training images").And.Contain("test accuracy"));
+        AssertFails(2, Run("eval", "--checkpoint", _checkpoint, "--data-dir", _dir, "--recalibrate-bn", "1"),
+            "--recalibrate-bn takes a number of training images of at least 2", "not 1");
+    }
+
+    [Test]
     public void UnwritableOutputs_AreRefusedBeforeTraining()
     {
         string file = Path.Combine(_dir, "a-file");
