@@ -142,17 +142,24 @@ internal static unsafe partial class StackedConv3x3
         if (paddedTiles % 16 != 0 || paddedTiles < tiles)
             throw new ArgumentException($"The Winograd input transform takes whole 16-tile vectors covering {tiles} tiles, not {paddedTiles}.", nameof(paddedTiles));
         bool vector = path == SimdPath.Vector512 && Avx512F.IsSupported;
+        int rows = layout.Images * (layout.Height / 2);
+        Span<int> rowOrigins = stackalloc int[rows];
+        for (int image = 0, r = 0; image < layout.Images; image++)
+            for (int y = 0; y < layout.Height; y += 2) rowOrigins[r++] = (image * (layout.Height + 1) + y) * pitch + 1;
+        // narrow images fill a vector from several tile rows: two of 8 tiles (16-wide images) or four of 4 (8-wide)
+        int rowsPerVector = vector && half is 4 or 8 ? 16 / half : 0;
         for (int c = 0; c < inChannels; c++)
         {
             float* x = input + c * channelStride, into = v + c * paddedTiles;
             // first the blocks themselves, x[i, j] of tile t at into[(4i + j)·pointStride + t]: along a row of tiles
             // they are every other element of X, from the tile row's first origin on
-            for (int image = 0, t = 0; image < layout.Images; image++)
-                for (int y = 0; y < layout.Height; y += 2, t += half)
-                {
-                    float* origin = x + (image * (layout.Height + 1) + y) * pitch + 1;
-                    for (int p = 0; p < WinogradPoints; p++) Evens(vector, origin + p / 4 * pitch + p % 4, into + p * pointStride + t, half);
-                }
+            int row = 0;
+            if (rowsPerVector > 0)
+                for (; row + rowsPerVector <= rows; row += rowsPerVector)
+                    EvensOfRows(x, rowOrigins.Slice(row, rowsPerVector), pitch, into + row * half, pointStride);
+            for (; row < rows; row++)
+                for (int p = 0; p < WinogradPoints; p++)
+                    Evens(vector, x + rowOrigins[row] + p / 4 * pitch + p % 4, into + p * pointStride + row * half, half);
             for (int p = 0; p < WinogradPoints; p++) new Span<float>(into + p * pointStride + tiles, paddedTiles - tiles).Clear();
             // then Bᵀ·x·B in place
             if (vector)
@@ -184,6 +191,28 @@ internal static unsafe partial class StackedConv3x3
             }
         }
         for (; t < count; t++) to[t] = from[2 * t];
+    }
+
+    /// <summary>For the 16 tiles of two 8-tile rows or four 4-tile rows (origins in <paramref name="origins"/>), every
+    /// point's block element <c>x[i, j]</c> (<see cref="Evens"/> of each row, the rows' halves or quarters side by side):
+    /// two or four row loads and one two-source permute per point instead of a call per row and point.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void EvensOfRows(float* x, ReadOnlySpan<int> origins, int pitch, float* into, int pointStride)
+    {
+        Vector512<int> evens = Vector512.Create(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+        bool two = origins.Length == 2;
+        for (int p = 0; p < WinogradPoints; p++)
+        {
+            int offset = p / 4 * pitch + p % 4;
+            Vector512<float> low, high;
+            if (two) (low, high) = (Vector512.Load(x + origins[0] + offset), Vector512.Load(x + origins[1] + offset));
+            else
+            {
+                low = Vector512.Create(Vector256.Load(x + origins[0] + offset), Vector256.Load(x + origins[1] + offset));
+                high = Vector512.Create(Vector256.Load(x + origins[2] + offset), Vector256.Load(x + origins[3] + offset));
+            }
+            Avx512F.PermuteVar16x32x2(low, evens, high).Store(into + p * pointStride);
+        }
     }
 
     // Sixteen tiles in the lanes, in one pass: the block's 16 vectors loaded, Bᵀ·x·B formed in registers, written back.

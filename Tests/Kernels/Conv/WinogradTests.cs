@@ -11,11 +11,13 @@ namespace BinaryGrad.Tests.Kernels.Conv;
 [TestFixture, Category("Kernels")]
 public unsafe class WinogradTests
 {
-    // images, height, width (even), output channels, input channels. Tile rows of 16, 8 and 4 tiles take the vector
-    // permutes; 17 = 16 + 1, 5 = 4 + 1 and 3 tiles their scalar tails. Input channels 8, 9, 13, 16 and 21 take the
+    // images, height, width (even), output channels, input channels. Tile rows of 16 tiles take a permute each, rows of
+    // 8 and 4 tiles two or four at a time (3 rows of 8 and 5 of 4 leave one row to the per-row permutes), 17 = 16 + 1,
+    // 5 = 4 + 1 and 3 tiles their scalar tails. Input channels 8, 9, 13, 16 and 21 take the
     // blocks of twelve and of eight with remainders; 1, 2 and 3 only single channels.
     [TestCase(1, 32, 32, 32, 8), TestCase(2, 16, 16, 64, 3), TestCase(3, 8, 8, 32, 13), TestCase(1, 2, 34, 32, 1),
-     TestCase(2, 4, 10, 32, 9), TestCase(1, 6, 6, 96, 2), TestCase(2, 2, 2, 32, 16), TestCase(1, 4, 4, 32, 21)]
+     TestCase(2, 4, 10, 32, 9), TestCase(1, 6, 6, 96, 2), TestCase(2, 2, 2, 32, 16), TestCase(1, 4, 4, 32, 21),
+     TestCase(3, 2, 16, 32, 8), TestCase(5, 2, 8, 32, 12)]
     public void Chain_EqualsTheDirectGradient_ExactlyOnIntegers_AndKernelsEqualTheirReferences(int images, int height, int width, int outC, int inC)
     {
         foreach (bool integers in new[] { true, false })
