@@ -170,48 +170,55 @@ internal static unsafe partial class StackedConv3x3
     }
 
     /// <summary><c>to[t] = from[2t]</c> for t &lt; <paramref name="count"/>: two-source permutes for 16 at a time, one-source
-    /// for 8 and 4 (the tile rows of 16-, 8- and 4-tile-wide images), scalar for the rest.</summary>
+    /// for 8 and 4 (the tile rows of 16-, 8- and 4-tile-wide images), scalar for the rest. Every vector window starts
+    /// one element early and takes its odd lanes, so the loads read <c>from[−1] … from[2·count − 2]</c> and never past
+    /// the last element used (the tile rows' origins are at least 1 into their plane, so <c>from[−1]</c> is in it).</summary>
     private static void Evens(bool vector, float* from, float* to, int count)
     {
         int t = 0;
         if (vector)
         {
-            Vector512<int> evens = Vector512.Create(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+            Vector512<int> odds = OddLanes();
             for (; t + 16 <= count; t += 16)
-                Avx512F.PermuteVar16x32x2(Vector512.Load(from + 2 * t), evens, Vector512.Load(from + 2 * t + 16)).Store(to + t);
+                Avx512F.PermuteVar16x32x2(Vector512.Load(from + 2 * t - 1), odds, Vector512.Load(from + 2 * t + 15)).Store(to + t);
             if (t + 8 <= count)
             {
-                Avx512F.PermuteVar16x32(Vector512.Load(from + 2 * t), evens).GetLower().Store(to + t);
+                Avx512F.PermuteVar16x32(Vector512.Load(from + 2 * t - 1), odds).GetLower().Store(to + t);
                 t += 8;
             }
             if (t + 4 <= count)
             {
-                Avx2.PermuteVar8x32(Vector256.Load(from + 2 * t), evens.GetLower()).GetLower().Store(to + t);
+                Avx2.PermuteVar8x32(Vector256.Load(from + 2 * t - 1), odds.GetLower()).GetLower().Store(to + t);
                 t += 4;
             }
         }
         for (; t < count; t++) to[t] = from[2 * t];
     }
 
+    // Lane indices 1, 3, …, 31 of a two-source permute: the odd lanes of both windows.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<int> OddLanes() => Vector512.Create(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
+
     /// <summary>For the 16 tiles of two 8-tile rows or four 4-tile rows (origins in <paramref name="origins"/>), every
-    /// point's block element <c>x[i, j]</c> (<see cref="Evens"/> of each row, the rows' halves or quarters side by side):
-    /// two or four row loads and one two-source permute per point instead of a call per row and point.</summary>
+    /// point's block element <c>x[i, j]</c> (<see cref="Evens"/> of each row, the rows' halves or quarters side by side,
+    /// windows starting one element early as there): two or four row loads and one two-source permute per point
+    /// instead of a call per row and point.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void EvensOfRows(float* x, ReadOnlySpan<int> origins, int pitch, float* into, int pointStride)
     {
-        Vector512<int> evens = Vector512.Create(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+        Vector512<int> odds = OddLanes();
         bool two = origins.Length == 2;
         for (int p = 0; p < WinogradPoints; p++)
         {
-            int offset = p / 4 * pitch + p % 4;
+            float* start = x + p / 4 * pitch + p % 4 - 1;
             Vector512<float> low, high;
-            if (two) (low, high) = (Vector512.Load(x + origins[0] + offset), Vector512.Load(x + origins[1] + offset));
+            if (two) (low, high) = (Vector512.Load(start + origins[0]), Vector512.Load(start + origins[1]));
             else
             {
-                low = Vector512.Create(Vector256.Load(x + origins[0] + offset), Vector256.Load(x + origins[1] + offset));
-                high = Vector512.Create(Vector256.Load(x + origins[2] + offset), Vector256.Load(x + origins[3] + offset));
+                low = Vector512.Create(Vector256.Load(start + origins[0]), Vector256.Load(start + origins[1]));
+                high = Vector512.Create(Vector256.Load(start + origins[2]), Vector256.Load(start + origins[3]));
             }
-            Avx512F.PermuteVar16x32x2(low, evens, high).Store(into + p * pointStride);
+            Avx512F.PermuteVar16x32x2(low, odds, high).Store(into + p * pointStride);
         }
     }
 
