@@ -140,9 +140,10 @@ internal static unsafe partial class Conv2DCore<T> where T : unmanaged, INumber<
     private static T[] RentPanels(in StackedConv3x3.Layout full, int outChannels) => s_columns.Rent(full.Positions * outChannels + 16);
 
     /// <summary>True when the float weight gradient runs by Winograd's F(3×3, 2×2) (<see cref="StackedConv3x3.WinogradProducts"/>):
-    /// where the output-lanes kernel runs, on images of even sides. The caller checks for stride 1.</summary>
+    /// float32 where <see cref="StackedConv3x3.WinogradApplies"/> says so (a subset of where the output-lanes kernel
+    /// runs). The caller checks for stride 1.</summary>
     private static bool Winograd(SimdPath path, in Conv2DGeometry g) =>
-        AcrossOutputs(path, g.OutChannels) && StackedConv3x3.WinogradApplies(path, g.OutChannels, g.InChannels, g.OutHeight, g.OutWidth);
+        typeof(T) == typeof(float) && StackedConv3x3.WinogradApplies(path, g.OutChannels, g.InChannels, g.OutHeight, g.OutWidth);
 
     /// <summary>A thread's Winograd buffers for groups up to <paramref name="full"/>: the sums M (16·C·O, cleared, kept
     /// over all the thread's groups) at the start, then one group's V (16·C·T') and U (16·O·T), each rounded up to 64
