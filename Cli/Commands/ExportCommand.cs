@@ -17,13 +17,14 @@ public static class ExportCommand
         var checkpoint = new Option<string>("--checkpoint") { Description = "Checkpoint written by 'binarygrad train'.", Required = true };
         var output = new Option<string>("--out") { Description = "Inference model to write (.bgm).", Required = true };
         var force = new Option<bool>("--force") { Description = "Replace --out even if it exists and is not a .bgm model." };
-        var recalibrate = new Option<int?>("--recalibrate-bn")
+        var recalibrate = new Option<int>("--recalibrate-bn")
         {
             Description = "First re-estimate the batch norms' running statistics from this many training images (no augmentation, the rest of the network in evaluation mode).",
         };
         var dataDir = new Option<string?>("--data-dir") { Description = "Data directory for --recalibrate-bn (else $BINARYGRAD_DATA, else a per-user cache)." };
         var command = new Command("export", "Export a checkpoint as a bit-packed inference model (.bgm).") { checkpoint, output, force, recalibrate, dataDir };
-        command.SetAction(r => Run(r.GetValue(checkpoint)!, r.GetValue(output)!, Console.Out, Console.Error, r.GetValue(force), r.GetValue(recalibrate), r.GetValue(dataDir)));
+        command.SetAction(r => Run(r.GetValue(checkpoint)!, r.GetValue(output)!, Console.Out, Console.Error, r.GetValue(force),
+            r.GetResult(recalibrate) is null ? null : r.GetValue(recalibrate), r.GetValue(dataDir)));
         return command;
     }
 
@@ -35,6 +36,7 @@ public static class ExportCommand
     {
         try
         {
+            if (recalibrateImages is int count) Trainer.CheckRecalibrationImages(count);
             OutputPaths.CheckFile(outputPath, "--out", checkpointPath);
             if (!force && File.Exists(outputPath) && !StartsWithBgmMagic(outputPath))
                 throw new UsageException($"--out {outputPath}: exists and is not a .bgm model; refusing to replace it (add --force to replace it anyway).");

@@ -112,7 +112,7 @@ public static class EvalCommand
     {
         var checkpoint = new Option<string>("--checkpoint") { Description = "Checkpoint written by 'binarygrad train'.", Required = true };
         var dataDir = new Option<string?>("--data-dir") { Description = "Data directory (else $BINARYGRAD_DATA, else a per-user cache)." };
-        var recalibrate = new Option<int?>("--recalibrate-bn")
+        var recalibrate = new Option<int>("--recalibrate-bn")
         {
             Description = "First re-estimate the batch norms' running statistics from this many training images (no augmentation, the rest of the network in evaluation mode).",
         };
@@ -121,13 +121,14 @@ public static class EvalCommand
         {
             try
             {
+                if (r.GetResult(recalibrate) is not null) Trainer.CheckRecalibrationImages(r.GetValue(recalibrate));
                 Checkpoint state = Checkpoint.Load(r.GetValue(checkpoint)!);
                 var options = new TrainOptions { Model = state.ModelName, Dataset = state.DatasetName, Scheme = SchemeChoice.ForModel(state.SchemeName), SchemeArguments = state.SchemeArguments, Width = state.Width, DataDirectory = r.GetValue(dataDir) };
                 var store = new Datasets.DatasetStore(options.DataDirectory, log: Console.Out);
                 Datasets.ImageDataset test = store.Load(options.Dataset, Datasets.DatasetSplit.Test);
                 Layers.Module model = ModelFactory.Create(options, test, new Autograd.Rng(0));
                 model.LoadStateDict(state.ModelState, strict: true);
-                if (r.GetValue(recalibrate) is int images)
+                if (r.GetResult(recalibrate) is not null && r.GetValue(recalibrate) is var images)
                 {
                     int used = Trainer.RecalibrateBatchNorm(model, store.Load(options.Dataset, Datasets.DatasetSplit.Train), Datasets.Normalization.For(options.Dataset), images);
                     Console.WriteLine($"Batch-norm running statistics re-estimated from the first {used.ToString("N0", CultureInfo.InvariantCulture)} training images.");

@@ -278,12 +278,18 @@ public sealed class Trainer
         return data.Count == 0 ? 0 : (double)correct / data.Count;
     }
 
+    /// <summary>Refuses a <c>--recalibrate-bn</c> count below 2; commands call it before reading any file or data.</summary>
+    public static void CheckRecalibrationImages(int images)
+    {
+        if (images < 2) throw new UsageException($"--recalibrate-bn takes a number of training images of at least 2 (a batch variance needs two), not {images}.");
+    }
+
     /// <summary>Re-estimates the batch norms' running statistics (<see cref="BatchNormRecalibration"/>) from the first
     /// images of <paramref name="train"/>, in order and without augmentation, in whole batches until at least
     /// <paramref name="images"/> are used; returns how many were. Leaves the model in evaluation mode.</summary>
     public static int RecalibrateBatchNorm(Module model, ImageDataset train, Normalization normalization, int images, int batchSize = 256)
     {
-        if (images < 2) throw new UsageException($"--recalibrate-bn takes a number of training images of at least 2 (a batch variance needs two), not {images}.");
+        CheckRecalibrationImages(images);
         int used = 0;
         IEnumerable<Tensor> Batches()
         {

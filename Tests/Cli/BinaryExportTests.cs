@@ -88,9 +88,11 @@ public class BinaryExportTests
         Assert.That(InferenceLogits(InferenceModel.Load(recalibrated), test, 64), Is.EqualTo(expected), "the export carries the re-estimated statistics");
         Assert.That(InferenceLogits(InferenceModel.Load(plain), test, 64), Is.Not.EqualTo(expected), "and they differ from the trained running averages");
 
+        // refused before any file is read: a missing checkpoint and data directory are not what it reports
         var error = new StringWriter();
-        Assert.That(ExportCommand.Run(checkpoint, recalibrated, TextWriter.Null, error, recalibrateImages: 1, dataDirectory: _dir), Is.EqualTo(2));
-        Assert.That(error.ToString(), Does.Contain("--recalibrate-bn takes a number of training images of at least 2"));
+        Assert.That(ExportCommand.Run(Path.Combine(_dir, "missing.safetensors"), recalibrated, TextWriter.Null, error, recalibrateImages: 1,
+            dataDirectory: Path.Combine(_dir, "no-data")), Is.EqualTo(2));
+        Assert.That(error.ToString(), Does.Contain("--recalibrate-bn takes a number of training images of at least 2").And.Not.Contain("missing"));
     }
 
     [Test]

@@ -94,6 +94,8 @@ public class RobustnessRegressionTests
         Assert.That(result.Out, Does.Contain("re-estimated from the first 512 training images").And.Contain("test accuracy"));
         AssertFails(2, Run("eval", "--checkpoint", _checkpoint, "--data-dir", _dir, "--recalibrate-bn", "1"),
             "--recalibrate-bn takes a number of training images of at least 2", "not 1");
+        // checked before the checkpoint is read
+        AssertFails(2, Run("eval", "--checkpoint", Path.Combine(_dir, "missing.safetensors"), "--recalibrate-bn", "0"), "--recalibrate-bn", "not 0");
     }
 
     [Test]
