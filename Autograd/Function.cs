@@ -10,7 +10,7 @@ namespace BinaryGrad.Autograd;
 /// and so does Backward, so both may freely use other <c>Ops</c>. (One exception, for built-in kernels that can
 /// accumulate in their own output pass: <see cref="TakePendingGradient"/>.)
 /// </remarks>
-public abstract class Function
+public abstract partial class Function
 {
     private Tensor[] _inputs = [];
 

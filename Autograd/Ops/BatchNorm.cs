@@ -1,6 +1,8 @@
 using System.Numerics;
 using System.Numerics.Tensors;
+using System.Runtime.InteropServices;
 using BinaryGrad.Kernels;
+using BinaryGrad.Kernels.Binary;
 
 namespace BinaryGrad.Autograd;
 
@@ -56,6 +58,10 @@ public static partial class Ops
             throw new ArgumentException("batch_norm: pass both running statistics or neither.");
     }
 
+    /// <summary>Whether <see cref="BatchNormAddClamp"/> packs its output's sign planes (default true; off only to time
+    /// or test the convolution's own packing).</summary>
+    internal static bool SignPlanesInEpilogue { get; set; } = true;
+
     /// <summary>A Bi-Real unit's epilogue as one op: <c>y = clamp(BN(x) + s, min, max)</c> — batch normalisation of x
     /// (exactly <see cref="BatchNorm"/>, running statistics included), the residual shortcut s added, then Hardtanh.</summary>
     /// <remarks>
@@ -68,7 +74,10 @@ public static partial class Ops
     /// in the backward the same per-plane sums in the same order), on every thread count.</para>
     /// <para>Backward: <c>dz = dy·1[min ≤ a ≤ max]</c> (Hardtanh's inclusive window), <c>ds = dz</c>, and dx, dγ, dβ
     /// are <see cref="BatchNorm"/>'s backward of dz.</para>
-    /// <para>Fused for x [N,C,H,W] with H·W &gt; 1; other shapes run the composite.</para>
+    /// <para>Fused for x [N,C,H,W] with H·W &gt; 1; other shapes run the composite. In float32 the fused forward also
+    /// packs the signs of y plane by plane while each plane is in L1 (<see cref="Tensor.SignPlanes"/>): y is the next
+    /// Bi-Real unit's input, whose binary convolution then builds its bit operand from 1/32 of y's bytes
+    /// (<see cref="BitPack.ChannelsLastFromPlanes"/>) instead of reading y again.</para>
     /// </remarks>
     /// <exception cref="ArgumentException">As <see cref="BatchNorm"/>, or s is not x's shape and type.</exception>
     public static Tensor BatchNormAddClamp(Tensor x, Tensor? gamma, Tensor? beta, Tensor? runningMean, Tensor? runningVar, Tensor shortcut,
@@ -144,10 +153,15 @@ public static partial class Ops
         {
             int n = x.Shape[0], c = x.Shape[1], plane = x.Length / (n * c), count = n * plane;
             RentStatistics(c);
+            // the fused unit's output feeds the next unit's binary convolution: its sign planes are packed here, in the
+            // pass that writes y, so the convolution need not read the float output again (Tensor.SignPlanes)
+            int planeWords = BitPack.WordsPerPlane(plane);
+            Tensor? signs = clamp is not null && typeof(T) == typeof(float) && SignPlanesInEpilogue ? Tensor.Uninitialized([n * c * planeWords], DType.Float64) : null;
             KernelThreads.For(c, 1, (first, end) =>
             {
                 ReadOnlySpan<T> xs = x.AsSpan<T>();
                 Span<T> ys = y.AsSpan<T>();
+                Span<ulong> signWords = signs is null ? default : MemoryMarshal.Cast<double, ulong>(signs.AsSpan<double>());
                 ReadOnlySpan<T> gs = gamma is null ? default : gamma.AsContiguousSpan<T>(), bs = beta is null ? default : beta.AsContiguousSpan<T>();
                 T[] centeredArray = training ? ScratchPool<T>.ThisThread.Rent(plane) : [];
                 Span<T> centered = training ? centeredArray.AsSpan(0, plane) : default;
@@ -191,6 +205,13 @@ public static partial class Ops
                             // the fused op's epilogue in one pass: y = clamp((x·scale + shift) + shortcut), same roundings
                             ReadOnlySpan<T> shortcut = _shortcut!.AsSpan<T>().Slice(at, plane);
                             T lo = T.CreateTruncating(window.Min), hi = T.CreateTruncating(window.Max);
+                            if (!signWords.IsEmpty) // float32: the signs of y packed in the same pass
+                            {
+                                ActivationKernels.ScaleShiftAddClampSigns(MemoryMarshal.Cast<T, float>(xs.Slice(at, plane)), float.CreateTruncating(scale),
+                                    float.CreateTruncating(shift), MemoryMarshal.Cast<T, float>(shortcut), MemoryMarshal.Cast<T, float>(yPlane),
+                                    float.CreateTruncating(lo), float.CreateTruncating(hi), ref onBounds, signWords.Slice((i * c + ch) * planeWords, planeWords));
+                                continue;
+                            }
                             int done = ActivationKernels.ScaleShiftAddClamp(xs.Slice(at, plane), scale, shift, shortcut, yPlane, lo, hi, ref onBounds);
                             ActivationKernels.ScaleShiftAddClampScalar(xs.Slice(at, plane), scale, shift, shortcut, yPlane, lo, hi, ref onBounds, done);
                             continue;
@@ -202,6 +223,7 @@ public static partial class Ops
                 if (training) ScratchPool<T>.ThisThread.Return(centeredArray);
                 if (onBounds != 0) Interlocked.Add(ref _onBounds, onBounds);
             });
+            y.SignPlanes = signs;
         }
 
         /// <summary>Computes μ and 1/σ per channel (batch or running), updates the running statistics in training,

@@ -250,7 +250,7 @@ public static partial class BitPack
     /// element types (double): channels are strided in NCHW, so the bits cannot be formed a word at a time. With
     /// <see cref="TransposeMinChannels"/> channels or more, per image and 64 pixels at a time: each channel's plane
     /// row is packed with the vectorized row pack into one 64-bit word (bit j = pixel p0 + j), 64 channels of those
-    /// words form a 64×64 bit matrix, and its transpose (<see cref="Transpose64"/>, six rounds of masked swaps) holds
+    /// words form a 64×64 bit matrix, and its transpose (<see cref="Transpose64(Span{ulong})"/>, six rounds of masked swaps) holds
     /// in row j exactly pixel p0 + j's channel word. Fewer channels go through <see cref="ScatterChannels"/>. Images
     /// are split across <see cref="KernelThreads"/> (their words are disjoint, so the result does not depend on the
     /// split).</summary>
@@ -333,17 +333,10 @@ public static partial class BitPack
 
     /// <summary>Transposes a 64×64 bit matrix in place, row r = <c>m[r]</c>, column c = bit c (so afterwards bit c of
     /// row r is the former bit r of row c): recursive block swaps of 32, 16, …, 1 (Hacker's Delight §7-3).</summary>
-    internal static void Transpose64(Span<ulong> m)
+    internal static unsafe void Transpose64(Span<ulong> m)
     {
-        ulong mask = 0x00000000FFFFFFFFUL;
-        for (int j = 32; j != 0; j >>= 1, mask ^= mask << j)
-            for (int k = 0; k < 64; k = ((k | j) + 1) & ~j)
-            {
-                // swap the upper-right block (bits j.. of rows k) with the lower-left block (bits ..j of rows k + j)
-                ulong t = ((m[k] >> j) ^ m[k + j]) & mask;
-                m[k] ^= t << j;
-                m[k + j] ^= t;
-            }
+        if (m.Length < 64) throw new ArgumentException($"A 64×64 bit matrix needs 64 words, got {m.Length}.", nameof(m));
+        fixed (ulong* rows = m) Transpose64(rows);
     }
 
     internal static void CheckLength(int actual, long required, string name)

@@ -260,7 +260,8 @@ internal sealed class BinaryConv2dFunction(ulong[] packedWeight, XnorConv2DShape
 
 /// <summary><c>y = conv(sign(x), W)</c> with the clipped straight-through sign folded in: the forward packs the real
 /// input x straight into bits (the packer's <c>x ≥ 0</c> → +1 is <see cref="SteSign"/>'s sign with sign(0) = +1, so
-/// binarize-then-pack equals pack) and the backward is <see cref="Conv2DKernels.BackwardOfSign"/>:
+/// binarize-then-pack equals pack), or, when the op that wrote x packed its sign planes in its epilogue
+/// (<see cref="Ops.BatchNormAddClamp"/>), transposes those bits into the same words; the backward is <see cref="Conv2DKernels.BackwardOfSign"/>:
 /// <c>dx = 1[|x| ≤ c]·convᵀ(dY, W)</c>, <c>dW = Σ dY·sign(x)</c>.</summary>
 /// <remarks>Equal to <see cref="SteSign"/> followed by <see cref="BinaryConv2dFunction"/> (the same kernels on the
 /// same ±1 values; a masked-out input gets +0 where the unfused product gave ±0), without the float tensor of signs
@@ -291,7 +292,10 @@ internal sealed class BinarySignConv2dFunction(ulong[] packedWeight, XnorConv2DS
         try
         {
             Span<ulong> packed = packedX.AsSpan(0, inputWords);
-            BitPack.PackChannelsLast(x.AsSpan<float>(), packed, shape.Batch, shape.InChannels, shape.Height, shape.Width);
+            // x from a Bi-Real unit's fused epilogue comes with its sign planes: 1/32 of its bytes to read
+            ReadOnlySpan<ulong> planes = ReferenceEquals(x, inputs[0]) ? SignPlanesOf(x) : default;
+            if (!planes.IsEmpty) BitPack.ChannelsLastFromPlanes(planes, packed, shape.Batch, shape.InChannels, shape.Height, shape.Width);
+            else BitPack.PackChannelsLast(x.AsSpan<float>(), packed, shape.Batch, shape.InChannels, shape.Height, shape.Width);
             XnorConv2D.Forward(packed, packedWeight, y.AsSpan<float>(), shape, EpilogueConstants<float>.Ones(shape.OutChannels), EpilogueConstants<float>.Zeros(shape.OutChannels));
             return y;
         }

@@ -67,6 +67,35 @@ public class ActivationKernelsTests
         Assert.That(onBounds, Is.EqualTo(expectedOnBounds), "values of a on a bound");
     }
 
+    /// <summary>The epilogue that also packs y's signs: y and the bound count as the formula above, bit for bit, and bit p
+    /// of the words y[p] ≥ 0 (a value exactly 0, from x = −1, s = 0, counts +1), the last word's bits past the end 0;
+    /// lengths inside one word, on word edges and with tails past whole 512-bit words.</summary>
+    [Test]
+    public void ScaleShiftAddClampSigns_EqualsTheFormula_AndPacksTheSigns([ValueSource(nameof(Paths))] SimdPath path,
+        [Values(1, 17, 63, 64, 65, 128, 200)] int length)
+    {
+        float[] x = Values(length, 9 * length), s = Values(length, 9 * length + 1), y = new float[length];
+        x[0] = -1f; s[0] = 0f; // a = −0.5 + 0.5 + 0 = +0
+        const float Scale = 0.5f, Shift = 0.5f;
+        ulong[] words = Enumerable.Repeat(ulong.MaxValue, (length + 63) / 64 + 1).ToArray();
+        long onBounds = 0;
+        using (Simd.Force(path))
+            ActivationKernels.ScaleShiftAddClampSigns(x, Scale, Shift, s, y, -1f, 1f, ref onBounds, words.AsSpan(0, (length + 63) / 64));
+        long expectedOnBounds = 0;
+        for (int i = 0; i < length; i++)
+        {
+            float a = x[i] * Scale + Shift + s[i];
+            if (a == 1f || a == -1f) expectedOnBounds++;
+            float expected = a < -1f ? -1f : a > 1f ? 1f : a;
+            Assert.That(BitConverter.SingleToInt32Bits(y[i]), Is.EqualTo(BitConverter.SingleToInt32Bits(expected)), $"y[{i}]");
+            Assert.That((words[i / 64] >> (i % 64)) & 1, Is.EqualTo(expected >= 0f ? 1UL : 0UL), $"sign bit {i} of y = {expected}");
+        }
+        Assert.That(y[0], Is.EqualTo(0f), "a value of exactly 0");
+        if (length % 64 != 0) Assert.That(words[length / 64] >> (length % 64), Is.Zero, "bits past the end");
+        Assert.That(words[^1], Is.EqualTo(ulong.MaxValue), "no word written past the last");
+        Assert.That(onBounds, Is.EqualTo(expectedOnBounds), "values of a on a bound");
+    }
+
     /// <summary>Batch norm's input gradient dx = (x·a + dy·k) + b against the formula written out here (four roundings
     /// in that order), bit for bit.</summary>
     [Test]

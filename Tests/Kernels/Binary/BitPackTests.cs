@@ -154,6 +154,32 @@ public class BitPackTests
         Assert.That(actual, Is.EqualTo(expected));
     }
 
+    /// <summary>Sign planes (each plane packed by the one-bit-at-a-time specification) transposed into channels-last
+    /// words equal the float channels-last reference of the same values: channel counts below, at and past one and two
+    /// 64-channel words; planes of 1 pixel, 15 (inside one 64-pixel block), 64 (one whole block) and 135 (two blocks and
+    /// a tail of 7); every word written (stale words filled with ones first).</summary>
+    [Test]
+    public void ChannelsLastFromPlanes_EveryPath_EqualsPackOfTheValues(
+        [ValueSource(nameof(Paths))] SimdPath path, [Values(1, 3, 16, 63, 64, 65, 130)] int channels, [Values(1, 15, 64, 135)] int plane)
+    {
+        const int batch = 3; // over 2 threads: 2 images and 1
+        (int height, int width) = plane switch { 15 => (3, 5), 64 => (8, 8), 135 => (9, 15), _ => (1, plane) };
+        float[] x = WithSpecials(batch * channels * plane, seed: channels * 1000 + plane);
+        int planeWords = BitPack.WordsPerPlane(plane), words = batch * plane * BitPack.WordsPerPixel(channels);
+        ulong[] planes = new ulong[batch * channels * planeWords];
+        for (int i = 0; i < batch * channels; i++)
+            BitPack.Reference<float>(x.AsSpan(i * plane, plane), planes.AsSpan(i * planeWords, planeWords));
+        ulong[] expected = new ulong[words], actual = Enumerable.Repeat(ulong.MaxValue, words).ToArray();
+        BitPack.ChannelsLastReference<float>(x, expected, batch, channels, plane);
+        using (Simd.Force(path)) BitPack.ChannelsLastFromPlanes(planes, actual, batch, channels, height, width);
+        Assert.That(actual, Is.EqualTo(expected));
+    }
+
+    [Test]
+    public void ChannelsLastFromPlanes_TooFewPlaneWords_NamesTheSpan() =>
+        Assert.That(() => BitPack.ChannelsLastFromPlanes(new ulong[5], new ulong[2 * 3 * 65], 2, 3, 5, 13),
+            Throws.ArgumentException.With.Property("ParamName").EqualTo("planes").And.Message.Contains("5 < 12"));
+
     [Test]
     public void PackChannelsLastThresholds_TooFewThresholds_Throws() =>
         Assert.That(() => BitPack.PackChannelsLast(new float[2 * 4], new ulong[4], 1, 2, 2, 2, new float[1], new ulong[1]),
@@ -169,6 +195,20 @@ public class BitPackTests
         for (int r = 0; r < 64; r++)
             for (int c = 0; c < 64; c++)
                 Assert.That((t[r] >> c) & 1, Is.EqualTo((m[c] >> r) & 1), $"bit {c} of row {r}");
+    }
+
+    [Test]
+    public unsafe void Transpose64Vector512_EqualsTheWordSwaps([Values(1, 2, 3)] int seed)
+    {
+        if (!System.Runtime.Intrinsics.Vector512.IsHardwareAccelerated) Assert.Ignore("no Vector512 on this machine");
+        var random = new Random(seed);
+        ulong[] m = Enumerable.Range(0, 64).Select(_ => (ulong)random.NextInt64() ^ ((ulong)random.Next() << 40)).ToArray();
+        ulong[] expected = new ulong[64];
+        for (int r = 0; r < 64; r++)
+            for (int c = 0; c < 64; c++)
+                expected[r] |= ((m[c] >> r) & 1) << c;
+        fixed (ulong* p = m) BitPack.Transpose64Vector512(p);
+        Assert.That(m, Is.EqualTo(expected));
     }
 
     [Test]

@@ -1,5 +1,6 @@
 using BinaryGrad.Autograd;
 using BinaryGrad.Binarization;
+using BinaryGrad.Kernels.Binary;
 using BinaryGrad.Layers;
 using NUnit.Framework;
 
@@ -112,6 +113,52 @@ public class BinaryLayerTests
             results[pass] = [.. y.ToDoubleArray(), .. x.Grad!.ToDoubleArray(), .. layer.LatentWeight.Value.Grad!.ToDoubleArray()];
         }
         Assert.That(results[0], Is.EqualTo(results[1]));
+    }
+
+    /// <summary>A convolution whose input comes from a Bi-Real unit's fused epilogue (<see cref="Ops.BatchNormAddClamp"/>)
+    /// builds its bits from the sign planes the epilogue packed: same output, input and weight gradients as with the
+    /// planes switched off (the convolution packs the float input itself), bit for bit; channel counts below, at and
+    /// past a 64-channel word, planes with a 64-pixel tail.</summary>
+    [TestCase(2, 16, 8, 8, 1), TestCase(3, 5, 7, 9, 1), TestCase(2, 70, 5, 13, 1), TestCase(2, 16, 8, 8, 2)]
+    public void BinaryConv2d_InputSignPlanesFromTheEpilogue_EqualPackingTheInput(int n, int c, int h, int w, int stride)
+    {
+        var layer = new BinaryConv2d(c, 6, 3, new Rng((ulong)(c + h)), new SteSign(), new SteSign(), stride, 1);
+        float[] values = Random([n, c, h, w], new Rng(21)).ToArray<float>(), shortcut = Random([n, c, h, w], new Rng(22)).ToArray<float>();
+        var results = new double[2][];
+        bool saved = Ops.SignPlanesInEpilogue;
+        try
+        {
+            for (int pass = 0; pass < 2; pass++)
+            {
+                Ops.SignPlanesInEpilogue = pass == 0;
+                layer.ZeroGrad();
+                Tensor x = new(values, [n, c, h, w], requiresGrad: true);
+                Tensor unit = Ops.BatchNormAddClamp(x, null, null, null, null, new Tensor(shortcut, [n, c, h, w]), training: true);
+                Assert.That(unit.SignPlanes is not null, Is.EqualTo(pass == 0), "planes packed only when on");
+                Tensor y = layer.Forward(unit);
+                Ops.Sum(Ops.Mul(y, Tensor.Uniform(y.Shape, new Rng(4), -1, 1))).Backward();
+                results[pass] = [.. y.ToDoubleArray(), .. x.Grad!.ToDoubleArray(), .. layer.LatentWeight.Value.Grad!.ToDoubleArray()];
+            }
+        }
+        finally { Ops.SignPlanesInEpilogue = saved; }
+        Assert.That(results[0], Is.EqualTo(results[1]));
+    }
+
+    /// <summary>The convolution really reads the planes: planes of all-zero bits (every sign −1) attached to a positive
+    /// input give the convolution of −1s; planes of the wrong size are not used (the input is packed instead).</summary>
+    [Test]
+    public void BinaryConv2d_ReadsAttachedSignPlanesOnlyWhenTheyFit()
+    {
+        const int n = 2, c = 3, h = 5, w = 6;
+        var layer = new BinaryConv2d(c, 4, 3, new Rng(5), new SteSign(), new SteSign(), 1, 1);
+        Tensor positive = Tensor.Full([n, c, h, w], 0.5f), negative = Tensor.Full([n, c, h, w], -0.5f);
+        double[] expected = layer.Forward(negative).ToDoubleArray(), unchanged = layer.Forward(positive).ToDoubleArray();
+        Assert.That(expected, Is.Not.EqualTo(unchanged), "the signs matter");
+
+        positive.SignPlanes = Tensor.Zeros([n * c * BitPack.WordsPerPlane(h * w)], DType.Float64);
+        Assert.That(layer.Forward(positive).ToDoubleArray(), Is.EqualTo(expected), "planes used");
+        positive.SignPlanes = Tensor.Zeros([n * c * BitPack.WordsPerPlane(h * w) - 1], DType.Float64);
+        Assert.That(layer.Forward(positive).ToDoubleArray(), Is.EqualTo(unchanged), "planes of another size ignored");
     }
 
     [Test]
