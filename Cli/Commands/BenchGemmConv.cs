@@ -167,6 +167,10 @@ public static class BenchGemmConv
                     : $"bench: no peer: no python3 here imports '{module}' (the Debian packages python3-torch and python3-numpy provide it; a clone's Bench/peers/install-peers.sh installs them).");
             return results;
         }
+        // without OpenBLAS the peer's matrix products run on the reference BLAS, far from its best: say so (once)
+        if (OperatingSystem.IsLinux() && OpenMpOpenBlasFolder() is null && PthreadOpenBlasFolder() is null && s_peerProblemsSaid.Add("openblas"))
+            Console.Error.WriteLine("bench: the peer runs without OpenBLAS (neither libopenblas0-openmp nor libopenblas0-pthread is installed), so its " +
+                                    "matrix products use the slow reference BLAS and its figures are not its best; Bench/peers/install-peers.sh installs both.");
         var start = new ProcessStartInfo(python, $"\"{scriptPath}\" {arguments}")
         {
             RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false,
@@ -240,11 +244,16 @@ public static class BenchGemmConv
         return null;
     }
 
+    /// <summary>The folder of Debian's pthread OpenBLAS build (package libopenblas0-pthread), if installed.</summary>
+    internal static string? PthreadOpenBlasFolder() => OpenBlasFolder("openblas-pthread");
+
     /// <summary>The folder of Debian's OpenMP OpenBLAS build (package libopenblas0-openmp), if installed.</summary>
-    internal static string? OpenMpOpenBlasFolder()
+    internal static string? OpenMpOpenBlasFolder() => OpenBlasFolder("openblas-openmp");
+
+    private static string? OpenBlasFolder(string build)
     {
-        foreach (string folder in new[] { "/usr/lib/x86_64-linux-gnu/openblas-openmp", "/usr/lib/aarch64-linux-gnu/openblas-openmp" })
-            if (Directory.Exists(folder)) return folder;
+        foreach (string triplet in new[] { "x86_64-linux-gnu", "aarch64-linux-gnu" })
+            if (Directory.Exists($"/usr/lib/{triplet}/{build}")) return $"/usr/lib/{triplet}/{build}";
         return null;
     }
 
