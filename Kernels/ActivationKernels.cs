@@ -108,9 +108,9 @@ public static class ActivationKernels
     /// <summary><see cref="ScaleShiftAddClamp{T}"/> on float32 that also packs the signs of y, 64 to a word: bit p of
     /// <paramref name="signs"/> is <c>y[p] ≥ 0</c> (the bit packer's sign rule: ±0 → 1, NaN → 0), the bits past y's
     /// length in the last word 0. The next binary convolution's input bits, formed while y is still in registers rather
-    /// than by reading y back (<c>BitPack.ChannelsLastFromPlanes</c>). Does every element (whole words by vectors on the
-    /// vector paths, the rest by <see cref="ScaleShiftAddClampScalarSigns"/>); y and <paramref name="onBounds"/> are
-    /// exactly <see cref="ScaleShiftAddClamp{T}"/>'s.</summary>
+    /// than by reading y back (<c>BitPack.ChannelsLastFromPlanes</c>). Does every element (whole vectors on the vector
+    /// paths, the rest by <see cref="ScaleShiftAddClampScalarSigns"/>); y and <paramref name="onBounds"/> are exactly
+    /// <see cref="ScaleShiftAddClamp{T}"/>'s.</summary>
     public static void ScaleShiftAddClampSigns(ReadOnlySpan<float> x, float scale, float shift, ReadOnlySpan<float> s, Span<float> y, float lo, float hi,
                                                ref long onBounds, Span<ulong> signs)
     {
@@ -126,12 +126,12 @@ public static class ActivationKernels
         ScaleShiftAddClampScalarSigns(x, scale, shift, s, y, lo, hi, ref onBounds, signs, done);
     }
 
-    /// <summary>Scalar reference of <see cref="ScaleShiftAddClampSigns"/> from element <paramref name="start"/> (a multiple
-    /// of 64) on: <see cref="ScaleShiftAddClampScalar{T}"/>, then each word's bits from y.</summary>
+    /// <summary>Scalar reference of <see cref="ScaleShiftAddClampSigns"/> from element <paramref name="start"/> on:
+    /// <see cref="ScaleShiftAddClampScalar{T}"/> from there, then the words from the one holding element
+    /// <paramref name="start"/> to the last, rebuilt from y (the vector loop leaves a word it did not finish).</summary>
     public static void ScaleShiftAddClampScalarSigns(ReadOnlySpan<float> x, float scale, float shift, ReadOnlySpan<float> s, Span<float> y, float lo, float hi,
                                                      ref long onBounds, Span<ulong> signs, int start = 0)
     {
-        if (start % 64 != 0) throw new ArgumentException($"{nameof(ScaleShiftAddClampScalarSigns)}: start {start} is not on a word boundary.", nameof(start));
         ScaleShiftAddClampScalar(x, scale, shift, s, y, lo, hi, ref onBounds, start);
         for (int w = start / 64; w < (y.Length + 63) / 64; w++)
         {
@@ -142,7 +142,8 @@ public static class ActivationKernels
         }
     }
 
-    // Whole 64-element words: four 16-lane vectors each, the compare's mask bits shifted into the word.
+    // Whole 16-lane vectors: each compare's mask bits shifted into the word; whole words stored (a plane of 16 or 48
+    // elements ends inside its only word, which the scalar pass then rebuilds from y).
     private static int SignWords512(ReadOnlySpan<float> x, float scale, float shift, ReadOnlySpan<float> s, Span<float> y, float lo, float hi,
                                     ref long onBounds, Span<ulong> signs)
     {
@@ -151,25 +152,26 @@ public static class ActivationKernels
         ref float yr = ref System.Runtime.InteropServices.MemoryMarshal.GetReference(y);
         Vector512<float> k = Vector512.Create(scale), b = Vector512.Create(shift), low = Vector512.Create(lo), high = Vector512.Create(hi), onBound = Vector512<float>.Zero;
         int i = 0;
+        ulong word = 0;
         // per lane a count of ones in float: exact up to 2^24 per lane, far beyond the planes this serves
-        for (int w = 0; i <= y.Length - 64 && i < 1 << 24; w++)
+        for (; i <= y.Length - 16 && i < 1 << 24; i += 16)
         {
-            ulong word = 0;
-            for (int v = 0; v < 64; v += 16, i += 16)
+            Vector512<float> a = Vector512.LoadUnsafe(ref xr, (nuint)i) * k + b + Vector512.LoadUnsafe(ref sr, (nuint)i);
+            onBound += Vector512.ConditionalSelect(Vector512.Equals(a, low) | Vector512.Equals(a, high), Vector512<float>.One, Vector512<float>.Zero);
+            Vector512<float> c = Vector512.ConditionalSelect(Vector512.LessThan(a, low), low, Vector512.ConditionalSelect(Vector512.GreaterThan(a, high), high, a));
+            c.StoreUnsafe(ref yr, (nuint)i);
+            word |= Vector512.GreaterThanOrEqual(c, Vector512<float>.Zero).ExtractMostSignificantBits() << (i & 63);
+            if ((i & 63) == 48)
             {
-                Vector512<float> a = Vector512.LoadUnsafe(ref xr, (nuint)i) * k + b + Vector512.LoadUnsafe(ref sr, (nuint)i);
-                onBound += Vector512.ConditionalSelect(Vector512.Equals(a, low) | Vector512.Equals(a, high), Vector512<float>.One, Vector512<float>.Zero);
-                Vector512<float> c = Vector512.ConditionalSelect(Vector512.LessThan(a, low), low, Vector512.ConditionalSelect(Vector512.GreaterThan(a, high), high, a));
-                c.StoreUnsafe(ref yr, (nuint)i);
-                word |= Vector512.GreaterThanOrEqual(c, Vector512<float>.Zero).ExtractMostSignificantBits() << v;
+                signs[i >> 6] = word;
+                word = 0;
             }
-            signs[w] = word;
         }
         onBounds += (long)Vector512.Sum(onBound);
         return i;
     }
 
-    // As SignWords512 with eight 8-lane vectors per word.
+    // As SignWords512 with 8-lane vectors.
     private static int SignWords256(ReadOnlySpan<float> x, float scale, float shift, ReadOnlySpan<float> s, Span<float> y, float lo, float hi,
                                     ref long onBounds, Span<ulong> signs)
     {
@@ -178,18 +180,19 @@ public static class ActivationKernels
         ref float yr = ref System.Runtime.InteropServices.MemoryMarshal.GetReference(y);
         Vector256<float> k = Vector256.Create(scale), b = Vector256.Create(shift), low = Vector256.Create(lo), high = Vector256.Create(hi), onBound = Vector256<float>.Zero;
         int i = 0;
-        for (int w = 0; i <= y.Length - 64 && i < 1 << 24; w++)
+        ulong word = 0;
+        for (; i <= y.Length - 8 && i < 1 << 24; i += 8)
         {
-            ulong word = 0;
-            for (int v = 0; v < 64; v += 8, i += 8)
+            Vector256<float> a = Vector256.LoadUnsafe(ref xr, (nuint)i) * k + b + Vector256.LoadUnsafe(ref sr, (nuint)i);
+            onBound += Vector256.ConditionalSelect(Vector256.Equals(a, low) | Vector256.Equals(a, high), Vector256<float>.One, Vector256<float>.Zero);
+            Vector256<float> c = Vector256.ConditionalSelect(Vector256.LessThan(a, low), low, Vector256.ConditionalSelect(Vector256.GreaterThan(a, high), high, a));
+            c.StoreUnsafe(ref yr, (nuint)i);
+            word |= (ulong)Vector256.GreaterThanOrEqual(c, Vector256<float>.Zero).ExtractMostSignificantBits() << (i & 63);
+            if ((i & 63) == 56)
             {
-                Vector256<float> a = Vector256.LoadUnsafe(ref xr, (nuint)i) * k + b + Vector256.LoadUnsafe(ref sr, (nuint)i);
-                onBound += Vector256.ConditionalSelect(Vector256.Equals(a, low) | Vector256.Equals(a, high), Vector256<float>.One, Vector256<float>.Zero);
-                Vector256<float> c = Vector256.ConditionalSelect(Vector256.LessThan(a, low), low, Vector256.ConditionalSelect(Vector256.GreaterThan(a, high), high, a));
-                c.StoreUnsafe(ref yr, (nuint)i);
-                word |= (ulong)Vector256.GreaterThanOrEqual(c, Vector256<float>.Zero).ExtractMostSignificantBits() << v;
+                signs[i >> 6] = word;
+                word = 0;
             }
-            signs[w] = word;
         }
         onBounds += (long)Vector256.Sum(onBound);
         return i;

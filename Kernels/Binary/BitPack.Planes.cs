@@ -82,7 +82,7 @@ public static partial class BitPack
     /// <summary>The 64×64 bit transpose of <see cref="Transpose64(Span{ulong})"/> on 64 words at <paramref name="m"/>:
     /// recursive block swaps of 32, 16, …, 1 (Hacker's Delight §7-3).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static unsafe void Transpose64(ulong* m)
+    internal static unsafe void Transpose64(ulong* m)
     {
         ulong mask = 0x00000000FFFFFFFFUL;
         for (int j = 32; j != 0; j >>= 1, mask ^= mask << j)

@@ -39,18 +39,77 @@ public static unsafe partial class XnorConv2D
 
     /// <summary>Packs float filters [OutChannels][InChannels][KernelHeight][KernelWidth] (OIHW) into the weight layout
     /// (bit = 1 for w ≥ 0), padding words zero.</summary>
+    /// <remarks>A training step re-packs every binary layer's filters (ResNet-18: 11 M weights), so this is not a
+    /// one-off: per filter and 64 input channels, each channel's k·k taps become one tap mask (one vector compare when
+    /// they fit a vector), the 64 masks a 64×64 bit matrix (row = channel, bit = tap) whose transpose
+    /// (<see cref="BitPack.Transpose64(Span{ulong})"/>) holds tap t's channel word in row t; filters are split across
+    /// <see cref="KernelThreads"/> (disjoint words). The scalar path runs <see cref="PackWeightsReference"/>, one
+    /// weight at a time.</remarks>
     public static void PackWeights(ReadOnlySpan<float> weights, Span<ulong> packed, in XnorConv2DShape shape)
     {
         shape.Validate();
-        int taps = shape.KernelHeight * shape.KernelWidth, wpp = BitPack.WordsPerPixel(shape.InChannels), row = shape.WeightWordsPerFilter;
+        int taps = shape.KernelHeight * shape.KernelWidth, row = shape.WeightWordsPerFilter;
         BitPack.CheckLength(weights.Length, (long)shape.OutChannels * shape.InChannels * taps, nameof(weights));
         BitPack.CheckLength(packed.Length, (long)shape.OutChannels * row, nameof(packed));
+        if (Simd.Path == SimdPath.Scalar || taps > 64)
+        {
+            PackWeightsReference(weights, packed, shape);
+            return;
+        }
+        fixed (float* w = weights)
+        fixed (ulong* p = packed)
+            KernelThreads.For(shape.OutChannels, 1, new PackFiltersBody(w, (long)shape.OutChannels * shape.InChannels * taps, p, shape.InChannels, taps, row,
+                Simd.Path == SimdPath.Vector512 && Vector512.IsHardwareAccelerated));
+    }
+
+    /// <summary>The specification of <see cref="PackWeights"/>: bit c % 64 of word <c>o·row + t·wpp + c / 64</c> is
+    /// <c>w[o, c, t] ≥ 0</c> (NaN → 0), every other bit 0.</summary>
+    internal static void PackWeightsReference(ReadOnlySpan<float> weights, Span<ulong> packed, in XnorConv2DShape shape)
+    {
+        int taps = shape.KernelHeight * shape.KernelWidth, wpp = BitPack.WordsPerPixel(shape.InChannels), row = shape.WeightWordsPerFilter;
         packed[..(shape.OutChannels * row)].Clear();
         for (int o = 0; o < shape.OutChannels; o++)
             for (int c = 0; c < shape.InChannels; c++)
                 for (int t = 0; t < taps; t++)
                     if (weights[(o * shape.InChannels + c) * taps + t] >= 0f)
                         packed[o * row + t * wpp + (c >> 6)] |= 1UL << (c & 63);
+    }
+
+    /// <summary>Filters [first, end) of <see cref="PackWeights"/>, as a value so that a call allocates nothing.</summary>
+    private readonly struct PackFiltersBody(float* weights, long length, ulong* packed, int inChannels, int taps, int row, bool vector512) : KernelThreads.IRangeBody
+    {
+        public void Run(int first, int end)
+        {
+            int wpp = BitPack.WordsPerPixel(inChannels);
+            ulong* block = stackalloc ulong[64];
+            ulong tapBits = taps == 64 ? ulong.MaxValue : (1UL << taps) - 1;
+            for (int o = first; o < end; o++)
+            {
+                ulong* filter = packed + (nint)o * row;
+                new Span<ulong>(filter, row).Clear();
+                for (int w = 0; w < wpp; w++)
+                {
+                    int c0 = 64 * w, count = Math.Min(64, inChannels - c0);
+                    for (int c = 0; c < count; c++)
+                    {
+                        long at = ((long)o * inChannels + c0 + c) * taps;
+                        float* f = weights + at;
+                        if (vector512 && taps <= 16 && at + 16 <= length)
+                            block[c] = Vector512.GreaterThanOrEqual(Vector512.Load(f), Vector512<float>.Zero).ExtractMostSignificantBits() & tapBits;
+                        else
+                        {
+                            ulong mask = 0;
+                            for (int t = 0; t < taps; t++)
+                                if (f[t] >= 0f) mask |= 1UL << t;
+                            block[c] = mask;
+                        }
+                    }
+                    for (int c = count; c < 64; c++) block[c] = 0;
+                    if (vector512) BitPack.Transpose64Vector512(block); else BitPack.Transpose64(block);
+                    for (int t = 0; t < taps; t++) filter[t * wpp + w] = block[t];
+                }
+            }
+        }
     }
 
     /// <summary>Integer dots, NCHW [Batch][OutChannels][OutHeight][OutWidth]: <c>dot = |T|·C − 2·Σ_T popcount(x XOR w)</c>.</summary>

@@ -72,7 +72,7 @@ public class ActivationKernelsTests
     /// lengths inside one word, on word edges and with tails past whole 512-bit words.</summary>
     [Test]
     public void ScaleShiftAddClampSigns_EqualsTheFormula_AndPacksTheSigns([ValueSource(nameof(Paths))] SimdPath path,
-        [Values(1, 17, 63, 64, 65, 128, 200)] int length)
+        [Values(1, 16, 17, 48, 63, 64, 65, 128, 200)] int length)
     {
         float[] x = Values(length, 9 * length), s = Values(length, 9 * length + 1), y = new float[length];
         x[0] = -1f; s[0] = 0f; // a = −0.5 + 0.5 + 0 = +0

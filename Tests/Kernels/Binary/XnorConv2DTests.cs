@@ -12,6 +12,27 @@ public class XnorConv2DTests
     // Kernel sizes 1, 3, 5 and non-square; stride 1 and 2; padding 0, 1, 2 and more than k/2 (outputs with no
     // valid tap at all); odd spatial sizes; channel counts at and around every word boundary; output tiles of several
     // rows that end mid-image.
+    /// <summary>The filter packer on every path against the bit-by-bit rule written out here (bit c % 64 of word
+    /// o·row + t·wpp + c / 64 is w[o, c, t] ≥ 0, NaN → 0, ±0 → 1; padding words 0, stale words overwritten), on every
+    /// test shape's filters: 1×1 to 5×5 and 2×3 kernels, channel counts around the word boundaries, filters split
+    /// over the threads.</summary>
+    [Test]
+    public void PackWeights_EveryPath_SetsExactlyTheBitsOfTheNonNegativeWeights(
+        [ValueSource(nameof(Paths))] SimdPath path, [Range(0, 11)] int shapeIndex)
+    {
+        XnorConv2DShape s = Shapes[shapeIndex];
+        int taps = s.KernelHeight * s.KernelWidth, wpp = BitPack.WordsPerPixel(s.InChannels), row = s.WeightWordsPerFilter;
+        float[] w = BitPackTests.WithSpecials(s.OutChannels * s.InChannels * taps, seed: shapeIndex);
+        ulong[] packed = Enumerable.Repeat(ulong.MaxValue, s.OutChannels * row).ToArray();
+        using (Simd.Force(path)) XnorConv2D.PackWeights(w, packed, s);
+        var expected = new ulong[packed.Length];
+        for (int o = 0; o < s.OutChannels; o++)
+            for (int c = 0; c < s.InChannels; c++)
+                for (int t = 0; t < taps; t++)
+                    if (w[(o * s.InChannels + c) * taps + t] >= 0f) expected[o * row + t * wpp + c / 64] |= 1UL << (c % 64);
+        Assert.That(packed, Is.EqualTo(expected));
+    }
+
     private static readonly XnorConv2DShape[] Shapes =
     [
         new(Batch: 1, InChannels: 1, Height: 5, Width: 5, OutChannels: 2, KernelHeight: 3, KernelWidth: 3, Stride: 1, Padding: 1),
