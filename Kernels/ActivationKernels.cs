@@ -123,7 +123,7 @@ public static class ActivationKernels
             not SimdPath.Scalar when Vector256.IsHardwareAccelerated => SignWords256(x, scale, shift, s, y, lo, hi, ref onBounds, signs),
             _ => 0,
         };
-        ScaleShiftAddClampScalarSigns(x, scale, shift, s, y, lo, hi, ref onBounds, signs, done);
+        if (done < y.Length) ScaleShiftAddClampScalarSigns(x, scale, shift, s, y, lo, hi, ref onBounds, signs, done);
     }
 
     /// <summary>Scalar reference of <see cref="ScaleShiftAddClampSigns"/> from element <paramref name="start"/> on:
@@ -142,8 +142,8 @@ public static class ActivationKernels
         }
     }
 
-    // Whole 16-lane vectors: each compare's mask bits shifted into the word; whole words stored (a plane of 16 or 48
-    // elements ends inside its only word, which the scalar pass then rebuilds from y).
+    // Whole 16-lane vectors: each compare's mask bits shifted into the word, stored when full and where the vectors end
+    // (a word the scalar pass then finishes is rebuilt from y).
     private static int SignWords512(ReadOnlySpan<float> x, float scale, float shift, ReadOnlySpan<float> s, Span<float> y, float lo, float hi,
                                     ref long onBounds, Span<ulong> signs)
     {
@@ -167,6 +167,7 @@ public static class ActivationKernels
                 word = 0;
             }
         }
+        if ((i & 63) != 0) signs[i >> 6] = word; // a plane of 16, 32 or 48 elements ends inside its word
         onBounds += (long)Vector512.Sum(onBound);
         return i;
     }
@@ -194,6 +195,7 @@ public static class ActivationKernels
                 word = 0;
             }
         }
+        if ((i & 63) != 0) signs[i >> 6] = word;
         onBounds += (long)Vector256.Sum(onBound);
         return i;
     }
