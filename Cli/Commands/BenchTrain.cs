@@ -16,15 +16,17 @@ namespace BinaryGrad.Cli.Commands;
 /// <c>--model</c>/<c>--scheme</c> (MNIST shapes for mlp/cnn, CIFAR-10 shapes for the others) — and in the same run the
 /// identical PyTorch models (<c>Bench/peers/torch_train.py</c>) at their best thread/BLAS configuration, and reports
 /// images/s, the ratio ours/peer, our managed allocation per step and the process's peak working set.</summary>
-/// <remarks>Timing: warm-up steps, then the median of <see cref="Runs"/> Stopwatch runs of N steps each (N chosen from
-/// the warm-up so that one run takes about <see cref="TargetRunSeconds"/>). Each step is what the trainer does:
-/// forward, cross-entropy, <c>loss.Item()</c>, zero-grad, backward, Adam step, in a <see cref="TensorPool"/> step scope
-/// (so after warm-up the step's tensors reuse pooled storage). Allocation: the process-wide
-/// <see cref="GC.GetTotalAllocatedBytes(bool)"/> delta over all timed steps divided by their number, so allocations
-/// on kernel worker threads count too. The peer runs once per configuration of <see cref="PeerConfigurations"/>
-/// (<c>torch.set_num_threads(</c><see cref="KernelThreads.Count"/><c>)</c>, OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE
-/// removed for that command only) and the fastest counts: OpenBLAS's own threads can fight PyTorch's OpenMP threads,
-/// and which build and thread count wins depends on the model and the machine.</remarks>
+/// <remarks>Timing: warm-up steps, then rounds of <see cref="Runs"/> Stopwatch runs of N steps each (N chosen from the
+/// warm-up so that one run takes about <see cref="TargetRunSeconds"/>); a round's figure is the median of its runs.
+/// With the peer there is one round of ours before each of the peer's <see cref="PeerConfigurations"/>, and each side's
+/// fastest round counts: the peer's fastest configuration is its best one (OpenBLAS's own threads can fight PyTorch's
+/// OpenMP threads, and which build and thread count wins depends on the model and the machine), and taking ours the
+/// same way over the same stretch of time keeps a slow phase of a shared machine from landing on one side only.
+/// Each step is what the trainer does: forward, cross-entropy, <c>loss.Item()</c>, zero-grad, backward, Adam step, in
+/// a <see cref="TensorPool"/> step scope (so after warm-up the step's tensors reuse pooled storage). Allocation: the
+/// process-wide <see cref="GC.GetTotalAllocatedBytes(bool)"/> delta over all timed steps divided by their number, so
+/// allocations on kernel worker threads count too. The peer runs with <c>torch.set_num_threads(</c><see cref="KernelThreads.Count"/><c>)</c>,
+/// OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE removed for that command only.</remarks>
 public static class BenchTrain
 {
     /// <summary>Batch size of every step (as in the PyTorch reference figures).</summary>
@@ -65,21 +67,29 @@ public static class BenchTrain
             return Program.BadInput;
         }
         int peerCalls = peer ? PeerConfigurations.Length * jobs.Where(j => j.PeerArguments is not null).Select(j => j.PeerArguments).Distinct().Count() : 0;
-        using var progress = StageProgress.OnConsole("bench train", jobs.Count * (2 + Runs + (profile ? 1 : 0)) + peerCalls);
-        var rows = jobs.Select(job => Measure(job, profile, progress)).ToList();
-        foreach ((string config, int threads, bool openMp) in peer ? PeerConfigurations : [])
+        int rounds = peer ? PeerConfigurations.Length : 1;
+        using var progress = StageProgress.OnConsole("bench train", jobs.Count * (2 + rounds * Runs + (profile ? 1 : 0)) + peerCalls);
+        var timers = jobs.Select(job => new Timer(job, progress)).ToList();
+        // Rounds of ours interleaved with the peer's configurations, the fastest of each side counting: both sides get
+        // the same statistic (best of three medians) over the same stretch of time, so a slow phase of the shared
+        // machine (2× swings within minutes on the 2-core VMs) hits both instead of whichever ran during it.
+        for (int round = 0; round < rounds; round++)
         {
+            foreach (Timer timer in timers) timer.TimeRound();
+            if (!peer) continue;
+            (string config, int threads, bool openMp) = PeerConfigurations[round];
             var seen = new HashSet<string>();
-            foreach (Job job in jobs.Where(j => j.PeerArguments is not null))
+            foreach (Timer timer in timers.Where(t => t.Job.PeerArguments is not null))
             {
-                string arguments = KernelThreads.Count.ToString(CultureInfo.InvariantCulture) + job.PeerArguments;
+                string arguments = KernelThreads.Count.ToString(CultureInfo.InvariantCulture) + timer.Job.PeerArguments;
                 if (!seen.Add(arguments)) continue; // the default run measures both float models in one peer call
-                progress.Show($"PyTorch{job.PeerArguments}, {config}");
+                progress.Show($"PyTorch{timer.Job.PeerArguments}, {config}");
                 Dictionary<string, double> measured = BenchGemmConv.RunPeer("torch_train.py", "torch", arguments, threads, "images_per_s", openMp);
                 progress.Complete();
-                rows = [.. rows.Select(r => measured.TryGetValue(r.Name, out double p) && p > (r.Peer ?? 0) ? r with { Peer = p, PeerConfig = config } : r)];
+                foreach (Timer t in timers) t.OfferPeer(measured, config);
             }
         }
+        var rows = timers.Select(t => t.Result(profile)).ToList();
         progress.Clear();
 
         if (json)
@@ -98,7 +108,10 @@ public static class BenchTrain
         }
         output.WriteLine(Simd.IsaLine);
         output.WriteLine(BenchGemmConv.PeakLine()); // the float backward's ceiling on this machine
-        output.WriteLine($"threads {KernelThreads.Count}, batch {Batch}, median of {Runs} runs after warm-up; peer: PyTorch at the fastest of {PeerConfigurations.Length} thread/BLAS configurations");
+        output.WriteLine(peer
+            ? $"threads {KernelThreads.Count}, batch {Batch}; ours: the fastest of {PeerConfigurations.Length} rounds, each the median of {Runs} runs after warm-up, " +
+              $"interleaved with the peer's rounds: PyTorch at {PeerConfigurations.Length} thread/BLAS configurations, the fastest counting"
+            : $"threads {KernelThreads.Count}, batch {Batch}, median of {Runs} runs after warm-up; no peer");
         output.WriteLine($"{"benchmark",-36} {"ours img/s",11} {"peer img/s",11} {"ratio",7} {"alloc B/step",13} {"peak WS MB",11}  peer configuration");
         foreach (Row row in rows)
             output.WriteLine($"{row.Name,-36} {row.Ours,11:F1} {(row.Peer is { } p ? p.ToString("F1", CultureInfo.InvariantCulture) : "n/a"),11} " +
@@ -180,59 +193,95 @@ public static class BenchTrain
         return (x, labels);
     }
 
-    private static Row Measure(Job job, bool profile, StageProgress progress)
+    /// <summary>One model's training step, built and warmed up once, timed in rounds (<see cref="TimeRound"/>); the
+    /// peer's figures are offered to it as they come, the fastest kept.</summary>
+    private sealed class Timer
     {
-        progress.Show($"{job.Name}: building");
-        var rng = new Rng(42);
-        Module model = job.Build(rng);
-        progress.Complete();
-        model.Train();
-        var optimizer = new Adam(model.NamedParameters(), 1e-3);
-        (Tensor x, int[] labels) = RandomBatch(rng, job.InputShape);
+        private readonly StageProgress _progress;
+        private readonly Module _model;
+        private readonly Optimizer _optimizer;
+        private readonly Tensor _x;
+        private readonly int[] _labels;
+        private readonly int _steps;
+        private double _best;
+        private long _allocated, _timedSteps;
+        private double? _peer;
+        private string? _peerConfig;
 
-        // Warm up for at least WarmupSteps steps and WarmupSeconds: tiered compilation promotes the hot loops to
-        // optimized code only after ~30 calls plus a background delay, and a few steps would time unoptimized code.
-        // A slow model (seconds per step) stops after WarmupSeconds and at least 3 steps.
-        long warm = 0;
-        progress.Show($"{job.Name}: warm-up");
-        var warmClock = Stopwatch.StartNew();
-        for (int i = 0; (i < WarmupSteps && warmClock.Elapsed.TotalSeconds < 4 * WarmupSeconds) || i < 3 || warmClock.Elapsed.TotalSeconds < WarmupSeconds; i++)
-        {
-            long start = Stopwatch.GetTimestamp();
-            Step(model, optimizer, x, labels);
-            warm = Stopwatch.GetTimestamp() - start;
-        }
-        double stepSeconds = Math.Max(1e-6, (double)warm / Stopwatch.Frequency);
-        int steps = (int)Math.Clamp(TargetRunSeconds / stepSeconds, 2, 200);
-        progress.Complete();
+        public Job Job { get; }
 
-        var times = new double[Runs];
-        long allocatedBefore = GC.GetTotalAllocatedBytes(true);
-        for (int run = 0; run < Runs; run++)
+        public Timer(Job job, StageProgress progress)
         {
-            progress.Show(run == 0 ? $"{job.Name}: timed run 1/{Runs}" : $"{job.Name}: timed run {run + 1}/{Runs}, {steps * (double)Batch / times[run - 1]:F0} img/s");
-            long start = Stopwatch.GetTimestamp();
-            for (int s = 0; s < steps; s++) Step(model, optimizer, x, labels);
-            times[run] = Stopwatch.GetElapsedTime(start).TotalSeconds;
+            (Job, _progress) = (job, progress);
+            progress.Show($"{job.Name}: building");
+            var rng = new Rng(42);
+            _model = job.Build(rng);
+            progress.Complete();
+            _model.Train();
+            _optimizer = new Adam(_model.NamedParameters(), 1e-3);
+            (_x, _labels) = RandomBatch(rng, job.InputShape);
+
+            // Warm up for at least WarmupSteps steps and WarmupSeconds: tiered compilation promotes the hot loops to
+            // optimized code only after ~30 calls plus a background delay, and a few steps would time unoptimized code.
+            // A slow model (seconds per step) stops after WarmupSeconds and at least 3 steps.
+            long warm = 0;
+            progress.Show($"{job.Name}: warm-up");
+            var warmClock = Stopwatch.StartNew();
+            for (int i = 0; (i < WarmupSteps && warmClock.Elapsed.TotalSeconds < 4 * WarmupSeconds) || i < 3 || warmClock.Elapsed.TotalSeconds < WarmupSeconds; i++)
+            {
+                long start = Stopwatch.GetTimestamp();
+                Step(_model, _optimizer, _x, _labels);
+                warm = Stopwatch.GetTimestamp() - start;
+            }
+            double stepSeconds = Math.Max(1e-6, (double)warm / Stopwatch.Frequency);
+            _steps = (int)Math.Clamp(TargetRunSeconds / stepSeconds, 2, 200);
             progress.Complete();
         }
-        long allocated = GC.GetTotalAllocatedBytes(true) - allocatedBefore;
-        Array.Sort(times);
-        ProfileResult? profiled = null;
-        if (profile)
+
+        /// <summary>One round: the median of <see cref="Runs"/> Stopwatch runs of the chosen number of steps; the
+        /// fastest round's images/s is kept. Allocation counts over every timed step.</summary>
+        public void TimeRound()
         {
-            progress.Show($"{job.Name}: profiled run");
-            OpProfiler.Reset();
-            OpProfiler.Enabled = true;
-            long start = Stopwatch.GetTimestamp();
-            for (int s = 0; s < steps; s++) Step(model, optimizer, x, labels);
-            double seconds = Stopwatch.GetElapsedTime(start).TotalSeconds;
-            OpProfiler.Enabled = false;
-            profiled = new ProfileResult(steps, seconds / steps, OpProfiler.Totals());
-            progress.Complete();
+            var times = new double[Runs];
+            long allocatedBefore = GC.GetTotalAllocatedBytes(true);
+            for (int run = 0; run < Runs; run++)
+            {
+                _progress.Show(run == 0 ? $"{Job.Name}: timed run 1/{Runs}" : $"{Job.Name}: timed run {run + 1}/{Runs}, {_steps * (double)Batch / times[run - 1]:F0} img/s");
+                long start = Stopwatch.GetTimestamp();
+                for (int s = 0; s < _steps; s++) Step(_model, _optimizer, _x, _labels);
+                times[run] = Stopwatch.GetElapsedTime(start).TotalSeconds;
+                _progress.Complete();
+            }
+            _allocated += GC.GetTotalAllocatedBytes(true) - allocatedBefore;
+            _timedSteps += (long)Runs * _steps;
+            Array.Sort(times);
+            _best = Math.Max(_best, _steps * (double)Batch / times[Runs / 2]);
         }
-        using var process = Process.GetCurrentProcess();
-        return new Row(job.Name, job.Model, job.Scheme, steps * (double)Batch / times[Runs / 2], null, null, allocated / ((long)Runs * steps),
-                       process.PeakWorkingSet64, profiled);
+
+        /// <summary>Keeps the peer's figure for this model from one configuration's run if it is the fastest yet.</summary>
+        public void OfferPeer(Dictionary<string, double> measured, string config)
+        {
+            if (measured.TryGetValue(Job.Name, out double p) && p > (_peer ?? 0)) (_peer, _peerConfig) = (p, config);
+        }
+
+        /// <summary>The row, after a profiled run of the same number of steps when <paramref name="profile"/>.</summary>
+        public Row Result(bool profile)
+        {
+            ProfileResult? profiled = null;
+            if (profile)
+            {
+                _progress.Show($"{Job.Name}: profiled run");
+                OpProfiler.Reset();
+                OpProfiler.Enabled = true;
+                long start = Stopwatch.GetTimestamp();
+                for (int s = 0; s < _steps; s++) Step(_model, _optimizer, _x, _labels);
+                double seconds = Stopwatch.GetElapsedTime(start).TotalSeconds;
+                OpProfiler.Enabled = false;
+                profiled = new ProfileResult(_steps, seconds / _steps, OpProfiler.Totals());
+                _progress.Complete();
+            }
+            using var process = Process.GetCurrentProcess();
+            return new Row(Job.Name, Job.Model, Job.Scheme, _best, _peer, _peerConfig, _allocated / Math.Max(1, _timedSteps), process.PeakWorkingSet64, profiled);
+        }
     }
 }
