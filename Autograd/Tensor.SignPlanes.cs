@@ -10,8 +10,10 @@ public sealed partial class Tensor
     /// same pass; null when no op did.</summary>
     /// <remarks>Set once, by the op that created this tensor, right after writing it (the fused batch norm + shortcut +
     /// Hardtanh of a Bi-Real unit); read by the next binary convolution (<see cref="Function.SignPlanesOf"/>). Ops never
-    /// write their outputs after returning them, so the bits stay the values' signs; a view or copy of this tensor has
-    /// none. The planes are pooled like any step tensor and read only while still live.</remarks>
+    /// write their outputs after returning them, and a caller's writable access to this tensor (<see cref="AsSpan{T}"/>,
+    /// the indexer's setter) drops the planes, so they stay the values' signs; a view or copy of this tensor has none
+    /// (writing an op's output through a view is as unsupported as it is for the gradients that ops compute from
+    /// their saved outputs). The planes are pooled like any step tensor and read only while still live.</remarks>
     internal Tensor? SignPlanes { get; set; }
 }
 
@@ -25,6 +27,6 @@ public abstract partial class Function
     {
         if (x.SignPlanes is not { IsLive: true } planes || x.Rank != 4) return default;
         long words = (long)x.Shape[0] * x.Shape[1] * BitPack.WordsPerPlane(x.Shape[2] * x.Shape[3]);
-        return planes.Length == words ? MemoryMarshal.Cast<double, ulong>(planes.AsSpan<double>()) : default;
+        return planes.Length == words ? MemoryMarshal.Cast<double, ulong>(planes.Elements<double>()) : default;
     }
 }

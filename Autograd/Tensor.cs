@@ -93,6 +93,13 @@ public sealed partial class Tensor
     /// or the tensor is a non-contiguous view.</exception>
     public Span<T> AsSpan<T>() where T : unmanaged
     {
+        SignPlanes = null; // the caller may write the elements: signs packed from the old values no longer hold
+        return Elements<T>();
+    }
+
+    /// <summary><see cref="AsSpan{T}"/> for reading: the same checks, and <see cref="SignPlanes"/> kept.</summary>
+    internal Span<T> Elements<T>() where T : unmanaged
+    {
         ThrowIfReturned();
         if (DTypes.Of<T>() != DType)
             throw new InvalidOperationException($"This tensor holds {DType.Name()}; AsSpan<{typeof(T).Name}>() needs {DTypes.Of<T>().Name()}. Convert with To(DType).");
@@ -102,14 +109,14 @@ public sealed partial class Tensor
     }
 
     /// <summary>A copy of the elements in row-major order.</summary>
-    public T[] ToArray<T>() where T : unmanaged => Contiguous().AsSpan<T>().ToArray();
+    public T[] ToArray<T>() where T : unmanaged => Contiguous().Elements<T>().ToArray();
 
     /// <summary>The elements converted to double, in row-major order (handy in tests and printing).</summary>
     public double[] ToDoubleArray()
     {
         Tensor c = Contiguous();
-        if (DType == DType.Float64) return c.AsSpan<double>().ToArray();
-        ReadOnlySpan<float> f = c.AsSpan<float>();
+        if (DType == DType.Float64) return c.Elements<double>().ToArray();
+        ReadOnlySpan<float> f = c.Elements<float>();
         var result = new double[f.Length];
         for (int i = 0; i < f.Length; i++) result[i] = f[i];
         return result;
@@ -129,6 +136,7 @@ public sealed partial class Tensor
         set
         {
             ThrowIfReturned();
+            SignPlanes = null;
             int at = StorageIndex(index);
             if (DType == DType.Float32) ((float[])_storage)[at] = (float)value;
             else ((double[])_storage)[at] = value;

@@ -161,6 +161,28 @@ public class BinaryLayerTests
         Assert.That(layer.Forward(positive).ToDoubleArray(), Is.EqualTo(unchanged), "planes of another size ignored");
     }
 
+    /// <summary>Writable access to a unit's output drops its sign planes, so a convolution of the changed values packs
+    /// them afresh: every value negated through <see cref="Tensor.AsSpan{T}"/>, the convolution equals that of a fresh
+    /// tensor holding the negated values; the indexer's setter drops them too; reading (ToArray) keeps them.</summary>
+    [Test]
+    public void SignPlanes_DroppedByWritableAccess()
+    {
+        int[] shape = [2, 3, 5, 6];
+        Tensor y = Ops.BatchNormAddClamp(Random(shape, new Rng(1)), null, null, null, null, Random(shape, new Rng(2)), training: true);
+        _ = y.ToArray<float>();
+        Assert.That(y.SignPlanes, Is.Not.Null, "reading keeps them");
+        Span<float> values = y.AsSpan<float>();
+        Assert.That(y.SignPlanes, Is.Null, "AsSpan drops them");
+        for (int i = 0; i < values.Length; i++) values[i] = -values[i] - 0.25f;
+        var layer = new BinaryConv2d(3, 4, 3, new Rng(5), new SteSign(), new SteSign(), 1, 1);
+        Assert.That(layer.Forward(y).ToDoubleArray(), Is.EqualTo(layer.Forward(new Tensor(values.ToArray(), shape)).ToDoubleArray()));
+
+        Tensor z = Ops.BatchNormAddClamp(Random(shape, new Rng(3)), null, null, null, null, Random(shape, new Rng(4)), training: true);
+        Assert.That(z.SignPlanes, Is.Not.Null);
+        z[0, 0, 0, 0] = 0.5;
+        Assert.That(z.SignPlanes, Is.Null, "the indexer's setter drops them");
+    }
+
     [Test]
     public void BinaryLinear_BitKernelBackward_EqualsFloatBackward()
     {
