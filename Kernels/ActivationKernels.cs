@@ -108,8 +108,9 @@ public static class ActivationKernels
     /// <summary><see cref="ScaleShiftAddClamp{T}"/> on float32 that also packs the signs of y, 64 to a word: bit p of
     /// <paramref name="signs"/> is <c>y[p] ≥ 0</c> (the bit packer's sign rule: ±0 → 1, NaN → 0), the bits past y's
     /// length in the last word 0. The next binary convolution's input bits, formed while y is still in registers rather
-    /// than by reading y back (<c>BitPack.ChannelsLastFromPlanes</c>). Does every element (whole vectors on the vector
-    /// paths, the rest by <see cref="ScaleShiftAddClampScalarSigns"/>); y and <paramref name="onBounds"/> are exactly
+    /// than by reading y back (<c>BitPack.ChannelsLastFromPlanes</c>). Does every element: on Vector512 in one pass (whole
+    /// vectors, the rest by <see cref="ScaleShiftAddClampScalarSigns"/>), on the other paths as
+    /// <see cref="ScaleShiftAddClamp{T}"/> then <c>BitPack.Pack</c> of y; y and <paramref name="onBounds"/> are exactly
     /// <see cref="ScaleShiftAddClamp{T}"/>'s.</summary>
     public static void ScaleShiftAddClampSigns(ReadOnlySpan<float> x, float scale, float shift, ReadOnlySpan<float> s, Span<float> y, float lo, float hi,
                                                ref long onBounds, Span<ulong> signs)
@@ -117,13 +118,16 @@ public static class ActivationKernels
         CheckLengths(nameof(ScaleShiftAddClampSigns), y.Length, (nameof(x), x.Length), (nameof(s), s.Length));
         if (signs.Length < (y.Length + 63) / 64)
             throw new ArgumentException($"{nameof(ScaleShiftAddClampSigns)}: {signs.Length} sign words for {y.Length} values; it needs {(y.Length + 63) / 64}.", nameof(signs));
-        int done = Simd.Path switch
+        if (Simd.Path == SimdPath.Vector512 && Vector512.IsHardwareAccelerated)
         {
-            SimdPath.Vector512 when Vector512.IsHardwareAccelerated => SignWords512(x, scale, shift, s, y, lo, hi, ref onBounds, signs),
-            not SimdPath.Scalar when Vector256.IsHardwareAccelerated => SignWords256(x, scale, shift, s, y, lo, hi, ref onBounds, signs),
-            _ => 0,
-        };
-        if (done < y.Length) ScaleShiftAddClampScalarSigns(x, scale, shift, s, y, lo, hi, ref onBounds, signs, done);
+            int done = SignWords512(x, scale, shift, s, y, lo, hi, ref onBounds, signs);
+            if (done < y.Length) ScaleShiftAddClampScalarSigns(x, scale, shift, s, y, lo, hi, ref onBounds, signs, done);
+            return;
+        }
+        // other paths: the epilogue's own vector loop, then the signs packed from y while the plane is in L1
+        int vectorized = ScaleShiftAddClamp<float>(x, scale, shift, s, y, lo, hi, ref onBounds);
+        ScaleShiftAddClampScalar<float>(x, scale, shift, s, y, lo, hi, ref onBounds, vectorized);
+        Binary.BitPack.Pack(y, signs);
     }
 
     /// <summary>Scalar reference of <see cref="ScaleShiftAddClampSigns"/> from element <paramref name="start"/> on:
@@ -169,34 +173,6 @@ public static class ActivationKernels
         }
         if ((i & 63) != 0) signs[i >> 6] = word; // a plane of 16, 32 or 48 elements ends inside its word
         onBounds += (long)Vector512.Sum(onBound);
-        return i;
-    }
-
-    // As SignWords512 with 8-lane vectors.
-    private static int SignWords256(ReadOnlySpan<float> x, float scale, float shift, ReadOnlySpan<float> s, Span<float> y, float lo, float hi,
-                                    ref long onBounds, Span<ulong> signs)
-    {
-        ref float xr = ref System.Runtime.InteropServices.MemoryMarshal.GetReference(x);
-        ref float sr = ref System.Runtime.InteropServices.MemoryMarshal.GetReference(s);
-        ref float yr = ref System.Runtime.InteropServices.MemoryMarshal.GetReference(y);
-        Vector256<float> k = Vector256.Create(scale), b = Vector256.Create(shift), low = Vector256.Create(lo), high = Vector256.Create(hi), onBound = Vector256<float>.Zero;
-        int i = 0;
-        ulong word = 0;
-        for (; i <= y.Length - 8 && i < 1 << 24; i += 8)
-        {
-            Vector256<float> a = Vector256.LoadUnsafe(ref xr, (nuint)i) * k + b + Vector256.LoadUnsafe(ref sr, (nuint)i);
-            onBound += Vector256.ConditionalSelect(Vector256.Equals(a, low) | Vector256.Equals(a, high), Vector256<float>.One, Vector256<float>.Zero);
-            Vector256<float> c = Vector256.ConditionalSelect(Vector256.LessThan(a, low), low, Vector256.ConditionalSelect(Vector256.GreaterThan(a, high), high, a));
-            c.StoreUnsafe(ref yr, (nuint)i);
-            word |= (ulong)Vector256.GreaterThanOrEqual(c, Vector256<float>.Zero).ExtractMostSignificantBits() << (i & 63);
-            if ((i & 63) == 56)
-            {
-                signs[i >> 6] = word;
-                word = 0;
-            }
-        }
-        if ((i & 63) != 0) signs[i >> 6] = word;
-        onBounds += (long)Vector256.Sum(onBound);
         return i;
     }
 

@@ -96,6 +96,15 @@ public class ActivationKernelsTests
         Assert.That(onBounds, Is.EqualTo(expectedOnBounds), "values of a on a bound");
     }
 
+    [Test]
+    public void ScaleShiftAddClampSigns_TooFewSignWords_NamesThem()
+    {
+        long onBounds = 0;
+        var error = Assert.Throws<ArgumentException>(() => ActivationKernels.ScaleShiftAddClampSigns(new float[65], 1f, 0f, new float[65], new float[65], -1f, 1f, ref onBounds, new ulong[1]))!;
+        Assert.That(error.ParamName, Is.EqualTo("signs"));
+        Assert.That(error.Message, Does.Contain("1 sign words for 65 values").And.Contain("needs 2"));
+    }
+
     /// <summary>Batch norm's input gradient dx = (x·a + dy·k) + b against the formula written out here (four roundings
     /// in that order), bit for bit.</summary>
     [Test]

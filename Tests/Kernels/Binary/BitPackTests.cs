@@ -212,6 +212,10 @@ public class BitPackTests
     }
 
     [Test]
+    public void Transpose64_FewerThan64Words_Throws() =>
+        Assert.That(() => BitPack.Transpose64(new ulong[63]), Throws.ArgumentException.With.Message.Contains("needs 64 words, got 63"));
+
+    [Test]
     public void PackChannelsLast_PutsChannelCOfPixelAtBitCOfThatPixelsWords()
     {
         // One +1 at (n=1, c=70, h=2, w=1) in a field of −1: only word 1, bit 6 of pixel (1, 2, 1) may be set.
