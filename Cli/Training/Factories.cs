@@ -10,10 +10,16 @@ namespace BinaryGrad.Cli.Training;
 /// <summary>Builds the model named by <c>--model</c> for a data set's image shape.</summary>
 public static class ModelFactory
 {
-    public static readonly string[] Names = ["mlp", "cnn", "vgg-small", "resnet20", "resnet18", "resnet20-basic", "resnet18-basic"];
+    /// <summary>The binary ResNets: <c>resnet20</c> and <c>resnet18</c> (Bi-Real units, the scheme's nonlinearity), a
+    /// <c>-basic</c> suffix for He et al.'s two-convolution block, a <c>-prelu</c> suffix for SiMaN's per-channel PReLU
+    /// after every unit and ReLU after the stem (<see cref="ResNetNonlinearity.PReLU"/>).</summary>
+    private static readonly string[] ResNetNames =
+        ["resnet20", "resnet18", "resnet20-basic", "resnet18-basic", "resnet20-prelu", "resnet18-prelu", "resnet20-basic-prelu", "resnet18-basic-prelu"];
+
+    public static readonly string[] Names = ["mlp", "cnn", "vgg-small", .. ResNetNames];
 
     /// <summary>Models that exist only as binary networks (they need a --scheme).</summary>
-    private static readonly string[] BinaryOnly = ["vgg-small", "resnet20", "resnet18", "resnet20-basic", "resnet18-basic"];
+    private static readonly string[] BinaryOnly = ["vgg-small", .. ResNetNames];
 
     public static Module Create(TrainOptions options, ImageDataset data, Rng rng)
     {
@@ -39,13 +45,18 @@ public static class ModelFactory
             "cnn" => BinaryModels.Cnn(rng, NewScheme, data.Channels, data.ClassCount, SquareSide(options, data, 4)),
             "vgg-small" => BinaryModels.VggSmall(rng, NewScheme, data.Channels, data.ClassCount, SquareSide(options, data, 8)),
             // Bi-Real units (a real shortcut around every binary conv) by default; "-basic" is He et al.'s two-conv block
-            "resnet20" or "resnet20-basic" => BinaryResNets.ResNet20(rng, NewScheme, data.Channels, data.ClassCount, SquareSide(options, data, 4), Block(options)),
-            "resnet18" or "resnet18-basic" => BinaryResNets.ResNet18(rng, NewScheme, data.Channels, data.ClassCount, SquareSide(options, data, 8), Block(options)),
+            _ when ResNetNames.Contains(options.Model) && options.Model.StartsWith("resnet20", StringComparison.Ordinal) =>
+                BinaryResNets.ResNet20(rng, NewScheme, data.Channels, data.ClassCount, SquareSide(options, data, 4), Block(options), nonlinearity: Nonlinearity(options)),
+            _ when ResNetNames.Contains(options.Model) =>
+                BinaryResNets.ResNet18(rng, NewScheme, data.Channels, data.ClassCount, SquareSide(options, data, 8), Block(options), nonlinearity: Nonlinearity(options)),
             _ => throw new UsageException($"--model '{options.Model}' is not known; valid models: {string.Join(", ", Names)}."),
         };
     }
 
-    private static ResNetBlock Block(TrainOptions options) => options.Model.EndsWith("-basic", StringComparison.Ordinal) ? ResNetBlock.Basic : ResNetBlock.BiReal;
+    private static ResNetBlock Block(TrainOptions options) => options.Model.Contains("-basic", StringComparison.Ordinal) ? ResNetBlock.Basic : ResNetBlock.BiReal;
+
+    private static ResNetNonlinearity Nonlinearity(TrainOptions options) =>
+        options.Model.EndsWith("-prelu", StringComparison.Ordinal) ? ResNetNonlinearity.PReLU : ResNetNonlinearity.Scheme;
 
     /// <summary>The image side for a conv net that pools <paramref name="divisor"/>× (square images only).</summary>
     private static int SquareSide(TrainOptions options, ImageDataset data, int divisor) =>

@@ -113,6 +113,43 @@ public sealed class ReLULayer : InferenceLayer
     public override string ToString() => "ReLU";
 }
 
+/// <summary>Parametric ReLU with one slope per channel (axis 1) or one shared slope: <c>y = x</c> for x &gt; 0,
+/// <c>a_c·x</c> otherwise — <c>Ops.PRelu</c>'s float32 arithmetic (one product, one rounding).</summary>
+public sealed class PReLULayer(float[] slopes) : InferenceLayer
+{
+    public float[] Slopes { get; } = slopes.Length > 0 ? slopes : throw new ArgumentException("PReLULayer: no slopes.");
+    public override InferenceLayerKind Kind => InferenceLayerKind.PReLU;
+    public override long ParameterBytes => Slopes.Length * 4L;
+
+    public override int[] OutputShape(int[] input) =>
+        input.Length >= 2 && (Slopes.Length == 1 || input[1] == Slopes.Length) ? input
+            : throw Mismatch(this, input, $"[N,{Slopes.Length},...]");
+
+    public override Activation Run(Activation x)
+    {
+        float[] v = x.ToFloats();
+        float[] y = FloatOutput(v.Length);
+        int n = x.Batch, c = x.Shape[1], plane = v.Length / Math.Max(1, n * c);
+        for (int i = 0; i < n; i++)
+            for (int ch = 0; ch < c; ch++)
+            {
+                float a = Slopes[Slopes.Length == 1 ? 0 : ch];
+                for (int j = (i * c + ch) * plane, end = j + plane; j < end; j++) y[j] = v[j] > 0 ? v[j] : a * v[j];
+            }
+        return Result(y, null, x.Shape);
+    }
+
+    internal override void Write(BinaryWriter w) { w.Write(Slopes.Length); BgmIo.WriteFloats(w, Slopes); }
+
+    internal static PReLULayer Read(BgmReader r)
+    {
+        int channels = r.Size("PReLU channels");
+        return new PReLULayer(r.Floats(channels));
+    }
+
+    public override string ToString() => $"PReLU({Slopes.Length})";
+}
+
 /// <summary>[N,C,H,W] → [N,C·H·W] (NCHW order).</summary>
 public sealed class FlattenLayer : InferenceLayer
 {

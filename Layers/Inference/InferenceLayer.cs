@@ -59,7 +59,7 @@ public sealed class Activation
 public enum InferenceLayerKind : byte
 {
     BinaryDense = 1, BinaryConv = 2, Conv = 3, Dense = 4, Affine = 5, MaxPool = 6, HardTanh = 7, ReLU = 8, Flatten = 9,
-    Residual = 10, ZeroPadShortcut = 11, GlobalAvgPool = 12, CenteredSign = 13,
+    Residual = 10, ZeroPadShortcut = 11, GlobalAvgPool = 12, CenteredSign = 13, PReLU = 14,
 }
 
 /// <summary>One layer of an <see cref="InferenceModel"/>: its shape rule, its computation and its record in the file.</summary>

@@ -74,6 +74,7 @@ public sealed partial class InferenceModel
             case MaxPool2d p: layers.Add(new MaxPoolLayer(p.KernelSize, p.Stride, p.Padding)); break;
             case HardTanh h: layers.Add(new HardTanhLayer((float)h.Min, (float)h.Max)); break;
             case ReLU: layers.Add(new ReLULayer()); break;
+            case PReLU prelu: layers.Add(new PReLULayer(Floats(prelu.Weight)!)); break;
             case Flatten { StartAxis: 1 }: layers.Add(new FlattenLayer()); break;
             case GlobalAvgPool2d: layers.Add(new GlobalAvgPoolLayer()); break;
             case ZeroPadShortcut z: layers.Add(new ZeroPadShortcutLayer(z.InChannels, z.OutChannels, z.Stride)); break;
@@ -89,7 +90,7 @@ public sealed partial class InferenceModel
             }
             case Dropout: break; // identity in evaluation
             default:
-                throw new NotSupportedException($"export: layer {m} has no inference form (supported: BinaryLinear, BinaryConv2d, Conv2d, Linear, BatchNorm1d/2d, MaxPool2d, GlobalAvgPool2d, HardTanh, ReLU, Flatten, Dropout, Residual, ZeroPadShortcut).");
+                throw new NotSupportedException($"export: layer {m} has no inference form (supported: BinaryLinear, BinaryConv2d, Conv2d, Linear, BatchNorm1d/2d, MaxPool2d, GlobalAvgPool2d, HardTanh, ReLU, PReLU, Flatten, Dropout, Residual, ZeroPadShortcut).");
         }
     }
 

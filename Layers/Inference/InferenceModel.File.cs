@@ -155,6 +155,7 @@ public sealed partial class InferenceModel
             InferenceLayerKind.ZeroPadShortcut => ZeroPadShortcutLayer.Read(r),
             InferenceLayerKind.GlobalAvgPool => new GlobalAvgPoolLayer(),
             InferenceLayerKind.CenteredSign => new CenteredSignLayer(),
+            InferenceLayerKind.PReLU => PReLULayer.Read(r),
             _ => throw new FormatException($"{what} has unknown kind {kind}."),
         };
     }

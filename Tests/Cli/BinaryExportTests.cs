@@ -112,19 +112,25 @@ public class BinaryExportTests
         Assert.That(inference.Forward(x.ToArray<float>(), 6), Is.EqualTo(expected));
     }
 
-    [TestCase("resnet20", 8), TestCase("resnet20-basic", 8), TestCase("resnet18", 8)]
+    [TestCase("resnet20", 8), TestCase("resnet20-basic", 8), TestCase("resnet18", 8), TestCase("resnet20-prelu", 8)]
     public void ResNets_ThroughTheBgmFile_MatchFrameworkLogitsExactly(string name, int side)
     {
         var rng = new Rng(13);
         BinaryClassifier model = name switch
         {
+            // SiMaN's reference network: PReLU after every unit, centred signs before every binary convolution
+            "resnet20-prelu" => BinaryResNets.ResNet20(rng, () => SchemeRegistry.Create("siman"), imageSize: side, nonlinearity: ResNetNonlinearity.PReLU),
             "resnet20" => BinaryResNets.ResNet20(rng, () => SchemeRegistry.Create("bnn"), imageSize: side),
             "resnet20-basic" => BinaryResNets.ResNet20(rng, () => SchemeRegistry.Create("bnn"), imageSize: side, block: ResNetBlock.Basic),
             _ => BinaryResNets.ResNet18(rng, () => SchemeRegistry.Create("bnn"), imageSize: side),
         };
         PerturbBatchNorms(model, rng, meanRange: 1);
+        // slopes in [−0.5, 1.5): a negative one flips the sign that the next binary convolution reads
+        foreach (PReLU prelu in Modules(model).OfType<PReLU>())
+            for (int c = 0; c < prelu.Weight.Length; c++) prelu.Weight.Value.AsSpan<float>()[c] = (float)(rng.NextDouble() * 2 - 0.5);
         InferenceModel inference = InferenceModel.FromModule(model, 3, side, side, 10, "cifar10");
-        Assert.That(inference.Layers.OfType<ResidualLayer>().Count(), Is.EqualTo(name == "resnet20-basic" ? 9 : name == "resnet20" ? 18 : 16));
+        Assert.That(inference.Layers.OfType<ResidualLayer>().Count(), Is.EqualTo(name == "resnet20-basic" ? 9 : name == "resnet18" ? 16 : 18));
+        Assert.That(inference.Layers.OfType<PReLULayer>().Count(), Is.EqualTo(name == "resnet20-prelu" ? 18 : 0));
         string bgm = Path.Combine(_dir, name + ".bgm");
         inference.Save(bgm);
         inference = InferenceModel.Load(bgm);

@@ -15,13 +15,22 @@ public class ResNetCliTests
         ModelFactory.Create(new TrainOptions { Model = model, Scheme = SchemeChoice.ForModel(scheme), Dataset = dataset }, ExportCommand.DatasetShape(dataset), new Rng(0));
 
     [TestCase("resnet20", 18, 9), TestCase("resnet20-basic", 18, 9), TestCase("resnet18", 16, 8), TestCase("resnet18-basic", 16, 8)]
+    [TestCase("resnet20-prelu", 18, 9), TestCase("resnet20-basic-prelu", 18, 9), TestCase("resnet18-prelu", 16, 8), TestCase("resnet18-basic-prelu", 16, 8)]
     public void ResNetNames_BuildTheirNetworks(string model, int binaryLayers, int blocks)
     {
         var net = (BinaryClassifier)Build(model, "bnn", "cifar10");
         Assert.That(net.BinaryLayers, Has.Count.EqualTo(binaryLayers));
-        int residuals = BinaryGrad.Tests.Layers.Binary.BinaryResNetTests.Descendants(net).OfType<Residual>().Count();
-        Assert.That(residuals, Is.EqualTo(model.EndsWith("-basic", StringComparison.Ordinal) ? blocks : 2 * blocks),
+        var modules = BinaryGrad.Tests.Layers.Binary.BinaryResNetTests.Descendants(net).ToList();
+        bool basic = model.Contains("-basic", StringComparison.Ordinal), prelu = model.EndsWith("-prelu", StringComparison.Ordinal);
+        Assert.That(modules.OfType<Residual>().Count(), Is.EqualTo(basic ? blocks : 2 * blocks),
             "Bi-Real: a shortcut per binary conv; basic: one per block");
+        // an activation after the stem and after every binary conv's batch norm (inside the block or after its add)
+        Assert.That(modules.OfType<PReLU>().Count(), Is.EqualTo(prelu ? binaryLayers : 0));
+        Assert.That(modules.OfType<HardTanh>().Count(), Is.EqualTo(prelu ? 0 : binaryLayers + 1));
+        Assert.That(modules.OfType<ReLU>().Count(), Is.EqualTo(prelu ? 1 : 0), "SiMaN's stem: ReLU");
+        if (prelu)
+            Assert.That(modules.OfType<PReLU>().Select(p => p.Weight.Length), Is.EqualTo(net.BinaryLayers.Select(b => ((BinaryConv2d)b).OutChannels)),
+                "one slope per channel of the unit's output");
     }
 
     [Test]
