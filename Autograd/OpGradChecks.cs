@@ -84,5 +84,7 @@ public static class OpGradChecks
         // the clamp window widened to ±1.5 so that most a = BN(x) + s fall inside it (random a sit on no bound)
         Case("batch_norm_add_clamp", 62, r => P(t => Ops.BatchNormAddClamp(t[0], t[1], t[2], null, null, t[3], training: true, min: -1.5, max: 1.5),
             L(r, 3, 2, 2, 3), Pos(r, 2), L(r, 2), L(r, 3, 2, 2, 3))),
+        Case("batch_norm_add_prelu", 63, r => P(t => Ops.BatchNormAddPRelu(t[0], t[1], t[2], null, null, t[3], t[4], training: true),
+            L(r, 3, 2, 2, 3), Pos(r, 2), L(r, 2), L(r, 3, 2, 2, 3), L(r, 2))),
     ];
 }

@@ -176,6 +176,110 @@ public static class ActivationKernels
         return i;
     }
 
+    /// <summary>The vector form of the PReLU forward, <c>y = x &gt; 0 ? x : slope·x</c> lane by lane (the product formed
+    /// and selected, so a NaN and −0 come out exactly as in the scalar loop); returns how many leading elements it did.</summary>
+    public static int PReluForward<T>(ReadOnlySpan<T> x, Span<T> y, T slope) where T : unmanaged, IBinaryFloatingPointIeee754<T>
+    {
+        CheckLengths(nameof(PReluForward), y.Length, (nameof(x), x.Length), (nameof(x), x.Length));
+        if (!Vectorized<T>()) return 0;
+        ref T xr = ref System.Runtime.InteropServices.MemoryMarshal.GetReference(x);
+        ref T yr = ref System.Runtime.InteropServices.MemoryMarshal.GetReference(y);
+        Vector<T> k = new(slope);
+        int i = 0;
+        for (; i <= y.Length - Vector<T>.Count; i += Vector<T>.Count)
+        {
+            Vector<T> v = Vector.LoadUnsafe(ref xr, (nuint)i);
+            Vector.ConditionalSelect(Vector.GreaterThan(v, Vector<T>.Zero), v, k * v).StoreUnsafe(ref yr, (nuint)i);
+        }
+        return i;
+    }
+
+    /// <summary>The vector form of the batch norm + residual add + PReLU epilogue, <c>a = (x·scale + shift) + s</c>,
+    /// <c>y = a &gt; 0 ? a : slope·a</c> lane by lane: the product and both sums each rounded in that order (no fused
+    /// multiply-add), exactly the scalar loop's result per element. Returns how many leading elements it did.</summary>
+    public static int ScaleShiftAddPRelu<T>(ReadOnlySpan<T> x, T scale, T shift, ReadOnlySpan<T> s, Span<T> y, T slope)
+        where T : unmanaged, IBinaryFloatingPointIeee754<T>
+    {
+        CheckLengths(nameof(ScaleShiftAddPRelu), y.Length, (nameof(x), x.Length), (nameof(s), s.Length));
+        if (!Vectorized<T>()) return 0;
+        ref T xr = ref System.Runtime.InteropServices.MemoryMarshal.GetReference(x);
+        ref T sr = ref System.Runtime.InteropServices.MemoryMarshal.GetReference(s);
+        ref T yr = ref System.Runtime.InteropServices.MemoryMarshal.GetReference(y);
+        Vector<T> k = new(scale), b = new(shift), negative = new(slope);
+        int i = 0;
+        for (; i <= y.Length - Vector<T>.Count; i += Vector<T>.Count)
+        {
+            Vector<T> a = Vector.LoadUnsafe(ref xr, (nuint)i) * k + b + Vector.LoadUnsafe(ref sr, (nuint)i);
+            Vector.ConditionalSelect(Vector.GreaterThan(a, Vector<T>.Zero), a, negative * a).StoreUnsafe(ref yr, (nuint)i);
+        }
+        return i;
+    }
+
+    /// <summary>Scalar reference of <see cref="ScaleShiftAddPRelu{T}"/> (and its tail) for elements from <paramref name="start"/> on.</summary>
+    public static void ScaleShiftAddPReluScalar<T>(ReadOnlySpan<T> x, T scale, T shift, ReadOnlySpan<T> s, Span<T> y, T slope, int start = 0)
+        where T : unmanaged, IBinaryFloatingPointIeee754<T>
+    {
+        CheckLengths(nameof(ScaleShiftAddPReluScalar), y.Length, (nameof(x), x.Length), (nameof(s), s.Length));
+        for (int i = start; i < y.Length; i++)
+        {
+            T a = x[i] * scale + shift + s[i];
+            y[i] = a > T.Zero ? a : slope * a;
+        }
+    }
+
+    /// <summary>The PReLU backward over a whole plane: <c>dx = a &gt; 0 ? dy : slope·dy</c> for every element, and the
+    /// return value <c>Σ_{not a &gt; 0} dy·a</c>, the plane's share of the slope's gradient (each product rounded to T).
+    /// On the vector paths the sum is kept per lane in T and the lanes then added in float64 with the tail; so it is
+    /// a fixed function of the inputs (every caller that passes the same plane gets the same bits), but not the scalar
+    /// reference's order (<see cref="PReluBackwardScalar{T}"/>, which sums in float64 throughout); dx is exact either way.</summary>
+    public static double PReluBackward<T>(ReadOnlySpan<T> a, ReadOnlySpan<T> dy, Span<T> dx, T slope) where T : unmanaged, IBinaryFloatingPointIeee754<T>
+    {
+        CheckLengths(nameof(PReluBackward), dx.Length, (nameof(a), a.Length), (nameof(dy), dy.Length));
+        if (!Vectorized<T>()) return PReluBackwardScalar(a, dy, dx, slope);
+        ref T ar = ref System.Runtime.InteropServices.MemoryMarshal.GetReference(a);
+        ref T gr = ref System.Runtime.InteropServices.MemoryMarshal.GetReference(dy);
+        ref T dr = ref System.Runtime.InteropServices.MemoryMarshal.GetReference(dx);
+        Vector<T> k = new(slope), sum = Vector<T>.Zero;
+        int i = 0;
+        for (; i <= dx.Length - Vector<T>.Count; i += Vector<T>.Count)
+        {
+            Vector<T> v = Vector.LoadUnsafe(ref ar, (nuint)i), g = Vector.LoadUnsafe(ref gr, (nuint)i);
+            Vector<T> positive = Vector.GreaterThan(v, Vector<T>.Zero);
+            Vector.ConditionalSelect(positive, g, k * g).StoreUnsafe(ref dr, (nuint)i);
+            sum += Vector.ConditionalSelect(positive, Vector<T>.Zero, g * v);
+        }
+        double total = 0;
+        for (int lane = 0; lane < Vector<T>.Count; lane++) total += double.CreateChecked(sum[lane]);
+        for (; i < dx.Length; i++)
+        {
+            if (a[i] > T.Zero) dx[i] = dy[i];
+            else
+            {
+                dx[i] = slope * dy[i];
+                total += double.CreateChecked(dy[i] * a[i]);
+            }
+        }
+        return total;
+    }
+
+    /// <summary>Scalar reference of <see cref="PReluBackward{T}"/>: the same dx, the slope-gradient share summed in
+    /// float64 element by element.</summary>
+    public static double PReluBackwardScalar<T>(ReadOnlySpan<T> a, ReadOnlySpan<T> dy, Span<T> dx, T slope) where T : unmanaged, IBinaryFloatingPointIeee754<T>
+    {
+        CheckLengths(nameof(PReluBackwardScalar), dx.Length, (nameof(a), a.Length), (nameof(dy), dy.Length));
+        double total = 0;
+        for (int i = 0; i < dx.Length; i++)
+        {
+            if (a[i] > T.Zero) dx[i] = dy[i];
+            else
+            {
+                dx[i] = slope * dy[i];
+                total += double.CreateChecked(dy[i] * a[i]);
+            }
+        }
+        return total;
+    }
+
     /// <summary>The vector form of batch norm's input gradient per channel, <c>dx = (x·a + dy·k) + b</c> lane by lane:
     /// both products and both sums rounded in that order (no fused multiply-add), exactly the scalar loop's result per
     /// element, in one pass instead of three (TensorPrimitives Multiply, MultiplyAdd, Add). Returns how many leading

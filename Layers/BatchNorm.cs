@@ -88,6 +88,14 @@ public abstract class BatchNormBase : Module
         return Ops.BatchNormAddClamp(x, Weight?.Value, Bias?.Value, RunningMean, RunningVar, shortcut, Training, NextMomentum(), Eps, min, max);
     }
 
+    /// <summary><c>PReLU(this(x) + shortcut)</c> as one op (<see cref="Ops.BatchNormAddPRelu"/>): a SiMaN unit's batch
+    /// norm, residual add and PReLU, bit for bit the three applied one after the other.</summary>
+    public Tensor ForwardAddPRelu(Tensor x, Tensor shortcut, Tensor slopes)
+    {
+        CheckInput(x);
+        return Ops.BatchNormAddPRelu(x, Weight?.Value, Bias?.Value, RunningMean, RunningVar, shortcut, slopes, Training, NextMomentum(), Eps);
+    }
+
     private void CheckInput(Tensor x)
     {
         ArgumentNullException.ThrowIfNull(x);

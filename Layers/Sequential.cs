@@ -42,6 +42,14 @@ public sealed class Sequential : Module, IReadOnlyList<Module>
                 i++;
                 continue;
             }
+            // the same with PReLU (SiMaN's units): Residual.ForwardPRelu
+            if (i + 1 < _modules.Count && _modules[i] is Residual unit && _modules[i + 1] is PReLU prelu
+                && unit.ForwardPRelu(x, prelu.Weight.Value) is { } fusedPRelu)
+            {
+                x = fusedPRelu;
+                i++;
+                continue;
+            }
             x = _modules[i].Forward(x);
         }
         return x;

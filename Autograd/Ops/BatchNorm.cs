@@ -102,6 +102,44 @@ public static partial class Ops
         };
     }
 
+    /// <summary>A SiMaN-style residual unit's epilogue as one op: <c>y = PReLU(BN(x) + s)</c> with per-channel (or one
+    /// shared) slopes a — batch normalisation of x (exactly <see cref="BatchNorm"/>, running statistics included), the
+    /// residual shortcut s added, then <c>y = a' &gt; 0 ? a' : a_c·a'</c> on the sum a'.</summary>
+    /// <remarks>
+    /// <para>Why: as <see cref="BatchNormAddClamp"/>, three passes over an activation that does not fit in cache become
+    /// one per direction; the backward recomputes a' = BN(x) + s plane by plane instead of keeping it.</para>
+    /// <para>Bit for bit the composite <c>Ops.PRelu(Ops.Add(Ops.BatchNorm(x, …), s), a)</c>, forward and backward:
+    /// the same roundings in the same order, and the same per-plane slope-gradient shares added in the same order.</para>
+    /// <para>Backward: <c>dz = dy·(a' &gt; 0 ? 1 : a_c)</c>, <c>ds = dz</c>, <c>da_c = Σ_{a' ≤ 0} dy·a'</c>, and dx, dγ,
+    /// dβ are <see cref="BatchNorm"/>'s backward of dz.</para>
+    /// <para>Fused for x [N,C,H,W] with H·W &gt; 1; other shapes run the composite.</para>
+    /// </remarks>
+    /// <exception cref="ArgumentException">As <see cref="BatchNorm"/> and <see cref="PRelu"/>, or s is not x's shape and type.</exception>
+    public static Tensor BatchNormAddPRelu(Tensor x, Tensor? gamma, Tensor? beta, Tensor? runningMean, Tensor? runningVar, Tensor shortcut,
+        Tensor slopes, bool training, double momentum = 0.1, double eps = 1e-5)
+    {
+        ArgumentNullException.ThrowIfNull(x);
+        ArgumentNullException.ThrowIfNull(shortcut);
+        ArgumentNullException.ThrowIfNull(slopes);
+        if (!Shapes.Equal(x.Shape, shortcut.Shape))
+            throw new ArgumentException($"batch_norm_add_prelu: x {Shapes.Format(x.Shape)} and the shortcut {Shapes.Format(shortcut.Shape)} must have the same shape.");
+        CheckSameDType(x, shortcut, "batch_norm_add_prelu");
+        if (x.Rank != 4 || x.Length / Math.Max(1, x.Shape[0] * x.Shape[1]) <= 1)
+            return PRelu(Add(BatchNorm(x, gamma, beta, runningMean, runningVar, training, momentum, eps), shortcut), slopes);
+        if (slopes.Rank != 1 || (slopes.Shape[0] != 1 && slopes.Shape[0] != x.Shape[1]))
+            throw new ArgumentException($"batch_norm_add_prelu: slopes {Shapes.Format(slopes.Shape)} must be [1] or [{x.Shape[1]}] for x {Shapes.Format(x.Shape)}.");
+        CheckSameDType(x, slopes, "batch_norm_add_prelu");
+        CheckBatchNormArguments(x, gamma, beta, runningMean, runningVar, training);
+        var function = new BatchNormFunction(gamma is not null, beta is not null, runningMean, runningVar, training, momentum, eps, prelu: true);
+        return (gamma, beta) switch
+        {
+            ({ } g, { } b) => function.Apply(x, g, b, shortcut, slopes),
+            ({ } g, null) => function.Apply(x, g, shortcut, slopes),
+            (null, { } b) => function.Apply(x, b, shortcut, slopes),
+            _ => function.Apply(x, shortcut, slopes),
+        };
+    }
+
     private static void CheckPerChannel(Tensor x, Tensor? t, string what)
     {
         if (t is null) return;
@@ -112,25 +150,28 @@ public static partial class Ops
     }
 
     /// <summary>Batch norm, or with <paramref name="clamp"/> the fused <see cref="BatchNormAddClamp"/> (one more input,
-    /// the shortcut s, last; planes only).</summary>
+    /// the shortcut s, last; planes only), or with <paramref name="prelu"/> the fused <see cref="BatchNormAddPRelu"/>
+    /// (two more inputs, the shortcut s and the slopes, last; planes only).</summary>
     private sealed class BatchNormFunction(bool hasGamma, bool hasBeta, Tensor? runningMean, Tensor? runningVar,
-        bool training, double momentum, double eps, (double Min, double Max)? clamp = null) : Function
+        bool training, double momentum, double eps, (double Min, double Max)? clamp = null, bool prelu = false) : Function
     {
-        private Tensor? _x, _gamma, _beta, _shortcut, _output;
+        private Tensor? _x, _gamma, _beta, _shortcut, _output, _slopes;
         // the fused op's count of a = BN(x) + s exactly on the clamp's bounds (see ClampGradients)
         private long _onBounds;
         // Per-channel μ and 1/σ, kept for the backward: private to this node, so they come from the shared array pool
         // (only the first C elements are used) and go back in ReleaseSaved, after the backward or at once when the call
         // is not recorded.
         private double[] _mean = [], _invStd = [];
-        public override string Name => clamp is null ? "batch_norm" : "batch_norm_add_clamp";
+        public override string Name => prelu ? "batch_norm_add_prelu" : clamp is null ? "batch_norm" : "batch_norm_add_clamp";
         internal override bool DropsGradOutput => true;
 
         protected override Tensor Forward(Tensor[] inputs)
         {
             Tensor x = inputs[0].IsContiguous ? inputs[0] : inputs[0].MaterializeRaw();
             Tensor? gamma = hasGamma ? inputs[1] : null, beta = hasBeta ? inputs[hasGamma ? 2 : 1] : null;
-            (_x, _gamma, _beta, _shortcut) = (x, gamma, beta, clamp is null ? null : inputs[^1].IsContiguous ? inputs[^1] : inputs[^1].MaterializeRaw());
+            Tensor? shortcut = prelu ? inputs[^2] : clamp is null ? null : inputs[^1];
+            (_x, _gamma, _beta, _shortcut) = (x, gamma, beta, shortcut is null || shortcut.IsContiguous ? shortcut : shortcut.MaterializeRaw());
+            _slopes = prelu ? (inputs[^1].IsContiguous ? inputs[^1] : inputs[^1].MaterializeRaw()) : null;
             _onBounds = 0;
             Tensor y = Tensor.Uninitialized(x.Shape, x.DType);
             bool planes = x.Rank == 4 && x.Length / (x.Shape[0] * x.Shape[1]) > 1;
@@ -163,6 +204,7 @@ public static partial class Ops
                 Span<T> ys = y.AsSpan<T>();
                 Span<ulong> signWords = signs is null ? default : MemoryMarshal.Cast<double, ulong>(signs.AsSpan<double>());
                 ReadOnlySpan<T> gs = gamma is null ? default : gamma.AsContiguousSpan<T>(), bs = beta is null ? default : beta.AsContiguousSpan<T>();
+                ReadOnlySpan<T> slopeValues = prelu ? _slopes!.AsSpan<T>() : default;
                 T[] centeredArray = training ? ScratchPool<T>.ThisThread.Rent(plane) : [];
                 Span<T> centered = training ? centeredArray.AsSpan(0, plane) : default;
                 long onBounds = 0;
@@ -200,6 +242,15 @@ public static partial class Ops
                     {
                         int at = (i * c + ch) * plane;
                         Span<T> yPlane = ys.Slice(at, plane);
+                        if (prelu)
+                        {
+                            // the fused op's epilogue in one pass: y = PReLU((x·scale + shift) + shortcut), same roundings
+                            ReadOnlySpan<T> shortcut = _shortcut!.AsSpan<T>().Slice(at, plane), xPlane = xs.Slice(at, plane);
+                            T slope = slopeValues[slopeValues.Length == 1 ? 0 : ch];
+                            int done = ActivationKernels.ScaleShiftAddPRelu(xPlane, scale, shift, shortcut, yPlane, slope);
+                            ActivationKernels.ScaleShiftAddPReluScalar(xPlane, scale, shift, shortcut, yPlane, slope, done);
+                            continue;
+                        }
                         if (clamp is { } window)
                         {
                             // the fused op's epilogue in one pass: y = clamp((x·scale + shift) + shortcut), same roundings
@@ -327,11 +378,17 @@ public static partial class Ops
             // the fused op's dz = dy·1[min ≤ a ≤ max] is the shortcut's gradient too, so it is written in full; when the
             // shortcut needs none it is scratch of the step (a rented gradient nobody takes would never go back)
             int shortcutIndex = 1 + (hasGamma ? 1 : 0) + (hasBeta ? 1 : 0);
-            Tensor? dz = clamp is null ? null
+            Tensor? dz = clamp is null && !prelu ? null
                 : NeedsGrad(shortcutIndex) ? Tensor.RentGradient(x.Shape, x.DType, clear: false) : Tensor.Uninitialized(x.Shape, x.DType);
+            Tensor? dSlopes = prelu && NeedsGrad(shortcutIndex + 1) ? Tensor.Empty(_slopes!.Shape, x.DType) : null;
             if (dz is not null)
             {
-                if (x.DType == DType.Float32) ClampGradients<float>(x, g, dz); else ClampGradients<double>(x, g, dz);
+                if (prelu)
+                {
+                    if (x.DType == DType.Float32) PReluGradients<float>(x, g, dz, dSlopes); else PReluGradients<double>(x, g, dz, dSlopes);
+                }
+                else if (x.DType == DType.Float32) ClampGradients<float>(x, g, dz);
+                else ClampGradients<double>(x, g, dz);
                 g = dz;
             }
             if (x.DType == DType.Float32)
@@ -347,6 +404,7 @@ public static partial class Ops
                 (false, true) => [dx, dBeta],
                 _ => [dx],
             };
+            if (prelu) return [.. grads, NeedsGrad(shortcutIndex) ? dz : null, dSlopes];
             return dz is null ? grads : [.. grads, NeedsGrad(shortcutIndex) ? dz : null];
         }
 
@@ -512,6 +570,39 @@ public static partial class Ops
             });
         }
 
+        /// <summary>The fused PReLU op's dz = dy·(a' &gt; 0 ? 1 : a_c) and, when wanted, the slopes' gradient: a' = BN(x) + s
+        /// recomputed plane by plane with the forward's operations (Multiply, Add shift, Add s: the same roundings as its
+        /// one-pass kernel), then <see cref="ActivationKernels.PReluBackward{T}"/> per plane and the shares added as
+        /// <see cref="PRelu"/>'s backward adds them. Spread over the kernel threads; the batch-norm backward then runs on
+        /// dz, which is also the shortcut's gradient.</summary>
+        private void PReluGradients<T>(Tensor x, Tensor dy, Tensor dz, Tensor? dSlopes) where T : unmanaged, IBinaryFloatingPointIeee754<T>
+        {
+            int c = x.Shape[1], planes = x.Shape[0] * c, plane = x.Length / planes;
+            Tensor? gamma = _gamma, beta = _beta;
+            Tensor shortcut = _shortcut!, slopes = _slopes!;
+            double[] shares = ScratchPool<double>.ThisThread.Rent(planes);
+            KernelThreads.For(planes, Math.Max(1, (1 << 14) / plane), (first, end) =>
+            {
+                T[] scratch = ScratchPool<T>.ThisThread.Rent(plane);
+                Span<T> a = scratch.AsSpan(0, plane);
+                ReadOnlySpan<T> gammaValues = gamma is null ? default : gamma.AsContiguousSpan<T>(), betaValues = beta is null ? default : beta.AsContiguousSpan<T>();
+                ReadOnlySpan<T> slopeValues = slopes.AsSpan<T>();
+                for (int p = first; p < end; p++)
+                {
+                    int at = p * plane, ch = p % c;
+                    (T scale, T shift) = ScaleShift(gammaValues, betaValues, ch);
+                    TensorPrimitives.Multiply(x.AsSpan<T>().Slice(at, plane), scale, a);
+                    TensorPrimitives.Add(a, shift, a);
+                    TensorPrimitives.Add(a, shortcut.AsSpan<T>().Slice(at, plane), a);
+                    shares[p] = ActivationKernels.PReluBackward<T>(a, dy.AsSpan<T>().Slice(at, plane), dz.AsSpan<T>().Slice(at, plane),
+                        slopeValues[slopeValues.Length == 1 ? 0 : ch]);
+                }
+                ScratchPool<T>.ThisThread.Return(scratch);
+            });
+            if (dSlopes is not null) AddSlopeShares<T>(shares, planes, c, dSlopes.AsSpan<T>());
+            ScratchPool<double>.ThisThread.Return(shares);
+        }
+
         /// <summary>Takes <see cref="_mean"/> and <see cref="_invStd"/> (C elements each) from the shared array pool.</summary>
         private void RentStatistics(int channels)
         {
@@ -521,7 +612,7 @@ public static partial class Ops
 
         protected override void ReleaseSaved()
         {
-            (_x, _gamma, _beta, _shortcut, _output) = (null, null, null, null, null);
+            (_x, _gamma, _beta, _shortcut, _output, _slopes) = (null, null, null, null, null, null);
             if (_mean.Length > 0) ScratchPool<double>.ThisThread.Return(_mean);
             if (_invStd.Length > 0) ScratchPool<double>.ThisThread.Return(_invStd);
             (_mean, _invStd) = ([], []);

@@ -1,4 +1,5 @@
 using System.Numerics;
+using BinaryGrad.Kernels;
 
 namespace BinaryGrad.Autograd;
 
@@ -20,6 +21,20 @@ public static partial class Ops
         return new PReluFunction().Apply(x, weight);
     }
 
+    /// <summary>The slope gradient from the per-plane shares of <see cref="ActivationKernels.PReluBackward{T}"/> (planes in
+    /// (image, channel) order): da_c = Σ over the images, in order, of the shares in float64, rounded to T once; one
+    /// shared slope sums every plane in order.</summary>
+    internal static void AddSlopeShares<T>(ReadOnlySpan<double> shares, int planes, int channels, Span<T> slopeGradient)
+        where T : unmanaged, IBinaryFloatingPointIeee754<T>
+    {
+        double[] rented = ScratchPool<double>.ThisThread.Rent(slopeGradient.Length);
+        Span<double> sums = rented.AsSpan(0, slopeGradient.Length);
+        sums.Clear();
+        for (int p = 0; p < planes; p++) sums[slopeGradient.Length == 1 ? 0 : p % channels] += shares[p];
+        for (int k = 0; k < sums.Length; k++) slopeGradient[k] = T.CreateChecked(sums[k]);
+        ScratchPool<double>.ThisThread.Return(rented);
+    }
+
     private sealed class PReluFunction : Function
     {
         private Tensor? _x, _w;
@@ -30,46 +45,63 @@ public static partial class Ops
             Tensor x = inputs[0].IsContiguous ? inputs[0] : inputs[0].MaterializeRaw();
             Tensor w = inputs[1].IsContiguous ? inputs[1] : inputs[1].MaterializeRaw();
             (_x, _w) = (x, w);
-            Tensor y = x.ZerosLike();
-            if (x.DType == DType.Float32) Run<float>(x, w, x.AsSpan<float>(), y.AsSpan<float>(), null, null);
-            else Run<double>(x, w, x.AsSpan<double>(), y.AsSpan<double>(), null, null);
+            Tensor y = Tensor.Uninitialized(x.Shape, x.DType);
+            if (x.DType == DType.Float32) Forward<float>(x, w, y); else Forward<double>(x, w, y);
             return y;
         }
 
         protected internal override Tensor?[] Backward(Tensor dy)
         {
             Tensor x = _x!, w = _w!;
-            Tensor dx = x.ZerosLike(), dw = w.ZerosLike();
-            if (x.DType == DType.Float32) Run<float>(x, w, dy.AsContiguousSpan<float>(), dx.AsSpan<float>(), dw, x);
-            else Run<double>(x, w, dy.AsContiguousSpan<double>(), dx.AsSpan<double>(), dw, x);
+            Tensor g = dy.IsContiguous ? dy : dy.MaterializeRaw();
+            Tensor dx = Tensor.Uninitialized(x.Shape, x.DType), dw = w.ZerosLike();
+            if (x.DType == DType.Float32) Backward<float>(x, w, g, dx, dw); else Backward<double>(x, w, g, dx, dw);
             return [NeedsGrad(0) ? dx : null, NeedsGrad(1) ? dw : null];
         }
 
-        /// <summary>output = source where x &gt; 0, a_c·source elsewhere (forward: source = x; backward: source = dy, and
-        /// the slope gradient Σ dy·x over x ≤ 0 goes into <paramref name="dw"/>).</summary>
-        private static void Run<T>(Tensor x, Tensor w, ReadOnlySpan<T> source, Span<T> output, Tensor? dw, Tensor? savedX)
-            where T : unmanaged, IBinaryFloatingPointIeee754<T>
+        /// <summary>x laid out as (images, channels, plane): plane = the elements per image and channel.</summary>
+        private static (int Images, int Channels, int Plane) Layout(Tensor x)
         {
-            ReadOnlySpan<T> xs = x.AsSpan<T>(), slopes = w.AsSpan<T>();
-            Span<T> dSlopes = dw is null ? default : dw.AsSpan<T>();
-            int n = x.Rank >= 2 ? x.Shape[0] : 1, c = x.Rank >= 2 ? x.Shape[1] : 1, plane = x.Length / Math.Max(n * c, 1);
-            bool shared = slopes.Length == 1;
-            for (int i = 0; i < n; i++)
-                for (int ch = 0; ch < c; ch++)
+            int n = x.Rank >= 2 ? x.Shape[0] : 1, c = x.Rank >= 2 ? x.Shape[1] : 1;
+            return (n, c, x.Length / Math.Max(n * c, 1));
+        }
+
+        /// <summary>y = x where x &gt; 0, a_c·x elsewhere; image planes spread over the kernel threads.</summary>
+        private static void Forward<T>(Tensor x, Tensor w, Tensor y) where T : unmanaged, IBinaryFloatingPointIeee754<T>
+        {
+            (int n, int c, int plane) = Layout(x);
+            KernelThreads.For(n * c, Math.Max(1, (1 << 14) / Math.Max(plane, 1)), (first, end) =>
+            {
+                ReadOnlySpan<T> xs = x.AsSpan<T>(), slopes = w.AsSpan<T>();
+                Span<T> ys = y.AsSpan<T>();
+                for (int p = first; p < end; p++)
                 {
-                    int slot = shared ? 0 : ch, at = (i * c + ch) * plane;
-                    T a = slopes[slot], slopeGrad = T.Zero;
-                    for (int j = at; j < at + plane; j++)
-                    {
-                        if (xs[j] > T.Zero) output[j] = source[j];
-                        else
-                        {
-                            output[j] = a * source[j];
-                            if (savedX is not null) slopeGrad += source[j] * xs[j];
-                        }
-                    }
-                    if (dw is not null) dSlopes[slot] += slopeGrad;
+                    T a = slopes[slopes.Length == 1 ? 0 : p % c];
+                    ReadOnlySpan<T> xPlane = xs.Slice(p * plane, plane);
+                    Span<T> yPlane = ys.Slice(p * plane, plane);
+                    for (int j = ActivationKernels.PReluForward(xPlane, yPlane, a); j < plane; j++) yPlane[j] = xPlane[j] > T.Zero ? xPlane[j] : a * xPlane[j];
                 }
+            });
+        }
+
+        /// <summary>dx = dy where x &gt; 0, a_c·dy elsewhere, and da_c = Σ_{x ≤ 0} dy·x: each image plane's share from
+        /// <see cref="ActivationKernels.PReluBackward{T}"/> (planes spread over the kernel threads), then added per slope
+        /// in float64 in plane order, so the result does not depend on the thread count. The fused
+        /// <see cref="BatchNormAddPRelu"/> uses the same kernel and order, hence the same bits.</summary>
+        private static void Backward<T>(Tensor x, Tensor w, Tensor dy, Tensor dx, Tensor dw) where T : unmanaged, IBinaryFloatingPointIeee754<T>
+        {
+            (int n, int c, int plane) = Layout(x);
+            double[] shares = ScratchPool<double>.ThisThread.Rent(n * c);
+            KernelThreads.For(n * c, Math.Max(1, (1 << 14) / Math.Max(plane, 1)), (first, end) =>
+            {
+                ReadOnlySpan<T> xs = x.AsSpan<T>(), gs = dy.AsSpan<T>(), slopes = w.AsSpan<T>();
+                Span<T> dxs = dx.AsSpan<T>();
+                for (int p = first; p < end; p++)
+                    shares[p] = ActivationKernels.PReluBackward(xs.Slice(p * plane, plane), gs.Slice(p * plane, plane), dxs.Slice(p * plane, plane),
+                        slopes[slopes.Length == 1 ? 0 : p % c]);
+            });
+            AddSlopeShares<T>(shares, n * c, c, dw.AsSpan<T>());
+            ScratchPool<double>.ThisThread.Return(shares);
         }
 
         protected override void ReleaseSaved() => (_x, _w) = (null, null);

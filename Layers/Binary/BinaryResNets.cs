@@ -70,13 +70,23 @@ public sealed class Residual : Module
     /// ends in a <see cref="BatchNorm2d"/> (a Bi-Real unit followed by its Hardtanh): the batch norm, the add and the
     /// clamp run as <see cref="Ops.BatchNormAddClamp"/>, bit for bit the separate ops. Null when the branch has another
     /// form (the caller then runs the modules one by one).</summary>
-    internal Tensor? ForwardClamped(Tensor x, double min, double max)
+    internal Tensor? ForwardClamped(Tensor x, double min, double max) =>
+        FusedParts(x) is var (norm, beforeNorm, shortcut) ? norm.ForwardAddClamp(beforeNorm, shortcut, min, max) : null;
+
+    /// <summary><c>PReLU(Forward(x))</c> with <paramref name="slopes"/> in one pass (<see cref="Ops.BatchNormAddPRelu"/>)
+    /// when the main branch ends in a <see cref="BatchNorm2d"/>, as <see cref="ForwardClamped"/>; null otherwise.</summary>
+    internal Tensor? ForwardPRelu(Tensor x, Tensor slopes) =>
+        FusedParts(x) is var (norm, beforeNorm, shortcut) ? norm.ForwardAddPRelu(beforeNorm, shortcut, slopes) : null;
+
+    /// <summary>The final batch norm of the main branch, its input and the shortcut's output, for a fused epilogue; null
+    /// (nothing run) when the main branch does not end in a <see cref="BatchNorm2d"/>.</summary>
+    private (BatchNorm2d Norm, Tensor BeforeNorm, Tensor Shortcut)? FusedParts(Tensor x)
     {
         if (Main is not Sequential { Modules: [.., BatchNorm2d norm] } main) return null;
         Tensor beforeNorm = main.ForwardPrefix(x, main.Modules.Count - 1), shortcut = Shortcut is null ? x : Shortcut.Forward(x);
         if (!Shapes.Equal(beforeNorm.Shape, shortcut.Shape))
             throw new ArgumentException($"residual: the main branch gives {Shapes.Format(beforeNorm.Shape)} but the shortcut gives {Shapes.Format(shortcut.Shape)} for input {Shapes.Format(x.Shape)}.");
-        return norm.ForwardAddClamp(beforeNorm, shortcut, min, max);
+        return (norm, beforeNorm, shortcut);
     }
 }
 

@@ -67,6 +67,43 @@ public class ActivationKernelsTests
         Assert.That(onBounds, Is.EqualTo(expectedOnBounds), "values of a on a bound");
     }
 
+    /// <summary>The PReLU forward, the fused batch-norm + add + PReLU epilogue and the PReLU backward against the formulas
+    /// written out here, bit for bit for y and dx (NaN and ±0 among the values, a negative slope too); the backward's
+    /// slope-gradient share against a float64 sum of the same rounded products, to summation order.</summary>
+    [Test]
+    public void PRelu_ForwardEpilogueAndBackward_EqualTheFormulas([ValueSource(nameof(Paths))] SimdPath path, [Values(1, 7, 8, 17, 67)] int length,
+        [Values(0.25f, -0.5f)] float slope)
+    {
+        float[] x = Values(length, 7 * length), s = Values(length, 7 * length + 1), dy = Values(length, 7 * length + 2);
+        float[] y = new float[length], fused = new float[length], dx = new float[length], dxScalar = new float[length];
+        const float Scale = 0.5f, Shift = -0.25f;
+        double share, shareScalar;
+        using (Simd.Force(path))
+        {
+            for (int i = ActivationKernels.PReluForward<float>(x, y, slope); i < length; i++) y[i] = x[i] > 0 ? x[i] : slope * x[i];
+            int done = ActivationKernels.ScaleShiftAddPRelu<float>(x, Scale, Shift, s, fused, slope);
+            ActivationKernels.ScaleShiftAddPReluScalar<float>(x, Scale, Shift, s, fused, slope, done);
+            if (path == SimdPath.Scalar) Assert.That(done, Is.Zero);
+            share = ActivationKernels.PReluBackward<float>(x, dy, dx, slope);
+            shareScalar = ActivationKernels.PReluBackwardScalar<float>(x, dy, dxScalar, slope);
+        }
+        static int Bits(float v) => BitConverter.SingleToInt32Bits(v);
+        double expectedShare = 0;
+        for (int i = 0; i < length; i++)
+        {
+            Assert.That(Bits(y[i]), Is.EqualTo(Bits(x[i] > 0 ? x[i] : slope * x[i])), $"y[{i}] for x = {x[i]}");
+            float product = x[i] * Scale, shifted = product + Shift, a = shifted + s[i];
+            Assert.That(Bits(fused[i]), Is.EqualTo(Bits(a > 0 ? a : slope * a)), $"epilogue y[{i}] for x = {x[i]}, s = {s[i]}");
+            float expectedDx = x[i] > 0 ? dy[i] : slope * dy[i];
+            Assert.That(Bits(dx[i]), Is.EqualTo(Bits(expectedDx)), $"dx[{i}] for x = {x[i]}");
+            Assert.That(Bits(dxScalar[i]), Is.EqualTo(Bits(expectedDx)), $"scalar dx[{i}]");
+            if (!(x[i] > 0)) expectedShare += dy[i] * x[i];
+        }
+        if (double.IsNaN(expectedShare)) Assert.That(share, Is.NaN);
+        else Assert.That(share, Is.EqualTo(expectedShare).Within(1e-5 * (1 + Math.Abs(expectedShare))), "slope-gradient share");
+        Assert.That(BitConverter.DoubleToInt64Bits(shareScalar), Is.EqualTo(BitConverter.DoubleToInt64Bits(expectedShare)), "scalar reference: float64 in order");
+    }
+
     /// <summary>The epilogue that also packs y's signs: y and the bound count as the formula above, bit for bit, and bit p
     /// of the words y[p] ≥ 0 (a value exactly 0, from x = −1, s = 0, counts +1), the last word's bits past the end 0;
     /// lengths inside one word, on word edges and with tails past whole 512-bit words.</summary>

@@ -148,6 +148,41 @@ public class BinaryResNetTests
             Assert.That(b.ToDoubleArray(), Is.EqualTo(c.ToDoubleArray()), name);
     }
 
+    /// <summary>The same for a unit followed by a per-channel <see cref="PReLU"/> (SiMaN's units): one fused op
+    /// (<see cref="Ops.BatchNormAddPRelu"/>), bit for bit the modules one by one, the slopes' gradient included.</summary>
+    [Test]
+    public void ResidualThenPReLU_RunsFused_AsTheModulesOneByOne([Values] bool training, [Values] bool downsample)
+    {
+        (Sequential Net, Residual Unit, PReLU Act, Tensor X) Build()
+        {
+            var rng = new Rng(5);
+            int outputs = downsample ? 8 : 4;
+            var unit = new Residual(new Sequential(new Conv2d(4, outputs, 3, rng, stride: downsample ? 2 : 1, padding: 1, bias: false),
+                new BatchNorm2d(outputs)), downsample ? new ZeroPadShortcut(4, 8, 2) : null);
+            var act = new PReLU(outputs);
+            for (int c = 0; c < outputs; c++) act.Weight.Value.AsSpan<float>()[c] = 0.5f - 0.25f * c;
+            var net = new Sequential(unit, act);
+            net.Train(training);
+            return (net, unit, act, Tensor.Normal([3, 4, 6, 6], new Rng(6), requiresGrad: true));
+        }
+        (Sequential net, _, _, Tensor x) = Build();
+        Tensor y = net.Forward(x);
+        Assert.That(y.GradFn!.Name, Is.EqualTo("batch_norm_add_prelu"));
+        y.Backward(Tensor.Normal(y.Shape, new Rng(7)));
+
+        (Sequential twin, Residual twinUnit, PReLU twinAct, Tensor twinX) = Build();
+        Tensor expected = twinAct.Forward(twinUnit.Forward(twinX));
+        Assert.That(expected.GradFn!.Name, Is.EqualTo("prelu"));
+        expected.Backward(Tensor.Normal(expected.Shape, new Rng(7)));
+
+        Assert.That(y.ToArray<float>(), Is.EqualTo(expected.ToArray<float>()), "output");
+        Assert.That(x.Grad!.ToArray<float>(), Is.EqualTo(twinX.Grad!.ToArray<float>()), "input gradient");
+        foreach (((string name, Parameter p), (_, Parameter q)) in net.NamedParameters().Zip(twin.NamedParameters()))
+            Assert.That(p.Grad!.ToArray<float>(), Is.EqualTo(q.Grad!.ToArray<float>()), name);
+        foreach (((string name, Tensor b), (_, Tensor c)) in net.NamedBuffers().Zip(twin.NamedBuffers()))
+            Assert.That(b.ToDoubleArray(), Is.EqualTo(c.ToDoubleArray()), name);
+    }
+
     /// <summary>The whole training step's gradients of a 1W/1A ResNet-20 (tiny images): the bit-kernel layers — the
     /// sign folded into each convolution, whose backward adds the residual shortcut's gradient into x's in its own
     /// write (<c>Function.TakePendingGradient</c>) — against the float convolutions, where the engine adds the two.
