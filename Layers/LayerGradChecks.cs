@@ -65,10 +65,10 @@ public static class LayerGradChecks
         // so finite differences see the same function the backward differentiates: two stages [2→4 channels] on 4×4.
         LayerCase("layer/binary-resnet/bi-real-zero-pad", 209, r => TinyResNet(r, ResNetBlock.BiReal, ResNetDownsample.ZeroPad), r => L(r, 3, 1, 4, 4)),
         LayerCase("layer/binary-resnet/basic-avgpool-conv", 210, r => TinyResNet(r, ResNetBlock.Basic, ResNetDownsample.AvgPoolConv), r => L(r, 3, 1, 4, 4)),
-        LayerCase("layer/binary-resnet/bi-real-prelu", 211, r => TinyResNet(r, ResNetBlock.BiReal, ResNetDownsample.ZeroPad, ResNetNonlinearity.PReLU), r => L(r, 3, 1, 4, 4)),
+        LayerCase("layer/binary-resnet/bi-real-prelu", 211, r => TinyResNet(r, ResNetBlock.BiReal, ResNetDownsample.ZeroPad, BlockNonlinearity.PReLU), r => L(r, 3, 1, 4, 4)),
     ];
 
-    private static Module TinyResNet(Rng r, ResNetBlock block, ResNetDownsample downsample, ResNetNonlinearity nonlinearity = ResNetNonlinearity.Scheme) =>
+    private static Module TinyResNet(Rng r, ResNetBlock block, ResNetDownsample downsample, BlockNonlinearity nonlinearity = BlockNonlinearity.Scheme) =>
         BinaryResNets.Build("tiny resnet", r, () => Binarization.SchemeRegistry.Create("self-binarizing"), [1, 1], [2, 4], 1, 3, 4, block, downsample, nonlinearity);
 
     private static GradCheckProblem BatchNormProblem(Rng r, int[] shape, bool training)

@@ -3,7 +3,8 @@
 
 Usage: torch_train.py THREADS [MODEL SCHEME]
   without MODEL: the float MLP 784-512-512-10 and the float small CNN (MNIST-shaped data), as before;
-  MODEL in mlp, cnn, vgg-small, resnet20, resnet18, resnet20-basic, resnet18-basic and SCHEME in none, bnn,
+  MODEL in mlp, cnn, vgg-small, resnet20, resnet18, resnet20-basic, resnet18-basic (the last five also with a -prelu
+  suffix: SiMaN's per-channel PReLU units) and SCHEME in none, bnn,
   binaryconnect: the model BinaryGrad builds for that --model/--scheme (binary MLP/CNN on MNIST shapes, the others on
   CIFAR-10 shapes [128, 3, 32, 32]).
 Prints one JSON object per model per line:
@@ -124,16 +125,19 @@ def binary_cnn(ba):
         nn.Flatten(), BinaryLinear(128 * 7 * 7, 10, ba), nn.BatchNorm1d(10))
 
 
-def vgg_small(ba):
+def vgg_small(ba, prelu=False):
     """BinaryModels.VggSmall: real C128-BN-Hardtanh, binary C128-MP2-BN-Hardtanh, C256-BN-Hardtanh,
-    C256-MP2-BN-Hardtanh, C512-BN-Hardtanh, C512-MP2-BN-Hardtanh, real FC 8192->10 with bias."""
-    layers = [nn.Conv2d(3, 128, 3, padding=1, bias=False), nn.BatchNorm2d(128), nn.Hardtanh()]
+    C256-MP2-BN-Hardtanh, C512-BN-Hardtanh, C512-MP2-BN-Hardtanh, real FC 8192->10 with bias; with prelu (vgg-small-prelu,
+    SiMaN's vgg_small_1w1a) a per-channel PReLU in place of every Hardtanh."""
+    def nonlinearity(channels):
+        return nn.PReLU(channels) if prelu else nn.Hardtanh()
+    layers = [nn.Conv2d(3, 128, 3, padding=1, bias=False), nn.BatchNorm2d(128), nonlinearity(128)]
     width = 128
     for out, pool in [(128, True), (256, False), (256, True), (512, False), (512, True)]:
         layers.append(BinaryConv2d(width, out, 3, ba, padding=1))
         if pool:
             layers.append(nn.MaxPool2d(2))
-        layers += [nn.BatchNorm2d(out), nn.Hardtanh()]
+        layers += [nn.BatchNorm2d(out), nonlinearity(out)]
         width = out
     layers += [nn.Flatten(), nn.Linear(512 * 4 * 4, 10)]
     return nn.Sequential(*layers)
@@ -151,14 +155,14 @@ class ZeroPadShortcut(nn.Module):
 
 
 class BiRealUnit(nn.Module):
-    """y = act(BN(binconv(x)) + shortcut(x)) (BinaryResNets, ResNetBlock.BiReal)."""
+    """y = act(BN(binconv(x)) + shortcut(x)) (BinaryResNets, ResNetBlock.BiReal); act a per-channel PReLU with prelu."""
 
-    def __init__(self, cin, cout, stride, ba):
+    def __init__(self, cin, cout, stride, ba, prelu=False):
         super().__init__()
         self.conv = BinaryConv2d(cin, cout, 3, ba, stride=stride, padding=1)
         self.bn = nn.BatchNorm2d(cout)
         self.shortcut = ZeroPadShortcut(cin, cout, stride) if stride != 1 or cin != cout else nn.Identity()
-        self.act = act(ba)
+        self.act = nn.PReLU(cout) if prelu else act(ba)
 
     def forward(self, x):
         return self.act(self.bn(self.conv(x)) + self.shortcut(x))
@@ -167,27 +171,30 @@ class BiRealUnit(nn.Module):
 class BasicBlock(nn.Module):
     """y = act(BN(binconv2(act(BN(binconv1(x))))) + shortcut(x)) (ResNetBlock.Basic)."""
 
-    def __init__(self, cin, cout, stride, ba):
+    def __init__(self, cin, cout, stride, ba, prelu=False):
         super().__init__()
-        self.main = nn.Sequential(BinaryConv2d(cin, cout, 3, ba, stride=stride, padding=1), nn.BatchNorm2d(cout), act(ba),
+        self.main = nn.Sequential(BinaryConv2d(cin, cout, 3, ba, stride=stride, padding=1), nn.BatchNorm2d(cout),
+                                  nn.PReLU(cout) if prelu else act(ba),
                                   BinaryConv2d(cout, cout, 3, ba, padding=1), nn.BatchNorm2d(cout))
         self.shortcut = ZeroPadShortcut(cin, cout, stride) if stride != 1 or cin != cout else nn.Identity()
-        self.act = act(ba)
+        self.act = nn.PReLU(cout) if prelu else act(ba)
 
     def forward(self, x):
         return self.act(self.main(x) + self.shortcut(x))
 
 
-def resnet(blocks, widths, ba, basic):
-    layers = [nn.Conv2d(3, widths[0], 3, padding=1, bias=False), nn.BatchNorm2d(widths[0]), act(ba)]
+def resnet(blocks, widths, ba, basic, prelu=False):
+    """BinaryResNets.Build; with prelu (the -prelu models, SiMaN's resnet20_1w1a) ReLU after the stem and a per-channel
+    PReLU after every unit."""
+    layers = [nn.Conv2d(3, widths[0], 3, padding=1, bias=False), nn.BatchNorm2d(widths[0]), nn.ReLU() if prelu else act(ba)]
     width = widths[0]
     for stage, (count, out) in enumerate(zip(blocks, widths)):
         for b in range(count):
             stride = 2 if stage > 0 and b == 0 else 1
             if basic:
-                layers.append(BasicBlock(width, out, stride, ba))
+                layers.append(BasicBlock(width, out, stride, ba, prelu))
             else:
-                layers += [BiRealUnit(width, out, stride, ba), BiRealUnit(out, out, 1, ba)]
+                layers += [BiRealUnit(width, out, stride, ba, prelu), BiRealUnit(out, out, 1, ba, prelu)]
             width = out
     layers += [nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.BatchNorm1d(width), nn.Linear(width, 10)]
     return nn.Sequential(*layers)
@@ -200,15 +207,17 @@ def build(model, scheme):
     ba = scheme == "bnn"
     if scheme == "none":
         return {"mlp": float_mlp, "cnn": float_cnn}[model]()
+    prelu = model.endswith("-prelu")
+    base = model[:-len("-prelu")] if prelu else model
     return {
         "mlp": lambda: binary_mlp(ba),
         "cnn": lambda: binary_cnn(ba),
-        "vgg-small": lambda: vgg_small(ba),
-        "resnet20": lambda: resnet([3, 3, 3], [16, 32, 64], ba, False),
-        "resnet18": lambda: resnet([2, 2, 2, 2], [64, 128, 256, 512], ba, False),
-        "resnet20-basic": lambda: resnet([3, 3, 3], [16, 32, 64], ba, True),
-        "resnet18-basic": lambda: resnet([2, 2, 2, 2], [64, 128, 256, 512], ba, True),
-    }[model]()
+        "vgg-small": lambda: vgg_small(ba, prelu),
+        "resnet20": lambda: resnet([3, 3, 3], [16, 32, 64], ba, False, prelu),
+        "resnet18": lambda: resnet([2, 2, 2, 2], [64, 128, 256, 512], ba, False, prelu),
+        "resnet20-basic": lambda: resnet([3, 3, 3], [16, 32, 64], ba, True, prelu),
+        "resnet18-basic": lambda: resnet([2, 2, 2, 2], [64, 128, 256, 512], ba, True, prelu),
+    }[base]()
 
 
 def input_shape(model):

@@ -12,14 +12,14 @@ public static class ModelFactory
 {
     /// <summary>The binary ResNets: <c>resnet20</c> and <c>resnet18</c> (Bi-Real units, the scheme's nonlinearity), a
     /// <c>-basic</c> suffix for He et al.'s two-convolution block, a <c>-prelu</c> suffix for SiMaN's per-channel PReLU
-    /// after every unit and ReLU after the stem (<see cref="ResNetNonlinearity.PReLU"/>).</summary>
+    /// after every unit and ReLU after the stem (<see cref="BlockNonlinearity.PReLU"/>; <c>vgg-small-prelu</c> likewise).</summary>
     private static readonly string[] ResNetNames =
         ["resnet20", "resnet18", "resnet20-basic", "resnet18-basic", "resnet20-prelu", "resnet18-prelu", "resnet20-basic-prelu", "resnet18-basic-prelu"];
 
-    public static readonly string[] Names = ["mlp", "cnn", "vgg-small", .. ResNetNames];
+    public static readonly string[] Names = ["mlp", "cnn", "vgg-small", "vgg-small-prelu", .. ResNetNames];
 
     /// <summary>Models that exist only as binary networks (they need a --scheme).</summary>
-    private static readonly string[] BinaryOnly = ["vgg-small", .. ResNetNames];
+    private static readonly string[] BinaryOnly = ["vgg-small", "vgg-small-prelu", .. ResNetNames];
 
     public static Module Create(TrainOptions options, ImageDataset data, Rng rng)
     {
@@ -43,7 +43,8 @@ public static class ModelFactory
         {
             "mlp" => BinaryModels.Mlp(rng, NewScheme, data.ImageSize, hidden: options.Width, hiddenLayers: 3, data.ClassCount),
             "cnn" => BinaryModels.Cnn(rng, NewScheme, data.Channels, data.ClassCount, SquareSide(options, data, 4)),
-            "vgg-small" => BinaryModels.VggSmall(rng, NewScheme, data.Channels, data.ClassCount, SquareSide(options, data, 8)),
+            // "-prelu": SiMaN's vgg_small_1w1a, a per-channel PReLU in place of every Hardtanh
+            "vgg-small" or "vgg-small-prelu" => BinaryModels.VggSmall(rng, NewScheme, data.Channels, data.ClassCount, SquareSide(options, data, 8), Nonlinearity(options)),
             // Bi-Real units (a real shortcut around every binary conv) by default; "-basic" is He et al.'s two-conv block
             _ when ResNetNames.Contains(options.Model) && options.Model.StartsWith("resnet20", StringComparison.Ordinal) =>
                 BinaryResNets.ResNet20(rng, NewScheme, data.Channels, data.ClassCount, SquareSide(options, data, 4), Block(options), nonlinearity: Nonlinearity(options)),
@@ -55,8 +56,8 @@ public static class ModelFactory
 
     private static ResNetBlock Block(TrainOptions options) => options.Model.Contains("-basic", StringComparison.Ordinal) ? ResNetBlock.Basic : ResNetBlock.BiReal;
 
-    private static ResNetNonlinearity Nonlinearity(TrainOptions options) =>
-        options.Model.EndsWith("-prelu", StringComparison.Ordinal) ? ResNetNonlinearity.PReLU : ResNetNonlinearity.Scheme;
+    private static BlockNonlinearity Nonlinearity(TrainOptions options) =>
+        options.Model.EndsWith("-prelu", StringComparison.Ordinal) ? BlockNonlinearity.PReLU : BlockNonlinearity.Scheme;
 
     /// <summary>The image side for a conv net that pools <paramref name="divisor"/>× (square images only).</summary>
     private static int SquareSide(TrainOptions options, ImageDataset data, int divisor) =>

@@ -108,13 +108,15 @@ public static class BinaryModels
         return new BinaryClassifier(body, binary, regularizer);
     }
 
-    /// <summary>VGG-Small for CIFAR-10 exactly as RBNN's <c>vgg.py</c> (Lin et al. 2020, arXiv:2009.13055): real <c>C128(in→128)</c>–BN–Hardtanh,
+    /// <summary>VGG-Small for CIFAR-10 exactly as RBNN's <c>vgg.py</c>, or with <paramref name="nonlinearity"/>
+    /// <see cref="BlockNonlinearity.PReLU"/> as SiMaN's <c>vgg_small_1w1a</c> (a per-channel PReLU in place of every Hardtanh, the stem's too) (Lin et al. 2020, arXiv:2009.13055): real <c>C128(in→128)</c>–BN–Hardtanh,
     /// then binary <c>C128–MP2–BN–Hardtanh, C256–BN–Hardtanh, C256–MP2–BN–Hardtanh, C512–BN–Hardtanh, C512–MP2–BN–Hardtanh</c>
     /// (3×3, pad 1, no bias), then real <c>FC(512·(s/8)² → classes)</c> with bias (8192 → 10 for 32×32 inputs).</summary>
     /// <remarks>Hardtanh is kept whatever the scheme, as in the reference (before a sign it changes nothing in the
     /// forward; its gradient window is the STE's). The scheme's weight quantizer binarizes the five inner convolutions'
     /// filters and its activation quantizer their inputs.</remarks>
-    public static BinaryClassifier VggSmall(Rng rng, Func<SchemeInstance> newScheme, int inChannels = 3, int classes = 10, int imageSize = 32)
+    public static BinaryClassifier VggSmall(Rng rng, Func<SchemeInstance> newScheme, int inChannels = 3, int classes = 10, int imageSize = 32,
+                                            BlockNonlinearity nonlinearity = BlockNonlinearity.Scheme)
     {
         ArgumentNullException.ThrowIfNull(newScheme);
         if (imageSize < 8 || imageSize % 8 != 0)
@@ -122,7 +124,8 @@ public static class BinaryModels
         var body = new Sequential();
         var binary = new List<IBinaryLayer>();
         Regularizer? regularizer = null;
-        body.Add(new Conv2d(inChannels, 128, 3, rng, padding: 1, bias: false)).Add(new BatchNorm2d(128)).Add(new HardTanh());
+        Module Act(int channels) => nonlinearity == BlockNonlinearity.PReLU ? new PReLU(channels) : new HardTanh();
+        body.Add(new Conv2d(inChannels, 128, 3, rng, padding: 1, bias: false)).Add(new BatchNorm2d(128)).Add(Act(128));
         int width = 128;
         foreach ((int outputs, bool pool) in new[] { (128, true), (256, false), (256, true), (512, false), (512, true) })
         {
@@ -131,7 +134,7 @@ public static class BinaryModels
             var conv = new BinaryConv2d(width, outputs, 3, rng, scheme.Weights, scheme.Activations, padding: 1);
             body.Add(conv);
             if (pool) body.Add(new MaxPool2d(2));
-            body.Add(new BatchNorm2d(outputs)).Add(new HardTanh());
+            body.Add(new BatchNorm2d(outputs)).Add(Act(outputs));
             binary.Add(conv);
             width = outputs;
         }
@@ -145,4 +148,19 @@ public static class BinaryModels
     internal static Module Activation(SchemeInstance scheme) =>
         scheme.Nonlinearity is { } nonlinearity ? new QuantizerModule(nonlinearity)
         : scheme.Activations is null ? new ReLU() : new HardTanh();
+}
+
+/// <summary>The nonlinearity ("act") after the stem and after every binary unit of VGG-Small and the ResNets.</summary>
+public enum BlockNonlinearity
+{
+    /// <summary>The model's reference one: for the ResNets the scheme's learnable nonlinearity if it has one (ReActNet's
+    /// RPReLU), else Hardtanh (the STE window, as IR-Net's and RBNN's <c>resnet20_bireal_1w1a</c>) when it binarizes
+    /// activations, else ReLU; for VGG-Small Hardtanh (RBNN's <c>vgg.py</c>). The default.</summary>
+    Scheme,
+
+    /// <summary>SiMaN's networks (lmbxmu/SiMaN <c>cifar/models_cifar</c>): a per-channel PReLU (slopes initialised to 0.25)
+    /// after every unit — in <c>resnet20_1w1a</c> with ReLU after the stem, in <c>vgg_small_1w1a</c> after the stem
+    /// too. Unlike Hardtanh it does not clip the real values (the stream the Bi-Real shortcuts carry) nor zero their
+    /// gradient outside [−1, 1].</summary>
+    PReLU,
 }

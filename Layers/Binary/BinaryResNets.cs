@@ -28,20 +28,6 @@ public enum ResNetDownsample
     AvgPoolConv,
 }
 
-/// <summary>The nonlinearity ("act") after the stem and after every residual unit.</summary>
-public enum ResNetNonlinearity
-{
-    /// <summary>The scheme's: its learnable nonlinearity if it has one (ReActNet's RPReLU), else Hardtanh (the STE
-    /// window, as IR-Net's and RBNN's <c>resnet20_bireal_1w1a</c>) when it binarizes activations, else ReLU; the
-    /// default.</summary>
-    Scheme,
-
-    /// <summary>SiMaN's <c>resnet20_1w1a</c> (lmbxmu/SiMaN cifar/models_cifar/resnet.py): a per-channel PReLU (slopes
-    /// initialised to 0.25) after every residual unit and ReLU after the stem. Unlike Hardtanh it does not clip the
-    /// real-valued stream that the Bi-Real shortcuts carry, nor zero its gradient outside [−1, 1].</summary>
-    PReLU,
-}
-
 /// <summary>A residual connection without the activation: <c>y = main(x) + shortcut(x)</c>, the shortcut being the
 /// identity when null. Children <c>main</c> and (if any) <c>shortcut</c>.</summary>
 public sealed class Residual : Module
@@ -135,7 +121,7 @@ public static class BinaryResNets
     /// BN1d and a real <c>FC(64 → classes)</c> — RBNN's <c>resnet20_bireal_1w1a</c> with the default options.</summary>
     public static BinaryClassifier ResNet20(Rng rng, Func<SchemeInstance> newScheme, int inChannels = 3, int classes = 10, int imageSize = 32,
                                             ResNetBlock block = ResNetBlock.BiReal, ResNetDownsample downsample = ResNetDownsample.ZeroPad,
-                                            ResNetNonlinearity nonlinearity = ResNetNonlinearity.Scheme) =>
+                                            BlockNonlinearity nonlinearity = BlockNonlinearity.Scheme) =>
         Build("ResNet-20", rng, newScheme, [3, 3, 3], [16, 32, 64], inChannels, classes, imageSize, block, downsample, nonlinearity);
 
     /// <summary>The CIFAR ResNet-18 (RBNN's and IR-Net's <c>resnet18_1w1a</c>): real stem <c>Conv(in→64, 3×3)</c>–BN–act
@@ -143,7 +129,7 @@ public static class BinaryResNets
     /// <c>FC(512 → classes)</c>.</summary>
     public static BinaryClassifier ResNet18(Rng rng, Func<SchemeInstance> newScheme, int inChannels = 3, int classes = 10, int imageSize = 32,
                                             ResNetBlock block = ResNetBlock.BiReal, ResNetDownsample downsample = ResNetDownsample.ZeroPad,
-                                            ResNetNonlinearity nonlinearity = ResNetNonlinearity.Scheme) =>
+                                            BlockNonlinearity nonlinearity = BlockNonlinearity.Scheme) =>
         Build("ResNet-18", rng, newScheme, [2, 2, 2, 2], [64, 128, 256, 512], inChannels, classes, imageSize, block, downsample, nonlinearity);
 
     /// <summary>A binary ResNet: real stem, <paramref name="blocks"/>[s] blocks of width <paramref name="widths"/>[s] per
@@ -155,7 +141,7 @@ public static class BinaryResNets
     /// 2^(stages − 1) so every stride-2 unit sees an even side and both branches of a residual agree.</remarks>
     public static BinaryClassifier Build(string name, Rng rng, Func<SchemeInstance> newScheme, int[] blocks, int[] widths, int inChannels, int classes,
                                          int imageSize, ResNetBlock block, ResNetDownsample downsample,
-                                         ResNetNonlinearity nonlinearity = ResNetNonlinearity.Scheme)
+                                         BlockNonlinearity nonlinearity = BlockNonlinearity.Scheme)
     {
         ArgumentNullException.ThrowIfNull(rng);
         ArgumentNullException.ThrowIfNull(newScheme);
@@ -170,7 +156,7 @@ public static class BinaryResNets
         SchemeInstance stemScheme = newScheme();
         Regularizer? regularizer = stemScheme.Regularizer;
         body.Add(new Conv2d(inChannels, widths[0], 3, rng, padding: 1, bias: false)).Add(new BatchNorm2d(widths[0]))
-            .Add(nonlinearity == ResNetNonlinearity.PReLU ? new ReLU() : BinaryModels.Activation(stemScheme));
+            .Add(nonlinearity == BlockNonlinearity.PReLU ? new ReLU() : BinaryModels.Activation(stemScheme));
         int width = widths[0];
         for (int stage = 0; stage < blocks.Length; stage++)
             for (int b = 0; b < blocks[stage]; b++)
@@ -181,7 +167,7 @@ public static class BinaryResNets
                 {
                     SchemeInstance scheme = newScheme();
                     regularizer ??= scheme.Regularizer;
-                    act = nonlinearity == ResNetNonlinearity.PReLU ? new PReLU(outputs) : BinaryModels.Activation(scheme);
+                    act = nonlinearity == BlockNonlinearity.PReLU ? new PReLU(outputs) : BinaryModels.Activation(scheme);
                     var conv = new BinaryConv2d(from, outputs, 3, rng, scheme.Weights, scheme.Activations, stride: s, padding: 1);
                     binary.Add(conv);
                     return conv;

@@ -112,6 +112,29 @@ public class BinaryExportTests
         Assert.That(inference.Forward(x.ToArray<float>(), 6), Is.EqualTo(expected));
     }
 
+    /// <summary>SiMaN's VGG-Small (a PReLU after every batch norm, slopes of both signs so that some flip the sign the
+    /// next binary layer reads) with SiMaN's centred signs, through the file: the framework's evaluation logits exactly.</summary>
+    [Test]
+    public void VggSmallPRelu_ThroughTheBgmFile_MatchesFrameworkLogitsExactly()
+    {
+        var rng = new Rng(17);
+        BinaryClassifier model = BinaryModels.VggSmall(rng, () => SchemeRegistry.Create("siman"), inChannels: 3, classes: 10, imageSize: 8,
+            nonlinearity: BlockNonlinearity.PReLU);
+        PerturbBatchNorms(model, rng, meanRange: 1);
+        foreach (PReLU prelu in Modules(model).OfType<PReLU>())
+            for (int c = 0; c < prelu.Weight.Length; c++) prelu.Weight.Value.AsSpan<float>()[c] = (float)(rng.NextDouble() * 2 - 0.5);
+        InferenceModel inference = InferenceModel.FromModule(model, 3, 8, 8, 10, "cifar10");
+        Assert.That(inference.Layers.OfType<PReLULayer>().Count(), Is.EqualTo(6), "the stem's and the five binary layers'");
+        string bgm = Path.Combine(_dir, "vgg-prelu.bgm");
+        inference.Save(bgm);
+        inference = InferenceModel.Load(bgm);
+        Tensor x = Tensor.Uniform([4, 3, 8, 8], rng, -2, 2);
+        float[] expected;
+        model.Eval();
+        using (GradMode.NoGrad()) expected = model.Forward(x).ToArray<float>();
+        Assert.That(inference.Forward(x.ToArray<float>(), 4), Is.EqualTo(expected));
+    }
+
     [TestCase("resnet20", 8), TestCase("resnet20-basic", 8), TestCase("resnet18", 8), TestCase("resnet20-prelu", 8)]
     public void ResNets_ThroughTheBgmFile_MatchFrameworkLogitsExactly(string name, int side)
     {
@@ -119,7 +142,7 @@ public class BinaryExportTests
         BinaryClassifier model = name switch
         {
             // SiMaN's reference network: PReLU after every unit, centred signs before every binary convolution
-            "resnet20-prelu" => BinaryResNets.ResNet20(rng, () => SchemeRegistry.Create("siman"), imageSize: side, nonlinearity: ResNetNonlinearity.PReLU),
+            "resnet20-prelu" => BinaryResNets.ResNet20(rng, () => SchemeRegistry.Create("siman"), imageSize: side, nonlinearity: BlockNonlinearity.PReLU),
             "resnet20" => BinaryResNets.ResNet20(rng, () => SchemeRegistry.Create("bnn"), imageSize: side),
             "resnet20-basic" => BinaryResNets.ResNet20(rng, () => SchemeRegistry.Create("bnn"), imageSize: side, block: ResNetBlock.Basic),
             _ => BinaryResNets.ResNet18(rng, () => SchemeRegistry.Create("bnn"), imageSize: side),

@@ -33,6 +33,16 @@ public class ResNetCliTests
                 "one slope per channel of the unit's output");
     }
 
+    [TestCase("vgg-small", false), TestCase("vgg-small-prelu", true)]
+    public void VggSmallNames_BuildTheirNonlinearities(string model, bool prelu)
+    {
+        var net = (BinaryClassifier)Build(model, "bnn", "cifar10");
+        var modules = BinaryGrad.Tests.Layers.Binary.BinaryResNetTests.Descendants(net).ToList();
+        Assert.That(net.BinaryLayers, Has.Count.EqualTo(5));
+        Assert.That(modules.OfType<PReLU>().Select(p => p.Weight.Length), Is.EqualTo(prelu ? new[] { 128, 128, 256, 256, 512, 512 } : []));
+        Assert.That(modules.OfType<HardTanh>().Count(), Is.EqualTo(prelu ? 0 : 6));
+    }
+
     [Test]
     public void ResNet18_On28PixelImages_IsRefusedNamingTheSizes()
     {
