@@ -31,7 +31,7 @@ public abstract partial class Quantizer
             var values = new Tensor[inputs.Length - 1];
             for (int i = 1; i < inputs.Length; i++) values[i - 1] = inputs[i].Contiguous().To(_type);
             _parameters = new QuantizerParameterSet(values, _type);
-            Tensor y = Tensor.Empty(_x.Shape, _type);
+            Tensor y = q.WritesEveryElement ? Tensor.Uninitialized(_x.Shape, _type) : Tensor.Empty(_x.Shape, _type);
             var pass = new Pass(q, _x, _parameters, null, y);
             DTypeDispatch.Run(_type, ref pass);
             _saved = pass.Saved;
@@ -44,7 +44,9 @@ public abstract partial class Quantizer
             bool any = false;
             for (int i = 0; i < results.Length; i++) any |= NeedsGrad(i);
             if (!any) return results;
-            Tensor x = _x!, dy = gradOutput.Contiguous().To(_type), dx = Tensor.Empty(x.Shape, _type);
+            // a gradient buffer the engine owns (see WritesEveryElement) when it is returned as it is, not converted
+            Tensor x = _x!, dy = gradOutput.Contiguous().To(_type);
+            Tensor dx = q.WritesEveryElement && NeedsGrad(0) && Inputs[0].DType == _type ? RentGradient(x.Shape, _type) : Tensor.Empty(x.Shape, _type);
             DTypeDispatch.Run(_type, new Pass(q, x, _parameters!, dy, dx, _saved));
             if (NeedsGrad(0)) results[0] = dx.To(Inputs[0].DType);
             for (int i = 1; i < results.Length; i++)

@@ -88,6 +88,13 @@ public abstract partial class Quantizer
     /// evaluation output, which must be cheap and free of lazy initialisation.</summary>
     public virtual bool BinaryIsLatentSign => true;
 
+    /// <summary>True when this quantizer's Forward writes every element of y and its Backward every element of dx
+    /// whatever the input (NaNs included), so the graph node can hand them out uncleared: y skips the zero fill, and
+    /// dx becomes a gradient buffer the engine owns and adds the input's other gradients into (a residual shortcut's)
+    /// instead of copying both into a new sum — the same floats, as addition commutes. False by default: a quantizer
+    /// that leaves an element alone then still gets zeros.</summary>
+    protected internal virtual bool WritesEveryElement => false;
+
     /// <summary>Called by <see cref="Apply"/> before anything else: lazy initialisation that needs the input
     /// (e.g. a scale initialised to mean|θ|) and shape validation.</summary>
     protected virtual void Prepare(Tensor x) { }

@@ -28,6 +28,9 @@ public sealed partial class StandardizedSign(bool center) : Quantizer
     /// <inheritdoc/>
     public override bool IsSmooth => false;
 
+    /// <summary>True: both passes write every element (the scalar loops finish what the vector loops leave).</summary>
+    protected internal override bool WritesEveryElement => true;
+
     /// <summary>sign(x).</summary>
     public override double Forward(double x) => BinaryMath.Sign(x);
 

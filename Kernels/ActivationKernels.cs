@@ -262,6 +262,46 @@ public static class ActivationKernels
         return total;
     }
 
+    /// <summary><see cref="PReluBackward{T}"/> of a = (x·scale + shift) + s without a being stored: a is formed lane by lane
+    /// with <see cref="ScaleShiftAddPRelu{T}"/>'s roundings, then dz and the slope-gradient share exactly as
+    /// <see cref="PReluBackward{T}"/> would from that a (same lanes, same order, on every path) — one pass over x, s and
+    /// dy instead of writing a to scratch and reading it back.</summary>
+    public static double ScaleShiftAddPReluBackward<T>(ReadOnlySpan<T> x, T scale, T shift, ReadOnlySpan<T> s, ReadOnlySpan<T> dy, Span<T> dz, T slope)
+        where T : unmanaged, IBinaryFloatingPointIeee754<T>
+    {
+        CheckLengths(nameof(ScaleShiftAddPReluBackward), dz.Length, (nameof(x), x.Length), (nameof(s), s.Length));
+        CheckLengths(nameof(ScaleShiftAddPReluBackward), dz.Length, (nameof(dy), dy.Length), (nameof(dy), dy.Length));
+        double total = 0;
+        int i = 0;
+        if (Vectorized<T>())
+        {
+            ref T xr = ref System.Runtime.InteropServices.MemoryMarshal.GetReference(x);
+            ref T sr = ref System.Runtime.InteropServices.MemoryMarshal.GetReference(s);
+            ref T gr = ref System.Runtime.InteropServices.MemoryMarshal.GetReference(dy);
+            ref T dr = ref System.Runtime.InteropServices.MemoryMarshal.GetReference(dz);
+            Vector<T> k = new(scale), b = new(shift), negative = new(slope), sum = Vector<T>.Zero;
+            for (; i <= dz.Length - Vector<T>.Count; i += Vector<T>.Count)
+            {
+                Vector<T> a = Vector.LoadUnsafe(ref xr, (nuint)i) * k + b + Vector.LoadUnsafe(ref sr, (nuint)i), g = Vector.LoadUnsafe(ref gr, (nuint)i);
+                Vector<T> positive = Vector.GreaterThan(a, Vector<T>.Zero);
+                Vector.ConditionalSelect(positive, g, negative * g).StoreUnsafe(ref dr, (nuint)i);
+                sum += Vector.ConditionalSelect(positive, Vector<T>.Zero, g * a);
+            }
+            for (int lane = 0; lane < Vector<T>.Count; lane++) total += double.CreateChecked(sum[lane]);
+        }
+        for (; i < dz.Length; i++)
+        {
+            T a = x[i] * scale + shift + s[i];
+            if (a > T.Zero) dz[i] = dy[i];
+            else
+            {
+                dz[i] = slope * dy[i];
+                total += double.CreateChecked(dy[i] * a);
+            }
+        }
+        return total;
+    }
+
     /// <summary>Scalar reference of <see cref="PReluBackward{T}"/>: the same dx, the slope-gradient share summed in
     /// float64 element by element.</summary>
     public static double PReluBackwardScalar<T>(ReadOnlySpan<T> a, ReadOnlySpan<T> dy, Span<T> dx, T slope) where T : unmanaged, IBinaryFloatingPointIeee754<T>

@@ -571,8 +571,8 @@ public static partial class Ops
         }
 
         /// <summary>The fused PReLU op's dz = dy·(a' &gt; 0 ? 1 : a_c) and, when wanted, the slopes' gradient: a' = BN(x) + s
-        /// recomputed plane by plane with the forward's operations (Multiply, Add shift, Add s: the same roundings as its
-        /// one-pass kernel), then <see cref="ActivationKernels.PReluBackward{T}"/> per plane and the shares added as
+        /// recomputed in registers with the forward's roundings (<see cref="ActivationKernels.ScaleShiftAddPReluBackward{T}"/>,
+        /// which gives <see cref="ActivationKernels.PReluBackward{T}"/>'s dz and share of that a'), and the shares added as
         /// <see cref="PRelu"/>'s backward adds them. Spread over the kernel threads; the batch-norm backward then runs on
         /// dz, which is also the shortcut's gradient.</summary>
         private void PReluGradients<T>(Tensor x, Tensor dy, Tensor dz, Tensor? dSlopes) where T : unmanaged, IBinaryFloatingPointIeee754<T>
@@ -583,21 +583,15 @@ public static partial class Ops
             double[] shares = ScratchPool<double>.ThisThread.Rent(planes);
             KernelThreads.For(planes, Math.Max(1, (1 << 14) / plane), (first, end) =>
             {
-                T[] scratch = ScratchPool<T>.ThisThread.Rent(plane);
-                Span<T> a = scratch.AsSpan(0, plane);
                 ReadOnlySpan<T> gammaValues = gamma is null ? default : gamma.AsContiguousSpan<T>(), betaValues = beta is null ? default : beta.AsContiguousSpan<T>();
                 ReadOnlySpan<T> slopeValues = slopes.AsSpan<T>();
                 for (int p = first; p < end; p++)
                 {
                     int at = p * plane, ch = p % c;
                     (T scale, T shift) = ScaleShift(gammaValues, betaValues, ch);
-                    TensorPrimitives.Multiply(x.AsSpan<T>().Slice(at, plane), scale, a);
-                    TensorPrimitives.Add(a, shift, a);
-                    TensorPrimitives.Add(a, shortcut.AsSpan<T>().Slice(at, plane), a);
-                    shares[p] = ActivationKernels.PReluBackward<T>(a, dy.AsSpan<T>().Slice(at, plane), dz.AsSpan<T>().Slice(at, plane),
-                        slopeValues[slopeValues.Length == 1 ? 0 : ch]);
+                    shares[p] = ActivationKernels.ScaleShiftAddPReluBackward<T>(x.AsSpan<T>().Slice(at, plane), scale, shift, shortcut.AsSpan<T>().Slice(at, plane),
+                        dy.AsSpan<T>().Slice(at, plane), dz.AsSpan<T>().Slice(at, plane), slopeValues[slopeValues.Length == 1 ? 0 : ch]);
                 }
-                ScratchPool<T>.ThisThread.Return(scratch);
             });
             if (dSlopes is not null) AddSlopeShares<T>(shares, planes, c, dSlopes.AsSpan<T>());
             ScratchPool<double>.ThisThread.Return(shares);

@@ -86,6 +86,13 @@ public class ActivationKernelsTests
             if (path == SimdPath.Scalar) Assert.That(done, Is.Zero);
             share = ActivationKernels.PReluBackward<float>(x, dy, dx, slope);
             shareScalar = ActivationKernels.PReluBackwardScalar<float>(x, dy, dxScalar, slope);
+            // the one-pass backward of the epilogue: PReluBackward of a = (x·scale + shift) + s, bit for bit, share included
+            float[] a = new float[length], dzFromA = new float[length], dzFused = new float[length];
+            for (int i = 0; i < length; i++) a[i] = x[i] * Scale + Shift + s[i];
+            double shareFromA = ActivationKernels.PReluBackward<float>(a, dy, dzFromA, slope);
+            double shareFused = ActivationKernels.ScaleShiftAddPReluBackward<float>(x, Scale, Shift, s, dy, dzFused, slope);
+            Assert.That(dzFused.Select(BitConverter.SingleToInt32Bits), Is.EqualTo(dzFromA.Select(BitConverter.SingleToInt32Bits)), "epilogue dz");
+            Assert.That(BitConverter.DoubleToInt64Bits(shareFused), Is.EqualTo(BitConverter.DoubleToInt64Bits(shareFromA)), "epilogue share");
         }
         static int Bits(float v) => BitConverter.SingleToInt32Bits(v);
         double expectedShare = 0;
