@@ -109,22 +109,29 @@ public sealed class SimanSign(double percentStart = 15, bool clipLatent = true) 
         }
     }
 
-    private sealed record Saved(double[] W2, (double, double)[] Stats);
+    private sealed record Saved(Tensor W2Storage, (double, double)[] Stats)
+    {
+        public ReadOnlySpan<double> W2 => W2Storage.AsSpan<double>();
+    }
 
     /// <summary>Steps 2–3: w2 stays float64 for the backward, which needs it exactly.</summary>
-    /// <remarks>w2 is the one array still allocated per call (2.2 MB per ResNet-20 step): it lives from this forward to
-    /// its backward, and another forward — e.g. of a weight used twice, whose <see cref="Prepare"/> clips the latent
-    /// tensor in place — may come between them, so it can neither come from a per-thread pool nor be recomputed from the
-    /// latent weights then.</remarks>
+    /// <remarks>w2 lives from this forward to its backward, and another forward — e.g. of a weight used twice, whose
+    /// <see cref="Prepare"/> clips the latent tensor in place — may come between them, so it can neither come from a
+    /// per-thread pool nor be recomputed from the latent weights then. It is a tensor of its own: inside a training
+    /// step's <c>TensorPool</c> scope a block that goes back when the step ends (a ResNet-20 step allocated 2.2 MB here),
+    /// outside one an ordinary array.</remarks>
     protected override object? Forward<T>(ReadOnlySpan<T> x, ReadOnlySpan<int> shape, QuantizerParameters<T> p, Span<T> y)
     {
         (int channels, int n) = Channels.Weight(shape, x.Length);
-        double[] w2 = GC.AllocateUninitializedArray<double>(x.Length);
+        Tensor w2Storage = Tensor.Uninitialized([x.Length], DType.Float64);
+        Span<double> w2 = w2Storage.AsSpan<double>();
         var stats = Standardization.Forward(x, channels, center: true, 1e-5, w2);
-        double[] keys = new double[n], marks = new double[n];
+        var pool = ScratchPool<double>.ThisThread;
+        double[] keyArray = pool.Rent(n), markArray = pool.Rent(n);
+        Span<double> keys = keyArray.AsSpan(0, n), marks = markArray.AsSpan(0, n);
         for (int o = 0; o < channels; o++)
         {
-            ReadOnlySpan<double> channel = w2.AsSpan(o * n, n);
+            ReadOnlySpan<double> channel = w2.Slice(o * n, n);
             bool anyNaN = false;
             for (int i = 0; i < n; i++)
             {
@@ -134,15 +141,18 @@ public sealed class SimanSign(double percentStart = 15, bool clipLatent = true) 
             if (anyNaN)
             {
                 // stable descending sort (NaN last): the definition; selection below needs NaN-free keys
-                marks.AsSpan().Fill(-1);
-                int[] order = [.. Enumerable.Range(0, n).OrderByDescending(i => keys[i])];
+                marks.Fill(-1);
+                double[] keyCopy = keys.ToArray();
+                int[] order = [.. Enumerable.Range(0, n).OrderByDescending(i => keyCopy[i])];
                 for (int r = 0; r < n / 2; r++) marks[order[r]] = 1;
             }
             // the n/2 largest |w2| become +1, ties to the lower index exactly as the stable sort above
             else Selection.MarkLargest(keys, n / 2, marks);
             for (int i = 0; i < n; i++) y[o * n + i] = Num.R<T>(marks[i]);
         }
-        return new Saved(w2, stats);
+        pool.Return(markArray);
+        pool.Return(keyArray);
+        return new Saved(w2Storage, stats);
     }
 
     /// <summary>dw2 = dw_b·sign(w2), then the exact standardisation backward.</summary>

@@ -96,7 +96,7 @@ internal static class Standardization
 
     /// <summary>Standardises each of the <paramref name="groups"/> contiguous runs of <paramref name="v"/> into
     /// <paramref name="z"/>; returns per-group (mean, s).</summary>
-    public static (double Mean, double Scale)[] Forward<T>(ReadOnlySpan<T> v, int groups, bool center, double epsilon, double[] z)
+    public static (double Mean, double Scale)[] Forward<T>(ReadOnlySpan<T> v, int groups, bool center, double epsilon, Span<double> z)
         where T : unmanaged, IBinaryFloatingPointIeee754<T>
     {
         var stats = Statistics(v, groups, epsilon);
@@ -107,7 +107,7 @@ internal static class Standardization
     }
 
     /// <summary>dv from dz, rounded once to T: dv_j = (dz_j − c·mean(dz))/s − (Σ_i dz_i z_i)·(v_j − m)/((n − 1)s²).</summary>
-    public static void Backward<T>(ReadOnlySpan<T> v, double[] z, (double Mean, double Scale)[] stats, bool center, double[] dz, Span<T> dv)
+    public static void Backward<T>(ReadOnlySpan<T> v, ReadOnlySpan<double> z, (double Mean, double Scale)[] stats, bool center, ReadOnlySpan<double> dz, Span<T> dv)
         where T : unmanaged, IBinaryFloatingPointIeee754<T>
     {
         int groups = stats.Length, n = v.Length / groups;
@@ -119,7 +119,7 @@ internal static class Standardization
                 sum += dz[i];
                 dot += dz[i] * z[i];
             }
-            Apply(v.Slice(g * n, n), stats[g], center, n, sum, dot, dz.AsSpan(g * n, n), dv.Slice(g * n, n));
+            Apply(v.Slice(g * n, n), stats[g], center, n, sum, dot, dz.Slice(g * n, n), dv.Slice(g * n, n));
         }
     }
 
