@@ -6,28 +6,31 @@ using BinaryGrad.Layers.Inference;
 
 namespace BinaryGrad.Cli.Commands;
 
-/// <summary><c>binarygrad infer --model M.bgm --dataset mnist [--data-dir D]</c>: runs a bit-packed inference model
-/// over a data set's test split and prints accuracy, throughput and model size.</summary>
+/// <summary><c>binarygrad infer --model M.bgm [--dataset D] [--data-dir DIR]</c>: runs a bit-packed inference model
+/// over a data set's test split (by default the one the model was trained on, which the file records) and prints
+/// accuracy, throughput and model size.</summary>
 public static class InferCommand
 {
     public static Command Create()
     {
         var model = new Option<string>("--model") { Description = "Inference model written by 'binarygrad export' (.bgm).", Required = true };
-        var dataset = new Option<string>("--dataset") { Description = "mnist, fashion-mnist, cifar10 or digits.", DefaultValueFactory = _ => "mnist" };
+        var dataset = new Option<string?>("--dataset") { Description = "mnist, fashion-mnist, cifar10 or digits. [default: the data set the model was trained on]" };
         var dataDir = new Option<string?>("--data-dir") { Description = "Data directory (else $BINARYGRAD_DATA, else a per-user cache)." };
         var batchSize = new Option<int>("--batch-size") { Description = "Images per forward.", DefaultValueFactory = _ => 256 };
         var command = new Command("infer", "Run a .bgm inference model on a test set: accuracy, images/s, size.") { model, dataset, dataDir, batchSize };
-        command.SetAction(r => Run(r.GetValue(model)!, r.GetValue(dataset)!, r.GetValue(dataDir), r.GetValue(batchSize), Console.Out, Console.Error));
+        command.SetAction(r => Run(r.GetValue(model)!, r.GetValue(dataset), r.GetValue(dataDir), r.GetValue(batchSize), Console.Out, Console.Error));
         return command;
     }
 
-    /// <summary>Loads the model and the data and runs; returns 0, or <see cref="Program.BadInput"/> after a one-line error.</summary>
-    public static int Run(string modelPath, string dataset, string? dataDirectory, int batchSize, TextWriter output, TextWriter error)
+    /// <summary>Loads the model and the data and runs; returns 0, or <see cref="Program.BadInput"/> after a one-line error.
+    /// A null <paramref name="dataset"/> is the model's own (<see cref="InferenceModel.Dataset"/>).</summary>
+    public static int Run(string modelPath, string? dataset, string? dataDirectory, int batchSize, TextWriter output, TextWriter error)
     {
         try
         {
             if (batchSize < 1) throw new ArgumentException($"--batch-size must be at least 1, got {batchSize}.");
             InferenceModel model = InferenceModel.Load(modelPath);
+            dataset ??= model.Dataset;
             ImageDataset test = new DatasetStore(dataDirectory).Load(dataset, DatasetSplit.Test);
             (double accuracy, double seconds) = Evaluate(model, test, Normalization.For(dataset), batchSize, modelPath);
             long size = new FileInfo(modelPath).Length;

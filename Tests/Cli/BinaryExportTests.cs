@@ -64,6 +64,12 @@ public class BinaryExportTests
         var cli = new StringWriter();
         Assert.That(InferCommand.Run(bgm, "digits", _dir, 100, cli, TextWriter.Null), Is.EqualTo(0));
         Assert.That(cli.ToString(), Does.Contain("accuracy").And.Contain("images/s").And.Contain("bytes"));
+        // without --dataset: the data set the file records (digits), not a fixed default
+        var ownData = new StringWriter();
+        Assert.That(InferCommand.Run(bgm, null, _dir, 100, ownData, TextWriter.Null), Is.EqualTo(0));
+        static string Accuracy(string line) => line[line.IndexOf("accuracy", StringComparison.Ordinal)..line.IndexOf(" images)", StringComparison.Ordinal)];
+        Assert.That(ownData.ToString(), Does.Contain("on digits-test"));
+        Assert.That(Accuracy(ownData.ToString()), Is.EqualTo(Accuracy(cli.ToString())));
     }
 
     [Test]
