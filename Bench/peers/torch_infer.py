@@ -3,7 +3,8 @@
 exports to .bgm.
 
 Usage: torch_infer.py THREADS MODEL BATCH
-  MODEL in mlp, cnn, vgg-small, resnet20, resnet18, resnet20-basic, resnet18-basic: the architecture that
+  MODEL in mlp, cnn, vgg-small, resnet20, resnet18, resnet20-basic, resnet18-basic (the last five also with a -prelu
+  suffix, SiMaN's PReLU units): the architecture that
   `binarygrad train --model MODEL --scheme bnn` builds (torch_train.build), with every binary layer replaced by the
   plain float layer of the same shape (nn.Conv2d / nn.Linear, no sign): the float model a user would deploy instead.
   MNIST shapes [N, 1, 28, 28] for mlp and cnn, CIFAR-10 shapes [N, 3, 32, 32] for the others.
