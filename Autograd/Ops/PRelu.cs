@@ -87,7 +87,9 @@ public static partial class Ops
         /// <summary>dx = dy where x &gt; 0, a_c·dy elsewhere, and da_c = Σ_{x ≤ 0} dy·x: each image plane's share from
         /// <see cref="ActivationKernels.PReluBackward{T}"/> (planes spread over the kernel threads), then added per slope
         /// in float64 in plane order, so the result does not depend on the thread count. The fused
-        /// <see cref="BatchNormAddPRelu"/> uses the same kernel and order, hence the same bits.</summary>
+        /// <see cref="BatchNormAddPRelu"/> runs the one-pass form of the same kernel
+        /// (<see cref="ActivationKernels.ScaleShiftAddPReluBackward{T}"/>, the same lanes and order) and adds the shares the
+        /// same way, hence the same bits.</summary>
         private static void Backward<T>(Tensor x, Tensor w, Tensor dy, Tensor dx, Tensor dw) where T : unmanaged, IBinaryFloatingPointIeee754<T>
         {
             (int n, int c, int plane) = Layout(x);
