@@ -250,16 +250,7 @@ public static class ActivationKernels
         }
         double total = 0;
         for (int lane = 0; lane < Vector<T>.Count; lane++) total += double.CreateChecked(sum[lane]);
-        for (; i < dx.Length; i++)
-        {
-            if (a[i] > T.Zero) dx[i] = dy[i];
-            else
-            {
-                dx[i] = slope * dy[i];
-                total += double.CreateChecked(dy[i] * a[i]);
-            }
-        }
-        return total;
+        return PReluTail(a, dy, dx, slope, i, total);
     }
 
     /// <summary><see cref="PReluBackward{T}"/> of a = (x·scale + shift) + s without a being stored: a is formed lane by lane
@@ -307,8 +298,15 @@ public static class ActivationKernels
     public static double PReluBackwardScalar<T>(ReadOnlySpan<T> a, ReadOnlySpan<T> dy, Span<T> dx, T slope) where T : unmanaged, IBinaryFloatingPointIeee754<T>
     {
         CheckLengths(nameof(PReluBackwardScalar), dx.Length, (nameof(a), a.Length), (nameof(dy), dy.Length));
-        double total = 0;
-        for (int i = 0; i < dx.Length; i++)
+        return PReluTail(a, dy, dx, slope, 0, 0);
+    }
+
+    /// <summary>The PReLU backward of elements <paramref name="start"/> on, one at a time, each share added to
+    /// <paramref name="total"/> in order; returns the total.</summary>
+    private static double PReluTail<T>(ReadOnlySpan<T> a, ReadOnlySpan<T> dy, Span<T> dx, T slope, int start, double total)
+        where T : unmanaged, IBinaryFloatingPointIeee754<T>
+    {
+        for (int i = start; i < dx.Length; i++)
         {
             if (a[i] > T.Zero) dx[i] = dy[i];
             else
