@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using BinaryGrad.Kernels;
 
@@ -41,6 +42,7 @@ public sealed partial class StandardizedSign
 
     /// <summary>dz = dy·(2 − 2|z|)₊ and its z-weighted term for four float64 lanes, as the scalar Accumulate computes
     /// them: where |d| &gt; s, dz = dy·0 and the term dz·d; else z = d/s, dz = dy·F'(z) and the term dz·z.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] // a call returns the pair through memory: 2.5 % of a SiMaN step
     private static (Vector256<double> Dz, Vector256<double> Term) SurrogateLanes(Vector256<double> v, Vector256<double> dy,
         Vector256<double> shift, Vector256<double> scale)
     {
@@ -103,6 +105,7 @@ public sealed partial class StandardizedSign
 
     /// <summary><see cref="SurrogateLanes(Vector256{double}, Vector256{double}, Vector256{double}, Vector256{double})"/>
     /// on eight lanes: the same operations lane by lane.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] // a call returns the pair through memory: 2.5 % of a SiMaN step
     private static (Vector512<double> Dz, Vector512<double> Term) SurrogateLanes(Vector512<double> v, Vector512<double> dy,
         Vector512<double> shift, Vector512<double> scale)
     {
