@@ -1,3 +1,5 @@
+using BinaryGrad.Kernels;
+
 namespace BinaryGrad.Autograd;
 
 /// <summary>Reverse-mode differentiation over the recorded graph.</summary>
@@ -177,11 +179,34 @@ internal static class Engine
         else if (!owned || !existing.IsContiguous) existing = existing.MaterializeRaw();
         Tensor target = existing;
         Tensor g = grad.IsContiguous ? grad : grad.MaterializeRaw();
-        if (target.DType == DType.Float32)
-            System.Numerics.Tensors.TensorPrimitives.Add(target.AsSpan<float>(), g.AsSpan<float>(), target.AsSpan<float>());
-        else
-            System.Numerics.Tensors.TensorPrimitives.Add(target.AsSpan<double>(), g.AsSpan<double>(), target.AsSpan<double>());
+        if (target.DType == DType.Float32) AddInPlace(target.AsSpan<float>(), g.AsSpan<float>());
+        else AddInPlace(target.AsSpan<double>(), g.AsSpan<double>());
         return target;
+    }
+
+    /// <summary>Elements a kernel thread takes at least in <see cref="AddInPlace{T}"/>.</summary>
+    private const int AddGrain = 1 << 15;
+
+    /// <summary>target += g, spread over the kernel threads. Why: a residual network sums two gradients at every unit
+    /// input, and on one thread those sums were 3 % of a SiMaN ResNet-20 step with the other core idle. Element by
+    /// element, so the sums are the same for any split.</summary>
+    private static unsafe void AddInPlace<T>(Span<T> target, ReadOnlySpan<T> g) where T : unmanaged, System.Numerics.IAdditionOperators<T, T, T>, System.Numerics.IAdditiveIdentity<T, T>
+    {
+        if (target.Length < 2 * AddGrain)
+        {
+            System.Numerics.Tensors.TensorPrimitives.Add(target, g, target);
+            return;
+        }
+        fixed (T* pt = target, pg = g) KernelThreads.For(target.Length, AddGrain, new AddBody<T>(pt, pg));
+    }
+
+    private readonly unsafe struct AddBody<T>(T* target, T* g) : KernelThreads.IRangeBody where T : unmanaged, System.Numerics.IAdditionOperators<T, T, T>, System.Numerics.IAdditiveIdentity<T, T>
+    {
+        public void Run(int start, int end)
+        {
+            var part = new Span<T>(target + start, end - start);
+            System.Numerics.Tensors.TensorPrimitives.Add(part, new ReadOnlySpan<T>(g + start, end - start), part);
+        }
     }
 
     /// <summary>Nodes reachable from <paramref name="root"/>, each after all nodes it depends on (inputs first).</summary>
