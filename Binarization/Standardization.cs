@@ -112,15 +112,21 @@ internal static class Standardization
     {
         int groups = stats.Length, n = v.Length / groups;
         for (int g = 0; g < groups; g++)
+            BackwardGroup(v.Slice(g * n, n), z.Slice(g * n, n), stats[g], center, dz.Slice(g * n, n), dv.Slice(g * n, n));
+    }
+
+    /// <summary>One group of <see cref="Backward{T}"/>: Σdz and Σdz·z in index order, then <see cref="Apply{T}"/>.</summary>
+    public static void BackwardGroup<T>(ReadOnlySpan<T> v, ReadOnlySpan<double> z, (double Mean, double Scale) stats, bool center,
+        ReadOnlySpan<double> dz, Span<T> dv)
+        where T : unmanaged, IBinaryFloatingPointIeee754<T>
+    {
+        double sum = 0, dot = 0;
+        for (int i = 0; i < v.Length; i++)
         {
-            double sum = 0, dot = 0;
-            for (int i = g * n; i < (g + 1) * n; i++)
-            {
-                sum += dz[i];
-                dot += dz[i] * z[i];
-            }
-            Apply(v.Slice(g * n, n), stats[g], center, n, sum, dot, dz.Slice(g * n, n), dv.Slice(g * n, n));
+            sum += dz[i];
+            dot += dz[i] * z[i];
         }
+        Apply(v, stats, center, v.Length, sum, dot, dz, dv);
     }
 
     /// <summary>One group's dv from its Σdz and Σdz·z (the second half of <see cref="Backward{T}"/>).</summary>
