@@ -164,4 +164,33 @@ public class AutogradEngineTests
         Assert.That(dot, Does.StartWith("digraph"));
         Assert.That(dot, Does.Contain("matmul\\n[4,2]").And.Contain("relu").And.Contain("sum\\n[]").And.Contain("weight\\n[3,2]").And.Contain("->"));
     }
+
+    /// <summary>A node whose two consumers' gradients are summed over two kernel threads (above 2 × 32 Ki elements the
+    /// engine splits the sum): h = c0·x feeds Σ c1·h and Σ c2·h, so ∂L/∂h = c1 + c2 rounded once and ∂L/∂x = that
+    /// times c0 rounded once — in float32 arithmetic evaluated here, on one thread and on two.</summary>
+    [TestCase(1), TestCase(2)]
+    public void GradientSum_OverThreads_IsTheElementwiseSum(int threads)
+    {
+        const int n = 70_001; // odd: the ranges end off the vector width
+        var rng = new Rng(7);
+        float[] c0 = new float[n], c1 = new float[n], c2 = new float[n];
+        for (int i = 0; i < n; i++) (c0[i], c1[i], c2[i]) = ((float)rng.Uniform(-2, 2), (float)rng.Uniform(-2, 2), (float)rng.Uniform(-2, 2));
+        int saved = BinaryGrad.Kernels.KernelThreads.Count;
+        BinaryGrad.Kernels.KernelThreads.Count = threads;
+        try
+        {
+            var x = Tensor.FromValues([.. Enumerable.Range(0, n).Select(i => (double)(i % 13) - 6)], [n], DType.Float32, requiresGrad: true);
+            Tensor h = Ops.Mul(x, Tensor.FromValues([.. c0.Select(v => (double)v)], [n], DType.Float32));
+            Tensor loss = Ops.Sum(Ops.Mul(h, Tensor.FromValues([.. c1.Select(v => (double)v)], [n], DType.Float32)))
+                + Ops.Sum(Ops.Mul(h, Tensor.FromValues([.. c2.Select(v => (double)v)], [n], DType.Float32)));
+            loss.Backward();
+            double[] grad = x.Grad!.ToDoubleArray();
+            for (int i = 0; i < n; i++)
+            {
+                float expected = (c1[i] + c2[i]) * c0[i];
+                Assert.That(grad[i], Is.EqualTo(expected), $"element {i}");
+            }
+        }
+        finally { BinaryGrad.Kernels.KernelThreads.Count = saved; }
+    }
 }
