@@ -175,22 +175,17 @@ public class AutogradEngineTests
         var rng = new Rng(7);
         float[] c0 = new float[n], c1 = new float[n], c2 = new float[n];
         for (int i = 0; i < n; i++) (c0[i], c1[i], c2[i]) = ((float)rng.Uniform(-2, 2), (float)rng.Uniform(-2, 2), (float)rng.Uniform(-2, 2));
-        int saved = BinaryGrad.Kernels.KernelThreads.Count;
-        BinaryGrad.Kernels.KernelThreads.Count = threads;
-        try
+        using var threadsScope = KernelThreadsScope.Set(threads);
+        var x = Tensor.FromValues([.. Enumerable.Range(0, n).Select(i => (double)(i % 13) - 6)], [n], DType.Float32, requiresGrad: true);
+        Tensor h = Ops.Mul(x, Tensor.FromValues([.. c0.Select(v => (double)v)], [n], DType.Float32));
+        Tensor loss = Ops.Sum(Ops.Mul(h, Tensor.FromValues([.. c1.Select(v => (double)v)], [n], DType.Float32)))
+            + Ops.Sum(Ops.Mul(h, Tensor.FromValues([.. c2.Select(v => (double)v)], [n], DType.Float32)));
+        loss.Backward();
+        double[] grad = x.Grad!.ToDoubleArray();
+        for (int i = 0; i < n; i++)
         {
-            var x = Tensor.FromValues([.. Enumerable.Range(0, n).Select(i => (double)(i % 13) - 6)], [n], DType.Float32, requiresGrad: true);
-            Tensor h = Ops.Mul(x, Tensor.FromValues([.. c0.Select(v => (double)v)], [n], DType.Float32));
-            Tensor loss = Ops.Sum(Ops.Mul(h, Tensor.FromValues([.. c1.Select(v => (double)v)], [n], DType.Float32)))
-                + Ops.Sum(Ops.Mul(h, Tensor.FromValues([.. c2.Select(v => (double)v)], [n], DType.Float32)));
-            loss.Backward();
-            double[] grad = x.Grad!.ToDoubleArray();
-            for (int i = 0; i < n; i++)
-            {
-                float expected = (c1[i] + c2[i]) * c0[i];
-                Assert.That(grad[i], Is.EqualTo(expected), $"element {i}");
-            }
+            float expected = (c1[i] + c2[i]) * c0[i];
+            Assert.That(grad[i], Is.EqualTo(expected), $"element {i}");
         }
-        finally { BinaryGrad.Kernels.KernelThreads.Count = saved; }
     }
 }

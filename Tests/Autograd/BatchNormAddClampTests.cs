@@ -26,27 +26,22 @@ public class BatchNormAddClampTests
     private static Outcome Run(bool fused, DType dtype, bool training, int[] shape, SimdPath path, int threads, double[]? shortcutValues = null,
         double[]? runningVar = null)
     {
-        int saved = KernelThreads.Count;
-        KernelThreads.Count = threads;
-        try
-        {
-            using IDisposable _ = Simd.Force(path);
-            int c = shape[1], length = shape.Aggregate(1, (a, b) => a * b);
-            Tensor x = Tensor.FromValues(Values(length, 1), shape, dtype, requiresGrad: true);
-            Tensor s = Tensor.FromValues(shortcutValues ?? Values(length, 2), shape, dtype, requiresGrad: true);
-            Tensor gamma = Tensor.FromValues(Enumerable.Range(0, c).Select(i => 0.5 + 0.25 * i).ToArray(), [c], dtype, requiresGrad: true);
-            Tensor beta = Tensor.FromValues(Enumerable.Range(0, c).Select(i => 0.125 * i - 0.25).ToArray(), [c], dtype, requiresGrad: true);
-            Tensor rm = Tensor.FromValues(Enumerable.Range(0, c).Select(i => 0.1 * i).ToArray(), [c], dtype);
-            Tensor rv = Tensor.FromValues(runningVar ?? Enumerable.Range(0, c).Select(i => 1 + 0.1 * i).ToArray(), [c], dtype);
-            Tensor y = fused
-                ? Ops.BatchNormAddClamp(x, gamma, beta, rm, rv, s, training)
-                : Ops.HardTanh(Ops.Add(Ops.BatchNorm(x, gamma, beta, rm, rv, training), s));
-            string node = y.GradFn!.Name;
-            y.Backward(Tensor.FromValues(Values(length, 3).Select(v => v + 0.5).ToArray(), shape, dtype));
-            return new Outcome(y.ToDoubleArray(), x.Grad!.ToDoubleArray(), gamma.Grad!.ToDoubleArray(), beta.Grad!.ToDoubleArray(),
-                s.Grad!.ToDoubleArray(), rm.ToDoubleArray(), rv.ToDoubleArray(), node);
-        }
-        finally { KernelThreads.Count = saved; }
+        using var threadsScope = KernelThreadsScope.Set(threads);
+        using IDisposable _ = Simd.Force(path);
+        int c = shape[1], length = shape.Aggregate(1, (a, b) => a * b);
+        Tensor x = Tensor.FromValues(Values(length, 1), shape, dtype, requiresGrad: true);
+        Tensor s = Tensor.FromValues(shortcutValues ?? Values(length, 2), shape, dtype, requiresGrad: true);
+        Tensor gamma = Tensor.FromValues(Enumerable.Range(0, c).Select(i => 0.5 + 0.25 * i).ToArray(), [c], dtype, requiresGrad: true);
+        Tensor beta = Tensor.FromValues(Enumerable.Range(0, c).Select(i => 0.125 * i - 0.25).ToArray(), [c], dtype, requiresGrad: true);
+        Tensor rm = Tensor.FromValues(Enumerable.Range(0, c).Select(i => 0.1 * i).ToArray(), [c], dtype);
+        Tensor rv = Tensor.FromValues(runningVar ?? Enumerable.Range(0, c).Select(i => 1 + 0.1 * i).ToArray(), [c], dtype);
+        Tensor y = fused
+            ? Ops.BatchNormAddClamp(x, gamma, beta, rm, rv, s, training)
+            : Ops.HardTanh(Ops.Add(Ops.BatchNorm(x, gamma, beta, rm, rv, training), s));
+        string node = y.GradFn!.Name;
+        y.Backward(Tensor.FromValues(Values(length, 3).Select(v => v + 0.5).ToArray(), shape, dtype));
+        return new Outcome(y.ToDoubleArray(), x.Grad!.ToDoubleArray(), gamma.Grad!.ToDoubleArray(), beta.Grad!.ToDoubleArray(),
+            s.Grad!.ToDoubleArray(), rm.ToDoubleArray(), rv.ToDoubleArray(), node);
     }
 
     private static void AssertSame(Outcome actual, Outcome expected, string what)
@@ -84,32 +79,27 @@ public class BatchNormAddClampTests
     [Test]
     public void Float32_KeepsTheSignPlanesOfY([ValueSource(nameof(Paths))] SimdPath path, [Values(1, 3)] int threads, [Values] bool training)
     {
-        int saved = KernelThreads.Count;
-        KernelThreads.Count = threads;
-        try
+        using var threadsScope = KernelThreadsScope.Set(threads);
+        using IDisposable _ = Simd.Force(path);
+        foreach (int[] shape in new[] { new[] { 3, 5, 7, 3 }, new[] { 2, 4, 8, 8 }, new[] { 2, 3, 6, 11 } })
         {
-            using IDisposable _ = Simd.Force(path);
-            foreach (int[] shape in new[] { new[] { 3, 5, 7, 3 }, new[] { 2, 4, 8, 8 }, new[] { 2, 3, 6, 11 } })
-            {
-                int n = shape[0], c = shape[1], plane = shape[2] * shape[3], planeWords = (plane + 63) / 64, length = n * c * plane;
-                Tensor x = Tensor.FromValues(Values(length, 1), shape, DType.Float32), s = Tensor.FromValues(Values(length, 2), shape, DType.Float32);
-                Tensor rm = Tensor.Zeros([c]), rv = Tensor.Ones([c]);
-                Tensor y = Ops.BatchNormAddClamp(x, null, null, rm, rv, s, training);
-                float[] values = y.ToArray<float>();
-                ulong[] words = y.SignPlanes!.ToArray<double>().Select(v => (ulong)BitConverter.DoubleToInt64Bits(v)).ToArray();
-                Assert.That(words, Has.Length.EqualTo(n * c * planeWords));
-                for (int i = 0; i < n * c; i++)
-                    for (int p = 0; p < planeWords * 64; p++)
-                    {
-                        bool bit = ((words[i * planeWords + p / 64] >> (p % 64)) & 1) != 0;
-                        Assert.That(bit, Is.EqualTo(p < plane && values[i * plane + p] >= 0), $"plane {i}, pixel {p}, [{string.Join(',', shape)}]");
-                    }
-                Assert.That(values.Count(v => v < 0), Is.GreaterThan(0).And.LessThan(length), "both signs occur");
-            }
-            Tensor z = Tensor.Zeros([2, 3, 4, 4], DType.Float64);
-            Assert.That(Ops.BatchNormAddClamp(z, null, null, null, null, z, training: true).SignPlanes, Is.Null, "float64");
+            int n = shape[0], c = shape[1], plane = shape[2] * shape[3], planeWords = (plane + 63) / 64, length = n * c * plane;
+            Tensor x = Tensor.FromValues(Values(length, 1), shape, DType.Float32), s = Tensor.FromValues(Values(length, 2), shape, DType.Float32);
+            Tensor rm = Tensor.Zeros([c]), rv = Tensor.Ones([c]);
+            Tensor y = Ops.BatchNormAddClamp(x, null, null, rm, rv, s, training);
+            float[] values = y.ToArray<float>();
+            ulong[] words = y.SignPlanes!.ToArray<double>().Select(v => (ulong)BitConverter.DoubleToInt64Bits(v)).ToArray();
+            Assert.That(words, Has.Length.EqualTo(n * c * planeWords));
+            for (int i = 0; i < n * c; i++)
+                for (int p = 0; p < planeWords * 64; p++)
+                {
+                    bool bit = ((words[i * planeWords + p / 64] >> (p % 64)) & 1) != 0;
+                    Assert.That(bit, Is.EqualTo(p < plane && values[i * plane + p] >= 0), $"plane {i}, pixel {p}, [{string.Join(',', shape)}]");
+                }
+            Assert.That(values.Count(v => v < 0), Is.GreaterThan(0).And.LessThan(length), "both signs occur");
         }
-        finally { KernelThreads.Count = saved; }
+        Tensor z = Tensor.Zeros([2, 3, 4, 4], DType.Float64);
+        Assert.That(Ops.BatchNormAddClamp(z, null, null, null, null, z, training: true).SignPlanes, Is.Null, "float64");
     }
 
     /// <summary>a exactly on ±1 passes its gradient (Hardtanh's window is inclusive), a beyond does not: in evaluation

@@ -26,30 +26,25 @@ public class BatchNormAddPReluTests
 
     private static Outcome Run(bool fused, DType dtype, bool training, int[] shape, SimdPath path, int threads, bool sharedSlope = false)
     {
-        int saved = KernelThreads.Count;
-        KernelThreads.Count = threads;
-        try
-        {
-            using IDisposable _ = Simd.Force(path);
-            int c = shape[1], length = shape.Aggregate(1, (a, b) => a * b);
-            Tensor x = Tensor.FromValues(Values(length, 1), shape, dtype, requiresGrad: true);
-            Tensor s = Tensor.FromValues(Values(length, 2), shape, dtype, requiresGrad: true);
-            Tensor gamma = Tensor.FromValues(Enumerable.Range(0, c).Select(i => 0.5 + 0.25 * i).ToArray(), [c], dtype, requiresGrad: true);
-            Tensor beta = Tensor.FromValues(Enumerable.Range(0, c).Select(i => 0.125 * i - 0.25).ToArray(), [c], dtype, requiresGrad: true);
-            // slopes of both signs: a negative one flips the sign of a negative a
-            Tensor slopes = sharedSlope ? Tensor.FromValues([0.3], [1], dtype, requiresGrad: true)
-                : Tensor.FromValues(Enumerable.Range(0, c).Select(i => 0.25 - 0.2 * i).ToArray(), [c], dtype, requiresGrad: true);
-            Tensor rm = Tensor.FromValues(Enumerable.Range(0, c).Select(i => 0.1 * i).ToArray(), [c], dtype);
-            Tensor rv = Tensor.FromValues(Enumerable.Range(0, c).Select(i => 1 + 0.1 * i).ToArray(), [c], dtype);
-            Tensor y = fused
-                ? Ops.BatchNormAddPRelu(x, gamma, beta, rm, rv, s, slopes, training)
-                : Ops.PRelu(Ops.Add(Ops.BatchNorm(x, gamma, beta, rm, rv, training), s), slopes);
-            string node = y.GradFn!.Name;
-            y.Backward(Tensor.FromValues(Values(length, 3).Select(v => v + 0.5).ToArray(), shape, dtype));
-            return new Outcome(y.ToDoubleArray(), x.Grad!.ToDoubleArray(), gamma.Grad!.ToDoubleArray(), beta.Grad!.ToDoubleArray(),
-                s.Grad!.ToDoubleArray(), slopes.Grad!.ToDoubleArray(), rm.ToDoubleArray(), rv.ToDoubleArray(), node);
-        }
-        finally { KernelThreads.Count = saved; }
+        using var threadsScope = KernelThreadsScope.Set(threads);
+        using IDisposable _ = Simd.Force(path);
+        int c = shape[1], length = shape.Aggregate(1, (a, b) => a * b);
+        Tensor x = Tensor.FromValues(Values(length, 1), shape, dtype, requiresGrad: true);
+        Tensor s = Tensor.FromValues(Values(length, 2), shape, dtype, requiresGrad: true);
+        Tensor gamma = Tensor.FromValues(Enumerable.Range(0, c).Select(i => 0.5 + 0.25 * i).ToArray(), [c], dtype, requiresGrad: true);
+        Tensor beta = Tensor.FromValues(Enumerable.Range(0, c).Select(i => 0.125 * i - 0.25).ToArray(), [c], dtype, requiresGrad: true);
+        // slopes of both signs: a negative one flips the sign of a negative a
+        Tensor slopes = sharedSlope ? Tensor.FromValues([0.3], [1], dtype, requiresGrad: true)
+            : Tensor.FromValues(Enumerable.Range(0, c).Select(i => 0.25 - 0.2 * i).ToArray(), [c], dtype, requiresGrad: true);
+        Tensor rm = Tensor.FromValues(Enumerable.Range(0, c).Select(i => 0.1 * i).ToArray(), [c], dtype);
+        Tensor rv = Tensor.FromValues(Enumerable.Range(0, c).Select(i => 1 + 0.1 * i).ToArray(), [c], dtype);
+        Tensor y = fused
+            ? Ops.BatchNormAddPRelu(x, gamma, beta, rm, rv, s, slopes, training)
+            : Ops.PRelu(Ops.Add(Ops.BatchNorm(x, gamma, beta, rm, rv, training), s), slopes);
+        string node = y.GradFn!.Name;
+        y.Backward(Tensor.FromValues(Values(length, 3).Select(v => v + 0.5).ToArray(), shape, dtype));
+        return new Outcome(y.ToDoubleArray(), x.Grad!.ToDoubleArray(), gamma.Grad!.ToDoubleArray(), beta.Grad!.ToDoubleArray(),
+            s.Grad!.ToDoubleArray(), slopes.Grad!.ToDoubleArray(), rm.ToDoubleArray(), rv.ToDoubleArray(), node);
     }
 
     private static void AssertSame(Outcome actual, Outcome expected, string what)

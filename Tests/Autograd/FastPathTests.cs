@@ -11,17 +11,12 @@ public class FastPathTests
 {
     private static (int[] Y, int[] Dx) Run(SimdPath path, int threads, Func<Tensor, Tensor> op, float[] values, int[] shape, float[] seed)
     {
-        int saved = KernelThreads.Count;
-        KernelThreads.Count = threads;
-        try
-        {
-            using IDisposable _ = Simd.Force(path);
-            var x = new Tensor((float[])values.Clone(), shape, requiresGrad: true);
-            Tensor y = op(x);
-            y.Backward(new Tensor((float[])seed.Clone(), y.Shape));
-            return (Bits(y), Bits(x.Grad!));
-        }
-        finally { KernelThreads.Count = saved; }
+        using var threadsScope = KernelThreadsScope.Set(threads);
+        using IDisposable _ = Simd.Force(path);
+        var x = new Tensor((float[])values.Clone(), shape, requiresGrad: true);
+        Tensor y = op(x);
+        y.Backward(new Tensor((float[])seed.Clone(), y.Shape));
+        return (Bits(y), Bits(x.Grad!));
     }
 
     private static int[] Bits(Tensor t) => t.ToArray<float>().Select(BitConverter.SingleToInt32Bits).ToArray();

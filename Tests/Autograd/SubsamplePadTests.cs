@@ -12,24 +12,19 @@ public class SubsamplePadTests
 {
     private static (double[] Y, double[] Dx, int[] Shape) Run(bool fused, DType dtype, int[] shape, int stride, int before, int after, int threads)
     {
-        int saved = KernelThreads.Count;
-        KernelThreads.Count = threads;
-        try
+        using var threadsScope = KernelThreadsScope.Set(threads);
+        var rng = new Rng(7);
+        Tensor x = Tensor.Normal(shape, rng, dtype: dtype, requiresGrad: true);
+        Tensor y;
+        if (fused) y = Ops.SubsamplePad(x, stride, before, after);
+        else
         {
-            var rng = new Rng(7);
-            Tensor x = Tensor.Normal(shape, rng, dtype: dtype, requiresGrad: true);
-            Tensor y;
-            if (fused) y = Ops.SubsamplePad(x, stride, before, after);
-            else
-            {
-                y = Ops.Slice(x, 2, 0, (shape[2] + stride - 1) / stride, stride);
-                y = Ops.Slice(y, 3, 0, (shape[3] + stride - 1) / stride, stride);
-                y = Ops.Pad(y, [0, 0, before, after]);
-            }
-            y.Backward(Tensor.Normal(y.Shape, new Rng(8), dtype: dtype));
-            return (y.ToDoubleArray(), x.Grad!.ToDoubleArray(), y.ShapeArray.ToArray());
+            y = Ops.Slice(x, 2, 0, (shape[2] + stride - 1) / stride, stride);
+            y = Ops.Slice(y, 3, 0, (shape[3] + stride - 1) / stride, stride);
+            y = Ops.Pad(y, [0, 0, before, after]);
         }
-        finally { KernelThreads.Count = saved; }
+        y.Backward(Tensor.Normal(y.Shape, new Rng(8), dtype: dtype));
+        return (y.ToDoubleArray(), x.Grad!.ToDoubleArray(), y.ShapeArray.ToArray());
     }
 
     [Test]

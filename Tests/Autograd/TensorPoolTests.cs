@@ -75,16 +75,11 @@ public class TensorPoolTests
     {
         // Allocation counts are deterministic (no timing): the unscoped MLP step allocates its activations and
         // gradients (MBs); the scoped one only small graph objects (tensor headers, nodes).
-        int saved = KernelThreads.Count;
-        KernelThreads.Count = 1;
-        try
-        {
-            long unscoped = BytesPerStep(scoped: false), scoped = BytesPerStep(scoped: true);
-            TestContext.Out.WriteLine($"MLP 784-512-512-10, batch 128, Adam: {unscoped:N0} B/step unscoped, {scoped:N0} B/step in a scope");
-            Assert.That(unscoped, Is.GreaterThan(1_000_000));
-            Assert.That(scoped, Is.LessThan(64 * 1024));
-        }
-        finally { KernelThreads.Count = saved; }
+        using var threadsScope = KernelThreadsScope.Set(1);
+        long unscoped = BytesPerStep(scoped: false), scoped = BytesPerStep(scoped: true);
+        TestContext.Out.WriteLine($"MLP 784-512-512-10, batch 128, Adam: {unscoped:N0} B/step unscoped, {scoped:N0} B/step in a scope");
+        Assert.That(unscoped, Is.GreaterThan(1_000_000));
+        Assert.That(scoped, Is.LessThan(64 * 1024));
     }
 
     public static IEnumerable<string> SchemeNames() => SchemeRegistry.All.Select(s => s.Name);
@@ -130,28 +125,23 @@ public class TensorPoolTests
 
     private static float[][] Train(string model, int threads, bool scoped)
     {
-        int saved = KernelThreads.Count;
-        KernelThreads.Count = threads;
-        try
+        using var threadsScope = KernelThreadsScope.Set(threads);
+        var rng = new Rng(11);
+        Module m = model == "mlp" ? Models.Mlp(rng, 784, [96, 64], 10) : Models.SmallCnn(rng, 1, 10, 12);
+        var adam = new Adam(m.NamedParameters(), 1e-3);
+        int side = model == "mlp" ? 28 : 12;
+        Tensor x = Tensor.Normal([32, 1, side, side], rng);
+        int[] labels = [.. Enumerable.Range(0, 32).Select(i => i % 10)];
+        for (int step = 0; step < 4; step++)
         {
-            var rng = new Rng(11);
-            Module m = model == "mlp" ? Models.Mlp(rng, 784, [96, 64], 10) : Models.SmallCnn(rng, 1, 10, 12);
-            var adam = new Adam(m.NamedParameters(), 1e-3);
-            int side = model == "mlp" ? 28 : 12;
-            Tensor x = Tensor.Normal([32, 1, side, side], rng);
-            int[] labels = [.. Enumerable.Range(0, 32).Select(i => i % 10)];
-            for (int step = 0; step < 4; step++)
-            {
-                TensorPool.StepScope scope = scoped ? TensorPool.BeginStep() : default;
-                Tensor loss = Ops.CrossEntropy(m.Forward(x), labels);
-                adam.ZeroGrad();
-                loss.Backward();
-                adam.Step();
-                scope.Dispose();
-            }
-            return [.. m.Parameters().Select(p => p.Value.ToArray<float>())];
+            TensorPool.StepScope scope = scoped ? TensorPool.BeginStep() : default;
+            Tensor loss = Ops.CrossEntropy(m.Forward(x), labels);
+            adam.ZeroGrad();
+            loss.Backward();
+            adam.Step();
+            scope.Dispose();
         }
-        finally { KernelThreads.Count = saved; }
+        return [.. m.Parameters().Select(p => p.Value.ToArray<float>())];
     }
 
     private static long BytesPerStep(bool scoped)

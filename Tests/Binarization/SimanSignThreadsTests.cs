@@ -16,10 +16,8 @@ public sealed class SimanSignThreadsTests
 
     private static T WithThreads<T>(int threads, Func<T> body)
     {
-        int saved = KernelThreads.Count;
-        KernelThreads.Count = threads;
-        try { return body(); }
-        finally { KernelThreads.Count = saved; }
+        using var threadsScope = KernelThreadsScope.Set(threads);
+        return body();
     }
 
     private static double[] Latent(ulong seed)

@@ -16,18 +16,13 @@ public class StandardizedSignVectorTests
 
     private static (int[] Y, int[] Dx) Run(SimdPath path, int threads, bool center, float[] values, float[] upstream, int[] shape)
     {
-        int saved = KernelThreads.Count;
-        KernelThreads.Count = threads;
-        try
-        {
-            using IDisposable _ = Simd.Force(path);
-            var quantizer = new StandardizedSign(center) { Training = true };
-            var x = new Tensor((float[])values.Clone(), shape, requiresGrad: true);
-            Tensor y = quantizer.Apply(x);
-            y.Backward(new Tensor((float[])upstream.Clone(), y.Shape));
-            return (Bits(y), Bits(x.Grad!));
-        }
-        finally { KernelThreads.Count = saved; }
+        using var threadsScope = KernelThreadsScope.Set(threads);
+        using IDisposable _ = Simd.Force(path);
+        var quantizer = new StandardizedSign(center) { Training = true };
+        var x = new Tensor((float[])values.Clone(), shape, requiresGrad: true);
+        Tensor y = quantizer.Apply(x);
+        y.Backward(new Tensor((float[])upstream.Clone(), y.Shape));
+        return (Bits(y), Bits(x.Grad!));
     }
 
     private static int[] Bits(Tensor t) => t.ToArray<float>().Select(BitConverter.SingleToInt32Bits).ToArray();

@@ -8,13 +8,8 @@ internal static class ConvTestData
 {
     public static void RunWith(SimdPath path, int threads, Action body)
     {
-        int saved = KernelThreads.Count;
-        try
-        {
-            KernelThreads.Count = threads;
-            using (Simd.Force(path)) body();
-        }
-        finally { KernelThreads.Count = saved; }
+        using var threadsScope = KernelThreadsScope.Set(threads);
+        using (Simd.Force(path)) body();
     }
 
     public static double[] Integers(Random random, int length) => Enumerable.Range(0, length).Select(_ => (double)random.Next(-3, 4)).ToArray();

@@ -94,38 +94,33 @@ public class Pool2DKernelsTests
         double[] xd = x.Select(v => (double)v).ToArray();
         foreach (int threads in new[] { 1, 2, 3 })
         {
-            int saved = KernelThreads.Count;
-            KernelThreads.Count = threads;
-            try
+            using var threadsScope = KernelThreadsScope.Set(threads);
+            (float[] y, int[] index, float[] dx) Run(SimdPath path)
             {
-                (float[] y, int[] index, float[] dx) Run(SimdPath path)
-                {
-                    using IDisposable _ = Simd.Force(path);
-                    float[] y = new float[g.OutputLength], dx = new float[g.InputLength];
-                    int[] index = new int[g.OutputLength];
-                    Pool2DKernels.MaxForward(g, x, y, index);
-                    Pool2DKernels.MaxBackward(g, dy, index, dx);
-                    return (y, index, dx);
-                }
-                var reference = Run(SimdPath.Scalar);
-                var fast = Run(Simd.Best == SimdPath.Scalar ? SimdPath.Vector256 : Simd.Best);
-                var fast256 = Run(SimdPath.Vector256);
-                double[] yd = new double[g.OutputLength], yReference = new double[g.OutputLength];
-                int[] indexD = new int[g.OutputLength], indexReference = new int[g.OutputLength];
-                using (Simd.Force(SimdPath.Scalar)) Pool2DKernels.MaxForward(g, xd, yReference, indexReference);
-                Pool2DKernels.MaxForward(g, xd, yd, indexD);
-                Assert.Multiple(() =>
-                {
-                    Assert.That(fast.index, Is.EqualTo(reference.index), $"argmax, {threads} threads");
-                    Assert.That(fast.y.Select(BitConverter.SingleToInt32Bits), Is.EqualTo(reference.y.Select(BitConverter.SingleToInt32Bits)), "values (bits)");
-                    Assert.That(fast.dx, Is.EqualTo(reference.dx), "gradient");
-                    Assert.That(fast256.index, Is.EqualTo(reference.index), $"argmax, Vector256, {threads} threads");
-                    Assert.That(fast256.y.Select(BitConverter.SingleToInt32Bits), Is.EqualTo(reference.y.Select(BitConverter.SingleToInt32Bits)), "values (bits), Vector256");
-                    Assert.That(indexD, Is.EqualTo(indexReference), "argmax (double)");
-                    Assert.That(yd.Select(BitConverter.DoubleToInt64Bits), Is.EqualTo(yReference.Select(BitConverter.DoubleToInt64Bits)), "values (double, bits)");
-                });
+                using IDisposable _ = Simd.Force(path);
+                float[] y = new float[g.OutputLength], dx = new float[g.InputLength];
+                int[] index = new int[g.OutputLength];
+                Pool2DKernels.MaxForward(g, x, y, index);
+                Pool2DKernels.MaxBackward(g, dy, index, dx);
+                return (y, index, dx);
             }
-            finally { KernelThreads.Count = saved; }
+            var reference = Run(SimdPath.Scalar);
+            var fast = Run(Simd.Best == SimdPath.Scalar ? SimdPath.Vector256 : Simd.Best);
+            var fast256 = Run(SimdPath.Vector256);
+            double[] yd = new double[g.OutputLength], yReference = new double[g.OutputLength];
+            int[] indexD = new int[g.OutputLength], indexReference = new int[g.OutputLength];
+            using (Simd.Force(SimdPath.Scalar)) Pool2DKernels.MaxForward(g, xd, yReference, indexReference);
+            Pool2DKernels.MaxForward(g, xd, yd, indexD);
+            Assert.Multiple(() =>
+            {
+                Assert.That(fast.index, Is.EqualTo(reference.index), $"argmax, {threads} threads");
+                Assert.That(fast.y.Select(BitConverter.SingleToInt32Bits), Is.EqualTo(reference.y.Select(BitConverter.SingleToInt32Bits)), "values (bits)");
+                Assert.That(fast.dx, Is.EqualTo(reference.dx), "gradient");
+                Assert.That(fast256.index, Is.EqualTo(reference.index), $"argmax, Vector256, {threads} threads");
+                Assert.That(fast256.y.Select(BitConverter.SingleToInt32Bits), Is.EqualTo(reference.y.Select(BitConverter.SingleToInt32Bits)), "values (bits), Vector256");
+                Assert.That(indexD, Is.EqualTo(indexReference), "argmax (double)");
+                Assert.That(yd.Select(BitConverter.DoubleToInt64Bits), Is.EqualTo(yReference.Select(BitConverter.DoubleToInt64Bits)), "values (double, bits)");
+            });
         }
     }
 

@@ -162,34 +162,29 @@ public class GemmTests
         [Values(1, 2)] int threads, [Values(1, 77, 130)] int m, [Values(33, 100, 1024)] int n, [Values(300, 784)] int k)
     {
         if (path == SimdPath.Vector512 && !System.Runtime.Intrinsics.Vector512.IsHardwareAccelerated && (long)m * n * k > 1_000_000) return; // emulated: too slow
-        int saved = KernelThreads.Count;
-        try
+        using var threadsScope = KernelThreadsScope.Set(threads);
+        using (Simd.Force(path))
         {
-            KernelThreads.Count = threads;
-            using (Simd.Force(path))
-            {
-                var p = Problem<float>.Create(false, transB, m, n, k, seed: m + n + k);
-                GemmPackedB packed = Gemm.PackB(transB, k, n, p.B, p.Ldb);
-                float[] expected = p.C.ToArray(), actual = p.C.ToArray();
-                Gemm.Reference(false, transB, m, n, k, -1f, p.A, p.Lda, p.B, p.Ldb, 0.5f, expected, p.Ldc);
-                Gemm.Multiply(false, transB, m, n, k, -1f, p.A, p.Lda, p.B, p.Ldb, 0.5f, actual, p.Ldc, packed);
-                Assert.That(actual, Is.EqualTo(expected), "integer data: the reference");
+            var p = Problem<float>.Create(false, transB, m, n, k, seed: m + n + k);
+            GemmPackedB packed = Gemm.PackB(transB, k, n, p.B, p.Ldb);
+            float[] expected = p.C.ToArray(), actual = p.C.ToArray();
+            Gemm.Reference(false, transB, m, n, k, -1f, p.A, p.Lda, p.B, p.Ldb, 0.5f, expected, p.Ldc);
+            Gemm.Multiply(false, transB, m, n, k, -1f, p.A, p.Lda, p.B, p.Ldb, 0.5f, actual, p.Ldc, packed);
+            Assert.That(actual, Is.EqualTo(expected), "integer data: the reference");
 
-                var random = new Random(k);
-                float[] a = Enumerable.Range(0, p.A.Length).Select(_ => (float)random.NextDouble() * 2 - 1).ToArray();
-                float[] b = Enumerable.Range(0, p.B.Length).Select(_ => (float)random.NextDouble() * 2 - 1).ToArray();
-                GemmPackedB packedReal = Gemm.PackB(transB, k, n, b, p.Ldb);
-                float[] plain = new float[p.C.Length], withPacked = new float[p.C.Length];
-                Gemm.Multiply(false, transB, m, n, k, 1f, a, p.Lda, b, p.Ldb, 0f, plain, p.Ldc);
-                Gemm.Multiply(false, transB, m, n, k, 1f, a, p.Lda, b, p.Ldb, 0f, withPacked, p.Ldc, packedReal);
-                Assert.That(withPacked, Is.EqualTo(plain), "reals: the unpacked call's floats");
+            var random = new Random(k);
+            float[] a = Enumerable.Range(0, p.A.Length).Select(_ => (float)random.NextDouble() * 2 - 1).ToArray();
+            float[] b = Enumerable.Range(0, p.B.Length).Select(_ => (float)random.NextDouble() * 2 - 1).ToArray();
+            GemmPackedB packedReal = Gemm.PackB(transB, k, n, b, p.Ldb);
+            float[] plain = new float[p.C.Length], withPacked = new float[p.C.Length];
+            Gemm.Multiply(false, transB, m, n, k, 1f, a, p.Lda, b, p.Ldb, 0f, plain, p.Ldc);
+            Gemm.Multiply(false, transB, m, n, k, 1f, a, p.Lda, b, p.Ldb, 0f, withPacked, p.Ldc, packedReal);
+            Assert.That(withPacked, Is.EqualTo(plain), "reals: the unpacked call's floats");
 
-                float[] ignored = p.C.ToArray();
-                Gemm.Multiply(false, transB, m, n, k, -1f, p.A, p.Lda, p.B, p.Ldb, 0.5f, ignored, p.Ldc, Gemm.PackB(transB, k - 1, n, p.B, p.Ldb));
-                Assert.That(ignored, Is.EqualTo(expected), "a packed B of another depth is ignored");
-            }
+            float[] ignored = p.C.ToArray();
+            Gemm.Multiply(false, transB, m, n, k, -1f, p.A, p.Lda, p.B, p.Ldb, 0.5f, ignored, p.Ldc, Gemm.PackB(transB, k - 1, n, p.B, p.Ldb));
+            Assert.That(ignored, Is.EqualTo(expected), "a packed B of another depth is ignored");
         }
-        finally { KernelThreads.Count = saved; }
     }
 
     /// <summary>A packed B past the blocked driver's 4 096-column block (n = 5 003: panels of several column blocks and a
@@ -199,23 +194,18 @@ public class GemmTests
         [Values(1, 2)] int threads)
     {
         const int m = 20, n = 5003, k = 70;
-        int saved = KernelThreads.Count;
-        try
+        using var threadsScope = KernelThreadsScope.Set(threads);
+        using (Simd.Force(path))
         {
-            KernelThreads.Count = threads;
-            using (Simd.Force(path))
-            {
-                var random = new Random(n + (transB ? 1 : 0));
-                float[] a = Enumerable.Range(0, m * k).Select(_ => (float)random.NextDouble() * 2 - 1).ToArray();
-                float[] b = Enumerable.Range(0, n * k).Select(_ => (float)random.NextDouble() * 2 - 1).ToArray();
-                int ldb = transB ? k : n;
-                float[] plain = new float[m * n], withPacked = new float[m * n];
-                Gemm.Multiply(false, transB, m, n, k, 1f, a, k, b, ldb, 0f, plain, n);
-                Gemm.Multiply(false, transB, m, n, k, 1f, a, k, b, ldb, 0f, withPacked, n, Gemm.PackB(transB, k, n, b, ldb));
-                Assert.That(withPacked, Is.EqualTo(plain));
-            }
+            var random = new Random(n + (transB ? 1 : 0));
+            float[] a = Enumerable.Range(0, m * k).Select(_ => (float)random.NextDouble() * 2 - 1).ToArray();
+            float[] b = Enumerable.Range(0, n * k).Select(_ => (float)random.NextDouble() * 2 - 1).ToArray();
+            int ldb = transB ? k : n;
+            float[] plain = new float[m * n], withPacked = new float[m * n];
+            Gemm.Multiply(false, transB, m, n, k, 1f, a, k, b, ldb, 0f, plain, n);
+            Gemm.Multiply(false, transB, m, n, k, 1f, a, k, b, ldb, 0f, withPacked, n, Gemm.PackB(transB, k, n, b, ldb));
+            Assert.That(withPacked, Is.EqualTo(plain));
         }
-        finally { KernelThreads.Count = saved; }
     }
 
     [Test]
@@ -225,14 +215,9 @@ public class GemmTests
         var p = Problem<double>.Create(true, false, m, n, k, seed: 8);
         double[] expected = p.C.ToArray(), actual = p.C.ToArray();
         Gemm.Reference(true, false, m, n, k, 1.0, p.A, p.Lda, p.B, p.Ldb, -1.0, expected, p.Ldc);
-        int saved = KernelThreads.Count;
-        try
-        {
-            KernelThreads.Count = threads;
-            using (Simd.Force(path))
-                Gemm.Multiply(true, false, m, n, k, 1.0, p.A, p.Lda, p.B, p.Ldb, -1.0, actual, p.Ldc);
-        }
-        finally { KernelThreads.Count = saved; }
+        using var threadsScope = KernelThreadsScope.Set(threads);
+        using (Simd.Force(path))
+            Gemm.Multiply(true, false, m, n, k, 1.0, p.A, p.Lda, p.B, p.Ldb, -1.0, actual, p.Ldc);
         Assert.That(actual, Is.EqualTo(expected));
     }
 

@@ -28,16 +28,8 @@ public class ChunkedForwardTests
 
     private static T WithThreads<T>(int threads, Func<T> body)
     {
-        int saved = KernelThreads.Count;
-        KernelThreads.Count = threads;
-        try
-        {
-            return body();
-        }
-        finally
-        {
-            KernelThreads.Count = saved;
-        }
+        using var threadsScope = KernelThreadsScope.Set(threads);
+        return body();
     }
 
     /// <summary>7 images in chunks of 2 (a tail of 1) on 2 threads, and the whole batch on 1: the logits equal the

@@ -53,32 +53,24 @@ public class ThresholdChainTests
     [Test]
     public void FusedChain_EqualsFrameworkEvaluation([ValueSource(nameof(Paths))] SimdPath path, [Values(1, 2)] int threads)
     {
-        int saved = KernelThreads.Count;
-        KernelThreads.Count = threads;
-        try
+        using var threadsScope = KernelThreadsScope.Set(threads);
+        var rng = new Rng(21);
+        Sequential net = Network(rng);
+        PerturbBatchNorms(net, rng);
+        InferenceModel inference = InferenceModel.FromModule(net, 3, 11, 11, 4, "test");
+        Tensor x = Tensor.Uniform([7, 3, 11, 11], rng, -2, 2);
+        float[] expected, actual;
+        int[] predictions = new int[7];
+        using (Simd.Force(path))
         {
-            var rng = new Rng(21);
-            Sequential net = Network(rng);
-            PerturbBatchNorms(net, rng);
-            InferenceModel inference = InferenceModel.FromModule(net, 3, 11, 11, 4, "test");
-            Tensor x = Tensor.Uniform([7, 3, 11, 11], rng, -2, 2);
-            float[] expected, actual;
-            int[] predictions = new int[7];
-            using (Simd.Force(path))
-            {
-                net.Eval();
-                using (GradMode.NoGrad()) expected = net.Forward(x).ToArray<float>();
-                actual = inference.Forward(x.ToArray<float>(), 7);
-                inference.Predict(x.ToArray<float>(), predictions);
-            }
-            Assert.That(actual, Is.EqualTo(expected));
-            for (int i = 0; i < 7; i++)
-                Assert.That(predictions[i], Is.EqualTo(Enumerable.Range(0, 4).MaxBy(c => (expected[i * 4 + c], -c))), $"image {i}");
+            net.Eval();
+            using (GradMode.NoGrad()) expected = net.Forward(x).ToArray<float>();
+            actual = inference.Forward(x.ToArray<float>(), 7);
+            inference.Predict(x.ToArray<float>(), predictions);
         }
-        finally
-        {
-            KernelThreads.Count = saved;
-        }
+        Assert.That(actual, Is.EqualTo(expected));
+        for (int i = 0; i < 7; i++)
+            Assert.That(predictions[i], Is.EqualTo(Enumerable.Range(0, 4).MaxBy(c => (expected[i * 4 + c], -c))), $"image {i}");
     }
 
     /// <summary>The chain really runs fused: no max pool or Hardtanh runs on floats (each is folded into the bits of a
