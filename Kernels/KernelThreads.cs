@@ -6,7 +6,8 @@ namespace BinaryGrad.Kernels;
 /// <remarks>
 /// <para>Work is cut into <see cref="Count"/> contiguous chunks up front (static partitioning), so a run with the same
 /// thread count always splits — and so sums — the same way, which keeps results bit-for-bit reproducible.</para>
-/// <para>The chunks run on the caller and on <c>Count − 1</c> long-lived worker threads of our own, not on the shared
+/// <para>The chunks run on the caller and on <c>Count − 1</c> long-lived worker threads of our own (fewer under
+/// <see cref="ThreadLimit"/>, each then running several chunks, in the same partition), not on the shared
 /// thread pool: a worker waits for the next call spinning for a short while (<see cref="SpinIterations"/>, tens of
 /// microseconds) before it blocks, so back-to-back kernel calls — every layer of an inference forward, every op of
 /// a training step — start in microseconds, where handing chunks to the thread pool cost up to a millisecond when
@@ -30,6 +31,27 @@ public static class KernelThreads
             _count = value;
         }
     }
+
+    private static int? _threadLimit;
+
+    /// <summary>At most this many threads run a call's ranges (null, the default: <see cref="Count"/>). Below
+    /// <see cref="Count"/> the partition stays <see cref="Count"/>'s — and so do the results, bit for bit — and each
+    /// thread runs several ranges one after another (range p on thread p mod the limit). This is how a run trained
+    /// with two threads continues on one core with the same arithmetic (<c>train --threads 1 --work-split 2</c>), or
+    /// shares the machine with a second run.</summary>
+    /// <exception cref="ArgumentOutOfRangeException">The value is below 1.</exception>
+    public static int? ThreadLimit
+    {
+        get => _threadLimit;
+        set
+        {
+            if (value is { } limit) ArgumentOutOfRangeException.ThrowIfLessThan(limit, 1, nameof(ThreadLimit));
+            _threadLimit = value;
+        }
+    }
+
+    /// <summary>Threads that run a call's ranges: <see cref="Count"/>, or <see cref="ThreadLimit"/> if lower.</summary>
+    public static int RunningThreads => Math.Min(_count, _threadLimit ?? _count);
 
     /// <summary>Calls <paramref name="body"/>(start, end) on disjoint ranges covering [0, <paramref name="length"/>),
     /// one range per thread, each a multiple of <paramref name="grain"/> long except the last. Runs inline when
@@ -81,6 +103,11 @@ public static class KernelThreads
             return;
         }
         var job = new Partition(length, grain, blocks, parts);
+        if (RunningThreads <= 1)
+        {
+            RunInline(job, body); // the same partition, on the caller alone (ThreadLimit 1)
+            return;
+        }
         if (!Monitor.TryEnter(Gate))
         {
             RunInline(job, body); // nested or concurrent call: the workers are busy
@@ -160,23 +187,29 @@ public static class KernelThreads
 
     // The current call, published to the workers by bumping each worker's generation.
     private static Partition s_job;
+    private static int s_stride; // threads running the current call: thread t runs parts t, t + stride, …
     private static Action<int, int>? s_body;
     private static int s_pending;
     private static Exception? s_failure;
 
     private static void Dispatch(Partition job, Action<int, int> body)
     {
-        EnsureWorkers(job.Parts - 1);
+        int threads = Math.Min(job.Parts, RunningThreads);
+        EnsureWorkers(threads - 1);
         s_job = job;
+        s_stride = threads;
         s_body = body;
         s_failure = null;
-        Volatile.Write(ref s_pending, job.Parts - 1);
-        for (int w = 0; w < job.Parts - 1; w++) s_workers[w].Start(part: w + 1);
+        Volatile.Write(ref s_pending, threads - 1);
+        for (int w = 0; w < threads - 1; w++) s_workers[w].Start(part: w + 1);
         Exception? own = null;
         try
         {
-            (int start, int end) = job.Range(0);
-            if (start < end) body(start, end);
+            for (int part = 0; part < job.Parts; part += threads)
+            {
+                (int start, int end) = job.Range(part);
+                if (start < end) body(start, end);
+            }
         }
         catch (Exception e)
         {
@@ -203,8 +236,11 @@ public static class KernelThreads
         long allocatedBefore = GC.GetAllocatedBytesForCurrentThread();
         try
         {
-            (int start, int end) = s_job.Range(part);
-            if (start < end) s_body!(start, end);
+            for (; part < s_job.Parts; part += s_stride)
+            {
+                (int start, int end) = s_job.Range(part);
+                if (start < end) s_body!(start, end);
+            }
         }
         catch (Exception e)
         {
@@ -229,7 +265,7 @@ public static class KernelThreads
         return total;
     }
 
-    /// <summary>One background thread running the part it is given, then waiting (spin, then block) for the next.</summary>
+    /// <summary>One background thread running the part it is given (and every <c>s_stride</c>-th after it), then waiting (spin, then block) for the next.</summary>
     /// <remarks>The hand-off is a Dekker pair: the caller publishes the part, then reads <c>_blocked</c>; the worker
     /// publishes <c>_blocked</c>, then re-reads the part (both through full fences), so at least one of them sees the
     /// other and a wake-up cannot be lost. A surplus wake-up only makes the worker spin once more.</remarks>

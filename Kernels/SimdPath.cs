@@ -61,7 +61,8 @@ public static class Simd
         $"AVX2 {(System.Runtime.Intrinsics.X86.Avx2.IsSupported ? "yes" : "no")}, " +
         $"FMA {(System.Runtime.Intrinsics.X86.Fma.IsSupported ? "yes" : "no")}, " +
         $"POPCNT {(System.Runtime.Intrinsics.X86.Popcnt.X64.IsSupported ? "yes" : "no")}; " +
-        $"path {Path}; {Environment.ProcessorCount} logical cores; threads {KernelThreads.Count}";
+        $"path {Path}; {Environment.ProcessorCount} logical cores; threads {KernelThreads.RunningThreads}" +
+        (KernelThreads.RunningThreads < KernelThreads.Count ? $" (work split as {KernelThreads.Count})" : "");
 
     private sealed class Restore(SimdPath? previous) : IDisposable
     {

@@ -20,6 +20,7 @@ public static class TrainCommand
         var batchSize = new Option<int>("--batch-size") { Description = "Images per batch.", DefaultValueFactory = _ => 128 };
         var seed = new Option<ulong>("--seed") { Description = "Seed of every random choice (init, shuffling, sampling).", DefaultValueFactory = _ => 1UL };
         var threads = new Option<int>("--threads") { Description = "Kernel threads (default: all cores).", DefaultValueFactory = _ => Environment.ProcessorCount };
+        var workSplit = new Option<int?>("--work-split") { Description = "Split every kernel's work as this many threads would, running on --threads of them: results equal a --threads N run's bit for bit (default: as --threads)." };
         var checkpoint = new Option<string?>("--checkpoint") { Description = "Write a checkpoint (safetensors) here after every epoch." };
         var resume = new Option<bool>("--resume") { Description = "Continue the run saved in --checkpoint." };
         var initFrom = new Option<string?>("--init-from") { Description = "Start from this checkpoint's model weights with a fresh optimizer, schedule and epoch count (a second stage, e.g. fine-tuning with --augment); same model, width, data set and scheme." };
@@ -33,7 +34,7 @@ public static class TrainCommand
         var schemeArgs = new Option<string[]>("--scheme-arg") { Description = "Override a scheme hyper-parameter: key=value (repeatable).", AllowMultipleArgumentsPerToken = false };
         var command = new Command("train", "Train a model on a real data set, evaluating on the test set after every epoch.")
         {
-            dataset, model, optimizer, lr, weightDecay, latentWeightDecay, epochs, warmup, batchSize, seed, threads, checkpoint, resume, initFrom, json, dataDir, scheme, schemeArgs, schedule, augment, plot, width,
+            dataset, model, optimizer, lr, weightDecay, latentWeightDecay, epochs, warmup, batchSize, seed, threads, workSplit, checkpoint, resume, initFrom, json, dataDir, scheme, schemeArgs, schedule, augment, plot, width,
         };
         command.SetAction(r =>
         {
@@ -53,7 +54,7 @@ public static class TrainCommand
         {
             Scheme = resolvedScheme, SchemeArguments = arguments, Schedule = r.GetValue(schedule)!, Augment = r.GetValue(augment)!, PlotDirectory = r.GetValue(plot), Width = r.GetValue(width),
             Dataset = r.GetValue(dataset)!, Model = r.GetValue(model)!, Optimizer = r.GetValue(optimizer)!, LearningRate = r.GetValue(lr), WeightDecay = r.GetValue(weightDecay), LatentWeightDecay = r.GetValue(latentWeightDecay), WarmupEpochs = r.GetValue(warmup),
-            Epochs = r.GetValue(epochs), BatchSize = r.GetValue(batchSize), Seed = r.GetValue(seed), Threads = r.GetValue(threads),
+            Epochs = r.GetValue(epochs), BatchSize = r.GetValue(batchSize), Seed = r.GetValue(seed), Threads = r.GetValue(threads), WorkSplit = r.GetValue(workSplit),
             CheckpointPath = r.GetValue(checkpoint), Resume = r.GetValue(resume), InitFrom = r.GetValue(initFrom), JsonPath = r.GetValue(json), DataDirectory = r.GetValue(dataDir),
         });
         });

@@ -30,6 +30,12 @@ public sealed record TrainOptions
     public int BatchSize { get; init; } = 128;
     public ulong Seed { get; init; } = 1;
     public int Threads { get; init; } = Environment.ProcessorCount;
+    /// <summary>Split every kernel's work as this many threads would (<see cref="BinaryGrad.Kernels.KernelThreads.Count"/>)
+    /// while running on <see cref="Threads"/> of them; null: as <see cref="Threads"/>. Sums split across threads
+    /// depend on the split, so a run's arithmetic is that of its split: <c>--threads 1 --work-split 2</c> gives a
+    /// <c>--threads 2</c> run's results bit for bit on one core (to continue it beside a second run, or on a smaller
+    /// machine).</summary>
+    public int? WorkSplit { get; init; }
     public string? CheckpointPath { get; init; }
     public bool Resume { get; init; }
     /// <summary>Start from the model weights (and batch-norm statistics) of this checkpoint, with a fresh optimizer,
@@ -100,6 +106,7 @@ public sealed record TrainOptions
         if (SchemeArguments.Count > 0 && Scheme is null)
             yield return $"--scheme-arg {SchemeArguments.Keys.First()}=… needs --scheme NAME (the float model has no scheme hyper-parameters).";
         if (Threads <= 0) yield return $"--threads must be at least 1, got {Threads}.";
+        if (WorkSplit is <= 0) yield return $"--work-split must be at least 1, got {WorkSplit}.";
         if (LearningRate is { } rate && !(double.IsFinite(rate) && rate > 0)) yield return $"--lr must be a positive finite number, got {rate.ToString(System.Globalization.CultureInfo.InvariantCulture)}.";
         foreach ((string flag, double? value) in new[] { ("--weight-decay", WeightDecay), ("--latent-weight-decay", LatentWeightDecay) })
         {

@@ -54,7 +54,8 @@ public sealed class Trainer
         string? problem = _options.Problems().FirstOrDefault();
         if (problem is not null) throw new UsageException(problem);
         CheckOutputs();
-        KernelThreads.Count = _options.Threads;
+        KernelThreads.Count = _options.WorkSplit ?? _options.Threads;
+        KernelThreads.ThreadLimit = _options.WorkSplit is null ? null : _options.Threads;
 
         ImageDataset train = trainOverride ?? LoadData(DatasetSplit.Train);
         ImageDataset test = testOverride ?? LoadData(DatasetSplit.Test);

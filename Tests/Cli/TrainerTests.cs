@@ -1,5 +1,7 @@
 using BinaryGrad.Autograd;
 using BinaryGrad.Cli.Training;
+using BinaryGrad.Datasets;
+using BinaryGrad.Kernels;
 using NUnit.Framework;
 
 namespace BinaryGrad.Tests.Cli;
@@ -42,6 +44,38 @@ public class TrainerTests
         Assert.That(last.FlipRatio, Is.EqualTo(last.BinaryLayers.Average(l => l.FlipRatio)).Within(1e-12));
         Assert.That(last.BinaryLayers.All(l => l.FlipRatio is > 0 and < 1 && l.OutsidePassThrough is >= 0 and <= 1 && l.MeanAbsLatent > 0), Is.True);
         Assert.That(File.ReadAllLines(json)[1], Does.Contain("\"flipRatio\":").And.Contain("\"outsidePassThrough\""));
+    }
+
+    private static ImageDataset DigitsSubset(DatasetSplit split, int count)
+    {
+        ImageDataset all = BinaryGrad.Datasets.Digits.Load(split);
+        return all.Subset(Enumerable.Range(0, count).ToArray(), all.Name);
+    }
+
+    /// <summary><c>--threads 1 --work-split 2</c> computes what <c>--threads 2</c> computes, bit for bit, on one thread;
+    /// plain <c>--threads 1</c> splits its sums otherwise and ends elsewhere (so the equality is not vacuous). SiMaN's
+    /// ResNet-20 on a third of the digits: its batch norms, PReLU slopes and weight gradients all sum across threads.</summary>
+    [Test]
+    public void WorkSplit_OnOneThread_ReproducesTheTwoThreadRunBitForBit()
+    {
+        using var threadsScope = KernelThreadsScope.Set(KernelThreads.Count);
+        var (train, test) = (DigitsSubset(DatasetSplit.Train, 480), DigitsSubset(DatasetSplit.Test, 64));
+        Dictionary<string, Tensor> Weights(int threads, int? split)
+        {
+            string path = Path.Combine(_dir, $"t{threads}s{split}.safetensors");
+            var options = Digits(1, path) with
+            {
+                Model = "resnet20-prelu", Scheme = SchemeChoice.ForModel("siman"), Optimizer = "sgd", LearningRate = 0.1, Threads = threads, WorkSplit = split,
+            };
+            new Trainer(options, TextWriter.Null).Run(train, test);
+            return Checkpoint.Load(path).ModelState;
+        }
+        Dictionary<string, Tensor> two = Weights(2, null), oneSplitTwo = Weights(1, 2), one = Weights(1, null);
+        Assert.That(KernelThreads.RunningThreads, Is.EqualTo(1), "the split run ran on one thread");
+        foreach (string name in two.Keys)
+            Assert.That(oneSplitTwo[name].ToDoubleArray(), Is.EqualTo(two[name].ToDoubleArray()), name);
+        Assert.That(two.Keys.Any(name => !one[name].ToDoubleArray().SequenceEqual(two[name].ToDoubleArray())), Is.True,
+            "a one-thread split gives other rounding");
     }
 
     [Test]
@@ -169,6 +203,11 @@ public class TrainerTests
             Throws.InstanceOf<UsageException>().With.Message.Contains("--init-from and --checkpoint are the same file"));
         Assert.That(File.ReadAllBytes(stage1), Is.EqualTo(before), "stage 1 is untouched");
     }
+
+    [Test]
+    public void WorkSplitBelowOne_IsAUsageError() =>
+        Assert.That(() => new Trainer(Digits(1) with { WorkSplit = 0 }, TextWriter.Null).Run(),
+            Throws.InstanceOf<UsageException>().With.Message.EqualTo("--work-split must be at least 1, got 0."));
 
     [Test]
     public void UnknownAugmentation_ListsValidOnes() =>

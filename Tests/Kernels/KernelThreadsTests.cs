@@ -8,9 +8,10 @@ namespace BinaryGrad.Tests.Kernels;
 public class KernelThreadsTests
 {
     private int _saved;
+    private int? _savedLimit;
 
-    [SetUp] public void Save() => _saved = KernelThreads.Count;
-    [TearDown] public void Restore() => KernelThreads.Count = _saved;
+    [SetUp] public void Save() => (_saved, _savedLimit) = (KernelThreads.Count, KernelThreads.ThreadLimit);
+    [TearDown] public void Restore() => (KernelThreads.Count, KernelThreads.ThreadLimit) = (_saved, _savedLimit);
 
     /// <summary>The static partition written out: part p of P covers blocks ⌊B·p/P⌋ .. ⌊B·(p+1)/P⌋ of the grain.</summary>
     private static List<(int, int)> Expected(int length, int grain, int threads)
@@ -35,6 +36,38 @@ public class KernelThreadsTests
             KernelThreads.For(length, grain, (s, e) => seen.Add((s, e)));
             Assert.That(seen.OrderBy(r => r.Item1), Is.EqualTo(Expected(length, grain, threads)));
         }
+    }
+
+    /// <summary>Under a thread limit the partition is still <see cref="KernelThreads.Count"/>'s, each range once, but
+    /// the ranges run on at most the limit's threads; at limit 1 all on the caller.</summary>
+    [TestCase(1000, 7, 5, 2), TestCase(1000, 7, 5, 1), TestCase(10, 1, 8, 3), TestCase(65, 64, 4, 1), TestCase(100, 1, 2, 1), TestCase(100, 1, 2, 9)]
+    public void ThreadLimit_KeepsThePartition_OnFewerThreads(int length, int grain, int threads, int limit)
+    {
+        KernelThreads.Count = threads;
+        KernelThreads.ThreadLimit = limit;
+        Assert.That(KernelThreads.RunningThreads, Is.EqualTo(Math.Min(threads, limit)));
+        int caller = Environment.CurrentManagedThreadId;
+        for (int repeat = 0; repeat < 50; repeat++)
+        {
+            var seen = new ConcurrentBag<(int Start, int End, int Thread)>();
+            KernelThreads.For(length, grain, (s, e) => seen.Add((s, e, Environment.CurrentManagedThreadId)));
+            Assert.That(seen.Select(r => (r.Start, r.End)).OrderBy(r => r.Start), Is.EqualTo(Expected(length, grain, threads)));
+            Assert.That(seen.Select(r => r.Thread).Distinct().Count(), Is.LessThanOrEqualTo(Math.Min(threads, limit)));
+            if (limit == 1) Assert.That(seen.Select(r => r.Thread), Is.All.EqualTo(caller));
+            // the caller runs range 0 and every limit-th after it
+            int stride = Math.Min(limit, seen.Count);
+            var ordered = seen.OrderBy(r => r.Start).ToList();
+            for (int p = 0; p < ordered.Count; p += stride) Assert.That(ordered[p].Thread, Is.EqualTo(caller), $"range {p}");
+        }
+    }
+
+    [Test]
+    public void ThreadLimit_BelowOne_IsRefused()
+    {
+        Assert.Throws<ArgumentOutOfRangeException>(() => KernelThreads.ThreadLimit = 0);
+        KernelThreads.ThreadLimit = null;
+        KernelThreads.Count = 3;
+        Assert.That(KernelThreads.RunningThreads, Is.EqualTo(3));
     }
 
     /// <summary>A struct body records its ranges through a shared bag (its fields are copied per range).</summary>
