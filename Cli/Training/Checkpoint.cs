@@ -21,6 +21,9 @@ public sealed class Checkpoint
     /// <summary>The widest binary MLP a checkpoint (or <c>--width</c>) may ask for: 8192² float32 weights are 256 MiB
     /// per layer, four times that with Adam's state.</summary>
     public const int MaxWidth = 8192;
+    /// <summary>The largest work split a checkpoint may record: far beyond any machine's core count, small enough that
+    /// a corrupted value cannot ask for millions of ranges per kernel call.</summary>
+    public const int MaxWorkSplit = 4096;
     private const string ModelPrefix = "model.", OptimizerPrefix = "optimizer.";
 
     private readonly Dictionary<string, Tensor> _tensors;
@@ -43,12 +46,17 @@ public sealed class Checkpoint
     public IReadOnlyDictionary<string, double> SchemeArguments => _schemeArguments;
     /// <summary>The learning rate the run was written with (<c>learningRate</c>), or null in a checkpoint without it.</summary>
     public double? LearningRate => _learningRate;
+    /// <summary>The threads the run's kernels split their work for (<c>workSplit</c>: <c>--work-split</c>, else
+    /// <c>--threads</c>), or null in a checkpoint written before it was recorded. Sums split across threads round by
+    /// the split, so <c>--resume</c> keeps it to continue the run bit for bit.</summary>
+    public int? WorkSplit => _workSplit;
     /// <summary>Written before checkpoints carried a checksum (format v1): its tensor data could not be verified.</summary>
     public bool IsUnverifiedLegacy => _metadata["format"] == LegacyFormat && !_metadata.ContainsKey(SafeTensors.ChecksumKey);
 
     private int _epochsDone, _width;
     private double _bestTestAcc;
     private double? _learningRate;
+    private int? _workSplit;
     private Dictionary<string, double> _schemeArguments = [];
 
     /// <summary>The model's state dict (names without the <c>model.</c> prefix).</summary>
@@ -83,6 +91,7 @@ public sealed class Checkpoint
             ["latentWeightDecay"] = options.EffectiveLatentWeightDecay.ToString("R", CultureInfo.InvariantCulture),
             ["batchSize"] = options.BatchSize.ToString(CultureInfo.InvariantCulture),
             ["seed"] = options.Seed.ToString(CultureInfo.InvariantCulture),
+            ["workSplit"] = Kernels.KernelThreads.Count.ToString(CultureInfo.InvariantCulture),
             ["initFrom"] = options.InitFrom ?? "",
             ["optimizerTensors"] = string.Join(",", tensors.Keys.Where(k => k.StartsWith(OptimizerPrefix, StringComparison.Ordinal))),
             ["epochsDone"] = epochsDone.ToString(CultureInfo.InvariantCulture),
@@ -135,6 +144,7 @@ public sealed class Checkpoint
             _learningRate = double.TryParse(lr, NumberStyles.Float, CultureInfo.InvariantCulture, out double rate) && double.IsFinite(rate) && rate > 0
                 ? rate : throw Bad("learningRate", "a positive number");
         if (_metadata.TryGetValue("batchSize", out string? batch)) WholeNumber("batchSize", batch, 1, int.MaxValue);
+        if (_metadata.TryGetValue("workSplit", out string? split)) _workSplit = WholeNumber("workSplit", split, 1, MaxWorkSplit);
         _schemeArguments = ParseSchemeArguments(_metadata.GetValueOrDefault("schemeArgs", "{}"));
         HexWords("rngState", 6);
         ulong[] loader = HexWords("loaderState", 4);

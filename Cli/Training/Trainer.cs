@@ -40,6 +40,24 @@ public sealed class Trainer
         _out = output;
     }
 
+    /// <summary>Continues a resumed run on the work split it was trained with (sums split across threads round by the
+    /// split), so that <c>--resume</c> stays bit for bit whatever <c>--threads</c> this machine is given; an explicit
+    /// other <c>--work-split</c> wins, with a note that the rounding changes from here on.</summary>
+    private void KeepWorkSplit(Checkpoint state, string path)
+    {
+        if (state.WorkSplit is not int split || split == KernelThreads.Count) return;
+        if (_options.WorkSplit is int chosen)
+        {
+            Say($"note: {path} was trained with its work split as {split} threads; --work-split {chosen} rounds its sums otherwise from here on, " +
+                "so the run is no longer bit for bit an uninterrupted one.");
+            return;
+        }
+        KernelThreads.Count = split;
+        KernelThreads.ThreadLimit = _options.Threads;
+        Say($"note: {path} was trained with its work split as {split} threads; continuing with that split on " +
+            $"{KernelThreads.RunningThreads} thread{(KernelThreads.RunningThreads == 1 ? "" : "s")}, bit for bit (--work-split N changes it).");
+    }
+
     /// <summary>Per-epoch reports of this invocation.</summary>
     public List<EpochReport> Reports { get; } = [];
 
@@ -103,6 +121,7 @@ public sealed class Trainer
                 throw new UsageException($"--resume with --lr {wanted.ToString(CultureInfo.InvariantCulture)}: {resumeFrom} continues at the run's own rate {stored.ToString("R", CultureInfo.InvariantCulture)}; " +
                     "drop --lr, or start a new stage with --init-from and another --checkpoint.");
             if (state.IsUnverifiedLegacy) Say($"note: {resumeFrom} was written before checkpoints carried a checksum; its data cannot be verified.");
+            KeepWorkSplit(state, resumeFrom);
             state.Restore(model, optimizer, rng, loader);
             startEpoch = state.EpochsDone;
             bestTestAcc = state.BestTestAcc;

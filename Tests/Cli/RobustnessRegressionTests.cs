@@ -150,7 +150,7 @@ public class RobustnessRegressionTests
     [TestCase("width", "abc"), TestCase("width", "50000"), TestCase("schemeArgs", "garbage"), TestCase("schemeArgs", "{\"beta\":1,\"beta\":2}"),
      TestCase("epochsDone", "1.5"), TestCase("epochsDone", "-2147483648"), TestCase("epochsDone", "-1"), TestCase("rngState", "zz"),
      TestCase("rngState", "1,2,3"), TestCase("loaderState", "0,0,0,0"), TestCase("loaderState", "x"), TestCase("bestTestAcc", "NaN"),
-     TestCase("learningRate", "-1"), TestCase("dataset", "bogus")]
+     TestCase("learningRate", "-1"), TestCase("dataset", "bogus"), TestCase("workSplit", "0"), TestCase("workSplit", "99999")]
     public void MalformedMetadataValues_AreRefusedByEveryVerbThatLoads(string key, string value) =>
         AssertEveryLoaderRefuses(WithMetadata($"meta-{key}-{Math.Abs(value.GetHashCode())}.safetensors", key, value), $"'{key}'");
 

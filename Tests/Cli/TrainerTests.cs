@@ -204,6 +204,40 @@ public class TrainerTests
         Assert.That(File.ReadAllBytes(stage1), Is.EqualTo(before), "stage 1 is untouched");
     }
 
+    /// <summary>A run trained on two threads and resumed on one continues on its recorded work split: its weights end
+    /// bit for bit those of the uninterrupted two-thread run, and the resume says so. An explicit other split is
+    /// obeyed, with a note.</summary>
+    [Test]
+    public void Resume_OnFewerThreads_KeepsTheRecordedWorkSplit_BitForBit()
+    {
+        using var threadsScope = KernelThreadsScope.Set(KernelThreads.Count);
+        var (train, test) = (DigitsSubset(DatasetSplit.Train, 480), DigitsSubset(DatasetSplit.Test, 64));
+        TrainOptions Options(string path, int threads) => Digits(2, path) with
+        {
+            Model = "resnet20-prelu", Scheme = SchemeChoice.ForModel("siman"), Optimizer = "sgd", LearningRate = 0.1, Threads = threads,
+        };
+        string straight = Path.Combine(_dir, "straight.safetensors"), resumed = Path.Combine(_dir, "resumed.safetensors");
+        new Trainer(Options(straight, 2), TextWriter.Null).Run(train, test);
+        new Trainer(Options(resumed, 2) with { StopAfterEpochs = 1 }, TextWriter.Null).Run(train, test);
+        Assert.That(Checkpoint.Load(resumed).WorkSplit, Is.EqualTo(2));
+        var output = new StringWriter();
+        new Trainer(Options(resumed, 1) with { Resume = true, ShowProgress = true }, output).Run(train, test);
+        Assert.That(output.ToString(), Does.Contain("trained with its work split as 2 threads; continuing with that split on 1 thread, bit for bit"));
+        Assert.That(KernelThreads.Count, Is.EqualTo(2));
+        Assert.That(KernelThreads.RunningThreads, Is.EqualTo(1));
+
+        Dictionary<string, Tensor> a = Checkpoint.Load(straight).ModelState, b = Checkpoint.Load(resumed).ModelState;
+        foreach (string name in a.Keys)
+            Assert.That(b[name].ToDoubleArray(), Is.EqualTo(a[name].ToDoubleArray()), name);
+
+        string other = Path.Combine(_dir, "other.safetensors");
+        new Trainer(Options(other, 2) with { StopAfterEpochs = 1 }, TextWriter.Null).Run(train, test);
+        var noted = new StringWriter();
+        new Trainer(Options(other, 1) with { Resume = true, WorkSplit = 1, ShowProgress = true }, noted).Run(train, test);
+        Assert.That(noted.ToString(), Does.Contain("--work-split 1 rounds its sums otherwise from here on"));
+        Assert.That(Checkpoint.Load(other).WorkSplit, Is.EqualTo(1));
+    }
+
     [Test]
     public void WorkSplitBelowOne_IsAUsageError() =>
         Assert.That(() => new Trainer(Digits(1) with { WorkSplit = 0 }, TextWriter.Null).Run(),

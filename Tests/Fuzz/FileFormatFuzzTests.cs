@@ -154,7 +154,7 @@ public class FileFormatFuzzTests
     {
         int headerLength = (int)BinaryPrimitives.ReadInt64LittleEndian(original);
         string header = Encoding.UTF8.GetString(original, 8, headerLength);
-        string[] metadataKeys = ["width", "epochsDone", "epochs", "schemeArgs", "rngState", "loaderState", "bestTestAcc", "learningRate", "format", "optimizerTensors", "sha256", "dataset", "batchSize"];
+        string[] metadataKeys = ["width", "epochsDone", "epochs", "schemeArgs", "rngState", "loaderState", "bestTestAcc", "learningRate", "format", "optimizerTensors", "sha256", "dataset", "batchSize", "workSplit"];
         string[] garbage = ["abc", "1.5", "-2147483648", "-1", "0", "", "1e400", "NaN", "{\\\"beta\\\":1,\\\"beta\\\":2}", "garbage", "x,y", "0,0,0,0", "ffffffffffffffffff", "99999999999", "[1]", "\\u0000"];
         string edited;
         string kind;
