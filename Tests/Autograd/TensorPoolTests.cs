@@ -132,16 +132,20 @@ public class TensorPoolTests
         int side = model == "mlp" ? 28 : 12;
         Tensor x = Tensor.Normal([32, 1, side, side], rng);
         int[] labels = [.. Enumerable.Range(0, 32).Select(i => i % 10)];
-        for (int step = 0; step < 4; step++)
-        {
-            TensorPool.StepScope scope = scoped ? TensorPool.BeginStep() : default;
-            Tensor loss = Ops.CrossEntropy(m.Forward(x), labels);
-            adam.ZeroGrad();
-            loss.Backward();
-            adam.Step();
-            scope.Dispose();
-        }
+        for (int step = 0; step < 4; step++) TrainStep(m, adam, x, labels, scoped);
         return [.. m.Parameters().Select(p => p.Value.ToArray<float>())];
+    }
+
+    /// <summary>One Adam step on cross-entropy, inside a pool step scope when <paramref name="scoped"/>.</summary>
+    private static void TrainStep(Module m, Adam adam, Tensor x, int[] labels, bool scoped)
+    {
+        TensorPool.StepScope scope = scoped ? TensorPool.BeginStep() : default;
+        Tensor loss = Ops.CrossEntropy(m.Forward(x), labels);
+        loss.Item();
+        adam.ZeroGrad();
+        loss.Backward();
+        adam.Step();
+        scope.Dispose();
     }
 
     private static long BytesPerStep(bool scoped)
@@ -151,16 +155,7 @@ public class TensorPoolTests
         var adam = new Adam(m.NamedParameters(), 1e-3);
         Tensor x = Tensor.Normal([128, 1, 28, 28], rng);
         int[] labels = [.. Enumerable.Range(0, 128).Select(i => i % 10)];
-        void Step()
-        {
-            TensorPool.StepScope scope = scoped ? TensorPool.BeginStep() : default;
-            Tensor loss = Ops.CrossEntropy(m.Forward(x), labels);
-            loss.Item();
-            adam.ZeroGrad();
-            loss.Backward();
-            adam.Step();
-            scope.Dispose();
-        }
+        void Step() => TrainStep(m, adam, x, labels, scoped);
         for (int i = 0; i < 3; i++) Step();
         long before = GC.GetAllocatedBytesForCurrentThread();
         const int steps = 10;

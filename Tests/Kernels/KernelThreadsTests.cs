@@ -10,7 +10,13 @@ public class KernelThreadsTests
     private int _saved;
     private int? _savedLimit;
 
-    [SetUp] public void Save() => (_saved, _savedLimit) = (KernelThreads.Count, KernelThreads.ThreadLimit);
+    [SetUp]
+    public void Save()
+    {
+        (_saved, _savedLimit) = (KernelThreads.Count, KernelThreads.ThreadLimit);
+        KernelThreads.ThreadLimit = null; // every test here runs the count's threads unless it sets a limit itself
+    }
+
     [TearDown] public void Restore() => (KernelThreads.Count, KernelThreads.ThreadLimit) = (_saved, _savedLimit);
 
     /// <summary>The static partition written out: part p of P covers blocks ⌊B·p/P⌋ .. ⌊B·(p+1)/P⌋ of the grain.</summary>
