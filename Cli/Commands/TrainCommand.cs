@@ -20,7 +20,7 @@ public static class TrainCommand
         var batchSize = new Option<int>("--batch-size") { Description = "Images per batch.", DefaultValueFactory = _ => 128 };
         var seed = new Option<ulong>("--seed") { Description = "Seed of every random choice (init, shuffling, sampling).", DefaultValueFactory = _ => 1UL };
         var threads = new Option<int>("--threads") { Description = "Kernel threads (default: all cores).", DefaultValueFactory = _ => Environment.ProcessorCount };
-        var workSplit = new Option<int?>("--work-split") { Description = "Split every kernel's work as this many threads would, running on --threads of them: results equal a --threads N run's bit for bit (default: as --threads)." };
+        var workSplit = new Option<int?>("--work-split") { Description = "Split every kernel's work as this many threads would, running on --threads of them: results equal a --threads N run's bit for bit (default: as --threads).", CustomParser = ParseWholeNumber };
         var checkpoint = new Option<string?>("--checkpoint") { Description = "Write a checkpoint (safetensors) here after every epoch." };
         var resume = new Option<bool>("--resume") { Description = "Continue the run saved in --checkpoint." };
         var initFrom = new Option<string?>("--init-from") { Description = "Start from this checkpoint's model weights with a fresh optimizer, schedule and epoch count (a second stage, e.g. fine-tuning with --augment); same model, width, data set and scheme." };
@@ -69,6 +69,17 @@ public static class TrainCommand
         if (double.TryParse(token, NumberStyles.Float, CultureInfo.InvariantCulture, out double value)) return value;
         string option = (result.Parent as System.CommandLine.Parsing.OptionResult)?.Option.Name ?? "this option";
         result.AddError($"'{token}' is not a number for {option}; write it with a decimal point, e.g. 0.001 or 1e-3.");
+        return null;
+    }
+
+    /// <summary>A whole number for an optional count (<c>--work-split</c>): the default parser's error would name the
+    /// CLR type <c>Nullable`1[Int32]</c>; this one names the option and what it takes.</summary>
+    internal static int? ParseWholeNumber(System.CommandLine.Parsing.ArgumentResult result)
+    {
+        string token = result.Tokens.Count == 1 ? result.Tokens[0].Value : "";
+        if (int.TryParse(token, NumberStyles.Integer, CultureInfo.InvariantCulture, out int value)) return value;
+        string option = (result.Parent as System.CommandLine.Parsing.OptionResult)?.Option.Name ?? "this option";
+        result.AddError($"'{token}' is not a whole number for {option}, e.g. 2.");
         return null;
     }
 

@@ -105,8 +105,11 @@ public sealed record TrainOptions
         if (Width is <= 0 or > Checkpoint.MaxWidth) yield return $"--width must be a whole number from 1 to {Checkpoint.MaxWidth}, got {Width}.";
         if (SchemeArguments.Count > 0 && Scheme is null)
             yield return $"--scheme-arg {SchemeArguments.Keys.First()}=… needs --scheme NAME (the float model has no scheme hyper-parameters).";
-        if (Threads <= 0) yield return $"--threads must be at least 1, got {Threads}.";
-        if (WorkSplit is <= 0) yield return $"--work-split must be at least 1, got {WorkSplit}.";
+        // the split is recorded in every checkpoint, whose loader refuses more than MaxWorkSplit: a larger one would
+        // write checkpoints that --resume cannot read
+        foreach ((string flag, int? value) in new[] { ("--threads", (int?)Threads), ("--work-split", WorkSplit) })
+            if (value is int n && n is < 1 or > Checkpoint.MaxWorkSplit)
+                yield return $"{flag} must be between 1 and {Checkpoint.MaxWorkSplit}, got {n}.";
         if (LearningRate is { } rate && !(double.IsFinite(rate) && rate > 0)) yield return $"--lr must be a positive finite number, got {rate.ToString(System.Globalization.CultureInfo.InvariantCulture)}.";
         foreach ((string flag, double? value) in new[] { ("--weight-decay", WeightDecay), ("--latent-weight-decay", LatentWeightDecay) })
         {

@@ -202,6 +202,7 @@ public class RobustnessRegressionTests
         AssertFails(2, Run("train", "--dataset", "digits", "--scheme", "bnn", "--width", "48", "--epochs", "2", "--batch-size", "256",
             "--checkpoint", resumed, "--resume", "--lr", "0.5", "--data-dir", _dir), "--resume with --lr 0.5");
         AssertFails(2, Run("bench", "gemm", "--threads", "0"), "--threads must be at least 1");
+        AssertFails(2, Run("train", "--dataset", "digits", "--work-split", "x"), "'x' is not a whole number for --work-split");
     }
 
     // ---- corrupted checkpoints ---------------------------------------------------------------------------------

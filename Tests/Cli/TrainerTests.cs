@@ -238,10 +238,13 @@ public class TrainerTests
         Assert.That(Checkpoint.Load(other).WorkSplit, Is.EqualTo(1));
     }
 
-    [Test]
-    public void WorkSplitBelowOne_IsAUsageError() =>
-        Assert.That(() => new Trainer(Digits(1) with { WorkSplit = 0 }, TextWriter.Null).Run(),
-            Throws.InstanceOf<UsageException>().With.Message.EqualTo("--work-split must be at least 1, got 0."));
+    /// <summary>Out of range before anything runs; above 4096 a checkpoint recording the split could not be resumed.</summary>
+    [TestCase(null, 0, "--work-split must be between 1 and 4096, got 0.")]
+    [TestCase(null, 4097, "--work-split must be between 1 and 4096, got 4097.")]
+    [TestCase(5000, null, "--threads must be between 1 and 4096, got 5000.")]
+    public void ThreadsOrWorkSplitOutOfRange_IsAUsageError(int? threads, int? split, string message) =>
+        Assert.That(() => new Trainer(Digits(1) with { Threads = threads ?? 2, WorkSplit = split }, TextWriter.Null).Run(),
+            Throws.InstanceOf<UsageException>().With.Message.EqualTo(message));
 
     [Test]
     public void UnknownAugmentation_ListsValidOnes() =>
