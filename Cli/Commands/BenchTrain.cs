@@ -25,7 +25,8 @@ namespace BinaryGrad.Cli.Commands;
 /// Each step is what the trainer does: forward, cross-entropy, <c>loss.Item()</c>, zero-grad, backward, Adam step, in
 /// a <see cref="TensorPool"/> step scope (so after warm-up the step's tensors reuse pooled storage). Allocation: the
 /// process-wide <see cref="GC.GetTotalAllocatedBytes(bool)"/> delta over all timed steps divided by their number, so
-/// allocations on kernel worker threads count too. The peer runs with <c>torch.set_num_threads(</c><see cref="KernelThreads.Count"/><c>)</c>,
+/// allocations on kernel worker threads count too. GC pause: the <see cref="GC.GetTotalPauseDuration"/> delta over the
+/// same timed runs as a share of their wall time. The peer runs with <c>torch.set_num_threads(</c><see cref="KernelThreads.Count"/><c>)</c>,
 /// OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE removed for that command only.</remarks>
 public static class BenchTrain
 {
@@ -54,7 +55,8 @@ public static class BenchTrain
     /// <summary>Runs the benchmark and the peer; writes a table, or with <paramref name="json"/> one JSON object per model
     /// per line: <c>name</c>, <c>model</c>, <c>scheme</c>, <c>ours</c> (images/s), <c>peer</c> (images/s or null when
     /// PyTorch is absent or has no such model), <c>ratio</c> (ours/peer or null), <c>peerConfig</c> (the fastest peer
-    /// configuration), <c>allocatedBytesPerStep</c>, <c>peakWorkingSetBytes</c>. With <paramref name="profile"/> the
+    /// configuration), <c>allocatedBytesPerStep</c>, <c>gcPausePercent</c> (the share of the timed steps' wall time the
+    /// garbage collector paused the process: what the remaining per-step allocation costs), <c>peakWorkingSetBytes</c>. With <paramref name="profile"/> the
     /// table is followed by the time per op of one profiled run. Returns 0, or 2 for an unknown model or scheme.</summary>
     public static int Run(bool json, TextWriter output, string? model = null, string? scheme = null, bool profile = false, TextWriter? error = null, bool peer = true)
     {
@@ -94,16 +96,7 @@ public static class BenchTrain
 
         if (json)
         {
-            foreach (Row row in rows)
-                output.WriteLine(JsonSerializer.Serialize(new Dictionary<string, object?>
-                {
-                    ["name"] = row.Name, ["model"] = row.Model, ["scheme"] = row.Scheme, ["ours"] = Math.Round(row.Ours, 1),
-                    ["peer"] = row.Peer is { } p ? Math.Round(p, 1) : null,
-                    ["ratio"] = row.Peer is { } q ? Math.Round(row.Ours / q, 3) : null,
-                    ["peerConfig"] = row.PeerConfig,
-                    ["allocatedBytesPerStep"] = row.AllocatedBytesPerStep,
-                    ["peakWorkingSetBytes"] = row.PeakWorkingSetBytes,
-                }));
+            foreach (Row row in rows) output.WriteLine(JsonSerializer.Serialize(JsonFields(row)));
             return 0;
         }
         output.WriteLine(Simd.IsaLine);
@@ -112,10 +105,11 @@ public static class BenchTrain
             ? $"threads {KernelThreads.Count}, batch {Batch}; ours: the fastest of {PeerConfigurations.Length} rounds, each the median of {Runs} runs after warm-up, " +
               $"interleaved with the peer's rounds: PyTorch at {PeerConfigurations.Length} thread/BLAS configurations, the fastest counting"
             : $"threads {KernelThreads.Count}, batch {Batch}, median of {Runs} runs after warm-up; no peer");
-        output.WriteLine($"{"benchmark",-36} {"ours img/s",11} {"peer img/s",11} {"ratio",7} {"alloc B/step",13} {"peak WS MB",11}  peer configuration");
+        output.WriteLine($"{"benchmark",-36} {"ours img/s",11} {"peer img/s",11} {"ratio",7} {"alloc B/step",13} {"GC pause",9} {"peak WS MB",11}  peer configuration");
         foreach (Row row in rows)
             output.WriteLine($"{row.Name,-36} {row.Ours,11:F1} {(row.Peer is { } p ? p.ToString("F1", CultureInfo.InvariantCulture) : "n/a"),11} " +
                              $"{(row.Peer is { } q ? (row.Ours / q).ToString("F2", CultureInfo.InvariantCulture) : "n/a"),7} {row.AllocatedBytesPerStep,13:N0} " +
+                             $"{row.GcPausePercent.ToString("F2", CultureInfo.InvariantCulture) + " %",9} " +
                              $"{row.PeakWorkingSetBytes / 1e6,11:F0}  {row.PeerConfig ?? "n/a"}");
         foreach (Row row in rows.Where(r => r.Profile is not null))
         {
@@ -138,10 +132,22 @@ public static class BenchTrain
     /// (empty: the default float pair; null: the peer has no such model).</summary>
     private sealed record Job(string Name, string Model, string Scheme, Func<Rng, Module> Build, int[] InputShape, string? PeerArguments);
 
-    private sealed record Row(string Name, string Model, string Scheme, double Ours, double? Peer, string? PeerConfig, long AllocatedBytesPerStep,
-                              long PeakWorkingSetBytes, ProfileResult? Profile);
+    internal sealed record Row(string Name, string Model, string Scheme, double Ours, double? Peer, string? PeerConfig, long AllocatedBytesPerStep,
+                               double GcPausePercent, long PeakWorkingSetBytes, ProfileResult? Profile);
 
-    private sealed record ProfileResult(int Steps, double StepSeconds, IReadOnlyList<(string Op, double Seconds, long Calls, long AllocatedBytes)> Ops);
+    /// <summary>One row of <c>--json</c> output (the field names are a contract: scripts read them).</summary>
+    internal static Dictionary<string, object?> JsonFields(Row row) => new()
+    {
+        ["name"] = row.Name, ["model"] = row.Model, ["scheme"] = row.Scheme, ["ours"] = Math.Round(row.Ours, 1),
+        ["peer"] = row.Peer is { } p ? Math.Round(p, 1) : null,
+        ["ratio"] = row.Peer is { } q ? Math.Round(row.Ours / q, 3) : null,
+        ["peerConfig"] = row.PeerConfig,
+        ["allocatedBytesPerStep"] = row.AllocatedBytesPerStep,
+        ["gcPausePercent"] = Math.Round(row.GcPausePercent, 3),
+        ["peakWorkingSetBytes"] = row.PeakWorkingSetBytes,
+    };
+
+    internal sealed record ProfileResult(int Steps, double StepSeconds, IReadOnlyList<(string Op, double Seconds, long Calls, long AllocatedBytes)> Ops);
 
     private static List<Job> Jobs(string? model, string? scheme)
     {
@@ -205,6 +211,8 @@ public static class BenchTrain
         private readonly int _steps;
         private double _best;
         private long _allocated, _timedSteps;
+        private TimeSpan _gcPause;
+        private double _timedSeconds;
         private double? _peer;
         private string? _peerConfig;
 
@@ -244,6 +252,7 @@ public static class BenchTrain
         {
             var times = new double[Runs];
             long allocatedBefore = GC.GetTotalAllocatedBytes(true);
+            TimeSpan pauseBefore = GC.GetTotalPauseDuration();
             for (int run = 0; run < Runs; run++)
             {
                 _progress.Show(run == 0 ? $"{Job.Name}: timed run 1/{Runs}" : $"{Job.Name}: timed run {run + 1}/{Runs}, {_steps * (double)Batch / times[run - 1]:F0} img/s");
@@ -253,7 +262,9 @@ public static class BenchTrain
                 _progress.Complete();
             }
             _allocated += GC.GetTotalAllocatedBytes(true) - allocatedBefore;
+            _gcPause += GC.GetTotalPauseDuration() - pauseBefore;
             _timedSteps += (long)Runs * _steps;
+            _timedSeconds += times.Sum();
             Array.Sort(times);
             _best = Math.Max(_best, _steps * (double)Batch / times[Runs / 2]);
         }
@@ -281,7 +292,8 @@ public static class BenchTrain
                 _progress.Complete();
             }
             using var process = Process.GetCurrentProcess();
-            return new Row(Job.Name, Job.Model, Job.Scheme, _best, _peer, _peerConfig, _allocated / Math.Max(1, _timedSteps), process.PeakWorkingSet64, profiled);
+            return new Row(Job.Name, Job.Model, Job.Scheme, _best, _peer, _peerConfig, _allocated / Math.Max(1, _timedSteps),
+                           _timedSeconds > 0 ? 100 * _gcPause.TotalSeconds / _timedSeconds : 0, process.PeakWorkingSet64, profiled);
         }
     }
 }
