@@ -15,11 +15,14 @@ the median split of |w2| that a training forward computes, and the inputs are no
 Usage: python3 siman_transplant.py CHECKPOINT DATA_DIR [--train-epochs E --start-epoch S] [--threads T] [--recalibrate N]
 S is the number of epochs the checkpoint has finished. DATA_DIR holds the CIFAR-10 binary files. One JSON line per stage.
 """
-import argparse, json, os, struct, sys, time
+import argparse, json, os, sys, time
 import numpy as np
 import torch, torch.nn as nn, torch.nn.functional as F
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.join(HERE, '..', '..', 'samples', 'pytorch'))
 import siman_reference as ref
+from eval_checkpoint import load_safetensors  # the repository's safetensors reader (NumPy only)
 
 CIFAR_MEAN = np.array([0.4914, 0.4822, 0.4465], dtype=np.float32).reshape(1, 3, 1, 1)
 CIFAR_STD = np.array([0.2470, 0.2435, 0.2616], dtype=np.float32).reshape(1, 3, 1, 1)
@@ -28,26 +31,13 @@ def normalise(images):
     # binarygrad's table: (b/255f - mean)/std in float32
     return ((images.astype(np.float32) / np.float32(255) - CIFAR_MEAN) / CIFAR_STD).astype(np.float32)
 
-def read_safetensors(path):
-    with open(path, 'rb') as f:
-        n = struct.unpack('<Q', f.read(8))[0]
-        header = json.loads(f.read(n))
-        data = f.read()
-    meta = header.pop('__metadata__', {})
-    out = {}
-    for k, v in header.items():
-        dt = {'F32': np.float32, 'F64': np.float64, 'I64': np.int64, 'U8': np.uint8, 'I32': np.int32}[v['dtype']]
-        a, b = v['data_offsets']
-        out[k] = np.frombuffer(data[a:b], dtype=dt).reshape(v['shape'])
-    return meta, out
-
 def units(model):
     for block in model.layer:
         yield block.conv1, block.bn1, block.nonlinear1
         yield block.conv2, block.bn2, block.nonlinear2
 
 def load_into(model, tensors):
-    t = lambda k: torch.from_numpy(np.array(tensors[k], dtype=np.float32))
+    t = lambda k: tensors[k].to(torch.float32).clone()
     def bn(mod, prefix):
         mod.weight.data = t(prefix + '.weight'); mod.bias.data = t(prefix + '.bias')
         mod.running_mean.data = t(prefix + '.running_mean'); mod.running_var.data = t(prefix + '.running_var')
@@ -102,7 +92,7 @@ def main():
     ap.add_argument('--recalibrate', type=int, default=10000)
     a = ap.parse_args()
     torch.set_num_threads(a.threads); torch.manual_seed(a.seed)
-    meta, tensors = read_safetensors(a.ckpt)
+    tensors, meta = load_safetensors(a.ckpt)
     if meta.get('model') != 'resnet20-prelu' or meta.get('scheme') != 'siman':
         sys.exit(f"siman_transplant: {a.ckpt} is a {meta.get('model')} / {meta.get('scheme')} checkpoint; this script reads "
                  "resnet20-prelu / siman ones (SiMaN's own network)")
@@ -137,7 +127,7 @@ def main():
         for p in group['params']:
             key = f"optimizer.{ours[names[id(p)]]}.momentum_buffer"
             if key in tensors:
-                opt.state[p]['momentum_buffer'] = torch.from_numpy(np.array(tensors[key], dtype=np.float32)); loaded += 1
+                opt.state[p]['momentum_buffer'] = tensors[key].to(torch.float32).clone(); loaded += 1
     print(json.dumps({"stage": "optimizer", "momentumBuffersLoaded": loaded}), flush=True)
     convs = [conv for conv, _, _ in units(model)]
     rng = np.random.default_rng(a.seed)
