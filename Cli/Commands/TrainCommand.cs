@@ -63,23 +63,24 @@ public static class TrainCommand
 
     /// <summary>A number in invariant notation (<c>0.001</c>, <c>1e-3</c>). The default parser accepts thousands
     /// separators, so <c>--lr 0,001</c> would silently be 1; here a comma is an error naming the option.</summary>
-    internal static double? ParseNumber(System.CommandLine.Parsing.ArgumentResult result)
-    {
-        string token = result.Tokens.Count == 1 ? result.Tokens[0].Value : "";
-        if (double.TryParse(token, NumberStyles.Float, CultureInfo.InvariantCulture, out double value)) return value;
-        string option = (result.Parent as System.CommandLine.Parsing.OptionResult)?.Option.Name ?? "this option";
-        result.AddError($"'{token}' is not a number for {option}; write it with a decimal point, e.g. 0.001 or 1e-3.");
-        return null;
-    }
+    internal static double? ParseNumber(System.CommandLine.Parsing.ArgumentResult result) =>
+        ParseToken<double>(result, token => double.TryParse(token, NumberStyles.Float, CultureInfo.InvariantCulture, out double value) ? value : (double?)null,
+            "a number", "write it with a decimal point, e.g. 0.001 or 1e-3");
 
     /// <summary>A whole number for an optional count (<c>--work-split</c>): the default parser's error would name the
     /// CLR type <c>Nullable`1[Int32]</c>; this one names the option and what it takes.</summary>
-    internal static int? ParseWholeNumber(System.CommandLine.Parsing.ArgumentResult result)
+    internal static int? ParseWholeNumber(System.CommandLine.Parsing.ArgumentResult result) =>
+        ParseToken<int>(result, token => int.TryParse(token, NumberStyles.Integer, CultureInfo.InvariantCulture, out int value) ? value : (int?)null,
+            "a whole number", "write it as digits, e.g. 2");
+
+    /// <summary>The option's single token through <paramref name="parse"/>; when it gives null, an error
+    /// "'TOKEN' is not WHAT for --OPTION; HINT." naming the option.</summary>
+    private static T? ParseToken<T>(System.CommandLine.Parsing.ArgumentResult result, Func<string, T?> parse, string what, string hint) where T : struct
     {
         string token = result.Tokens.Count == 1 ? result.Tokens[0].Value : "";
-        if (int.TryParse(token, NumberStyles.Integer, CultureInfo.InvariantCulture, out int value)) return value;
+        if (parse(token) is T value) return value;
         string option = (result.Parent as System.CommandLine.Parsing.OptionResult)?.Option.Name ?? "this option";
-        result.AddError($"'{token}' is not a whole number for {option}, e.g. 2.");
+        result.AddError($"'{token}' is not {what} for {option}; {hint}.");
         return null;
     }
 
