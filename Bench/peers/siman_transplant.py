@@ -9,11 +9,12 @@ the median split of |w2| that a training forward computes, and the inputs are no
   networks compute the same function), and after recalibrating them as `binarygrad eval --recalibrate-bn N` does (the
   first N training images in order, no augmentation, the plain average of the batches' means and unbiased variances);
 - with --train-epochs E, E more epochs trained by the reference code's arithmetic from that state (SGD momentum
-  buffers from the checkpoint, the reference's per-epoch cosine rate and clipping percentile for epoch S + 1 on), each
+  buffers from the checkpoint, the reference's per-epoch cosine rate and clipping percentile from its next epoch on), each
   followed by both test accuracies and the share of binary weights that flipped in the epoch.
 
-Usage: python3 siman_transplant.py CHECKPOINT DATA_DIR [--train-epochs E --start-epoch S] [--threads T] [--recalibrate N]
-S is the number of epochs the checkpoint has finished. DATA_DIR holds the CIFAR-10 binary files. One JSON line per stage.
+Usage: python3 siman_transplant.py CHECKPOINT DATA_DIR [--train-epochs E] [--threads T] [--recalibrate N]
+DATA_DIR holds the CIFAR-10 binary files; the epochs continue from the checkpoint's own count (epochsDone).
+One JSON line per stage.
 """
 import argparse, json, os, sys, time
 import numpy as np
@@ -84,18 +85,28 @@ def recalibrate(model, train_x, images, batch=256):
     for m in bns: m.momentum = 0.1
     return used
 
+def fail(message):
+    print(f"siman_transplant: {message}", file=sys.stderr)
+    sys.exit(2)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument('ckpt'); ap.add_argument('data_dir')
-    ap.add_argument('--train-epochs', type=int, default=0); ap.add_argument('--start-epoch', type=int, default=0)
+    ap.add_argument('--train-epochs', type=int, default=0)
     ap.add_argument('--threads', type=int, default=1); ap.add_argument('--seed', type=int, default=123)
     ap.add_argument('--recalibrate', type=int, default=10000)
     a = ap.parse_args()
     torch.set_num_threads(a.threads); torch.manual_seed(a.seed)
+    files = [a.ckpt] + [os.path.join(a.data_dir, f) for f in [f"data_batch_{i}.bin" for i in range(1, 6)] + ["test_batch.bin"]]
+    missing = [f for f in files if not os.path.isfile(f)]
+    if missing:
+        fail(f"{missing[0]} not found (expected a binarygrad checkpoint, and the CIFAR-10 binary files in DATA_DIR)")
     tensors, meta = load_safetensors(a.ckpt)
     if meta.get('model') != 'resnet20-prelu' or meta.get('scheme') != 'siman':
-        sys.exit(f"siman_transplant: {a.ckpt} is a {meta.get('model')} / {meta.get('scheme')} checkpoint; this script reads "
-                 "resnet20-prelu / siman ones (SiMaN's own network)")
+        fail(f"{a.ckpt} is a {meta.get('model')} / {meta.get('scheme')} checkpoint; this script reads "
+             "resnet20-prelu / siman ones (SiMaN's own network)")
+    start_epoch = int(meta.get('epochsDone', '0'))
     parts = [ref.load(os.path.join(a.data_dir, f"data_batch_{i}.bin")) for i in range(1, 6)]
     train_x, train_y = np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
     test_x, test_y = ref.load(os.path.join(a.data_dir, "test_batch.bin"))
@@ -132,7 +143,7 @@ def main():
     convs = [conv for conv, _, _ in units(model)]
     rng = np.random.default_rng(a.seed)
     total = 400
-    for e in range(a.start_epoch, a.start_epoch + a.train_epochs):
+    for e in range(start_epoch, start_epoch + a.train_epochs):
         # the reference's schedule: cosine over 396 epochs, stepped after each epoch from epoch 4 on
         lr = 0.5 * 0.1 * (1 + np.cos(np.pi * (e - 4) / (total - 4))) if e >= 5 else 0.1 * (e + 1) / 5
         for g in opt.param_groups: g['lr'] = lr
