@@ -13,10 +13,11 @@ the median split of |w2| that a training forward computes, and the inputs are no
   followed by both test accuracies and the share of binary weights that flipped in the epoch.
 
 Usage: python3 siman_transplant.py CHECKPOINT DATA_DIR [--train-epochs E] [--threads T] [--recalibrate N]
+(--recalibrate 0 skips the recalibrated accuracy; the default is 10 000 images.)
 DATA_DIR holds the CIFAR-10 binary files; the epochs continue from the checkpoint's own count (epochsDone).
 One JSON line per stage.
 """
-import argparse, json, os, sys, time
+import argparse, json, os, struct, sys, time
 import numpy as np
 import torch, torch.nn as nn, torch.nn.functional as F
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -97,16 +98,28 @@ def main():
     ap.add_argument('--threads', type=int, default=1); ap.add_argument('--seed', type=int, default=123)
     ap.add_argument('--recalibrate', type=int, default=10000)
     a = ap.parse_args()
+    for name in ('train_epochs', 'recalibrate'):
+        if getattr(a, name) < 0: fail(f"--{name.replace('_', '-')} is {getattr(a, name)}; expected 0 or more")
+    if a.threads < 1: fail(f"--threads is {a.threads}; expected 1 or more")
     torch.set_num_threads(a.threads); torch.manual_seed(a.seed)
     files = [a.ckpt] + [os.path.join(a.data_dir, f) for f in [f"data_batch_{i}.bin" for i in range(1, 6)] + ["test_batch.bin"]]
     missing = [f for f in files if not os.path.isfile(f)]
     if missing:
         fail(f"{missing[0]} not found (expected a binarygrad checkpoint, and the CIFAR-10 binary files in DATA_DIR)")
-    tensors, meta = load_safetensors(a.ckpt)
+    try:
+        tensors, meta = load_safetensors(a.ckpt)
+    except (OSError, ValueError, KeyError, TypeError, struct.error) as e:
+        # struct.error: shorter than the 8-byte header length; ValueError: header not JSON (UnicodeDecodeError and
+        # JSONDecodeError are ValueErrors) or a tensor's offsets/shape not matching its data; KeyError/TypeError: a
+        # header entry without data_offsets, dtype or shape
+        fail(f"{a.ckpt} is not a readable safetensors checkpoint ({type(e).__name__}: {e})")
     if meta.get('model') != 'resnet20-prelu' or meta.get('scheme') != 'siman':
         fail(f"{a.ckpt} is a {meta.get('model')} / {meta.get('scheme')} checkpoint; this script reads "
              "resnet20-prelu / siman ones (SiMaN's own network)")
-    start_epoch = int(meta.get('epochsDone', '0'))
+    try:
+        start_epoch = int(meta.get('epochsDone', '0'))
+    except (TypeError, ValueError):
+        fail(f"{a.ckpt}: metadata epochsDone is {meta.get('epochsDone')!r}, expected a whole number of epochs")
     parts = [ref.load(os.path.join(a.data_dir, f"data_batch_{i}.bin")) for i in range(1, 6)]
     train_x, train_y = np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
     test_x, test_y = ref.load(os.path.join(a.data_dir, "test_batch.bin"))
@@ -114,8 +127,9 @@ def main():
     model = ref.ResNet20(); load_into(model, tensors); set_b_from_latents(model)
     state = {k: v.clone() for k, v in model.state_dict().items()}
     print(json.dumps({"stage": "loaded", "testAccRunning": evaluate(model, tx, ty)}), flush=True)
-    used = recalibrate(model, train_x, a.recalibrate)
-    print(json.dumps({"stage": "loaded", "recalibratedImages": used, "testAccRecalibrated": evaluate(model, tx, ty)}), flush=True)
+    if a.recalibrate > 0:  # 0 skips it: resetting the statistics and averaging no batch would leave them at 0 and 1
+        used = recalibrate(model, train_x, a.recalibrate)
+        print(json.dumps({"stage": "loaded", "recalibratedImages": used, "testAccRecalibrated": evaluate(model, tx, ty)}), flush=True)
     if a.train_epochs == 0: return
     model.load_state_dict(state)
     binary = [p for n, p in model.named_parameters() if 'layer' in n and 'conv' in n and n.endswith('weight')]
