@@ -66,10 +66,14 @@ public static class LayerGradChecks
         LayerCase("layer/binary-resnet/bi-real-zero-pad", 209, r => TinyResNet(r, ResNetBlock.BiReal, ResNetDownsample.ZeroPad), r => L(r, 3, 1, 4, 4)),
         LayerCase("layer/binary-resnet/basic-avgpool-conv", 210, r => TinyResNet(r, ResNetBlock.Basic, ResNetDownsample.AvgPoolConv), r => L(r, 3, 1, 4, 4)),
         LayerCase("layer/binary-resnet/bi-real-prelu", 211, r => TinyResNet(r, ResNetBlock.BiReal, ResNetDownsample.ZeroPad, BlockNonlinearity.PReLU), r => L(r, 3, 1, 4, 4)),
+        // the same builder at full precision (the float baseline scheme: no quantizer, ReLU units), as `train --model
+        // resnet20-basic` builds it without a scheme
+        LayerCase("layer/binary-resnet/float-basic", 212, r => TinyResNet(r, ResNetBlock.Basic, ResNetDownsample.ZeroPad, scheme: Binarization.SchemeRegistry.FloatBaselineName), r => L(r, 3, 1, 4, 4)),
     ];
 
-    private static Module TinyResNet(Rng r, ResNetBlock block, ResNetDownsample downsample, BlockNonlinearity nonlinearity = BlockNonlinearity.Scheme) =>
-        BinaryResNets.Build("tiny resnet", r, () => Binarization.SchemeRegistry.Create("self-binarizing"), [1, 1], [2, 4], 1, 3, 4, block, downsample, nonlinearity);
+    private static Module TinyResNet(Rng r, ResNetBlock block, ResNetDownsample downsample, BlockNonlinearity nonlinearity = BlockNonlinearity.Scheme,
+                                     string scheme = "self-binarizing") =>
+        BinaryResNets.Build("tiny resnet", r, () => Binarization.SchemeRegistry.Create(scheme), [1, 1], [2, 4], 1, 3, 4, block, downsample, nonlinearity);
 
     private static GradCheckProblem BatchNormProblem(Rng r, int[] shape, bool training)
     {

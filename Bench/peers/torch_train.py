@@ -6,7 +6,8 @@ Usage: torch_train.py THREADS [MODEL SCHEME]
   MODEL in mlp, cnn, vgg-small, resnet20, resnet18, resnet20-basic, resnet18-basic (the last five also with a -prelu
   suffix: SiMaN's per-channel PReLU units) and SCHEME in none, bnn,
   binaryconnect: the model BinaryGrad builds for that --model/--scheme (binary MLP/CNN on MNIST shapes, the others on
-  CIFAR-10 shapes [128, 3, 32, 32]).
+  CIFAR-10 shapes [128, 3, 32, 32]; SCHEME none: the float MLP/CNN, and VGG-Small and the ResNets with float weights
+  and inputs in every convolution).
 Prints one JSON object per model per line:
 {"name": ..., "images_per_s": ..., "ms_per_step": ..., "steps": ...} (median of RUNS timed runs after warm-up).
 A step is what BenchTrain times: forward, cross-entropy, loss.item(), zero_grad, backward, Adam step (lr 1e-3), on
@@ -60,14 +61,17 @@ class SignActivationSte(torch.autograd.Function):
 
 
 class BinaryConv2d(nn.Conv2d):
+    """binary_weights False (set by build for SCHEME none): the float baseline's plain convolution."""
     def __init__(self, cin, cout, k, binary_inputs, stride=1, padding=0):
         super().__init__(cin, cout, k, stride=stride, padding=padding, bias=False)
         self.binary_inputs = binary_inputs
+        self.binary_weights = True
 
     def forward(self, x):
         if self.binary_inputs:
             x = SignActivationSte.apply(x)
-        return F.conv2d(x, SignWeightSte.apply(self.weight), None, self.stride, self.padding)
+        w = SignWeightSte.apply(self.weight) if self.binary_weights else self.weight
+        return F.conv2d(x, w, None, self.stride, self.padding)
 
 
 class BinaryLinear(nn.Linear):
@@ -205,11 +209,11 @@ MODELS = [("mlp 784-512-512-10 batch 128", float_mlp), ("cnn conv32-conv64 batch
 
 def build(model, scheme):
     ba = scheme == "bnn"
-    if scheme == "none":
+    if scheme == "none" and model in ("mlp", "cnn"):
         return {"mlp": float_mlp, "cnn": float_cnn}[model]()
     prelu = model.endswith("-prelu")
     base = model[:-len("-prelu")] if prelu else model
-    return {
+    net = {
         "mlp": lambda: binary_mlp(ba),
         "cnn": lambda: binary_cnn(ba),
         "vgg-small": lambda: vgg_small(ba, prelu),
@@ -218,6 +222,11 @@ def build(model, scheme):
         "resnet20-basic": lambda: resnet([3, 3, 3], [16, 32, 64], ba, True, prelu),
         "resnet18-basic": lambda: resnet([2, 2, 2, 2], [64, 128, 256, 512], ba, True, prelu),
     }[base]()
+    if scheme == "none":  # VGG-Small and the ResNets at full precision: the same network, no sign anywhere
+        for m in net.modules():
+            if isinstance(m, BinaryConv2d):
+                m.binary_weights = False
+    return net
 
 
 def input_shape(model):

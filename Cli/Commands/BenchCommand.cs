@@ -14,7 +14,7 @@ public static class BenchCommand
         var json = new Option<bool>("--json") { Description = "One JSON object per line: name, ours, peer, ratio." };
         var threads = new Option<int>("--threads") { Description = "Threads for ours and the peer.", DefaultValueFactory = _ => Environment.ProcessorCount };
         var model = new Option<string?>("--model") { Description = "bench train: the model to time (as 'train --model'); default: the float MLP and small CNN." };
-        var scheme = new Option<string?>("--scheme") { Description = "bench train: the binarization scheme of --model (default bnn for the binary-only networks, none for mlp and cnn)." };
+        var scheme = new Option<string?>("--scheme") { Description = "bench train: the binarization scheme of --model (default bnn for VGG-Small and the ResNets, none for mlp and cnn; none gives every network at full precision)." };
         var profile = new Option<bool>("--profile") { Description = "bench train: also print the time per op (forward and backward) of one profiled run." };
         var noPeer = new Option<bool>("--no-peer") { Description = "bench train and infer: time ours only (e.g. while profiling)." };
         var bgm = new Option<string?>("--bgm") { Description = "bench infer: time this exported model instead of a fresh one (give --model for the peer's architecture)." };

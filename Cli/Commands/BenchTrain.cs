@@ -162,13 +162,13 @@ public static class BenchTrain
         }
         if (!ModelFactory.Names.Contains(model))
             throw new UsageException($"--model '{model}' is not known; valid models: {string.Join(", ", ModelFactory.Names)}.");
-        // the binary-only networks default to BNN (1W/1A); mlp and cnn default to their float versions
+        // VGG-Small and the ResNets default to BNN (1W/1A); mlp and cnn default to their float versions
         scheme ??= model is "mlp" or "cnn" ? SchemeChoice.FloatModel : "bnn";
         Binarization.SchemeInfo? resolved = SchemeChoice.ForModel(scheme);
         string dataset = model is "mlp" or "cnn" ? "mnist" : "cifar10";
         Datasets.ImageDataset shape = ExportCommand.DatasetShape(dataset);
         var options = new TrainOptions { Model = model, Scheme = resolved, Dataset = dataset };
-        ModelFactory.Create(options, shape, new Rng(0)); // refuses e.g. a float vgg-small before anything is timed
+        ModelFactory.Create(options, shape, new Rng(0)); // refuses e.g. resnet18 on a shape it cannot take before anything is timed
         string name = model is "mlp" && resolved is null ? MlpName : model is "cnn" && resolved is null ? CnnName : $"{model} {scheme} batch {Batch}";
         // the peer script mirrors the float models and the sign/STE schemes (bnn: 1W/1A, binaryconnect: 1W/32A)
         string? peerArguments = scheme is SchemeChoice.FloatModel or "bnn" or "binaryconnect" ? $" {model} {scheme}" : null;

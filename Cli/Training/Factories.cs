@@ -18,8 +18,9 @@ public static class ModelFactory
 
     public static readonly string[] Names = ["mlp", "cnn", "vgg-small", "vgg-small-prelu", .. ResNetNames];
 
-    /// <summary>Models that exist only as binary networks (they need a --scheme).</summary>
-    private static readonly string[] BinaryOnly = ["vgg-small", "vgg-small-prelu", .. ResNetNames];
+    /// <summary>Models built by the binary builders; without a scheme (--scheme none) the same network at full
+    /// precision, e.g. the float ResNet-20 to set a 1W/1A run against on the same data.</summary>
+    private static readonly string[] BinaryArchitectures = ["vgg-small", "vgg-small-prelu", .. ResNetNames];
 
     public static Module Create(TrainOptions options, ImageDataset data, Rng rng)
     {
@@ -68,7 +69,9 @@ public static class ModelFactory
     {
         "mlp" => Models.Mlp(rng, data.ImageSize, [512, 512], data.ClassCount),
         "cnn" => Models.SmallCnn(rng, data.Channels, data.ClassCount, data.Height),
-        _ when BinaryOnly.Contains(options.Model) => throw new UsageException($"--model {options.Model} is a binary network: give it a --scheme (e.g. bnn)."),
+        // the same network with no quantizer in any layer (the float baseline scheme): ReLU where a 1W/1A run has
+        // Hardtanh, float weights and inputs in every convolution — the full-precision reference on the same data
+        _ when BinaryArchitectures.Contains(options.Model) => CreateBinary(options, SchemeRegistry.Get(SchemeRegistry.FloatBaselineName), data, rng),
         _ => throw new UsageException($"--model '{options.Model}' is not known; valid models: {string.Join(", ", Names)}."),
     };
 }

@@ -158,7 +158,8 @@ public sealed class Trainer
                 Checkpoint.Capture(_options, epoch + 1, bestTestAcc, model, optimizer, rng, loader).Save(path);
             epochsThisRun++;
         }
-        if (model is BinaryClassifier binaryModel)
+        // a binary architecture built at full precision (--scheme none) has no 1-bit weights to pack
+        if (model is BinaryClassifier binaryModel && _options.Scheme is not null)
         {
             // binary latent weights deploy as 1 bit each (packed in bytes); every other parameter stays float32
             var binaryWeights = binaryModel.BinaryLayers.Select(l => l.LatentWeight).ToHashSet();
@@ -258,7 +259,7 @@ public sealed class Trainer
         double seconds = clock.Elapsed.TotalSeconds;
         // mean over binary layers of the share of weights whose sign changed during this epoch
         List<BinaryLayerReport> layers = [];
-        if (binary is not null)
+        if (binary is not null && _options.Scheme is not null) // none at full precision (--scheme none): no signs to flip
             for (int i = 0; i < binary.BinaryLayers.Count; i++)
             {
                 IBinaryLayer layer = binary.BinaryLayers[i];

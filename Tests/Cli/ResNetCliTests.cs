@@ -53,9 +53,24 @@ public class ResNetCliTests
     }
 
     [Test]
-    public void FloatResNetOrUnknownModel_IsAUsageErrorListingTheModels()
+    public void FloatResNet20Basic_IsHeEtAlsNetworkWithoutAQuantizer()
     {
-        Assert.That(() => Build("resnet20", "none", "cifar10"), Throws.TypeOf<UsageException>().With.Message.Contains("binary network"));
+        var net = (BinaryClassifier)Build("resnet20-basic", "none", "cifar10");
+        var modules = BinaryGrad.Tests.Layers.Binary.BinaryResNetTests.Descendants(net).ToList();
+        var convs = net.BinaryLayers.Cast<BinaryConv2d>().ToList();
+        Assert.That(convs, Has.Count.EqualTo(18));
+        Assert.That(convs.All(c => c.WeightQuantizer is null && c.InputQuantizer is null && !c.UsesBitKernel), Is.True, "float weights and inputs");
+        // He et al. §4.2: ReLU after the stem, inside every block and after every block's add; no Hardtanh (that is
+        // the STE window of a binarized activation)
+        Assert.That(modules.OfType<ReLU>().Count(), Is.EqualTo(1 + 2 * 9));
+        Assert.That(modules.OfType<HardTanh>().Count(), Is.Zero);
+        // the 1W/1A network's parameters, counted by hand in BinaryResNetTests (0.27 M, as He et al. report)
+        Assert.That(net.ParameterCount, Is.EqualTo(269_850));
+    }
+
+    [Test]
+    public void UnknownModel_IsAUsageErrorListingTheModels()
+    {
         var e = Assert.Throws<UsageException>(() => Build("resnet34", "bnn", "cifar10"))!;
         Assert.That(e.Message, Does.Contain("resnet34").And.Contain("resnet20").And.Contain("resnet18"));
     }
@@ -63,7 +78,6 @@ public class ResNetCliTests
     [TestCase("resnet99", null, "--model 'resnet99' is not known")]
     [TestCase(null, "bnn", "--scheme needs --model")]
     [TestCase("vgg-small", "no-such-scheme", "--scheme 'no-such-scheme' is not known")]
-    [TestCase("vgg-small", "none", "binary network")]
     public void BenchTrain_BadModelOrScheme_IsOneLineAndExit2BeforeTiming(string? model, string? scheme, string expected)
     {
         var error = new StringWriter();

@@ -46,6 +46,32 @@ public class TrainerTests
         Assert.That(File.ReadAllLines(json)[1], Does.Contain("\"flipRatio\":").And.Contain("\"outsidePassThrough\""));
     }
 
+    /// <summary>A binary architecture without a scheme trains at full precision: it learns, and reports no flip ratio
+    /// and no bit-packed size (it has no 1-bit weights); its checkpoint evaluates and resumes like any other.</summary>
+    [Test]
+    public void FloatResNet20_TrainsWithoutBinaryReportsAndResumes()
+    {
+        var (train, test) = (DigitsSubset(DatasetSplit.Train, 480), DigitsSubset(DatasetSplit.Test, 64));
+        string json = Path.Combine(_dir, "float.jsonl"), checkpoint = Path.Combine(_dir, "float.safetensors");
+        TrainOptions options = Digits(2, checkpoint) with { Model = "resnet20-basic", Optimizer = "sgd", LearningRate = 0.1, JsonPath = json };
+        var output = new StringWriter();
+        var trainer = new Trainer(options with { ShowProgress = true }, output);
+        double best = trainer.Run(train, test);
+        Assert.That(best, Is.GreaterThan(0.3), "well above chance (0.1)");
+        Assert.That(trainer.Reports.All(r => r.FlipRatio is null && r.BinaryLayers.Count == 0), Is.True);
+        Assert.That(output.ToString(), Does.Not.Contain("flip ratio").And.Not.Contain("Bit-packed"));
+        Assert.That(File.ReadAllLines(json)[1], Does.Contain("\"scheme\":\"none\"").And.Contain("\"model\":\"resnet20-basic\"").And.Contain("\"flipRatio\":null"));
+
+        // resuming the epoch-1 state gives the uninterrupted run's weights bit for bit
+        string resumed = Path.Combine(_dir, "resumed.safetensors");
+        new Trainer(options with { CheckpointPath = resumed, JsonPath = null, StopAfterEpochs = 1 }, TextWriter.Null).Run(train, test);
+        new Trainer(options with { CheckpointPath = resumed, JsonPath = null, Resume = true }, TextWriter.Null).Run(train, test);
+        Dictionary<string, Tensor> a = Checkpoint.Load(checkpoint).ModelState, b = Checkpoint.Load(resumed).ModelState;
+        Assert.That(a.Keys, Is.EquivalentTo(b.Keys));
+        foreach (string name in a.Keys)
+            Assert.That(b[name].ToDoubleArray(), Is.EqualTo(a[name].ToDoubleArray()), name);
+    }
+
     private static ImageDataset DigitsSubset(DatasetSplit split, int count)
     {
         ImageDataset all = BinaryGrad.Datasets.Digits.Load(split);
