@@ -4,7 +4,7 @@
 Usage: jsonl-table.py RUN.jsonl DOC.md MARKER
 Replaces the lines between <!-- MARKER-start --> and <!-- MARKER-end --> in DOC.md with one row per epoch:
 epoch, hours (the epochs' own times summed), train loss, train and test accuracy, seconds and images/s of the epoch,
-flip ratio. Every figure is read from the JSON lines the training wrote; nothing is computed but the running sum.
+flip ratio (— for a float run, whose JSON has none). Every figure is read from the JSON lines the training wrote; nothing is computed but the running sum.
 A curve longer than SHORT epochs is written twice: first the rows of every STEP-th epoch, the first epoch, the epoch
 of the best test accuracy and the last epoch, so the page stays readable; then every epoch, folded in a <details>
 block that GitHub and most Markdown viewers open on a click.
@@ -12,6 +12,11 @@ block that GitHub and most Markdown viewers open on a click.
 import json
 import os
 import sys
+
+def flip(ratio):
+    # null in a float run's JSON (--scheme none): no binary weights to flip
+    return "—" if ratio is None else f"{100 * ratio:.2f} %"
+
 
 def fail(message):
     print(f"jsonl-table: {message}", file=sys.stderr)
@@ -38,7 +43,7 @@ for number, line in enumerate(lines, 1):
         tests.append(e["testAcc"])
         epochs.append(e["epoch"])
         rows.append(f"| {e['epoch']} | {hours:.2f} | {e['trainLoss']:.3f} | {100 * e['trainAcc']:.2f} % | **{100 * e['testAcc']:.2f} %** | "
-                    f"{e['seconds']:.0f} | {e['imagesPerSec']:.0f} | {100 * e['flipRatio']:.2f} % |")
+                    f"{e['seconds']:.0f} | {e['imagesPerSec']:.0f} | {flip(e['flipRatio'])} |")
     except (ValueError, KeyError, TypeError) as error:
         fail(f"{run}, line {number}: expected one epoch object of train --json (epoch, seconds, trainLoss, trainAcc, testAcc, "
              f"imagesPerSec, flipRatio): {error}")
