@@ -158,8 +158,7 @@ public sealed class Trainer
                 Checkpoint.Capture(_options, epoch + 1, bestTestAcc, model, optimizer, rng, loader).Save(path);
             epochsThisRun++;
         }
-        // a binary architecture built at full precision (--scheme none) has no 1-bit weights to pack
-        if (model is BinaryClassifier binaryModel && _options.Scheme is not null)
+        if (WithBinaryWeights(model) is { } binaryModel)
         {
             // binary latent weights deploy as 1 bit each (packed in bytes); every other parameter stays float32
             var binaryWeights = binaryModel.BinaryLayers.Select(l => l.LatentWeight).ToHashSet();
@@ -218,10 +217,15 @@ public sealed class Trainer
         }
     }
 
+    /// <summary>The model as a binary network whose binary layers have 1-bit weights to flip and to pack; null for the
+    /// float models, and for a binary architecture built at full precision (no --scheme).</summary>
+    private BinaryClassifier? WithBinaryWeights(Module model) => _options.Scheme is null ? null : model as BinaryClassifier;
+
     private EpochReport TrainEpoch(int epoch, Module model, Optimizer optimizer, DataLoader loader, ImageDataset test, Normalization normalization)
     {
         model.Train();
         var binary = model as BinaryClassifier;
+        BinaryClassifier? withBinaryWeights = WithBinaryWeights(model);
         ILearningRateSchedule? schedule = Schedules.Create(_options, loader.BatchesPerEpoch);
         var clock = Stopwatch.StartNew();
         double lossSum = 0;
@@ -259,10 +263,10 @@ public sealed class Trainer
         double seconds = clock.Elapsed.TotalSeconds;
         // mean over binary layers of the share of weights whose sign changed during this epoch
         List<BinaryLayerReport> layers = [];
-        if (binary is not null && _options.Scheme is not null) // none at full precision (--scheme none): no signs to flip
-            for (int i = 0; i < binary.BinaryLayers.Count; i++)
+        if (withBinaryWeights is not null)
+            for (int i = 0; i < withBinaryWeights.BinaryLayers.Count; i++)
             {
-                IBinaryLayer layer = binary.BinaryLayers[i];
+                IBinaryLayer layer = withBinaryWeights.BinaryLayers[i];
                 BinaryLayerStatistics stats = layer.Statistics();
                 layers.Add(new BinaryLayerReport(i, layer.FlipRatioSinceLastCall(), stats.OutsidePassThrough, stats.MeanAbsLatent));
             }
