@@ -89,4 +89,18 @@ public class TrainOptionsTests
         Assert.That(new TrainOptions { Epochs = 5, WarmupEpochs = 5 }.Problems(), Has.Some.Contains("--warmup-epochs must be a whole number from 0 to --epochs − 1 (4), got 5."));
         Assert.That(new TrainOptions { Epochs = 5, WarmupEpochs = 1, Schedule = "step" }.Problems(), Has.Some.EqualTo("--warmup-epochs goes with --schedule cosine, not step."));
     }
+
+    /// <summary>A mistyped model or optimizer fails before any data is read: the run below names a data set that does
+    /// not exist in a folder that does not exist, so had the trainer loaded data first its error would be about that.</summary>
+    [TestCase("resnet99", "adam", "--model 'resnet99' is not known; valid models: mlp, cnn, vgg-small,")]
+    [TestCase("mlp", "adagrad", "--optimizer 'adagrad' is not known; valid optimizers: sgd, adam,")]
+    public void UnknownModelOrOptimizer_FailsBeforeTheDataIsRead(string model, string optimizer, string expected)
+    {
+        var options = new TrainOptions { Model = model, Optimizer = optimizer, Dataset = "no-such-dataset",
+            DataDirectory = Path.Combine(Path.GetTempPath(), "binarygrad-no-such-dir-" + Guid.NewGuid().ToString("N")) };
+        Assert.That(options.Problems().First(), Does.StartWith(expected));
+        var e = Assert.Throws<UsageException>(() => new Trainer(options, TextWriter.Null).Run())!;
+        Assert.That(e.Message, Does.StartWith(expected));
+        Assert.That(Directory.Exists(options.DataDirectory), Is.False, "nothing was fetched");
+    }
 }
