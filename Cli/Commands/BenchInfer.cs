@@ -120,13 +120,13 @@ public static class BenchInfer
         {
             InferenceModel loaded = InferenceModel.Load(bgmPath);
             if (model is not null && !ModelFactory.Names.Contains(model))
-                throw new UsageException($"--model '{model}' is not known; valid models: {string.Join(", ", ModelFactory.Names)}.");
+                throw new UsageException(ModelFactory.Unknown(model));
             return [(model ?? "custom", loaded)]; // the peer needs --model to know the architecture
         }
         string[] names = model is null ? DefaultModels : [model];
         foreach (string name in names)
             if (!ModelFactory.Names.Contains(name))
-                throw new UsageException($"--model '{name}' is not known; valid models: {string.Join(", ", ModelFactory.Names)}.");
+                throw new UsageException(ModelFactory.Unknown(name));
         return [.. names.Select(name => (name, Fresh(name)))];
     }
 

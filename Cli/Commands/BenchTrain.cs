@@ -161,7 +161,7 @@ public static class BenchTrain
             ];
         }
         if (!ModelFactory.Names.Contains(model))
-            throw new UsageException($"--model '{model}' is not known; valid models: {string.Join(", ", ModelFactory.Names)}.");
+            throw new UsageException(ModelFactory.Unknown(model));
         // VGG-Small and the ResNets default to BNN (1W/1A); mlp and cnn default to their float versions
         scheme ??= model is "mlp" or "cnn" ? SchemeChoice.FloatModel : "bnn";
         Binarization.SchemeInfo? resolved = SchemeChoice.ForModel(scheme);

@@ -18,6 +18,9 @@ public static class ModelFactory
 
     public static readonly string[] Names = ["mlp", "cnn", "vgg-small", "vgg-small-prelu", .. ResNetNames];
 
+    /// <summary>The one-line error for a <c>--model</c> that is not in <see cref="Names"/>, for every command that takes one.</summary>
+    public static string Unknown(string name) => $"--model '{name}' is not known; valid models: {string.Join(", ", Names)}.";
+
     /// <summary>Models built by the binary builders; without a scheme (--scheme none) the same network at full
     /// precision, e.g. the float ResNet-20 to set a 1W/1A run against on the same data.</summary>
     private static readonly string[] BinaryArchitectures = ["vgg-small", "vgg-small-prelu", .. ResNetNames];
@@ -51,7 +54,7 @@ public static class ModelFactory
                 BinaryResNets.ResNet20(rng, NewScheme, data.Channels, data.ClassCount, SquareSide(options, data, 4), Block(options), nonlinearity: Nonlinearity(options)),
             _ when ResNetNames.Contains(options.Model) =>
                 BinaryResNets.ResNet18(rng, NewScheme, data.Channels, data.ClassCount, SquareSide(options, data, 8), Block(options), nonlinearity: Nonlinearity(options)),
-            _ => throw new UsageException($"--model '{options.Model}' is not known; valid models: {string.Join(", ", Names)}."),
+            _ => throw new UsageException(Unknown(options.Model)),
         };
     }
 
@@ -72,7 +75,7 @@ public static class ModelFactory
         // the same network with no quantizer in any layer (the float baseline scheme): ReLU where a 1W/1A run has
         // Hardtanh, float weights and inputs in every convolution — the full-precision reference on the same data
         _ when BinaryArchitectures.Contains(options.Model) => CreateBinary(options, SchemeRegistry.Get(SchemeRegistry.FloatBaselineName), data, rng),
-        _ => throw new UsageException($"--model '{options.Model}' is not known; valid models: {string.Join(", ", Names)}."),
+        _ => throw new UsageException(Unknown(options.Model)),
     };
 }
 
@@ -80,6 +83,9 @@ public static class ModelFactory
 public static class OptimizerFactory
 {
     public static readonly string[] Names = ["sgd", "adam", "adamw", "bop", "bop2nd", "bayesbinn"];
+
+    /// <summary>The one-line error for an <c>--optimizer</c> that is not in <see cref="Names"/>.</summary>
+    public static string Unknown(string name) => $"--optimizer '{name}' is not known; valid optimizers: {string.Join(", ", Names)}.";
 
     /// <summary>The <c>--optimizer</c> name of the optimizer a scheme implies.</summary>
     public static string NameOf(SchemeOptimizer optimizer) => optimizer switch
@@ -104,7 +110,7 @@ public static class OptimizerFactory
                 throw new UsageException($"--optimizer {options.Optimizer} flips binary weights; it needs a binary model (--scheme, e.g. bnn)."),
             "bop" or "bop2nd" => BinaryOptimizers.Create(options.Optimizer, parameters, lr),
             "bayesbinn" => CreateBayesBiNN(options, parameters, lr, trainSetSize),
-            _ => throw new UsageException($"--optimizer '{options.Optimizer}' is not known; valid optimizers: {string.Join(", ", Names)}."),
+            _ => throw new UsageException(Unknown(options.Optimizer)),
         };
     }
 

@@ -101,8 +101,8 @@ public sealed record TrainOptions
     public IEnumerable<string> Problems()
     {
         // names first: a typo should fail at once, not after the data set has been fetched and read
-        if (!ModelFactory.Names.Contains(Model)) yield return $"--model '{Model}' is not known; valid models: {string.Join(", ", ModelFactory.Names)}.";
-        if (!OptimizerFactory.Names.Contains(Optimizer)) yield return $"--optimizer '{Optimizer}' is not known; valid optimizers: {string.Join(", ", OptimizerFactory.Names)}.";
+        if (!ModelFactory.Names.Contains(Model)) yield return ModelFactory.Unknown(Model);
+        if (!OptimizerFactory.Names.Contains(Optimizer)) yield return OptimizerFactory.Unknown(Optimizer);
         if (Epochs <= 0) yield return $"--epochs must be a positive whole number, got {Epochs}.";
         if (BatchSize <= 0) yield return $"--batch-size must be a positive whole number, got {BatchSize}.";
         if (Width is <= 0 or > Checkpoint.MaxWidth) yield return $"--width must be a whole number from 1 to {Checkpoint.MaxWidth}, got {Width}.";
